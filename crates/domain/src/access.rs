@@ -1,0 +1,306 @@
+//! Staff roles and the permission matrix: the one place that says which role may do what.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::care::UnknownCode;
+
+/// A staff role. Each account has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// System administrator: users, sites, programs, configuration. No clinical content.
+    Admin,
+    /// Clinical director or supervisor: every patient, co-signing, program design.
+    ClinicalDirector,
+    /// Counselor or therapist: the patients of their assigned programs.
+    Counselor,
+    /// Psychiatrist or nurse practitioner.
+    Prescriber,
+    /// Nurse.
+    Nurse,
+    /// Peer support specialist.
+    PeerSpecialist,
+    /// Intake coordinator: inquiries, registration, admission.
+    Intake,
+    /// Front desk: check-in, schedule and demographics only.
+    FrontDesk,
+    /// Billing: authorisations and claims; no clinical text.
+    Billing,
+    /// Privacy officer: consents, disclosures, audit log.
+    PrivacyOfficer,
+}
+
+impl Role {
+    /// Every role, in the order the admin screens list them.
+    pub const ALL: [Role; 10] = [
+        Role::Admin,
+        Role::ClinicalDirector,
+        Role::Counselor,
+        Role::Prescriber,
+        Role::Nurse,
+        Role::PeerSpecialist,
+        Role::Intake,
+        Role::FrontDesk,
+        Role::Billing,
+        Role::PrivacyOfficer,
+    ];
+
+    /// The stored code ("clinical_director").
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::ClinicalDirector => "clinical_director",
+            Role::Counselor => "counselor",
+            Role::Prescriber => "prescriber",
+            Role::Nurse => "nurse",
+            Role::PeerSpecialist => "peer_specialist",
+            Role::Intake => "intake",
+            Role::FrontDesk => "front_desk",
+            Role::Billing => "billing",
+            Role::PrivacyOfficer => "privacy_officer",
+        }
+    }
+
+    /// The label staff see.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::ClinicalDirector => "Clinical director",
+            Role::Counselor => "Counselor",
+            Role::Prescriber => "Prescriber",
+            Role::Nurse => "Nurse",
+            Role::PeerSpecialist => "Peer support specialist",
+            Role::Intake => "Intake coordinator",
+            Role::FrontDesk => "Front desk",
+            Role::Billing => "Billing",
+            Role::PrivacyOfficer => "Privacy officer",
+        }
+    }
+
+    /// Whether the role sees every patient of the organisation, not only those of its assignments.
+    pub fn sees_all_patients(self) -> bool {
+        matches!(
+            self,
+            Role::Admin | Role::ClinicalDirector | Role::PrivacyOfficer
+        )
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == s.trim())
+            .ok_or_else(|| UnknownCode {
+                kind: "role",
+                code: s.to_owned(),
+            })
+    }
+}
+
+/// Something a staff member may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// See a patient's identity, contact details and chart header.
+    ReadDemographics,
+    /// Register a patient or change their demographics.
+    EditDemographics,
+    /// See episodes of care, level-of-care history and discharge reasons.
+    ReadEpisodes,
+    /// Admit a patient to a program (open an episode).
+    AdmitEpisode,
+    /// Record a level-of-care change.
+    ChangeLevelOfCare,
+    /// Discharge an episode.
+    DischargeEpisode,
+    /// Read clinical content: assessments, measures, plans, notes, medications, screens, flags.
+    ReadClinical,
+    /// Write clinical content.
+    WriteClinical,
+    /// See the schedule, day sheets and attendance.
+    ReadSchedule,
+    /// Book, move and cancel sessions and appointments; record attendance.
+    ManageSchedule,
+    /// See authorisations, claims and payer data.
+    ReadBilling,
+    /// Create and submit claims and authorisations.
+    ManageBilling,
+    /// Record, print and revoke Part 2 consents.
+    ManageConsents,
+    /// Make a consent-checked disclosure.
+    Disclose,
+    /// Open a record outside one's assignments in a bona fide medical emergency.
+    BreakGlass,
+    /// Manage staff accounts, roles and assignments.
+    ManageUsers,
+    /// Search and verify the audit log.
+    ReadAudit,
+    /// Configure sites, programs, tracks and rooms.
+    ManagePrograms,
+    /// See program outcome reports (aggregate).
+    ReadOutcomes,
+}
+
+impl Permission {
+    /// Every permission, in the order the matrix lists them.
+    pub const ALL: [Permission; 19] = [
+        Permission::ReadDemographics,
+        Permission::EditDemographics,
+        Permission::ReadEpisodes,
+        Permission::AdmitEpisode,
+        Permission::ChangeLevelOfCare,
+        Permission::DischargeEpisode,
+        Permission::ReadClinical,
+        Permission::WriteClinical,
+        Permission::ReadSchedule,
+        Permission::ManageSchedule,
+        Permission::ReadBilling,
+        Permission::ManageBilling,
+        Permission::ManageConsents,
+        Permission::Disclose,
+        Permission::BreakGlass,
+        Permission::ManageUsers,
+        Permission::ReadAudit,
+        Permission::ManagePrograms,
+        Permission::ReadOutcomes,
+    ];
+
+    /// Whether using this permission touches one patient's record (and so needs scope and audit).
+    pub fn is_patient_scoped(self) -> bool {
+        !matches!(
+            self,
+            Permission::ManageUsers
+                | Permission::ReadAudit
+                | Permission::ManagePrograms
+                | Permission::ReadOutcomes
+        )
+    }
+}
+
+/// The permission matrix. Least privilege: admins run the system but read no clinical content,
+/// billing sees no clinical text, front desk sees schedule and demographics only.
+pub fn permits(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    use Role as R;
+    match permission {
+        P::ReadDemographics => true,
+        P::EditDemographics => matches!(
+            role,
+            R::Admin | R::ClinicalDirector | R::Counselor | R::Intake | R::FrontDesk
+        ),
+        P::ReadEpisodes => !matches!(role, R::FrontDesk),
+        P::AdmitEpisode => matches!(role, R::ClinicalDirector | R::Counselor | R::Intake),
+        P::ChangeLevelOfCare => matches!(role, R::ClinicalDirector | R::Counselor | R::Prescriber),
+        P::DischargeEpisode => matches!(role, R::ClinicalDirector | R::Counselor),
+        P::ReadClinical => matches!(
+            role,
+            R::ClinicalDirector | R::Counselor | R::Prescriber | R::Nurse | R::PeerSpecialist
+        ),
+        P::WriteClinical => matches!(
+            role,
+            R::ClinicalDirector | R::Counselor | R::Prescriber | R::Nurse | R::PeerSpecialist
+        ),
+        P::ReadSchedule => !matches!(role, R::PrivacyOfficer),
+        P::ManageSchedule => matches!(
+            role,
+            R::ClinicalDirector | R::Counselor | R::Intake | R::FrontDesk | R::PeerSpecialist
+        ),
+        P::ReadBilling => matches!(role, R::Billing | R::ClinicalDirector | R::Admin),
+        P::ManageBilling => matches!(role, R::Billing),
+        P::ManageConsents => matches!(
+            role,
+            R::PrivacyOfficer | R::ClinicalDirector | R::Counselor | R::Intake
+        ),
+        P::Disclose => matches!(role, R::PrivacyOfficer | R::ClinicalDirector | R::Counselor),
+        P::BreakGlass => matches!(
+            role,
+            R::ClinicalDirector | R::Counselor | R::Prescriber | R::Nurse | R::PeerSpecialist
+        ),
+        P::ManageUsers => matches!(role, R::Admin),
+        P::ReadAudit => matches!(role, R::Admin | R::PrivacyOfficer),
+        P::ManagePrograms => matches!(role, R::Admin | R::ClinicalDirector),
+        P::ReadOutcomes => matches!(role, R::Admin | R::ClinicalDirector),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_their_codes() {
+        for role in Role::ALL {
+            assert_eq!(role.code().parse::<Role>(), Ok(role));
+        }
+        assert!("superuser".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn billing_and_front_desk_read_no_clinical_content() {
+        for role in [Role::Billing, Role::FrontDesk, Role::Admin, Role::Intake] {
+            assert!(!permits(role, Permission::ReadClinical), "{role}");
+            assert!(!permits(role, Permission::WriteClinical), "{role}");
+        }
+    }
+
+    #[test]
+    fn front_desk_sees_schedule_and_demographics_only() {
+        let allowed: Vec<Permission> = Permission::ALL
+            .into_iter()
+            .filter(|p| permits(Role::FrontDesk, *p))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                Permission::ReadDemographics,
+                Permission::EditDemographics,
+                Permission::ReadSchedule,
+                Permission::ManageSchedule
+            ]
+        );
+    }
+
+    #[test]
+    fn only_admin_manages_users_and_only_admin_or_privacy_officer_reads_audit() {
+        for role in Role::ALL {
+            assert_eq!(permits(role, Permission::ManageUsers), role == Role::Admin);
+            assert_eq!(
+                permits(role, Permission::ReadAudit),
+                matches!(role, Role::Admin | Role::PrivacyOfficer)
+            );
+        }
+    }
+
+    #[test]
+    fn clinicians_write_clinical_content() {
+        for role in [Role::Counselor, Role::ClinicalDirector, Role::Prescriber] {
+            assert!(permits(role, Permission::ReadClinical));
+            assert!(permits(role, Permission::WriteClinical));
+        }
+        assert!(permits(Role::Counselor, Permission::DischargeEpisode));
+        assert!(!permits(Role::Intake, Permission::DischargeEpisode));
+        assert!(permits(Role::Intake, Permission::AdmitEpisode));
+    }
+
+    #[test]
+    fn only_assignment_free_roles_see_every_patient() {
+        let all: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.sees_all_patients())
+            .collect();
+        assert_eq!(
+            all,
+            vec![Role::Admin, Role::ClinicalDirector, Role::PrivacyOfficer]
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! 42 CFR Part 2 consent decisions: does a consent cover this disclosure, now?
+//!
+//! Follows the 2024 final rule (89 FR 12472): the §2.31(a) consent elements, single consents for
+//! treatment, payment and health care operations (TPO), the §2.32 notice and scope statement that
+//! accompany a disclosure, and the §2.51 medical-emergency record. Pure functions: storage, audit
+//! and the actual sending live elsewhere, and every decision takes the current instant explicitly.
+
+pub mod disclosure;
+pub mod emergency;
+pub mod model;
+pub mod notice;
+
+pub use disclosure::{
+    check_disclosure, scope_summary, ConsentMatch, DisclosureRefusal, DisclosureRequest,
+};
+pub use emergency::{
+    validate_emergency_disclosure, EmergencyDisclosure, EmergencyGround, EmergencyRecordError,
+};
+pub use model::{
+    validate_consent, Consent, ConsentElement, ConsentId, ConsentProblem, ConsentStatus, Expiry,
+    InformationCategory, Purpose, Recipient, RecipientClass, Revocation, Signature,
+    TPO_GENERIC_RECIPIENTS,
+};
+pub use notice::{
+    NoticeForm, DEFAULT_NOTICE_LONG, DEFAULT_NOTICE_SHORT, DEFAULT_REVOCATION_STATEMENT,
+    DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+};
