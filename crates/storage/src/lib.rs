@@ -1,0 +1,250 @@
+//! Trellis storage: one query layer over SQLite (embedded default) and PostgreSQL (networks).
+//!
+//! Every query is written once in portable SQL with `$n` placeholders and run through sqlx's
+//! `Any` driver; each engine has its own migration folder with the same version numbers.
+//! Patient data is only reachable through grants from [`access`], and every such read or write
+//! appends to the hash-chained [`audit`] log in the same transaction.
+
+pub mod access;
+pub mod audit;
+pub mod episodes;
+pub mod org;
+pub mod patients;
+pub mod staff;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod time;
+
+pub use time::{Day, Flag, Instant};
+
+use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use trellis_domain::patient::FieldError;
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite file (the default).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// What can go wrong in storage, typed so the web layer maps each kind to one HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist (or is outside the caller's view).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The caller may not do this.
+    #[error("access denied: {0}")]
+    Denied(String),
+    /// The input is invalid; each problem names its field.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// The change conflicts with the record's current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The configuration (URL, key) is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A stored value could not be read back (corrupt or foreign data).
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// An invalid-input error about one field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+/// Result of a storage call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database: cheap to clone, shared by every request.
+#[derive(Clone, Debug)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    engine: Engine,
+    sqlite_path: Option<String>,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let url = url.trim();
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() || path == ":memory:" {
+                return Err(StoreError::Config(
+                    "a SQLite URL needs a file path, e.g. sqlite://trellis-data/trellis.db".into(),
+                ));
+            }
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let url = format!("sqlite://{path}?mode=rwc");
+            let write = sqlite_pool(&url, 1).await?;
+            // WAL lets readers run beside the single writer; the setting persists in the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_optional(&write)
+                .await?;
+            let read = sqlite_pool(&url, 8).await?;
+            Ok(Store {
+                read,
+                write,
+                engine: Engine::Sqlite,
+                sqlite_path: Some(path.to_owned()),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Store {
+                read: pool.clone(),
+                write: pool,
+                engine: Engine::Postgres,
+                sqlite_path: None,
+            })
+        } else {
+            Err(StoreError::Config(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    /// The engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await?,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers (for /healthz).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").fetch_one(&self.read).await.is_ok()
+    }
+
+    /// Writes a consistent online copy of a SQLite database to `dest` (which must not exist).
+    pub async fn backup_sqlite(&self, dest: &Path) -> Result<()> {
+        if self.engine != Engine::Sqlite {
+            return Err(StoreError::Config(
+                "online backup is for SQLite; for PostgreSQL use pg_dump".into(),
+            ));
+        }
+        if dest.exists() {
+            return Err(StoreError::Config(format!(
+                "{} already exists; choose a new file",
+                dest.display()
+            )));
+        }
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Config("backup path must be UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest.to_owned())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// The SQLite file this store uses, if any.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        self.sqlite_path.as_deref()
+    }
+
+    /// Starts a write transaction (on SQLite, on the single writer connection).
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// The pool for plain reads that need no audit row.
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// The pool for single-statement writes outside a transaction.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Reads a setting.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key.to_owned())
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    /// Writes a setting.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let _: AnyQueryResult = sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key.to_owned())
+        .bind(value.to_owned())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn sqlite_pool(url: &str, size: u32) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// Parses a stored enum code, reporting a corrupt row instead of panicking.
+pub(crate) fn parse_code<T: FromStr>(value: &str, what: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown {what} {value:?}")))
+}

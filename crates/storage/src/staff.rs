@@ -1,0 +1,914 @@
+//! Staff accounts, passwords (Argon2id), login throttling and lockout, server-side sessions,
+//! API tokens, MFA secrets, role policies and site/program assignments.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use chrono::Duration;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+use std::sync::OnceLock;
+use trellis_domain::access::Role;
+
+use crate::access::{can, Actor, Grant};
+use crate::audit::{self, AuditEvent};
+use crate::org::unique_violation;
+use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
+
+/// Consecutive failed logins before an account is locked.
+pub const LOCKOUT_THRESHOLD: i64 = 5;
+/// How long a lockout lasts.
+pub const LOCKOUT_MINUTES: i64 = 15;
+/// Failed logins from one address within the window before it is throttled.
+pub const IP_FAILURE_LIMIT: i64 = 20;
+/// Minimum password length (NIST SP 800-63B favours length over composition rules).
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+/// A staff account as listed for administrators.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct StaffUser {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Name shown to colleagues.
+    pub display_name: String,
+    /// Work email.
+    pub email: Option<String>,
+    /// Role code.
+    pub role: String,
+    /// Whether the account can log in.
+    #[sqlx(try_from = "Flag")]
+    pub active: bool,
+    /// Whether TOTP is set up.
+    #[sqlx(try_from = "Flag")]
+    pub mfa_enabled: bool,
+    /// Locked until, after repeated failures.
+    pub locked_until: Option<Instant>,
+    /// Last successful login.
+    pub last_login_at: Option<Instant>,
+}
+
+impl StaffUser {
+    /// The account's role.
+    pub fn role(&self) -> Result<Role> {
+        parse_code(&self.role, "role")
+    }
+}
+
+/// A site or program the staff member works in.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct Assignment {
+    /// Site.
+    pub site_id: i64,
+    /// Site name.
+    pub site_name: String,
+    /// Program, or none for the whole site.
+    pub program_id: Option<i64>,
+    /// Program name.
+    pub program_name: Option<String>,
+}
+
+/// A new staff account.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    /// Login name: 3–32 of a–z, 0–9, dot, dash, underscore.
+    pub username: String,
+    /// Name shown to colleagues.
+    pub display_name: String,
+    /// Work email.
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Initial password.
+    pub password: String,
+}
+
+/// The outcome of a login attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginOutcome {
+    /// Password right; the account needs no second factor.
+    Success(StaffUser),
+    /// Password right; a TOTP code is needed next.
+    NeedsMfa(StaffUser),
+    /// Password right, but the role requires MFA and the account has none: enrol first.
+    NeedsMfaEnrolment(StaffUser),
+    /// Unknown user or wrong password (indistinguishable on purpose).
+    Invalid,
+    /// Too many failures: locked until the instant.
+    Locked(Instant),
+    /// Too many failures from this address.
+    Throttled,
+}
+
+/// A live staff session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffSession {
+    /// The account.
+    pub user: StaffUser,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// Whether the second factor was given (or not needed).
+    pub mfa_verified: bool,
+}
+
+/// An API token as listed (never the secret).
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct ApiTokenInfo {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// Label.
+    pub name: String,
+    /// Role it acts with.
+    pub role: String,
+    /// Created at.
+    pub created_at: Instant,
+    /// Expires at.
+    pub expires_at: Option<Instant>,
+    /// Revoked at.
+    pub revoked_at: Option<Instant>,
+}
+
+const USER_SELECT: &str = "SELECT id, username, display_name, email, role, active, mfa_enabled,
+    locked_until, last_login_at FROM users";
+
+/// SHA-256 in hex: secrets (session ids, API tokens) are stored only as hashes, so a copy of
+/// the database cannot be used to log in.
+pub(crate) fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A fresh random secret: 32 bytes from the OS generator, hex.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::default()
+}
+
+/// Hashes a password with Argon2id on a blocking thread (it is deliberately slow).
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| StoreError::Config(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| StoreError::Config(format!("password hashing task failed: {e}")))?
+}
+
+/// Checks a password against a stored hash on a blocking thread.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A real hash of a random password, checked for unknown users so that the answer takes as
+/// long as for a known one.
+async fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return h;
+    }
+    let h = hash_password(random_secret()).await.unwrap_or_default();
+    DUMMY.get_or_init(|| h)
+}
+
+fn validate_username(username: &str) -> Result<()> {
+    let ok = (3..=32).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "username",
+            "must be 3–32 characters of a–z, 0–9, dot, dash or underscore",
+        ))
+    }
+}
+
+/// Checks a new password's length.
+pub fn validate_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(StoreError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(StoreError::invalid("password", "is too long"));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a staff account.
+    pub async fn create_staff(
+        &self,
+        grant: &Grant<can::ManageUsers>,
+        new: &NewStaff,
+    ) -> Result<i64> {
+        let username = new.username.trim().to_lowercase();
+        validate_username(&username)?;
+        let display_name = new.display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > 100 {
+            return Err(StoreError::invalid(
+                "display_name",
+                "is required (at most 100 characters)",
+            ));
+        }
+        validate_password(&new.password)?;
+        let hash = hash_password(new.password.clone()).await?;
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, display_name, email, role, password_hash, active,
+                 mfa_enabled, failed_logins, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id",
+        )
+        .bind(&username)
+        .bind(display_name)
+        .bind(
+            new.email
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty()),
+        )
+        .bind(new.role.code())
+        .bind(&hash)
+        .bind(true)
+        .bind(false)
+        .bind(Instant::now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, "this username is taken"))?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "create",
+                record_type: "user",
+                record_id: Some(id),
+                patient_id: None,
+                detail: format!("role {}", new.role.code()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Changes an account's name, role and active flag; deactivating ends its sessions.
+    pub async fn update_staff(
+        &self,
+        grant: &Grant<can::ManageUsers>,
+        user_id: i64,
+        display_name: &str,
+        role: Role,
+        active: bool,
+    ) -> Result<()> {
+        let display_name = display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > 100 {
+            return Err(StoreError::invalid(
+                "display_name",
+                "is required (at most 100 characters)",
+            ));
+        }
+        if grant.actor().user_id == Some(user_id) && (!active || role != Role::Admin) {
+            return Err(StoreError::Conflict(
+                "you cannot remove your own administrator access".into(),
+            ));
+        }
+        let mut tx = self.begin().await?;
+        let changed =
+            sqlx::query("UPDATE users SET display_name = $2, role = $3, active = $4 WHERE id = $1")
+                .bind(user_id)
+                .bind(display_name)
+                .bind(role.code())
+                .bind(active)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        // A role change or deactivation takes effect at once, not at the next login.
+        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "update",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: format!("role {} active {active}", role.code()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a new password (and clears any lockout).
+    pub async fn set_password(&self, actor: &Actor, user_id: i64, password: &str) -> Result<()> {
+        validate_password(password)?;
+        let hash = hash_password(password.to_owned()).await?;
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "set_password",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lifts a lockout.
+    pub async fn unlock_staff(&self, grant: &Grant<can::ManageUsers>, user_id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "unlock",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every staff account, by name.
+    pub async fn staff(&self) -> Result<Vec<StaffUser>> {
+        Ok(
+            sqlx::query_as(&format!("{USER_SELECT} ORDER BY display_name"))
+                .fetch_all(self.reader())
+                .await?,
+        )
+    }
+
+    /// One staff account.
+    pub async fn staff_user(&self, user_id: i64) -> Result<StaffUser> {
+        sqlx::query_as(&format!("{USER_SELECT} WHERE id = $1"))
+            .bind(user_id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or(StoreError::NotFound("user"))
+    }
+
+    /// One staff account by username.
+    pub async fn staff_by_username(&self, username: &str) -> Result<StaffUser> {
+        sqlx::query_as(&format!("{USER_SELECT} WHERE username = $1"))
+            .bind(username.trim().to_lowercase())
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Active counselors and clinical directors, for the primary-counselor choice.
+    pub async fn counselors(&self) -> Result<Vec<StaffUser>> {
+        Ok(sqlx::query_as(&format!(
+            "{USER_SELECT} WHERE active = $1 AND role IN ('counselor', 'clinical_director') ORDER BY display_name"
+        ))
+        .bind(true)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// The sites and programs a staff member is assigned to.
+    pub async fn assignments(&self, user_id: i64) -> Result<Vec<Assignment>> {
+        Ok(sqlx::query_as(
+            "SELECT a.site_id, s.name AS site_name, a.program_id, pr.name AS program_name
+             FROM staff_assignments a JOIN sites s ON s.id = a.site_id
+             LEFT JOIN programs pr ON pr.id = a.program_id
+             WHERE a.user_id = $1 ORDER BY s.name, pr.name",
+        )
+        .bind(user_id)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// Replaces a staff member's assignments: (site, program or none for the whole site).
+    pub async fn set_assignments(
+        &self,
+        grant: &Grant<can::ManageUsers>,
+        user_id: i64,
+        assignments: &[(i64, Option<i64>)],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM staff_assignments WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for (site_id, program_id) in assignments {
+            if let Some(program_id) = program_id {
+                let site: Option<i64> =
+                    sqlx::query_scalar("SELECT site_id FROM programs WHERE id = $1")
+                        .bind(program_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if site != Some(*site_id) {
+                    return Err(StoreError::invalid(
+                        "assignments",
+                        "a program must belong to its site",
+                    ));
+                }
+            }
+            sqlx::query(
+                "INSERT INTO staff_assignments (user_id, site_id, program_id) VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(site_id)
+            .bind(program_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
+                    StoreError::invalid("assignments", "unknown site or program")
+                }
+                other => unique_violation(other, "duplicate assignment"),
+            })?;
+        }
+        // Scope changes take effect at once: end the account's sessions.
+        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "set_assignments",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: format!("{} assignments", assignments.len()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether a role must use MFA.
+    pub async fn mfa_required(&self, role: Role) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar::<_, Flag>("SELECT mfa_required FROM role_policies WHERE role = $1")
+                .bind(role.code())
+                .fetch_optional(self.reader())
+                .await?
+                .is_some_and(bool::from),
+        )
+    }
+
+    /// Sets whether a role must use MFA.
+    pub async fn set_mfa_required(&self, actor: &Actor, role: Role, required: bool) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO role_policies (role, mfa_required) VALUES ($1, $2)
+             ON CONFLICT (role) DO UPDATE SET mfa_required = excluded.mfa_required",
+        )
+        .bind(role.code())
+        .bind(required)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "set_mfa_policy",
+                record_type: "role",
+                record_id: None,
+                patient_id: None,
+                detail: format!("{} required {required}", role.code()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks a username and password, applying address throttling and account lockout.
+    pub async fn login(&self, username: &str, password: &str, ip: &str) -> Result<LoginOutcome> {
+        let now = Instant::now();
+        let window_start = Instant(now.0 - Duration::minutes(LOCKOUT_MINUTES));
+        let recent: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE ip = $1 AND at >= $2")
+                .bind(ip)
+                .bind(window_start)
+                .fetch_one(self.reader())
+                .await?;
+        if recent >= IP_FAILURE_LIMIT {
+            return Ok(LoginOutcome::Throttled);
+        }
+        let row: Option<(i64, String, Flag, i64, Option<Instant>)> = sqlx::query_as(
+            "SELECT id, password_hash, active, failed_logins, locked_until FROM users WHERE username = $1",
+        )
+        .bind(username.trim().to_lowercase())
+        .fetch_optional(self.reader())
+        .await?;
+        let Some((user_id, hash, active, failures, locked_until)) = row else {
+            verify_password(password.to_owned(), dummy_hash().await.to_owned()).await;
+            self.record_failure(ip, None, now).await?;
+            return Ok(LoginOutcome::Invalid);
+        };
+        if let Some(until) = locked_until.filter(|u| *u > now) {
+            verify_password(password.to_owned(), dummy_hash().await.to_owned()).await;
+            return Ok(LoginOutcome::Locked(until));
+        }
+        if !verify_password(password.to_owned(), hash).await || !active.0 {
+            let failures = failures + 1;
+            let lock = (failures >= LOCKOUT_THRESHOLD)
+                .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
+            sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(if lock.is_some() { 0 } else { failures })
+                .bind(lock)
+                .execute(self.writer())
+                .await?;
+            self.record_failure(ip, Some(user_id), now).await?;
+            return Ok(match lock {
+                Some(until) => LoginOutcome::Locked(until),
+                None => LoginOutcome::Invalid,
+            });
+        }
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(self.writer())
+            .await?;
+        let user = self.staff_user(user_id).await?;
+        let role = user.role()?;
+        Ok(if user.mfa_enabled {
+            LoginOutcome::NeedsMfa(user)
+        } else if self.mfa_required(role).await? {
+            LoginOutcome::NeedsMfaEnrolment(user)
+        } else {
+            LoginOutcome::Success(user)
+        })
+    }
+
+    async fn record_failure(&self, ip: &str, user_id: Option<i64>, now: Instant) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
+            .bind(ip)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let actor = Actor {
+            user_id,
+            username: "anonymous".into(),
+            role: Role::FrontDesk,
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        };
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEvent {
+                action: "login_failed",
+                record_type: "session",
+                record_id: None,
+                patient_id: None,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Opens a session; returns the cookie secret (stored only hashed) and the CSRF token.
+    pub async fn create_session(
+        &self,
+        user: &StaffUser,
+        mfa_verified: bool,
+        ip: &str,
+        lifetime: Duration,
+    ) -> Result<(String, String)> {
+        let secret = random_secret();
+        let csrf = random_secret();
+        let now = Instant::now();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO staff_sessions (id_hash, user_id, csrf_token, mfa_verified, created_at,
+                 last_seen_at, expires_at, ip)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+        )
+        .bind(secret_hash(&secret))
+        .bind(user.id)
+        .bind(&csrf)
+        .bind(mfa_verified)
+        .bind(now)
+        .bind(Instant(now.0 + lifetime))
+        .bind(ip)
+        .execute(&mut *tx)
+        .await?;
+        if mfa_verified {
+            sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+                .bind(user.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let actor = Actor {
+            user_id: Some(user.id),
+            username: user.username.clone(),
+            role: user.role()?,
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        };
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEvent {
+                action: if mfa_verified {
+                    "login"
+                } else {
+                    "login_password_ok"
+                },
+                record_type: "session",
+                record_id: None,
+                patient_id: None,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((secret, csrf))
+    }
+
+    /// Finds a live session; ends it if idle too long or past its absolute lifetime.
+    pub async fn session(&self, secret: &str, idle: Duration) -> Result<Option<StaffSession>> {
+        let id_hash = secret_hash(secret);
+        let row: Option<(i64, String, Flag, Instant, Instant)> = sqlx::query_as(
+            "SELECT user_id, csrf_token, mfa_verified, last_seen_at, expires_at FROM staff_sessions
+             WHERE id_hash = $1",
+        )
+        .bind(&id_hash)
+        .fetch_optional(self.reader())
+        .await?;
+        let Some((user_id, csrf_token, mfa_verified, last_seen, expires)) = row else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        if now >= expires || now.0 - last_seen.0 >= idle {
+            self.end_session(secret).await?;
+            return Ok(None);
+        }
+        // Touch at most once a minute: a write per request would serialise readers on SQLite.
+        if now.0 - last_seen.0 >= Duration::seconds(60) {
+            sqlx::query("UPDATE staff_sessions SET last_seen_at = $2 WHERE id_hash = $1")
+                .bind(&id_hash)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+        }
+        let user = self.staff_user(user_id).await?;
+        if !user.active {
+            return Ok(None);
+        }
+        Ok(Some(StaffSession {
+            user,
+            csrf_token,
+            mfa_verified: mfa_verified.0,
+        }))
+    }
+
+    /// Marks a session's second factor as given.
+    pub async fn mark_session_mfa_verified(&self, secret: &str, user_id: i64) -> Result<()> {
+        sqlx::query("UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1")
+            .bind(secret_hash(secret))
+            .bind(true)
+            .execute(self.writer())
+            .await?;
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(Instant::now())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a session.
+    pub async fn end_session(&self, secret: &str) -> Result<()> {
+        sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+            .bind(secret_hash(secret))
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a TOTP secret for the user (enabled once a code from it is confirmed).
+    pub async fn set_mfa_secret(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        secret: Option<&str>,
+        enabled: bool,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE users SET mfa_secret = $2, mfa_enabled = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(secret)
+            .bind(enabled)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: if enabled {
+                    "mfa_enabled"
+                } else {
+                    "mfa_changed"
+                },
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user's TOTP secret, if any.
+    pub async fn mfa_secret(&self, user_id: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<_, Option<String>>("SELECT mfa_secret FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(self.reader())
+                .await?
+                .flatten(),
+        )
+    }
+
+    /// Creates an API token for a user; returns the secret, shown once.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        name: &str,
+        role: Role,
+        expires_at: Option<Instant>,
+    ) -> Result<String> {
+        let user = self.staff_user(user_id).await?;
+        if user.role()? != role && user.role()? != Role::Admin {
+            return Err(StoreError::invalid(
+                "role",
+                "a token may only carry its owner's role",
+            ));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(StoreError::invalid(
+                "name",
+                "is required (at most 100 characters)",
+            ));
+        }
+        let secret = format!("trl_{}", random_secret());
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (user_id, name, token_hash, role, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(secret_hash(&secret))
+        .bind(role.code())
+        .bind(Instant::now())
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "create",
+                record_type: "api_token",
+                record_id: Some(id),
+                patient_id: None,
+                detail: format!("for user {user_id} role {}", role.code()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    /// Revokes an API token.
+    pub async fn revoke_token(&self, actor: &Actor, token_id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_id)
+        .bind(Instant::now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound("api token"));
+        }
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "revoke",
+                record_type: "api_token",
+                record_id: Some(token_id),
+                patient_id: None,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// API tokens, newest first.
+    pub async fn tokens(&self) -> Result<Vec<ApiTokenInfo>> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, name, role, created_at, expires_at, revoked_at FROM api_tokens ORDER BY id DESC",
+        )
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// The account and role a live bearer token acts as.
+    pub async fn token_actor(&self, secret: &str) -> Result<Option<(StaffUser, Role)>> {
+        let row: Option<(i64, i64, String, Option<Instant>, Option<Instant>)> = sqlx::query_as(
+            "SELECT id, user_id, role, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(secret_hash(secret))
+        .fetch_optional(self.reader())
+        .await?;
+        let Some((_, user_id, role, expires_at, revoked_at)) = row else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        if revoked_at.is_some() || expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        let user = self.staff_user(user_id).await?;
+        if !user.active {
+            return Ok(None);
+        }
+        Ok(Some((user, parse_code(&role, "role")?)))
+    }
+}

@@ -1,0 +1,55 @@
+//! Test support: a fresh, migrated database on the engine the test run asks for.
+//!
+//! `TRELLIS_TEST_DATABASE=postgres` runs against the PostgreSQL server named by
+//! `TRELLIS_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`), creating a
+//! new database `trellis_t_<random>` per store; otherwise each store is a new SQLite file.
+
+use std::path::PathBuf;
+
+use crate::{Engine, Result, Store};
+
+/// The engine the test run targets.
+pub fn engine() -> Engine {
+    match std::env::var("TRELLIS_TEST_DATABASE").as_deref() {
+        Ok("postgres") => Engine::Postgres,
+        _ => Engine::Sqlite,
+    }
+}
+
+/// A database URL for a brand-new, empty database.
+pub async fn fresh_database_url() -> Result<String> {
+    let suffix = &crate::staff::random_secret()[..16];
+    match engine() {
+        Engine::Sqlite => {
+            let dir: PathBuf = std::env::temp_dir().join("trellis-tests");
+            Ok(format!("sqlite://{}/t_{suffix}.db", dir.display()))
+        }
+        Engine::Postgres => {
+            let base = std::env::var("TRELLIS_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let admin = Store::connect(&base).await?;
+            let name = format!("trellis_t_{suffix}");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(admin.writer())
+                .await?;
+            admin.write.close().await;
+            let (prefix, _) = base.rsplit_once('/').unwrap_or((&base, ""));
+            Ok(format!("{prefix}/{name}"))
+        }
+    }
+}
+
+/// A fresh, migrated store.
+pub async fn fresh_store() -> Result<Store> {
+    let store = Store::connect(&fresh_database_url().await?).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Runs raw SQL, bypassing grants and audit: only for tests that simulate tampering.
+pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64> {
+    Ok(sqlx::query(sql)
+        .execute(store.writer())
+        .await?
+        .rows_affected())
+}

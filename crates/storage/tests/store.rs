@@ -1,0 +1,493 @@
+//! Storage tests, run on SQLite by default and on PostgreSQL with TRELLIS_TEST_DATABASE=postgres.
+
+use chrono::NaiveDate;
+use trellis_domain::access::Role;
+use trellis_domain::care::{DischargeReason, LevelOfCare};
+use trellis_domain::patient::Registration;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::episodes::Admission;
+use trellis_storage::org::{NewProgram, NewSite};
+use trellis_storage::patients::{PatientQuery, RegisterOutcome};
+use trellis_storage::staff::NewStaff;
+use trellis_storage::testing::{fresh_store, raw_execute};
+use trellis_storage::{Store, StoreError};
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+struct Clinic {
+    store: Store,
+    site: i64,
+    program: i64,
+    other_program: i64,
+    counselor: Actor,
+    outsider: Actor,
+    intake: Actor,
+}
+
+async fn staff(store: &Store, username: &str, role: Role) -> Actor {
+    let admin = Actor::system("test");
+    let grant = store
+        .grant::<can::ManageUsers>(&admin)
+        .expect("admin grant");
+    let id = store
+        .create_staff(
+            &grant,
+            &NewStaff {
+                username: username.into(),
+                display_name: username.into(),
+                email: None,
+                role,
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("create staff");
+    Actor {
+        user_id: Some(id),
+        username: username.into(),
+        role,
+        ip: Some("127.0.0.1".into()),
+        request_id: None,
+    }
+}
+
+async fn clinic() -> Clinic {
+    let store = fresh_store().await.expect("fresh store");
+    let admin = Actor::system("test");
+    let programs = store.grant::<can::ManagePrograms>(&admin).expect("grant");
+    let site = store
+        .create_site(
+            &programs,
+            NewSite {
+                code: "DTN".into(),
+                name: "Downtown".into(),
+                timezone: "America/New_York".into(),
+                address: None,
+                phone: None,
+            },
+        )
+        .await
+        .expect("site");
+    let new_program = |name: &str| NewProgram {
+        site_id: site,
+        name: name.into(),
+        population: "adult".into(),
+        level_of_care: LevelOfCare::IntensiveOutpatient,
+        weekly_minimum_hours: 9.0,
+        max_group_size: 12,
+    };
+    let program = store
+        .create_program(&programs, new_program("Adult SUD IOP"))
+        .await
+        .expect("program");
+    let other_program = store
+        .create_program(&programs, new_program("Co-occurring IOP"))
+        .await
+        .expect("program");
+    let counselor = staff(&store, "casey", Role::Counselor).await;
+    let outsider = staff(&store, "olive", Role::Counselor).await;
+    let intake = staff(&store, "ingrid", Role::Intake).await;
+    let users = store.grant::<can::ManageUsers>(&admin).expect("grant");
+    for (actor, assignment) in [
+        (&counselor, (site, Some(program))),
+        (&outsider, (site, Some(other_program))),
+        (&intake, (site, None)),
+    ] {
+        store
+            .set_assignments(&users, actor.user_id.expect("id"), &[assignment])
+            .await
+            .expect("assign");
+    }
+    Clinic {
+        store,
+        site,
+        program,
+        other_program,
+        counselor,
+        outsider,
+        intake,
+    }
+}
+
+fn registration(first: &str, last: &str) -> Registration {
+    Registration {
+        legal_first_name: first.into(),
+        legal_last_name: last.into(),
+        date_of_birth: Some(day(1990, 5, 17)),
+        sex: "female".into(),
+        pronouns: Some("she/her".into()),
+        ..Registration::default()
+    }
+}
+
+async fn register(c: &Clinic, first: &str, last: &str) -> i64 {
+    let grant = c
+        .store
+        .grant::<can::EditDemographics>(&c.intake)
+        .expect("grant");
+    match c
+        .store
+        .register_patient(
+            &grant,
+            c.site,
+            &registration(first, last),
+            day(2026, 11, 27),
+            false,
+        )
+        .await
+        .expect("register")
+    {
+        RegisterOutcome::Created(id) => id,
+        other => panic!("expected a new patient, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn episode_admit_level_change_and_discharge_keep_history() {
+    let c = clinic().await;
+    let patient = register(&c, "Dana", "Reyes").await;
+    let admit = c
+        .store
+        .patient_grant::<can::AdmitEpisode>(&c.intake, patient)
+        .await
+        .expect("intake may admit a site patient");
+    let episode = c
+        .store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: c.program,
+                admitted_on: day(2026, 11, 2),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: c.counselor.user_id,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "ASAM assessment".into(),
+            },
+            day(2026, 11, 27),
+        )
+        .await
+        .expect("admit");
+    let second = c
+        .store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: c.program,
+                admitted_on: day(2026, 11, 3),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: None,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "again".into(),
+            },
+            day(2026, 11, 27),
+        )
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+
+    let change = c
+        .store
+        .patient_grant::<can::ChangeLevelOfCare>(&c.counselor, patient)
+        .await
+        .expect("counselor of the program");
+    let before_admission = c
+        .store
+        .change_level(
+            &change,
+            episode,
+            LevelOfCare::Outpatient,
+            day(2026, 10, 1),
+            "x",
+            day(2026, 11, 27),
+        )
+        .await;
+    assert!(matches!(before_admission, Err(StoreError::Invalid(_))));
+    c.store
+        .change_level(
+            &change,
+            episode,
+            LevelOfCare::Outpatient,
+            day(2026, 11, 23),
+            "Met phase 2 goals; stepping down",
+            day(2026, 11, 27),
+        )
+        .await
+        .expect("step down");
+
+    let discharge = c
+        .store
+        .patient_grant::<can::DischargeEpisode>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    c.store
+        .discharge(
+            &discharge,
+            episode,
+            day(2026, 11, 26),
+            DischargeReason::TreatmentCompleted,
+            None,
+            day(2026, 11, 27),
+        )
+        .await
+        .expect("discharge");
+    let again = c
+        .store
+        .discharge(
+            &discharge,
+            episode,
+            day(2026, 11, 26),
+            DischargeReason::TreatmentCompleted,
+            None,
+            day(2026, 11, 27),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+
+    let read = c
+        .store
+        .patient_grant::<can::ReadEpisodes>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let episodes = c.store.episodes(&read).await.expect("episodes");
+    assert_eq!(episodes.len(), 1);
+    assert_eq!(
+        episodes[0].reason(),
+        Some(DischargeReason::TreatmentCompleted)
+    );
+    assert_eq!(episodes[0].current_level, "1");
+    let history = c
+        .store
+        .level_history(&read, episode)
+        .await
+        .expect("history");
+    let levels: Vec<&str> = history.iter().map(|h| h.level.as_str()).collect();
+    assert_eq!(levels, vec!["2.1", "1"]);
+    assert_eq!(history[1].decided_by_name, "casey");
+    assert_eq!(history[1].reason, "Met phase 2 goals; stepping down");
+}
+
+#[tokio::test]
+async fn counselors_see_only_patients_of_their_programs() {
+    let c = clinic().await;
+    let patient = register(&c, "Lee", "Park").await;
+    let admit = c
+        .store
+        .patient_grant::<can::AdmitEpisode>(&c.intake, patient)
+        .await
+        .expect("grant");
+    c.store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: c.program,
+                admitted_on: day(2026, 11, 20),
+                referral_source: "Court or criminal justice".into(),
+                primary_counselor_id: None,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "placement".into(),
+            },
+            day(2026, 11, 27),
+        )
+        .await
+        .expect("admit");
+    assert!(c
+        .store
+        .patient_grant::<can::ReadDemographics>(&c.counselor, patient)
+        .await
+        .is_ok());
+    let denied = c
+        .store
+        .patient_grant::<can::ReadDemographics>(&c.outsider, patient)
+        .await;
+    assert!(matches!(denied, Err(StoreError::Denied(_))), "{denied:?}");
+    let role_denied = c
+        .store
+        .patient_grant::<can::DischargeEpisode>(&c.intake, patient)
+        .await;
+    assert!(matches!(role_denied, Err(StoreError::Denied(_))));
+
+    let list = |actor: Actor| {
+        let store = c.store.clone();
+        async move {
+            let grant = store.grant::<can::ReadDemographics>(&actor).expect("grant");
+            store
+                .search_patients(
+                    &grant,
+                    &PatientQuery {
+                        text: Some("park".into()),
+                        limit: 50,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("search")
+                .len()
+        }
+    };
+    assert_eq!(list(c.counselor.clone()).await, 1);
+    assert_eq!(list(c.outsider.clone()).await, 0);
+
+    let audit = c
+        .store
+        .grant::<can::ReadAudit>(&Actor::system("test"))
+        .expect("grant");
+    let rows = c
+        .store
+        .search_audit(
+            &audit,
+            &trellis_storage::audit::AuditQuery {
+                patient_id: Some(patient),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit");
+    assert!(rows
+        .iter()
+        .any(|r| r.action == "access_denied" && r.username == "olive"));
+    assert!(rows.iter().any(|r| r.action == "admit"));
+    let _ = c.other_program;
+}
+
+#[tokio::test]
+async fn duplicate_registration_is_flagged_before_creating() {
+    let c = clinic().await;
+    let first = register(&c, "Maria", "Núñez").await;
+    let grant = c
+        .store
+        .grant::<can::EditDemographics>(&c.intake)
+        .expect("grant");
+    let outcome = c
+        .store
+        .register_patient(
+            &grant,
+            c.site,
+            &registration("maria", "NUNEZ"),
+            day(2026, 11, 27),
+            false,
+        )
+        .await
+        .expect("register");
+    match outcome {
+        RegisterOutcome::PossibleDuplicates(candidates) => {
+            assert_eq!(candidates.len(), 1);
+            assert_eq!(candidates[0].patient_id, first);
+        }
+        other => panic!("expected a duplicate warning, got {other:?}"),
+    }
+    let confirmed = c
+        .store
+        .register_patient(
+            &grant,
+            c.site,
+            &registration("maria", "NUNEZ"),
+            day(2026, 11, 27),
+            true,
+        )
+        .await
+        .expect("register");
+    assert!(matches!(confirmed, RegisterOutcome::Created(id) if id != first));
+    let bad = c
+        .store
+        .register_patient(
+            &grant,
+            c.site,
+            &registration("", "X"),
+            day(2026, 11, 27),
+            true,
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid(ref e)) if e[0].field == "legal_first_name"));
+}
+
+#[tokio::test]
+async fn audit_chain_verifies_and_detects_tampering() {
+    let c = clinic().await;
+    let patient = register(&c, "Sam", "Ortiz").await;
+    let read = c
+        .store
+        .patient_grant::<can::ReadDemographics>(&c.intake, patient)
+        .await
+        .expect("grant");
+    c.store.patient(&read).await.expect("read");
+    let ok = c.store.verify_audit().await.expect("verify");
+    assert!(ok.is_intact(), "{:?}", ok.problems);
+    assert!(ok.rows >= 5);
+
+    // The application cannot alter the log: the database refuses.
+    let refused = raw_execute(&c.store, "UPDATE audit_log SET detail = 'x' WHERE id = 2").await;
+    assert!(refused.is_err());
+    // A database superuser can; verification finds it.
+    match c.store.engine() {
+        trellis_storage::Engine::Sqlite => {
+            raw_execute(&c.store, "DROP TRIGGER audit_log_no_update")
+                .await
+                .expect("drop");
+        }
+        trellis_storage::Engine::Postgres => {
+            raw_execute(
+                &c.store,
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
+            )
+            .await
+            .expect("disable");
+        }
+    }
+    raw_execute(
+        &c.store,
+        "UPDATE audit_log SET detail = 'nothing to see' WHERE id = 2",
+    )
+    .await
+    .expect("tamper");
+    let broken = c.store.verify_audit().await.expect("verify");
+    assert!(!broken.is_intact());
+    assert!(
+        broken.problems.iter().any(|p| p.starts_with("row 2:")),
+        "{:?}",
+        broken.problems
+    );
+}
+
+#[tokio::test]
+async fn login_locks_after_repeated_failures() {
+    let c = clinic().await;
+    for _ in 0..4 {
+        assert_eq!(
+            c.store
+                .login("casey", "wrong password!", "10.0.0.1")
+                .await
+                .expect("login"),
+            trellis_storage::staff::LoginOutcome::Invalid
+        );
+    }
+    assert!(matches!(
+        c.store
+            .login("casey", "wrong password!", "10.0.0.1")
+            .await
+            .expect("login"),
+        trellis_storage::staff::LoginOutcome::Locked(_)
+    ));
+    assert!(matches!(
+        c.store
+            .login("casey", "correct horse battery", "10.0.0.1")
+            .await
+            .expect("login"),
+        trellis_storage::staff::LoginOutcome::Locked(_)
+    ));
+    assert!(matches!(
+        c.store
+            .login("ingrid", "correct horse battery", "10.0.0.1")
+            .await
+            .expect("login"),
+        trellis_storage::staff::LoginOutcome::Success(_)
+    ));
+    assert_eq!(
+        c.store
+            .login("nobody", "whatever-whatever", "10.0.0.1")
+            .await
+            .expect("login"),
+        trellis_storage::staff::LoginOutcome::Invalid
+    );
+}
