@@ -1,0 +1,10 @@
+//! The JSON API under /api/v1.
+
+use axum::Router;
+
+use crate::AppState;
+
+/// The API routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,165 @@
+//! Errors mapped once to HTTP: JSON with a stable code under /api, an HTML page elsewhere.
+//! Users see a clear message; the log sees the cause; patient data appears in neither.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use trellis_domain::patient::FieldError;
+use trellis_storage::StoreError;
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Not logged in.
+    #[error("please sign in")]
+    Unauthenticated,
+    /// Logged in but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such record.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Bad input, per field.
+    #[error("some fields need attention")]
+    Invalid(Vec<FieldError>),
+    /// Conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// CSRF check failed.
+    #[error("this form has expired or did not come from Trellis; reload the page and try again")]
+    Csrf,
+    /// Anything else: logged, never shown.
+    #[error("something went wrong on our side; the error was logged")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => AppError::NotFound(what),
+            StoreError::Denied(why) => AppError::Forbidden(why),
+            StoreError::Invalid(fields) => AppError::Invalid(fields),
+            StoreError::Conflict(why) => AppError::Conflict(why),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Invalid(_) => "validation_failed",
+            AppError::Conflict(_) => "conflict",
+            AppError::Csrf => "csrf_failed",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn log(&self) {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(%cause, "request failed");
+        }
+    }
+
+    /// The error as an API response.
+    pub fn into_api_response(self) -> Response {
+        self.log();
+        let fields = match &self {
+            AppError::Invalid(f) => f.clone(),
+            _ => Vec::new(),
+        };
+        let body = ApiErrorBody {
+            error: ApiErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+                fields,
+            },
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// The JSON error envelope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// The error.
+    pub error: ApiErrorDetail,
+}
+
+/// One API error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiErrorDetail {
+    /// Stable code: unauthenticated, forbidden, not_found, validation_failed, conflict,
+    /// possible_duplicate, csrf_failed, method_not_allowed, payload_too_large, internal.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Per-field problems for validation_failed.
+    #[schema(value_type = Vec<FieldErrorSchema>)]
+    pub fields: Vec<FieldError>,
+}
+
+/// One field's problem.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldErrorSchema {
+    /// Field name.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+    fields: Vec<FieldError>,
+    signed_in: bool,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        if matches!(self, AppError::Unauthenticated) {
+            return axum::response::Redirect::to("/login").into_response();
+        }
+        let status = self.status();
+        let page = ErrorPage {
+            title: status.canonical_reason().unwrap_or("Error"),
+            message: self.to_string(),
+            fields: match self {
+                AppError::Invalid(f) => f,
+                _ => Vec::new(),
+            },
+            signed_in: true,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, "error").into_response(),
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Who is calling: a staff session (cookie) or an API bearer token, resolved once per request;
+//! the CSRF guard for state-changing requests; extractors that hand handlers an [`Actor`].
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use std::net::SocketAddr;
+use subtle::ConstantTimeEq;
+use trellis_domain::access::Role;
+use trellis_storage::access::Actor;
+use trellis_storage::staff::{StaffSession, StaffUser};
+
+use crate::error::AppError;
+use crate::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "trellis_session";
+/// Name of the cookie that carries the login form's CSRF token (double submit).
+pub const LOGIN_CSRF_COOKIE: &str = "trellis_login_csrf";
+/// Form field carrying a CSRF token.
+pub const CSRF_FIELD: &str = "csrf_token";
+/// Header carrying a CSRF token (scripts and API calls made with a session cookie).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// The caller of this request.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// No credentials.
+    Anonymous,
+    /// A bearer token that is unknown, expired or revoked.
+    InvalidToken,
+    /// A staff session (possibly still waiting for its second factor).
+    Session {
+        /// The cookie secret.
+        secret: String,
+        /// The session.
+        session: Box<StaffSession>,
+    },
+    /// An API token acting as a user with a role.
+    Token {
+        /// The token's owner.
+        user: Box<StaffUser>,
+        /// The role the token carries.
+        role: Role,
+    },
+}
+
+/// Where the request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// Peer address.
+    pub ip: String,
+    /// Request id.
+    pub request_id: Option<String>,
+}
+
+fn client_info(req: &Request) -> ClientInfo {
+    ClientInfo {
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        request_id: req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Middleware: resolves the caller and stores [`Identity`] and [`ClientInfo`] on the request.
+pub async fn resolve_identity(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let info = client_info(&req);
+    let identity = if let Some(token) = bearer(req.headers()) {
+        match state.store.token_actor(token).await? {
+            Some((user, role)) => Identity::Token {
+                user: Box::new(user),
+                role,
+            },
+            None => Identity::InvalidToken,
+        }
+    } else {
+        let jar = CookieJar::from_headers(req.headers());
+        match jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+            Some(secret) => match state
+                .store
+                .session(&secret, state.config.idle_timeout)
+                .await?
+            {
+                Some(session) => Identity::Session {
+                    secret,
+                    session: Box::new(session),
+                },
+                None => Identity::Anonymous,
+            },
+            None => Identity::Anonymous,
+        }
+    };
+    req.extensions_mut().insert(identity);
+    req.extensions_mut().insert(info);
+    Ok(next.run(req).await)
+}
+
+fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
+    let claimed = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            // Without Origin, fall back to the Referer's origin.
+            headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| {
+                    let rest = r.split_once("://")?;
+                    let host = rest.1.split('/').next()?;
+                    Some(format!("{}://{host}", rest.0))
+                })
+        });
+    let Some(claimed) = claimed else {
+        return false;
+    };
+    match state.config.public_url.as_deref() {
+        Some(public) => claimed == public.trim_end_matches('/'),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            claimed == format!("http://{host}") || claimed == format!("https://{host}")
+        }
+    }
+}
+
+fn tokens_match(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// Middleware: a state-changing request made with cookies must come from our own origin and
+/// carry the session's CSRF token (form field or header). Bearer-token calls carry no cookies
+/// and need neither.
+pub async fn csrf_guard(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    if matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
+        return Ok(next.run(req).await);
+    }
+    let identity = req
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .unwrap_or(Identity::Anonymous);
+    let is_api = req.uri().path().starts_with("/api/");
+    if matches!(identity, Identity::Token { .. } | Identity::InvalidToken) {
+        return Ok(next.run(req).await);
+    }
+    let reject = |is_api: bool| {
+        if is_api {
+            AppError::Csrf.into_api_response()
+        } else {
+            AppError::Csrf.into_response()
+        }
+    };
+    if !same_origin(req.headers(), &state) {
+        return Err(reject(is_api));
+    }
+    let expected = match &identity {
+        Identity::Session { session, .. } => session.csrf_token.clone(),
+        _ if req.uri().path() == "/login" => CookieJar::from_headers(req.headers())
+            .get(LOGIN_CSRF_COOKIE)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default(),
+        // No session: nothing to forge; the handler answers "sign in".
+        _ => return Ok(next.run(req).await),
+    };
+    if let Some(token) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        return if tokens_match(token, &expected) {
+            Ok(next.run(req).await)
+        } else {
+            Err(reject(is_api))
+        };
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(reject(is_api));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| reject(is_api))?;
+    let token = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !tokens_match(&token, &expected) {
+        return Err(reject(is_api));
+    }
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+/// A signed-in staff member on a web page (second factor done).
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// Who acts, for grants and the audit log.
+    pub actor: Actor,
+    /// The account.
+    pub user: StaffUser,
+    /// The session's CSRF token, for forms.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let info = parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default();
+        match parts.extensions.get::<Identity>() {
+            Some(Identity::Session { session, .. }) if session.mfa_verified => {
+                let role = session
+                    .user
+                    .role()
+                    .map_err(|e| AppError::from(e).into_response())?;
+                Ok(Staff {
+                    actor: actor(&session.user, role, &info),
+                    user: session.user.clone(),
+                    csrf: session.csrf_token.clone(),
+                })
+            }
+            Some(Identity::Session { .. }) => Err(Redirect::to("/login/mfa").into_response()),
+            _ => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// A caller of the JSON API: a bearer token, or a full staff session.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    /// Who acts.
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let info = parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default();
+        match parts.extensions.get::<Identity>() {
+            Some(Identity::Token { user, role }) => Ok(ApiCaller {
+                actor: actor(user, *role, &info),
+            }),
+            Some(Identity::Session { session, .. }) if session.mfa_verified => {
+                let role = session
+                    .user
+                    .role()
+                    .map_err(|e| AppError::from(e).into_api_response())?;
+                Ok(ApiCaller {
+                    actor: actor(&session.user, role, &info),
+                })
+            }
+            _ => Err(AppError::Unauthenticated.into_api_response()),
+        }
+    }
+}
+
+fn actor(user: &StaffUser, role: Role, info: &ClientInfo) -> Actor {
+    Actor {
+        user_id: Some(user.id),
+        username: user.username.clone(),
+        role,
+        ip: Some(info.ip.clone()),
+        request_id: info.request_id.clone(),
+    }
+}
+
+/// A cookie with the attributes every Trellis cookie has.
+pub fn cookie(name: &'static str, value: String, state: &AppState) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.secure_cookies())
+        .build()
+}

@@ -1,0 +1,116 @@
+//! Trellis HTTP layer: the staff web UI (server-rendered HTML) and the JSON API under `/api/v1`.
+//!
+//! A request passes: request id → security headers, timeout, body limit → identity (session
+//! cookie or bearer token) → CSRF guard for state changes → a handler, which turns the identity
+//! into a storage grant (the permission check) and calls the store (which writes the audit log).
+
+pub mod api;
+mod error;
+mod forms;
+mod identity;
+mod ops;
+mod pages;
+mod view;
+
+pub use error::AppError;
+pub use identity::Identity;
+
+use axum::Router;
+use chrono::Duration;
+use chrono_tz::Tz;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use trellis_storage::Store;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// A session ends after this long without a request (HIPAA automatic logoff).
+    pub idle_timeout: Duration,
+    /// A session ends this long after login whatever happens.
+    pub absolute_lifetime: Duration,
+    /// The URL users reach Trellis at; an https URL makes cookies Secure, and its origin is the
+    /// one state-changing requests must come from.
+    pub public_url: Option<String>,
+    /// Whether `/metrics` is served (to administrators' bearer tokens only).
+    pub metrics: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            idle_timeout: Duration::minutes(15),
+            absolute_lifetime: Duration::hours(12),
+            public_url: None,
+            metrics: false,
+        }
+    }
+}
+
+impl Config {
+    /// Whether cookies must carry the Secure attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Time zone for dates shown and "today" (the first site's zone).
+    pub timezone: Tz,
+}
+
+impl AppState {
+    /// Builds the state, taking the display time zone from the first site (UTC if none).
+    pub async fn new(store: Store, config: Config) -> Result<AppState, AppError> {
+        let timezone = store
+            .sites()
+            .await?
+            .first()
+            .and_then(|s| s.timezone.parse().ok())
+            .unwrap_or(Tz::UTC);
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            timezone,
+        })
+    }
+
+    /// Today's date in the clinic's time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.timezone)
+            .date_naive()
+    }
+}
+
+/// The whole application: pages, API, health and metrics, with the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(ops::routes());
+    ops::layers(routes, state.clone()).with_state(state)
+}
+
+/// Serves until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,538 @@
+//! Administration: staff accounts, roles, assignments, MFA policy, and the audit log search.
+
+use askama::Template;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Duration, NaiveDate, TimeZone};
+use serde::Deserialize;
+use trellis_domain::access::Role;
+use trellis_domain::patient::FieldError;
+use trellis_storage::access::can;
+use trellis_storage::audit::AuditQuery;
+use trellis_storage::patients::{mrn, parse_mrn};
+use trellis_storage::staff::NewStaff;
+use trellis_storage::{Instant, StoreError};
+
+use super::{labelled, LabelledError, Layout};
+use crate::error::AppError;
+use crate::identity::Staff;
+use crate::view;
+use crate::AppState;
+
+/// A staff row.
+pub struct UserRow {
+    id: i64,
+    name: String,
+    username: String,
+    role: &'static str,
+    status: &'static str,
+    mfa: &'static str,
+    last_login: String,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    roles: Vec<(&'static str, &'static str)>,
+    mfa_policy: Vec<(&'static str, &'static str, bool)>,
+    notice: Option<String>,
+    errors: Vec<LabelledError>,
+    form_username: String,
+    form_display_name: String,
+}
+
+fn roles() -> Vec<(&'static str, &'static str)> {
+    Role::ALL.iter().map(|r| (r.code(), r.label())).collect()
+}
+
+async fn users_page(
+    state: &AppState,
+    staff: &Staff,
+    notice: Option<String>,
+    errors: &[FieldError],
+    form: (String, String),
+) -> Result<UsersPage, AppError> {
+    let now = Instant::now();
+    let users = state
+        .store
+        .staff()
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id,
+            role: u.role().map(|r| r.label()).unwrap_or("unknown"),
+            status: if !u.active {
+                "Inactive"
+            } else if u.locked_until.is_some_and(|l| l > now) {
+                "Locked"
+            } else {
+                "Active"
+            },
+            mfa: if u.mfa_enabled { "On" } else { "Off" },
+            last_login: u
+                .last_login_at
+                .map(|t| view::local_time(&t, state.timezone))
+                .unwrap_or_else(|| "Never".into()),
+            name: u.display_name,
+            username: u.username,
+        })
+        .collect();
+    let mut mfa_policy = Vec::new();
+    for role in Role::ALL {
+        mfa_policy.push((
+            role.code(),
+            role.label(),
+            state.store.mfa_required(role).await?,
+        ));
+    }
+    Ok(UsersPage {
+        layout: Layout::new(staff, "users"),
+        users,
+        roles: roles(),
+        mfa_policy,
+        notice,
+        errors: labelled(errors),
+        form_username: form.0,
+        form_display_name: form.1,
+    })
+}
+
+/// The staff list with the add-account form.
+pub async fn users(State(state): State<AppState>, staff: Staff) -> Result<Response, AppError> {
+    state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    let page = users_page(&state, &staff, None, &[], Default::default()).await?;
+    Ok(Html(page.render()?).into_response())
+}
+
+/// New account fields.
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    email: Option<String>,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Creates an account.
+pub async fn create_user(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Form(form): axum::extract::Form<NewUserForm>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    let errors = match form.role.parse::<Role>() {
+        Err(_) => vec![FieldError::new("role", "choose a role")],
+        Ok(role) => {
+            let new = NewStaff {
+                username: form.username.clone(),
+                display_name: form.display_name.clone(),
+                email: form.email.clone(),
+                role,
+                password: form.password.clone(),
+            };
+            match state.store.create_staff(&grant, &new).await {
+                Ok(id) => return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response()),
+                Err(StoreError::Invalid(e)) => e,
+                Err(StoreError::Conflict(m)) => vec![FieldError::new("username", m)],
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let page = users_page(
+        &state,
+        &staff,
+        None,
+        &errors,
+        (form.username, form.display_name),
+    )
+    .await?;
+    Ok((
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        Html(page.render()?),
+    )
+        .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "user_edit.html")]
+struct UserPage {
+    layout: Layout,
+    id: i64,
+    name: String,
+    username: String,
+    role: String,
+    active: bool,
+    locked: bool,
+    roles: Vec<(&'static str, &'static str)>,
+    choices: Vec<(String, String, bool)>,
+    notice: Option<String>,
+    errors: Vec<LabelledError>,
+}
+
+async fn user_page(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    notice: Option<String>,
+    errors: &[FieldError],
+) -> Result<UserPage, AppError> {
+    let user = state.store.staff_user(id).await?;
+    let assigned = state.store.assignments(id).await?;
+    let is_assigned = |site: i64, program: Option<i64>| {
+        assigned
+            .iter()
+            .any(|a| a.site_id == site && a.program_id == program)
+    };
+    let mut choices = Vec::new();
+    for site in state.store.sites().await? {
+        choices.push((
+            format!("{}:", site.id),
+            format!("{} — whole site", site.name),
+            is_assigned(site.id, None),
+        ));
+    }
+    for program in state.store.programs().await? {
+        choices.push((
+            format!("{}:{}", program.site_id, program.id),
+            format!("{} — {}", program.site_name, program.name),
+            is_assigned(program.site_id, Some(program.id)),
+        ));
+    }
+    Ok(UserPage {
+        layout: Layout::new(staff, "users"),
+        id,
+        locked: user.locked_until.is_some_and(|l| l > Instant::now()),
+        name: user.display_name,
+        username: user.username,
+        role: user.role,
+        active: user.active,
+        roles: roles(),
+        choices,
+        notice,
+        errors: labelled(errors),
+    })
+}
+
+/// One account: role, active, assignments, password, unlock.
+pub async fn user(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    Ok(Html(user_page(&state, &staff, id, None, &[]).await?.render()?).into_response())
+}
+
+/// Saves an account's name, role, active flag and assignments. The form repeats
+/// `assignment=site:program` for every ticked box, so it is parsed by hand.
+pub async fn update_user(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    RawForm(body): RawForm,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    let mut display_name = String::new();
+    let mut role = String::new();
+    let mut active = false;
+    let mut assignments = Vec::new();
+    let mut errors = Vec::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "display_name" => display_name = value.into_owned(),
+            "role" => role = value.into_owned(),
+            "active" => active = true,
+            "assignment" => match value.split_once(':').map(|(s, p)| (s.parse::<i64>(), p)) {
+                Some((Ok(site), "")) => assignments.push((site, None)),
+                Some((Ok(site), program)) => match program.parse::<i64>() {
+                    Ok(p) => assignments.push((site, Some(p))),
+                    Err(_) => errors.push(FieldError::new("assignments", "unknown program")),
+                },
+                _ => errors.push(FieldError::new("assignments", "unknown site")),
+            },
+            _ => {}
+        }
+    }
+    let role = match role.parse::<Role>() {
+        Ok(r) => Some(r),
+        Err(_) => {
+            errors.push(FieldError::new("role", "choose a role"));
+            None
+        }
+    };
+    if let (Some(role), true) = (role, errors.is_empty()) {
+        let result = async {
+            state
+                .store
+                .update_staff(&grant, id, &display_name, role, active)
+                .await?;
+            state.store.set_assignments(&grant, id, &assignments).await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let page = user_page(&state, &staff, id, Some("Saved. The person's open sessions were ended so the change applies at once.".into()), &[]).await?;
+                return Ok(Html(page.render()?).into_response());
+            }
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(StoreError::Conflict(m)) => errors = vec![FieldError::new("role", m)],
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = user_page(&state, &staff, id, None, &errors).await?;
+    Ok((
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        Html(page.render()?),
+    )
+        .into_response())
+}
+
+/// New password field.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// Sets a password chosen by an administrator.
+pub async fn set_password(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    axum::extract::Form(form): axum::extract::Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    let (notice, errors) = match state
+        .store
+        .set_password(&staff.actor, id, &form.password)
+        .await
+    {
+        Ok(()) => (
+            Some("Password set. Share it with the person in a secure way.".to_owned()),
+            Vec::new(),
+        ),
+        Err(StoreError::Invalid(e)) => (None, e),
+        Err(e) => return Err(e.into()),
+    };
+    let status = if errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Html(
+            user_page(&state, &staff, id, notice, &errors)
+                .await?
+                .render()?,
+        ),
+    )
+        .into_response())
+}
+
+/// Lifts a lockout.
+pub async fn unlock(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    state.store.unlock_staff(&grant, id).await?;
+    Ok(Html(
+        user_page(&state, &staff, id, Some("Unlocked.".into()), &[])
+            .await?
+            .render()?,
+    )
+    .into_response())
+}
+
+/// Saves which roles must use MFA (the form repeats `role=` per ticked box).
+pub async fn mfa_policy(
+    State(state): State<AppState>,
+    staff: Staff,
+    RawForm(body): RawForm,
+) -> Result<Response, AppError> {
+    state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    let ticked: Vec<String> = form_urlencoded::parse(&body)
+        .filter(|(k, _)| k == "role")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    for role in Role::ALL {
+        state
+            .store
+            .set_mfa_required(&staff.actor, role, ticked.iter().any(|t| t == role.code()))
+            .await?;
+    }
+    let page = users_page(
+        &state,
+        &staff,
+        Some("Two-step verification policy saved.".into()),
+        &[],
+        Default::default(),
+    )
+    .await?;
+    Ok(Html(page.render()?).into_response())
+}
+
+/// An audit row, ready to show.
+pub struct AuditView {
+    id: i64,
+    at: String,
+    username: String,
+    role: String,
+    action: String,
+    record: String,
+    patient: Option<(i64, String)>,
+    ip: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    layout: Layout,
+    patient: String,
+    username: String,
+    from: String,
+    to: String,
+    error: Option<String>,
+    verification: Option<(bool, String)>,
+    rows: Vec<AuditView>,
+    timezone: String,
+}
+
+/// Audit search filters (no patient names: patients are found by MRN).
+#[derive(Deserialize, Default)]
+pub struct AuditFilters {
+    #[serde(default)]
+    patient: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+fn day_start(state: &AppState, day: NaiveDate) -> Option<Instant> {
+    let local = day.and_hms_opt(0, 0, 0)?;
+    state
+        .timezone
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| Instant(t.with_timezone(&chrono::Utc)))
+}
+
+async fn audit_page(
+    state: &AppState,
+    staff: &Staff,
+    filters: AuditFilters,
+    verification: Option<(bool, String)>,
+) -> Result<AuditPage, AppError> {
+    let grant = state.store.grant::<can::ReadAudit>(&staff.actor)?;
+    let mut error = None;
+    let patient_id = match filters.patient.trim() {
+        "" => None,
+        p => match parse_mrn(p) {
+            Some(id) => Some(id),
+            None => {
+                error = Some("Patient must be an MRN such as TR000123".to_owned());
+                None
+            }
+        },
+    };
+    let parse_day = |s: &str, error: &mut Option<String>| -> Option<NaiveDate> {
+        if s.trim().is_empty() {
+            return None;
+        }
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| *error = Some("Dates must be YYYY-MM-DD".to_owned()))
+            .ok()
+    };
+    let from = parse_day(&filters.from, &mut error).and_then(|d| day_start(state, d));
+    let until =
+        parse_day(&filters.to, &mut error).and_then(|d| day_start(state, d + Duration::days(1)));
+    let rows = if error.is_none() {
+        state
+            .store
+            .search_audit(
+                &grant,
+                &AuditQuery {
+                    patient_id,
+                    username: Some(filters.username.trim().to_lowercase())
+                        .filter(|u| !u.is_empty()),
+                    from,
+                    until,
+                    limit: 500,
+                },
+            )
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(AuditPage {
+        layout: Layout::new(staff, "audit"),
+        rows: rows
+            .into_iter()
+            .map(|r| AuditView {
+                id: r.id,
+                at: view::local_time(&r.at, state.timezone),
+                username: r.username,
+                role: r.role,
+                action: r.action,
+                record: match r.record_id {
+                    Some(id) => format!("{} {id}", r.record_type),
+                    None => r.record_type,
+                },
+                patient: r.patient_id.map(|p| (p, mrn(p))),
+                ip: r.ip.unwrap_or_default(),
+                detail: r.detail,
+            })
+            .collect(),
+        patient: filters.patient,
+        username: filters.username,
+        from: filters.from,
+        to: filters.to,
+        error,
+        verification,
+        timezone: state.timezone.name().to_owned(),
+    })
+}
+
+/// Searches the audit log by patient, staff member and dates.
+pub async fn audit(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(filters): Query<AuditFilters>,
+) -> Result<Response, AppError> {
+    Ok(Html(audit_page(&state, &staff, filters, None).await?.render()?).into_response())
+}
+
+/// Recomputes the hash chain and shows the result.
+pub async fn verify(State(state): State<AppState>, staff: Staff) -> Result<Response, AppError> {
+    state.store.grant::<can::ReadAudit>(&staff.actor)?;
+    let v = state.store.verify_audit().await?;
+    let message = if v.is_intact() {
+        format!(
+            "The chain is intact: {} entries, head {}.",
+            v.rows, v.head_hash
+        )
+    } else {
+        format!("The chain is broken: {}", v.problems.join("; "))
+    };
+    let page = audit_page(
+        &state,
+        &staff,
+        AuditFilters::default(),
+        Some((v.is_intact(), message)),
+    )
+    .await?;
+    Ok(Html(page.render()?).into_response())
+}

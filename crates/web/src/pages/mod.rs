@@ -1,0 +1,131 @@
+//! Server-rendered staff pages. Handlers are thin: parse the form, get a grant, call the store,
+//! render a template. Every template is checked at compile time (askama).
+
+mod admin;
+mod auth;
+mod patients;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use trellis_domain::access::{permits, Permission};
+use trellis_domain::patient::FieldError;
+
+use crate::identity::Staff;
+use crate::AppState;
+
+/// The staff page routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(auth::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/login/mfa", get(auth::mfa_page).post(auth::mfa_verify))
+        .route("/account/mfa", get(auth::enrol_page).post(auth::enrol))
+        .route("/dashboard", get(patients::dashboard))
+        .route("/patients", get(patients::list).post(patients::register))
+        .route("/patients/search", post(patients::search))
+        .route("/patients/new", get(patients::new_form))
+        .route(
+            "/patients/{id}",
+            get(patients::chart).post(patients::update),
+        )
+        .route("/patients/{id}/edit", get(patients::edit_form))
+        .route(
+            "/patients/{id}/episodes",
+            get(patients::episodes_tab).post(patients::admit),
+        )
+        .route("/patients/{id}/episodes/new", get(patients::admit_form))
+        .route(
+            "/episodes/{id}/level",
+            get(patients::level_form).post(patients::change_level),
+        )
+        .route(
+            "/episodes/{id}/discharge",
+            get(patients::discharge_form).post(patients::discharge),
+        )
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route(
+            "/admin/users/{id}",
+            get(admin::user).post(admin::update_user),
+        )
+        .route("/admin/users/{id}/password", post(admin::set_password))
+        .route("/admin/users/{id}/unlock", post(admin::unlock))
+        .route("/admin/mfa-policy", post(admin::mfa_policy))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit/verify", post(admin::verify))
+        .route("/static/app.css", get(stylesheet))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+}
+
+/// What the page frame needs: who is signed in and which menu entries they may use.
+pub struct Layout {
+    /// Signed-in person's name.
+    pub user_name: String,
+    /// Their role's label.
+    pub role_label: &'static str,
+    /// CSRF token for forms.
+    pub csrf: String,
+    /// Whether to show Staff.
+    pub can_manage_users: bool,
+    /// Whether to show Audit log.
+    pub can_read_audit: bool,
+    /// Current section, for aria-current.
+    pub section: &'static str,
+}
+
+impl Layout {
+    /// The frame for a signed-in staff member.
+    pub fn new(staff: &Staff, section: &'static str) -> Layout {
+        let role = staff.actor.role;
+        Layout {
+            user_name: staff.user.display_name.clone(),
+            role_label: role.label(),
+            csrf: staff.csrf.clone(),
+            can_manage_users: permits(role, Permission::ManageUsers),
+            can_read_audit: permits(role, Permission::ReadAudit),
+            section,
+        }
+    }
+}
+
+/// A field error with the human label of its field, for error summaries.
+pub struct LabelledError {
+    /// Field name (the input's id).
+    pub field: &'static str,
+    /// Field label.
+    pub label: String,
+    /// Problem.
+    pub message: String,
+}
+
+/// Labels field errors for a summary at the top of a form.
+pub fn labelled(errors: &[FieldError]) -> Vec<LabelledError> {
+    errors
+        .iter()
+        .map(|e| LabelledError {
+            field: e.field,
+            label: field_label(e.field),
+            message: e.message.clone(),
+        })
+        .collect()
+}
+
+fn field_label(field: &str) -> String {
+    let label = field.replace('_', " ").replace(" id", "");
+    let mut chars = label.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

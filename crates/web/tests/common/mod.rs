@@ -1,0 +1,372 @@
+//! Test harness: a real Trellis server on a free port, a fresh database (SQLite, or PostgreSQL
+//! with TRELLIS_TEST_DATABASE=postgres), a small clinic and a staff member in every role.
+#![allow(dead_code)]
+
+use chrono::NaiveDate;
+use reqwest::{Client, Response, StatusCode};
+use std::collections::HashMap;
+use trellis_domain::access::Role;
+use trellis_domain::care::LevelOfCare;
+use trellis_domain::patient::Registration;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::episodes::Admission;
+use trellis_storage::org::{NewProgram, NewSite};
+use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::staff::NewStaff;
+use trellis_storage::testing::fresh_store;
+use trellis_storage::Store;
+use trellis_web::{AppState, Config};
+
+/// Every test account's password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server with its clinic.
+pub struct TestServer {
+    /// "http://127.0.0.1:PORT"
+    pub base: String,
+    /// Direct access to the same database, for setting up and checking.
+    pub store: Store,
+    /// Staff ids by username.
+    pub users: HashMap<&'static str, i64>,
+    /// The site.
+    pub site_id: i64,
+    /// Adult SUD IOP, where counselor "casey" works.
+    pub program_id: i64,
+    /// Co-occurring IOP, where counselor "olive" works.
+    pub other_program_id: i64,
+    /// A patient admitted to the adult program with casey as primary counselor.
+    pub patient_id: i64,
+    /// That patient's episode.
+    pub episode_id: i64,
+    /// A patient admitted to the co-occurring program (outside casey's view).
+    pub other_patient_id: i64,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Staff accounts: (username, role). Counselors are assigned to one program each; site-wide
+/// roles to the whole site; clinical director, admin and privacy officer see everyone.
+pub const STAFF: [(&str, Role); 11] = [
+    ("ada", Role::Admin),
+    ("dora", Role::ClinicalDirector),
+    ("casey", Role::Counselor),
+    ("olive", Role::Counselor),
+    ("priya", Role::Prescriber),
+    ("nate", Role::Nurse),
+    ("pete", Role::PeerSpecialist),
+    ("ingrid", Role::Intake),
+    ("fran", Role::FrontDesk),
+    ("bill", Role::Billing),
+    ("pat", Role::PrivacyOfficer),
+];
+
+pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// Starts a server with default settings.
+pub async fn start() -> TestServer {
+    start_with(Config::default()).await
+}
+
+/// Starts a server with the given settings.
+pub async fn start_with(config: Config) -> TestServer {
+    let store = fresh_store().await.expect("fresh database");
+    let system = Actor::system("test");
+    let orgs = store.grant::<can::ManagePrograms>(&system).expect("grant");
+    let site_id = store
+        .create_site(
+            &orgs,
+            NewSite {
+                code: "DTN".into(),
+                name: "Downtown".into(),
+                timezone: "America/New_York".into(),
+                address: None,
+                phone: None,
+            },
+        )
+        .await
+        .expect("site");
+    let program = |name: &str| NewProgram {
+        site_id,
+        name: name.into(),
+        population: "adult".into(),
+        level_of_care: LevelOfCare::IntensiveOutpatient,
+        weekly_minimum_hours: 9.0,
+        max_group_size: 12,
+    };
+    let program_id = store
+        .create_program(&orgs, program("Adult SUD IOP"))
+        .await
+        .expect("program");
+    let other_program_id = store
+        .create_program(&orgs, program("Co-occurring IOP"))
+        .await
+        .expect("program");
+    let users_grant = store.grant::<can::ManageUsers>(&system).expect("grant");
+    let mut users = HashMap::new();
+    for (username, role) in STAFF {
+        let id = store
+            .create_staff(
+                &users_grant,
+                &NewStaff {
+                    username: username.into(),
+                    display_name: format!("{username} ({})", role.label()),
+                    email: None,
+                    role,
+                    password: PASSWORD.into(),
+                },
+            )
+            .await
+            .expect("staff");
+        users.insert(username, id);
+        let assignment = match username {
+            "casey" => Some((site_id, Some(program_id))),
+            "olive" => Some((site_id, Some(other_program_id))),
+            "priya" | "nate" | "pete" => Some((site_id, Some(program_id))),
+            "ingrid" | "fran" | "bill" => Some((site_id, None)),
+            _ => None,
+        };
+        if let Some(a) = assignment {
+            store
+                .set_assignments(&users_grant, id, &[a])
+                .await
+                .expect("assign");
+        }
+    }
+    let intake = actor(&users, "ingrid", Role::Intake);
+    let (patient_id, episode_id) = admitted(
+        &store,
+        &intake,
+        site_id,
+        program_id,
+        users["casey"],
+        "Dana",
+        "Reyes",
+    )
+    .await;
+    let (other_patient_id, _) = admitted(
+        &store,
+        &intake,
+        site_id,
+        other_program_id,
+        users["olive"],
+        "Lee",
+        "Park",
+    )
+    .await;
+
+    let state = AppState::new(store.clone(), config).await.expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = trellis_web::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestServer {
+        base,
+        store,
+        users,
+        site_id,
+        program_id,
+        other_program_id,
+        patient_id,
+        episode_id,
+        other_patient_id,
+        shutdown: Some(tx),
+    }
+}
+
+pub fn actor(users: &HashMap<&'static str, i64>, username: &'static str, role: Role) -> Actor {
+    Actor {
+        user_id: Some(users[username]),
+        username: username.into(),
+        role,
+        ip: Some("127.0.0.1".into()),
+        request_id: None,
+    }
+}
+
+async fn admitted(
+    store: &Store,
+    intake: &Actor,
+    site_id: i64,
+    program_id: i64,
+    counselor: i64,
+    first: &str,
+    last: &str,
+) -> (i64, i64) {
+    let grant = store.grant::<can::EditDemographics>(intake).expect("grant");
+    let registration = Registration {
+        legal_first_name: first.into(),
+        legal_last_name: last.into(),
+        date_of_birth: Some(day(1990, 5, 17)),
+        sex: "female".into(),
+        pronouns: Some("she/her".into()),
+        ..Registration::default()
+    };
+    let RegisterOutcome::Created(patient) = store
+        .register_patient(&grant, site_id, &registration, today(), false)
+        .await
+        .expect("register")
+    else {
+        panic!("unexpected duplicate");
+    };
+    let admit = store
+        .patient_grant::<can::AdmitEpisode>(intake, patient)
+        .await
+        .expect("grant");
+    let episode = store
+        .admit(
+            &admit,
+            &Admission {
+                program_id,
+                admitted_on: today() - chrono::Duration::days(14),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: Some(counselor),
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "ASAM assessment".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("admit");
+    (patient, episode)
+}
+
+/// A browser-like client: keeps cookies, sends Origin on every request.
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .expect("client")
+}
+
+/// The value of `name="csrf_token"` in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    html.find(marker)
+        .map(|i| {
+            let rest = &html[i + marker.len()..];
+            rest[..rest.find('"').unwrap_or(0)].to_owned()
+        })
+        .unwrap_or_default()
+}
+
+impl TestServer {
+    /// Signs in through the login form; returns a client holding the session.
+    pub async fn browser(&self, username: &str) -> Browser {
+        let client = client();
+        let page = client
+            .get(format!("{}/login", self.base))
+            .send()
+            .await
+            .expect("login page")
+            .text()
+            .await
+            .expect("text");
+        let token = csrf_in(&page);
+        let res = client
+            .post(format!("{}/login", self.base))
+            .header("Origin", &self.base)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", username),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), StatusCode::OK, "login of {username}");
+        let html = res.text().await.expect("text");
+        Browser {
+            client,
+            base: self.base.clone(),
+            csrf: csrf_in(&html),
+        }
+    }
+
+    /// A bearer token for a staff member, acting with their role.
+    pub async fn token(&self, username: &'static str) -> String {
+        let role = STAFF
+            .iter()
+            .find(|(u, _)| *u == username)
+            .expect("known user")
+            .1;
+        self.store
+            .create_token(
+                &Actor::system("test"),
+                self.users[username],
+                "test",
+                role,
+                None,
+            )
+            .await
+            .expect("token")
+    }
+
+    /// Audit rows for a patient, newest first.
+    pub async fn audit_for(&self, patient_id: i64) -> Vec<trellis_storage::audit::AuditRow> {
+        let grant = self
+            .store
+            .grant::<can::ReadAudit>(&Actor::system("test"))
+            .expect("grant");
+        self.store
+            .search_audit(
+                &grant,
+                &trellis_storage::audit::AuditQuery {
+                    patient_id: Some(patient_id),
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("audit")
+    }
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get")
+    }
+
+    /// Posts a form with the session's CSRF token and our Origin, like a real browser.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Origin", &self.base)
+            .form(&form)
+            .send()
+            .await
+            .expect("post")
+    }
+}

@@ -1,0 +1,339 @@
+//! Staff web pages over real HTTP: sign-in, sessions, CSRF, MFA, patients and episodes.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn login_dashboard_and_logout() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let dash = b.get("/dashboard").await;
+    assert_eq!(dash.status(), StatusCode::OK);
+    let html = dash.text().await.expect("text");
+    assert!(html.contains("My caseload"));
+    assert!(
+        html.contains("Dana Reyes"),
+        "casey's caseload lists her patient"
+    );
+    let out = b.post("/logout", &[]).await;
+    assert_eq!(out.status(), StatusCode::OK);
+    assert!(out
+        .text()
+        .await
+        .expect("text")
+        .contains("You are signed out"));
+    let after = b.get("/dashboard").await;
+    assert!(
+        after.url().path().ends_with("/login"),
+        "signed out → login page"
+    );
+}
+
+#[tokio::test]
+async fn chart_shows_header_and_is_audited() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let res = b.get(&format!("/patients/{}", s.patient_id)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("Dana Reyes"));
+    assert!(html.contains("she/her"));
+    assert!(html.contains("2.1 Intensive outpatient"));
+    let audit = s.audit_for(s.patient_id).await;
+    assert!(audit
+        .iter()
+        .any(|r| r.username == "casey" && r.action == "read" && r.record_type == "patient"));
+}
+
+#[tokio::test]
+async fn counselor_is_denied_a_patient_outside_their_programs() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let res = b.get(&format!("/patients/{}", s.other_patient_id)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.expect("text");
+    assert!(
+        !html.contains("Park"),
+        "a denial reveals nothing about the patient"
+    );
+    let audit = s.audit_for(s.other_patient_id).await;
+    assert!(audit
+        .iter()
+        .any(|r| r.username == "casey" && r.action == "access_denied"));
+}
+
+#[tokio::test]
+async fn state_changes_need_the_csrf_token_and_our_origin() {
+    let s = start().await;
+    let b = s.browser("ingrid").await;
+    let fields = [
+        ("site_id", s.site_id.to_string()),
+        ("legal_first_name", "Tom".to_owned()),
+        ("legal_last_name", "Hale".to_owned()),
+        ("date_of_birth", "1985-01-02".to_owned()),
+        ("sex", "male".to_owned()),
+    ];
+    let without_token = b
+        .client
+        .post(format!("{}/patients", s.base))
+        .header("Origin", &s.base)
+        .form(&fields)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(without_token.status(), StatusCode::FORBIDDEN);
+    let mut with_token: Vec<(&str, String)> = vec![("csrf_token", b.csrf.clone())];
+    with_token.extend(fields.iter().cloned());
+    let foreign = b
+        .client
+        .post(format!("{}/patients", s.base))
+        .header("Origin", "http://evil.example")
+        .form(&with_token)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let ok = b
+        .client
+        .post(format!("{}/patients", s.base))
+        .header("Origin", &s.base)
+        .form(&with_token)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.url().path().starts_with("/patients/"));
+}
+
+#[tokio::test]
+async fn login_form_rejects_a_missing_csrf_token() {
+    let s = start().await;
+    let c = client();
+    let res = c
+        .post(format!("{}/login", s.base))
+        .header("Origin", &s.base)
+        .form(&[("username", "casey"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account() {
+    let s = start().await;
+    let c = client();
+    for attempt in 0..5 {
+        let page = c
+            .get(format!("{}/login", s.base))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text");
+        let res = c
+            .post(format!("{}/login", s.base))
+            .header("Origin", &s.base)
+            .form(&[
+                ("csrf_token", csrf_in(&page).as_str()),
+                ("username", "casey"),
+                ("password", "not the password"),
+            ])
+            .send()
+            .await
+            .expect("post");
+        let html = res.text().await.expect("text");
+        if attempt < 4 {
+            assert!(
+                html.contains("Wrong username or password"),
+                "attempt {attempt}"
+            );
+        } else {
+            assert!(html.contains("locked"), "fifth failure locks");
+        }
+    }
+    let page = c
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let res = c
+        .post(format!("{}/login", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", "casey"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        res.text().await.expect("text").contains("locked"),
+        "right password refused while locked"
+    );
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let s = start_with(trellis_web::Config {
+        idle_timeout: chrono::Duration::seconds(1),
+        ..Default::default()
+    })
+    .await;
+    let b = s.browser("casey").await;
+    assert_eq!(b.get("/dashboard").await.url().path(), "/dashboard");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(b.get("/dashboard").await.url().path(), "/login");
+}
+
+#[tokio::test]
+async fn register_warns_on_duplicates_then_admit_change_level_discharge() {
+    let s = start().await;
+    let b = s.browser("ingrid").await;
+    let site = s.site_id.to_string();
+    let patient = [
+        ("site_id", site.as_str()),
+        ("legal_first_name", "dana"),
+        ("legal_last_name", "REYES"),
+        ("date_of_birth", "1990-05-17"),
+        ("sex", "female"),
+    ];
+    let dup = b.post("/patients", &patient).await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    let html = dup.text().await.expect("text");
+    assert!(html.contains("may be a patient Trellis already knows"));
+    let mut confirmed = patient.to_vec();
+    confirmed.push(("confirm_new", "1"));
+    let created = b.post("/patients", &confirmed).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let new_id: i64 = created
+        .url()
+        .path()
+        .trim_start_matches("/patients/")
+        .parse()
+        .expect("patient id");
+
+    let today = today().to_string();
+    let program = s.program_id.to_string();
+    let casey = s.users["casey"].to_string();
+    let admit = b
+        .post(
+            &format!("/patients/{new_id}/episodes"),
+            &[
+                ("program_id", program.as_str()),
+                ("admitted_on", today.as_str()),
+                ("referral_source", "Employer or EAP"),
+                ("primary_counselor_id", casey.as_str()),
+                ("level", "2.1"),
+                ("reason", "ASAM: D3 and D5 at 2"),
+            ],
+        )
+        .await;
+    assert_eq!(admit.status(), StatusCode::OK);
+    let html = admit.text().await.expect("text");
+    assert!(html.contains("Employer or EAP"));
+
+    let counselor = s.browser("casey").await;
+    let html = counselor
+        .get(&format!("/patients/{new_id}/episodes"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    let episode: i64 = html
+        .split("/episodes/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|id| id.parse().ok())
+        .expect("episode link");
+    let change = counselor
+        .post(
+            &format!("/episodes/{episode}/level"),
+            &[
+                ("level", "2.5"),
+                ("effective_on", today.as_str()),
+                ("reason", "Relapse; needs more structure"),
+            ],
+        )
+        .await;
+    assert_eq!(change.status(), StatusCode::OK);
+    let html = change.text().await.expect("text");
+    assert!(html.contains("Relapse; needs more structure"));
+    assert!(html.contains("2.5 Partial hospitalization"));
+
+    let discharge = counselor
+        .post(
+            &format!("/episodes/{episode}/discharge"),
+            &[
+                ("discharged_on", today.as_str()),
+                ("reason", "4"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(discharge.status(), StatusCode::OK);
+    let html = discharge.text().await.expect("text");
+    assert!(html.contains("Transferred to another program or facility (TEDS 4)"));
+}
+
+#[tokio::test]
+async fn bad_form_input_gets_clear_errors_and_stores_nothing() {
+    let s = start().await;
+    let b = s.browser("ingrid").await;
+    let site = s.site_id.to_string();
+    let res = b
+        .post(
+            "/patients",
+            &[
+                ("site_id", site.as_str()),
+                ("legal_first_name", ""),
+                ("legal_last_name", "X"),
+                ("date_of_birth", "17/05/1990"),
+                ("sex", "robot"),
+                ("email", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("must be a date (YYYY-MM-DD)"));
+    let counselor = s.browser("casey").await;
+    let bad_level = counselor
+        .post(
+            &format!("/episodes/{}/level", s.episode_id),
+            &[
+                ("level", "9.9"),
+                ("effective_on", "tomorrow"),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad_level.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad_level.text().await.expect("text");
+    assert!(html.contains("choose a level of care"));
+    assert!(html.contains("must be a date"));
+    let bad_discharge = counselor
+        .post(
+            &format!("/episodes/{}/discharge", s.episode_id),
+            &[("discharged_on", "2001-01-01"), ("reason", "9")],
+        )
+        .await;
+    assert_eq!(bad_discharge.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let chart = counselor
+        .get(&format!("/patients/{}/episodes", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        chart.contains("Active"),
+        "episode still open after bad input"
+    );
+}
