@@ -1,0 +1,280 @@
+//! The demo clinic: two sites, adult and co-occurring IOP programs, staff in every role and
+//! about sixty patients across admission, treatment, step-down and discharge. Dates are relative
+//! to today so the demo always looks current; names and details are invented.
+
+use anyhow::Result;
+use chrono::{Duration, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use trellis_domain::access::Role;
+use trellis_domain::care::{DischargeReason, LevelOfCare};
+use trellis_domain::patient::Registration;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::episodes::{Admission, REFERRAL_SOURCES};
+use trellis_storage::org::{NewProgram, NewSite};
+use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::staff::NewStaff;
+use trellis_storage::Store;
+
+/// The password of every demo account.
+pub const PASSWORD: &str = "trellis-demo-2026";
+
+/// Demo staff: (username, role, name).
+pub const STAFF: [(&str, Role, &str); 12] = [
+    ("admin", Role::Admin, "Alex Morgan"),
+    ("director", Role::ClinicalDirector, "Dr. Renee Walsh"),
+    ("counselor", Role::Counselor, "Jordan Ellis, LCSW"),
+    ("counselor2", Role::Counselor, "Sam Whitaker, LPC"),
+    ("counselor3", Role::Counselor, "Maya Chen, LADC"),
+    ("prescriber", Role::Prescriber, "Dr. Amir Haddad, MD"),
+    ("nurse", Role::Nurse, "Grace Okafor, RN"),
+    ("peer", Role::PeerSpecialist, "Luis Romero, CPRS"),
+    ("intake", Role::Intake, "Tess Brennan"),
+    ("frontdesk", Role::FrontDesk, "Kim Novak"),
+    ("billing", Role::Billing, "Priya Raman"),
+    ("privacy", Role::PrivacyOfficer, "Helen Ward"),
+];
+
+const FIRST: [&str; 40] = [
+    "Aaliyah", "Marcus", "Elena", "DeShawn", "Priscilla", "Tyler", "Mei", "Jamal", "Rosa", "Connor",
+    "Fatima", "Brandon", "Keisha", "Ethan", "Lucia", "Darnell", "Hannah", "Miguel", "Nadia", "Austin",
+    "Tamika", "Ryan", "Sofia", "Andre", "Brianna", "Kevin", "Yesenia", "Cody", "Imani", "Derek",
+    "Valeria", "Travis", "Chloe", "Omar", "Jasmine", "Shane", "Leah", "Victor", "Monique", "Blake",
+];
+const LAST: [&str; 40] = [
+    "Alvarez", "Bennett", "Carter", "Diaz", "Edwards", "Flores", "Garcia", "Hughes", "Ibrahim", "Jackson",
+    "Kowalski", "Lopez", "Mitchell", "Nguyen", "Owens", "Patel", "Quinn", "Ramirez", "Sullivan", "Thompson",
+    "Underwood", "Vasquez", "Washington", "Xu", "Young", "Zimmerman", "Brooks", "Coleman", "Dunn", "Foster",
+    "Grant", "Hayes", "Irwin", "Jensen", "Keller", "Lambert", "Morales", "Norris", "Ortega", "Price",
+];
+const PRONOUNS: [(&str, &str); 3] = [("female", "she/her"), ("male", "he/him"), ("female", "they/them")];
+const LANGUAGES: [&str; 6] = ["English", "English", "English", "Spanish", "English", "Vietnamese"];
+
+struct Clinic {
+    actors: Vec<(String, Actor)>,
+    programs: Vec<(i64, i64)>,
+}
+
+impl Clinic {
+    fn actor(&self, username: &str) -> &Actor {
+        &self.actors.iter().find(|(u, _)| u == username).expect("demo staff exists").1
+    }
+}
+
+/// Loads the demo clinic into an empty database.
+pub async fn load(store: &Store) -> Result<()> {
+    let system = Actor::system("demo");
+    let orgs = store.grant::<can::ManagePrograms>(&system)?;
+    let downtown = store
+        .create_site(&orgs, NewSite {
+            code: "DTN".into(),
+            name: "Downtown Recovery Center".into(),
+            timezone: "America/New_York".into(),
+            address: Some("410 Market Street, Suite 300".into()),
+            phone: Some("(555) 201-4400".into()),
+        })
+        .await?;
+    let riverside = store
+        .create_site(&orgs, NewSite {
+            code: "RVS".into(),
+            name: "Riverside Clinic".into(),
+            timezone: "America/New_York".into(),
+            address: Some("88 River Road".into()),
+            phone: Some("(555) 201-4500".into()),
+        })
+        .await?;
+    let program = |site_id, name: &str, population: &str| NewProgram {
+        site_id,
+        name: name.into(),
+        population: population.into(),
+        level_of_care: LevelOfCare::IntensiveOutpatient,
+        weekly_minimum_hours: 9.0,
+        max_group_size: 12,
+    };
+    let dtn_adult = store.create_program(&orgs, program(downtown, "Adult SUD IOP", "adult")).await?;
+    let dtn_cooc = store.create_program(&orgs, program(downtown, "Co-occurring IOP", "co_occurring")).await?;
+    let rvs_adult = store.create_program(&orgs, program(riverside, "Adult SUD IOP", "adult")).await?;
+    let rvs_cooc = store.create_program(&orgs, program(riverside, "Co-occurring IOP", "co_occurring")).await?;
+
+    let users = store.grant::<can::ManageUsers>(&system)?;
+    let mut actors = Vec::new();
+    for (username, role, name) in STAFF {
+        let id = store
+            .create_staff(&users, &NewStaff {
+                username: username.into(),
+                display_name: name.into(),
+                email: Some(format!("{username}@trellis-demo.example")),
+                role,
+                password: PASSWORD.into(),
+            })
+            .await?;
+        let assignments: Vec<(i64, Option<i64>)> = match username {
+            "counselor" => vec![(downtown, Some(dtn_adult))],
+            "counselor2" => vec![(downtown, Some(dtn_cooc))],
+            "counselor3" => vec![(riverside, Some(rvs_adult)), (riverside, Some(rvs_cooc))],
+            "prescriber" | "nurse" | "peer" => vec![(downtown, None), (riverside, None)],
+            "intake" | "billing" => vec![(downtown, None), (riverside, None)],
+            "frontdesk" => vec![(downtown, None)],
+            _ => Vec::new(),
+        };
+        if !assignments.is_empty() {
+            store.set_assignments(&users, id, &assignments).await?;
+        }
+        actors.push((username.to_owned(), Actor { user_id: Some(id), username: username.into(), role, ip: None, request_id: None }));
+    }
+    let clinic = Clinic {
+        actors,
+        programs: vec![(downtown, dtn_adult), (downtown, dtn_cooc), (riverside, rvs_adult), (riverside, rvs_cooc)],
+    };
+    patients(store, &clinic).await
+}
+
+fn counselor_for(program_index: usize) -> &'static str {
+    match program_index {
+        0 => "counselor",
+        1 => "counselor2",
+        _ => "counselor3",
+    }
+}
+
+/// Where a demo patient is in their care.
+#[derive(Clone, Copy)]
+enum Course {
+    RegisteredOnly,
+    AdmissionPending,
+    AdmittedToday,
+    Active,
+    SteppedUpThenDown,
+    SteppedDown,
+    Discharged(DischargeReason),
+    Readmitted,
+}
+
+async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(2026);
+    let today = Utc::now().date_naive();
+    let intake = clinic.actor("intake");
+    let mut courses = Vec::new();
+    courses.extend([Course::RegisteredOnly; 3]);
+    courses.extend([Course::AdmissionPending; 4]);
+    courses.extend([Course::AdmittedToday; 3]);
+    courses.extend([Course::Active; 28]);
+    courses.extend([Course::SteppedUpThenDown; 3]);
+    courses.extend([Course::SteppedDown; 7]);
+    for reason in [
+        DischargeReason::TreatmentCompleted,
+        DischargeReason::TreatmentCompleted,
+        DischargeReason::TreatmentCompleted,
+        DischargeReason::TreatmentCompleted,
+        DischargeReason::DroppedOut,
+        DischargeReason::DroppedOut,
+        DischargeReason::Transferred,
+        DischargeReason::TerminatedByFacility,
+        DischargeReason::Incarcerated,
+        DischargeReason::Other,
+    ] {
+        courses.push(Course::Discharged(reason));
+    }
+    courses.extend([Course::Readmitted; 3]);
+
+    for (i, course) in courses.into_iter().enumerate() {
+        let program_index = i % clinic.programs.len();
+        let (site_id, program_id) = clinic.programs[program_index];
+        let counselor = clinic.actor(counselor_for(program_index));
+        let (sex, pronouns) = PRONOUNS[rng.gen_range(0..PRONOUNS.len())];
+        let first = FIRST[(i * 7 + 3) % FIRST.len()];
+        let last = LAST[(i * 11 + 5) % LAST.len()];
+        let dob = today - Duration::days(rng.gen_range(19 * 365..62 * 365));
+        let registration = Registration {
+            legal_first_name: first.into(),
+            legal_last_name: last.into(),
+            preferred_name: (i % 9 == 4).then(|| first[..first.len().min(3)].to_owned()),
+            date_of_birth: Some(dob),
+            sex: sex.into(),
+            gender_identity: None,
+            pronouns: Some(pronouns.into()),
+            phone: Some(format!("(555) {:03}-{:04}", 300 + i, rng.gen_range(1000..9999))),
+            email: Some(format!("{}.{}@mail.example", first.to_lowercase(), last.to_lowercase())),
+            address: Some(format!("{} {} Street", rng.gen_range(10..999), LAST[(i + 13) % LAST.len()])),
+            emergency_contact_name: Some(format!("{} {last}", FIRST[(i + 17) % FIRST.len()])),
+            emergency_contact_phone: Some(format!("(555) {:03}-{:04}", 600 + i, rng.gen_range(1000..9999))),
+            emergency_contact_relationship: Some(["Spouse", "Parent", "Sibling", "Friend", "Partner"][i % 5].into()),
+            preferred_language: Some(LANGUAGES[i % LANGUAGES.len()].into()),
+        };
+        let edit = store.grant::<can::EditDemographics>(intake)?;
+        let RegisterOutcome::Created(patient) = store.register_patient(&edit, site_id, &registration, today, true).await? else {
+            continue;
+        };
+        let referral = REFERRAL_SOURCES[rng.gen_range(0..REFERRAL_SOURCES.len())];
+        let admit = |on: NaiveDate, level: LevelOfCare, reason: &str| Admission {
+            program_id,
+            admitted_on: on,
+            referral_source: referral.into(),
+            primary_counselor_id: counselor.user_id,
+            level,
+            reason: reason.into(),
+        };
+        let iop = LevelOfCare::IntensiveOutpatient;
+        let assessment = "Intake ASAM assessment: highest risk in dimensions 3 and 5 (rated 2); safe at home";
+        match course {
+            Course::RegisteredOnly => {}
+            Course::AdmissionPending => {
+                let on = today + Duration::days(rng.gen_range(1..7));
+                admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+            }
+            Course::AdmittedToday => {
+                admit_episode(store, intake, patient, &admit(today, iop, assessment), today).await?;
+            }
+            Course::Active => {
+                let on = today - Duration::days(rng.gen_range(3..70));
+                admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+            }
+            Course::SteppedUpThenDown => {
+                let on = today - Duration::days(rng.gen_range(40..80));
+                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+                change(store, counselor, patient, e, LevelOfCare::PartialHospitalization, on + Duration::days(12), "Return to daily use and missed sessions; stepped up to PHP for more structure", today).await?;
+                change(store, counselor, patient, e, iop, on + Duration::days(30), "Stable for three weeks in PHP; negative screens; back to IOP", today).await?;
+            }
+            Course::SteppedDown => {
+                let on = today - Duration::days(rng.gen_range(60..84));
+                let php = "Step-down from residential: IOP-level supports needed after PHP";
+                let e = admit_episode(store, intake, patient, &admit(on, LevelOfCare::PartialHospitalization, php), today).await?;
+                change(store, counselor, patient, e, iop, on + Duration::days(14), "Completed PHP phase; attendance 95 %; stepped down to IOP", today).await?;
+                change(store, counselor, patient, e, LevelOfCare::Outpatient, on + Duration::days(56), "Met phase 2 goals, negative screens for 4 weeks; stepped down to outpatient continuing care", today).await?;
+            }
+            Course::Discharged(reason) => {
+                let on = today - Duration::days(rng.gen_range(100..300));
+                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+                let length = match reason {
+                    DischargeReason::TreatmentCompleted => rng.gen_range(56..90),
+                    _ => rng.gen_range(10..50),
+                };
+                discharge(store, counselor, patient, e, on + Duration::days(length), reason, today).await?;
+            }
+            Course::Readmitted => {
+                let on = today - Duration::days(rng.gen_range(200..360));
+                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+                discharge(store, counselor, patient, e, on + Duration::days(rng.gen_range(15..40)), DischargeReason::DroppedOut, today).await?;
+                let again = today - Duration::days(rng.gen_range(5..30));
+                admit_episode(store, intake, patient, &admit(again, iop, "Readmission after return to use; ASAM reassessment supports IOP"), today).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn admit_episode(store: &Store, intake: &Actor, patient: i64, admission: &Admission, today: NaiveDate) -> Result<i64> {
+    let grant = store.patient_grant::<can::AdmitEpisode>(intake, patient).await?;
+    Ok(store.admit(&grant, admission, today).await?)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change(store: &Store, counselor: &Actor, patient: i64, episode: i64, level: LevelOfCare, on: NaiveDate, reason: &str, today: NaiveDate) -> Result<()> {
+    let grant = store.patient_grant::<can::ChangeLevelOfCare>(counselor, patient).await?;
+    Ok(store.change_level(&grant, episode, level, on, reason, today).await?)
+}
+
+async fn discharge(store: &Store, counselor: &Actor, patient: i64, episode: i64, on: NaiveDate, reason: DischargeReason, today: NaiveDate) -> Result<()> {
+    let grant = store.patient_grant::<can::DischargeEpisode>(counselor, patient).await?;
+    Ok(store.discharge(&grant, episode, on, reason, None, today).await?)
+}

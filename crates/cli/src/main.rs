@@ -1,0 +1,345 @@
+//! The `trellis` command: run the server (production or demo), migrate, manage staff and API
+//! tokens, verify the audit log, back up.
+
+mod demo;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use trellis_domain::access::Role;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::staff::NewStaff;
+use trellis_storage::{Instant, Store};
+use trellis_web::{AppState, Config};
+
+#[derive(Parser)]
+#[command(name = "trellis", version, about = "Trellis: the platform an intensive outpatient program runs in")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start with a demo clinic on an embedded SQLite database in ./trellis-data (created on first start).
+    Demo {
+        /// Address to listen on.
+        #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Folder for the demo database.
+        #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "trellis-data")]
+        data_dir: PathBuf,
+    },
+    /// Start the server (production).
+    Serve {
+        #[command(flatten)]
+        db: Database,
+        /// Address to listen on.
+        #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// The URL users reach Trellis at (an https URL makes cookies Secure).
+        #[arg(long, env = "TRELLIS_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Minutes without activity before a session ends.
+        #[arg(long, env = "TRELLIS_IDLE_TIMEOUT_MINUTES", default_value_t = 15)]
+        idle_timeout_minutes: i64,
+        /// Serve Prometheus metrics at /metrics (to administrators' API tokens only).
+        #[arg(long, env = "TRELLIS_METRICS")]
+        metrics: bool,
+    },
+    /// Apply database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent online copy of a SQLite database (for PostgreSQL, use pg_dump).
+    Backup {
+        #[command(flatten)]
+        db: Database,
+        /// The new file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct Database {
+    /// sqlite://path/to/file.db or postgres://user@host/db
+    #[arg(long, env = "TRELLIS_DATABASE_URL")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff account; the password is read from standard input.
+    Create {
+        #[command(flatten)]
+        db: Database,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Role: admin, clinical_director, counselor, prescriber, nurse, peer_specialist, intake, front_desk, billing, privacy_officer.
+        #[arg(long)]
+        role: String,
+        /// Work email.
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a staff member; it is printed once and stored only hashed.
+    Create {
+        #[command(flatten)]
+        db: Database,
+        /// The staff member the token acts as.
+        #[arg(long)]
+        user: String,
+        /// A label, e.g. "billing export".
+        #[arg(long)]
+        name: String,
+        /// Role the token acts with (defaults to the user's role).
+        #[arg(long)]
+        role: Option<String>,
+        /// Days until the token expires (never, if omitted).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        db: Database,
+        /// Token id.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exits non-zero if any row was altered, inserted or removed.
+    Verify {
+        #[command(flatten)]
+        db: Database,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    init_logging();
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("trellis: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("TRELLIS_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+async fn open(db: &Database) -> Result<Store> {
+    let store = Store::connect(&db.database_url)
+        .await
+        .context("cannot open the database (check --database-url / TRELLIS_DATABASE_URL)")?;
+    store.migrate().await.context("cannot apply migrations")?;
+    Ok(store)
+}
+
+fn parse_bind(bind: &str) -> Result<SocketAddr> {
+    bind.parse()
+        .with_context(|| format!("--bind {bind:?} is not an address like 127.0.0.1:8080"))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo { bind, data_dir } => {
+            let addr = parse_bind(&bind)?;
+            let url = format!("sqlite://{}/trellis.db", data_dir.display());
+            let store = Store::connect(&url).await.context("cannot open the demo database")?;
+            store.migrate().await.context("cannot apply migrations")?;
+            let fresh = store.staff().await?.is_empty();
+            if fresh {
+                eprintln!("Creating the demo clinic in {} …", data_dir.display());
+                demo::load(&store).await.context("cannot load the demo clinic")?;
+            }
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            println!("\nTrellis demo clinic is running at http://{addr}/\n");
+            println!("Sign in as any of these (password: {}):", demo::PASSWORD);
+            for (username, role, name) in demo::STAFF {
+                println!("  {username:<12} {:<24} {name}", role.label());
+            }
+            println!("\nData: {}/trellis.db · stop with Ctrl-C", data_dir.display());
+            serve(listener, store, Config::default()).await
+        }
+        Command::Serve {
+            db,
+            bind,
+            public_url,
+            idle_timeout_minutes,
+            metrics,
+        } => {
+            let addr = parse_bind(&bind)?;
+            if !(1..=240).contains(&idle_timeout_minutes) {
+                bail!("--idle-timeout-minutes must be between 1 and 240");
+            }
+            if let Some(url) = &public_url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    bail!("--public-url must start with https:// (or http:// for testing)");
+                }
+            }
+            let store = open(&db).await?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(%addr, "listening");
+            let config = Config {
+                idle_timeout: chrono::Duration::minutes(idle_timeout_minutes),
+                public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+                metrics,
+                ..Config::default()
+            };
+            serve(listener, store, config).await
+        }
+        Command::Migrate { db } => {
+            open(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Create { db, username, name, role, email },
+        } => {
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let store = open(&db).await?;
+            let actor = Actor::system("user-create");
+            let grant = store.grant::<can::ManageUsers>(&actor)?;
+            let id = store
+                .create_staff(&grant, &NewStaff { username: username.clone(), display_name: name, email, role, password })
+                .await
+                .map_err(describe)?;
+            println!("created {username} (id {id}, {})", role.label());
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { db, user, name, role, expires_in_days },
+        } => {
+            let store = open(&db).await?;
+            let owner = store.staff_by_username(&user).await.map_err(describe)?;
+            let role = match role {
+                Some(r) => r.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+                None => owner.role()?,
+            };
+            if expires_in_days.is_some_and(|d| d < 1) {
+                bail!("--expires-in-days must be at least 1");
+            }
+            let expires = expires_in_days.map(|d| Instant(chrono::Utc::now() + chrono::Duration::days(d)));
+            let secret = store
+                .create_token(&Actor::system("token-create"), owner.id, &name, role, expires)
+                .await
+                .map_err(describe)?;
+            println!("{secret}");
+            eprintln!("This token is shown once. Send it as: Authorization: Bearer <token>");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { db, id },
+        } => {
+            let store = open(&db).await?;
+            store.revoke_token(&Actor::system("token-revoke"), id).await.map_err(describe)?;
+            println!("token {id} revoked");
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let store = open(&db).await?;
+            let v = store.verify_audit().await?;
+            if v.is_intact() {
+                println!("audit log intact: {} rows, head {}", v.rows, v.head_hash);
+                Ok(())
+            } else {
+                for p in &v.problems {
+                    eprintln!("{p}");
+                }
+                bail!("audit log verification failed: {} problem(s)", v.problems.len())
+            }
+        }
+        Command::Backup { db, out } => {
+            let store = Store::connect(&db.database_url).await.context("cannot open the database")?;
+            store.backup_sqlite(&out).await.map_err(describe)?;
+            println!("backup written to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// A store error in words for the terminal, including each field's problem.
+fn describe(e: trellis_storage::StoreError) -> anyhow::Error {
+    match e {
+        trellis_storage::StoreError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, store: Store, config: Config) -> Result<()> {
+    let state = AppState::new(store, config).await?;
+    trellis_web::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}
