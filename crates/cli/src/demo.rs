@@ -35,11 +35,48 @@ pub const STAFF: [(&str, Role, &str); 12] = [
     ("privacy", Role::PrivacyOfficer, "Helen Ward"),
 ];
 
-const FIRST: [&str; 40] = [
-    "Aaliyah", "Marcus", "Elena", "DeShawn", "Priscilla", "Tyler", "Mei", "Jamal", "Rosa", "Connor",
-    "Fatima", "Brandon", "Keisha", "Ethan", "Lucia", "Darnell", "Hannah", "Miguel", "Nadia", "Austin",
-    "Tamika", "Ryan", "Sofia", "Andre", "Brianna", "Kevin", "Yesenia", "Cody", "Imani", "Derek",
-    "Valeria", "Travis", "Chloe", "Omar", "Jasmine", "Shane", "Leah", "Victor", "Monique", "Blake",
+/// Demo first names with sex recorded at birth and pronouns.
+const FIRST: [(&str, &str, &str); 40] = [
+    ("Aaliyah", "female", "she/her"),
+    ("Marcus", "male", "he/him"),
+    ("Elena", "female", "she/her"),
+    ("DeShawn", "male", "he/him"),
+    ("Priscilla", "female", "she/her"),
+    ("Tyler", "male", "he/him"),
+    ("Mei", "female", "she/her"),
+    ("Jamal", "male", "he/him"),
+    ("Rosa", "female", "she/her"),
+    ("Connor", "male", "he/him"),
+    ("Fatima", "female", "she/her"),
+    ("Brandon", "male", "he/him"),
+    ("Keisha", "female", "she/her"),
+    ("Ethan", "male", "he/him"),
+    ("Lucia", "female", "she/her"),
+    ("Darnell", "male", "he/him"),
+    ("Hannah", "female", "she/her"),
+    ("Miguel", "male", "he/him"),
+    ("Nadia", "female", "she/her"),
+    ("Austin", "male", "he/him"),
+    ("Tamika", "female", "she/her"),
+    ("Ryan", "male", "he/him"),
+    ("Sofia", "female", "she/her"),
+    ("Andre", "male", "he/him"),
+    ("Brianna", "female", "she/her"),
+    ("Kevin", "male", "he/him"),
+    ("Yesenia", "female", "she/her"),
+    ("Cody", "male", "he/him"),
+    ("Imani", "female", "she/her"),
+    ("Derek", "male", "he/him"),
+    ("Valeria", "female", "she/her"),
+    ("Travis", "male", "he/him"),
+    ("Chloe", "female", "she/her"),
+    ("Omar", "male", "he/him"),
+    ("Jasmine", "female", "she/her"),
+    ("Shane", "male", "he/him"),
+    ("Leah", "female", "she/her"),
+    ("Victor", "male", "he/him"),
+    ("Monique", "female", "she/her"),
+    ("Blake", "unknown", "they/them"),
 ];
 const LAST: [&str; 40] = [
     "Alvarez", "Bennett", "Carter", "Diaz", "Edwards", "Flores", "Garcia", "Hughes", "Ibrahim", "Jackson",
@@ -47,7 +84,6 @@ const LAST: [&str; 40] = [
     "Underwood", "Vasquez", "Washington", "Xu", "Young", "Zimmerman", "Brooks", "Coleman", "Dunn", "Foster",
     "Grant", "Hayes", "Irwin", "Jensen", "Keller", "Lambert", "Morales", "Norris", "Ortega", "Price",
 ];
-const PRONOUNS: [(&str, &str); 3] = [("female", "she/her"), ("male", "he/him"), ("female", "they/them")];
 const LANGUAGES: [&str; 6] = ["English", "English", "English", "Spanish", "English", "Vietnamese"];
 
 struct Clinic {
@@ -181,9 +217,9 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
         let program_index = i % clinic.programs.len();
         let (site_id, program_id) = clinic.programs[program_index];
         let counselor = clinic.actor(counselor_for(program_index));
-        let (sex, pronouns) = PRONOUNS[rng.gen_range(0..PRONOUNS.len())];
-        let first = FIRST[(i * 7 + 3) % FIRST.len()];
-        let last = LAST[(i * 11 + 5) % LAST.len()];
+        let (first, sex, pronouns) = FIRST[(i * 7 + 3) % FIRST.len()];
+        // Shift last names on each pass through the first names so no two patients share a name.
+        let last = LAST[(i * 11 + 5 + (i / FIRST.len()) * 7) % LAST.len()];
         let dob = today - Duration::days(rng.gen_range(19 * 365..62 * 365));
         let registration = Registration {
             legal_first_name: first.into(),
@@ -196,7 +232,7 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
             phone: Some(format!("(555) {:03}-{:04}", 300 + i, rng.gen_range(1000..9999))),
             email: Some(format!("{}.{}@mail.example", first.to_lowercase(), last.to_lowercase())),
             address: Some(format!("{} {} Street", rng.gen_range(10..999), LAST[(i + 13) % LAST.len()])),
-            emergency_contact_name: Some(format!("{} {last}", FIRST[(i + 17) % FIRST.len()])),
+            emergency_contact_name: Some(format!("{} {last}", FIRST[(i + 17) % FIRST.len()].0)),
             emergency_contact_phone: Some(format!("(555) {:03}-{:04}", 600 + i, rng.gen_range(1000..9999))),
             emergency_contact_relationship: Some(["Spouse", "Parent", "Sibling", "Friend", "Partner"][i % 5].into()),
             preferred_language: Some(LANGUAGES[i % LANGUAGES.len()].into()),
