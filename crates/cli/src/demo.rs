@@ -79,12 +79,55 @@ const FIRST: [(&str, &str, &str); 40] = [
     ("Blake", "unknown", "they/them"),
 ];
 const LAST: [&str; 40] = [
-    "Alvarez", "Bennett", "Carter", "Diaz", "Edwards", "Flores", "Garcia", "Hughes", "Ibrahim", "Jackson",
-    "Kowalski", "Lopez", "Mitchell", "Nguyen", "Owens", "Patel", "Quinn", "Ramirez", "Sullivan", "Thompson",
-    "Underwood", "Vasquez", "Washington", "Xu", "Young", "Zimmerman", "Brooks", "Coleman", "Dunn", "Foster",
-    "Grant", "Hayes", "Irwin", "Jensen", "Keller", "Lambert", "Morales", "Norris", "Ortega", "Price",
+    "Alvarez",
+    "Bennett",
+    "Carter",
+    "Diaz",
+    "Edwards",
+    "Flores",
+    "Garcia",
+    "Hughes",
+    "Ibrahim",
+    "Jackson",
+    "Kowalski",
+    "Lopez",
+    "Mitchell",
+    "Nguyen",
+    "Owens",
+    "Patel",
+    "Quinn",
+    "Ramirez",
+    "Sullivan",
+    "Thompson",
+    "Underwood",
+    "Vasquez",
+    "Washington",
+    "Xu",
+    "Young",
+    "Zimmerman",
+    "Brooks",
+    "Coleman",
+    "Dunn",
+    "Foster",
+    "Grant",
+    "Hayes",
+    "Irwin",
+    "Jensen",
+    "Keller",
+    "Lambert",
+    "Morales",
+    "Norris",
+    "Ortega",
+    "Price",
 ];
-const LANGUAGES: [&str; 6] = ["English", "English", "English", "Spanish", "English", "Vietnamese"];
+const LANGUAGES: [&str; 6] = [
+    "English",
+    "English",
+    "English",
+    "Spanish",
+    "English",
+    "Vietnamese",
+];
 
 struct Clinic {
     actors: Vec<(String, Actor)>,
@@ -92,8 +135,12 @@ struct Clinic {
 }
 
 impl Clinic {
-    fn actor(&self, username: &str) -> &Actor {
-        &self.actors.iter().find(|(u, _)| u == username).expect("demo staff exists").1
+    fn actor(&self, username: &str) -> Result<&Actor> {
+        self.actors
+            .iter()
+            .find(|(u, _)| u == username)
+            .map(|(_, a)| a)
+            .ok_or_else(|| anyhow::anyhow!("demo staff member {username} is missing"))
     }
 }
 
@@ -102,22 +149,28 @@ pub async fn load(store: &Store) -> Result<()> {
     let system = Actor::system("demo");
     let orgs = store.grant::<can::ManagePrograms>(&system)?;
     let downtown = store
-        .create_site(&orgs, NewSite {
-            code: "DTN".into(),
-            name: "Downtown Recovery Center".into(),
-            timezone: "America/New_York".into(),
-            address: Some("410 Market Street, Suite 300".into()),
-            phone: Some("(555) 201-4400".into()),
-        })
+        .create_site(
+            &orgs,
+            NewSite {
+                code: "DTN".into(),
+                name: "Downtown Recovery Center".into(),
+                timezone: "America/New_York".into(),
+                address: Some("410 Market Street, Suite 300".into()),
+                phone: Some("(555) 201-4400".into()),
+            },
+        )
         .await?;
     let riverside = store
-        .create_site(&orgs, NewSite {
-            code: "RVS".into(),
-            name: "Riverside Clinic".into(),
-            timezone: "America/New_York".into(),
-            address: Some("88 River Road".into()),
-            phone: Some("(555) 201-4500".into()),
-        })
+        .create_site(
+            &orgs,
+            NewSite {
+                code: "RVS".into(),
+                name: "Riverside Clinic".into(),
+                timezone: "America/New_York".into(),
+                address: Some("88 River Road".into()),
+                phone: Some("(555) 201-4500".into()),
+            },
+        )
         .await?;
     let program = |site_id, name: &str, population: &str| NewProgram {
         site_id,
@@ -127,22 +180,36 @@ pub async fn load(store: &Store) -> Result<()> {
         weekly_minimum_hours: 9.0,
         max_group_size: 12,
     };
-    let dtn_adult = store.create_program(&orgs, program(downtown, "Adult SUD IOP", "adult")).await?;
-    let dtn_cooc = store.create_program(&orgs, program(downtown, "Co-occurring IOP", "co_occurring")).await?;
-    let rvs_adult = store.create_program(&orgs, program(riverside, "Adult SUD IOP", "adult")).await?;
-    let rvs_cooc = store.create_program(&orgs, program(riverside, "Co-occurring IOP", "co_occurring")).await?;
+    let dtn_adult = store
+        .create_program(&orgs, program(downtown, "Adult SUD IOP", "adult"))
+        .await?;
+    let dtn_cooc = store
+        .create_program(&orgs, program(downtown, "Co-occurring IOP", "co_occurring"))
+        .await?;
+    let rvs_adult = store
+        .create_program(&orgs, program(riverside, "Adult SUD IOP", "adult"))
+        .await?;
+    let rvs_cooc = store
+        .create_program(
+            &orgs,
+            program(riverside, "Co-occurring IOP", "co_occurring"),
+        )
+        .await?;
 
     let users = store.grant::<can::ManageUsers>(&system)?;
     let mut actors = Vec::new();
     for (username, role, name) in STAFF {
         let id = store
-            .create_staff(&users, &NewStaff {
-                username: username.into(),
-                display_name: name.into(),
-                email: Some(format!("{username}@trellis-demo.example")),
-                role,
-                password: PASSWORD.into(),
-            })
+            .create_staff(
+                &users,
+                &NewStaff {
+                    username: username.into(),
+                    display_name: name.into(),
+                    email: Some(format!("{username}@trellis-demo.example")),
+                    role,
+                    password: PASSWORD.into(),
+                },
+            )
             .await?;
         let assignments: Vec<(i64, Option<i64>)> = match username {
             "counselor" => vec![(downtown, Some(dtn_adult))],
@@ -156,11 +223,25 @@ pub async fn load(store: &Store) -> Result<()> {
         if !assignments.is_empty() {
             store.set_assignments(&users, id, &assignments).await?;
         }
-        actors.push((username.to_owned(), Actor { user_id: Some(id), username: username.into(), role, ip: None, request_id: None }));
+        actors.push((
+            username.to_owned(),
+            Actor {
+                user_id: Some(id),
+                username: username.into(),
+                role,
+                ip: None,
+                request_id: None,
+            },
+        ));
     }
     let clinic = Clinic {
         actors,
-        programs: vec![(downtown, dtn_adult), (downtown, dtn_cooc), (riverside, rvs_adult), (riverside, rvs_cooc)],
+        programs: vec![
+            (downtown, dtn_adult),
+            (downtown, dtn_cooc),
+            (riverside, rvs_adult),
+            (riverside, rvs_cooc),
+        ],
     };
     patients(store, &clinic).await
 }
@@ -189,7 +270,7 @@ enum Course {
 async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(2026);
     let today = Utc::now().date_naive();
-    let intake = clinic.actor("intake");
+    let intake = clinic.actor("intake")?;
     let mut courses = Vec::new();
     courses.extend([Course::RegisteredOnly; 3]);
     courses.extend([Course::AdmissionPending; 4]);
@@ -216,7 +297,7 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
     for (i, course) in courses.into_iter().enumerate() {
         let program_index = i % clinic.programs.len();
         let (site_id, program_id) = clinic.programs[program_index];
-        let counselor = clinic.actor(counselor_for(program_index));
+        let counselor = clinic.actor(counselor_for(program_index))?;
         let (first, sex, pronouns) = FIRST[(i * 7 + 3) % FIRST.len()];
         // Shift last names on each pass through the first names so no two patients share a name.
         let last = LAST[(i * 11 + 5 + (i / FIRST.len()) * 7) % LAST.len()];
@@ -229,16 +310,37 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
             sex: sex.into(),
             gender_identity: None,
             pronouns: Some(pronouns.into()),
-            phone: Some(format!("(555) {:03}-{:04}", 300 + i, rng.gen_range(1000..9999))),
-            email: Some(format!("{}.{}@mail.example", first.to_lowercase(), last.to_lowercase())),
-            address: Some(format!("{} {} Street", rng.gen_range(10..999), LAST[(i + 13) % LAST.len()])),
+            phone: Some(format!(
+                "(555) {:03}-{:04}",
+                300 + i,
+                rng.gen_range(1000..9999)
+            )),
+            email: Some(format!(
+                "{}.{}@mail.example",
+                first.to_lowercase(),
+                last.to_lowercase()
+            )),
+            address: Some(format!(
+                "{} {} Street",
+                rng.gen_range(10..999),
+                LAST[(i + 13) % LAST.len()]
+            )),
             emergency_contact_name: Some(format!("{} {last}", FIRST[(i + 17) % FIRST.len()].0)),
-            emergency_contact_phone: Some(format!("(555) {:03}-{:04}", 600 + i, rng.gen_range(1000..9999))),
-            emergency_contact_relationship: Some(["Spouse", "Parent", "Sibling", "Friend", "Partner"][i % 5].into()),
+            emergency_contact_phone: Some(format!(
+                "(555) {:03}-{:04}",
+                600 + i,
+                rng.gen_range(1000..9999)
+            )),
+            emergency_contact_relationship: Some(
+                ["Spouse", "Parent", "Sibling", "Friend", "Partner"][i % 5].into(),
+            ),
             preferred_language: Some(LANGUAGES[i % LANGUAGES.len()].into()),
         };
         let edit = store.grant::<can::EditDemographics>(intake)?;
-        let RegisterOutcome::Created(patient) = store.register_patient(&edit, site_id, &registration, today, true).await? else {
+        let RegisterOutcome::Created(patient) = store
+            .register_patient(&edit, site_id, &registration, today, true)
+            .await?
+        else {
             continue;
         };
         let referral = REFERRAL_SOURCES[rng.gen_range(0..REFERRAL_SOURCES.len())];
@@ -251,7 +353,8 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
             reason: reason.into(),
         };
         let iop = LevelOfCare::IntensiveOutpatient;
-        let assessment = "Intake ASAM assessment: highest risk in dimensions 3 and 5 (rated 2); safe at home";
+        let assessment =
+            "Intake ASAM assessment: highest risk in dimensions 3 and 5 (rated 2); safe at home";
         match course {
             Course::RegisteredOnly => {}
             Course::AdmissionPending => {
@@ -259,7 +362,14 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
                 admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
             }
             Course::AdmittedToday => {
-                admit_episode(store, intake, patient, &admit(today, iop, assessment), today).await?;
+                admit_episode(
+                    store,
+                    intake,
+                    patient,
+                    &admit(today, iop, assessment),
+                    today,
+                )
+                .await?;
             }
             Course::Active => {
                 let on = today - Duration::days(rng.gen_range(3..70));
@@ -267,50 +377,152 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
             }
             Course::SteppedUpThenDown => {
                 let on = today - Duration::days(rng.gen_range(40..80));
-                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
-                change(store, counselor, patient, e, LevelOfCare::PartialHospitalization, on + Duration::days(12), "Return to daily use and missed sessions; stepped up to PHP for more structure", today).await?;
-                change(store, counselor, patient, e, iop, on + Duration::days(30), "Stable for three weeks in PHP; negative screens; back to IOP", today).await?;
+                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today)
+                    .await?;
+                change(
+                    store,
+                    counselor,
+                    patient,
+                    e,
+                    LevelOfCare::PartialHospitalization,
+                    on + Duration::days(12),
+                    "Return to daily use and missed sessions; stepped up to PHP for more structure",
+                    today,
+                )
+                .await?;
+                change(
+                    store,
+                    counselor,
+                    patient,
+                    e,
+                    iop,
+                    on + Duration::days(30),
+                    "Stable for three weeks in PHP; negative screens; back to IOP",
+                    today,
+                )
+                .await?;
             }
             Course::SteppedDown => {
                 let on = today - Duration::days(rng.gen_range(60..84));
                 let php = "Step-down from residential: IOP-level supports needed after PHP";
-                let e = admit_episode(store, intake, patient, &admit(on, LevelOfCare::PartialHospitalization, php), today).await?;
-                change(store, counselor, patient, e, iop, on + Duration::days(14), "Completed PHP phase; attendance 95 %; stepped down to IOP", today).await?;
+                let e = admit_episode(
+                    store,
+                    intake,
+                    patient,
+                    &admit(on, LevelOfCare::PartialHospitalization, php),
+                    today,
+                )
+                .await?;
+                change(
+                    store,
+                    counselor,
+                    patient,
+                    e,
+                    iop,
+                    on + Duration::days(14),
+                    "Completed PHP phase; attendance 95 %; stepped down to IOP",
+                    today,
+                )
+                .await?;
                 change(store, counselor, patient, e, LevelOfCare::Outpatient, on + Duration::days(56), "Met phase 2 goals, negative screens for 4 weeks; stepped down to outpatient continuing care", today).await?;
             }
             Course::Discharged(reason) => {
                 let on = today - Duration::days(rng.gen_range(100..300));
-                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today)
+                    .await?;
                 let length = match reason {
                     DischargeReason::TreatmentCompleted => rng.gen_range(56..90),
                     _ => rng.gen_range(10..50),
                 };
-                discharge(store, counselor, patient, e, on + Duration::days(length), reason, today).await?;
+                discharge(
+                    store,
+                    counselor,
+                    patient,
+                    e,
+                    on + Duration::days(length),
+                    reason,
+                    today,
+                )
+                .await?;
             }
             Course::Readmitted => {
                 let on = today - Duration::days(rng.gen_range(200..360));
-                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
-                discharge(store, counselor, patient, e, on + Duration::days(rng.gen_range(15..40)), DischargeReason::DroppedOut, today).await?;
+                let e = admit_episode(store, intake, patient, &admit(on, iop, assessment), today)
+                    .await?;
+                discharge(
+                    store,
+                    counselor,
+                    patient,
+                    e,
+                    on + Duration::days(rng.gen_range(15..40)),
+                    DischargeReason::DroppedOut,
+                    today,
+                )
+                .await?;
                 let again = today - Duration::days(rng.gen_range(5..30));
-                admit_episode(store, intake, patient, &admit(again, iop, "Readmission after return to use; ASAM reassessment supports IOP"), today).await?;
+                admit_episode(
+                    store,
+                    intake,
+                    patient,
+                    &admit(
+                        again,
+                        iop,
+                        "Readmission after return to use; ASAM reassessment supports IOP",
+                    ),
+                    today,
+                )
+                .await?;
             }
         }
     }
     Ok(())
 }
 
-async fn admit_episode(store: &Store, intake: &Actor, patient: i64, admission: &Admission, today: NaiveDate) -> Result<i64> {
-    let grant = store.patient_grant::<can::AdmitEpisode>(intake, patient).await?;
+async fn admit_episode(
+    store: &Store,
+    intake: &Actor,
+    patient: i64,
+    admission: &Admission,
+    today: NaiveDate,
+) -> Result<i64> {
+    let grant = store
+        .patient_grant::<can::AdmitEpisode>(intake, patient)
+        .await?;
     Ok(store.admit(&grant, admission, today).await?)
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn change(store: &Store, counselor: &Actor, patient: i64, episode: i64, level: LevelOfCare, on: NaiveDate, reason: &str, today: NaiveDate) -> Result<()> {
-    let grant = store.patient_grant::<can::ChangeLevelOfCare>(counselor, patient).await?;
-    Ok(store.change_level(&grant, episode, level, on, reason, today).await?)
+async fn change(
+    store: &Store,
+    counselor: &Actor,
+    patient: i64,
+    episode: i64,
+    level: LevelOfCare,
+    on: NaiveDate,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<()> {
+    let grant = store
+        .patient_grant::<can::ChangeLevelOfCare>(counselor, patient)
+        .await?;
+    Ok(store
+        .change_level(&grant, episode, level, on, reason, today)
+        .await?)
 }
 
-async fn discharge(store: &Store, counselor: &Actor, patient: i64, episode: i64, on: NaiveDate, reason: DischargeReason, today: NaiveDate) -> Result<()> {
-    let grant = store.patient_grant::<can::DischargeEpisode>(counselor, patient).await?;
-    Ok(store.discharge(&grant, episode, on, reason, None, today).await?)
+async fn discharge(
+    store: &Store,
+    counselor: &Actor,
+    patient: i64,
+    episode: i64,
+    on: NaiveDate,
+    reason: DischargeReason,
+    today: NaiveDate,
+) -> Result<()> {
+    let grant = store
+        .patient_grant::<can::DischargeEpisode>(counselor, patient)
+        .await?;
+    Ok(store
+        .discharge(&grant, episode, on, reason, None, today)
+        .await?)
 }

@@ -15,7 +15,11 @@ use trellis_storage::{Instant, Store};
 use trellis_web::{AppState, Config};
 
 #[derive(Parser)]
-#[command(name = "trellis", version, about = "Trellis: the platform an intensive outpatient program runs in")]
+#[command(
+    name = "trellis",
+    version,
+    about = "Trellis: the platform an intensive outpatient program runs in"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -156,7 +160,9 @@ async fn main() {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("TRELLIS_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
@@ -182,12 +188,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Demo { bind, data_dir } => {
             let addr = parse_bind(&bind)?;
             let url = format!("sqlite://{}/trellis.db", data_dir.display());
-            let store = Store::connect(&url).await.context("cannot open the demo database")?;
+            let store = Store::connect(&url)
+                .await
+                .context("cannot open the demo database")?;
             store.migrate().await.context("cannot apply migrations")?;
             let fresh = store.staff().await?.is_empty();
             if fresh {
                 eprintln!("Creating the demo clinic in {} …", data_dir.display());
-                demo::load(&store).await.context("cannot load the demo clinic")?;
+                demo::load(&store)
+                    .await
+                    .context("cannot load the demo clinic")?;
             }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -197,7 +207,10 @@ async fn run(cli: Cli) -> Result<()> {
             for (username, role, name) in demo::STAFF {
                 println!("  {username:<12} {:<24} {name}", role.label());
             }
-            println!("\nData: {}/trellis.db · stop with Ctrl-C", data_dir.display());
+            println!(
+                "\nData: {}/trellis.db · stop with Ctrl-C",
+                data_dir.display()
+            );
             serve(listener, store, Config::default()).await
         }
         Command::Serve {
@@ -235,24 +248,49 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::User {
-            command: UserCommand::Create { db, username, name, role, email },
+            command:
+                UserCommand::Create {
+                    db,
+                    username,
+                    name,
+                    role,
+                    email,
+                },
         } => {
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             let store = open(&db).await?;
             let actor = Actor::system("user-create");
             let grant = store.grant::<can::ManageUsers>(&actor)?;
             let id = store
-                .create_staff(&grant, &NewStaff { username: username.clone(), display_name: name, email, role, password })
+                .create_staff(
+                    &grant,
+                    &NewStaff {
+                        username: username.clone(),
+                        display_name: name,
+                        email,
+                        role,
+                        password,
+                    },
+                )
                 .await
                 .map_err(describe)?;
             println!("created {username} (id {id}, {})", role.label());
             Ok(())
         }
         Command::Token {
-            command: TokenCommand::Create { db, user, name, role, expires_in_days },
+            command:
+                TokenCommand::Create {
+                    db,
+                    user,
+                    name,
+                    role,
+                    expires_in_days,
+                },
         } => {
             let store = open(&db).await?;
             let owner = store.staff_by_username(&user).await.map_err(describe)?;
@@ -263,9 +301,16 @@ async fn run(cli: Cli) -> Result<()> {
             if expires_in_days.is_some_and(|d| d < 1) {
                 bail!("--expires-in-days must be at least 1");
             }
-            let expires = expires_in_days.map(|d| Instant(chrono::Utc::now() + chrono::Duration::days(d)));
+            let expires =
+                expires_in_days.map(|d| Instant(chrono::Utc::now() + chrono::Duration::days(d)));
             let secret = store
-                .create_token(&Actor::system("token-create"), owner.id, &name, role, expires)
+                .create_token(
+                    &Actor::system("token-create"),
+                    owner.id,
+                    &name,
+                    role,
+                    expires,
+                )
                 .await
                 .map_err(describe)?;
             println!("{secret}");
@@ -276,7 +321,10 @@ async fn run(cli: Cli) -> Result<()> {
             command: TokenCommand::Revoke { db, id },
         } => {
             let store = open(&db).await?;
-            store.revoke_token(&Actor::system("token-revoke"), id).await.map_err(describe)?;
+            store
+                .revoke_token(&Actor::system("token-revoke"), id)
+                .await
+                .map_err(describe)?;
             println!("token {id} revoked");
             Ok(())
         }
@@ -292,11 +340,16 @@ async fn run(cli: Cli) -> Result<()> {
                 for p in &v.problems {
                     eprintln!("{p}");
                 }
-                bail!("audit log verification failed: {} problem(s)", v.problems.len())
+                bail!(
+                    "audit log verification failed: {} problem(s)",
+                    v.problems.len()
+                )
             }
         }
         Command::Backup { db, out } => {
-            let store = Store::connect(&db.database_url).await.context("cannot open the database")?;
+            let store = Store::connect(&db.database_url)
+                .await
+                .context("cannot open the database")?;
             store.backup_sqlite(&out).await.map_err(describe)?;
             println!("backup written to {}", out.display());
             Ok(())
@@ -309,7 +362,11 @@ fn describe(e: trellis_storage::StoreError) -> anyhow::Error {
     match e {
         trellis_storage::StoreError::Invalid(fields) => anyhow::anyhow!(
             "{}",
-            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         other => anyhow::anyhow!("{other}"),
     }

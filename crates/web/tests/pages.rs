@@ -337,3 +337,247 @@ async fn bad_form_input_gets_clear_errors_and_stores_nothing() {
         "episode still open after bad input"
     );
 }
+
+fn totp_now(secret: &str) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .expect("base32");
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes)
+        .expect("totp")
+        .generate_current()
+        .expect("clock")
+}
+
+async fn password_step(s: &TestServer, username: &str) -> (reqwest::Client, reqwest::Response) {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let res = c
+        .post(format!("{}/login", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", username),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    (c, res)
+}
+
+#[tokio::test]
+async fn mfa_is_required_after_the_password_when_enabled() {
+    let s = start().await;
+    let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let casey = actor(&s.users, "casey", trellis_domain::access::Role::Counselor);
+    s.store
+        .set_mfa_secret(&casey, s.users["casey"], Some(secret), true)
+        .await
+        .expect("enable mfa");
+    let (c, res) = password_step(&s, "casey").await;
+    assert_eq!(res.url().path(), "/login/mfa");
+    let html = res.text().await.expect("text");
+    let token = csrf_in(&html);
+    // Until the code is given, no staff page opens.
+    let blocked = c
+        .get(format!("{}/patients/{}", s.base, s.patient_id))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(blocked.url().path(), "/login/mfa");
+    let wrong = c
+        .post(format!("{}/login/mfa", s.base))
+        .header("Origin", &s.base)
+        .form(&[("csrf_token", token.as_str()), ("code", "000000")])
+        .send()
+        .await
+        .expect("post");
+    assert!(wrong
+        .text()
+        .await
+        .expect("text")
+        .contains("That code is not right"));
+    let right = c
+        .post(format!("{}/login/mfa", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("code", totp_now(secret).as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(right.url().path(), "/dashboard");
+}
+
+#[tokio::test]
+async fn a_role_that_requires_mfa_must_enrol_before_using_trellis() {
+    let s = start().await;
+    s.store
+        .set_mfa_required(
+            &trellis_storage::access::Actor::system("test"),
+            trellis_domain::access::Role::Counselor,
+            true,
+        )
+        .await
+        .expect("policy");
+    let (c, res) = password_step(&s, "casey").await;
+    assert_eq!(res.url().path(), "/account/mfa");
+    let html = res.text().await.expect("text");
+    assert!(html.contains("<svg"), "QR code shown");
+    let key = html
+        .split("Key: <code>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("key shown")
+        .to_owned();
+    let blocked = c
+        .get(format!("{}/dashboard", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_ne!(blocked.url().path(), "/dashboard");
+    let done = c
+        .post(format!("{}/account/mfa", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", csrf_in(&html).as_str()),
+            ("code", totp_now(&key).as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(done.url().path(), "/dashboard");
+    assert!(
+        s.store
+            .staff_user(s.users["casey"])
+            .await
+            .expect("user")
+            .mfa_enabled
+    );
+}
+
+#[tokio::test]
+async fn staff_admin_forms_reject_bad_input() {
+    let s = start().await;
+    let admin = s.browser("ada").await;
+    let before = s.store.staff().await.expect("staff").len();
+    for (fields, message) in [
+        (
+            vec![
+                ("username", "x"),
+                ("display_name", "X"),
+                ("role", "counselor"),
+                ("password", "long enough password"),
+            ],
+            "3–32 characters",
+        ),
+        (
+            vec![
+                ("username", "newperson"),
+                ("display_name", "New Person"),
+                ("role", "wizard"),
+                ("password", "long enough password"),
+            ],
+            "choose a role",
+        ),
+        (
+            vec![
+                ("username", "newperson"),
+                ("display_name", "New Person"),
+                ("role", "counselor"),
+                ("password", "short"),
+            ],
+            "at least 12 characters",
+        ),
+        (
+            vec![
+                ("username", "casey"),
+                ("display_name", "Another Casey"),
+                ("role", "counselor"),
+                ("password", "long enough password"),
+            ],
+            "username is taken",
+        ),
+    ] {
+        let res = admin.post("/admin/users", &fields).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            res.text().await.expect("text").contains(message),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        s.store.staff().await.expect("staff").len(),
+        before,
+        "nothing stored"
+    );
+    let casey = s.users["casey"];
+    let bad = admin
+        .post(
+            &format!("/admin/users/{casey}"),
+            &[
+                ("display_name", "Casey"),
+                ("role", "counselor"),
+                ("active", "1"),
+                ("assignment", "999:"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        s.store.assignments(casey).await.expect("assignments").len(),
+        1,
+        "assignments unchanged"
+    );
+    let short = admin
+        .post(
+            &format!("/admin/users/{casey}/password"),
+            &[("password", "short")],
+        )
+        .await;
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_audit = admin.get("/admin/audit?patient=Smith&from=yesterday").await;
+    assert!(bad_audit.text().await.expect("text").contains("MRN"));
+}
+
+#[tokio::test]
+async fn admin_changes_a_role_and_the_change_applies_at_once() {
+    let s = start().await;
+    let casey = s.browser("casey").await;
+    assert_eq!(casey.get("/dashboard").await.url().path(), "/dashboard");
+    let admin = s.browser("ada").await;
+    let id = s.users["casey"];
+    let site = format!("{}:", s.site_id);
+    let res = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[
+                ("display_name", "Casey Counselor"),
+                ("role", "front_desk"),
+                ("active", "1"),
+                ("assignment", site.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        casey.get("/dashboard").await.url().path(),
+        "/login",
+        "old session ended"
+    );
+    let audit = admin
+        .get("/admin/audit?username=ada")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(audit.contains("set_assignments"));
+}

@@ -198,21 +198,16 @@ fn code_ok(secret: &str, code: &str) -> Result<bool, AppError> {
         .map_err(|e| AppError::Internal(format!("clock error: {e}")))
 }
 
-fn partial_session(identity: &Identity) -> Option<(&String, &StaffUser, &String, bool)> {
+fn partial_session(identity: &Identity) -> Option<(&String, &StaffUser, &String)> {
     match identity {
-        Identity::Session { secret, session } => Some((
-            secret,
-            &session.user,
-            &session.csrf_token,
-            session.mfa_verified,
-        )),
+        Identity::Session { secret, session } => Some((secret, &session.user, &session.csrf_token)),
         _ => None,
     }
 }
 
 /// Asks for the second factor after a correct password.
 pub async fn mfa_page(Extension(identity): Extension<Identity>) -> Result<Response, AppError> {
-    let Some((_, _, csrf, _)) = partial_session(&identity) else {
+    let Some((_, _, csrf)) = partial_session(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
     let page = MfaPage {
@@ -232,7 +227,7 @@ pub async fn mfa_verify(
     Extension(identity): Extension<Identity>,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let Some((secret, user, csrf, _)) = partial_session(&identity) else {
+    let Some((secret, user, csrf)) = partial_session(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
     let stored = state.store.mfa_secret(user.id).await?;
@@ -282,7 +277,7 @@ pub async fn enrol_page(
     State(state): State<AppState>,
     Extension(identity): Extension<Identity>,
 ) -> Result<Response, AppError> {
-    let Some((_, user, csrf, _)) = partial_session(&identity) else {
+    let Some((_, user, csrf)) = partial_session(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
     if user.mfa_enabled {
@@ -328,7 +323,7 @@ pub async fn enrol(
     Extension(identity): Extension<Identity>,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let Some((session_secret, user, csrf, _)) = partial_session(&identity) else {
+    let Some((session_secret, user, csrf)) = partial_session(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
     let Some(secret) = state.store.mfa_secret(user.id).await? else {

@@ -1,0 +1,145 @@
+//! The `trellis` binary: user creation, tokens, audit verification and backup on a SQLite file.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn trellis(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run trellis");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn audit_verify_catches_a_tampered_row() {
+    let dir = std::env::temp_dir().join(format!("trellis-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/t.db", dir.display());
+    let created = trellis(
+        &[
+            "user",
+            "create",
+            "--database-url",
+            &url,
+            "--username",
+            "ada",
+            "--name",
+            "Ada Lee",
+            "--role",
+            "admin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = trellis(
+        &[
+            "token",
+            "create",
+            "--database-url",
+            &url,
+            "--user",
+            "ada",
+            "--name",
+            "ci",
+        ],
+        "",
+    );
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    assert!(text(&token.stdout).starts_with("trl_"));
+
+    let ok = trellis(&["audit", "verify", "--database-url", &url], "");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("audit log intact"));
+
+    let backup = dir.join("backup.db");
+    let b = trellis(
+        &[
+            "backup",
+            "--database-url",
+            &url,
+            "--out",
+            &backup.display().to_string(),
+        ],
+        "",
+    );
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    assert!(backup.exists());
+    let again = trellis(
+        &[
+            "backup",
+            "--database-url",
+            &url,
+            "--out",
+            &backup.display().to_string(),
+        ],
+        "",
+    );
+    assert!(!again.status.success(), "refuses to overwrite");
+
+    let store = trellis_storage::Store::connect(&url).await.expect("open");
+    trellis_storage::testing::raw_execute(&store, "DROP TRIGGER audit_log_no_update")
+        .await
+        .expect("drop");
+    trellis_storage::testing::raw_execute(
+        &store,
+        "UPDATE audit_log SET role = 'billing' WHERE id = 1",
+    )
+    .await
+    .expect("tamper");
+    let broken = trellis(&["audit", "verify", "--database-url", &url], "");
+    assert!(!broken.status.success());
+    assert!(
+        text(&broken.stderr).contains("row 1: contents were altered"),
+        "{}",
+        text(&broken.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_clear_message() {
+    let bad_url = trellis(&["serve", "--database-url", "mysql://x"], "");
+    assert_eq!(bad_url.status.code(), Some(2));
+    assert!(text(&bad_url.stderr).contains("sqlite:// or postgres://"));
+    let bad_bind = trellis(
+        &[
+            "serve",
+            "--database-url",
+            "sqlite:///tmp/x.db",
+            "--bind",
+            "nowhere",
+        ],
+        "",
+    );
+    assert!(text(&bad_bind.stderr).contains("is not an address like 127.0.0.1:8080"));
+    let bad_role = trellis(
+        &[
+            "user",
+            "create",
+            "--database-url",
+            "sqlite:///tmp/x.db",
+            "--username",
+            "a",
+            "--name",
+            "A",
+            "--role",
+            "wizard",
+        ],
+        "",
+    );
+    assert!(text(&bad_role.stderr).contains("unknown role"));
+}
