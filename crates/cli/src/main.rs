@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
+use trellis_storage::crypto::MasterKey;
 use trellis_storage::staff::NewStaff;
 use trellis_storage::{Instant, Store};
 use trellis_web::{AppState, Config};
@@ -52,6 +53,8 @@ enum Command {
         /// Serve Prometheus metrics at /metrics (to administrators' API tokens only).
         #[arg(long, env = "TRELLIS_METRICS")]
         metrics: bool,
+        #[command(flatten)]
+        key: MasterKeyArgs,
     },
     /// Apply database migrations.
     Migrate {
@@ -73,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The master key that encrypts clinical text at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Write a consistent online copy of a SQLite database (for PostgreSQL, use pg_dump).
     Backup {
         #[command(flatten)]
@@ -88,6 +96,50 @@ struct Database {
     /// sqlite://path/to/file.db or postgres://user@host/db
     #[arg(long, env = "TRELLIS_DATABASE_URL")]
     database_url: String,
+}
+
+/// Where the master key comes from: a file (preferred) or the environment.
+#[derive(Args)]
+struct MasterKeyArgs {
+    /// File holding the base64 master key (create it with `trellis keys generate`).
+    #[arg(long, env = "TRELLIS_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+}
+
+impl MasterKeyArgs {
+    fn load(&self) -> Result<MasterKey> {
+        if let Some(path) = &self.master_key_file {
+            return Ok(MasterKey::from_file(path)?);
+        }
+        match std::env::var("TRELLIS_MASTER_KEY") {
+            Ok(text) => Ok(MasterKey::from_base64(&text)?),
+            Err(_) => bail!(
+                "clinical text is encrypted at rest: give the master key with --master-key-file \
+                 (or TRELLIS_MASTER_KEY_FILE / TRELLIS_MASTER_KEY); create one with `trellis keys generate`"
+            ),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new random master key to a file readable only by its owner.
+    Generate {
+        /// The new file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-wrap the database's data keys under a new master key (no downtime; records untouched).
+    Rotate {
+        #[command(flatten)]
+        db: Database,
+        /// The current master key file.
+        #[arg(long)]
+        master_key_file: PathBuf,
+        /// The new master key file.
+        #[arg(long)]
+        new_master_key_file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +244,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .context("cannot open the demo database")?;
             store.migrate().await.context("cannot apply migrations")?;
+            store.unlock(&demo_master_key(&data_dir)?).await?;
             let fresh = store.staff().await?.is_empty();
             if fresh {
                 eprintln!("Creating the demo clinic in {} …", data_dir.display());
@@ -219,6 +272,7 @@ async fn run(cli: Cli) -> Result<()> {
             public_url,
             idle_timeout_minutes,
             metrics,
+            key,
         } => {
             let addr = parse_bind(&bind)?;
             if !(1..=240).contains(&idle_timeout_minutes) {
@@ -230,6 +284,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
             let store = open(&db).await?;
+            store.unlock(&key.load()?).await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
@@ -346,6 +401,38 @@ async fn run(cli: Cli) -> Result<()> {
                 )
             }
         }
+        Command::Keys {
+            command: KeysCommand::Generate { out },
+        } => {
+            let (_, text) = MasterKey::generate();
+            write_secret_file(&out, &text)?;
+            println!(
+                "master key written to {}; keep a copy apart from the database backups",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    db,
+                    master_key_file,
+                    new_master_key_file,
+                },
+        } => {
+            let old = MasterKey::from_file(&master_key_file)?;
+            let new = MasterKey::from_file(&new_master_key_file)?;
+            let store = open(&db).await?;
+            let n = store
+                .rotate_master_key(&old, &new)
+                .await
+                .map_err(describe)?;
+            println!(
+                "{n} data key(s) now wrapped by master key {}; start Trellis with the new key file",
+                new.fingerprint()
+            );
+            Ok(())
+        }
         Command::Backup { db, out } => {
             let store = Store::connect(&db.database_url)
                 .await
@@ -355,6 +442,31 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The demo's master key: created beside the demo database on first start.
+fn demo_master_key(data_dir: &std::path::Path) -> Result<MasterKey> {
+    let path = data_dir.join("master.key");
+    if path.exists() {
+        return Ok(MasterKey::from_file(&path)?);
+    }
+    let (key, text) = MasterKey::generate();
+    write_secret_file(&path, &text)?;
+    Ok(key)
+}
+
+/// Writes a new file that only its owner can read.
+fn write_secret_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// A store error in words for the terminal, including each field's problem.

@@ -126,6 +126,22 @@ fn bad_configuration_is_refused_with_a_clear_message() {
         "",
     );
     assert!(text(&bad_bind.stderr).contains("is not an address like 127.0.0.1:8080"));
+    let db = std::env::temp_dir().join(format!("trellis-nokey-{}.db", std::process::id()));
+    let no_key = trellis(
+        &[
+            "serve",
+            "--database-url",
+            &format!("sqlite://{}", db.display()),
+        ],
+        "",
+    );
+    std::fs::remove_file(&db).ok();
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(
+        text(&no_key.stderr).contains("master key"),
+        "{}",
+        text(&no_key.stderr)
+    );
     let bad_role = trellis(
         &[
             "user",
@@ -142,4 +158,48 @@ fn bad_configuration_is_refused_with_a_clear_message() {
         "",
     );
     assert!(text(&bad_role.stderr).contains("unknown role"));
+}
+
+#[tokio::test]
+async fn master_keys_are_generated_and_rotated() {
+    let dir = std::env::temp_dir().join(format!("trellis-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/k.db", dir.display());
+    let old = dir.join("old.key");
+    let new = dir.join("new.key");
+    for path in [&old, &new] {
+        let out = trellis(
+            &["keys", "generate", "--out", &path.display().to_string()],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let again = trellis(
+        &["keys", "generate", "--out", &old.display().to_string()],
+        "",
+    );
+    assert!(!again.status.success(), "never overwrites a key file");
+    let store = trellis_storage::Store::connect(&url).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let old_key = trellis_storage::crypto::MasterKey::from_file(&old).expect("key");
+    store.unlock(&old_key).await.expect("unlock");
+    let rotated = trellis(
+        &[
+            "keys",
+            "rotate",
+            "--database-url",
+            &url,
+            "--master-key-file",
+            &old.display().to_string(),
+            "--new-master-key-file",
+            &new.display().to_string(),
+        ],
+        "",
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let reopened = trellis_storage::Store::connect(&url).await.expect("open");
+    assert!(reopened.unlock(&old_key).await.is_err());
+    let new_key = trellis_storage::crypto::MasterKey::from_file(&new).expect("key");
+    reopened.unlock(&new_key).await.expect("new key unlocks");
+    std::fs::remove_dir_all(&dir).ok();
 }

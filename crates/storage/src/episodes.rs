@@ -112,6 +112,11 @@ pub struct Admission {
     pub reason: String,
 }
 
+/// Level-of-care reasons are clinical judgement: encrypted at rest.
+const REASON_COLUMN: &str = "level_of_care_changes.reason";
+/// Discharge notes may carry clinical detail: encrypted at rest.
+const NOTE_COLUMN: &str = "episodes.discharge_note";
+
 /// Standard referral sources (TEDS PSOURCE categories, in the clinic's words).
 pub const REFERRAL_SOURCES: [&str; 8] = [
     "Self or family",
@@ -163,13 +168,20 @@ impl Store {
             },
         )
         .await?;
-        let rows = sqlx::query_as(&format!(
+        let mut rows: Vec<Episode> = sqlx::query_as(&format!(
             "{EPISODE_SELECT} WHERE e.patient_id = $1 ORDER BY e.admitted_on DESC, e.id DESC"
         ))
         .bind(grant.patient_id())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        for row in &mut rows {
+            row.discharge_note = row
+                .discharge_note
+                .as_deref()
+                .map(|n| self.open(NOTE_COLUMN, n))
+                .transpose()?;
+        }
         Ok(rows)
     }
 
@@ -192,7 +204,7 @@ impl Store {
             },
         )
         .await?;
-        let rows = sqlx::query_as(
+        let mut rows: Vec<LevelChange> = sqlx::query_as(
             "SELECT c.id, c.episode_id, c.level, c.effective_on, c.reason, c.decided_by,
                  u.display_name AS decided_by_name, c.recorded_at
              FROM level_of_care_changes c
@@ -206,6 +218,9 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        for row in &mut rows {
+            row.reason = self.open(REASON_COLUMN, &row.reason)?;
+        }
         Ok(rows)
     }
 
@@ -304,7 +319,7 @@ impl Store {
         .bind(id)
         .bind(admission.level.code())
         .bind(Day(admission.admitted_on))
-        .bind(&reason)
+        .bind(self.seal(REASON_COLUMN, &reason)?)
         .bind(staff_id)
         .bind(now)
         .execute(&mut *tx)
@@ -409,7 +424,7 @@ impl Store {
         .bind(episode_id)
         .bind(level.code())
         .bind(Day(effective_on))
-        .bind(&reason)
+        .bind(self.seal(REASON_COLUMN, &reason)?)
         .bind(staff_id)
         .bind(now)
         .execute(&mut *tx)
@@ -476,7 +491,7 @@ impl Store {
         .bind(episode_id)
         .bind(Day(discharged_on))
         .bind(i64::from(reason.teds_code()))
-        .bind(note)
+        .bind(note.map(|n| self.seal(NOTE_COLUMN, n)).transpose()?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

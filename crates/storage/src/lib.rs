@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod crypto;
 pub mod episodes;
 pub mod org;
 pub mod patients;
@@ -73,12 +74,13 @@ impl StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A handle on the database: cheap to clone, shared by every request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
     engine: Engine,
     sqlite_path: Option<String>,
+    keyring: std::sync::Arc<std::sync::OnceLock<crypto::Keyring>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -119,6 +121,7 @@ impl Store {
                 write,
                 engine: Engine::Sqlite,
                 sqlite_path: Some(path.to_owned()),
+                keyring: Default::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -131,6 +134,7 @@ impl Store {
                 write: pool,
                 engine: Engine::Postgres,
                 sqlite_path: None,
+                keyring: Default::default(),
             })
         } else {
             Err(StoreError::Config(

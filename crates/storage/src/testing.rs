@@ -39,10 +39,13 @@ pub async fn fresh_database_url() -> Result<String> {
     }
 }
 
-/// A fresh, migrated store.
+/// A fresh, migrated store, unlocked with a new random master key.
 pub async fn fresh_store() -> Result<Store> {
     let store = Store::connect(&fresh_database_url().await?).await?;
     store.migrate().await?;
+    store
+        .unlock(&crate::crypto::MasterKey::generate().0)
+        .await?;
     Ok(store)
 }
 
@@ -52,4 +55,10 @@ pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64> {
         .execute(store.writer())
         .await?
         .rows_affected())
+}
+
+/// Reads one text column with raw SQL, bypassing grants, audit and decryption: only for tests
+/// that check what is actually stored.
+pub async fn raw_strings(store: &Store, sql: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(sql).fetch_all(store.reader()).await?)
 }

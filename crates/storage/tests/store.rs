@@ -54,7 +54,10 @@ async fn staff(store: &Store, username: &str, role: Role) -> Actor {
 }
 
 async fn clinic() -> Clinic {
-    let store = fresh_store().await.expect("fresh store");
+    clinic_on(fresh_store().await.expect("fresh store")).await
+}
+
+async fn clinic_on(store: Store) -> Clinic {
     let admin = Actor::system("test");
     let programs = store.grant::<can::ManagePrograms>(&admin).expect("grant");
     let site = store
@@ -490,4 +493,82 @@ async fn login_locks_after_repeated_failures() {
             .expect("login"),
         trellis_storage::staff::LoginOutcome::Invalid
     );
+}
+
+#[tokio::test]
+async fn clinical_text_is_encrypted_at_rest_and_survives_master_key_rotation() {
+    use trellis_storage::crypto::MasterKey;
+    let url = trellis_storage::testing::fresh_database_url()
+        .await
+        .expect("url");
+    let store = Store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let (old_key, _) = MasterKey::generate();
+    store.unlock(&old_key).await.expect("unlock");
+    let c = clinic_on(store).await;
+    let patient = register(&c, "Rita", "Moreno").await;
+    let admit = c
+        .store
+        .patient_grant::<can::AdmitEpisode>(&c.intake, patient)
+        .await
+        .expect("grant");
+    let episode = c
+        .store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: c.program,
+                admitted_on: day(2026, 11, 20),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: None,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "Panic attacks and daily benzodiazepine misuse".into(),
+            },
+            day(2026, 11, 27),
+        )
+        .await
+        .expect("admit");
+    let raw: Vec<String> = sqlx_rows(&c.store, "SELECT reason FROM level_of_care_changes").await;
+    assert!(
+        raw.iter()
+            .all(|r| r.starts_with("enc:v1:") && !r.contains("benzodiazepine")),
+        "{raw:?}"
+    );
+
+    let (new_key, _) = MasterKey::generate();
+    assert!(
+        c.store.rotate_master_key(&new_key, &old_key).await.is_err(),
+        "wrong old key refused"
+    );
+    assert_eq!(
+        c.store
+            .rotate_master_key(&old_key, &new_key)
+            .await
+            .expect("rotate"),
+        1
+    );
+    let reopened = Store::connect(&url).await.expect("connect");
+    assert!(
+        reopened.unlock(&old_key).await.is_err(),
+        "old key no longer unlocks"
+    );
+    reopened.unlock(&new_key).await.expect("new key unlocks");
+    let read = reopened
+        .patient_grant::<can::ReadEpisodes>(&c.intake, patient)
+        .await
+        .expect("grant");
+    let history = reopened
+        .level_history(&read, episode)
+        .await
+        .expect("history");
+    assert_eq!(
+        history[0].reason,
+        "Panic attacks and daily benzodiazepine misuse"
+    );
+}
+
+async fn sqlx_rows(store: &Store, sql: &str) -> Vec<String> {
+    trellis_storage::testing::raw_strings(store, sql)
+        .await
+        .expect("query")
 }
