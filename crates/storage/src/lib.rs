@@ -12,6 +12,7 @@ pub mod episodes;
 pub mod org;
 pub mod patients;
 pub mod staff;
+pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;

@@ -572,3 +572,97 @@ async fn sqlx_rows(store: &Store, sql: &str) -> Vec<String> {
         .await
         .expect("query")
 }
+
+#[tokio::test]
+async fn a_flag_opens_tasks_that_stay_open_until_someone_records_the_response() {
+    use trellis_storage::tasks::Severity;
+    let c = clinic().await;
+    let patient = register(&c, "Noor", "Haddad").await;
+    let admit = c
+        .store
+        .patient_grant::<can::AdmitEpisode>(&c.intake, patient)
+        .await
+        .expect("grant");
+    c.store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: c.program,
+                admitted_on: day(2026, 11, 20),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: c.counselor.user_id,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "placement".into(),
+            },
+            day(2026, 11, 27),
+        )
+        .await
+        .expect("admit");
+    let director = staff(&c.store, "dora", Role::ClinicalDirector).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let flag = c
+        .store
+        .raise_manual_flag(&write, Severity::High, "Said they had a plan to overdose")
+        .await
+        .expect("flag");
+
+    let tasks_of = |actor: Actor| {
+        let store = c.store.clone();
+        async move {
+            let grant = store.grant::<can::ReadDemographics>(&actor).expect("grant");
+            store.my_tasks(&grant).await.expect("tasks")
+        }
+    };
+    let mine = tasks_of(c.counselor.clone()).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].flag_id, Some(flag));
+    assert_eq!(mine[0].priority, "urgent");
+    assert_eq!(
+        tasks_of(director.clone()).await.len(),
+        1,
+        "high risk reaches the clinical directors"
+    );
+    assert!(tasks_of(c.outsider.clone()).await.is_empty());
+
+    let refused = c.store.complete_task(&c.intake, mine[0].id, "n/a").await;
+    assert!(matches!(refused, Err(StoreError::Denied(_))), "{refused:?}");
+    let empty = c.store.complete_task(&c.counselor, mine[0].id, "  ").await;
+    assert!(matches!(empty, Err(StoreError::Invalid(_))));
+    c.store
+        .complete_task(
+            &c.counselor,
+            mine[0].id,
+            "Same-day safety plan; means restriction with family",
+        )
+        .await
+        .expect("complete");
+    assert!(tasks_of(c.counselor.clone()).await.is_empty());
+    assert!(
+        tasks_of(director).await.is_empty(),
+        "sibling task closes with the flag"
+    );
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    assert!(c.store.open_flags(&read).await.expect("flags").is_empty());
+    let history = c.store.patient_tasks(&read).await.expect("tasks");
+    assert!(history.iter().any(
+        |t| t.outcome.as_deref() == Some("Same-day safety plan; means restriction with family")
+    ));
+    let raw = trellis_storage::testing::raw_strings(
+        &c.store,
+        "SELECT outcome FROM tasks WHERE outcome IS NOT NULL",
+    )
+    .await
+    .expect("raw");
+    assert!(
+        raw.iter().all(|o| !o.contains("safety plan")),
+        "outcomes are encrypted at rest"
+    );
+}

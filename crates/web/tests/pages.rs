@@ -581,3 +581,79 @@ async fn admin_changes_a_role_and_the_change_applies_at_once() {
         .expect("text");
     assert!(audit.contains("set_assignments"));
 }
+
+#[tokio::test]
+async fn a_raised_flag_shows_on_the_chart_and_its_task_closes_it() {
+    let s = start().await;
+    let casey = s.browser("casey").await;
+    let chart = format!("/patients/{}", s.patient_id);
+    let bad = casey
+        .post(
+            &format!("{chart}/flags"),
+            &[("severity", "extreme"), ("summary", "x")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let raised = casey
+        .post(
+            &format!("{chart}/flags"),
+            &[
+                ("severity", "high"),
+                ("summary", "Disclosed a plan to overdose"),
+            ],
+        )
+        .await;
+    assert_eq!(raised.status(), StatusCode::OK);
+    assert!(raised
+        .text()
+        .await
+        .expect("text")
+        .contains("Disclosed a plan to overdose"));
+    let dashboard = casey.get("/dashboard").await.text().await.expect("text");
+    assert!(dashboard.contains("My tasks"));
+    assert!(dashboard.contains("Respond to flag: Disclosed a plan to overdose"));
+    let director = s.browser("dora").await;
+    let tasks = director.get("/tasks").await.text().await.expect("text");
+    assert!(
+        tasks.contains("for every clinical director"),
+        "high risk reaches the directors"
+    );
+    let front_desk = s.browser("fran").await;
+    let denied = front_desk
+        .post(
+            &format!("{chart}/flags"),
+            &[("severity", "high"), ("summary", "x")],
+        )
+        .await;
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+    let task_id = tasks
+        .split("/tasks/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("task form")
+        .to_owned();
+    let empty = casey
+        .post(&format!("/tasks/{task_id}/complete"), &[("outcome", "")])
+        .await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let done = director
+        .post(
+            &format!("/tasks/{task_id}/complete"),
+            &[(
+                "outcome",
+                "Safety plan with patient and partner; psychiatry same day",
+            )],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let after = casey.get(&chart).await.text().await.expect("text");
+    assert!(after.contains("No open flags"));
+    assert!(!casey
+        .get("/dashboard")
+        .await
+        .text()
+        .await
+        .expect("text")
+        .contains("Respond to flag"));
+}

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod patients;
+mod tasks;
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -45,6 +46,9 @@ pub fn routes() -> Router<AppState> {
             "/episodes/{id}/discharge",
             get(patients::discharge_form).post(patients::discharge),
         )
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}/complete", post(tasks::complete))
+        .route("/patients/{id}/flags", post(tasks::raise_flag))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route(
             "/admin/users/{id}",

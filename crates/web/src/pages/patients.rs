@@ -41,6 +41,7 @@ struct DashboardPage {
     can_register: bool,
     caseload: Vec<CaseRow>,
     admissions: Vec<CaseRow>,
+    tasks: Vec<super::tasks::TaskView>,
     today: String,
 }
 
@@ -71,7 +72,9 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
     };
     let grant = state.store.grant::<can::ReadDemographics>(&staff.actor)?;
     let admissions = case_rows(state.store.admissions_on(&grant, today).await?);
+    let tasks = super::tasks::task_views(state.store.my_tasks(&grant).await?, &state);
     let page = DashboardPage {
+        tasks,
         layout: Layout::new(&staff, "dashboard"),
         show_caseload: matches!(role.code(), "counselor" | "clinical_director"),
         can_register: permits(role, Permission::EditDemographics),
@@ -449,6 +452,7 @@ struct ChartPage {
     can_edit: bool,
     can_read_episodes: bool,
     can_read_clinical: bool,
+    can_write_clinical: bool,
     can_admit: bool,
     can_change_level: bool,
     can_discharge: bool,
@@ -575,6 +579,7 @@ fn chart_page(
         can_edit: permits(role, Permission::EditDemographics),
         can_read_episodes: permits(role, Permission::ReadEpisodes),
         can_read_clinical: permits(role, Permission::ReadClinical),
+        can_write_clinical: permits(role, Permission::WriteClinical),
         can_admit: permits(role, Permission::AdmitEpisode),
         can_change_level: permits(role, Permission::ChangeLevelOfCare),
         can_discharge: permits(role, Permission::DischargeEpisode),
