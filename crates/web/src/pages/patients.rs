@@ -782,6 +782,48 @@ struct EpisodeFormPage {
     referral_sources: Vec<&'static str>,
 }
 
+/// What differs between the episode forms (admit, change level, discharge).
+struct EpisodeFormSpec {
+    heading: &'static str,
+    action: String,
+    submit_label: &'static str,
+    cancel_url: String,
+    with_referrals: bool,
+}
+
+/// Renders an episode form, with 422 and the problems marked when there are errors.
+fn render_episode_form(
+    staff: &Staff,
+    spec: EpisodeFormSpec,
+    patient_name: String,
+    context: String,
+    fields: Vec<FieldView>,
+    errors: &[FieldError],
+) -> Result<Response, AppError> {
+    let page = EpisodeFormPage {
+        layout: Layout::new(staff, "patients"),
+        heading: spec.heading.into(),
+        patient_name,
+        context,
+        action: spec.action,
+        submit_label: spec.submit_label,
+        cancel_url: spec.cancel_url,
+        fields: with_errors(fields, errors),
+        errors: labelled(errors),
+        referral_sources: if spec.with_referrals {
+            REFERRAL_SOURCES.to_vec()
+        } else {
+            Vec::new()
+        },
+    };
+    let status = if errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
 fn with_errors(mut fields: Vec<FieldView>, errors: &[FieldError]) -> Vec<FieldView> {
     for f in &mut fields {
         f.error = errors
@@ -909,19 +951,20 @@ pub async fn admit_form(
         level: LevelOfCare::IntensiveOutpatient.code().into(),
         ..AdmitForm::default()
     };
-    let page = EpisodeFormPage {
-        layout: Layout::new(&staff, "patients"),
-        heading: "Admit to a program".into(),
-        patient_name: patient_name(&state, &staff.actor, id).await?,
-        context: mrn(id),
-        action: format!("/patients/{id}/episodes"),
-        submit_label: "Admit",
-        cancel_url: format!("/patients/{id}/episodes"),
-        fields: admit_fields(&state, &form).await?,
-        errors: Vec::new(),
-        referral_sources: REFERRAL_SOURCES.to_vec(),
-    };
-    Ok(Html(page.render()?).into_response())
+    render_episode_form(
+        &staff,
+        EpisodeFormSpec {
+            heading: "Admit to a program",
+            action: format!("/patients/{id}/episodes"),
+            submit_label: "Admit",
+            cancel_url: format!("/patients/{id}/episodes"),
+            with_referrals: true,
+        },
+        patient_name(&state, &staff.actor, id).await?,
+        mrn(id),
+        admit_fields(&state, &form).await?,
+        &[],
+    )
 }
 
 /// Opens an episode.
@@ -963,23 +1006,20 @@ pub async fn admit(
             Err(e) => return Err(e.into()),
         }
     }
-    let page = EpisodeFormPage {
-        layout: Layout::new(&staff, "patients"),
-        heading: "Admit to a program".into(),
-        patient_name: patient_name(&state, &staff.actor, id).await?,
-        context: mrn(id),
-        action: format!("/patients/{id}/episodes"),
-        submit_label: "Admit",
-        cancel_url: format!("/patients/{id}/episodes"),
-        fields: with_errors(admit_fields(&state, &form).await?, &errors),
-        errors: labelled(&errors),
-        referral_sources: REFERRAL_SOURCES.to_vec(),
-    };
-    Ok((
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        Html(page.render()?),
+    render_episode_form(
+        &staff,
+        EpisodeFormSpec {
+            heading: "Admit to a program",
+            action: format!("/patients/{id}/episodes"),
+            submit_label: "Admit",
+            cancel_url: format!("/patients/{id}/episodes"),
+            with_referrals: true,
+        },
+        patient_name(&state, &staff.actor, id).await?,
+        mrn(id),
+        admit_fields(&state, &form).await?,
+        &errors,
     )
-        .into_response())
 }
 
 /// Level change form fields.
@@ -1052,19 +1092,20 @@ pub async fn level_form(
         effective_on: state.today().to_string(),
         ..LevelForm::default()
     };
-    let page = EpisodeFormPage {
-        layout: Layout::new(&staff, "patients"),
-        heading: "Change level of care".into(),
-        patient_name: name,
+    render_episode_form(
+        &staff,
+        EpisodeFormSpec {
+            heading: "Change level of care",
+            action: format!("/episodes/{episode_id}/level"),
+            submit_label: "Record the change",
+            cancel_url: format!("/patients/{patient_id}/episodes"),
+            with_referrals: false,
+        },
+        name,
         context,
-        action: format!("/episodes/{episode_id}/level"),
-        submit_label: "Record the change",
-        cancel_url: format!("/patients/{patient_id}/episodes"),
-        fields: level_fields(&form),
-        errors: Vec::new(),
-        referral_sources: Vec::new(),
-    };
-    Ok(Html(page.render()?).into_response())
+        level_fields(&form),
+        &[],
+    )
 }
 
 /// Records a level-of-care change.
@@ -1104,23 +1145,20 @@ pub async fn change_level(
         }
     }
     let (_, name, context) = episode_context(&state, &staff.actor, episode_id).await?;
-    let page = EpisodeFormPage {
-        layout: Layout::new(&staff, "patients"),
-        heading: "Change level of care".into(),
-        patient_name: name,
+    render_episode_form(
+        &staff,
+        EpisodeFormSpec {
+            heading: "Change level of care",
+            action: format!("/episodes/{episode_id}/level"),
+            submit_label: "Record the change",
+            cancel_url: format!("/patients/{patient_id}/episodes"),
+            with_referrals: false,
+        },
+        name,
         context,
-        action: format!("/episodes/{episode_id}/level"),
-        submit_label: "Record the change",
-        cancel_url: format!("/patients/{patient_id}/episodes"),
-        fields: with_errors(level_fields(&form), &errors),
-        errors: labelled(&errors),
-        referral_sources: Vec::new(),
-    };
-    Ok((
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        Html(page.render()?),
+        level_fields(&form),
+        &errors,
     )
-        .into_response())
 }
 
 /// Discharge form fields.
@@ -1175,19 +1213,20 @@ pub async fn discharge_form(
         discharged_on: state.today().to_string(),
         ..DischargeForm::default()
     };
-    let page = EpisodeFormPage {
-        layout: Layout::new(&staff, "patients"),
-        heading: "Discharge".into(),
-        patient_name: name,
+    render_episode_form(
+        &staff,
+        EpisodeFormSpec {
+            heading: "Discharge",
+            action: format!("/episodes/{episode_id}/discharge"),
+            submit_label: "Discharge",
+            cancel_url: format!("/patients/{patient_id}/episodes"),
+            with_referrals: false,
+        },
+        name,
         context,
-        action: format!("/episodes/{episode_id}/discharge"),
-        submit_label: "Discharge",
-        cancel_url: format!("/patients/{patient_id}/episodes"),
-        fields: discharge_fields(&form),
-        errors: Vec::new(),
-        referral_sources: Vec::new(),
-    };
-    Ok(Html(page.render()?).into_response())
+        discharge_fields(&form),
+        &[],
+    )
 }
 
 /// Discharges the episode.
@@ -1234,21 +1273,18 @@ pub async fn discharge(
         }
     }
     let (_, name, context) = episode_context(&state, &staff.actor, episode_id).await?;
-    let page = EpisodeFormPage {
-        layout: Layout::new(&staff, "patients"),
-        heading: "Discharge".into(),
-        patient_name: name,
+    render_episode_form(
+        &staff,
+        EpisodeFormSpec {
+            heading: "Discharge",
+            action: format!("/episodes/{episode_id}/discharge"),
+            submit_label: "Discharge",
+            cancel_url: format!("/patients/{patient_id}/episodes"),
+            with_referrals: false,
+        },
+        name,
         context,
-        action: format!("/episodes/{episode_id}/discharge"),
-        submit_label: "Discharge",
-        cancel_url: format!("/patients/{patient_id}/episodes"),
-        fields: with_errors(discharge_fields(&form), &errors),
-        errors: labelled(&errors),
-        referral_sources: Vec::new(),
-    };
-    Ok((
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        Html(page.render()?),
+        discharge_fields(&form),
+        &errors,
     )
-        .into_response())
 }
