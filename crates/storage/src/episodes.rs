@@ -138,6 +138,22 @@ const EPISODE_SELECT: &str = "SELECT e.id, e.patient_id, e.program_id, pr.name A
     JOIN sites s ON s.id = e.site_id
     LEFT JOIN users u ON u.id = e.primary_counselor_id";
 
+/// Trellis runs outpatient programs: residential or inpatient care is a transfer (discharge with
+/// TEDS reason 4), not a level within the episode.
+fn ambulatory(level: LevelOfCare) -> Result<()> {
+    if level.is_ambulatory() {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "level",
+            format!(
+                "{} is residential or inpatient care: discharge with the reason \"Transferred\" instead",
+                level.code()
+            ),
+        ))
+    }
+}
+
 fn required_text(field: &'static str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
@@ -241,6 +257,7 @@ impl Store {
         today: NaiveDate,
     ) -> Result<i64> {
         let staff_id = grant.actor().staff_id()?;
+        ambulatory(admission.level)?;
         let referral = required_text("referral_source", &admission.referral_source, 200)?;
         let reason = required_text("reason", &admission.reason, 1000)?;
         if admission.admitted_on < today - Duration::days(366) {
@@ -373,6 +390,7 @@ impl Store {
         today: NaiveDate,
     ) -> Result<()> {
         let staff_id = grant.actor().staff_id()?;
+        ambulatory(level)?;
         let reason = required_text("reason", reason, 1000)?;
         let mut tx = self.begin().await?;
         audit::append(

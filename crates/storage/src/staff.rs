@@ -371,6 +371,7 @@ impl Store {
 
     /// Lifts a lockout.
     pub async fn unlock_staff(&self, grant: &Grant<can::ManageUsers>, user_id: i64) -> Result<()> {
+        self.staff_user(user_id).await?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(user_id)
@@ -449,6 +450,7 @@ impl Store {
         user_id: i64,
         assignments: &[(i64, Option<i64>)],
     ) -> Result<()> {
+        self.staff_user(user_id).await?;
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM staff_assignments WHERE user_id = $1")
             .bind(user_id)
@@ -892,13 +894,26 @@ impl Store {
 
     /// The account and role a live bearer token acts as.
     pub async fn token_actor(&self, secret: &str) -> Result<Option<(StaffUser, Role)>> {
-        let row: Option<(i64, i64, String, Option<Instant>, Option<Instant>)> = sqlx::query_as(
-            "SELECT id, user_id, role, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        #[derive(FromRow)]
+        struct TokenRow {
+            user_id: i64,
+            role: String,
+            expires_at: Option<Instant>,
+            revoked_at: Option<Instant>,
+        }
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT user_id, role, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
         )
         .bind(secret_hash(secret))
         .fetch_optional(self.reader())
         .await?;
-        let Some((_, user_id, role, expires_at, revoked_at)) = row else {
+        let Some(TokenRow {
+            user_id,
+            role,
+            expires_at,
+            revoked_at,
+        }) = row
+        else {
             return Ok(None);
         };
         let now = Instant::now();

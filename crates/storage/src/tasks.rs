@@ -325,6 +325,37 @@ impl Store {
     /// Completes a task with what was done. Only its assignee, someone in its role, or a
     /// clinical director may; completing a flag's task resolves the flag.
     pub async fn complete_task(&self, actor: &Actor, task_id: i64, outcome: &str) -> Result<()> {
+        #[derive(FromRow)]
+        struct TaskState {
+            patient_id: Option<i64>,
+            flag_id: Option<i64>,
+            assigned_to: Option<i64>,
+            assigned_role: Option<String>,
+            completed_at: Option<Instant>,
+        }
+        let task: TaskState = sqlx::query_as(
+            "SELECT patient_id, flag_id, assigned_to, assigned_role, completed_at FROM tasks WHERE id = $1",
+        )
+        .bind(task_id)
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or(StoreError::NotFound("task"))?;
+        // Who may comes before what they wrote: a caller without the right learns nothing more.
+        if let Some(patient_id) = task.patient_id {
+            self.patient_grant::<can::ReadDemographics>(actor, patient_id)
+                .await?;
+        }
+        let allowed = (task.assigned_to.is_some() && task.assigned_to == actor.user_id)
+            || task.assigned_role.as_deref() == Some(actor.role.code())
+            || actor.role == Role::ClinicalDirector;
+        if !allowed {
+            return Err(StoreError::Denied(
+                "this task is assigned to someone else".into(),
+            ));
+        }
+        if task.completed_at.is_some() {
+            return Err(StoreError::Conflict("this task is already done".into()));
+        }
         let outcome = outcome.trim();
         if outcome.is_empty() || outcome.chars().count() > 2000 {
             return Err(StoreError::invalid(
@@ -332,29 +363,7 @@ impl Store {
                 "say what was done (at most 2000 characters)",
             ));
         }
-        let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<String>, Option<Instant>)> = sqlx::query_as(
-            "SELECT patient_id, flag_id, assigned_to, assigned_role, completed_at FROM tasks WHERE id = $1",
-        )
-        .bind(task_id)
-        .fetch_optional(self.reader())
-        .await?;
-        let (patient_id, flag_id, assigned_to, assigned_role, completed_at) =
-            row.ok_or(StoreError::NotFound("task"))?;
-        if let Some(patient_id) = patient_id {
-            self.patient_grant::<can::ReadDemographics>(actor, patient_id)
-                .await?;
-        }
-        let allowed = (assigned_to.is_some() && assigned_to == actor.user_id)
-            || assigned_role.as_deref() == Some(actor.role.code())
-            || actor.role == Role::ClinicalDirector;
-        if !allowed {
-            return Err(StoreError::Denied(
-                "this task is assigned to someone else".into(),
-            ));
-        }
-        if completed_at.is_some() {
-            return Err(StoreError::Conflict("this task is already done".into()));
-        }
+        let (patient_id, flag_id) = (task.patient_id, task.flag_id);
         let now = Instant::now();
         let mut tx = self.begin().await?;
         sqlx::query(

@@ -89,17 +89,77 @@ impl AppError {
     pub fn into_api_response(self) -> Response {
         self.log();
         let fields = match &self {
-            AppError::Invalid(f) => f.clone(),
+            AppError::Invalid(f) => f.iter().map(ApiFieldError::from).collect(),
             _ => Vec::new(),
         };
-        let body = ApiErrorBody {
-            error: ApiErrorDetail {
-                code: self.code().to_owned(),
-                message: self.to_string(),
+        let challenge = matches!(self, AppError::Unauthenticated);
+        let mut response = ApiErrorBody::new(self.code(), self.to_string(), fields)
+            .into_response_with(self.status());
+        if challenge {
+            // RFC 6750: a 401 names the scheme the client should use.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// An error from a JSON API handler, answered as JSON with a stable code.
+#[derive(Debug)]
+pub enum ApiError {
+    /// An error shared with the pages.
+    App(AppError),
+    /// A request the API could not read (body, path or query string), or a method the path
+    /// does not declare.
+    Request {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The stable code.
+        code: &'static str,
+        /// A sentence for people.
+        message: String,
+        /// The fields at fault, if known.
+        fields: Vec<ApiFieldError>,
+    },
+}
+
+impl ApiError {
+    /// A request-level error that names no field.
+    pub fn request(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Request {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError::App(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::App(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::App(e) => e.into_api_response(),
+            ApiError::Request {
+                status,
+                code,
+                message,
                 fields,
-            },
-        };
-        (self.status(), Json(body)).into_response()
+            } => ApiErrorBody::new(code, message, fields).into_response_with(status),
+        }
     }
 }
 
@@ -110,26 +170,53 @@ pub struct ApiErrorBody {
     pub error: ApiErrorDetail,
 }
 
+impl ApiErrorBody {
+    /// An envelope with a stable code, a sentence and any per-field problems.
+    pub fn new(code: &str, message: impl Into<String>, fields: Vec<ApiFieldError>) -> Self {
+        ApiErrorBody {
+            error: ApiErrorDetail {
+                code: code.to_owned(),
+                message: message.into(),
+                fields,
+            },
+        }
+    }
+
+    /// The envelope as a response with the given status.
+    pub fn into_response_with(self, status: StatusCode) -> Response {
+        (status, Json(self)).into_response()
+    }
+}
+
 /// One API error.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiErrorDetail {
-    /// Stable code: unauthenticated, forbidden, not_found, validation_failed, conflict,
-    /// possible_duplicate, csrf_failed, method_not_allowed, payload_too_large, internal.
+    /// Stable code: bad_request, unauthenticated, forbidden, not_found, method_not_allowed,
+    /// conflict, possible_duplicate, payload_too_large, unsupported_media_type,
+    /// validation_failed, csrf_failed, internal.
     pub code: String,
     /// A sentence for people.
     pub message: String,
-    /// Per-field problems for validation_failed.
-    #[schema(value_type = Vec<FieldErrorSchema>)]
-    pub fields: Vec<FieldError>,
+    /// Per-field problems for validation_failed (empty otherwise).
+    pub fields: Vec<ApiFieldError>,
 }
 
-/// One field's problem.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FieldErrorSchema {
+/// One field's problem. The field may be a path into the body, e.g. `[0].site_id`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiFieldError {
     /// Field name.
     pub field: String,
     /// What is wrong.
     pub message: String,
+}
+
+impl From<&FieldError> for ApiFieldError {
+    fn from(e: &FieldError) -> Self {
+        ApiFieldError {
+            field: e.field.to_owned(),
+            message: e.message.clone(),
+        }
+    }
 }
 
 #[derive(Template)]

@@ -177,6 +177,10 @@ pub async fn csrf_guard(
     if matches!(identity, Identity::Token { .. } | Identity::InvalidToken) {
         return Ok(next.run(req).await);
     }
+    // An API call without credentials has nothing to forge: let it answer 401, not 403.
+    if is_api && matches!(identity, Identity::Anonymous) {
+        return Ok(next.run(req).await);
+    }
     let reject = |is_api: bool| {
         if is_api {
             AppError::Csrf.into_api_response()

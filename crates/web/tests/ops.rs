@@ -9,7 +9,11 @@ use reqwest::StatusCode;
 #[tokio::test]
 async fn health_check_answers_without_signing_in() {
     let s = start().await;
-    let res = client().get(format!("{}/healthz", s.base)).send().await.expect("get");
+    let res = client()
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(res.status(), StatusCode::OK);
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["status"], "ok");
@@ -19,7 +23,11 @@ async fn health_check_answers_without_signing_in() {
 #[tokio::test]
 async fn every_response_carries_security_headers_and_a_request_id() {
     let s = start().await;
-    let res = client().get(format!("{}/login", s.base)).send().await.expect("get");
+    let res = client()
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get");
     let h = res.headers();
     let csp = h["content-security-policy"].to_str().expect("csp");
     assert!(csp.contains("frame-ancestors 'none'"));
@@ -42,8 +50,15 @@ async fn session_cookie_is_secure_behind_https_and_renewed_at_login() {
         ..Default::default()
     })
     .await;
-    let res = client().get(format!("{}/login", s.base)).send().await.expect("get");
-    assert!(res.headers()["set-cookie"].to_str().expect("cookie").contains("Secure"));
+    let res = client()
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .contains("Secure"));
 }
 
 #[tokio::test]
@@ -77,7 +92,10 @@ async fn metrics_when_on_are_for_administrators_only() {
     })
     .await;
     let c = client();
-    c.get(format!("{}/healthz", s.base)).send().await.expect("warm up");
+    c.get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .expect("warm up");
     let denied = c
         .get(format!("{}/metrics", s.base))
         .bearer_auth(s.token("casey").await)
@@ -85,7 +103,11 @@ async fn metrics_when_on_are_for_administrators_only() {
         .await
         .expect("get");
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    let anonymous = c.get(format!("{}/metrics", s.base)).send().await.expect("get");
+    let anonymous = c
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
     let ok = c
         .get(format!("{}/metrics", s.base))
@@ -105,6 +127,8 @@ async fn unknown_pages_are_404_and_oversized_bodies_refused() {
     let b = s.browser("ingrid").await;
     assert_eq!(b.get("/no-such-page").await.status(), StatusCode::NOT_FOUND);
     let huge = "x".repeat(3 * 1024 * 1024);
-    let res = b.post("/patients", &[("legal_first_name", huge.as_str())]).await;
+    let res = b
+        .post("/patients", &[("legal_first_name", huge.as_str())])
+        .await;
     assert!(res.status().is_client_error(), "{}", res.status());
 }

@@ -633,7 +633,11 @@ async fn a_raised_flag_shows_on_the_chart_and_its_task_closes_it() {
         .and_then(|r| r.split('/').next())
         .expect("task form")
         .to_owned();
-    let empty = casey
+    let not_hers = front_desk
+        .post(&format!("/tasks/{task_id}/complete"), &[("outcome", "done")])
+        .await;
+    assert_eq!(not_hers.status(), StatusCode::FORBIDDEN);
+    let empty = director
         .post(&format!("/tasks/{task_id}/complete"), &[("outcome", "")])
         .await;
     assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -1,10 +1,167 @@
-//! The JSON API under /api/v1.
+//! The JSON API under /api/v1: every staff UI action, for scripts and integrations.
+//!
+//! Handlers mirror the pages: the caller (a bearer token, or a full session plus the
+//! X-CSRF-Token header for state changes) becomes a storage grant, then the same store
+//! function the page uses does the work and writes the audit log. Request bodies are parsed
+//! after the permission check. Errors are JSON with a stable code.
+//! The OpenAPI document is generated from the handlers' annotations and kept in
+//! docs/openapi.json by a snapshot test.
 
+mod admin;
+mod episodes;
+mod extract;
+mod org;
+mod patients;
+mod responses;
+mod tasks;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
+use crate::error::{ApiError, AppError};
 use crate::AppState;
 
-/// The API routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// Declares each operation once: the router, [`ROUTES`] and the OpenAPI document's paths all
+/// come from this list, so none of them can miss an operation.
+macro_rules! operations {
+    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
+        /// Every operation as (method, path below /api/v1), as the router declares them.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The API routes; a method a path does not declare answers 405 with a JSON error.
+        pub fn routes() -> Router<AppState> {
+            Router::new()
+                $(.route($path, axum::routing::$method($($handler)::+)))*
+                .method_not_allowed_fallback(method_not_allowed)
+        }
+
+        #[derive(OpenApi)]
+        #[openapi(
+            info(
+                title = "Trellis API",
+                description = "The staff actions of Trellis as JSON. Authenticate with \
+                    `Authorization: Bearer <token>` (tokens are issued with the command line), \
+                    or with a signed-in session cookie plus the `X-CSRF-Token` header for state \
+                    changes. Every read and write of patient data is checked against the \
+                    caller's role and assignments and recorded in the audit log. Errors are \
+                    `{\"error\": {\"code\", \"message\", \"fields\"}}` with a stable `code`; \
+                    a method a path does not declare answers 405 (`method_not_allowed`).",
+                license(name = "AGPL-3.0-or-later"),
+            ),
+            servers((url = "/api/v1")),
+            components(schemas(crate::error::ApiErrorBody)),
+            paths($($($handler)::+),*),
+            modifiers(&Security),
+            security(("bearer" = []), ("session" = [])),
+            tags(
+                (name = "account", description = "The caller"),
+                (name = "organisation", description = "Sites, programs and counselors"),
+                (name = "patients", description = "The patient list, registration and demographics"),
+                (name = "episodes", description = "Admission, level of care and discharge"),
+                (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
+                (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
+                (name = "audit", description = "The audit log (administrators and privacy officers)"),
+                (name = "meta", description = "This document"),
+            ),
+        )]
+        struct ApiDoc;
+    };
+}
+
+operations! {
+    get "/me" => org::me;
+    get "/sites" => org::list_sites;
+    get "/programs" => org::list_programs;
+    get "/counselors" => org::list_counselors;
+    get "/dashboard" => org::dashboard;
+    get "/patients" => patients::list_patients;
+    post "/patients" => patients::register_patient;
+    post "/patients/search" => patients::search_patients;
+    get "/patients/{id}" => patients::get_patient;
+    put "/patients/{id}" => patients::update_patient;
+    get "/patients/{id}/episodes" => episodes::list_episodes;
+    post "/patients/{id}/episodes" => episodes::admit_patient;
+    get "/episodes/{id}/levels" => episodes::level_history;
+    post "/episodes/{id}/levels" => episodes::change_level;
+    post "/episodes/{id}/discharge" => episodes::discharge_episode;
+    get "/users" => admin::list_users;
+    post "/users" => admin::create_user;
+    get "/users/{id}" => admin::get_user;
+    put "/users/{id}" => admin::update_user;
+    put "/users/{id}/assignments" => admin::set_assignments;
+    post "/users/{id}/unlock" => admin::unlock_user;
+    post "/users/{id}/password" => admin::set_password;
+    get "/tasks" => tasks::list_tasks;
+    post "/tasks/{id}/complete" => tasks::complete_task;
+    get "/patients/{id}/flags" => tasks::list_flags;
+    post "/patients/{id}/flags" => tasks::raise_flag;
+    get "/mfa-policy" => admin::get_mfa_policy;
+    put "/mfa-policy" => admin::set_mfa_policy;
+    get "/audit" => admin::search_audit;
+    post "/audit/verify" => admin::verify_audit;
+    get "/openapi.json" => openapi_document;
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token (trl_…) acting as its owner with its role",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::identity::SESSION_COOKIE,
+                "A signed-in staff session; state changes also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The OpenAPI document as pretty-printed JSON ending in a newline, as kept in
+/// docs/openapi.json.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    let mut json = openapi().to_pretty_json()?;
+    json.push('\n');
+    Ok(json)
+}
+
+/// This API's OpenAPI 3.1 document (no credentials needed: it holds no patient data).
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", security(()),
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
+    ))]
+async fn openapi_document() -> Result<Response, ApiError> {
+    let json = openapi_json().map_err(|e| AppError::Internal(format!("openapi: {e}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not accept that method; see the Allow header",
+    )
 }

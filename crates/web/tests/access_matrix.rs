@@ -1,0 +1,503 @@
+//! Every route × every role: each JSON API operation and each staff page is called by one
+//! staff member in each of the ten roles, for a patient inside their view and one outside it,
+//! and must be allowed or refused exactly as `trellis_domain::access::permits` and the
+//! caller's assignments say. Refusals about a patient must leave an access_denied audit row.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use trellis_domain::access::{permits, Permission as P, Role};
+use trellis_storage::access::can;
+use trellis_storage::tasks::Severity;
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in staff member.
+    SignedIn,
+    /// Roles holding the permission.
+    Role(P),
+    /// Roles holding the permission, for patients within the caller's assignments.
+    Patient(P),
+    /// The task's assignee (casey, Dana's primary counselor) or a clinical director.
+    TaskAssignee,
+}
+
+/// What an allowed caller gets for the request the matrix sends (an empty body for writes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Allowed {
+    /// 2xx, or 3xx for pages before the redirect is followed.
+    Success,
+    /// 422: permitted, but the empty body is not a valid request (so nothing changes).
+    Invalid,
+}
+
+/// One route: method, path with {patient}, {episode}, {user} or {task} placeholders, rule,
+/// outcome.
+type Row = (&'static str, &'static str, Rule, Allowed);
+
+#[rustfmt::skip]
+const API: &[Row] = &[
+    ("GET",  "/me",                           Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/sites",                        Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/programs",                     Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/counselors",                   Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/dashboard",                    Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("GET",  "/patients",                     Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("POST", "/patients",                     Rule::Role(P::EditDemographics),     Allowed::Invalid),
+    ("POST", "/patients/search",              Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("GET",  "/patients/{patient}",           Rule::Patient(P::ReadDemographics),  Allowed::Success),
+    ("PUT",  "/patients/{patient}",           Rule::Patient(P::EditDemographics),  Allowed::Invalid),
+    ("GET",  "/patients/{patient}/episodes",  Rule::Patient(P::ReadEpisodes),      Allowed::Success),
+    ("POST", "/patients/{patient}/episodes",  Rule::Patient(P::AdmitEpisode),      Allowed::Invalid),
+    ("GET",  "/episodes/{episode}/levels",    Rule::Patient(P::ReadEpisodes),      Allowed::Success),
+    ("POST", "/episodes/{episode}/levels",    Rule::Patient(P::ChangeLevelOfCare), Allowed::Invalid),
+    ("POST", "/episodes/{episode}/discharge", Rule::Patient(P::DischargeEpisode),  Allowed::Invalid),
+    ("GET",  "/users",                        Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("POST", "/users",                        Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("GET",  "/users/{user}",                 Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("PUT",  "/users/{user}",                 Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("PUT",  "/users/{user}/assignments",     Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("POST", "/users/{user}/unlock",          Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("POST", "/users/{user}/password",        Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("GET",  "/tasks",                        Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("POST", "/tasks/{task}/complete",        Rule::TaskAssignee,                  Allowed::Invalid),
+    ("GET",  "/patients/{patient}/flags",     Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/flags",     Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("POST", "/audit/verify",                 Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/openapi.json",                 Rule::Public,                        Allowed::Success),
+];
+
+#[rustfmt::skip]
+const PAGES: &[Row] = &[
+    ("GET",  "/",                                Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/login",                           Rule::Public,                        Allowed::Success),
+    ("POST", "/login",                           Rule::Public,                        Allowed::Success),
+    ("POST", "/logout",                          Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/login/mfa",                       Rule::SignedIn,                      Allowed::Success),
+    ("POST", "/login/mfa",                       Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/account/mfa",                     Rule::SignedIn,                      Allowed::Success),
+    ("POST", "/account/mfa",                     Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/dashboard",                       Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("GET",  "/patients",                        Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("POST", "/patients",                        Rule::Role(P::EditDemographics),     Allowed::Invalid),
+    ("POST", "/patients/search",                 Rule::Role(P::ReadDemographics),     Allowed::Success),
+    ("GET",  "/patients/new",                    Rule::Role(P::EditDemographics),     Allowed::Success),
+    ("GET",  "/patients/{patient}",              Rule::Patient(P::ReadDemographics),  Allowed::Success),
+    ("POST", "/patients/{patient}",              Rule::Patient(P::EditDemographics),  Allowed::Invalid),
+    ("GET",  "/patients/{patient}/edit",         Rule::Patient(P::EditDemographics),  Allowed::Success),
+    ("GET",  "/patients/{patient}/episodes",     Rule::Patient(P::ReadEpisodes),      Allowed::Success),
+    ("POST", "/patients/{patient}/episodes",     Rule::Patient(P::AdmitEpisode),      Allowed::Invalid),
+    ("GET",  "/patients/{patient}/episodes/new", Rule::Patient(P::AdmitEpisode),      Allowed::Success),
+    // The level and discharge forms show the episode, so they also need ReadEpisodes, which
+    // every role allowed to change levels or discharge holds.
+    ("GET",  "/episodes/{episode}/level",        Rule::Patient(P::ChangeLevelOfCare), Allowed::Success),
+    ("POST", "/episodes/{episode}/level",        Rule::Patient(P::ChangeLevelOfCare), Allowed::Invalid),
+    ("GET",  "/episodes/{episode}/discharge",    Rule::Patient(P::DischargeEpisode),  Allowed::Success),
+    ("POST", "/episodes/{episode}/discharge",    Rule::Patient(P::DischargeEpisode),  Allowed::Invalid),
+    ("GET",  "/tasks",                           Rule::Role(P::ReadDemographics),     Allowed::Success),
+    // As for the API: the outcome is checked before the assignment.
+    ("POST", "/tasks/{task}/complete",           Rule::TaskAssignee,                  Allowed::Invalid),
+    ("POST", "/patients/{patient}/flags",        Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("POST", "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("GET",  "/admin/users/{user}",              Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("POST", "/admin/users/{user}",              Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("POST", "/admin/users/{user}/password",     Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("POST", "/admin/users/{user}/unlock",       Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("POST", "/admin/mfa-policy",                Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("GET",  "/admin/audit",                     Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("POST", "/admin/audit/verify",              Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/static/app.css",                  Rule::Public,                        Allowed::Success),
+];
+
+/// One staff member per role (casey for the counselor).
+const CALLERS: [&str; 10] = [
+    "ada", "dora", "casey", "priya", "nate", "pete", "ingrid", "fran", "bill", "pat",
+];
+
+fn role_of(username: &str) -> Role {
+    STAFF
+        .iter()
+        .find(|(u, _)| *u == username)
+        .map(|(_, r)| *r)
+        .expect("known user")
+}
+
+/// Whether the caller's view includes the patient of the co-occurring program: roles that see
+/// everyone, and the site-wide assignments `common::start` gives intake, front desk and billing.
+/// Casey, priya, nate and pete are assigned to the adult program only.
+fn sees_other_program(username: &str) -> bool {
+    role_of(username).sees_all_patients() || matches!(username, "ingrid" | "fran" | "bill")
+}
+
+/// Which patient a request is about.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// Dana Reyes, in the adult program: within every caller's view.
+    InView,
+    /// Lee Park, in the co-occurring program: outside the adult program's staff's view.
+    OtherProgram,
+}
+
+/// The ids the placeholders stand for.
+struct Ids {
+    patient: i64,
+    episode: i64,
+    other_patient: i64,
+    other_episode: i64,
+    user: i64,
+    task: i64,
+}
+
+impl Ids {
+    async fn of(s: &TestServer) -> Ids {
+        let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+        let grant = s
+            .store
+            .patient_grant::<can::ReadEpisodes>(&dora, s.other_patient_id)
+            .await
+            .expect("grant");
+        let other_episode = s.store.episodes(&grant).await.expect("episodes")[0].id;
+        // A flag on Dana opens a task for casey, her primary counselor.
+        let flag = s
+            .store
+            .patient_grant::<can::WriteClinical>(&dora, s.patient_id)
+            .await
+            .expect("grant");
+        s.store
+            .raise_manual_flag(&flag, Severity::Moderate, "Missed two sessions")
+            .await
+            .expect("flag");
+        let casey = actor(&s.users, "casey", Role::Counselor);
+        let task = s
+            .store
+            .my_tasks(
+                &s.store
+                    .grant::<can::ReadDemographics>(&casey)
+                    .expect("grant"),
+            )
+            .await
+            .expect("tasks")[0]
+            .id;
+        Ids {
+            patient: s.patient_id,
+            episode: s.episode_id,
+            other_patient: s.other_patient_id,
+            other_episode,
+            // Olive: a colleague whose account the administrator's calls may touch harmlessly.
+            user: s.users["olive"],
+            task,
+        }
+    }
+
+    fn path(&self, template: &str, target: Target) -> String {
+        let (patient, episode) = match target {
+            Target::InView => (self.patient, self.episode),
+            Target::OtherProgram => (self.other_patient, self.other_episode),
+        };
+        template
+            .replace("{patient}", &patient.to_string())
+            .replace("{episode}", &episode.to_string())
+            .replace("{user}", &self.user.to_string())
+            .replace("{task}", &self.task.to_string())
+    }
+
+    fn patient(&self, target: Target) -> i64 {
+        match target {
+            Target::InView => self.patient,
+            Target::OtherProgram => self.other_patient,
+        }
+    }
+}
+
+fn targets(rule: Rule) -> &'static [Target] {
+    match rule {
+        Rule::Patient(_) => &[Target::InView, Target::OtherProgram],
+        _ => &[Target::InView],
+    }
+}
+
+fn allowed(username: &str, rule: Rule, target: Target) -> bool {
+    let role = role_of(username);
+    match rule {
+        Rule::Public | Rule::SignedIn => true,
+        Rule::TaskAssignee => matches!(username, "casey" | "dora"),
+        Rule::Role(p) => permits(role, p),
+        Rule::Patient(p) => {
+            permits(role, p) && (target == Target::InView || sees_other_program(username))
+        }
+    }
+}
+
+/// The mismatch, if the status is not what the rule says.
+fn check(
+    username: &str,
+    (method, template, rule, outcome): Row,
+    target: Target,
+    status: StatusCode,
+) -> Option<String> {
+    let expected_ok = match (allowed(username, rule, target), outcome) {
+        (false, _) => status == StatusCode::FORBIDDEN,
+        (true, Allowed::Success) => status.is_success() || status.is_redirection(),
+        (true, Allowed::Invalid) => status == StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    (!expected_ok).then(|| {
+        format!(
+            "{username} ({}) {method} {template} [{target:?}]: got {status}, expected {}",
+            role_of(username).code(),
+            if allowed(username, rule, target) {
+                format!("{outcome:?}")
+            } else {
+                "403".into()
+            }
+        )
+    })
+}
+
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.as_bytes()).expect("method")
+}
+
+/// Runs one caller's part of the API matrix; returns the mismatches.
+async fn api_as(s: Arc<TestServer>, ids: Arc<Ids>, username: &'static str) -> Vec<String> {
+    let token = s.token(username).await;
+    let client = reqwest::Client::new();
+    let mut problems = Vec::new();
+    for row in API {
+        let (m, template, rule, _) = *row;
+        for target in targets(rule) {
+            let mut req = client
+                .request(
+                    method(m),
+                    format!("{}/api/v1{}", s.base, ids.path(template, *target)),
+                )
+                .bearer_auth(&token);
+            if m != "GET" {
+                req = req.json(&serde_json::json!({}));
+            }
+            let res = req.send().await.expect("send");
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            if status == StatusCode::FORBIDDEN && body["error"]["code"] != "forbidden" {
+                problems.push(format!(
+                    "{username} {m} {template}: 403 without code forbidden"
+                ));
+            }
+            problems.extend(check(username, *row, *target, status));
+            if let (Rule::Patient(p), false) = (rule, allowed(username, rule, *target)) {
+                let denied = s
+                    .audit_for(ids.patient(*target))
+                    .await
+                    .into_iter()
+                    .any(|r| {
+                        r.username == username
+                            && r.action == "access_denied"
+                            && r.detail == format!("{p:?}")
+                    });
+                if !denied {
+                    problems.push(format!(
+                        "{username} {m} {template} [{target:?}]: no access_denied audit row"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Runs one caller's part of the page matrix; returns the mismatches.
+async fn pages_as(s: Arc<TestServer>, ids: Arc<Ids>, username: &'static str) -> Vec<String> {
+    let browser = s.browser(username).await;
+    let mut problems = Vec::new();
+    let mut denied_patients = BTreeSet::new();
+    for row in PAGES {
+        let (m, template, rule, _) = *row;
+        for target in targets(rule) {
+            let path = ids.path(template, *target);
+            let status = match (m, template) {
+                // Signing in and out replace or end the session: use a session of their own.
+                ("POST", "/login") => {
+                    let fresh = s.browser(username).await;
+                    fresh
+                        .post("/login", &[("username", username), ("password", PASSWORD)])
+                        .await
+                        .status()
+                }
+                ("POST", "/logout") => s.browser(username).await.post(&path, &[]).await.status(),
+                ("POST", _) => browser.post(&path, &[]).await.status(),
+                _ => browser.get(&path).await.status(),
+            };
+            problems.extend(check(username, *row, *target, status));
+            if let (Rule::Patient(_), false) = (rule, allowed(username, rule, *target)) {
+                denied_patients.insert(ids.patient(*target));
+            }
+        }
+    }
+    for patient in denied_patients {
+        let audited = s
+            .audit_for(patient)
+            .await
+            .into_iter()
+            .any(|r| r.username == username && r.action == "access_denied");
+        if !audited {
+            problems.push(format!(
+                "{username}: page refusals about patient {patient} left no access_denied row"
+            ));
+        }
+    }
+    problems
+}
+
+async fn run<F, Fut>(each: F)
+where
+    F: Fn(Arc<TestServer>, Arc<Ids>, &'static str) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>> + Send + 'static,
+{
+    let s = Arc::new(start().await);
+    let ids = Arc::new(Ids::of(&s).await);
+    let mut callers = JoinSet::new();
+    for username in CALLERS {
+        callers.spawn(each(s.clone(), ids.clone(), username));
+    }
+    let mut problems = Vec::new();
+    while let Some(found) = callers.join_next().await {
+        problems.extend(found.expect("caller task"));
+    }
+    problems.sort();
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn every_api_route_for_every_role() {
+    run(api_as).await;
+}
+
+#[tokio::test]
+async fn every_page_route_for_every_role() {
+    run(pages_as).await;
+}
+
+#[tokio::test]
+async fn counselor_is_refused_a_patient_outside_their_programs_with_an_audit_row() {
+    let s = start().await;
+    let ids = Ids::of(&s).await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    for path in [
+        format!("/patients/{}", ids.other_patient),
+        format!("/patients/{}/episodes", ids.other_patient),
+        format!("/episodes/{}/levels", ids.other_episode),
+    ] {
+        let res = client
+            .get(format!("{}/api/v1{path}", s.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "forbidden");
+        assert_eq!(
+            body["error"]["message"],
+            "this patient is outside your assigned programs"
+        );
+    }
+    let denials: Vec<String> = s
+        .audit_for(ids.other_patient)
+        .await
+        .into_iter()
+        .filter(|r| r.username == "casey" && r.action == "access_denied")
+        .map(|r| r.detail)
+        .collect();
+    assert_eq!(
+        denials,
+        ["ReadEpisodes", "ReadEpisodes", "ReadDemographics"]
+    );
+    let page = s
+        .browser("casey")
+        .await
+        .get(&format!("/patients/{}", ids.other_patient))
+        .await;
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+}
+
+fn normalised(template: &str) -> String {
+    ["{patient}", "{episode}", "{user}", "{task}"]
+        .iter()
+        .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))
+}
+
+#[test]
+fn the_api_matrix_covers_every_api_route() {
+    let matrix: BTreeSet<(String, String)> = API
+        .iter()
+        .map(|(m, p, _, _)| (m.to_lowercase(), normalised(p)))
+        .collect();
+    let routed: BTreeSet<(String, String)> = trellis_web::api::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let missing: Vec<_> = routed.difference(&matrix).collect();
+    let stale: Vec<_> = matrix.difference(&routed).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "add these API routes to API: {missing:?}; remove these, no longer routed: {stale:?}"
+    );
+}
+
+/// The page routes as declared in pages/mod.rs (the page router is private to the crate, so
+/// its declaration is read as text: a new page fails this test until the matrix covers it).
+fn declared_page_routes() -> BTreeSet<(String, String)> {
+    let source = include_str!("../src/pages/mod.rs");
+    let start = source.find("pub fn routes()").expect("routes()");
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").expect("end of routes()")];
+    let mut routes = BTreeSet::new();
+    for declaration in body.split(".route(").skip(1) {
+        let path = declaration.split('"').nth(1).expect("path literal");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            // `get(` as a call, not the tail of a longer name such as `target(`.
+            let calls = declaration
+                .match_indices(&format!("{method}("))
+                .any(|(i, _)| {
+                    let before = declaration.as_bytes().get(i.wrapping_sub(1));
+                    before.is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+                });
+            if calls {
+                routes.insert((method.to_owned(), path.to_owned()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_page_matrix_covers_every_page_route() {
+    let matrix: BTreeSet<(String, String)> = PAGES
+        .iter()
+        .map(|(m, p, _, _)| (m.to_lowercase(), normalised(p)))
+        .collect();
+    let declared = declared_page_routes();
+    assert!(declared.len() > 20, "parsed the page routes: {declared:?}");
+    let missing: Vec<_> = declared.difference(&matrix).collect();
+    let stale: Vec<_> = matrix.difference(&declared).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "add these page routes to PAGES: {missing:?}; remove these, no longer routed: {stale:?}"
+    );
+}

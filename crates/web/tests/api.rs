@@ -1,0 +1,1522 @@
+//! The JSON API over real HTTP: every endpoint's happy path, bad input on every POST and PUT
+//! (a 4xx naming the field, and nothing stored), credentials, 404/405, duplicates, the audit
+//! trail, an episode from admission to discharge, and the OpenAPI document's snapshot.
+
+mod common;
+
+use common::*;
+use reqwest::header::{ALLOW, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+
+/// An API client acting with one bearer token.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// A response: status, headers and the JSON body (null when empty).
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    /// The error code of a JSON error.
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// The fields named by a JSON error.
+    fn fields(&self) -> BTreeSet<String> {
+        self.body["error"]["fields"]
+            .as_array()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter_map(|f| f["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn expect(self, status: StatusCode, what: &str) -> Reply {
+        assert_eq!(self.status, status, "{what}: {}", self.body);
+        self
+    }
+}
+
+fn names(fields: &[&str]) -> BTreeSet<String> {
+    fields.iter().map(|f| (*f).to_owned()).collect()
+}
+
+async fn reply(res: reqwest::Response) -> Reply {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{status}: not JSON: {}",
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            )
+        })
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Api {
+    async fn new(s: &TestServer, username: &'static str) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: s.base.clone(),
+            token: s.token(username).await,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self.request(method, path);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        reply(req.send().await.expect("send")).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// Registers a patient and returns the id.
+    async fn register(&self, s: &TestServer, first: &str, last: &str) -> i64 {
+        let created = self
+            .post(
+                "/patients",
+                json!({
+                    "site_id": s.site_id,
+                    "legal_first_name": first,
+                    "legal_last_name": last,
+                    "date_of_birth": "1984-02-29",
+                    "sex": "male",
+                    "pronouns": "he/him",
+                }),
+            )
+            .await
+            .expect(StatusCode::CREATED, "register");
+        created.body["id"].as_i64().expect("id")
+    }
+}
+
+// ---- The OpenAPI document ----
+
+#[test]
+fn openapi_document_matches_the_snapshot() {
+    let generated = trellis_web::api::openapi_json().expect("document");
+    if std::env::var("UPDATE_OPENAPI").as_deref() == Ok("1") {
+        std::fs::write(SNAPSHOT, &generated).expect("write docs/openapi.json");
+        return;
+    }
+    let stored = std::fs::read_to_string(SNAPSHOT).unwrap_or_default();
+    assert!(
+        stored == generated,
+        "docs/openapi.json is out of date with the API's annotations; \
+         run `UPDATE_OPENAPI=1 cargo test -p trellis-web --test api` and commit the result"
+    );
+}
+
+fn document() -> Value {
+    serde_json::to_value(trellis_web::api::openapi()).expect("json")
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_operation_is_routed() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let routed: BTreeSet<(String, String)> = trellis_web::api::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        routed.len(),
+        trellis_web::api::ROUTES.len(),
+        "routes are unique"
+    );
+    let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            documented.insert((method.clone(), path.clone()));
+            let id = operation["operationId"].as_str().expect("operationId");
+            assert!(operation_ids.insert(id.to_owned()), "duplicate id {id}");
+            assert!(
+                operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path} has a tag"
+            );
+        }
+    }
+    assert_eq!(routed, documented);
+}
+
+#[test]
+fn document_declares_bearer_security_and_error_schema() {
+    let doc = document();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["security"]
+        .as_array()
+        .expect("security")
+        .contains(&json!({"bearer": []})));
+    assert!(doc["components"]["schemas"]["ApiErrorBody"].is_object());
+    assert_eq!(
+        doc["paths"]["/patients"]["post"]["responses"]["409"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/PossibleDuplicate"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_generated_one_and_needs_no_credentials() {
+    let s = start().await;
+    let res = reqwest::get(format!("{}/api/v1/openapi.json", s.base))
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[CONTENT_TYPE]
+        .to_str()
+        .expect("ascii")
+        .starts_with("application/json"));
+    let served = res.text().await.expect("text");
+    assert_eq!(served, trellis_web::api::openapi_json().expect("document"));
+}
+
+// ---- Credentials, unknown routes and methods ----
+
+#[tokio::test]
+async fn missing_or_invalid_credentials_get_401_json() {
+    let s = start().await;
+    let client = reqwest::Client::new();
+    for (method, path) in [
+        (Method::GET, "/api/v1/me"),
+        (Method::GET, "/api/v1/patients"),
+        (Method::POST, "/api/v1/patients/search"),
+    ] {
+        let anonymous = reply(
+            client
+                .request(method.clone(), format!("{}{path}", s.base))
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+        .expect(StatusCode::UNAUTHORIZED, path);
+        assert_eq!(anonymous.code(), "unauthenticated");
+        let forged = reply(
+            client
+                .request(method, format!("{}{path}", s.base))
+                .bearer_auth("trl_not-a-real-token")
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+        .expect(StatusCode::UNAUTHORIZED, path);
+        assert_eq!(forged.code(), "unauthenticated");
+    }
+    let challenged = client
+        .get(format!("{}/api/v1/me", s.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(challenged.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn residential_levels_are_a_transfer_not_a_level_change() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/episodes/{}/levels", s.base, s.episode_id))
+        .bearer_auth(token)
+        .json(&json!({"level": "3.5", "effective_on": today().to_string(), "reason": "needs residential"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert!(body["error"]["fields"][0]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Transferred"));
+}
+
+#[tokio::test]
+async fn tokens_of_deactivated_accounts_stop_working() {
+    let s = start().await;
+    let admin = Api::new(&s, "ada").await;
+    let casey = Api::new(&s, "casey").await;
+    casey.get("/me").await.expect(StatusCode::OK, "before");
+    admin
+        .put(
+            &format!("/users/{}", s.users["casey"]),
+            json!({"display_name": "Casey", "role": "counselor", "active": false}),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "deactivate");
+    let after = casey
+        .get("/me")
+        .await
+        .expect(StatusCode::UNAUTHORIZED, "after");
+    assert_eq!(after.code(), "unauthenticated");
+}
+
+#[tokio::test]
+async fn undeclared_methods_get_405_json_and_unknown_paths_404_json() {
+    let s = start().await;
+    let api = Api::new(&s, "ada").await;
+    let deleted = api
+        .send(Method::DELETE, "/patients", None)
+        .await
+        .expect(StatusCode::METHOD_NOT_ALLOWED, "DELETE /patients");
+    assert_eq!(deleted.code(), "method_not_allowed");
+    let allow = deleted.headers[ALLOW].to_str().expect("ascii").to_owned();
+    assert!(
+        allow.contains("GET") && allow.contains("POST"),
+        "Allow: {allow}"
+    );
+    for (method, path) in [
+        (Method::PATCH, format!("/patients/{}", s.patient_id)),
+        (Method::GET, format!("/episodes/{}/discharge", s.episode_id)),
+        (Method::DELETE, "/users/1".to_owned()),
+        (Method::POST, "/openapi.json".to_owned()),
+    ] {
+        let r = api
+            .send(method.clone(), &path, None)
+            .await
+            .expect(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} {path}"));
+        assert_eq!(r.code(), "method_not_allowed");
+    }
+    let unknown = api
+        .get("/no-such-thing")
+        .await
+        .expect(StatusCode::NOT_FOUND, "unknown path");
+    assert_eq!(unknown.code(), "not_found");
+    let missing = api
+        .get("/patients/999999")
+        .await
+        .expect(StatusCode::NOT_FOUND, "unknown patient");
+    assert_eq!(missing.code(), "not_found");
+    let missing = api
+        .get("/users/999999")
+        .await
+        .expect(StatusCode::NOT_FOUND, "unknown user");
+    assert_eq!(missing.code(), "not_found");
+    let doctor = Api::new(&s, "dora").await;
+    let missing = doctor
+        .get("/episodes/999999/levels")
+        .await
+        .expect(StatusCode::NOT_FOUND, "unknown episode");
+    assert_eq!(missing.code(), "not_found");
+    let bad_id = api
+        .get("/patients/abc")
+        .await
+        .expect(StatusCode::BAD_REQUEST, "non-numeric id");
+    assert_eq!(bad_id.code(), "bad_request");
+    assert_eq!(bad_id.fields(), names(&["id"]));
+}
+
+#[tokio::test]
+async fn sessions_may_call_the_api_but_state_changes_need_the_csrf_header() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let me = reply(
+        b.client
+            .get(format!("{}/api/v1/me", s.base))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await
+    .expect(StatusCode::OK, "session GET");
+    assert_eq!(me.body["username"], "casey");
+    let url = format!("{}/api/v1/patients/search", s.base);
+    let without = reply(
+        b.client
+            .post(&url)
+            .header("Origin", &s.base)
+            .json(&json!({"text": "reyes"}))
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN, "no CSRF header");
+    assert_eq!(without.code(), "csrf_failed");
+    let with = reply(
+        b.client
+            .post(&url)
+            .header("Origin", &s.base)
+            .header("X-CSRF-Token", &b.csrf)
+            .json(&json!({"text": "reyes"}))
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await
+    .expect(StatusCode::OK, "with CSRF header");
+    assert_eq!(with.body["patients"][0]["id"], s.patient_id);
+}
+
+// ---- Account and reference data ----
+
+#[tokio::test]
+async fn me_sites_programs_and_counselors() {
+    let s = start().await;
+    let api = Api::new(&s, "casey").await;
+    let me = api.get("/me").await.expect(StatusCode::OK, "me");
+    assert_eq!(me.body["user_id"], s.users["casey"]);
+    assert_eq!(me.body["role"], "counselor");
+    assert!(me.body["display_name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("casey")));
+    let permissions: Vec<&str> = me.body["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(permissions.contains(&"read_clinical"));
+    assert!(permissions.contains(&"discharge_episode"));
+    assert!(!permissions.contains(&"manage_users"));
+
+    let sites = api.get("/sites").await.expect(StatusCode::OK, "sites");
+    assert_eq!(sites.body[0]["id"], s.site_id);
+    assert_eq!(sites.body[0]["timezone"], "America/New_York");
+    let programs = api
+        .get("/programs")
+        .await
+        .expect(StatusCode::OK, "programs");
+    let program_ids: Vec<i64> = programs
+        .body
+        .as_array()
+        .expect("programs")
+        .iter()
+        .filter_map(|p| p["id"].as_i64())
+        .collect();
+    assert_eq!(program_ids.len(), 2);
+    assert!(program_ids.contains(&s.program_id) && program_ids.contains(&s.other_program_id));
+    assert_eq!(programs.body[0]["level_of_care"], "2.1");
+
+    let counselors = api
+        .get("/counselors")
+        .await
+        .expect(StatusCode::OK, "counselors");
+    let rows = counselors.body.as_array().expect("counselors");
+    let ids: BTreeSet<i64> = rows.iter().filter_map(|c| c["id"].as_i64()).collect();
+    assert_eq!(
+        ids,
+        [s.users["casey"], s.users["olive"], s.users["dora"]]
+            .into_iter()
+            .collect()
+    );
+    for row in rows {
+        let keys: Vec<&String> = row.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["id", "name"], "id and name only");
+    }
+}
+
+#[tokio::test]
+async fn dashboard_shows_the_caseload_and_todays_admissions() {
+    let s = start().await;
+    let intake = Api::new(&s, "ingrid").await;
+    let id = intake.register(&s, "Omar", "Bell").await;
+    intake
+        .post(
+            &format!("/patients/{id}/episodes"),
+            json!({
+                "program_id": s.program_id,
+                "admitted_on": clinic_today(),
+                "referral_source": "Self or family",
+                "primary_counselor_id": s.users["casey"],
+                "level": "2.1",
+                "reason": "ASAM: D5 at 2",
+            }),
+        )
+        .await
+        .expect(StatusCode::CREATED, "admit");
+    let casey = Api::new(&s, "casey").await;
+    let dash = casey
+        .get("/dashboard")
+        .await
+        .expect(StatusCode::OK, "dashboard");
+    let caseload: Vec<i64> = dash.body["caseload"]
+        .as_array()
+        .expect("caseload")
+        .iter()
+        .filter_map(|c| c["patient_id"].as_i64())
+        .collect();
+    assert!(caseload.contains(&s.patient_id) && caseload.contains(&id));
+    assert!(!caseload.contains(&s.other_patient_id));
+    assert_eq!(dash.body["admissions"][0]["patient_id"], id);
+    assert_eq!(dash.body["admissions"][0]["mrn"], format!("TR{id:06}"));
+    let desk = Api::new(&s, "fran").await;
+    let dash = desk
+        .get("/dashboard")
+        .await
+        .expect(StatusCode::OK, "front desk");
+    assert!(
+        dash.body["caseload"].is_null(),
+        "no caseload for front desk"
+    );
+    assert_eq!(dash.body["admissions"][0]["patient_id"], id);
+}
+
+/// Today at the test clinic (America/New_York), the day the server validates dates against.
+fn clinic_today() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+        .to_string()
+}
+
+// ---- Patients ----
+
+#[tokio::test]
+async fn list_and_search_stay_within_the_callers_view_and_are_audited() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let list = casey.get("/patients").await.expect(StatusCode::OK, "list");
+    let ids: Vec<i64> = list.body["patients"]
+        .as_array()
+        .expect("patients")
+        .iter()
+        .filter_map(|p| p["id"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![s.patient_id], "only casey's program");
+    let row = &list.body["patients"][0];
+    assert_eq!(row["name"], "Dana Reyes");
+    assert_eq!(row["status"], "in_treatment");
+    assert_eq!(row["current_level"], "2.1");
+    assert_eq!(list.body["has_more"], false);
+
+    let dora = Api::new(&s, "dora").await;
+    let first = dora
+        .get("/patients?limit=1")
+        .await
+        .expect(StatusCode::OK, "page 1");
+    assert_eq!(first.body["patients"].as_array().map(Vec::len), Some(1));
+    assert_eq!(first.body["has_more"], true);
+    let second = dora
+        .get("/patients?limit=1&offset=1")
+        .await
+        .expect(StatusCode::OK, "page 2");
+    assert_eq!(second.body["has_more"], false);
+    assert_ne!(
+        first.body["patients"][0]["id"],
+        second.body["patients"][0]["id"]
+    );
+
+    for (text, expected) in [
+        ("reyes", Some(s.patient_id)),
+        ("Dana Reyes", Some(s.patient_id)),
+        ("Reyes, D", Some(s.patient_id)),
+        (&format!("TR{:06}", s.patient_id)[..], Some(s.patient_id)),
+        ("1990-05-17", Some(s.patient_id)),
+        ("park", None),
+    ] {
+        let found = casey
+            .post("/patients/search", json!({"text": text}))
+            .await
+            .expect(StatusCode::OK, text);
+        let ids: Vec<i64> = found.body["patients"]
+            .as_array()
+            .expect("patients")
+            .iter()
+            .filter_map(|p| p["id"].as_i64())
+            .collect();
+        assert_eq!(ids, expected.into_iter().collect::<Vec<_>>(), "{text}");
+    }
+    let open = dora
+        .post("/patients/search", json!({"text": "", "open_only": true}))
+        .await
+        .expect(StatusCode::OK, "open only");
+    assert_eq!(open.body["patients"].as_array().map(Vec::len), Some(2));
+
+    let audit = s.store.clone();
+    let rows = audit_rows(&audit, "casey").await;
+    assert!(rows
+        .iter()
+        .any(|r| r.action == "search" && r.record_type == "patient"));
+}
+
+async fn audit_rows(
+    store: &trellis_storage::Store,
+    username: &str,
+) -> Vec<trellis_storage::audit::AuditRow> {
+    let grant = store
+        .grant::<trellis_storage::access::can::ReadAudit>(&trellis_storage::access::Actor::system(
+            "test",
+        ))
+        .expect("grant");
+    store
+        .search_audit(
+            &grant,
+            &trellis_storage::audit::AuditQuery {
+                username: Some(username.to_owned()),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+}
+
+#[tokio::test]
+async fn registration_warns_on_duplicates_then_creates_on_confirmation() {
+    let s = start().await;
+    let intake = Api::new(&s, "ingrid").await;
+    let same_person = json!({
+        "site_id": s.site_id,
+        "legal_first_name": "dana",
+        "legal_last_name": "REYES",
+        "date_of_birth": "1990-05-17",
+        "sex": "female",
+    });
+    let dup = intake
+        .post("/patients", same_person.clone())
+        .await
+        .expect(StatusCode::CONFLICT, "duplicate");
+    assert_eq!(dup.code(), "possible_duplicate");
+    assert_eq!(dup.body["error"]["fields"], json!([]));
+    let candidate = &dup.body["candidates"][0];
+    assert_eq!(candidate["patient_id"], s.patient_id);
+    assert_eq!(candidate["mrn"], format!("TR{:06}", s.patient_id));
+    assert_eq!(candidate["name"], "Dana Reyes");
+    assert_eq!(candidate["date_of_birth"], "1990-05-17");
+    let found = intake
+        .post("/patients/search", json!({"text": "1990-05-17"}))
+        .await
+        .expect(StatusCode::OK, "search");
+    assert_eq!(
+        found.body["patients"].as_array().map(Vec::len),
+        Some(2),
+        "nothing was registered (Dana and Lee share the date)"
+    );
+    assert!(s
+        .audit_for(s.patient_id)
+        .await
+        .iter()
+        .any(|r| r.action == "duplicate_shown" && r.username == "ingrid"));
+
+    let mut confirmed = same_person;
+    confirmed["confirm_new"] = json!(true);
+    let created = intake
+        .post("/patients", confirmed)
+        .await
+        .expect(StatusCode::CREATED, "confirmed");
+    let id = created.body["id"].as_i64().expect("id");
+    assert_eq!(created.body["mrn"], format!("TR{id:06}"));
+    assert_eq!(
+        created.headers[LOCATION].to_str().expect("ascii"),
+        format!("/api/v1/patients/{id}")
+    );
+    let patient = intake
+        .get(&format!("/patients/{id}"))
+        .await
+        .expect(StatusCode::OK, "get");
+    assert_eq!(patient.body["legal_first_name"], "dana");
+    assert_eq!(patient.body["site_id"], s.site_id);
+    let audit = s.audit_for(id).await;
+    assert!(audit
+        .iter()
+        .any(|r| r.action == "create" && r.detail == "registered after duplicate warning"));
+}
+
+#[tokio::test]
+async fn demographics_read_and_update_are_audited() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let path = format!("/patients/{}", s.patient_id);
+    let p = casey.get(&path).await.expect(StatusCode::OK, "read");
+    assert_eq!(p.body["display_name"], "Dana Reyes");
+    assert_eq!(p.body["mrn"], format!("TR{:06}", s.patient_id));
+    assert_eq!(p.body["pronouns"], "she/her");
+    assert_eq!(p.body["date_of_birth"], "1990-05-17");
+    assert!(p.body["age"].as_i64().is_some_and(|a| a >= 35));
+    casey
+        .put(
+            &path,
+            json!({
+                "legal_first_name": "Dana",
+                "legal_last_name": "Reyes",
+                "preferred_name": "Dee",
+                "date_of_birth": "1990-05-17",
+                "sex": "female",
+                "pronouns": "they/them",
+                "phone": "555-010-2000",
+            }),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "update");
+    let p = casey.get(&path).await.expect(StatusCode::OK, "read again");
+    assert_eq!(p.body["display_name"], "Dee Reyes");
+    assert_eq!(p.body["pronouns"], "they/them");
+    assert_eq!(p.body["phone"], "555-010-2000");
+    let audit = s.audit_for(s.patient_id).await;
+    let by_casey: Vec<&str> = audit
+        .iter()
+        .filter(|r| r.username == "casey" && r.record_type == "patient")
+        .map(|r| r.action.as_str())
+        .collect();
+    assert!(by_casey.contains(&"read") && by_casey.contains(&"update"));
+    assert!(
+        audit
+            .iter()
+            .filter(|r| r.username == "casey")
+            .all(|r| r.request_id.is_some() && r.ip.is_some()),
+        "API audit rows carry the request id and address"
+    );
+}
+
+#[tokio::test]
+async fn counselor_is_denied_a_patient_outside_their_programs_and_it_is_audited() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    for path in [
+        format!("/patients/{}", s.other_patient_id),
+        format!("/patients/{}/episodes", s.other_patient_id),
+    ] {
+        let denied = casey.get(&path).await.expect(StatusCode::FORBIDDEN, &path);
+        assert_eq!(denied.code(), "forbidden");
+        assert!(
+            !denied.body.to_string().contains("Park"),
+            "a denial reveals nothing about the patient"
+        );
+    }
+    let audit = s.audit_for(s.other_patient_id).await;
+    assert!(audit
+        .iter()
+        .any(|r| r.username == "casey" && r.action == "access_denied"));
+}
+
+// ---- Episodes ----
+
+#[tokio::test]
+async fn admit_change_level_and_discharge() {
+    let s = start().await;
+    let intake = Api::new(&s, "ingrid").await;
+    let casey = Api::new(&s, "casey").await;
+    let id = intake.register(&s, "Omar", "Bell").await;
+    let admitted = intake
+        .post(
+            &format!("/patients/{id}/episodes"),
+            json!({
+                "program_id": s.program_id,
+                "admitted_on": clinic_today(),
+                "referral_source": "Employer or EAP",
+                "primary_counselor_id": s.users["casey"],
+                "level": "2.1",
+                "reason": "ASAM: D3 and D5 at 2",
+            }),
+        )
+        .await
+        .expect(StatusCode::CREATED, "admit");
+    let episode = admitted.body["id"].as_i64().expect("episode id");
+    let again = intake
+        .post(
+            &format!("/patients/{id}/episodes"),
+            json!({
+                "program_id": s.program_id,
+                "admitted_on": clinic_today(),
+                "referral_source": "Self or family",
+                "level": "2.1",
+                "reason": "again",
+            }),
+        )
+        .await
+        .expect(StatusCode::CONFLICT, "second open episode");
+    assert_eq!(again.code(), "conflict");
+
+    let episodes = casey
+        .get(&format!("/patients/{id}/episodes"))
+        .await
+        .expect(StatusCode::OK, "episodes");
+    let e = &episodes.body[0];
+    assert_eq!(e["id"], episode);
+    assert_eq!(e["status"], "active");
+    assert_eq!(e["current_level"], "2.1");
+    assert_eq!(e["referral_source"], "Employer or EAP");
+    assert_eq!(e["primary_counselor_id"], s.users["casey"]);
+
+    let changed = casey
+        .post(
+            &format!("/episodes/{episode}/levels"),
+            json!({"level": "2.5", "effective_on": clinic_today(), "reason": "Relapse; needs more structure"}),
+        )
+        .await
+        .expect(StatusCode::CREATED, "change level");
+    assert_eq!(changed.body["level"], "2.5");
+    let history = casey
+        .get(&format!("/episodes/{episode}/levels"))
+        .await
+        .expect(StatusCode::OK, "history");
+    let levels: Vec<&str> = history
+        .body
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["level"].as_str())
+        .collect();
+    assert_eq!(levels, ["2.1", "2.5"]);
+    assert_eq!(history.body[1]["reason"], "Relapse; needs more structure");
+    assert_eq!(history.body[1]["decided_by"], s.users["casey"]);
+
+    casey
+        .post(
+            &format!("/episodes/{episode}/discharge"),
+            json!({"discharged_on": clinic_today(), "reason": 4, "note": "to residential"}),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "discharge");
+    let episodes = casey
+        .get(&format!("/patients/{id}/episodes"))
+        .await
+        .expect(StatusCode::OK, "episodes");
+    assert_eq!(episodes.body[0]["status"], "discharged");
+    assert_eq!(episodes.body[0]["discharge_reason"], 4);
+    assert_eq!(episodes.body[0]["discharge_note"], "to residential");
+    assert_eq!(episodes.body[0]["current_level"], "2.5");
+    let twice = casey
+        .post(
+            &format!("/episodes/{episode}/discharge"),
+            json!({"discharged_on": clinic_today(), "reason": 1}),
+        )
+        .await
+        .expect(StatusCode::CONFLICT, "discharged twice");
+    assert_eq!(twice.code(), "conflict");
+    casey
+        .post(
+            &format!("/episodes/{episode}/levels"),
+            json!({"level": "1", "effective_on": clinic_today(), "reason": "step down"}),
+        )
+        .await
+        .expect(StatusCode::CONFLICT, "level change after discharge");
+
+    let actions: Vec<String> = s
+        .audit_for(id)
+        .await
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for action in ["admit", "change_level", "discharge", "read"] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited");
+    }
+}
+
+// ---- Bad input: a 4xx naming the field, and nothing stored ----
+
+#[tokio::test]
+async fn bad_patient_input_names_the_field_and_stores_nothing() {
+    let s = start().await;
+    let intake = Api::new(&s, "ingrid").await;
+    let cases = [
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &[
+                "site_id",
+                "legal_first_name",
+                "legal_last_name",
+                "date_of_birth",
+                "sex",
+            ][..],
+        ),
+        (
+            json!({"site_id": "one", "legal_first_name": "Zed", "legal_last_name": "Quill"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["site_id"][..],
+        ),
+        (
+            json!({"site_id": s.site_id, "legal_first_name": "Zed", "legal_last_name": "Quill",
+                   "date_of_birth": "17/05/1990", "sex": "robot", "email": "nope"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["date_of_birth", "sex", "email"][..],
+        ),
+        (
+            json!({"site_id": 999, "legal_first_name": "Zed", "legal_last_name": "Quill",
+                   "date_of_birth": "1990-05-17", "sex": "male"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["site_id"][..],
+        ),
+        (
+            json!({"site_id": s.site_id, "legal_first_name": 7, "legal_last_name": "Quill"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["legal_first_name"][..],
+        ),
+    ];
+    for (body, status, fields) in cases {
+        let r = intake
+            .post("/patients", body.clone())
+            .await
+            .expect(status, &body.to_string());
+        assert_eq!(r.code(), "validation_failed", "{body}");
+        assert_eq!(r.fields(), names(fields), "{body}");
+        assert!(
+            !r.body.to_string().contains("robot") && !r.body.to_string().contains("17/05/1990"),
+            "errors do not repeat the values sent"
+        );
+    }
+    let not_json = reply(
+        intake
+            .request(Method::POST, "/patients")
+            .header(CONTENT_TYPE, "application/json")
+            .body("{\"site_id\": ")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .expect(StatusCode::BAD_REQUEST, "truncated JSON");
+    assert_eq!(not_json.code(), "bad_request");
+    let form = reply(
+        intake
+            .request(Method::POST, "/patients")
+            .form(&[("legal_first_name", "Zed")])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, "form body");
+    assert_eq!(form.code(), "unsupported_media_type");
+    let huge = reply(
+        intake
+            .request(Method::POST, "/patients")
+            .header(CONTENT_TYPE, "application/json")
+            .body(vec![b' '; 3 * 1024 * 1024])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .expect(StatusCode::PAYLOAD_TOO_LARGE, "3 MiB body");
+    assert_eq!(huge.code(), "payload_too_large");
+    let found = intake
+        .post("/patients/search", json!({"text": "quill"}))
+        .await
+        .expect(StatusCode::OK, "search");
+    assert_eq!(found.body["patients"], json!([]), "nothing was registered");
+
+    let path = format!("/patients/{}", s.patient_id);
+    let r = intake
+        .put(
+            &path,
+            json!({"legal_first_name": "", "legal_last_name": "Reyes", "date_of_birth": "1990-05-17",
+                   "sex": "female", "phone": "call me"}),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "bad update");
+    assert_eq!(r.fields(), names(&["legal_first_name", "phone"]));
+    let r = intake
+        .put(&path, json!({"legal_first_name": ["Dana"]}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "wrong type");
+    assert_eq!(r.fields(), names(&["legal_first_name"]));
+    let p = intake.get(&path).await.expect(StatusCode::OK, "unchanged");
+    assert_eq!(p.body["legal_first_name"], "Dana");
+    assert_eq!(p.body["phone"], Value::Null);
+
+    for (body, fields) in [
+        (json!({"text": 5}), &["text"][..]),
+        (json!({"text": "x".repeat(101)}), &["text"][..]),
+        (json!({"limit": 0, "offset": -1}), &["limit", "offset"][..]),
+    ] {
+        let r = intake
+            .post("/patients/search", body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    for (query, field) in [
+        ("limit=abc", "limit"),
+        ("limit=0", "limit"),
+        ("offset=-3", "offset"),
+    ] {
+        let r = intake
+            .get(&format!("/patients?{query}"))
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, query);
+        assert_eq!(r.fields(), names(&[field]), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn bad_episode_input_names_the_field_and_stores_nothing() {
+    let s = start().await;
+    let intake = Api::new(&s, "ingrid").await;
+    let casey = Api::new(&s, "casey").await;
+    let id = intake.register(&s, "Omar", "Bell").await;
+    let admit = format!("/patients/{id}/episodes");
+    for (body, fields) in [
+        (
+            json!({}),
+            &[
+                "program_id",
+                "admitted_on",
+                "referral_source",
+                "level",
+                "reason",
+            ][..],
+        ),
+        (json!({"program_id": "adult"}), &["program_id"][..]),
+        (
+            json!({"program_id": s.program_id, "admitted_on": "tomorrow", "referral_source": "Self",
+                   "level": "9.9", "reason": "x"}),
+            &["admitted_on", "level"][..],
+        ),
+        (
+            json!({"program_id": 999, "admitted_on": clinic_today(), "referral_source": "Self",
+                   "level": "2.1", "reason": "x"}),
+            &["program_id"][..],
+        ),
+        (
+            json!({"program_id": s.program_id, "admitted_on": clinic_today(), "referral_source": "Self",
+                   "primary_counselor_id": s.users["fran"], "level": "2.1", "reason": "x"}),
+            &["primary_counselor_id"][..],
+        ),
+        (
+            json!({"program_id": s.program_id, "admitted_on": "2001-01-01", "referral_source": "Self",
+                   "level": "2.1", "reason": "x"}),
+            &["admitted_on"][..],
+        ),
+    ] {
+        let r = intake
+            .post(&admit, body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.code(), "validation_failed");
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let episodes = intake.get(&admit).await.expect(StatusCode::OK, "episodes");
+    assert_eq!(episodes.body, json!([]), "no episode was opened");
+
+    let levels = format!("/episodes/{}/levels", s.episode_id);
+    for (body, fields) in [
+        (json!({}), &["level", "effective_on", "reason"][..]),
+        (
+            json!({"level": "9.9", "effective_on": "tomorrow", "reason": ""}),
+            &["level", "effective_on", "reason"][..],
+        ),
+        (
+            json!({"level": "2.1", "effective_on": clinic_today(), "reason": "same"}),
+            &["level"][..],
+        ),
+        (
+            json!({"level": "2.5", "effective_on": "2001-01-01", "reason": "too early"}),
+            &["effective_on"][..],
+        ),
+        (json!({"level": 2.5}), &["level"][..]),
+    ] {
+        let r = casey
+            .post(&levels, body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let history = casey.get(&levels).await.expect(StatusCode::OK, "history");
+    assert_eq!(history.body.as_array().map(Vec::len), Some(1), "unchanged");
+
+    let discharge = format!("/episodes/{}/discharge", s.episode_id);
+    for (body, fields) in [
+        (json!({}), &["discharged_on", "reason"][..]),
+        (
+            json!({"discharged_on": clinic_today(), "reason": 9}),
+            &["reason"][..],
+        ),
+        (
+            json!({"discharged_on": clinic_today(), "reason": "four"}),
+            &["reason"][..],
+        ),
+        (
+            json!({"discharged_on": "2001-01-01", "reason": 1}),
+            &["discharged_on"][..],
+        ),
+        (
+            json!({"discharged_on": clinic_today(), "reason": 1, "note": "n".repeat(2001)}),
+            &["note"][..],
+        ),
+    ] {
+        let r = casey
+            .post(&discharge, body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let episodes = casey
+        .get(&format!("/patients/{}/episodes", s.patient_id))
+        .await
+        .expect(StatusCode::OK, "episodes");
+    assert_eq!(episodes.body[0]["status"], "active", "still open");
+}
+
+#[tokio::test]
+async fn bad_staff_input_names_the_field_and_stores_nothing() {
+    let s = start().await;
+    let admin = Api::new(&s, "ada").await;
+    let before = admin.get("/users").await.expect(StatusCode::OK, "users");
+    for (body, status, fields) in [
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["role", "display_name", "password"][..],
+        ),
+        (
+            json!({"username": "New Person", "display_name": "N", "role": "counselor",
+                   "password": "long enough password"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["username"][..],
+        ),
+        (
+            json!({"username": "np", "display_name": "N", "role": "wizard", "password": "short"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["role", "password"][..],
+        ),
+        (
+            json!({"username": "casey", "display_name": "Another Casey", "role": "counselor",
+                   "password": "long enough password"}),
+            StatusCode::CONFLICT,
+            &[][..],
+        ),
+    ] {
+        let r = admin
+            .post("/users", body.clone())
+            .await
+            .expect(status, &body.to_string());
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let after = admin.get("/users").await.expect(StatusCode::OK, "users");
+    assert_eq!(before.body, after.body, "no account was created");
+
+    let olive = format!("/users/{}", s.users["olive"]);
+    for (body, status, fields) in [
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["display_name", "role", "active"][..],
+        ),
+        (
+            json!({"display_name": "Olive", "role": "counselor", "active": "yes"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["active"][..],
+        ),
+    ] {
+        let r = admin
+            .put(&olive, body.clone())
+            .await
+            .expect(status, &body.to_string());
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let own = admin
+        .put(
+            &format!("/users/{}", s.users["ada"]),
+            json!({"display_name": "Ada", "role": "counselor", "active": true}),
+        )
+        .await
+        .expect(StatusCode::CONFLICT, "self-demotion");
+    assert_eq!(own.code(), "conflict");
+
+    let assignments = format!("{olive}/assignments");
+    for (body, fields) in [
+        (json!({}), &[][..]),
+        (json!([{"program_id": s.program_id}]), &["[0].site_id"][..]),
+        (json!([{"site_id": "downtown"}]), &["[0].site_id"][..]),
+        (json!([{"site_id": 999}]), &["assignments"][..]),
+        (
+            json!([{"site_id": 999, "program_id": s.program_id}]),
+            &["assignments"][..],
+        ),
+    ] {
+        let r = admin
+            .put(&assignments, body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.code(), "validation_failed");
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let detail = admin.get(&olive).await.expect(StatusCode::OK, "olive");
+    assert_eq!(detail.body["display_name"], "olive (Counselor)");
+    assert_eq!(
+        detail.body["assignments"][0]["program_id"], s.other_program_id,
+        "assignments unchanged"
+    );
+
+    let password = format!("{olive}/password");
+    for body in [
+        json!({}),
+        json!({"password": "short"}),
+        json!({"password": 12}),
+    ] {
+        let r = admin
+            .post(&password, body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.fields(), names(&["password"]), "{body}");
+    }
+    s.browser("olive").await; // the old password still works
+
+    let before = admin
+        .get("/mfa-policy")
+        .await
+        .expect(StatusCode::OK, "policy");
+    for body in [
+        json!({}),
+        json!({"mfa_required": ["wizard"]}),
+        json!({"mfa_required": "admin"}),
+    ] {
+        let r = admin
+            .put("/mfa-policy", body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.fields(), names(&["mfa_required"]), "{body}");
+    }
+    let after = admin
+        .get("/mfa-policy")
+        .await
+        .expect(StatusCode::OK, "policy");
+    assert_eq!(before.body, after.body, "policy unchanged");
+}
+
+// ---- Staff administration ----
+
+#[tokio::test]
+async fn administrators_manage_accounts_assignments_passwords_and_mfa_policy() {
+    let s = start().await;
+    let admin = Api::new(&s, "ada").await;
+    let users = admin.get("/users").await.expect(StatusCode::OK, "users");
+    assert_eq!(users.body.as_array().map(Vec::len), Some(STAFF.len()));
+    let created = admin
+        .post(
+            "/users",
+            json!({"username": "Quinn", "display_name": "Quinn Ortiz", "email": "quinn@example.org",
+                   "role": "counselor", "password": "a long first password"}),
+        )
+        .await
+        .expect(StatusCode::CREATED, "create");
+    let id = created.body["id"].as_i64().expect("id");
+    let path = format!("/users/{id}");
+    assert_eq!(
+        created.headers[LOCATION].to_str().expect("ascii"),
+        format!("/api/v1{path}")
+    );
+    let user = admin.get(&path).await.expect(StatusCode::OK, "get");
+    assert_eq!(user.body["username"], "quinn");
+    assert_eq!(user.body["role"], "counselor");
+    assert_eq!(user.body["active"], true);
+    assert_eq!(user.body["locked"], false);
+    assert_eq!(user.body["assignments"], json!([]));
+
+    admin
+        .put(
+            &path,
+            json!({"display_name": "Quinn O.", "role": "clinical_director", "active": true}),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "update");
+    admin
+        .put(
+            &format!("{path}/assignments"),
+            json!([{"site_id": s.site_id}, {"site_id": s.site_id, "program_id": s.program_id}]),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "assign");
+    let user = admin.get(&path).await.expect(StatusCode::OK, "get");
+    assert_eq!(user.body["display_name"], "Quinn O.");
+    assert_eq!(user.body["role"], "clinical_director");
+    let assigned: BTreeSet<Option<i64>> = user.body["assignments"]
+        .as_array()
+        .expect("assignments")
+        .iter()
+        .map(|a| a["program_id"].as_i64())
+        .collect();
+    assert_eq!(assigned, [None, Some(s.program_id)].into_iter().collect());
+
+    admin
+        .post(
+            &format!("{path}/password"),
+            json!({"password": "a brand new passphrase"}),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "password");
+    let login = s
+        .store
+        .login("quinn", "a brand new passphrase", "127.0.0.9")
+        .await
+        .expect("login");
+    assert!(matches!(
+        login,
+        trellis_storage::staff::LoginOutcome::Success(_)
+    ));
+    for _ in 0..trellis_storage::staff::LOCKOUT_THRESHOLD {
+        s.store
+            .login("quinn", "wrong password", "127.0.0.9")
+            .await
+            .expect("login");
+    }
+    let locked = admin.get(&path).await.expect(StatusCode::OK, "locked");
+    assert_eq!(locked.body["locked"], true);
+    admin
+        .send(Method::POST, &format!("{path}/unlock"), None)
+        .await
+        .expect(StatusCode::NO_CONTENT, "unlock");
+    let unlocked = admin.get(&path).await.expect(StatusCode::OK, "unlocked");
+    assert_eq!(unlocked.body["locked"], false);
+    admin
+        .send(Method::POST, "/users/999999/unlock", None)
+        .await
+        .expect(StatusCode::NOT_FOUND, "unlock unknown");
+
+    admin
+        .put(
+            "/mfa-policy",
+            json!({"mfa_required": ["admin", "privacy_officer"]}),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "policy");
+    let policy = admin
+        .get("/mfa-policy")
+        .await
+        .expect(StatusCode::OK, "policy");
+    let required: Vec<&str> = policy
+        .body
+        .as_array()
+        .expect("policy")
+        .iter()
+        .filter(|p| p["mfa_required"] == true)
+        .filter_map(|p| p["role"].as_str())
+        .collect();
+    assert_eq!(required, ["admin", "privacy_officer"]);
+
+    let actions: Vec<String> = audit_rows(&s.store, "ada")
+        .await
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for action in [
+        "create",
+        "update",
+        "set_assignments",
+        "set_password",
+        "unlock",
+        "set_mfa_policy",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited");
+    }
+}
+
+// ---- The audit log ----
+
+#[tokio::test]
+async fn audit_search_and_verification() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    casey
+        .get(&format!("/patients/{}", s.patient_id))
+        .await
+        .expect(StatusCode::OK, "read");
+    let privacy = Api::new(&s, "pat").await;
+    let rows = privacy
+        .get(&format!(
+            "/audit?patient_id={}&username=CASEY&limit=10",
+            s.patient_id
+        ))
+        .await
+        .expect(StatusCode::OK, "search");
+    let entries = rows.body.as_array().expect("rows");
+    assert!(!entries.is_empty());
+    assert!(entries
+        .iter()
+        .all(|r| r["username"] == "casey" && r["patient_id"] == s.patient_id));
+    assert!(entries
+        .iter()
+        .any(|r| r["action"] == "read" && r["record_type"] == "patient"));
+    assert!(entries[0]["hash"].as_str().is_some_and(|h| h.len() == 64));
+
+    let now = chrono::Utc::now();
+    let window = format!(
+        "/audit?from={}&to={}",
+        (now - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+        (now + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+    );
+    let recent = privacy.get(&window).await.expect(StatusCode::OK, "window");
+    assert!(!recent.body.as_array().expect("rows").is_empty());
+    let future = privacy
+        .get(&format!(
+            "/audit?from={}",
+            (now + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+        ))
+        .await
+        .expect(StatusCode::OK, "future");
+    assert_eq!(future.body, json!([]));
+    for (query, fields) in [
+        ("from=yesterday&to=2026-13-01", &["from", "to"][..]),
+        ("limit=0", &["limit"][..]),
+        ("patient_id=TR000001", &["patient_id"][..]),
+    ] {
+        let r = privacy
+            .get(&format!("/audit?{query}"))
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, query);
+        assert_eq!(r.fields(), names(fields), "{query}");
+    }
+    let searches = audit_rows(&s.store, "pat").await;
+    assert!(searches
+        .iter()
+        .any(|r| r.action == "search" && r.record_type == "audit_log"));
+
+    let v = privacy
+        .send(Method::POST, "/audit/verify", None)
+        .await
+        .expect(StatusCode::OK, "verify");
+    assert_eq!(v.body["intact"], true);
+    assert!(v.body["rows"].as_i64().is_some_and(|n| n > 0));
+    assert_eq!(v.body["problems"], json!([]));
+    casey.get("/audit").await.expect(
+        StatusCode::FORBIDDEN,
+        "counselors do not read the audit log",
+    );
+}
+
+// ---- Safety flags and tasks ----
+
+#[tokio::test]
+async fn a_flag_opens_tasks_that_only_their_assignees_may_close() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let flags = format!("/patients/{}/flags", s.patient_id);
+    for (body, fields) in [
+        (json!({}), &["severity", "summary"][..]),
+        (
+            json!({"severity": "extreme", "summary": "x"}),
+            &["severity"][..],
+        ),
+        (
+            json!({"severity": "high", "summary": "x".repeat(201)}),
+            &["summary"][..],
+        ),
+    ] {
+        let r = casey
+            .post(&flags, body.clone())
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
+        assert_eq!(r.fields(), names(fields), "{body}");
+    }
+    let none = casey.get(&flags).await.expect(StatusCode::OK, "no flags");
+    assert_eq!(none.body, json!([]), "bad input raised nothing");
+    let desk = Api::new(&s, "fran").await;
+    desk.post(&flags, json!({"severity": "high", "summary": "x"}))
+        .await
+        .expect(
+            StatusCode::FORBIDDEN,
+            "front desk writes no clinical content",
+        );
+
+    let raised = casey
+        .post(
+            &flags,
+            json!({"severity": "high", "summary": "Disclosed a plan to overdose"}),
+        )
+        .await
+        .expect(StatusCode::CREATED, "raise");
+    let flag_id = raised.body["id"].as_i64().expect("flag id");
+    let open = casey.get(&flags).await.expect(StatusCode::OK, "flags");
+    assert_eq!(open.body[0]["id"], flag_id);
+    assert_eq!(open.body[0]["severity"], "high");
+    assert_eq!(open.body[0]["kind"], "manual");
+
+    let mine = casey.get("/tasks").await.expect(StatusCode::OK, "tasks");
+    let task = mine.body[0].clone();
+    assert_eq!(task["flag_id"], flag_id);
+    assert_eq!(task["assigned_to"], s.users["casey"]);
+    assert_eq!(task["priority"], "urgent");
+    let dash = casey
+        .get("/dashboard")
+        .await
+        .expect(StatusCode::OK, "dashboard");
+    assert_eq!(dash.body["tasks"][0]["id"], task["id"]);
+    let dora = Api::new(&s, "dora").await;
+    let directors = dora.get("/tasks").await.expect(StatusCode::OK, "tasks");
+    assert_eq!(directors.body[0]["assigned_role"], "clinical_director");
+
+    let complete = format!("/tasks/{}/complete", task["id"]);
+    let priya = Api::new(&s, "priya").await;
+    let refused = priya
+        .post(&complete, json!({"outcome": "not mine to answer"}))
+        .await
+        .expect(StatusCode::FORBIDDEN, "someone else's task");
+    assert_eq!(refused.code(), "forbidden");
+    let empty = casey
+        .post(&complete, json!({"outcome": "  "}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "empty outcome");
+    assert_eq!(empty.fields(), names(&["outcome"]));
+    casey
+        .post("/tasks/999999/complete", json!({"outcome": "done"}))
+        .await
+        .expect(StatusCode::NOT_FOUND, "unknown task");
+    casey
+        .post(
+            &complete,
+            json!({"outcome": "Safety plan with patient and partner; psychiatry same day"}),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "complete");
+    let after = casey.get(&flags).await.expect(StatusCode::OK, "flags");
+    assert_eq!(after.body, json!([]), "the flag is resolved");
+    let left = dora.get("/tasks").await.expect(StatusCode::OK, "tasks");
+    assert_eq!(left.body, json!([]), "its sibling task closed too");
+    let again = casey
+        .post(&complete, json!({"outcome": "again"}))
+        .await
+        .expect(StatusCode::CONFLICT, "already done");
+    assert_eq!(again.code(), "conflict");
+    let actions: Vec<String> = s
+        .audit_for(s.patient_id)
+        .await
+        .into_iter()
+        .filter(|r| r.username == "casey")
+        .map(|r| r.action)
+        .collect();
+    for action in ["raise_flag", "complete"] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited");
+    }
+}
