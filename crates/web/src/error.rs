@@ -27,6 +27,9 @@ pub enum AppError {
     /// Conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The request body is larger than Trellis accepts.
+    #[error("the request is too large")]
+    TooLarge,
     /// CSRF check failed.
     #[error("this form has expired or did not come from Trellis; reload the page and try again")]
     Csrf,
@@ -59,6 +62,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -75,6 +79,7 @@ impl AppError {
             AppError::Invalid(_) => "validation_failed",
             AppError::Conflict(_) => "conflict",
             AppError::Csrf => "csrf_failed",
+            AppError::TooLarge => "payload_too_large",
             AppError::Internal(_) => "internal",
         }
     }

@@ -218,7 +218,13 @@ pub async fn csrf_guard(
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
-        .map_err(|_| reject(is_api))?;
+        .map_err(|_| {
+            if is_api {
+                AppError::TooLarge.into_api_response()
+            } else {
+                AppError::TooLarge.into_response()
+            }
+        })?;
     let token = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
         .map(|(_, v)| v.into_owned())
