@@ -260,3 +260,36 @@ async fn due_measures_show_on_the_dashboard_and_the_chart() {
         .expect("json");
     assert_eq!(due[0]["instrument"], "bam");
 }
+
+#[tokio::test]
+async fn measures_tab_draws_a_trend_with_band_thresholds_and_change() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/patients/{}/measures", s.base, s.patient_id);
+    for (on, answers) in [
+        (today() - chrono::Duration::days(28), [3, 3, 2, 2, 2, 3, 3]),
+        (today() - chrono::Duration::days(14), [2, 2, 1, 1, 1, 2, 1]),
+        (today(), [1, 1, 1, 0, 0, 0, 0]),
+    ] {
+        let res = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({"instrument": "gad7", "administered_on": on, "answers": answers}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let b = s.browser("casey").await;
+    let html = b
+        .get(&format!("/patients/{}/measures", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("<svg"), "trend chart inline");
+    assert!(html.contains("GAD-7 total over the episode"));
+    assert!(html.contains("10 moderate"), "band threshold drawn");
+    assert!(html.contains("response (≥ 50% lower); remission (below 5); reliable improvement"));
+}
