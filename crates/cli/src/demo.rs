@@ -349,7 +349,7 @@ async fn measures(
             last.answers[8] = Some(1);
         }
     }
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         let mut week = admitted_on;
         while week <= today {
             forms.push(NewMeasure {
