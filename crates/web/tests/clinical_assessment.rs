@@ -289,6 +289,12 @@ async fn measures_tab_draws_a_trend_with_band_thresholds_and_change() {
         .await
         .expect("text");
     assert!(html.contains("<svg"), "trend chart inline");
+    let title =
+        &html[html.find("<title>").expect("title") + 7..html.find("</title>").expect("end")];
+    assert!(
+        !title.contains('<'),
+        "the page title is just the name: {title}"
+    );
     assert!(html.contains("GAD-7 total over the episode"));
     assert!(html.contains("10 moderate"), "band threshold drawn");
     assert!(html.contains("response (≥ 50% lower); remission (below 5); reliable improvement"));
