@@ -8,9 +8,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
+use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::{Admission, REFERRAL_SOURCES};
+use trellis_storage::measures::NewMeasure;
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
 use trellis_storage::staff::NewStaff;
@@ -243,7 +245,126 @@ pub async fn load(store: &Store) -> Result<()> {
             (riverside, rvs_cooc),
         ],
     };
+    // Every program gives PHQ-9 and GAD-7 at intake and every two weeks, and the BAM weekly.
+    for (_, program) in &clinic.programs {
+        for (instrument, every_days) in [
+            (Instrument::Phq9, 14),
+            (Instrument::Gad7, 14),
+            (Instrument::Bam, 7),
+        ] {
+            store
+                .set_measure_schedule(&orgs, *program, instrument, Some(every_days))
+                .await?;
+        }
+    }
     patients(store, &clinic).await
+}
+
+/// Answers for a 0–3 instrument adding up to `total` over the first `scored` items (the rest 0),
+/// spread evenly so the series looks like real forms.
+fn spread(items: usize, scored: usize, total: u16) -> Vec<Option<u8>> {
+    let mut answers = vec![Some(0u8); items];
+    let mut left = total.min(3 * scored as u16);
+    let mut i = 0;
+    while left > 0 {
+        if let Some(Some(v)) = answers.get_mut(i % scored) {
+            if *v < 3 {
+                *v += 1;
+                left -= 1;
+            }
+        }
+        i += 1;
+    }
+    answers
+}
+
+/// REFERENCE §1.7's BAM vector (items 1–6, item 7's sub-items not asked, items 8–17): no flags.
+const BAM_WEEK: [Option<u8>; 23] = [
+    Some(2),
+    Some(1),
+    Some(2),
+    Some(0),
+    Some(0),
+    Some(0),
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+    Some(1),
+    Some(3),
+    Some(2),
+    Some(1),
+    Some(2),
+    Some(4),
+    Some(4),
+    Some(1),
+    Some(3),
+    Some(3),
+];
+
+/// PHQ-9 and GAD-7 every two weeks since admission, improving as treatment goes on; the BAM
+/// weekly for every other patient; for one patient the latest PHQ-9 endorses item 9, which
+/// raises the flag and its tasks exactly as it would in the clinic.
+async fn measures(
+    store: &Store,
+    counselor: &Actor,
+    patient: i64,
+    admitted_on: NaiveDate,
+    today: NaiveDate,
+    seed: usize,
+    item_9: bool,
+) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(seed as u64);
+    let grant = store
+        .patient_grant::<can::WriteClinical>(counselor, patient)
+        .await?;
+    let mut phq: u16 = rng.gen_range(12..23);
+    let mut gad: u16 = rng.gen_range(9..18);
+    let mut on = admitted_on;
+    let mut forms = Vec::new();
+    while on <= today {
+        forms.push(NewMeasure {
+            instrument: Instrument::Phq9,
+            administered_on: on,
+            answers: spread(9, 8, phq),
+        });
+        forms.push(NewMeasure {
+            instrument: Instrument::Gad7,
+            administered_on: on,
+            answers: spread(7, 7, gad),
+        });
+        phq = phq.saturating_sub(rng.gen_range(1..5));
+        gad = gad.saturating_sub(rng.gen_range(0..4));
+        on += Duration::days(14);
+    }
+    if item_9 {
+        if let Some(last) = forms
+            .iter_mut()
+            .rev()
+            .find(|m| m.instrument == Instrument::Phq9)
+        {
+            last.answers[8] = Some(1);
+        }
+    }
+    if seed.is_multiple_of(2) {
+        let mut week = admitted_on;
+        while week <= today {
+            forms.push(NewMeasure {
+                instrument: Instrument::Bam,
+                administered_on: week,
+                answers: BAM_WEEK.to_vec(),
+            });
+            week += Duration::days(7);
+        }
+    }
+    forms.sort_by_key(|m| m.administered_on);
+    for form in &forms {
+        store.record_measure(&grant, form, today).await?;
+    }
+    Ok(())
 }
 
 fn counselor_for(program_index: usize) -> &'static str {
@@ -293,6 +414,7 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
         courses.push(Course::Discharged(reason));
     }
     courses.extend([Course::Readmitted; 3]);
+    let mut item_9_shown = false;
 
     for (i, course) in courses.into_iter().enumerate() {
         let program_index = i % clinic.programs.len();
@@ -374,6 +496,9 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
             Course::Active => {
                 let on = today - Duration::days(rng.gen_range(3..70));
                 admit_episode(store, intake, patient, &admit(on, iop, assessment), today).await?;
+                let item_9 = program_index == 0 && !item_9_shown;
+                item_9_shown |= item_9;
+                measures(store, counselor, patient, on, today, i, item_9).await?;
             }
             Course::SteppedUpThenDown => {
                 let on = today - Duration::days(rng.gen_range(40..80));

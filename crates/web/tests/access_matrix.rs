@@ -70,6 +70,12 @@ const API: &[Row] = &[
     ("POST", "/tasks/{task}/complete",        Rule::TaskAssignee,                  Allowed::Invalid),
     ("GET",  "/patients/{patient}/flags",     Rule::Patient(P::ReadClinical),      Allowed::Success),
     ("POST", "/patients/{patient}/flags",     Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/measures",  Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/measures",  Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/measures/due", Rule::Patient(P::ReadClinical),   Allowed::Success),
+    ("GET",  "/measures/due",                 Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/measure-schedules",            Rule::SignedIn,                      Allowed::Success),
+    ("PUT",  "/measure-schedules",            Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Success),
     ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),
@@ -108,6 +114,10 @@ const PAGES: &[Row] = &[
     // As for the API: the outcome is checked before the assignment.
     ("POST", "/tasks/{task}/complete",           Rule::TaskAssignee,                  Allowed::Invalid),
     ("POST", "/patients/{patient}/flags",        Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/measures",     Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/measures",     Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    // Without an instrument the form cannot be drawn: 422 for those allowed to record.
+    ("GET",  "/patients/{patient}/measures/new", Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("GET",  "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Success),
     ("POST", "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/admin/users/{user}",              Rule::Role(P::ManageUsers),          Allowed::Success),

@@ -10,6 +10,7 @@
 mod admin;
 mod episodes;
 mod extract;
+mod measures;
 mod org;
 mod patients;
 mod responses;
@@ -61,6 +62,7 @@ macro_rules! operations {
                 (name = "organisation", description = "Sites, programs and counselors"),
                 (name = "patients", description = "The patient list, registration and demographics"),
                 (name = "episodes", description = "Admission, level of care and discharge"),
+                (name = "measures", description = "Standard measures (PHQ-9, GAD-7, BAM, C-SSRS…), their scores and schedules"),
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
@@ -94,6 +96,12 @@ operations! {
     put "/users/{id}/assignments" => admin::set_assignments;
     post "/users/{id}/unlock" => admin::unlock_user;
     post "/users/{id}/password" => admin::set_password;
+    get "/patients/{id}/measures" => measures::list_measures;
+    post "/patients/{id}/measures" => measures::record_measure;
+    get "/patients/{id}/measures/due" => measures::patient_due;
+    get "/measures/due" => measures::caseload_due;
+    get "/measure-schedules" => measures::list_schedules;
+    put "/measure-schedules" => measures::set_schedule;
     get "/tasks" => tasks::list_tasks;
     post "/tasks/{id}/complete" => tasks::complete_task;
     get "/patients/{id}/flags" => tasks::list_flags;

@@ -3,8 +3,11 @@
 
 mod admin;
 mod auth;
+mod measures;
 mod patients;
 mod tasks;
+
+pub use measures::DUE_HORIZON_DAYS;
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -46,6 +49,11 @@ pub fn routes() -> Router<AppState> {
             "/episodes/{id}/discharge",
             get(patients::discharge_form).post(patients::discharge),
         )
+        .route(
+            "/patients/{id}/measures",
+            get(measures::tab).post(measures::record),
+        )
+        .route("/patients/{id}/measures/new", get(measures::new_form))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))

@@ -42,6 +42,7 @@ struct DashboardPage {
     caseload: Vec<CaseRow>,
     admissions: Vec<CaseRow>,
     tasks: Vec<super::tasks::TaskView>,
+    due: Vec<super::measures::DueView>,
     today: String,
 }
 
@@ -70,11 +71,24 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         }
         _ => Vec::new(),
     };
+    let due = match state.store.grant::<can::ReadClinical>(&staff.actor) {
+        Ok(grant) if matches!(role.code(), "counselor" | "clinical_director") => {
+            let horizon = today + chrono::Duration::days(super::measures::DUE_HORIZON_DAYS);
+            super::measures::due_views(
+                state
+                    .store
+                    .caseload_measures_due(&grant, today, horizon)
+                    .await?,
+            )
+        }
+        _ => Vec::new(),
+    };
     let grant = state.store.grant::<can::ReadDemographics>(&staff.actor)?;
     let admissions = case_rows(state.store.admissions_on(&grant, today).await?);
     let tasks = super::tasks::task_views(state.store.my_tasks(&grant).await?, &state);
     let page = DashboardPage {
         tasks,
+        due,
         layout: Layout::new(&staff, "dashboard"),
         show_caseload: matches!(role.code(), "counselor" | "clinical_director"),
         can_register: permits(role, Permission::EditDemographics),
@@ -440,7 +454,7 @@ pub struct EpisodeView {
 
 #[derive(Template)]
 #[template(path = "chart.html")]
-struct ChartPage {
+pub(super) struct ChartPage {
     layout: Layout,
     header: ChartHeader,
     tab: &'static str,
@@ -456,15 +470,23 @@ struct ChartPage {
     can_admit: bool,
     can_change_level: bool,
     can_discharge: bool,
+    pub(super) measures: Option<super::measures::MeasuresTab>,
 }
 
-struct ChartData {
+pub(super) struct ChartData {
     patient: Patient,
     episodes: Vec<Episode>,
     header: ChartHeader,
 }
 
-async fn chart_data(
+impl ChartData {
+    /// The patient's name as the chart header shows it.
+    pub(super) fn header_name(&self) -> String {
+        self.header.name.clone()
+    }
+}
+
+pub(super) async fn chart_data(
     state: &AppState,
     actor: &Actor,
     patient_id: i64,
@@ -536,7 +558,7 @@ fn or_dash(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "—".into())
 }
 
-fn chart_page(
+pub(super) fn chart_page(
     staff: &Staff,
     data: ChartData,
     tab: &'static str,
@@ -584,6 +606,7 @@ fn chart_page(
         can_admit: permits(role, Permission::AdmitEpisode),
         can_change_level: permits(role, Permission::ChangeLevelOfCare),
         can_discharge: permits(role, Permission::DischargeEpisode),
+        measures: None,
     }
 }
 

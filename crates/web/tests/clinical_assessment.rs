@@ -1,0 +1,301 @@
+//! Measures over HTTP: the chart tab, the form drawn from the domain, scoring, the safety flag
+//! and task, bad input (nothing stored), the API, and who may read them.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn phq9_fields(answers: [&'static str; 9]) -> Vec<(String, String)> {
+    let mut fields = vec![
+        ("instrument".to_owned(), "phq9".to_owned()),
+        (
+            "administered_on".to_owned(),
+            today().format("%Y-%m-%d").to_string(),
+        ),
+    ];
+    for (i, a) in answers.iter().enumerate() {
+        fields.push((format!("item_{i}"), (*a).to_owned()));
+    }
+    fields
+}
+
+async fn post_fields(b: &Browser, path: &str, fields: &[(String, String)]) -> reqwest::Response {
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.post(path, &borrowed).await
+}
+
+async fn stored_measures(s: &TestServer) -> usize {
+    trellis_storage::testing::raw_strings(
+        &s.store,
+        "SELECT instrument FROM measure_administrations",
+    )
+    .await
+    .expect("raw")
+    .len()
+}
+
+#[tokio::test]
+async fn counselor_records_a_phq9_with_item_9_and_sees_flag_and_task() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let form = b
+        .get(&format!(
+            "/patients/{}/measures/new?instrument=phq9",
+            s.patient_id
+        ))
+        .await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = form.text().await.expect("text");
+    assert!(html.contains("Patient Health Questionnaire-9"));
+    assert!(
+        html.contains("More than half the days"),
+        "exact answer options"
+    );
+    assert!(html.contains("name=\"item_8\""));
+
+    let res = post_fields(
+        &b,
+        &format!("/patients/{}/measures", s.patient_id),
+        &phq9_fields(["2", "2", "1", "2", "1", "1", "1", "0", "1"]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "redirect followed");
+    assert!(res.url().path().ends_with("/measures"));
+    let html = res.text().await.expect("text");
+    assert!(html.contains("Measures given"));
+    assert!(html.contains("safety: high"));
+    assert!(
+        html.contains("PHQ-9 item 9 endorsed"),
+        "flag on the chart header"
+    );
+
+    let dash = b.get("/dashboard").await.text().await.expect("text");
+    assert!(dash.contains("Respond to flag: PHQ-9 item 9 endorsed"));
+    let audit = s.audit_for(s.patient_id).await;
+    assert!(audit
+        .iter()
+        .any(|r| r.action == "create" && r.record_type == "measure"));
+}
+
+#[tokio::test]
+async fn bad_answers_rerender_with_422_naming_the_item_and_store_nothing() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let path = format!("/patients/{}/measures", s.patient_id);
+
+    let res = post_fields(
+        &b,
+        &path,
+        &phq9_fields(["1", "1", "1", "5", "1", "1", "1", "1", "0"]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("item 4"), "names the item");
+    assert!(
+        html.contains("Patient Health Questionnaire-9"),
+        "the form again"
+    );
+
+    let res = post_fields(
+        &b,
+        &path,
+        &phq9_fields(["1", "1", "1", "", "1", "1", "1", "1", "0"]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.expect("text").contains("item 4"));
+
+    // C-SSRS: Q3 answered although Q2 was "No".
+    let mut fields = vec![
+        ("instrument".to_owned(), "cssrs".to_owned()),
+        (
+            "administered_on".to_owned(),
+            today().format("%Y-%m-%d").to_string(),
+        ),
+    ];
+    for (i, a) in ["1", "0", "1", "", "", "0", ""].iter().enumerate() {
+        fields.push((format!("item_{i}"), (*a).to_owned()));
+    }
+    let res = post_fields(&b, &path, &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(
+        html.contains("item 3") && html.contains("asked only when"),
+        "{html}"
+    );
+    assert_eq!(stored_measures(&s).await, 0);
+}
+
+#[tokio::test]
+async fn api_records_lists_and_refuses_bad_answers() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/patients/{}/measures", s.base, s.patient_id);
+    let today = today().format("%Y-%m-%d").to_string();
+
+    let wrong_count = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"instrument": "gad7", "administered_on": today, "answers": [1, 1, 1]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong_count.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = wrong_count.json().await.expect("json");
+    assert!(body["error"]["fields"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("expected 7 answers, got 3"));
+    let unknown = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"instrument": "phq2", "administered_on": today, "answers": []}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(stored_measures(&s).await, 0);
+
+    let created = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"instrument": "gad7", "administered_on": today, "answers": [2, 2, 2, 1, 1, 1, 1]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.expect("json");
+    assert_eq!(body["total"], 10);
+    assert_eq!(body["band"], "moderate");
+    assert!(body["flag_id"].is_null());
+
+    let list: Value = client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list[0]["instrument"], "gad7");
+    assert_eq!(list[0]["answers"][0], 2);
+}
+
+#[tokio::test]
+async fn only_clinical_roles_read_measures() {
+    let s = start().await;
+    let path = format!("/patients/{}/measures", s.patient_id);
+    for who in ["bill", "fran", "ingrid", "ada"] {
+        let b = s.browser(who).await;
+        assert_eq!(b.get(&path).await.status(), StatusCode::FORBIDDEN, "{who}");
+        let token = s.token(who).await;
+        let res = reqwest::Client::new()
+            .get(format!("{}/api/v1{path}", s.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who}");
+        let chart = b
+            .get(&format!("/patients/{}", s.patient_id))
+            .await
+            .text()
+            .await
+            .expect("text");
+        assert!(!chart.contains(">Measures<"), "{who} sees no Measures tab");
+    }
+    let b = s.browser("casey").await;
+    assert_eq!(b.get(&path).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn due_measures_show_on_the_dashboard_and_the_chart() {
+    let s = start().await;
+    let token = s.token("ada").await;
+    let client = reqwest::Client::new();
+    let bad = client
+        .put(format!("{}/api/v1/measure-schedules", s.base))
+        .bearer_auth(&token)
+        .json(&json!({"program_id": s.program_id, "instrument": "phq9", "every_days": 0}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = client
+        .put(format!("{}/api/v1/measure-schedules", s.base))
+        .bearer_auth(&token)
+        .json(&json!({"program_id": s.program_id, "instrument": "bam", "every_days": 7}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+
+    let b = s.browser("casey").await;
+    let dash = b.get("/dashboard").await.text().await.expect("text");
+    assert!(dash.contains("Measures due this week"));
+    assert!(dash.contains("BAM"));
+    let tab = b
+        .get(&format!("/patients/{}/measures", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(tab.contains("Due this week") && tab.contains("BAM"));
+    let due: Value = client
+        .get(format!("{}/api/v1/measures/due", s.base))
+        .bearer_auth(s.token("casey").await)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(due[0]["instrument"], "bam");
+}
+
+#[tokio::test]
+async fn measures_tab_draws_a_trend_with_band_thresholds_and_change() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/patients/{}/measures", s.base, s.patient_id);
+    for (on, answers) in [
+        (today() - chrono::Duration::days(28), [3, 3, 2, 2, 2, 3, 3]),
+        (today() - chrono::Duration::days(14), [2, 2, 1, 1, 1, 2, 1]),
+        (today(), [1, 1, 1, 0, 0, 0, 0]),
+    ] {
+        let res = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({"instrument": "gad7", "administered_on": on, "answers": answers}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let b = s.browser("casey").await;
+    let html = b
+        .get(&format!("/patients/{}/measures", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("<svg"), "trend chart inline");
+    let title =
+        &html[html.find("<title>").expect("title") + 7..html.find("</title>").expect("end")];
+    assert!(
+        !title.contains('<'),
+        "the page title is just the name: {title}"
+    );
+    assert!(html.contains("GAD-7 total over the episode"));
+    assert!(html.contains("10 moderate"), "band threshold drawn");
+    assert!(html.contains("response (≥ 50% lower); remission (below 5); reliable improvement"));
+}
