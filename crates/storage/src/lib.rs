@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod episodes;
 pub mod org;
 pub mod patients;
+pub mod schedule;
 pub mod staff;
 pub mod tasks;
 #[cfg(feature = "testing")]
