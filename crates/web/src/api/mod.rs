@@ -13,6 +13,7 @@ mod extract;
 mod org;
 mod patients;
 mod responses;
+mod schedule;
 mod tasks;
 
 use axum::http::StatusCode;
@@ -61,6 +62,7 @@ macro_rules! operations {
                 (name = "organisation", description = "Sites, programs and counselors"),
                 (name = "patients", description = "The patient list, registration and demographics"),
                 (name = "episodes", description = "Admission, level of care and discharge"),
+                (name = "schedule", description = "Tracks, rooms, day sheets, attendance, group enrolment and weekly service hours"),
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
@@ -94,6 +96,15 @@ operations! {
     put "/users/{id}/assignments" => admin::set_assignments;
     post "/users/{id}/unlock" => admin::unlock_user;
     post "/users/{id}/password" => admin::set_password;
+    get "/tracks" => schedule::list_tracks;
+    post "/tracks" => schedule::create_track;
+    get "/rooms" => schedule::list_rooms;
+    post "/rooms" => schedule::create_room;
+    get "/sites/{id}/day-sheet" => schedule::day_sheet;
+    get "/sites/{id}/hours-alerts" => schedule::hours_alerts;
+    post "/sessions/{id}/attendance" => schedule::record_attendance;
+    post "/patients/{id}/enrolments" => schedule::enrol;
+    get "/patients/{id}/schedule" => schedule::patient_schedule;
     get "/tasks" => tasks::list_tasks;
     post "/tasks/{id}/complete" => tasks::complete_task;
     get "/patients/{id}/flags" => tasks::list_flags;
