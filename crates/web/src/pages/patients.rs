@@ -598,8 +598,9 @@ pub async fn schedule_tab(
     staff: Staff,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let data = chart_data(&state, &staff.actor, id).await?;
+    // The schedule grant first, so a refusal is audited against the permission asked for.
     let tab = super::schedule::schedule_tab(&state, &staff, id, None).await?;
+    let data = chart_data(&state, &staff.actor, id).await?;
     let mut page = chart_page(&staff, data, "schedule", Vec::new(), None);
     page.schedule = Some(tab);
     Ok(Html(page.render()?).into_response())
