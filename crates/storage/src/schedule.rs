@@ -286,6 +286,9 @@ const TRACK_SELECT: &str = "SELECT t.id, t.program_id, pr.name AS program_name, 
     FROM tracks t JOIN programs pr ON pr.id = t.program_id JOIN sites s ON s.id = pr.site_id
     LEFT JOIN rooms r ON r.id = t.room_id";
 
+/// One roster row: session, patient, name, status marked, minutes attended.
+type RosterRow = (i64, i64, String, Option<String>, Option<i64>);
+
 /// Name of the patient as staff address them.
 const PATIENT_NAME: &str =
     "COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name";
@@ -910,13 +913,12 @@ impl Store {
              ORDER BY p.legal_last_name, p.legal_first_name",
             patient_scope_sql(grant.actor().role, "$3")
         );
-        let rows: Vec<(i64, i64, String, Option<String>, Option<i64>)> =
-            sqlx::query_as(&roster_sql)
-                .bind(site_id)
-                .bind(Day(date))
-                .bind(user_id)
-                .fetch_all(self.reader())
-                .await?;
+        let rows: Vec<RosterRow> = sqlx::query_as(&roster_sql)
+            .bind(site_id)
+            .bind(Day(date))
+            .bind(user_id)
+            .fetch_all(self.reader())
+            .await?;
         let mut rosters: HashMap<i64, Vec<SheetLine>> = HashMap::new();
         for (session_id, patient_id, patient_name, status, minutes) in rows {
             let status = status

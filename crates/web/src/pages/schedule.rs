@@ -285,7 +285,7 @@ struct HoursPage {
 /// Hours shown as "7.5 h".
 pub fn hours(minutes: u32) -> String {
     let h = f64::from(minutes) / 60.0;
-    if minutes % 60 == 0 {
+    if minutes.is_multiple_of(60) {
         format!("{h:.0} h")
     } else {
         format!("{h:.1} h")
