@@ -257,7 +257,212 @@ pub async fn load(store: &Store) -> Result<()> {
                 .await?;
         }
     }
-    patients(store, &clinic).await
+    patients(store, &clinic).await?;
+    schedule(store, &clinic, downtown).await
+}
+
+/// A cycle of twelve group topics with the materials facilitators use.
+const CURRICULUM: [(&str, &str); 12] = [
+    (
+        "Relapse prevention: warning signs",
+        "Relapse warning-signs checklist; personal relapse timeline worksheet",
+    ),
+    (
+        "Triggers and high-risk situations",
+        "High-risk situations inventory; coping plan card",
+    ),
+    (
+        "Cravings and urge surfing",
+        "Urge-surfing audio script; craving log",
+    ),
+    (
+        "Stress management",
+        "Progressive muscle relaxation script; weekly stress map",
+    ),
+    ("Emotional regulation", "Feelings wheel; emotion log"),
+    (
+        "CBT skills: thoughts, feelings, actions",
+        "Thought record (5-column); cognitive distortions handout",
+    ),
+    (
+        "DBT skills: distress tolerance",
+        "TIPP and STOP skills handouts; pros-and-cons worksheet",
+    ),
+    (
+        "Communication and relationships",
+        "Assertive communication scripts; refusal-skills role plays",
+    ),
+    (
+        "Family education: addiction as a family illness",
+        "Family roles handout; invitation letter for family night",
+    ),
+    (
+        "Job readiness",
+        "Résumé template; answering questions about gaps in work history",
+    ),
+    (
+        "Financial management",
+        "Monthly budget sheet; debt and bills planner",
+    ),
+    (
+        "Building a recovery support network",
+        "Mutual-help meeting list (AA, NA, SMART Recovery); support map",
+    ),
+];
+
+/// Rooms, the Downtown adult program's three tracks with a real curriculum, group enrolment of
+/// that program's patients, and a realistic past week of attendance. The evening track always
+/// has a session today (a one-off when today is not one of its days) so the front desk has a
+/// group to check in.
+async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
+    use chrono::{Datelike, NaiveTime, Weekday};
+    use trellis_domain::schedule::attendance::AttendanceStatus;
+    use trellis_domain::schedule::track::WeeklySlot;
+    use trellis_domain::schedule::zone::SiteZone;
+    use trellis_storage::schedule::{NewRoom, NewTrack};
+
+    let system = Actor::system("demo");
+    let orgs = store.grant::<can::ManagePrograms>(&system)?;
+    let mut rooms = Vec::new();
+    for (name, capacity) in [
+        ("Group room A", 14),
+        ("Group room B", 12),
+        ("Family room", 8),
+    ] {
+        rooms.push(
+            store
+                .create_room(
+                    &orgs,
+                    NewRoom {
+                        site_id: downtown,
+                        name: name.into(),
+                        capacity,
+                    },
+                )
+                .await?,
+        );
+    }
+    let zone = SiteZone::parse("America/New_York")?;
+    let today = zone.local_date(Utc::now());
+    // The cycle started twelve weeks ago, on a Monday.
+    let starts_on = today - Duration::days(i64::from(today.weekday().num_days_from_monday()) + 84);
+    let at = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+    let (_, adult_program) = clinic.programs[0];
+    let topics: Vec<(String, String)> = CURRICULUM
+        .iter()
+        .map(|(t, m)| ((*t).to_owned(), (*m).to_owned()))
+        .collect();
+    let mut tracks = Vec::new();
+    for (name, days, start, end, room) in [
+        (
+            "Morning",
+            vec![Weekday::Mon, Weekday::Tue, Weekday::Thu],
+            at(9, 0),
+            at(12, 0),
+            rooms[0],
+        ),
+        (
+            "Evening",
+            vec![Weekday::Mon, Weekday::Wed, Weekday::Thu],
+            at(18, 0),
+            at(21, 0),
+            rooms[1],
+        ),
+        (
+            "Weekend",
+            vec![Weekday::Sat, Weekday::Sun],
+            at(10, 0),
+            at(13, 30),
+            rooms[0],
+        ),
+    ] {
+        let slots = days
+            .into_iter()
+            .map(|d| WeeklySlot::new(d, start, end))
+            .collect::<Result<Vec<_>, _>>()?;
+        tracks.push(
+            store
+                .create_track(
+                    &orgs,
+                    NewTrack {
+                        program_id: adult_program,
+                        name: name.into(),
+                        room_id: Some(room),
+                        telehealth: false,
+                        starts_on,
+                        slots,
+                        topics: topics.clone(),
+                    },
+                )
+                .await?,
+        );
+    }
+    let front_desk = clinic.actor("frontdesk")?;
+    let manage = store.grant::<can::ManageSchedule>(front_desk)?;
+    let evening = tracks[1];
+    if !matches!(today.weekday(), Weekday::Mon | Weekday::Wed | Weekday::Thu) {
+        store
+            .add_one_off_session(&manage, evening, today, at(18, 0), at(21, 0))
+            .await?;
+    }
+    // The program's patients: evening for most (they work days), mornings and weekends for some.
+    let counselor = clinic.actor("counselor")?;
+    let read_episodes = store.grant::<can::ReadEpisodes>(counselor)?;
+    let caseload = store.caseload(&read_episodes).await?;
+    for (i, entry) in caseload.iter().enumerate() {
+        if entry.admitted_on.0 > today {
+            continue;
+        }
+        let track = match i % 4 {
+            0 | 1 => evening,
+            2 => tracks[0],
+            _ => tracks[2],
+        };
+        let grant = store
+            .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
+            .await?;
+        store.enrol(&grant, track, entry.admitted_on.0).await?;
+    }
+    // Last week and this week up to yesterday: mostly present, some late, the odd absence, and
+    // one patient who has missed two evenings in a row (an outreach task for the counselor).
+    let read = store.grant::<can::ReadSchedule>(front_desk)?;
+    let mut rng = StdRng::seed_from_u64(4);
+    for offset in (1..=10).rev() {
+        let date = today - Duration::days(offset);
+        for sheet in store.day_sheet(&read, downtown, date).await? {
+            for (n, line) in sheet.roster.iter().enumerate() {
+                let grant = store
+                    .patient_grant::<can::ManageSchedule>(front_desk, line.patient_id)
+                    .await?;
+                let roll: u32 = rng.gen_range(0..100);
+                let (status, minutes) =
+                    if n == 0 && sheet.session.track_id == evening && offset <= 4 {
+                        (AttendanceStatus::AbsentUnexcused, None)
+                    } else if roll < 72 {
+                        (AttendanceStatus::Present, None)
+                    } else if roll < 82 {
+                        (AttendanceStatus::Late, Some(sheet.session.minutes - 30))
+                    } else if roll < 88 {
+                        (
+                            AttendanceStatus::LeftEarly,
+                            Some(sheet.session.minutes - 60),
+                        )
+                    } else if roll < 95 {
+                        (AttendanceStatus::AbsentExcused, None)
+                    } else {
+                        (AttendanceStatus::AbsentUnexcused, None)
+                    };
+                store
+                    .record_attendance(&grant, sheet.session.id, status, minutes)
+                    .await?;
+            }
+        }
+    }
+    // A fortnight ahead is on the calendar too.
+    store
+        .materialise_sessions(&read, downtown, today, today + Duration::days(14))
+        .await?;
+    Ok(())
 }
 
 /// Answers for a 0–3 instrument adding up to `total` over the first `scored` items (the rest 0),

@@ -12,6 +12,7 @@ pub mod episodes;
 pub mod measures;
 pub mod org;
 pub mod patients;
+pub mod schedule;
 pub mod staff;
 pub mod tasks;
 #[cfg(feature = "testing")]

@@ -80,6 +80,15 @@ const API: &[Row] = &[
     ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/audit/verify",                 Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/tracks",                       Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/tracks",                       Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/rooms",                        Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/rooms",                        Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/sites/{site}/day-sheet",       Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("GET",  "/sites/{site}/hours-alerts",    Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/sessions/{session}/attendance", Rule::Role(P::ManageSchedule),      Allowed::Invalid),
+    ("POST", "/patients/{patient}/enrolments", Rule::Patient(P::ManageSchedule),   Allowed::Invalid),
+    ("GET",  "/patients/{patient}/schedule",  Rule::Patient(P::ReadSchedule),      Allowed::Success),
     ("GET",  "/openapi.json",                 Rule::Public,                        Allowed::Success),
 ];
 
@@ -127,6 +136,14 @@ const PAGES: &[Row] = &[
     ("POST", "/admin/mfa-policy",                Rule::Role(P::ManageUsers),          Allowed::Success),
     ("GET",  "/admin/audit",                     Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/admin/audit/verify",              Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/patients/{patient}/schedule",     Rule::Patient(P::ReadSchedule),      Allowed::Success),
+    ("POST", "/patients/{patient}/enrolments",   Rule::Patient(P::ManageSchedule),    Allowed::Invalid),
+    ("GET",  "/schedule/day-sheet",              Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("GET",  "/schedule/hours",                  Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/schedule/sessions/{session}/attendance", Rule::Role(P::ManageSchedule), Allowed::Invalid),
+    ("GET",  "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Success),
+    ("POST", "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("POST", "/schedule/rooms",                  Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/static/app.css",                  Rule::Public,                        Allowed::Success),
 ];
 
@@ -167,6 +184,7 @@ struct Ids {
     other_episode: i64,
     user: i64,
     task: i64,
+    site: i64,
 }
 
 impl Ids {
@@ -207,6 +225,7 @@ impl Ids {
             // Olive: a colleague whose account the administrator's calls may touch harmlessly.
             user: s.users["olive"],
             task,
+            site: s.site_id,
         }
     }
 
@@ -220,6 +239,9 @@ impl Ids {
             .replace("{episode}", &episode.to_string())
             .replace("{user}", &self.user.to_string())
             .replace("{task}", &self.task.to_string())
+            .replace("{site}", &self.site.to_string())
+            // The empty body is refused before the session is looked up.
+            .replace("{session}", "1")
     }
 
     fn patient(&self, target: Target) -> i64 {
@@ -447,9 +469,16 @@ async fn counselor_is_refused_a_patient_outside_their_programs_with_an_audit_row
 }
 
 fn normalised(template: &str) -> String {
-    ["{patient}", "{episode}", "{user}", "{task}"]
-        .iter()
-        .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))
+    [
+        "{patient}",
+        "{episode}",
+        "{user}",
+        "{task}",
+        "{site}",
+        "{session}",
+    ]
+    .iter()
+    .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod measures;
 mod org;
 mod patients;
 mod responses;
+mod schedule;
 mod tasks;
 
 use axum::http::StatusCode;
@@ -63,6 +64,7 @@ macro_rules! operations {
                 (name = "patients", description = "The patient list, registration and demographics"),
                 (name = "episodes", description = "Admission, level of care and discharge"),
                 (name = "measures", description = "Standard measures (PHQ-9, GAD-7, BAM, C-SSRS…), their scores and schedules"),
+                (name = "schedule", description = "Tracks, rooms, day sheets, attendance, group enrolment and weekly service hours"),
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
@@ -102,6 +104,15 @@ operations! {
     get "/measures/due" => measures::caseload_due;
     get "/measure-schedules" => measures::list_schedules;
     put "/measure-schedules" => measures::set_schedule;
+    get "/tracks" => schedule::list_tracks;
+    post "/tracks" => schedule::create_track;
+    get "/rooms" => schedule::list_rooms;
+    post "/rooms" => schedule::create_room;
+    get "/sites/{id}/day-sheet" => schedule::day_sheet;
+    get "/sites/{id}/hours-alerts" => schedule::hours_alerts;
+    post "/sessions/{id}/attendance" => schedule::record_attendance;
+    post "/patients/{id}/enrolments" => schedule::enrol;
+    get "/patients/{id}/schedule" => schedule::patient_schedule;
     get "/tasks" => tasks::list_tasks;
     post "/tasks/{id}/complete" => tasks::complete_task;
     get "/patients/{id}/flags" => tasks::list_flags;

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod measures;
 mod patients;
+pub(crate) mod schedule;
 mod tasks;
 
 pub use measures::DUE_HORIZON_DAYS;
@@ -54,6 +55,16 @@ pub fn routes() -> Router<AppState> {
             get(measures::tab).post(measures::record),
         )
         .route("/patients/{id}/measures/new", get(measures::new_form))
+        .route("/patients/{id}/schedule", get(patients::schedule_tab))
+        .route("/patients/{id}/enrolments", post(patients::enrol))
+        .route("/schedule/day-sheet", get(schedule::day_sheet))
+        .route("/schedule/sessions/{id}/attendance", post(schedule::mark))
+        .route("/schedule/hours", get(schedule::hours_alerts))
+        .route(
+            "/schedule/tracks",
+            get(schedule::tracks).post(schedule::create_track),
+        )
+        .route("/schedule/rooms", post(schedule::create_room))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))
@@ -92,6 +103,10 @@ pub struct Layout {
     pub can_manage_users: bool,
     /// Whether to show Audit log.
     pub can_read_audit: bool,
+    /// Whether to show Schedule (day sheet, weekly hours).
+    pub can_read_schedule: bool,
+    /// Whether to show Tracks.
+    pub can_manage_programs: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
 }
@@ -106,6 +121,8 @@ impl Layout {
             csrf: staff.csrf.clone(),
             can_manage_users: permits(role, Permission::ManageUsers),
             can_read_audit: permits(role, Permission::ReadAudit),
+            can_read_schedule: permits(role, Permission::ReadSchedule),
+            can_manage_programs: permits(role, Permission::ManagePrograms),
             section,
         }
     }

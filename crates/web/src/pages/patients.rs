@@ -471,6 +471,8 @@ pub(super) struct ChartPage {
     can_change_level: bool,
     can_discharge: bool,
     pub(super) measures: Option<super::measures::MeasuresTab>,
+    can_read_schedule: bool,
+    schedule: Option<super::schedule::ScheduleTab>,
 }
 
 pub(super) struct ChartData {
@@ -607,6 +609,52 @@ pub(super) fn chart_page(
         can_change_level: permits(role, Permission::ChangeLevelOfCare),
         can_discharge: permits(role, Permission::DischargeEpisode),
         measures: None,
+        can_read_schedule: permits(role, Permission::ReadSchedule),
+        schedule: None,
+    }
+}
+
+/// The chart's schedule and attendance tab: enrolments, weekly hours, per-diem days, attendance
+/// and curriculum coverage.
+pub async fn schedule_tab(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    // The schedule grant first, so a refusal is audited against the permission asked for.
+    let tab = super::schedule::schedule_tab(&state, &staff, id, None).await?;
+    let data = chart_data(&state, &staff.actor, id).await?;
+    let mut page = chart_page(&staff, data, "schedule", Vec::new(), None);
+    page.schedule = Some(tab);
+    Ok(Html(page.render()?).into_response())
+}
+
+/// Enrols the patient in a track from the chart; re-shows the tab with 422 when refused.
+pub async fn enrol(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<super::schedule::EnrolForm>,
+) -> Result<Response, AppError> {
+    match super::schedule::enrol_from_form(&state, &staff, id, &form).await? {
+        None => Ok(Redirect::to(&format!("/patients/{id}/schedule")).into_response()),
+        Some(message) => {
+            let data = chart_data(&state, &staff.actor, id).await?;
+            let tab = super::schedule::schedule_tab(
+                &state,
+                &staff,
+                id,
+                Some(format!("Not enrolled: {message}.")),
+            )
+            .await?;
+            let mut page = chart_page(&staff, data, "schedule", Vec::new(), None);
+            page.schedule = Some(tab);
+            Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                Html(page.render()?),
+            )
+                .into_response())
+        }
     }
 }
 
