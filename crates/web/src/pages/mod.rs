@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod confidentiality;
 mod patients;
 mod tasks;
 
@@ -46,6 +47,32 @@ pub fn routes() -> Router<AppState> {
             "/episodes/{id}/discharge",
             get(patients::discharge_form).post(patients::discharge),
         )
+        .route(
+            "/patients/{id}/consents",
+            get(confidentiality::consents_tab).post(confidentiality::record_consent),
+        )
+        .route(
+            "/patients/{id}/consents/{consent}",
+            get(confidentiality::print_consent),
+        )
+        .route(
+            "/patients/{id}/consents/{consent}/revoke",
+            post(confidentiality::revoke_consent),
+        )
+        .route(
+            "/patients/{id}/disclosures",
+            get(confidentiality::accounting).post(confidentiality::disclose),
+        )
+        .route(
+            "/patients/{id}/disclosures/{disclosure}",
+            get(confidentiality::packet),
+        )
+        .route(
+            "/emergency-access",
+            get(confidentiality::emergency_form).post(confidentiality::break_glass),
+        )
+        .route("/privacy", get(confidentiality::privacy))
+        .route("/privacy/notice", post(confidentiality::set_notice))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))
@@ -84,6 +111,8 @@ pub struct Layout {
     pub can_manage_users: bool,
     /// Whether to show Audit log.
     pub can_read_audit: bool,
+    /// Whether to show Emergency access.
+    pub can_break_glass: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
 }
@@ -98,6 +127,7 @@ impl Layout {
             csrf: staff.csrf.clone(),
             can_manage_users: permits(role, Permission::ManageUsers),
             can_read_audit: permits(role, Permission::ReadAudit),
+            can_break_glass: permits(role, Permission::BreakGlass),
             section,
         }
     }

@@ -456,6 +456,7 @@ struct ChartPage {
     can_admit: bool,
     can_change_level: bool,
     can_discharge: bool,
+    can_see_consents: bool,
 }
 
 struct ChartData {
@@ -584,6 +585,8 @@ fn chart_page(
         can_admit: permits(role, Permission::AdmitEpisode),
         can_change_level: permits(role, Permission::ChangeLevelOfCare),
         can_discharge: permits(role, Permission::DischargeEpisode),
+        can_see_consents: permits(role, Permission::ManageConsents)
+            || permits(role, Permission::Disclose),
     }
 }
 
