@@ -155,6 +155,13 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
     let res = casey
         .post(&format!("/patients/{p}/consents/{consent_id}/revoke"), &[])
         .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = casey
+        .post(
+            &format!("/patients/{p}/consents/{consent_id}/revoke"),
+            &[("in_writing", "yes")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res
         .text()

@@ -398,16 +398,30 @@ pub async fn print_consent(
     Ok(Html(page.render()?).into_response())
 }
 
+/// Revocation form: the patient must have revoked in writing (§2.31(a)(6)).
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    in_writing: String,
+}
+
 /// Records the patient's revocation of a consent.
 pub async fn revoke_consent(
     State(state): State<AppState>,
     staff: Staff,
     Path((id, consent_id)): Path<(i64, i64)>,
+    Form(form): Form<RevokeForm>,
 ) -> Result<Response, AppError> {
     let grant = state
         .store
         .patient_grant::<can::ManageConsents>(&staff.actor, id)
         .await?;
+    if form.in_writing != "yes" {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "in_writing",
+            "confirm that the patient revoked the consent in writing",
+        )]));
+    }
     state.store.revoke_consent(&grant, consent_id).await?;
     Ok(Redirect::to(&format!("/patients/{id}/consents")).into_response())
 }
@@ -737,6 +751,7 @@ pub async fn privacy(
 /// Notice form.
 #[derive(Debug, Deserialize)]
 pub struct NoticeForm {
+    #[serde(default)]
     notice: String,
 }
 
