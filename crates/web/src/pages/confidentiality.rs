@@ -182,6 +182,11 @@ struct ConsentsPage {
 }
 
 impl ConsentsPage {
+    /// Whether the consent form is shown for the first time (so it takes its defaults).
+    fn fresh(&self) -> bool {
+        !self.form.iter().any(|(k, _)| k == "disclosing_program")
+    }
+
     fn value(&self, key: &str) -> String {
         one(&self.form, key)
     }
