@@ -675,3 +675,30 @@ async fn end_of_treatment_consent_expires_at_discharge() {
         "expired"
     );
 }
+
+#[tokio::test]
+async fn a_backup_file_holds_no_consent_or_disclosure_text_in_clear() {
+    if trellis_storage::testing::engine() != trellis_storage::Engine::Sqlite {
+        // PostgreSQL backups are pg_dump's; the columns are the same ciphertext.
+        return;
+    }
+    let c = clinic().await;
+    record(&c, &probation_consent(today() + Duration::days(30))).await;
+    assert!(matches!(
+        disclose(&c, &to_probation()).await,
+        DisclosureOutcome::Made(_)
+    ));
+    let dir = std::env::temp_dir().join(format!(
+        "trellis-backup-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("backup.db");
+    c.store.backup_sqlite(&file).await.expect("backup");
+    let bytes = std::fs::read(&file).expect("read backup");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("County Probation"));
+    assert!(!text.contains("drug screen results"));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
