@@ -175,7 +175,31 @@ impl Store {
         }
         let role_ok = permits(actor.role, P::PERMISSION);
         let in_scope = role_ok && self.in_scope(actor, patient_id).await?;
-        if in_scope {
+        // Emergency access (42 CFR 2.51) widens scope, never role: every grant made under it is
+        // written to the audit log marked "break_glass", so the privacy officer sees each read.
+        let by_break_glass = role_ok
+            && !in_scope
+            && match actor.user_id {
+                Some(user_id) => self.has_break_glass(user_id, patient_id).await?,
+                None => false,
+            };
+        if by_break_glass {
+            let mut tx = self.begin().await?;
+            audit::append(
+                &mut tx,
+                actor,
+                AuditEvent {
+                    action: "read",
+                    record_type: "patient",
+                    record_id: Some(patient_id),
+                    patient_id: Some(patient_id),
+                    detail: format!("break_glass {:?}", P::PERMISSION),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        if in_scope || by_break_glass {
             return Ok(PatientGrant {
                 actor: actor.clone(),
                 patient_id,

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod confidentiality;
 pub mod crypto;
 pub mod episodes;
 pub mod measures;

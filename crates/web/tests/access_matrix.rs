@@ -145,6 +145,18 @@ const PAGES: &[Row] = &[
     ("POST", "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("POST", "/schedule/rooms",                  Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/static/app.css",                  Rule::Public,                        Allowed::Success),
+    // Every role that may disclose may also manage consents, so the tab needs ManageConsents.
+    ("GET",  "/patients/{patient}/consents",     Rule::Patient(P::ManageConsents),    Allowed::Success),
+    ("POST", "/patients/{patient}/consents",     Rule::Patient(P::ManageConsents),    Allowed::Invalid),
+    ("GET",  "/patients/{patient}/consents/{consent}", Rule::Patient(P::ManageConsents), Allowed::Success),
+    ("POST", "/patients/{patient}/consents/{consent}/revoke", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/disclosures",  Rule::Patient(P::Disclose),          Allowed::Success),
+    ("POST", "/patients/{patient}/disclosures",  Rule::Patient(P::Disclose),          Allowed::Invalid),
+    ("GET",  "/patients/{patient}/disclosures/{disclosure}", Rule::Patient(P::Disclose), Allowed::Success),
+    ("GET",  "/emergency-access",                Rule::Role(P::BreakGlass),           Allowed::Success),
+    ("POST", "/emergency-access",                Rule::Role(P::BreakGlass),           Allowed::Invalid),
+    ("GET",  "/privacy",                         Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("POST", "/privacy/notice",                  Rule::Role(P::ReadAudit),            Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -185,6 +197,69 @@ struct Ids {
     user: i64,
     task: i64,
     site: i64,
+    /// A consent and a disclosure under it, for each patient.
+    part2: [(i64, i64); 2],
+}
+
+/// Records a TPO consent and one disclosure under it, as the clinical director.
+async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
+    use trellis_domain::consent::{
+        Expiry, InformationCategory, Purpose, Recipient, RecipientClass,
+    };
+    use trellis_storage::confidentiality::{DisclosureInput, DisclosureOutcome, NewConsent};
+    let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+    let grant = s
+        .store
+        .patient_grant::<can::ManageConsents>(&dora, patient)
+        .await
+        .expect("grant");
+    let consent = s
+        .store
+        .record_consent(
+            &grant,
+            &NewConsent {
+                disclosing_program: "Adult SUD IOP".into(),
+                categories: [InformationCategory::Demographics].into(),
+                information_description: String::new(),
+                recipients: vec![Recipient::Class {
+                    class: RecipientClass::HealthPlans,
+                    description: "Health plans".into(),
+                }],
+                purposes: [Purpose::Payment].into(),
+                other_purpose: String::new(),
+                redisclosure_statement: "May be redisclosed as HIPAA permits.".into(),
+                revocation_statement: "Revocable in writing.".into(),
+                expiry: Some(Expiry::NoExpiry),
+                signer_name: "Patient".into(),
+                signer_relationship: Some("self".into()),
+                signed_on: Some(today()),
+            },
+        )
+        .await
+        .expect("consent");
+    let grant = s
+        .store
+        .patient_grant::<can::Disclose>(&dora, patient)
+        .await
+        .expect("grant");
+    let outcome = s
+        .store
+        .disclose(
+            &grant,
+            &DisclosureInput {
+                recipient_name: None,
+                recipient_class: Some(RecipientClass::HealthPlans),
+                purpose: Purpose::Payment,
+                purpose_detail: String::new(),
+                categories: [InformationCategory::Demographics].into(),
+            },
+        )
+        .await
+        .expect("disclose");
+    match outcome {
+        DisclosureOutcome::Made(d) => (consent, d.id),
+        DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
+    }
 }
 
 impl Ids {
@@ -226,13 +301,17 @@ impl Ids {
             user: s.users["olive"],
             task,
             site: s.site_id,
+            part2: [
+                consent_and_disclosure(s, s.patient_id).await,
+                consent_and_disclosure(s, s.other_patient_id).await,
+            ],
         }
     }
 
     fn path(&self, template: &str, target: Target) -> String {
-        let (patient, episode) = match target {
-            Target::InView => (self.patient, self.episode),
-            Target::OtherProgram => (self.other_patient, self.other_episode),
+        let (patient, episode, (consent, disclosure)) = match target {
+            Target::InView => (self.patient, self.episode, self.part2[0]),
+            Target::OtherProgram => (self.other_patient, self.other_episode, self.part2[1]),
         };
         template
             .replace("{patient}", &patient.to_string())
@@ -242,6 +321,8 @@ impl Ids {
             .replace("{site}", &self.site.to_string())
             // The empty body is refused before the session is looked up.
             .replace("{session}", "1")
+            .replace("{consent}", &consent.to_string())
+            .replace("{disclosure}", &disclosure.to_string())
     }
 
     fn patient(&self, target: Target) -> i64 {

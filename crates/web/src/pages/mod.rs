@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod measures;
+mod confidentiality;
 mod patients;
 pub(crate) mod schedule;
 mod tasks;
@@ -65,6 +66,32 @@ pub fn routes() -> Router<AppState> {
             get(schedule::tracks).post(schedule::create_track),
         )
         .route("/schedule/rooms", post(schedule::create_room))
+        .route(
+            "/patients/{id}/consents",
+            get(confidentiality::consents_tab).post(confidentiality::record_consent),
+        )
+        .route(
+            "/patients/{id}/consents/{consent}",
+            get(confidentiality::print_consent),
+        )
+        .route(
+            "/patients/{id}/consents/{consent}/revoke",
+            post(confidentiality::revoke_consent),
+        )
+        .route(
+            "/patients/{id}/disclosures",
+            get(confidentiality::accounting).post(confidentiality::disclose),
+        )
+        .route(
+            "/patients/{id}/disclosures/{disclosure}",
+            get(confidentiality::packet),
+        )
+        .route(
+            "/emergency-access",
+            get(confidentiality::emergency_form).post(confidentiality::break_glass),
+        )
+        .route("/privacy", get(confidentiality::privacy))
+        .route("/privacy/notice", post(confidentiality::set_notice))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))
@@ -107,6 +134,8 @@ pub struct Layout {
     pub can_read_schedule: bool,
     /// Whether to show Tracks.
     pub can_manage_programs: bool,
+    /// Whether to show Emergency access.
+    pub can_break_glass: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
 }
@@ -123,6 +152,7 @@ impl Layout {
             can_read_audit: permits(role, Permission::ReadAudit),
             can_read_schedule: permits(role, Permission::ReadSchedule),
             can_manage_programs: permits(role, Permission::ManagePrograms),
+            can_break_glass: permits(role, Permission::BreakGlass),
             section,
         }
     }

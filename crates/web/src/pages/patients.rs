@@ -473,6 +473,7 @@ pub(super) struct ChartPage {
     pub(super) measures: Option<super::measures::MeasuresTab>,
     can_read_schedule: bool,
     schedule: Option<super::schedule::ScheduleTab>,
+    can_see_consents: bool,
 }
 
 pub(super) struct ChartData {
@@ -609,6 +610,8 @@ pub(super) fn chart_page(
         can_change_level: permits(role, Permission::ChangeLevelOfCare),
         can_discharge: permits(role, Permission::DischargeEpisode),
         measures: None,
+        can_see_consents: permits(role, Permission::ManageConsents)
+            || permits(role, Permission::Disclose),
         can_read_schedule: permits(role, Permission::ReadSchedule),
         schedule: None,
     }

@@ -1,0 +1,1272 @@
+//! 42 CFR Part 2 in storage: consents, the one consent-checked disclosure path with its accounting,
+//! and emergency (break-the-glass) access. The decisions themselves are the domain's
+//! (`trellis_domain::consent`); this module keeps the records, the audit rows and the tasks.
+//!
+//! Consent bodies, disclosure packets and emergency records are sealed (encrypted at rest): they
+//! name recipients, purposes and clinical facts. Only ids, codes and instants stay in clear.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
+use std::collections::BTreeSet;
+use trellis_domain::access::Role;
+use trellis_domain::consent::{
+    check_disclosure, validate_consent, validate_emergency_disclosure, Consent, ConsentElement,
+    ConsentId, ConsentProblem, ConsentStatus, DisclosureRefusal, DisclosureRequest,
+    EmergencyDisclosure, EmergencyGround, EmergencyRecordError, Expiry, InformationCategory,
+    NoticeForm, Purpose, Recipient, RecipientClass, Revocation, Signature,
+};
+use trellis_domain::patient::FieldError;
+
+use crate::access::{can, Actor, Grant, PatientGrant};
+use crate::audit::{self, AuditEvent};
+use crate::tasks::{open_task, NewTask};
+use crate::{parse_code, Instant, Result, Store, StoreError};
+
+const CONSENT_BODY: &str = "consents.body";
+const DISCLOSURE_RECIPIENT: &str = "disclosures.recipient";
+const DISCLOSURE_PACKET: &str = "disclosures.packet";
+const BREAK_GLASS_RECORD: &str = "break_glass.record";
+
+/// Setting key: the §2.32 statement attached to every consented disclosure.
+pub const NOTICE_SETTING: &str = "part2.disclosure_notice";
+/// Setting key: how many minutes emergency access lasts.
+pub const BREAK_GLASS_MINUTES_SETTING: &str = "part2.break_glass_minutes";
+/// Emergency access lasts this long unless the clinic configures otherwise.
+pub const DEFAULT_BREAK_GLASS_MINUTES: i64 = 60;
+
+/// A consent to record, as signed by the patient (or someone authorised to sign for them).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewConsent {
+    /// Who may make the disclosure (the program, by name).
+    pub disclosing_program: String,
+    /// What information, by category.
+    pub categories: BTreeSet<InformationCategory>,
+    /// Specific description of the information, in the patient's words if they wish.
+    pub information_description: String,
+    /// To whom: named people or organisations, or classes.
+    pub recipients: Vec<Recipient>,
+    /// Why.
+    pub purposes: BTreeSet<Purpose>,
+    /// The purpose, when "other".
+    pub other_purpose: String,
+    /// HIPAA-redisclosure statement (required on TPO consents).
+    pub redisclosure_statement: String,
+    /// Right to revoke and how.
+    pub revocation_statement: String,
+    /// When it expires.
+    pub expiry: Option<Expiry>,
+    /// Typed name of the signer.
+    pub signer_name: String,
+    /// Relationship to the patient when someone else signs.
+    pub signer_relationship: Option<String>,
+    /// Date signed.
+    pub signed_on: Option<NaiveDate>,
+}
+
+/// A consent on file, with its state as of the moment it was read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentRecord {
+    /// Id.
+    pub id: i64,
+    /// The consent with every §2.31 element (revocation filled in from the record).
+    pub consent: Consent,
+    /// "active", "expired", "revoked" or "pending", computed by the domain as of now.
+    pub state: &'static str,
+    /// One-paragraph scope statement (what the recipient is told).
+    pub scope: String,
+    /// When it was recorded.
+    pub recorded_at: Instant,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+/// A request to disclose, from the disclosure form or the API.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DisclosureInput {
+    /// Recipient by name (a person or organisation).
+    pub recipient_name: Option<String>,
+    /// Or by class (for TPO and class consents).
+    pub recipient_class: Option<RecipientClass>,
+    /// Why.
+    pub purpose: Purpose,
+    /// The purpose, when "other".
+    pub purpose_detail: String,
+    /// What information.
+    pub categories: BTreeSet<InformationCategory>,
+}
+
+/// One section of a disclosure packet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PacketSection {
+    /// Heading (the information category).
+    pub heading: String,
+    /// Lines of the record, as disclosed.
+    pub lines: Vec<String>,
+}
+
+/// What was sent: kept sealed with the disclosure so the accounting shows exactly what left.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Packet {
+    /// Patient name as on the consent.
+    pub patient_name: String,
+    /// Information drawn from the record.
+    pub sections: Vec<PacketSection>,
+    /// The §2.32 notice, as configured at the time.
+    pub notice: String,
+    /// The consent's scope (§2.32: a copy or a clear explanation of its scope).
+    pub consent_scope: String,
+    /// For an emergency disclosure: the four §2.51 facts.
+    pub emergency: Option<EmergencyDisclosure>,
+}
+
+/// One entry of the accounting of disclosures.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisclosureRecord {
+    /// Id.
+    pub id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// The consent it was made under (none for an emergency disclosure).
+    pub consent_id: Option<i64>,
+    /// "consent" or "emergency".
+    pub kind: String,
+    /// Purpose code (or "emergency").
+    pub purpose: String,
+    /// Category labels.
+    pub categories: Vec<String>,
+    /// To whom.
+    pub recipient: String,
+    /// When.
+    pub disclosed_at: Instant,
+    /// By whom.
+    pub disclosed_by: String,
+    /// What was sent.
+    pub packet: Packet,
+}
+
+/// What the one disclosure path answers.
+#[derive(Debug, Clone)]
+pub enum DisclosureOutcome {
+    /// Made and recorded in the accounting.
+    Made(Box<DisclosureRecord>),
+    /// Refused, with the reason (the refusal is in the audit log).
+    Refused(DisclosureRefusal),
+}
+
+/// The emergency-access form: why, plus the §2.51 facts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EmergencyAccess {
+    /// Medical emergency, declared disaster or FDA product error.
+    pub ground: EmergencyGround,
+    /// Why normal access is not enough, now.
+    pub reason: String,
+    /// Medical personnel receiving the information.
+    pub recipient_name: String,
+    /// Their facility.
+    pub recipient_facility: String,
+    /// Nature of the emergency.
+    pub nature: String,
+}
+
+/// One emergency access, for the privacy officer.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakGlassEvent {
+    /// Id.
+    pub id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// Who opened the record.
+    pub user_name: String,
+    /// When.
+    pub started_at: Instant,
+    /// Until when.
+    pub expires_at: Instant,
+    /// The form as filled in.
+    pub access: EmergencyAccess,
+}
+
+/// A consent revocation, for the privacy officer.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevocationEvent {
+    /// Consent.
+    pub consent_id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// When it took effect.
+    pub revoked_at: Instant,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+/// The privacy officer's view of a period.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivacyReport {
+    /// Disclosures made.
+    pub disclosures: Vec<DisclosureRecord>,
+    /// Emergency accesses.
+    pub break_glass: Vec<BreakGlassEvent>,
+    /// Consent revocations.
+    pub revocations: Vec<RevocationEvent>,
+}
+
+/// The form field each missing consent element belongs to.
+fn element_field(element: ConsentElement) -> &'static str {
+    match element {
+        ConsentElement::PatientName => "patient",
+        ConsentElement::DisclosingProgram => "disclosing_program",
+        ConsentElement::InformationDescription => "categories",
+        ConsentElement::Recipients => "recipients",
+        ConsentElement::RedisclosureStatement => "redisclosure_statement",
+        ConsentElement::Purpose => "purposes",
+        ConsentElement::OtherPurposeDescription => "other_purpose",
+        ConsentElement::RightToRevoke => "revocation_statement",
+        ConsentElement::Expiry | ConsentElement::ExpiryEventDescription => "expiry",
+        ConsentElement::Signature => "signer_name",
+        ConsentElement::SignerRelationship => "signer_relationship",
+        ConsentElement::DateSigned => "signed_on",
+    }
+}
+
+fn problem_errors(problems: Vec<ConsentProblem>) -> Vec<FieldError> {
+    problems
+        .into_iter()
+        .map(|p| {
+            let field = match &p {
+                ConsentProblem::Missing(e) => element_field(*e),
+                ConsentProblem::OpenExpiryRequiresTpo
+                | ConsentProblem::ExpiresBeforeSigned { .. } => "expiry",
+                ConsentProblem::GenericRecipientRequiresTpo => "recipients",
+            };
+            FieldError::new(field, p.to_string())
+        })
+        .collect()
+}
+
+fn limit(field: &'static str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+    if value.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+}
+
+fn state_code(status: &ConsentStatus) -> &'static str {
+    match status {
+        ConsentStatus::Active => "active",
+        ConsentStatus::Expired => "expired",
+        ConsentStatus::Revoked(_) => "revoked",
+        ConsentStatus::Pending => "pending",
+    }
+}
+
+fn category_codes(categories: &BTreeSet<InformationCategory>) -> String {
+    categories
+        .iter()
+        .map(|c| c.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+type ConsentRow = (
+    i64,
+    String,
+    Instant,
+    String,
+    Option<Instant>,
+    Option<String>,
+);
+
+type DisclosureRow = (
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Instant,
+    String,
+);
+
+const DISCLOSURE_SELECT: &str = "SELECT d.id, d.patient_id, d.consent_id, d.kind, d.purpose,
+    d.categories, d.recipient, d.packet, d.disclosed_at, u.display_name
+    FROM disclosures d JOIN users u ON u.id = d.disclosed_by";
+
+impl Store {
+    /// The site time zone of a patient, for "as of now" consent decisions.
+    async fn patient_zone(&self, patient_id: i64) -> Result<Tz> {
+        let zone: String = sqlx::query_scalar(
+            "SELECT s.timezone FROM patients p JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
+        )
+        .bind(patient_id)
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or(StoreError::NotFound("patient"))?;
+        parse_code(&zone, "time zone")
+    }
+
+    async fn patient_legal_name(&self, patient_id: i64) -> Result<String> {
+        let (first, last): (String, String) =
+            sqlx::query_as("SELECT legal_first_name, legal_last_name FROM patients WHERE id = $1")
+                .bind(patient_id)
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or(StoreError::NotFound("patient"))?;
+        Ok(format!("{first} {last}"))
+    }
+
+    /// When treatment ended, for "end of treatment" expiries: the last discharge, once no
+    /// episode is open.
+    async fn treatment_ended(&self, patient_id: i64) -> Result<Option<DateTime<Utc>>> {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM episodes WHERE patient_id = $1 AND status = 'open'",
+        )
+        .bind(patient_id)
+        .fetch_one(self.reader())
+        .await?;
+        if open > 0 {
+            return Ok(None);
+        }
+        let last: Option<crate::Day> = sqlx::query_scalar(
+            "SELECT discharged_on FROM episodes WHERE patient_id = $1 AND discharged_on IS NOT NULL
+             ORDER BY discharged_on DESC LIMIT 1",
+        )
+        .bind(patient_id)
+        .fetch_optional(self.reader())
+        .await?;
+        // A consent until the end of treatment covers the whole discharge day.
+        Ok(last.and_then(|d| {
+            d.0.succ_opt()
+                .and_then(|next| next.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        }))
+    }
+
+    /// Loads a patient's consents with revocations and treatment end filled in (no audit row:
+    /// callers audit what they do with them).
+    async fn load_consents(&self, patient_id: i64) -> Result<Vec<(Consent, Instant, String)>> {
+        let rows: Vec<ConsentRow> = sqlx::query_as(
+            "SELECT c.id, c.body, c.recorded_at, u.display_name, c.revoked_at, r.display_name
+             FROM consents c JOIN users u ON u.id = c.recorded_by
+             LEFT JOIN users r ON r.id = c.revoked_by
+             WHERE c.patient_id = $1 ORDER BY c.id DESC",
+        )
+        .bind(patient_id)
+        .fetch_all(self.reader())
+        .await?;
+        let ended = self.treatment_ended(patient_id).await?;
+        rows.into_iter()
+            .map(
+                |(id, body, recorded_at, recorded_by, revoked_at, revoked_by)| {
+                    let mut consent: Consent =
+                        serde_json::from_str(&self.open(CONSENT_BODY, &body)?)
+                            .map_err(|e| StoreError::Corrupt(format!("consent {id}: {e}")))?;
+                    consent.id = ConsentId(id);
+                    consent.revocation = revoked_at.map(|at| Revocation {
+                        revoked_at: at.0,
+                        recorded_by: revoked_by.unwrap_or_default(),
+                    });
+                    if let Some(Expiry::EndOfTreatment { ended_at }) = &mut consent.expiry {
+                        *ended_at = ended;
+                    }
+                    Ok((consent, recorded_at, recorded_by))
+                },
+            )
+            .collect()
+    }
+
+    /// Records a signed consent after checking every §2.31 element (audited).
+    pub async fn record_consent(
+        &self,
+        grant: &PatientGrant<can::ManageConsents>,
+        new: &NewConsent,
+    ) -> Result<i64> {
+        let recorded_by = grant.actor().staff_id()?;
+        let mut errors = Vec::new();
+        limit(
+            "disclosing_program",
+            &new.disclosing_program,
+            200,
+            &mut errors,
+        );
+        limit(
+            "information_description",
+            &new.information_description,
+            2000,
+            &mut errors,
+        );
+        limit("other_purpose", &new.other_purpose, 500, &mut errors);
+        limit("signer_name", &new.signer_name, 200, &mut errors);
+        for r in &new.recipients {
+            limit("recipients", r.describe(), 300, &mut errors);
+        }
+        let now = Utc::now();
+        let consent = Consent {
+            id: ConsentId(0),
+            patient_name: self.patient_legal_name(grant.patient_id()).await?,
+            disclosing_program: new.disclosing_program.trim().to_owned(),
+            categories: new.categories.clone(),
+            information_description: new.information_description.trim().to_owned(),
+            recipients: new.recipients.clone(),
+            purposes: new.purposes.clone(),
+            other_purpose: new.other_purpose.trim().to_owned(),
+            redisclosure_statement: new.redisclosure_statement.trim().to_owned(),
+            revocation_statement: new.revocation_statement.trim().to_owned(),
+            expiry: new.expiry.clone(),
+            signature: Some(Signature {
+                signer_name: new.signer_name.trim().to_owned(),
+                relationship: new
+                    .signer_relationship
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned),
+                signed_at: now,
+            }),
+            signed_on: new.signed_on,
+            revocation: None,
+        };
+        if let Err(problems) = validate_consent(&consent) {
+            errors.extend(problem_errors(problems));
+        }
+        let zone = self.patient_zone(grant.patient_id()).await?;
+        if new
+            .signed_on
+            .is_some_and(|d| d > now.with_timezone(&zone).date_naive())
+        {
+            errors.push(FieldError::new("signed_on", "cannot be in the future"));
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let body = serde_json::to_string(&consent)
+            .map_err(|e| StoreError::Corrupt(format!("consent: {e}")))?;
+        let sealed = self.seal(CONSENT_BODY, &body)?;
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO consents (patient_id, body, recorded_at, recorded_by)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(grant.patient_id())
+        .bind(sealed)
+        .bind(Instant(now))
+        .bind(recorded_by)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "create",
+                record_type: "consent",
+                record_id: Some(id),
+                patient_id: Some(grant.patient_id()),
+                detail: format!("purposes {}", codes(&consent.purposes)),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The patient's consents, newest first, each with its state as of now (audited).
+    pub async fn consents(
+        &self,
+        grant: &PatientGrant<can::ManageConsents>,
+    ) -> Result<Vec<ConsentRecord>> {
+        self.consent_records(grant.actor(), grant.patient_id())
+            .await
+    }
+
+    /// The same list for whoever may disclose (the disclosure form shows what consents allow).
+    pub async fn consents_for_disclosure(
+        &self,
+        grant: &PatientGrant<can::Disclose>,
+    ) -> Result<Vec<ConsentRecord>> {
+        self.consent_records(grant.actor(), grant.patient_id())
+            .await
+    }
+
+    async fn consent_records(&self, actor: &Actor, patient_id: i64) -> Result<Vec<ConsentRecord>> {
+        let zone = self.patient_zone(patient_id).await?;
+        let now = Utc::now().with_timezone(&zone);
+        let loaded = self.load_consents(patient_id).await?;
+        let mut tx = self.begin().await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "read",
+                record_type: "consent",
+                record_id: None,
+                patient_id: Some(patient_id),
+                detail: format!("consent list ({})", loaded.len()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(loaded
+            .into_iter()
+            .map(|(consent, recorded_at, recorded_by)| ConsentRecord {
+                id: consent.id.0,
+                state: state_code(&consent.status(&now)),
+                scope: trellis_domain::consent::scope_summary(&consent),
+                consent,
+                recorded_at,
+                recorded_by,
+            })
+            .collect())
+    }
+
+    /// Records that the patient revoked a consent; it stops covering disclosures from now
+    /// (audited; the privacy officer sees it in the period report).
+    pub async fn revoke_consent(
+        &self,
+        grant: &PatientGrant<can::ManageConsents>,
+        consent_id: i64,
+    ) -> Result<()> {
+        let by = grant.actor().staff_id()?;
+        let mut tx = self.begin().await?;
+        let found: Option<Option<Instant>> =
+            sqlx::query_scalar("SELECT revoked_at FROM consents WHERE id = $1 AND patient_id = $2")
+                .bind(consent_id)
+                .bind(grant.patient_id())
+                .fetch_optional(&mut *tx)
+                .await?;
+        match found {
+            None => return Err(StoreError::NotFound("consent")),
+            Some(Some(_)) => {
+                return Err(StoreError::Conflict(
+                    "this consent has already been revoked".into(),
+                ))
+            }
+            Some(None) => {}
+        }
+        let now = Instant::now();
+        sqlx::query(
+            "UPDATE consents SET revoked_at = $1, revoked_by = $2, revocation_recorded_at = $1
+             WHERE id = $3",
+        )
+        .bind(now)
+        .bind(by)
+        .bind(consent_id)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "revoke",
+                record_type: "consent",
+                record_id: Some(consent_id),
+                patient_id: Some(grant.patient_id()),
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The §2.32 statement attached to every consented disclosure (configured, or the default).
+    pub async fn disclosure_notice(&self) -> Result<String> {
+        Ok(self
+            .setting(NOTICE_SETTING)
+            .await?
+            .unwrap_or_else(|| NoticeForm::Long.default_text().to_owned()))
+    }
+
+    /// Replaces the §2.32 statement (privacy officer or administrator; audited).
+    pub async fn set_disclosure_notice(
+        &self,
+        grant: &Grant<can::ReadAudit>,
+        text: &str,
+    ) -> Result<()> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(StoreError::invalid("notice", "is required"));
+        }
+        if text.chars().count() > 5000 {
+            return Err(StoreError::invalid(
+                "notice",
+                "must be at most 5000 characters",
+            ));
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(NOTICE_SETTING)
+        .bind(text.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "update",
+                record_type: "setting",
+                record_id: None,
+                patient_id: None,
+                detail: NOTICE_SETTING.into(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The one way information leaves the program: checks the patient's consents as of now, and
+    /// either refuses with the reason or builds the packet (the record as it stands, the notice,
+    /// the consent's scope) and records it in the accounting. Both outcomes are audited.
+    pub async fn disclose(
+        &self,
+        grant: &PatientGrant<can::Disclose>,
+        input: &DisclosureInput,
+    ) -> Result<DisclosureOutcome> {
+        let by = grant.actor().staff_id()?;
+        let patient_id = grant.patient_id();
+        let mut errors = Vec::new();
+        let recipient_name = input
+            .recipient_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        if let Some(name) = recipient_name {
+            limit("recipient_name", name, 300, &mut errors);
+        }
+        if recipient_name.is_none() && input.recipient_class.is_none() {
+            errors.push(FieldError::new(
+                "recipient_name",
+                "name the recipient or choose a class of recipient",
+            ));
+        }
+        if input.categories.is_empty() {
+            errors.push(FieldError::new(
+                "categories",
+                "choose the information to disclose",
+            ));
+        }
+        if input.purpose == Purpose::Other && input.purpose_detail.trim().is_empty() {
+            errors.push(FieldError::new("purpose_detail", "describe the purpose"));
+        }
+        limit("purpose_detail", &input.purpose_detail, 500, &mut errors);
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let zone = self.patient_zone(patient_id).await?;
+        let now = Utc::now();
+        let consents: Vec<Consent> = self
+            .load_consents(patient_id)
+            .await?
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .collect();
+        let request = DisclosureRequest {
+            recipient_name: recipient_name.map(str::to_owned),
+            recipient_class: input.recipient_class,
+            purpose: input.purpose,
+            purpose_detail: input.purpose_detail.trim().to_owned(),
+            categories: input.categories.clone(),
+        };
+        let decision = check_disclosure(&consents, &request, &now.with_timezone(&zone));
+        let found = match decision {
+            Err(refusal) => {
+                let mut tx = self.begin().await?;
+                audit::append(
+                    &mut tx,
+                    grant.actor(),
+                    AuditEvent {
+                        action: "disclosure_refused",
+                        record_type: "disclosure",
+                        record_id: None,
+                        patient_id: Some(patient_id),
+                        detail: format!(
+                            "purpose {}; categories {}; {}",
+                            input.purpose.code(),
+                            category_codes(&input.categories),
+                            refusal_code(&refusal)
+                        ),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(DisclosureOutcome::Refused(refusal));
+            }
+            Ok(found) => found,
+        };
+        let recipient = match (recipient_name, input.recipient_class) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(class)) => class.label().to_owned(),
+            (None, None) => String::new(),
+        };
+        let packet = Packet {
+            patient_name: self.patient_legal_name(patient_id).await?,
+            sections: self.packet_sections(patient_id, &input.categories).await?,
+            notice: self.disclosure_notice().await?,
+            consent_scope: found.scope_summary,
+            emergency: None,
+        };
+        let mut tx = self.begin().await?;
+        let id = self
+            .insert_disclosure(
+                &mut tx,
+                NewDisclosureRow {
+                    patient_id,
+                    consent_id: Some(found.consent_id.0),
+                    kind: "consent",
+                    purpose: input.purpose.code(),
+                    categories: category_codes(&input.categories),
+                    recipient: &recipient,
+                    packet: &packet,
+                    at: Instant(now),
+                    by,
+                },
+            )
+            .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "disclose",
+                record_type: "disclosure",
+                record_id: Some(id),
+                patient_id: Some(patient_id),
+                detail: format!(
+                    "consent {}; purpose {}; categories {}",
+                    found.consent_id.0,
+                    input.purpose.code(),
+                    category_codes(&input.categories)
+                ),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(DisclosureOutcome::Made(Box::new(DisclosureRecord {
+            id,
+            patient_id,
+            consent_id: Some(found.consent_id.0),
+            kind: "consent".into(),
+            purpose: input.purpose.code().into(),
+            categories: input.categories.iter().map(|c| c.label().into()).collect(),
+            recipient,
+            disclosed_at: Instant(now),
+            disclosed_by: grant.actor().username.clone(),
+            packet,
+        })))
+    }
+
+    async fn insert_disclosure(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        row: NewDisclosureRow<'_>,
+    ) -> Result<i64> {
+        let packet = serde_json::to_string(row.packet)
+            .map_err(|e| StoreError::Corrupt(format!("packet: {e}")))?;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO disclosures (patient_id, consent_id, kind, purpose, categories, recipient,
+                 packet, disclosed_at, disclosed_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(row.patient_id)
+        .bind(row.consent_id)
+        .bind(row.kind)
+        .bind(row.purpose)
+        .bind(row.categories)
+        .bind(self.seal(DISCLOSURE_RECIPIENT, row.recipient)?)
+        .bind(self.seal(DISCLOSURE_PACKET, &packet)?)
+        .bind(row.at)
+        .bind(row.by)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
+    /// The information drawn from today's record for each requested category.
+    async fn packet_sections(
+        &self,
+        patient_id: i64,
+        categories: &BTreeSet<InformationCategory>,
+    ) -> Result<Vec<PacketSection>> {
+        let mut sections = Vec::new();
+        for category in categories {
+            let lines = match category {
+                InformationCategory::Demographics => {
+                    let row: (
+                        String,
+                        String,
+                        Option<String>,
+                        crate::Day,
+                        String,
+                        Option<String>,
+                    ) = sqlx::query_as(
+                        "SELECT legal_first_name, legal_last_name, preferred_name,
+                                 date_of_birth, sex, address
+                             FROM patients WHERE id = $1",
+                    )
+                    .bind(patient_id)
+                    .fetch_one(self.reader())
+                    .await?;
+                    let mut lines = vec![
+                        format!("Legal name: {} {}", row.0, row.1),
+                        format!("Date of birth: {}", row.3),
+                        format!("Sex: {}", row.4),
+                    ];
+                    if let Some(p) = row.2 {
+                        lines.push(format!("Preferred name: {p}"));
+                    }
+                    if let Some(a) = row.5 {
+                        lines.push(format!("Address: {a}"));
+                    }
+                    lines
+                }
+                InformationCategory::Attendance => {
+                    let rows: Vec<(String, crate::Day, Option<crate::Day>, String)> =
+                        sqlx::query_as(
+                            "SELECT pr.name, e.admitted_on, e.discharged_on, e.current_level
+                             FROM episodes e JOIN programs pr ON pr.id = e.program_id
+                             WHERE e.patient_id = $1 ORDER BY e.admitted_on",
+                        )
+                        .bind(patient_id)
+                        .fetch_all(self.reader())
+                        .await?;
+                    let mut lines: Vec<String> = rows
+                        .into_iter()
+                        .map(|(program, admitted, discharged, level)| match discharged {
+                            Some(d) => format!(
+                                "{program}: admitted {admitted}, discharged {d} (last level of care {level})"
+                            ),
+                            None => format!(
+                                "{program}: admitted {admitted}, in treatment (level of care {level})"
+                            ),
+                        })
+                        .collect();
+                    let changes: Vec<(String, crate::Day)> = sqlx::query_as(
+                        "SELECT c.level, c.effective_on FROM level_of_care_changes c
+                         JOIN episodes e ON e.id = c.episode_id
+                         WHERE e.patient_id = $1 ORDER BY c.effective_on, c.id",
+                    )
+                    .bind(patient_id)
+                    .fetch_all(self.reader())
+                    .await?;
+                    lines.extend(
+                        changes
+                            .into_iter()
+                            .map(|(level, on)| format!("Level of care {level} from {on}")),
+                    );
+                    if lines.is_empty() {
+                        lines.push("No episodes of care recorded.".into());
+                    }
+                    lines
+                }
+                _ => vec!["Not kept in Trellis yet: nothing disclosed for this category.".into()],
+            };
+            sections.push(PacketSection {
+                heading: category.label().to_owned(),
+                lines,
+            });
+        }
+        Ok(sections)
+    }
+
+    fn disclosure_rows(&self, rows: Vec<DisclosureRow>) -> Result<Vec<DisclosureRecord>> {
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    patient_id,
+                    consent_id,
+                    kind,
+                    purpose,
+                    categories,
+                    recipient,
+                    packet,
+                    at,
+                    by,
+                )| {
+                    let packet: Packet =
+                        serde_json::from_str(&self.open(DISCLOSURE_PACKET, &packet)?)
+                            .map_err(|e| StoreError::Corrupt(format!("disclosure {id}: {e}")))?;
+                    Ok(DisclosureRecord {
+                        id,
+                        patient_id,
+                        consent_id,
+                        kind,
+                        purpose,
+                        categories: categories
+                            .split(',')
+                            .filter(|c| !c.is_empty())
+                            .map(|c| {
+                                c.parse::<InformationCategory>()
+                                    .map_or_else(|_| c.to_owned(), |c| c.label().to_owned())
+                            })
+                            .collect(),
+                        recipient: self.open(DISCLOSURE_RECIPIENT, &recipient)?,
+                        disclosed_at: at,
+                        disclosed_by: by,
+                        packet,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The patient's accounting of disclosures, newest first (audited).
+    pub async fn accounting(
+        &self,
+        grant: &PatientGrant<can::Disclose>,
+    ) -> Result<Vec<DisclosureRecord>> {
+        let mut tx = self.begin().await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "read",
+                record_type: "disclosure",
+                record_id: None,
+                patient_id: Some(grant.patient_id()),
+                detail: "accounting of disclosures".into(),
+            },
+        )
+        .await?;
+        let rows: Vec<DisclosureRow> = sqlx::query_as(&format!(
+            "{DISCLOSURE_SELECT} WHERE d.patient_id = $1 ORDER BY d.disclosed_at DESC, d.id DESC"
+        ))
+        .bind(grant.patient_id())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.disclosure_rows(rows)
+    }
+
+    /// One disclosure with its packet, for printing (audited).
+    pub async fn disclosure(
+        &self,
+        grant: &PatientGrant<can::Disclose>,
+        disclosure_id: i64,
+    ) -> Result<DisclosureRecord> {
+        let mut tx = self.begin().await?;
+        let rows: Vec<DisclosureRow> = sqlx::query_as(&format!(
+            "{DISCLOSURE_SELECT} WHERE d.id = $1 AND d.patient_id = $2"
+        ))
+        .bind(disclosure_id)
+        .bind(grant.patient_id())
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound("disclosure"));
+        }
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "read",
+                record_type: "disclosure",
+                record_id: Some(disclosure_id),
+                patient_id: Some(grant.patient_id()),
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.disclosure_rows(rows)?
+            .pop()
+            .ok_or(StoreError::NotFound("disclosure"))
+    }
+
+    /// How long emergency access lasts (configured minutes, default 60).
+    pub async fn break_glass_duration(&self) -> Result<Duration> {
+        let minutes = self
+            .setting(BREAK_GLASS_MINUTES_SETTING)
+            .await?
+            .and_then(|m| m.trim().parse::<i64>().ok())
+            .filter(|m| (1..=24 * 60).contains(m))
+            .unwrap_or(DEFAULT_BREAK_GLASS_MINUTES);
+        Ok(Duration::minutes(minutes))
+    }
+
+    /// Opens a patient's record in a bona fide emergency for someone outside its normal scope:
+    /// requires the reason and the four §2.51 facts, lasts the configured time, records the
+    /// emergency disclosure in the accounting and gives the privacy officer a task.
+    /// Returns when access ends.
+    pub async fn break_glass(
+        &self,
+        grant: &Grant<can::BreakGlass>,
+        patient_id: i64,
+        access: &EmergencyAccess,
+    ) -> Result<Instant> {
+        let user_id = grant.actor().staff_id()?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM patients WHERE id = $1")
+            .bind(patient_id)
+            .fetch_optional(self.reader())
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("patient"));
+        }
+        let now = Utc::now();
+        let record = EmergencyDisclosure {
+            ground: access.ground,
+            recipient_name: access.recipient_name.trim().to_owned(),
+            recipient_facility: access.recipient_facility.trim().to_owned(),
+            disclosed_by: grant.actor().username.clone(),
+            disclosed_at: Some(now),
+            nature: access.nature.trim().to_owned(),
+        };
+        let mut errors = Vec::new();
+        if access.reason.trim().is_empty() {
+            errors.push(FieldError::new(
+                "reason",
+                "state why the record must be opened now",
+            ));
+        }
+        limit("reason", &access.reason, 2000, &mut errors);
+        limit("nature", &access.nature, 2000, &mut errors);
+        limit("recipient_name", &access.recipient_name, 300, &mut errors);
+        limit(
+            "recipient_facility",
+            &access.recipient_facility,
+            300,
+            &mut errors,
+        );
+        if let Err(problems) = validate_emergency_disclosure(&record) {
+            errors.extend(problems.into_iter().map(|p| {
+                let field = match p {
+                    EmergencyRecordError::RecipientName => "recipient_name",
+                    EmergencyRecordError::RecipientFacility => "recipient_facility",
+                    EmergencyRecordError::DisclosedBy => "disclosed_by",
+                    EmergencyRecordError::DateTime => "disclosed_at",
+                    EmergencyRecordError::Nature => "nature",
+                };
+                FieldError::new(field, p.to_string())
+            }));
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let expires = Instant(now + self.break_glass_duration().await?);
+        let stored = serde_json::to_string(access)
+            .map_err(|e| StoreError::Corrupt(format!("emergency access: {e}")))?;
+        let packet = Packet {
+            patient_name: self.patient_legal_name(patient_id).await?,
+            sections: Vec::new(),
+            notice: self.disclosure_notice().await?,
+            consent_scope: "No consent: medical emergency (42 CFR 2.51).".into(),
+            emergency: Some(record),
+        };
+        let recipient = format!(
+            "{} ({})",
+            access.recipient_name.trim(),
+            access.recipient_facility.trim()
+        );
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO break_glass (patient_id, user_id, record, started_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(patient_id)
+        .bind(user_id)
+        .bind(self.seal(BREAK_GLASS_RECORD, &stored)?)
+        .bind(Instant(now))
+        .bind(expires)
+        .fetch_one(&mut *tx)
+        .await?;
+        self.insert_disclosure(
+            &mut tx,
+            NewDisclosureRow {
+                patient_id,
+                consent_id: None,
+                kind: "emergency",
+                purpose: "emergency",
+                categories: String::new(),
+                recipient: &recipient,
+                packet: &packet,
+                at: Instant(now),
+                by: user_id,
+            },
+        )
+        .await?;
+        open_task(
+            &mut tx,
+            grant.actor(),
+            &NewTask {
+                patient_id: Some(patient_id),
+                flag_id: None,
+                kind: "break_glass_review",
+                title: "Review emergency access to a patient record (42 CFR 2.51)",
+                priority: "high",
+                assigned_to: None,
+                assigned_role: Some(Role::PrivacyOfficer),
+                due_on: None,
+            },
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "break_glass",
+                record_type: "patient",
+                record_id: Some(id),
+                patient_id: Some(patient_id),
+                detail: format!("break_glass until {expires}"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(expires)
+    }
+
+    /// Whether the actor holds unexpired emergency access to the patient.
+    pub(crate) async fn has_break_glass(&self, user_id: i64, patient_id: i64) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM break_glass WHERE user_id = $1 AND patient_id = $2 AND expires_at > $3
+             LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(patient_id)
+        .bind(Instant::now())
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Disclosures, emergency accesses and revocations between two days (inclusive, UTC).
+    pub async fn privacy_report(
+        &self,
+        grant: &Grant<can::ReadAudit>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<PrivacyReport> {
+        if to < from {
+            return Err(StoreError::invalid(
+                "to",
+                "must not be before the start date",
+            ));
+        }
+        let start = Instant(
+            from.and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+                .unwrap_or_default(),
+        );
+        let end = Instant(
+            to.succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        );
+        let mut tx = self.begin().await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "read",
+                record_type: "privacy_report",
+                record_id: None,
+                patient_id: None,
+                detail: format!("{from} to {to}"),
+            },
+        )
+        .await?;
+        let disclosures: Vec<DisclosureRow> = sqlx::query_as(&format!(
+            "{DISCLOSURE_SELECT} WHERE d.disclosed_at >= $1 AND d.disclosed_at < $2
+             ORDER BY d.disclosed_at DESC, d.id DESC"
+        ))
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *tx)
+        .await?;
+        let glass: Vec<(i64, i64, String, Instant, Instant, String)> = sqlx::query_as(
+            "SELECT b.id, b.patient_id, u.display_name, b.started_at, b.expires_at, b.record
+             FROM break_glass b JOIN users u ON u.id = b.user_id
+             WHERE b.started_at >= $1 AND b.started_at < $2 ORDER BY b.started_at DESC",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *tx)
+        .await?;
+        let revocations: Vec<(i64, i64, Instant, String)> = sqlx::query_as(
+            "SELECT c.id, c.patient_id, c.revoked_at, u.display_name
+             FROM consents c JOIN users u ON u.id = c.revoked_by
+             WHERE c.revoked_at >= $1 AND c.revoked_at < $2 ORDER BY c.revoked_at DESC",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let break_glass = glass
+            .into_iter()
+            .map(
+                |(id, patient_id, user_name, started_at, expires_at, record)| {
+                    let access: EmergencyAccess =
+                        serde_json::from_str(&self.open(BREAK_GLASS_RECORD, &record)?)
+                            .map_err(|e| StoreError::Corrupt(format!("break glass {id}: {e}")))?;
+                    Ok(BreakGlassEvent {
+                        id,
+                        patient_id,
+                        user_name,
+                        started_at,
+                        expires_at,
+                        access,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PrivacyReport {
+            disclosures: self.disclosure_rows(disclosures)?,
+            break_glass,
+            revocations: revocations
+                .into_iter()
+                .map(
+                    |(consent_id, patient_id, revoked_at, recorded_by)| RevocationEvent {
+                        consent_id,
+                        patient_id,
+                        revoked_at,
+                        recorded_by,
+                    },
+                )
+                .collect(),
+        })
+    }
+}
+
+struct NewDisclosureRow<'a> {
+    patient_id: i64,
+    consent_id: Option<i64>,
+    kind: &'a str,
+    purpose: &'a str,
+    categories: String,
+    recipient: &'a str,
+    packet: &'a Packet,
+    at: Instant,
+    by: i64,
+}
+
+fn codes(purposes: &BTreeSet<Purpose>) -> String {
+    purposes
+        .iter()
+        .map(|p| p.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A refusal's kind without its text (the text may name a recipient): for the audit log.
+fn refusal_code(refusal: &DisclosureRefusal) -> &'static str {
+    match refusal {
+        DisclosureRefusal::RecipientNotIdentified => "recipient not identified",
+        DisclosureRefusal::NothingRequested => "nothing requested",
+        DisclosureRefusal::NoConsentOnFile => "no consent on file",
+        DisclosureRefusal::Expired { .. } => "consent expired",
+        DisclosureRefusal::Revoked { .. } => "consent revoked",
+        DisclosureRefusal::NotYetInEffect { .. } => "consent not yet in effect",
+        DisclosureRefusal::IncompleteConsent { .. } => "consent incomplete",
+        DisclosureRefusal::DifferentRecipient { .. } => "different recipient",
+        DisclosureRefusal::DifferentPurpose { .. } => "different purpose",
+        DisclosureRefusal::InformationNotCovered { .. } => "information not covered",
+        DisclosureRefusal::ProceedingsAgainstPatient => "proceedings against the patient",
+    }
+}

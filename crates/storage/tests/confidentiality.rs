@@ -1,0 +1,704 @@
+//! 42 CFR Part 2 storage tests: consents, the consent-checked disclosure path, the accounting of
+//! disclosures and emergency access. SQLite by default, PostgreSQL with
+//! TRELLIS_TEST_DATABASE=postgres.
+
+use chrono::{Duration, NaiveDate, Utc};
+use trellis_domain::access::Role;
+use trellis_domain::care::LevelOfCare;
+use trellis_domain::consent::{
+    DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, Purpose, Recipient,
+    RecipientClass, DEFAULT_NOTICE_LONG, DEFAULT_REVOCATION_STATEMENT,
+    DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
+};
+use trellis_domain::patient::Registration;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::confidentiality::{
+    DisclosureInput, DisclosureOutcome, EmergencyAccess, NewConsent,
+};
+use trellis_storage::episodes::Admission;
+use trellis_storage::org::{NewProgram, NewSite};
+use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::staff::NewStaff;
+use trellis_storage::testing::{fresh_store, raw_execute, raw_strings};
+use trellis_storage::{Store, StoreError};
+
+struct Clinic {
+    store: Store,
+    patient: i64,
+    counselor: Actor,
+    outsider: Actor,
+    privacy: Actor,
+    billing: Actor,
+}
+
+async fn staff(store: &Store, username: &str, role: Role) -> Actor {
+    let admin = Actor::system("test");
+    let grant = store.grant::<can::ManageUsers>(&admin).expect("grant");
+    let id = store
+        .create_staff(
+            &grant,
+            &NewStaff {
+                username: username.into(),
+                display_name: username.into(),
+                email: None,
+                role,
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("create staff");
+    Actor {
+        user_id: Some(id),
+        username: username.into(),
+        role,
+        ip: None,
+        request_id: None,
+    }
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+async fn clinic() -> Clinic {
+    let store = fresh_store().await.expect("fresh store");
+    let admin = Actor::system("test");
+    let programs = store.grant::<can::ManagePrograms>(&admin).expect("grant");
+    // UTC keeps "today" the same for the test and the store.
+    let site = store
+        .create_site(
+            &programs,
+            NewSite {
+                code: "DTN".into(),
+                name: "Downtown".into(),
+                timezone: "UTC".into(),
+                address: None,
+                phone: None,
+            },
+        )
+        .await
+        .expect("site");
+    let program = |name: &str| NewProgram {
+        site_id: site,
+        name: name.into(),
+        population: "adult".into(),
+        level_of_care: LevelOfCare::IntensiveOutpatient,
+        weekly_minimum_hours: 9.0,
+        max_group_size: 12,
+    };
+    let main = store
+        .create_program(&programs, program("Adult SUD IOP"))
+        .await
+        .expect("program");
+    let other = store
+        .create_program(&programs, program("Co-occurring IOP"))
+        .await
+        .expect("program");
+    let counselor = staff(&store, "casey", Role::Counselor).await;
+    let outsider = staff(&store, "olive", Role::Counselor).await;
+    let intake = staff(&store, "ingrid", Role::Intake).await;
+    let privacy = staff(&store, "pat", Role::PrivacyOfficer).await;
+    let billing = staff(&store, "bill", Role::Billing).await;
+    let users = store.grant::<can::ManageUsers>(&admin).expect("grant");
+    for (actor, assignment) in [
+        (&counselor, (site, Some(main))),
+        (&outsider, (site, Some(other))),
+        (&intake, (site, None)),
+        (&privacy, (site, None)),
+        (&billing, (site, None)),
+    ] {
+        store
+            .set_assignments(&users, actor.user_id.expect("id"), &[assignment])
+            .await
+            .expect("assign");
+    }
+    let edit = store
+        .grant::<can::EditDemographics>(&intake)
+        .expect("grant");
+    let patient = match store
+        .register_patient(
+            &edit,
+            site,
+            &Registration {
+                legal_first_name: "Alex".into(),
+                legal_last_name: "Rivera".into(),
+                date_of_birth: NaiveDate::from_ymd_opt(1990, 5, 17),
+                sex: "female".into(),
+                ..Registration::default()
+            },
+            today(),
+            false,
+        )
+        .await
+        .expect("register")
+    {
+        RegisterOutcome::Created(id) => id,
+        other => panic!("expected a new patient, got {other:?}"),
+    };
+    let admit = store
+        .patient_grant::<can::AdmitEpisode>(&intake, patient)
+        .await
+        .expect("grant");
+    store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: main,
+                admitted_on: today() - Duration::days(10),
+                referral_source: "Court or criminal justice".into(),
+                primary_counselor_id: counselor.user_id,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "ASAM assessment".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("admit");
+    Clinic {
+        store,
+        patient,
+        counselor,
+        outsider,
+        privacy,
+        billing,
+    }
+}
+
+fn probation_consent(expires: NaiveDate) -> NewConsent {
+    NewConsent {
+        disclosing_program: "Adult SUD IOP".into(),
+        categories: [Cat::Attendance, Cat::DrugScreens].into(),
+        information_description: "attendance and drug screen results".into(),
+        recipients: vec![Recipient::Named {
+            name: "Jordan Lee, County Probation".into(),
+        }],
+        purposes: [Purpose::LegalProceedings].into(),
+        other_purpose: String::new(),
+        redisclosure_statement: String::new(),
+        revocation_statement: DEFAULT_REVOCATION_STATEMENT.into(),
+        expiry: Some(Expiry::OnDate { date: expires }),
+        signer_name: "Alex Rivera".into(),
+        signer_relationship: None,
+        signed_on: Some(today() - Duration::days(5)),
+    }
+}
+
+fn tpo_consent() -> NewConsent {
+    NewConsent {
+        disclosing_program: "Adult SUD IOP".into(),
+        categories: [Cat::Demographics, Cat::Attendance, Cat::BillingAndClaims].into(),
+        information_description: String::new(),
+        recipients: vec![Recipient::TpoGeneric {
+            description: TPO_GENERIC_RECIPIENTS.into(),
+        }],
+        purposes: [
+            Purpose::Treatment,
+            Purpose::Payment,
+            Purpose::HealthCareOperations,
+        ]
+        .into(),
+        other_purpose: String::new(),
+        redisclosure_statement: DEFAULT_TPO_REDISCLOSURE_STATEMENT.into(),
+        revocation_statement: DEFAULT_REVOCATION_STATEMENT.into(),
+        expiry: Some(Expiry::EndOfTreatment { ended_at: None }),
+        signer_name: "Alex Rivera".into(),
+        signer_relationship: None,
+        signed_on: Some(today()),
+    }
+}
+
+fn to_probation() -> DisclosureInput {
+    DisclosureInput {
+        recipient_name: Some("Jordan Lee, County Probation".into()),
+        recipient_class: None,
+        purpose: Purpose::LegalProceedings,
+        purpose_detail: String::new(),
+        categories: [Cat::Attendance].into(),
+    }
+}
+
+async fn record(c: &Clinic, consent: &NewConsent) -> i64 {
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    c.store
+        .record_consent(&grant, consent)
+        .await
+        .expect("record consent")
+}
+
+async fn disclose(c: &Clinic, input: &DisclosureInput) -> DisclosureOutcome {
+    let grant = c
+        .store
+        .patient_grant::<can::Disclose>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    c.store.disclose(&grant, input).await.expect("disclose")
+}
+
+fn refused(outcome: DisclosureOutcome) -> DisclosureRefusal {
+    match outcome {
+        DisclosureOutcome::Refused(r) => r,
+        DisclosureOutcome::Made(d) => panic!("expected a refusal, got disclosure {}", d.id),
+    }
+}
+
+async fn accounting_len(c: &Clinic) -> usize {
+    let grant = c
+        .store
+        .patient_grant::<can::Disclose>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    c.store.accounting(&grant).await.expect("accounting").len()
+}
+
+#[tokio::test]
+async fn disclosure_is_refused_without_consent_and_the_refusal_is_audited() {
+    let c = clinic().await;
+    assert_eq!(
+        refused(disclose(&c, &to_probation()).await),
+        DisclosureRefusal::NoConsentOnFile
+    );
+    assert_eq!(accounting_len(&c).await, 0);
+    let audit = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE action = 'disclosure_refused'",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0].contains("no consent on file"), "{audit:?}");
+    assert!(
+        !audit[0].contains("Jordan"),
+        "no recipient names in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn disclosure_under_a_matching_consent_carries_notice_and_scope_and_is_accounted_for() {
+    let c = clinic().await;
+    let consent = record(&c, &probation_consent(today() + Duration::days(90))).await;
+    let made = match disclose(&c, &to_probation()).await {
+        DisclosureOutcome::Made(d) => d,
+        DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
+    };
+    assert_eq!(made.consent_id, Some(consent));
+    assert_eq!(made.packet.notice, DEFAULT_NOTICE_LONG);
+    assert!(made.packet.consent_scope.contains("Jordan Lee"));
+    assert!(made.packet.sections[0].lines[0].contains("Adult SUD IOP"));
+
+    // The privacy officer's notice text is used from then on.
+    let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
+    c.store
+        .set_disclosure_notice(
+            &po,
+            "42 CFR part 2 prohibits unauthorized use or disclosure of these records.",
+        )
+        .await
+        .expect("set notice");
+    assert!(matches!(
+        c.store.set_disclosure_notice(&po, "  ").await,
+        Err(StoreError::Invalid(_))
+    ));
+    let second = match disclose(&c, &to_probation()).await {
+        DisclosureOutcome::Made(d) => d,
+        DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
+    };
+    assert!(second.packet.notice.starts_with("42 CFR part 2 prohibits"));
+
+    let grant = c
+        .store
+        .patient_grant::<can::Disclose>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let accounting = c.store.accounting(&grant).await.expect("accounting");
+    assert_eq!(
+        accounting.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![second.id, made.id]
+    );
+    assert_eq!(accounting[1].recipient, "Jordan Lee, County Probation");
+    assert_eq!(accounting[1].disclosed_by, "casey");
+    let one = c.store.disclosure(&grant, made.id).await.expect("packet");
+    assert_eq!(one.packet, made.packet);
+
+    // Recipients and packets are sealed at rest.
+    let raw = raw_strings(&c.store, "SELECT recipient || packet FROM disclosures")
+        .await
+        .expect("raw");
+    assert!(raw
+        .iter()
+        .all(|r| !r.contains("Jordan") && !r.contains("Rivera")));
+    let raw = raw_strings(&c.store, "SELECT body FROM consents")
+        .await
+        .expect("raw");
+    assert!(raw
+        .iter()
+        .all(|r| !r.contains("Jordan") && !r.contains("Rivera")));
+}
+
+#[tokio::test]
+async fn disclosure_is_refused_for_another_recipient_purpose_or_information() {
+    let c = clinic().await;
+    record(&c, &probation_consent(today() + Duration::days(90))).await;
+    let mut other_recipient = to_probation();
+    other_recipient.recipient_name = Some("Acme Staffing".into());
+    assert!(matches!(
+        refused(disclose(&c, &other_recipient).await),
+        DisclosureRefusal::DifferentRecipient { .. }
+    ));
+    let mut other_purpose = to_probation();
+    other_purpose.purpose = Purpose::Employment;
+    assert!(matches!(
+        refused(disclose(&c, &other_purpose).await),
+        DisclosureRefusal::DifferentPurpose { .. }
+    ));
+    let mut more = to_probation();
+    more.categories = [Cat::Attendance, Cat::Diagnoses].into();
+    assert!(matches!(
+        refused(disclose(&c, &more).await),
+        DisclosureRefusal::InformationNotCovered { .. }
+    ));
+    assert_eq!(accounting_len(&c).await, 0);
+}
+
+#[tokio::test]
+async fn expired_and_revoked_consents_cover_nothing() {
+    let c = clinic().await;
+    // Signed five days ago, expired yesterday.
+    record(&c, &probation_consent(today() - Duration::days(1))).await;
+    assert!(matches!(
+        refused(disclose(&c, &to_probation()).await),
+        DisclosureRefusal::Expired { .. }
+    ));
+
+    let live = record(&c, &probation_consent(today() + Duration::days(30))).await;
+    assert!(matches!(
+        disclose(&c, &to_probation()).await,
+        DisclosureOutcome::Made(_)
+    ));
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    c.store.revoke_consent(&grant, live).await.expect("revoke");
+    assert!(matches!(
+        c.store.revoke_consent(&grant, live).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        c.store.revoke_consent(&grant, 999_999).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        refused(disclose(&c, &to_probation()).await),
+        DisclosureRefusal::Revoked { .. }
+    ));
+
+    let list = c.store.consents(&grant).await.expect("list");
+    let states: Vec<&str> = list.iter().map(|r| r.state).collect();
+    assert_eq!(states, vec!["revoked", "expired"]);
+    assert_eq!(
+        list[0]
+            .consent
+            .revocation
+            .as_ref()
+            .map(|r| r.recorded_by.as_str()),
+        Some("casey")
+    );
+
+    let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
+    let report = c
+        .store
+        .privacy_report(&po, today() - Duration::days(1), today())
+        .await
+        .expect("report");
+    assert_eq!(report.revocations.len(), 1);
+    assert_eq!(report.disclosures.len(), 1);
+    assert!(matches!(
+        c.store
+            .privacy_report(&po, today(), today() - Duration::days(1))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn tpo_consent_covers_classes_but_never_proceedings_against_the_patient() {
+    let c = clinic().await;
+    record(&c, &tpo_consent()).await;
+    let to_plan = DisclosureInput {
+        recipient_name: None,
+        recipient_class: Some(RecipientClass::HealthPlans),
+        purpose: Purpose::Payment,
+        purpose_detail: String::new(),
+        categories: [Cat::Demographics, Cat::BillingAndClaims].into(),
+    };
+    let made = match disclose(&c, &to_plan).await {
+        DisclosureOutcome::Made(d) => d,
+        DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
+    };
+    assert!(made.packet.sections[0].lines[0].contains("Alex Rivera"));
+    assert_eq!(
+        refused(disclose(&c, &to_probation()).await),
+        DisclosureRefusal::ProceedingsAgainstPatient
+    );
+}
+
+#[tokio::test]
+async fn a_consent_missing_elements_is_rejected_with_each_field_named() {
+    let c = clinic().await;
+    let mut bad = probation_consent(today() + Duration::days(30));
+    bad.recipients.clear();
+    bad.signer_name = "Sam Rivera".into();
+    bad.revocation_statement = " ".into();
+    bad.expiry = None;
+    bad.signed_on = Some(today() + Duration::days(3));
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let Err(StoreError::Invalid(errors)) = c.store.record_consent(&grant, &bad).await else {
+        panic!("expected invalid");
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+    for field in [
+        "recipients",
+        "signer_relationship",
+        "revocation_statement",
+        "expiry",
+        "signed_on",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+    let mut generic = probation_consent(today() + Duration::days(30));
+    generic.recipients = vec![Recipient::TpoGeneric {
+        description: TPO_GENERIC_RECIPIENTS.into(),
+    }];
+    assert!(matches!(
+        c.store.record_consent(&grant, &generic).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(c.store.consents(&grant).await.expect("list").is_empty());
+
+    let bad_input = DisclosureInput {
+        recipient_name: Some("  ".into()),
+        recipient_class: None,
+        purpose: Purpose::Other,
+        purpose_detail: String::new(),
+        categories: Default::default(),
+    };
+    let disclose = c
+        .store
+        .patient_grant::<can::Disclose>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let Err(StoreError::Invalid(errors)) = c.store.disclose(&disclose, &bad_input).await else {
+        panic!("expected invalid");
+    };
+    assert_eq!(errors.len(), 3);
+}
+
+#[tokio::test]
+async fn permissions_billing_cannot_disclose_and_outsiders_are_out_of_scope() {
+    let c = clinic().await;
+    assert!(matches!(
+        c.store
+            .patient_grant::<can::Disclose>(&c.billing, c.patient)
+            .await,
+        Err(StoreError::Denied(_))
+    ));
+    assert!(matches!(
+        c.store
+            .patient_grant::<can::ManageConsents>(&c.outsider, c.patient)
+            .await,
+        Err(StoreError::Denied(_))
+    ));
+    assert!(c.store.grant::<can::ReadAudit>(&c.counselor).is_err());
+    assert!(c.store.grant::<can::BreakGlass>(&c.billing).is_err());
+}
+
+fn emergency() -> EmergencyAccess {
+    EmergencyAccess {
+        ground: EmergencyGround::MedicalEmergency,
+        reason: "Patient brought to the ED unresponsive; program closed".into(),
+        recipient_name: "Dr Priya Shah".into(),
+        recipient_facility: "St. Mary's Emergency Department".into(),
+        nature: "Suspected overdose; current medications requested".into(),
+    }
+}
+
+#[tokio::test]
+async fn break_the_glass_needs_a_reason_is_audited_notifies_and_expires() {
+    let c = clinic().await;
+    let glass = c
+        .store
+        .grant::<can::BreakGlass>(&c.outsider)
+        .expect("grant");
+    assert!(c
+        .store
+        .patient_grant::<can::ReadEpisodes>(&c.outsider, c.patient)
+        .await
+        .is_err());
+
+    let mut no_reason = emergency();
+    no_reason.reason = "   ".into();
+    no_reason.recipient_facility = String::new();
+    let Err(StoreError::Invalid(errors)) = c.store.break_glass(&glass, c.patient, &no_reason).await
+    else {
+        panic!("expected invalid");
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+    assert_eq!(fields, vec!["reason", "recipient_facility"]);
+    assert!(matches!(
+        c.store.break_glass(&glass, 999_999, &emergency()).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let until = c
+        .store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("break glass");
+    let minutes = (until.0 - Utc::now()).num_minutes();
+    assert!(
+        (58..=60).contains(&minutes),
+        "default 60 minutes, got {minutes}"
+    );
+
+    let read = c
+        .store
+        .patient_grant::<can::ReadEpisodes>(&c.outsider, c.patient)
+        .await
+        .expect("emergency access opens the record");
+    c.store.episodes(&read).await.expect("read");
+    let marked = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE detail LIKE 'break_glass%'",
+    )
+    .await
+    .expect("audit");
+    assert!(
+        marked.len() >= 2,
+        "the access and the read are marked: {marked:?}"
+    );
+
+    let tasks = raw_strings(
+        &c.store,
+        "SELECT assigned_role FROM tasks WHERE kind = 'break_glass_review'",
+    )
+    .await
+    .expect("tasks");
+    assert_eq!(tasks, vec!["privacy_officer".to_owned()]);
+
+    // The emergency disclosure is in the accounting with the four §2.51 facts.
+    let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
+    let report = c
+        .store
+        .privacy_report(&po, today(), today())
+        .await
+        .expect("report");
+    assert_eq!(report.break_glass.len(), 1);
+    let facts = report.disclosures[0]
+        .packet
+        .emergency
+        .as_ref()
+        .expect("emergency record");
+    assert_eq!(facts.recipient_facility, "St. Mary's Emergency Department");
+    assert_eq!(facts.disclosed_by, "olive");
+    assert!(facts.disclosed_at.is_some());
+    assert!(facts.nature.contains("overdose"));
+
+    // Expired access no longer opens the record.
+    raw_execute(
+        &c.store,
+        "UPDATE break_glass SET expires_at = '2000-01-01T00:00:00.000000Z'",
+    )
+    .await
+    .expect("expire");
+    assert!(matches!(
+        c.store
+            .patient_grant::<can::ReadEpisodes>(&c.outsider, c.patient)
+            .await,
+        Err(StoreError::Denied(_))
+    ));
+    let raw = raw_strings(&c.store, "SELECT record FROM break_glass")
+        .await
+        .expect("raw");
+    assert!(raw.iter().all(|r| !r.contains("overdose")));
+}
+
+#[tokio::test]
+async fn break_the_glass_duration_is_configurable() {
+    let c = clinic().await;
+    c.store
+        .set_setting("part2.break_glass_minutes", "15")
+        .await
+        .expect("setting");
+    let glass = c
+        .store
+        .grant::<can::BreakGlass>(&c.outsider)
+        .expect("grant");
+    let until = c
+        .store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("break glass");
+    let minutes = (until.0 - Utc::now()).num_minutes();
+    assert!((13..=15).contains(&minutes), "{minutes}");
+}
+
+#[tokio::test]
+async fn end_of_treatment_consent_expires_at_discharge() {
+    let c = clinic().await;
+    record(&c, &tpo_consent()).await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    assert_eq!(
+        c.store.consents(&grant).await.expect("list")[0].state,
+        "active"
+    );
+    raw_execute(
+        &c.store,
+        "UPDATE episodes SET status = 'discharged', discharged_on = '2000-01-01'",
+    )
+    .await
+    .expect("discharge");
+    assert_eq!(
+        c.store.consents(&grant).await.expect("list")[0].state,
+        "expired"
+    );
+}
+
+#[tokio::test]
+async fn a_backup_file_holds_no_consent_or_disclosure_text_in_clear() {
+    if trellis_storage::testing::engine() != trellis_storage::Engine::Sqlite {
+        // PostgreSQL backups are pg_dump's; the columns are the same ciphertext.
+        return;
+    }
+    let c = clinic().await;
+    record(&c, &probation_consent(today() + Duration::days(30))).await;
+    assert!(matches!(
+        disclose(&c, &to_probation()).await,
+        DisclosureOutcome::Made(_)
+    ));
+    let dir = std::env::temp_dir().join(format!(
+        "trellis-backup-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("backup.db");
+    c.store.backup_sqlite(&file).await.expect("backup");
+    let bytes = std::fs::read(&file).expect("read backup");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("County Probation"));
+    assert!(!text.contains("drug screen results"));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

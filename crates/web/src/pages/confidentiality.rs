@@ -1,0 +1,784 @@
+//! 42 CFR Part 2 pages: the chart's Consents tab (record, print, revoke; disclose through the one
+//! consent-checked path), the disclosure packet, the patient's accounting of disclosures,
+//! emergency (break-the-glass) access and the privacy officer's page.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use trellis_domain::access::{permits, Permission};
+use trellis_domain::consent::{
+    EmergencyGround, Expiry, InformationCategory, Purpose, Recipient, RecipientClass,
+    DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
+};
+use trellis_domain::patient::FieldError;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::confidentiality::{
+    ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
+    NewConsent, PrivacyReport,
+};
+use trellis_storage::patients::{mrn, parse_mrn};
+use trellis_storage::StoreError;
+
+use super::{labelled, LabelledError, Layout};
+use crate::error::AppError;
+use crate::forms;
+use crate::identity::Staff;
+use crate::view;
+use crate::AppState;
+
+/// Form posts with repeated keys (checkbox groups), read as name/value pairs.
+type Pairs = Vec<(String, String)>;
+
+fn one(pairs: &Pairs, key: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn all(pairs: &Pairs, key: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+fn codes<T: std::str::FromStr + Ord>(
+    pairs: &Pairs,
+    key: &'static str,
+    errors: &mut Vec<FieldError>,
+) -> BTreeSet<T> {
+    let mut out = BTreeSet::new();
+    for v in all(pairs, key) {
+        match v.parse() {
+            Ok(c) => {
+                out.insert(c);
+            }
+            Err(_) => errors.push(FieldError::new(key, "unknown choice")),
+        }
+    }
+    out
+}
+
+/// A consent on the chart, ready to show.
+pub struct ConsentView {
+    id: i64,
+    state: &'static str,
+    recipients: String,
+    purposes: String,
+    categories: String,
+    expiry: String,
+    signed: String,
+    revoked: Option<String>,
+}
+
+fn consent_view(r: &ConsentRecord, state: &AppState) -> ConsentView {
+    let c = &r.consent;
+    ConsentView {
+        id: r.id,
+        state: r.state,
+        recipients: c
+            .recipients
+            .iter()
+            .map(|r| r.describe().to_owned())
+            .collect::<Vec<_>>()
+            .join("; "),
+        purposes: c
+            .purposes
+            .iter()
+            .map(|p| p.label())
+            .collect::<Vec<_>>()
+            .join(", "),
+        categories: c
+            .categories
+            .iter()
+            .map(|p| p.label())
+            .collect::<Vec<_>>()
+            .join(", "),
+        expiry: c
+            .expiry
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        signed: match &c.signature {
+            Some(s) => format!(
+                "{}{} at {}",
+                s.signer_name,
+                s.relationship
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                view::local_time(&s.signed_at.into(), state.timezone)
+            ),
+            None => String::new(),
+        },
+        revoked: c.revocation.as_ref().map(|rv| {
+            format!(
+                "{} by {}",
+                view::local_time(&rv.revoked_at.into(), state.timezone),
+                rv.recorded_by
+            )
+        }),
+    }
+}
+
+/// A disclosure in the accounting, ready to show.
+pub struct DisclosureView {
+    id: i64,
+    when: String,
+    recipient: String,
+    purpose: String,
+    categories: String,
+    consent: String,
+    by: String,
+}
+
+fn disclosure_view(d: &DisclosureRecord, state: &AppState) -> DisclosureView {
+    DisclosureView {
+        id: d.id,
+        when: view::local_time(&d.disclosed_at, state.timezone),
+        recipient: d.recipient.clone(),
+        purpose: d
+            .purpose
+            .parse::<Purpose>()
+            .map(|p| p.label().to_owned())
+            .unwrap_or_else(|_| "Medical emergency (42 CFR 2.51)".into()),
+        categories: d.categories.join(", "),
+        consent: d
+            .consent_id
+            .map(|c| format!("Consent #{c}"))
+            .unwrap_or_else(|| "No consent: medical emergency".into()),
+        by: d.disclosed_by.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "consents.html")]
+struct ConsentsPage {
+    layout: Layout,
+    patient_id: i64,
+    name: String,
+    mrn: String,
+    consents: Vec<ConsentView>,
+    can_manage: bool,
+    can_disclose: bool,
+    categories: Vec<(&'static str, &'static str)>,
+    purposes: Vec<(&'static str, &'static str)>,
+    classes: Vec<(&'static str, &'static str)>,
+    form: Pairs,
+    errors: Vec<LabelledError>,
+    refusal: Option<String>,
+    today: String,
+    default_program: String,
+    tpo_recipients: &'static str,
+    redisclosure: &'static str,
+    revocation: &'static str,
+}
+
+impl ConsentsPage {
+    /// Whether the consent form is shown for the first time (so it takes its defaults).
+    fn fresh(&self) -> bool {
+        !self.form.iter().any(|(k, _)| k == "disclosing_program")
+    }
+
+    fn value(&self, key: &str) -> String {
+        one(&self.form, key)
+    }
+
+    fn checked(&self, key: &str, value: &str) -> bool {
+        self.form.iter().any(|(k, v)| k == key && v == value)
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+async fn patient_heading(
+    state: &AppState,
+    actor: &Actor,
+    patient_id: i64,
+) -> Result<String, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ReadDemographics>(actor, patient_id)
+        .await?;
+    Ok(state.store.patient(&grant).await?.display_name())
+}
+
+async fn consents_page(
+    state: &AppState,
+    staff: &Staff,
+    patient_id: i64,
+    form: Pairs,
+    errors: &[FieldError],
+    refusal: Option<String>,
+) -> Result<ConsentsPage, AppError> {
+    let role = staff.actor.role;
+    let can_manage = permits(role, Permission::ManageConsents);
+    let can_disclose = permits(role, Permission::Disclose);
+    if !can_manage && !can_disclose {
+        // Ask for the grant so the refusal is audited and answered the usual way.
+        state
+            .store
+            .patient_grant::<can::ManageConsents>(&staff.actor, patient_id)
+            .await?;
+    }
+    let name = patient_heading(state, &staff.actor, patient_id).await?;
+    let records = if can_manage {
+        let grant = state
+            .store
+            .patient_grant::<can::ManageConsents>(&staff.actor, patient_id)
+            .await?;
+        state.store.consents(&grant).await?
+    } else {
+        let grant = state
+            .store
+            .patient_grant::<can::Disclose>(&staff.actor, patient_id)
+            .await?;
+        state.store.consents_for_disclosure(&grant).await?
+    };
+    Ok(ConsentsPage {
+        layout: Layout::new(staff, "patients"),
+        patient_id,
+        name,
+        mrn: mrn(patient_id),
+        consents: records.iter().map(|r| consent_view(r, state)).collect(),
+        can_manage,
+        can_disclose,
+        categories: InformationCategory::ALL
+            .iter()
+            .map(|c| (c.code(), c.label()))
+            .collect(),
+        purposes: Purpose::ALL.iter().map(|c| (c.code(), c.label())).collect(),
+        classes: RecipientClass::ALL
+            .iter()
+            .map(|c| (c.code(), c.label()))
+            .collect(),
+        form,
+        errors: labelled(errors),
+        refusal,
+        today: state.today().to_string(),
+        default_program: "Trellis IOP".into(),
+        tpo_recipients: TPO_GENERIC_RECIPIENTS,
+        redisclosure: DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+        revocation: DEFAULT_REVOCATION_STATEMENT,
+    })
+}
+
+fn render(page: ConsentsPage, status: StatusCode) -> Result<Response, AppError> {
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// The chart's Consents tab.
+pub async fn consents_tab(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let page = consents_page(&state, &staff, id, Vec::new(), &[], None).await?;
+    render(page, StatusCode::OK)
+}
+
+/// Reads the consent form into what the store records (domain checks happen in the store).
+pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent {
+    let categories = codes(pairs, "categories", errors);
+    let purposes: BTreeSet<Purpose> = codes(pairs, "purposes", errors);
+    let recipients = match one(pairs, "recipient_kind").as_str() {
+        "tpo" => vec![Recipient::TpoGeneric {
+            description: TPO_GENERIC_RECIPIENTS.into(),
+        }],
+        "class" => match one(pairs, "recipient_class").parse::<RecipientClass>() {
+            Ok(class) => vec![Recipient::Class {
+                class,
+                description: class.label().into(),
+            }],
+            Err(_) => {
+                errors.push(FieldError::new("recipient_class", "choose a class"));
+                Vec::new()
+            }
+        },
+        _ => {
+            let name = one(pairs, "recipient_name");
+            if name.is_empty() {
+                Vec::new()
+            } else {
+                vec![Recipient::Named { name }]
+            }
+        }
+    };
+    let expiry = match one(pairs, "expiry_kind").as_str() {
+        "date" => forms::date("expiry_date", &one(pairs, "expiry_date"), errors)
+            .map(|date| Expiry::OnDate { date }),
+        "event" => Some(Expiry::Event {
+            description: one(pairs, "expiry_event"),
+            occurred_at: None,
+        }),
+        "end_of_treatment" => Some(Expiry::EndOfTreatment { ended_at: None }),
+        "none" => Some(Expiry::NoExpiry),
+        _ => None,
+    };
+    let relationship = one(pairs, "signer_relationship");
+    NewConsent {
+        disclosing_program: one(pairs, "disclosing_program"),
+        categories,
+        information_description: one(pairs, "information_description"),
+        recipients,
+        purposes,
+        other_purpose: one(pairs, "other_purpose"),
+        redisclosure_statement: one(pairs, "redisclosure_statement"),
+        revocation_statement: one(pairs, "revocation_statement"),
+        expiry,
+        signer_name: one(pairs, "signer_name"),
+        signer_relationship: (!relationship.is_empty()).then_some(relationship),
+        signed_on: forms::date("signed_on", &one(pairs, "signed_on"), errors),
+    }
+}
+
+/// Records a signed consent.
+pub async fn record_consent(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let new = parse_consent(&pairs, &mut errors);
+    if errors.is_empty() {
+        match state.store.record_consent(&grant, &new).await {
+            Ok(_) => return Ok(Redirect::to(&format!("/patients/{id}/consents")).into_response()),
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = consents_page(&state, &staff, id, pairs, &errors, None).await?;
+    render(page, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+#[derive(Template)]
+#[template(path = "consent_print.html")]
+struct ConsentPrintPage {
+    layout: Layout,
+    patient_id: i64,
+    record: ConsentRecord,
+    view: ConsentView,
+}
+
+/// A consent laid out for printing, with every §2.31 element.
+pub async fn print_consent(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, consent_id)): Path<(i64, i64)>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    let record = state
+        .store
+        .consents(&grant)
+        .await?
+        .into_iter()
+        .find(|r| r.id == consent_id)
+        .ok_or(AppError::NotFound("consent"))?;
+    let page = ConsentPrintPage {
+        layout: Layout::new(&staff, "patients"),
+        patient_id: id,
+        view: consent_view(&record, &state),
+        record,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+/// Revocation form: the patient must have revoked in writing (§2.31(a)(6)).
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    in_writing: String,
+}
+
+/// Records the patient's revocation of a consent.
+pub async fn revoke_consent(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, consent_id)): Path<(i64, i64)>,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    if form.in_writing != "yes" {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "in_writing",
+            "confirm that the patient revoked the consent in writing",
+        )]));
+    }
+    state.store.revoke_consent(&grant, consent_id).await?;
+    Ok(Redirect::to(&format!("/patients/{id}/consents")).into_response())
+}
+
+/// Reads the disclosure form.
+pub fn parse_disclosure(pairs: &Pairs, errors: &mut Vec<FieldError>) -> Option<DisclosureInput> {
+    let purpose = match one(pairs, "purpose").parse::<Purpose>() {
+        Ok(p) => Some(p),
+        Err(_) => {
+            errors.push(FieldError::new("purpose", "choose a purpose"));
+            None
+        }
+    };
+    let class = one(pairs, "recipient_class");
+    let recipient_class = if class.is_empty() {
+        None
+    } else {
+        match class.parse::<RecipientClass>() {
+            Ok(c) => Some(c),
+            Err(_) => {
+                errors.push(FieldError::new("recipient_class", "unknown class"));
+                None
+            }
+        }
+    };
+    let name = one(pairs, "recipient_name");
+    let categories = codes(pairs, "categories", errors);
+    purpose.map(|purpose| DisclosureInput {
+        recipient_name: (!name.is_empty()).then_some(name),
+        recipient_class,
+        purpose,
+        purpose_detail: one(pairs, "purpose_detail"),
+        categories,
+    })
+}
+
+/// The one disclosure path from the UI: refused with the reason, or the packet.
+pub async fn disclose(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let mut refusal = None;
+    if let Some(input) = parse_disclosure(&pairs, &mut errors).filter(|_| errors.is_empty()) {
+        match state.store.disclose(&grant, &input).await {
+            Ok(DisclosureOutcome::Made(d)) => {
+                return Ok(
+                    Redirect::to(&format!("/patients/{id}/disclosures/{}", d.id)).into_response(),
+                )
+            }
+            Ok(DisclosureOutcome::Refused(r)) => refusal = Some(r.to_string()),
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Keep the consent form's fields apart from the disclosure form's on re-render.
+    let form = pairs
+        .into_iter()
+        .map(|(k, v)| (format!("d_{k}"), v))
+        .collect();
+    let errors: Vec<FieldError> = errors
+        .into_iter()
+        .map(|e| FieldError::new(disclosure_field(e.field), e.message))
+        .collect();
+    let page = consents_page(&state, &staff, id, form, &errors, refusal).await?;
+    render(page, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+fn disclosure_field(field: &str) -> &'static str {
+    match field {
+        "recipient_name" => "d_recipient_name",
+        "recipient_class" => "d_recipient_class",
+        "purpose" => "d_purpose",
+        "purpose_detail" => "d_purpose_detail",
+        _ => "d_categories",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "disclosure_packet.html")]
+struct PacketPage {
+    layout: Layout,
+    patient_id: i64,
+    d: DisclosureRecord,
+    v: DisclosureView,
+}
+
+/// The disclosure packet, for printing and sending.
+pub async fn packet(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, disclosure_id)): Path<(i64, i64)>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&staff.actor, id)
+        .await?;
+    let d = state.store.disclosure(&grant, disclosure_id).await?;
+    let page = PacketPage {
+        layout: Layout::new(&staff, "patients"),
+        patient_id: id,
+        v: disclosure_view(&d, &state),
+        d,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "accounting.html")]
+struct AccountingPage {
+    layout: Layout,
+    patient_id: i64,
+    name: String,
+    mrn: String,
+    rows: Vec<DisclosureView>,
+}
+
+/// The patient's accounting of disclosures (printable).
+pub async fn accounting(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&staff.actor, id)
+        .await?;
+    let name = patient_heading(&state, &staff.actor, id).await?;
+    let rows = state.store.accounting(&grant).await?;
+    let page = AccountingPage {
+        layout: Layout::new(&staff, "patients"),
+        patient_id: id,
+        name,
+        mrn: mrn(id),
+        rows: rows.iter().map(|d| disclosure_view(d, &state)).collect(),
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "emergency.html")]
+struct EmergencyPage {
+    layout: Layout,
+    form: Pairs,
+    errors: Vec<LabelledError>,
+    minutes: i64,
+}
+
+impl EmergencyPage {
+    fn value(&self, key: &str) -> String {
+        one(&self.form, key)
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+async fn emergency_page(
+    state: &AppState,
+    staff: &Staff,
+    form: Pairs,
+    errors: &[FieldError],
+) -> Result<String, AppError> {
+    state.store.grant::<can::BreakGlass>(&staff.actor)?;
+    Ok(EmergencyPage {
+        layout: Layout::new(staff, "emergency"),
+        form,
+        errors: labelled(errors),
+        minutes: state.store.break_glass_duration().await?.num_minutes(),
+    }
+    .render()?)
+}
+
+/// The emergency-access form.
+pub async fn emergency_form(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Response, AppError> {
+    Ok(Html(emergency_page(&state, &staff, Vec::new(), &[]).await?).into_response())
+}
+
+/// Reads the emergency-access form.
+pub fn parse_emergency(pairs: &Pairs, errors: &mut Vec<FieldError>) -> EmergencyAccess {
+    let ground = match one(pairs, "ground").as_str() {
+        "declared_disaster" => EmergencyGround::DeclaredDisaster,
+        "fda_product_error" => EmergencyGround::FdaProductError,
+        "medical_emergency" => EmergencyGround::MedicalEmergency,
+        _ => {
+            errors.push(FieldError::new("ground", "choose the kind of emergency"));
+            EmergencyGround::MedicalEmergency
+        }
+    };
+    EmergencyAccess {
+        ground,
+        reason: one(pairs, "reason"),
+        recipient_name: one(pairs, "recipient_name"),
+        recipient_facility: one(pairs, "recipient_facility"),
+        nature: one(pairs, "nature"),
+    }
+}
+
+/// Opens a record in an emergency: the MRN, the reason and the §2.51 facts.
+pub async fn break_glass(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::BreakGlass>(&staff.actor)?;
+    let mut errors = Vec::new();
+    let patient = parse_mrn(&one(&pairs, "mrn"));
+    if patient.is_none() {
+        errors.push(FieldError::new(
+            "mrn",
+            "enter the medical record number, e.g. TR000042",
+        ));
+    }
+    let access = parse_emergency(&pairs, &mut errors);
+    if let (Some(patient), true) = (patient, errors.is_empty()) {
+        match state.store.break_glass(&grant, patient, &access).await {
+            Ok(_) => return Ok(Redirect::to(&format!("/patients/{patient}")).into_response()),
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(StoreError::NotFound(_)) => {
+                errors = vec![FieldError::new("mrn", "no patient has this record number")]
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Html(emergency_page(&state, &staff, pairs, &errors).await?),
+    )
+        .into_response())
+}
+
+/// Privacy page query.
+#[derive(Debug, Deserialize)]
+pub struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    layout: Layout,
+    from: String,
+    to: String,
+    report: PrivacyReport,
+    disclosures: Vec<(i64, DisclosureView)>,
+    tz: chrono_tz::Tz,
+    notice: String,
+    errors: Vec<LabelledError>,
+}
+
+impl PrivacyPage {
+    fn time(&self, at: &trellis_storage::Instant) -> String {
+        view::local_time(at, self.tz)
+    }
+
+    fn mrn(&self, id: &i64) -> String {
+        mrn(*id)
+    }
+}
+
+async fn privacy_page(
+    state: &AppState,
+    staff: &Staff,
+    from: NaiveDate,
+    to: NaiveDate,
+    errors: Vec<FieldError>,
+) -> Result<PrivacyPage, AppError> {
+    let grant = state.store.grant::<can::ReadAudit>(&staff.actor)?;
+    let report = state.store.privacy_report(&grant, from, to).await?;
+    Ok(PrivacyPage {
+        layout: Layout::new(staff, "privacy"),
+        from: from.to_string(),
+        to: to.to_string(),
+        disclosures: report
+            .disclosures
+            .iter()
+            .map(|d| (d.patient_id, disclosure_view(d, state)))
+            .collect(),
+        report,
+        tz: state.timezone,
+        notice: state.store.disclosure_notice().await?,
+        errors: labelled(&errors),
+    })
+}
+
+/// The privacy officer's page: disclosures, emergency accesses and revocations by date.
+pub async fn privacy(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, AppError> {
+    let today = state.today();
+    let mut errors = Vec::new();
+    let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => forms::date("from", s, &mut errors),
+        None => Some(today - Duration::days(30)),
+    };
+    let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => forms::date("to", s, &mut errors),
+        None => Some(today),
+    };
+    match (from, to) {
+        (Some(from), Some(to)) if errors.is_empty() => Ok(Html(
+            privacy_page(&state, &staff, from, to, errors)
+                .await?
+                .render()?,
+        )
+        .into_response()),
+        _ => Err(AppError::Invalid(errors)),
+    }
+}
+
+/// Notice form.
+#[derive(Debug, Deserialize)]
+pub struct NoticeForm {
+    #[serde(default)]
+    notice: String,
+}
+
+/// Replaces the §2.32 notice text attached to disclosures.
+pub async fn set_notice(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(form): Form<NoticeForm>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::ReadAudit>(&staff.actor)?;
+    match state
+        .store
+        .set_disclosure_notice(&grant, &form.notice)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/privacy").into_response()),
+        Err(StoreError::Invalid(errors)) => {
+            let today = state.today();
+            let page =
+                privacy_page(&state, &staff, today - Duration::days(30), today, errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
