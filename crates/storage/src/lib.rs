@@ -9,6 +9,7 @@ pub mod access;
 pub mod audit;
 pub mod crypto;
 pub mod episodes;
+pub mod notes;
 pub mod org;
 pub mod patients;
 pub mod staff;

@@ -634,7 +634,10 @@ async fn a_raised_flag_shows_on_the_chart_and_its_task_closes_it() {
         .expect("task form")
         .to_owned();
     let not_hers = front_desk
-        .post(&format!("/tasks/{task_id}/complete"), &[("outcome", "done")])
+        .post(
+            &format!("/tasks/{task_id}/complete"),
+            &[("outcome", "done")],
+        )
         .await;
     assert_eq!(not_hers.status(), StatusCode::FORBIDDEN);
     let empty = director
