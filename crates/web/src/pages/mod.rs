@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod notes;
 mod patients;
 mod tasks;
 
@@ -46,6 +47,16 @@ pub fn routes() -> Router<AppState> {
             "/episodes/{id}/discharge",
             get(patients::discharge_form).post(patients::discharge),
         )
+        .route("/patients/{id}/notes", get(notes::tab).post(notes::create))
+        .route("/notes/{id}", post(notes::update))
+        .route("/notes/{id}/sign", post(notes::sign))
+        .route("/notes/{id}/cosign", post(notes::cosign))
+        .route("/notes/{id}/addenda", post(notes::addendum))
+        .route(
+            "/group-notes",
+            get(notes::group_form).post(notes::group_create),
+        )
+        .route("/group-notes/{id}/sign", post(notes::group_sign))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))
@@ -84,6 +95,8 @@ pub struct Layout {
     pub can_manage_users: bool,
     /// Whether to show Audit log.
     pub can_read_audit: bool,
+    /// Whether to show Group notes.
+    pub can_write_clinical: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
 }
@@ -98,6 +111,7 @@ impl Layout {
             csrf: staff.csrf.clone(),
             can_manage_users: permits(role, Permission::ManageUsers),
             can_read_audit: permits(role, Permission::ReadAudit),
+            can_write_clinical: permits(role, Permission::WriteClinical),
             section,
         }
     }
