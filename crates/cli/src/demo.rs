@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::{Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::measures::Instrument;
@@ -13,6 +14,7 @@ use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::{Admission, REFERRAL_SOURCES};
 use trellis_storage::measures::NewMeasure;
+use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
 use trellis_storage::staff::NewStaff;
@@ -258,7 +260,8 @@ pub async fn load(store: &Store) -> Result<()> {
         }
     }
     patients(store, &clinic).await?;
-    schedule(store, &clinic, downtown).await
+    schedule(store, &clinic, downtown).await?;
+    notes(store, &clinic).await
 }
 
 /// A cycle of twelve group topics with the materials facilitators use.
@@ -568,6 +571,95 @@ async fn measures(
     forms.sort_by_key(|m| m.administered_on);
     for form in &forms {
         store.record_measure(&grant, form, today).await?;
+    }
+    Ok(())
+}
+
+fn sections(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Progress notes for the first counselor's caseload: signed notes, two unsigned from days ago
+/// (late on the dashboard), a family note, and a signed evening group note with four attendees.
+async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
+    let today = Utc::now().date_naive();
+    let counselor = clinic.actor("counselor")?;
+    let caseload = store
+        .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
+        .await?;
+    let dap = |data: &str| {
+        sections(&[
+            ("data", data),
+            (
+                "assessment",
+                "Engaged and reflective; cravings reported as manageable.",
+            ),
+            (
+                "plan",
+                "Continue IOP three evenings a week; practise the coping card daily.",
+            ),
+        ])
+    };
+    let mut group = Vec::new();
+    for (i, entry) in caseload.iter().take(8).enumerate() {
+        let grant = store
+            .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
+            .await?;
+        let days_ago = 1 + (i as i64 % 4);
+        let note = store
+            .write_note(
+                &grant,
+                &NewNote {
+                    kind: if i == 3 { NoteKind::Family } else { NoteKind::Individual },
+                    template: NoteTemplate::Dap,
+                    session_on: today - Duration::days(days_ago),
+                    sections: dap("Reviewed the week: attended all groups, one high-risk weekend avoided by calling a sponsor."),
+                },
+                today,
+            )
+            .await?;
+        // Two notes stay unsigned so the dashboard shows late-note alerts.
+        if i != 1 && i != 5 {
+            store.sign_note(&grant, note).await?;
+            if i == 0 {
+                store
+                    .add_addendum(
+                        &grant,
+                        note,
+                        "Patient called the next day: new job starts Monday; schedule reviewed.",
+                    )
+                    .await?;
+            }
+        }
+        if i < 4 {
+            group.push((
+                grant,
+                AttendeeNote {
+                    sections: dap("Shared a personal high-risk situation and a plan for it."),
+                    objective_ids: Vec::new(),
+                },
+            ));
+        }
+    }
+    if group.len() >= 3 {
+        let id = store
+            .write_group_note(
+                &NewGroupNote {
+                    title: "Evening relapse prevention group".into(),
+                    session_on: today - Duration::days(1),
+                    template: NoteTemplate::Dap,
+                    shared_text: "Psychoeducation on triggers and high-risk situations; each member built a coping card.".into(),
+                },
+                &group,
+                today,
+            )
+            .await?;
+        store
+            .sign_group_note(&store.grant::<can::WriteClinical>(counselor)?, id)
+            .await?;
     }
     Ok(())
 }

@@ -7,3 +7,4 @@ pub mod measures;
 pub mod patient;
 pub mod placement;
 pub mod schedule;
+pub mod screens;

@@ -11,6 +11,7 @@ pub mod confidentiality;
 pub mod crypto;
 pub mod episodes;
 pub mod measures;
+pub mod notes;
 pub mod org;
 pub mod patients;
 pub mod schedule;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use trellis_domain::access::{permits, Permission as P, Role};
 use trellis_storage::access::can;
+use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::tasks::Severity;
 
 /// Who may use a route.
@@ -27,6 +28,10 @@ enum Rule {
     Patient(P),
     /// The task's assignee (casey, Dana's primary counselor) or a clinical director.
     TaskAssignee,
+    /// Roles holding the permission, on a note about Dana (in every caller's view).
+    Note(P),
+    /// The note's author: dora wrote the matrix's notes (and is their clinical director).
+    NoteAuthor,
 }
 
 /// What an allowed caller gets for the request the matrix sends (an empty body for writes).
@@ -36,6 +41,8 @@ enum Allowed {
     Success,
     /// 422: permitted, but the empty body is not a valid request (so nothing changes).
     Invalid,
+    /// 409: permitted, but the record's state refuses it (co-signing a note that needs none).
+    Conflict,
 }
 
 /// One route: method, path with {patient}, {episode}, {user} or {task} placeholders, rule,
@@ -76,6 +83,20 @@ const API: &[Row] = &[
     ("GET",  "/measures/due",                 Rule::Role(P::ReadClinical),         Allowed::Success),
     ("GET",  "/measure-schedules",            Rule::SignedIn,                      Allowed::Success),
     ("PUT",  "/measure-schedules",            Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/patients/{patient}/notes",     Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/notes",     Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/notes/late",                   Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/notes/cosign-queue",           Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/notes/{note}",                 Rule::Note(P::ReadClinical),         Allowed::Success),
+    // The store checks authorship before the text, so other clinicians are refused first.
+    ("PUT",  "/notes/{draft}",                Rule::NoteAuthor,                    Allowed::Invalid),
+    ("POST", "/notes/{tosign}/sign",          Rule::NoteAuthor,                    Allowed::Success),
+    // Only a clinical director co-signs; dora's own note needs no co-signature.
+    ("POST", "/notes/{note}/cosign",          Rule::NoteAuthor,                    Allowed::Conflict),
+    ("POST", "/notes/{note}/addenda",         Rule::NoteAuthor,                    Allowed::Invalid),
+    ("POST", "/group-notes",                  Rule::Role(P::WriteClinical),        Allowed::Invalid),
+    ("POST", "/group-notes/{group}/sign",     Rule::NoteAuthor,                    Allowed::Success),
+    ("PUT",  "/users/{user}/requires-cosign", Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Success),
     ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),
@@ -127,6 +148,16 @@ const PAGES: &[Row] = &[
     ("POST", "/patients/{patient}/measures",     Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     // Without an instrument the form cannot be drawn: 422 for those allowed to record.
     ("GET",  "/patients/{patient}/measures/new", Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/notes",        Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/notes",        Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    // The store checks authorship before the text, so other clinicians are refused first.
+    ("POST", "/notes/{draft}",                   Rule::NoteAuthor,                    Allowed::Invalid),
+    ("POST", "/notes/{tosign}/sign",             Rule::NoteAuthor,                    Allowed::Success),
+    ("POST", "/notes/{note}/cosign",             Rule::NoteAuthor,                    Allowed::Conflict),
+    ("POST", "/notes/{note}/addenda",            Rule::NoteAuthor,                    Allowed::Invalid),
+    ("GET",  "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Success),
+    ("POST", "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Invalid),
+    ("POST", "/group-notes/{group}/sign",        Rule::NoteAuthor,                    Allowed::Success),
     ("GET",  "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Success),
     ("POST", "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/admin/users/{user}",              Rule::Role(P::ManageUsers),          Allowed::Success),
@@ -199,6 +230,10 @@ struct Ids {
     site: i64,
     /// A consent and a disclosure under it, for each patient.
     part2: [(i64, i64); 2],
+    note: i64,
+    draft: i64,
+    tosign: i64,
+    group: i64,
 }
 
 /// Records a TPO consent and one disclosure under it, as the clinical director.
@@ -292,7 +327,59 @@ impl Ids {
             .await
             .expect("tasks")[0]
             .id;
+        // Dora's notes on Dana: one signed, one draft to keep, one draft to sign, one group.
+        let write = s
+            .store
+            .patient_grant::<can::WriteClinical>(&dora, s.patient_id)
+            .await
+            .expect("grant");
+        let sections = |text: &str| -> std::collections::BTreeMap<String, String> {
+            ["data", "assessment", "plan"]
+                .into_iter()
+                .map(|k| (k.to_owned(), text.to_owned()))
+                .collect()
+        };
+        let new_note = NewNote {
+            kind: NoteKind::Individual,
+            template: NoteTemplate::Dap,
+            session_on: today(),
+            sections: sections("matrix note"),
+        };
+        let mut notes = Vec::new();
+        for _ in 0..3 {
+            notes.push(
+                s.store
+                    .write_note(&write, &new_note, today())
+                    .await
+                    .expect("note"),
+            );
+        }
+        s.store.sign_note(&write, notes[0]).await.expect("sign");
+        let group = s
+            .store
+            .write_group_note(
+                &NewGroupNote {
+                    title: "Evening group".into(),
+                    session_on: today(),
+                    template: NoteTemplate::Dap,
+                    shared_text: "matrix group".into(),
+                },
+                &[(
+                    write.clone(),
+                    AttendeeNote {
+                        sections: sections("attendee"),
+                        objective_ids: Vec::new(),
+                    },
+                )],
+                today(),
+            )
+            .await
+            .expect("group note");
         Ids {
+            note: notes[0],
+            draft: notes[1],
+            tosign: notes[2],
+            group,
             patient: s.patient_id,
             episode: s.episode_id,
             other_patient: s.other_patient_id,
@@ -323,6 +410,10 @@ impl Ids {
             .replace("{session}", "1")
             .replace("{consent}", &consent.to_string())
             .replace("{disclosure}", &disclosure.to_string())
+            .replace("{note}", &self.note.to_string())
+            .replace("{draft}", &self.draft.to_string())
+            .replace("{tosign}", &self.tosign.to_string())
+            .replace("{group}", &self.group.to_string())
     }
 
     fn patient(&self, target: Target) -> i64 {
@@ -345,6 +436,8 @@ fn allowed(username: &str, rule: Rule, target: Target) -> bool {
     match rule {
         Rule::Public | Rule::SignedIn => true,
         Rule::TaskAssignee => matches!(username, "casey" | "dora"),
+        Rule::Note(p) => permits(role, p),
+        Rule::NoteAuthor => username == "dora",
         Rule::Role(p) => permits(role, p),
         Rule::Patient(p) => {
             permits(role, p) && (target == Target::InView || sees_other_program(username))
@@ -363,6 +456,7 @@ fn check(
         (false, _) => status == StatusCode::FORBIDDEN,
         (true, Allowed::Success) => status.is_success() || status.is_redirection(),
         (true, Allowed::Invalid) => status == StatusCode::UNPROCESSABLE_ENTITY,
+        (true, Allowed::Conflict) => status == StatusCode::CONFLICT,
     };
     (!expected_ok).then(|| {
         format!(
@@ -557,6 +651,10 @@ fn normalised(template: &str) -> String {
         "{task}",
         "{site}",
         "{session}",
+        "{note}",
+        "{draft}",
+        "{tosign}",
+        "{group}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

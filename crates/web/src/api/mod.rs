@@ -11,6 +11,7 @@ mod admin;
 mod episodes;
 mod extract;
 mod measures;
+mod notes;
 mod org;
 mod patients;
 mod responses;
@@ -65,6 +66,7 @@ macro_rules! operations {
                 (name = "episodes", description = "Admission, level of care and discharge"),
                 (name = "measures", description = "Standard measures (PHQ-9, GAD-7, BAM, C-SSRS…), their scores and schedules"),
                 (name = "schedule", description = "Tracks, rooms, day sheets, attendance, group enrolment and weekly service hours"),
+                (name = "notes", description = "Progress notes, group notes, addenda and co-signature"),
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
@@ -117,6 +119,18 @@ operations! {
     post "/tasks/{id}/complete" => tasks::complete_task;
     get "/patients/{id}/flags" => tasks::list_flags;
     post "/patients/{id}/flags" => tasks::raise_flag;
+    get "/patients/{id}/notes" => notes::list_notes;
+    post "/patients/{id}/notes" => notes::create_note;
+    get "/notes/late" => notes::late_notes;
+    get "/notes/cosign-queue" => notes::cosign_queue;
+    get "/notes/{id}" => notes::get_note;
+    put "/notes/{id}" => notes::update_note;
+    post "/notes/{id}/sign" => notes::sign_note;
+    post "/notes/{id}/cosign" => notes::cosign_note;
+    post "/notes/{id}/addenda" => notes::add_addendum;
+    post "/group-notes" => notes::create_group_note;
+    post "/group-notes/{id}/sign" => notes::sign_group_note;
+    put "/users/{id}/requires-cosign" => notes::set_requires_cosign;
     get "/mfa-policy" => admin::get_mfa_policy;
     put "/mfa-policy" => admin::set_mfa_policy;
     get "/audit" => admin::search_audit;

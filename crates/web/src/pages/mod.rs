@@ -3,8 +3,9 @@
 
 mod admin;
 mod auth;
-mod measures;
 mod confidentiality;
+mod measures;
+mod notes;
 mod patients;
 pub(crate) mod schedule;
 mod tasks;
@@ -92,6 +93,16 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/privacy", get(confidentiality::privacy))
         .route("/privacy/notice", post(confidentiality::set_notice))
+        .route("/patients/{id}/notes", get(notes::tab).post(notes::create))
+        .route("/notes/{id}", post(notes::update))
+        .route("/notes/{id}/sign", post(notes::sign))
+        .route("/notes/{id}/cosign", post(notes::cosign))
+        .route("/notes/{id}/addenda", post(notes::addendum))
+        .route(
+            "/group-notes",
+            get(notes::group_form).post(notes::group_create),
+        )
+        .route("/group-notes/{id}/sign", post(notes::group_sign))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))
@@ -136,6 +147,8 @@ pub struct Layout {
     pub can_manage_programs: bool,
     /// Whether to show Emergency access.
     pub can_break_glass: bool,
+    /// Whether to show Group notes.
+    pub can_write_clinical: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
 }
@@ -153,6 +166,7 @@ impl Layout {
             can_read_schedule: permits(role, Permission::ReadSchedule),
             can_manage_programs: permits(role, Permission::ManagePrograms),
             can_break_glass: permits(role, Permission::BreakGlass),
+            can_write_clinical: permits(role, Permission::WriteClinical),
             section,
         }
     }

@@ -10,6 +10,7 @@ use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::patient::{age_on, FieldError, Sex};
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::{Admission, Episode, REFERRAL_SOURCES};
+use trellis_storage::notes::Lateness;
 use trellis_storage::patients::{mrn, DuplicateCandidate, Patient, PatientQuery, RegisterOutcome};
 use trellis_storage::StoreError;
 
@@ -43,7 +44,30 @@ struct DashboardPage {
     admissions: Vec<CaseRow>,
     tasks: Vec<super::tasks::TaskView>,
     due: Vec<super::measures::DueView>,
+    late_notes: Vec<NoteAlert>,
+    cosign: Vec<NoteAlert>,
     today: String,
+}
+
+/// An unsigned or to-be-co-signed note on the dashboard (no clinical text).
+pub struct NoteAlert {
+    id: i64,
+    patient_id: i64,
+    patient: String,
+    session: String,
+    author: String,
+    status: String,
+}
+
+fn note_alert(n: trellis_storage::notes::NoteListing, status: String) -> NoteAlert {
+    NoteAlert {
+        id: n.id,
+        patient_id: n.patient_id,
+        patient: n.patient_name,
+        session: view::day(&n.session_on),
+        author: n.author_name,
+        status,
+    }
 }
 
 fn case_rows(entries: Vec<trellis_storage::episodes::CaseloadEntry>) -> Vec<CaseRow> {
@@ -86,7 +110,42 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
     let grant = state.store.grant::<can::ReadDemographics>(&staff.actor)?;
     let admissions = case_rows(state.store.admissions_on(&grant, today).await?);
     let tasks = super::tasks::task_views(state.store.my_tasks(&grant).await?, &state);
+    let (late_notes, cosign) = match state.store.grant::<can::ReadClinical>(&staff.actor) {
+        Ok(clinical) => {
+            let late = state
+                .store
+                .late_notes(&clinical, trellis_storage::Instant::now())
+                .await?
+                .into_iter()
+                .map(|(n, l)| {
+                    let status = match l {
+                        Lateness::Late => "over 24 h",
+                        Lateness::Overdue => "over 72 h",
+                    };
+                    note_alert(n, status.into())
+                })
+                .collect();
+            let queue = state
+                .store
+                .cosign_queue(&clinical)
+                .await?
+                .into_iter()
+                .map(|n| {
+                    let signed = n
+                        .signed_at
+                        .as_ref()
+                        .map(|s| view::local_time(s, state.timezone))
+                        .unwrap_or_default();
+                    note_alert(n, signed)
+                })
+                .collect();
+            (late, queue)
+        }
+        Err(_) => (Vec::new(), Vec::new()),
+    };
     let page = DashboardPage {
+        late_notes,
+        cosign,
         tasks,
         due,
         layout: Layout::new(&staff, "dashboard"),
@@ -412,8 +471,10 @@ pub struct FlagView {
 
 /// The chart header.
 pub struct ChartHeader {
-    id: i64,
-    name: String,
+    /// Patient id.
+    pub(crate) id: i64,
+    /// Display name.
+    pub(crate) name: String,
     legal_name: Option<String>,
     pronouns: Option<String>,
     mrn: String,
@@ -476,10 +537,10 @@ pub(super) struct ChartPage {
     can_see_consents: bool,
 }
 
-pub(super) struct ChartData {
+pub(crate) struct ChartData {
     patient: Patient,
     episodes: Vec<Episode>,
-    header: ChartHeader,
+    pub(crate) header: ChartHeader,
 }
 
 impl ChartData {
@@ -489,7 +550,7 @@ impl ChartData {
     }
 }
 
-pub(super) async fn chart_data(
+pub(crate) async fn chart_data(
     state: &AppState,
     actor: &Actor,
     patient_id: i64,

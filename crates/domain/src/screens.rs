@@ -1,0 +1,148 @@
+//! Drug screens: which positive results a patient's current medications explain.
+//!
+//! A positive result is *expected* when a current medication produces it (buprenorphine →
+//! buprenorphine, methadone → methadone; a prescribed benzodiazepine, stimulant or opioid
+//! analgesic → that class); anything else is *unexpected* and raises a safety flag. Naltrexone
+//! explains no positive: it is an antagonist that standard panels do not test for.
+
+/// Whether a positive result is explained by a current medication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// A current medication explains the positive.
+    Expected,
+    /// Nothing prescribed explains it: raise a flag.
+    Unexpected,
+}
+
+/// The panel analytes a medication makes positive, by lower-case medication name.
+fn analytes_of(medication: &str) -> &'static [&'static str] {
+    let m = medication.trim().to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
+    if has(&[
+        "buprenorphine",
+        "suboxone",
+        "subutex",
+        "sublocade",
+        "zubsolv",
+    ]) {
+        &["buprenorphine"]
+    } else if has(&["methadone", "methadose"]) {
+        &["methadone"]
+    } else if has(&[
+        "alprazolam",
+        "lorazepam",
+        "clonazepam",
+        "diazepam",
+        "chlordiazepoxide",
+    ]) {
+        &["benzodiazepines"]
+    } else if has(&["amphetamine", "adderall", "lisdexamfetamine", "vyvanse"]) {
+        &["amphetamines"]
+    } else if has(&["methylphenidate", "ritalin", "concerta"]) {
+        &["methylphenidate"]
+    } else if has(&["oxycodone", "percocet", "oxycontin"]) {
+        &["oxycodone"]
+    } else if has(&["morphine", "codeine", "hydrocodone"]) {
+        &["opiates"]
+    } else if has(&["tramadol"]) {
+        &["tramadol"]
+    } else if has(&["fentanyl"]) {
+        &["fentanyl"]
+    } else {
+        &[]
+    }
+}
+
+/// Whether a positive `analyte` is expected given the patient's current medication names.
+pub fn classify_positive<'a>(
+    analyte: &str,
+    current_medications: impl IntoIterator<Item = &'a str>,
+) -> Expectation {
+    let analyte = analyte.trim().to_lowercase();
+    let explained = current_medications
+        .into_iter()
+        .any(|m| analytes_of(m).contains(&analyte.as_str()));
+    if explained {
+        Expectation::Expected
+    } else {
+        Expectation::Unexpected
+    }
+}
+
+/// Whether a medication is a medication for opioid use disorder (MOUD).
+pub fn is_moud(medication: &str) -> bool {
+    let m = medication.trim().to_lowercase();
+    [
+        "buprenorphine",
+        "suboxone",
+        "subutex",
+        "sublocade",
+        "zubsolv",
+        "naltrexone",
+        "vivitrol",
+        "methadone",
+        "methadose",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buprenorphine_explains_a_buprenorphine_positive_only() {
+        let meds = ["Buprenorphine/naloxone 8/2 mg"];
+        assert_eq!(
+            classify_positive("buprenorphine", meds),
+            Expectation::Expected
+        );
+        assert_eq!(classify_positive("fentanyl", meds), Expectation::Unexpected);
+        assert_eq!(
+            classify_positive("methadone", meds),
+            Expectation::Unexpected
+        );
+    }
+
+    #[test]
+    fn methadone_explains_methadone() {
+        assert_eq!(
+            classify_positive("Methadone", ["methadone 80 mg"]),
+            Expectation::Expected
+        );
+    }
+
+    #[test]
+    fn naltrexone_and_no_medication_explain_nothing() {
+        assert_eq!(
+            classify_positive("opiates", ["Naltrexone 50 mg"]),
+            Expectation::Unexpected
+        );
+        assert_eq!(classify_positive("cocaine", []), Expectation::Unexpected);
+        assert_eq!(
+            classify_positive("thc", ["sertraline"]),
+            Expectation::Unexpected
+        );
+    }
+
+    #[test]
+    fn prescribed_classes_are_expected() {
+        assert_eq!(
+            classify_positive("benzodiazepines", ["clonazepam 0.5 mg"]),
+            Expectation::Expected
+        );
+        assert_eq!(
+            classify_positive("amphetamines", ["Adderall XR"]),
+            Expectation::Expected
+        );
+    }
+
+    #[test]
+    fn moud_is_recognised_by_name() {
+        assert!(is_moud("Suboxone"));
+        assert!(is_moud("naltrexone ER (Vivitrol)"));
+        assert!(is_moud("Methadone"));
+        assert!(!is_moud("sertraline"));
+    }
+}
