@@ -1,151 +1,16 @@
 //! Storage tests, run on SQLite by default and on PostgreSQL with TRELLIS_TEST_DATABASE=postgres.
 
-use chrono::NaiveDate;
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
-use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::Admission;
-use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::{PatientQuery, RegisterOutcome};
-use trellis_storage::staff::NewStaff;
-use trellis_storage::testing::{fresh_store, raw_execute};
+use trellis_storage::testing::raw_execute;
 use trellis_storage::{Store, StoreError};
 
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
-}
+mod common;
 
-struct Clinic {
-    store: Store,
-    site: i64,
-    program: i64,
-    other_program: i64,
-    counselor: Actor,
-    outsider: Actor,
-    intake: Actor,
-}
-
-async fn staff(store: &Store, username: &str, role: Role) -> Actor {
-    let admin = Actor::system("test");
-    let grant = store
-        .grant::<can::ManageUsers>(&admin)
-        .expect("admin grant");
-    let id = store
-        .create_staff(
-            &grant,
-            &NewStaff {
-                username: username.into(),
-                display_name: username.into(),
-                email: None,
-                role,
-                password: "correct horse battery".into(),
-            },
-        )
-        .await
-        .expect("create staff");
-    Actor {
-        user_id: Some(id),
-        username: username.into(),
-        role,
-        ip: Some("127.0.0.1".into()),
-        request_id: None,
-    }
-}
-
-async fn clinic() -> Clinic {
-    clinic_on(fresh_store().await.expect("fresh store")).await
-}
-
-async fn clinic_on(store: Store) -> Clinic {
-    let admin = Actor::system("test");
-    let programs = store.grant::<can::ManagePrograms>(&admin).expect("grant");
-    let site = store
-        .create_site(
-            &programs,
-            NewSite {
-                code: "DTN".into(),
-                name: "Downtown".into(),
-                timezone: "America/New_York".into(),
-                address: None,
-                phone: None,
-            },
-        )
-        .await
-        .expect("site");
-    let new_program = |name: &str| NewProgram {
-        site_id: site,
-        name: name.into(),
-        population: "adult".into(),
-        level_of_care: LevelOfCare::IntensiveOutpatient,
-        weekly_minimum_hours: 9.0,
-        max_group_size: 12,
-    };
-    let program = store
-        .create_program(&programs, new_program("Adult SUD IOP"))
-        .await
-        .expect("program");
-    let other_program = store
-        .create_program(&programs, new_program("Co-occurring IOP"))
-        .await
-        .expect("program");
-    let counselor = staff(&store, "casey", Role::Counselor).await;
-    let outsider = staff(&store, "olive", Role::Counselor).await;
-    let intake = staff(&store, "ingrid", Role::Intake).await;
-    let users = store.grant::<can::ManageUsers>(&admin).expect("grant");
-    for (actor, assignment) in [
-        (&counselor, (site, Some(program))),
-        (&outsider, (site, Some(other_program))),
-        (&intake, (site, None)),
-    ] {
-        store
-            .set_assignments(&users, actor.user_id.expect("id"), &[assignment])
-            .await
-            .expect("assign");
-    }
-    Clinic {
-        store,
-        site,
-        program,
-        other_program,
-        counselor,
-        outsider,
-        intake,
-    }
-}
-
-fn registration(first: &str, last: &str) -> Registration {
-    Registration {
-        legal_first_name: first.into(),
-        legal_last_name: last.into(),
-        date_of_birth: Some(day(1990, 5, 17)),
-        sex: "female".into(),
-        pronouns: Some("she/her".into()),
-        ..Registration::default()
-    }
-}
-
-async fn register(c: &Clinic, first: &str, last: &str) -> i64 {
-    let grant = c
-        .store
-        .grant::<can::EditDemographics>(&c.intake)
-        .expect("grant");
-    match c
-        .store
-        .register_patient(
-            &grant,
-            c.site,
-            &registration(first, last),
-            day(2026, 11, 27),
-            false,
-        )
-        .await
-        .expect("register")
-    {
-        RegisterOutcome::Created(id) => id,
-        other => panic!("expected a new patient, got {other:?}"),
-    }
-}
+use common::*;
 
 #[tokio::test]
 async fn episode_admit_level_change_and_discharge_keep_history() {

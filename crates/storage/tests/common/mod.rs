@@ -1,0 +1,149 @@
+//! Shared storage-test fixture: a fresh database with one site, two programs, a counselor in
+//! each, an intake coordinator, and helpers to register patients.
+#![allow(dead_code)]
+
+use chrono::NaiveDate;
+use trellis_domain::access::Role;
+use trellis_domain::care::LevelOfCare;
+use trellis_domain::patient::Registration;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::org::{NewProgram, NewSite};
+use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::staff::NewStaff;
+use trellis_storage::testing::fresh_store;
+use trellis_storage::Store;
+
+pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+pub struct Clinic {
+    pub store: Store,
+    pub site: i64,
+    pub program: i64,
+    pub other_program: i64,
+    pub counselor: Actor,
+    pub outsider: Actor,
+    pub intake: Actor,
+}
+
+pub async fn staff(store: &Store, username: &str, role: Role) -> Actor {
+    let admin = Actor::system("test");
+    let grant = store
+        .grant::<can::ManageUsers>(&admin)
+        .expect("admin grant");
+    let id = store
+        .create_staff(
+            &grant,
+            &NewStaff {
+                username: username.into(),
+                display_name: username.into(),
+                email: None,
+                role,
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("create staff");
+    Actor {
+        user_id: Some(id),
+        username: username.into(),
+        role,
+        ip: Some("127.0.0.1".into()),
+        request_id: None,
+    }
+}
+
+pub async fn clinic() -> Clinic {
+    clinic_on(fresh_store().await.expect("fresh store")).await
+}
+
+pub async fn clinic_on(store: Store) -> Clinic {
+    let admin = Actor::system("test");
+    let programs = store.grant::<can::ManagePrograms>(&admin).expect("grant");
+    let site = store
+        .create_site(
+            &programs,
+            NewSite {
+                code: "DTN".into(),
+                name: "Downtown".into(),
+                timezone: "America/New_York".into(),
+                address: None,
+                phone: None,
+            },
+        )
+        .await
+        .expect("site");
+    let new_program = |name: &str| NewProgram {
+        site_id: site,
+        name: name.into(),
+        population: "adult".into(),
+        level_of_care: LevelOfCare::IntensiveOutpatient,
+        weekly_minimum_hours: 9.0,
+        max_group_size: 12,
+    };
+    let program = store
+        .create_program(&programs, new_program("Adult SUD IOP"))
+        .await
+        .expect("program");
+    let other_program = store
+        .create_program(&programs, new_program("Co-occurring IOP"))
+        .await
+        .expect("program");
+    let counselor = staff(&store, "casey", Role::Counselor).await;
+    let outsider = staff(&store, "olive", Role::Counselor).await;
+    let intake = staff(&store, "ingrid", Role::Intake).await;
+    let users = store.grant::<can::ManageUsers>(&admin).expect("grant");
+    for (actor, assignment) in [
+        (&counselor, (site, Some(program))),
+        (&outsider, (site, Some(other_program))),
+        (&intake, (site, None)),
+    ] {
+        store
+            .set_assignments(&users, actor.user_id.expect("id"), &[assignment])
+            .await
+            .expect("assign");
+    }
+    Clinic {
+        store,
+        site,
+        program,
+        other_program,
+        counselor,
+        outsider,
+        intake,
+    }
+}
+
+pub fn registration(first: &str, last: &str) -> Registration {
+    Registration {
+        legal_first_name: first.into(),
+        legal_last_name: last.into(),
+        date_of_birth: Some(day(1990, 5, 17)),
+        sex: "female".into(),
+        pronouns: Some("she/her".into()),
+        ..Registration::default()
+    }
+}
+
+pub async fn register(c: &Clinic, first: &str, last: &str) -> i64 {
+    let grant = c
+        .store
+        .grant::<can::EditDemographics>(&c.intake)
+        .expect("grant");
+    match c
+        .store
+        .register_patient(
+            &grant,
+            c.site,
+            &registration(first, last),
+            day(2026, 11, 27),
+            false,
+        )
+        .await
+        .expect("register")
+    {
+        RegisterOutcome::Created(id) => id,
+        other => panic!("expected a new patient, got {other:?}"),
+    }
+}
