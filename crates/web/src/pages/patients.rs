@@ -1219,11 +1219,13 @@ pub async fn level_form(
     staff: Staff,
     Path(episode_id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (patient_id, name, context) = episode_context(&state, &staff.actor, episode_id).await?;
+    // The permission first: a caller who may not act reads nothing about the episode.
+    let patient_id = state.store.episode_patient_id(episode_id).await?;
     state
         .store
         .patient_grant::<can::ChangeLevelOfCare>(&staff.actor, patient_id)
         .await?;
+    let (_, name, context) = episode_context(&state, &staff.actor, episode_id).await?;
     let form = LevelForm {
         effective_on: state.today().to_string(),
         ..LevelForm::default()
@@ -1340,11 +1342,13 @@ pub async fn discharge_form(
     staff: Staff,
     Path(episode_id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (patient_id, name, context) = episode_context(&state, &staff.actor, episode_id).await?;
+    // The permission first: a caller who may not act reads nothing about the episode.
+    let patient_id = state.store.episode_patient_id(episode_id).await?;
     state
         .store
         .patient_grant::<can::DischargeEpisode>(&staff.actor, patient_id)
         .await?;
+    let (_, name, context) = episode_context(&state, &staff.actor, episode_id).await?;
     let form = DischargeForm {
         discharged_on: state.today().to_string(),
         ..DischargeForm::default()
