@@ -53,19 +53,52 @@ fn analytes_of(medication: &str) -> &'static [&'static str] {
     }
 }
 
+/// The analytes a screen can report, as (code, label), in the order entry forms list them.
+/// The codes are the ones [`classify_positive`] matches medications against.
+pub const PANEL: [(&str, &str); 17] = [
+    ("amphetamines", "Amphetamines"),
+    ("methamphetamine", "Methamphetamine"),
+    ("barbiturates", "Barbiturates"),
+    ("benzodiazepines", "Benzodiazepines"),
+    ("buprenorphine", "Buprenorphine"),
+    ("cocaine", "Cocaine"),
+    ("fentanyl", "Fentanyl"),
+    ("mdma", "MDMA (ecstasy)"),
+    ("methadone", "Methadone"),
+    ("methylphenidate", "Methylphenidate"),
+    ("opiates", "Opiates (morphine, codeine, heroin)"),
+    ("oxycodone", "Oxycodone"),
+    ("pcp", "PCP"),
+    ("thc", "THC (cannabis)"),
+    ("tramadol", "Tramadol"),
+    ("xylazine", "Xylazine"),
+    ("etg", "Alcohol (EtG)"),
+];
+
+/// The label of a panel analyte code, or `None` for a code not on the panel.
+pub fn analyte_label(code: &str) -> Option<&'static str> {
+    PANEL.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+}
+
+/// The first current medication that explains a positive `analyte`, if any.
+pub fn explaining_medication<'a>(
+    analyte: &str,
+    current_medications: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let analyte = analyte.trim().to_lowercase();
+    current_medications
+        .into_iter()
+        .find(|m| analytes_of(m).contains(&analyte.as_str()))
+}
+
 /// Whether a positive `analyte` is expected given the patient's current medication names.
 pub fn classify_positive<'a>(
     analyte: &str,
     current_medications: impl IntoIterator<Item = &'a str>,
 ) -> Expectation {
-    let analyte = analyte.trim().to_lowercase();
-    let explained = current_medications
-        .into_iter()
-        .any(|m| analytes_of(m).contains(&analyte.as_str()));
-    if explained {
-        Expectation::Expected
-    } else {
-        Expectation::Unexpected
+    match explaining_medication(analyte, current_medications) {
+        Some(_) => Expectation::Expected,
+        None => Expectation::Unexpected,
     }
 }
 
@@ -136,6 +169,38 @@ mod tests {
             classify_positive("amphetamines", ["Adderall XR"]),
             Expectation::Expected
         );
+    }
+
+    #[test]
+    fn the_explaining_medication_is_named() {
+        let meds = ["sertraline 50 mg", "Suboxone 8/2 mg"];
+        assert_eq!(
+            explaining_medication("buprenorphine", meds),
+            Some("Suboxone 8/2 mg")
+        );
+        // Buprenorphine is not detected by the opiate immunoassay: it explains no opiates.
+        assert_eq!(explaining_medication("opiates", meds), None);
+    }
+
+    #[test]
+    fn every_analyte_a_medication_explains_is_on_the_panel() {
+        for med in [
+            "buprenorphine",
+            "methadone",
+            "clonazepam",
+            "adderall",
+            "ritalin",
+            "oxycodone",
+            "morphine",
+            "tramadol",
+            "fentanyl patch",
+        ] {
+            for analyte in analytes_of(med) {
+                assert!(analyte_label(analyte).is_some(), "{analyte}");
+            }
+        }
+        assert_eq!(analyte_label("etg"), Some("Alcohol (EtG)"));
+        assert_eq!(analyte_label("glue"), None);
     }
 
     #[test]

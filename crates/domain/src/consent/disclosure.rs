@@ -101,6 +101,25 @@ pub enum DisclosureRefusal {
     ProceedingsAgainstPatient,
 }
 
+impl DisclosureRefusal {
+    /// A stable code for the reason, for the API and the audit log (no names in it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DisclosureRefusal::RecipientNotIdentified => "recipient_not_identified",
+            DisclosureRefusal::NothingRequested => "nothing_requested",
+            DisclosureRefusal::NoConsentOnFile => "no_consent_on_file",
+            DisclosureRefusal::Expired { .. } => "consent_expired",
+            DisclosureRefusal::Revoked { .. } => "consent_revoked",
+            DisclosureRefusal::NotYetInEffect { .. } => "consent_not_yet_in_effect",
+            DisclosureRefusal::IncompleteConsent { .. } => "consent_incomplete",
+            DisclosureRefusal::DifferentRecipient { .. } => "different_recipient",
+            DisclosureRefusal::DifferentPurpose { .. } => "different_purpose",
+            DisclosureRefusal::InformationNotCovered { .. } => "information_not_covered",
+            DisclosureRefusal::ProceedingsAgainstPatient => "proceedings_against_patient",
+        }
+    }
+}
+
 fn ids(consent_ids: &[ConsentId]) -> String {
     consent_ids
         .iter()

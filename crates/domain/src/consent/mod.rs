@@ -5,11 +5,13 @@
 //! accompany a disclosure, and the §2.51 medical-emergency record. Pure functions: storage, audit
 //! and the actual sending live elsewhere, and every decision takes the current instant explicitly.
 
+pub mod collateral;
 pub mod disclosure;
 pub mod emergency;
 pub mod model;
 pub mod notice;
 
+pub use collateral::{may_receive, CollateralAllowance, CollateralRelationship};
 pub use disclosure::{
     check_disclosure, scope_summary, ConsentMatch, DisclosureRefusal, DisclosureRequest,
 };

@@ -57,6 +57,7 @@ macro_rules! code_list {
         }
     };
 }
+pub(crate) use code_list;
 
 /// A kind of record a consent may cover. SUD counseling notes are deliberately absent: the 2024
 /// rule gives them separate handling and they need a consent of their own.

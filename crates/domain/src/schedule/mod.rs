@@ -5,6 +5,7 @@
 //! kept as local times with the site's IANA zone; concrete instants are UTC.
 
 pub mod absences;
+pub mod appointments;
 pub mod attendance;
 pub mod conflicts;
 pub mod curriculum;

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,25 @@ impl SiteZone {
             .ok_or(ScheduleError::OutOfRange)?;
         Ok(Utc.from_utc_datetime(&utc))
     }
+
+    /// The instant a calendar day begins at the site: local midnight, resolved as above; the
+    /// first instant there is for a day beyond chrono's range.
+    pub fn day_start(self, day: NaiveDate) -> DateTime<Utc> {
+        self.resolve(day.and_time(NaiveTime::MIN))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// The instant a calendar day ends at the site (the next day's start), for half-open ranges.
+    pub fn day_end(self, day: NaiveDate) -> DateTime<Utc> {
+        day.succ_opt()
+            .map_or(DateTime::<Utc>::MAX_UTC, |next| self.day_start(next))
+    }
+}
+
+impl From<Tz> for SiteZone {
+    fn from(zone: Tz) -> Self {
+        SiteZone(zone)
+    }
 }
 
 impl FromStr for SiteZone {
@@ -121,6 +140,26 @@ mod tests {
         assert_eq!(
             "America/New_York".parse::<SiteZone>().unwrap().name(),
             "America/New_York"
+        );
+    }
+
+    #[test]
+    fn a_site_day_runs_from_local_midnight_to_local_midnight() {
+        let ny = SiteZone::from(chrono_tz::America::New_York);
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // In November New York is UTC-5, so its 27th begins at 05:00 UTC and ends at 05:00 on the 28th.
+        assert_eq!(ny.day_start(day("2026-11-27")), utc("2026-11-27 05:00"));
+        assert_eq!(ny.day_end(day("2026-11-27")), utc("2026-11-28 05:00"));
+        // The spring-forward day is 23 hours long.
+        assert_eq!(
+            ny.day_end(day("2024-03-10")) - ny.day_start(day("2024-03-10")),
+            TimeDelta::hours(23)
+        );
+        // Santiago springs forward at midnight: the day begins at the first instant there is.
+        let santiago = SiteZone::parse("America/Santiago").unwrap();
+        assert_eq!(
+            santiago.day_start(day("2024-09-08")),
+            utc("2024-09-08 04:00")
         );
     }
 
