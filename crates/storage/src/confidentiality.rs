@@ -18,6 +18,7 @@ use trellis_domain::consent::{
     NoticeForm, Purpose, Recipient, RecipientClass, Revocation, Signature,
 };
 use trellis_domain::patient::FieldError;
+use trellis_domain::schedule::zone::SiteZone;
 
 use crate::access::{can, Actor, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -63,6 +64,10 @@ pub struct NewConsent {
     pub signer_relationship: Option<String>,
     /// Date signed.
     pub signed_on: Option<NaiveDate>,
+    /// The collateral contact the consent names, if it names one (the recipient text above
+    /// stays the legal record).
+    #[serde(default)]
+    pub collateral_id: Option<i64>,
 }
 
 /// A consent on file, with its state as of the moment it was read.
@@ -80,6 +85,16 @@ pub struct ConsentRecord {
     pub recorded_at: Instant,
     /// Who recorded it.
     pub recorded_by: String,
+    /// The collateral contact it names, if linked to one.
+    pub collateral_id: Option<i64>,
+}
+
+/// A consent as loaded for decisions, with its record-keeping facts.
+pub(crate) struct LoadedConsent {
+    pub(crate) consent: Consent,
+    pub(crate) recorded_at: Instant,
+    pub(crate) recorded_by: String,
+    pub(crate) collateral_id: Option<i64>,
 }
 
 /// A request to disclose, from the disclosure form or the API.
@@ -244,7 +259,7 @@ fn problem_errors(problems: Vec<ConsentProblem>) -> Vec<FieldError> {
         .collect()
 }
 
-fn limit(field: &'static str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+pub(crate) fn limit(field: &'static str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
     if value.chars().count() > max {
         errors.push(FieldError::new(
             field,
@@ -277,6 +292,7 @@ type ConsentRow = (
     String,
     Option<Instant>,
     Option<String>,
+    Option<i64>,
 );
 
 type DisclosureRow = (
@@ -298,7 +314,7 @@ const DISCLOSURE_SELECT: &str = "SELECT d.id, d.patient_id, d.consent_id, d.kind
 
 impl Store {
     /// The site time zone of a patient, for "as of now" consent decisions.
-    async fn patient_zone(&self, patient_id: i64) -> Result<Tz> {
+    pub(crate) async fn patient_zone(&self, patient_id: i64) -> Result<Tz> {
         let zone: String = sqlx::query_scalar(
             "SELECT s.timezone FROM patients p JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
         )
@@ -338,19 +354,21 @@ impl Store {
         .bind(patient_id)
         .fetch_optional(self.reader())
         .await?;
-        // A consent until the end of treatment covers the whole discharge day.
-        Ok(last.and_then(|d| {
-            d.0.succ_opt()
-                .and_then(|next| next.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
-        }))
+        // A consent until the end of treatment covers the whole discharge day, on the site's
+        // calendar.
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let zone = SiteZone::from(self.patient_zone(patient_id).await?);
+        Ok(Some(zone.day_end(last.0)))
     }
 
     /// Loads a patient's consents with revocations and treatment end filled in (no audit row:
     /// callers audit what they do with them).
-    async fn load_consents(&self, patient_id: i64) -> Result<Vec<(Consent, Instant, String)>> {
+    pub(crate) async fn load_consents(&self, patient_id: i64) -> Result<Vec<LoadedConsent>> {
         let rows: Vec<ConsentRow> = sqlx::query_as(
-            "SELECT c.id, c.body, c.recorded_at, u.display_name, c.revoked_at, r.display_name
+            "SELECT c.id, c.body, c.recorded_at, u.display_name, c.revoked_at, r.display_name,
+                    c.collateral_id
              FROM consents c JOIN users u ON u.id = c.recorded_by
              LEFT JOIN users r ON r.id = c.revoked_by
              WHERE c.patient_id = $1 ORDER BY c.id DESC",
@@ -361,7 +379,7 @@ impl Store {
         let ended = self.treatment_ended(patient_id).await?;
         rows.into_iter()
             .map(
-                |(id, body, recorded_at, recorded_by, revoked_at, revoked_by)| {
+                |(id, body, recorded_at, recorded_by, revoked_at, revoked_by, collateral_id)| {
                     let mut consent: Consent =
                         serde_json::from_str(&self.open(CONSENT_BODY, &body)?)
                             .map_err(|e| StoreError::Corrupt(format!("consent {id}: {e}")))?;
@@ -373,7 +391,12 @@ impl Store {
                     if let Some(Expiry::EndOfTreatment { ended_at }) = &mut consent.expiry {
                         *ended_at = ended;
                     }
-                    Ok((consent, recorded_at, recorded_by))
+                    Ok(LoadedConsent {
+                        consent,
+                        recorded_at,
+                        recorded_by,
+                        collateral_id,
+                    })
                 },
             )
             .collect()
@@ -447,14 +470,30 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("consent: {e}")))?;
         let sealed = self.seal(CONSENT_BODY, &body)?;
         let mut tx = self.begin().await?;
+        if let Some(collateral) = new.collateral_id {
+            match self
+                .current_collateral(&mut tx, grant.patient_id(), collateral)
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {
+                    return Err(StoreError::invalid(
+                        "collateral_id",
+                        "choose one of the patient's current collateral contacts",
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO consents (patient_id, body, recorded_at, recorded_by)
-             VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO consents (patient_id, body, recorded_at, recorded_by, collateral_id)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(grant.patient_id())
         .bind(sealed)
         .bind(Instant(now))
         .bind(recorded_by)
+        .bind(new.collateral_id)
         .fetch_one(&mut *tx)
         .await?;
         audit::append(
@@ -511,13 +550,14 @@ impl Store {
         tx.commit().await?;
         Ok(loaded
             .into_iter()
-            .map(|(consent, recorded_at, recorded_by)| ConsentRecord {
-                id: consent.id.0,
-                state: state_code(&consent.status(&now)),
-                scope: trellis_domain::consent::scope_summary(&consent),
-                consent,
-                recorded_at,
-                recorded_by,
+            .map(|l| ConsentRecord {
+                id: l.consent.id.0,
+                state: state_code(&l.consent.status(&now)),
+                scope: trellis_domain::consent::scope_summary(&l.consent),
+                consent: l.consent,
+                recorded_at: l.recorded_at,
+                recorded_by: l.recorded_by,
+                collateral_id: l.collateral_id,
             })
             .collect())
     }
@@ -570,6 +610,24 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The patient a consent belongs to (for API calls addressed by consent id).
+    pub async fn consent_patient_id(&self, consent_id: i64) -> Result<i64> {
+        sqlx::query_scalar("SELECT patient_id FROM consents WHERE id = $1")
+            .bind(consent_id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or(StoreError::NotFound("consent"))
+    }
+
+    /// The patient a disclosure was about (for API calls addressed by disclosure id).
+    pub async fn disclosure_patient_id(&self, disclosure_id: i64) -> Result<i64> {
+        sqlx::query_scalar("SELECT patient_id FROM disclosures WHERE id = $1")
+            .bind(disclosure_id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or(StoreError::NotFound("disclosure"))
     }
 
     /// The §2.32 statement attached to every consented disclosure (configured, or the default).
@@ -665,7 +723,7 @@ impl Store {
             .load_consents(patient_id)
             .await?
             .into_iter()
-            .map(|(c, _, _)| c)
+            .map(|l| l.consent)
             .collect();
         let request = DisclosureRequest {
             recipient_name: recipient_name.map(str::to_owned),
@@ -1134,10 +1192,12 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Disclosures, emergency accesses and revocations between two days (inclusive, UTC).
+    /// Disclosures, emergency accesses and revocations between two days (inclusive) on the
+    /// calendar of `zone`, the clinic's display time zone.
     pub async fn privacy_report(
         &self,
         grant: &Grant<can::ReadAudit>,
+        zone: Tz,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<PrivacyReport> {
@@ -1147,17 +1207,9 @@ impl Store {
                 "must not be before the start date",
             ));
         }
-        let start = Instant(
-            from.and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc())
-                .unwrap_or_default(),
-        );
-        let end = Instant(
-            to.succ_opt()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        );
+        let zone = SiteZone::from(zone);
+        let start = Instant(zone.day_start(from));
+        let end = Instant(zone.day_end(to));
         let mut tx = self.begin().await?;
         audit::append(
             &mut tx,

@@ -512,6 +512,11 @@ impl Store {
         .bind(note.map(|n| self.seal(NOTE_COLUMN, n)).transpose()?)
         .execute(&mut *tx)
         .await?;
+        // Outreach after discharge is part of the discharge, so its tasks cannot be forgotten.
+        if reason != DischargeReason::Death {
+            crate::discharge::schedule_follow_ups(&mut tx, grant.actor(), &episode, discharged_on)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

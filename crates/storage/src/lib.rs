@@ -6,20 +6,27 @@
 //! appends to the hash-chained [`audit`] log in the same transaction.
 
 pub mod access;
+pub mod appointments;
+pub mod assessments;
 pub mod audit;
+pub mod collaterals;
 pub mod confidentiality;
 pub mod crypto;
+pub mod discharge;
 pub mod episodes;
 pub mod measures;
+pub mod medications;
 pub mod notes;
 pub mod org;
 pub mod patients;
+pub mod phases;
 pub mod schedule;
 pub mod staff;
 pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+pub mod treatment_plans;
 
 pub use time::{Day, Flag, Instant};
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use trellis_domain::access::Role;
+use trellis_domain::schedule::zone::SiteZone;
 
 use crate::access::{can, patient_scope_sql, Actor, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -149,6 +150,8 @@ pub struct NewNote {
     pub session_on: NaiveDate,
     /// Section text by key (every section of the template is required).
     pub sections: BTreeMap<String, String>,
+    /// Objectives of the patient's signed treatment plan that the session addressed.
+    pub objective_ids: Vec<i64>,
 }
 
 /// A dated addendum to a signed note.
@@ -272,6 +275,9 @@ pub struct NoteListing {
     pub author_name: String,
     /// When signed by the author (co-signature queue).
     pub signed_at: Option<Instant>,
+    /// The patient's site's IANA time zone, whose calendar the session day is on.
+    #[serde(skip)]
+    pub site_timezone: String,
 }
 
 /// How late an unsigned note is.
@@ -284,10 +290,11 @@ pub enum Lateness {
     Overdue,
 }
 
-/// How late a note for a session on `session_on` is at `now`, if at all. The clock starts when
-/// the session day begins (UTC), since notes record the day, not the hour, of the session.
-pub fn lateness(session_on: NaiveDate, now: Instant) -> Option<Lateness> {
-    let start = session_on.and_hms_opt(0, 0, 0)?.and_utc();
+/// How late a note for a session on `session_on` at a site in `zone` is at `now`, if at all.
+/// The clock starts when the session day begins on the site's calendar, since notes record the
+/// day, not the hour, of the session.
+pub fn lateness(session_on: NaiveDate, zone: SiteZone, now: Instant) -> Option<Lateness> {
+    let start = zone.day_start(session_on);
     let elapsed = now.0 - start;
     if elapsed >= Duration::hours(OVERDUE_NOTE_HOURS) {
         Some(Lateness::Overdue)
@@ -473,6 +480,8 @@ impl Store {
         }
         let sections = checked_sections(note.template, &note.sections)?;
         check_session_day(note.session_on, today)?;
+        self.check_objectives(grant.patient_id(), &note.objective_ids)
+            .await?;
         let mut tx = self.begin().await?;
         let id = insert_note(
             self,
@@ -484,7 +493,7 @@ impl Store {
             note.template,
             note.session_on,
             &sections,
-            &[],
+            &note.objective_ids,
         )
         .await?;
         tx.commit().await?;
@@ -813,7 +822,10 @@ impl Store {
         let rows = self.note_listing(grant, filter, "late notes").await?;
         Ok(rows
             .into_iter()
-            .filter_map(|n| lateness(n.session_on.0, now).map(|l| (n, l)))
+            .filter_map(|n| {
+                let zone = SiteZone::parse(&n.site_timezone).ok()?;
+                lateness(n.session_on.0, zone, now).map(|l| (n, l))
+            })
             .collect())
     }
 
@@ -833,9 +845,11 @@ impl Store {
             "SELECT n.id, n.patient_id,
                  COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
                      AS patient_name,
-                 n.kind, n.session_on, n.author_id, a.display_name AS author_name, n.signed_at
+                 n.kind, n.session_on, n.author_id, a.display_name AS author_name, n.signed_at,
+                 s.timezone AS site_timezone
              FROM progress_notes n
              JOIN patients p ON p.id = n.patient_id
+             JOIN sites s ON s.id = p.site_id
              JOIN users a ON a.id = n.author_id
              WHERE {filter} AND {scope}
              ORDER BY n.session_on, n.id"
@@ -1086,13 +1100,21 @@ impl Store {
         Ok(group_id)
     }
 
-    /// Objectives must be on one of the patient's treatment-plan versions.
+    /// Objectives must be on a signed version of the patient's treatment plan (a draft's
+    /// objectives are rewritten with the draft, so a note may not point at them), each once.
     async fn check_objectives(&self, patient_id: i64, objective_ids: &[i64]) -> Result<()> {
+        let distinct: std::collections::BTreeSet<_> = objective_ids.iter().collect();
+        if distinct.len() != objective_ids.len() {
+            return Err(StoreError::invalid(
+                "objective_ids",
+                "each objective may be listed once",
+            ));
+        }
         for id in objective_ids {
             let found: Option<i64> = sqlx::query_scalar(
                 "SELECT o.id FROM plan_objectives o
                  JOIN treatment_plans t ON t.id = o.plan_id
-                 WHERE o.id = $1 AND t.patient_id = $2",
+                 WHERE o.id = $1 AND t.patient_id = $2 AND t.clinician_signed_at IS NOT NULL",
             )
             .bind(*id)
             .bind(patient_id)
@@ -1101,7 +1123,7 @@ impl Store {
             if found.is_none() {
                 return Err(StoreError::invalid(
                     "objective_ids",
-                    "an objective is not on this attendee's treatment plan",
+                    "an objective is not on this patient's signed treatment plan",
                 ));
             }
         }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use serde::Serialize;
 use sqlx::{Any, FromRow, Transaction};
-use trellis_domain::schedule::absences::{outreach_needed, OutreachRule, SessionMark};
+use trellis_domain::schedule::absences::{outreach_needed, SessionMark};
 use trellis_domain::schedule::attendance::{Attendance, AttendanceStatus};
 use trellis_domain::schedule::curriculum::{Curriculum, Topic};
 use trellis_domain::schedule::hours::{
@@ -812,69 +812,13 @@ impl Store {
             .track(track_id)
             .await
             .map_err(|_| StoreError::invalid("track_id", "choose a track"))?;
-        let patient_id = grant.patient_id();
         let mut tx = self.begin().await?;
-        let episode: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM episodes WHERE patient_id = $1 AND program_id = $2 AND status = 'open'",
-        )
-        .bind(patient_id)
-        .bind(info.program_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if episode.is_none() {
-            return Err(StoreError::invalid(
-                "track_id",
-                "the patient has no open episode in this track's program",
-            ));
-        }
-        let already: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM track_enrolments WHERE track_id = $1 AND patient_id = $2
-             AND ended_on IS NULL",
-        )
-        .bind(track_id)
-        .bind(patient_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if already > 0 {
-            return Err(StoreError::Conflict(
-                "the patient is already in this track".into(),
-            ));
-        }
-        // Counted inside the write transaction, so two enrolments cannot both take the last seat.
-        let enrolled: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM track_enrolments WHERE track_id = $1 AND ended_on IS NULL",
-        )
-        .bind(track_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if enrolled >= info.max_group_size {
-            return Err(StoreError::Conflict(format!(
-                "the {} track is full ({} of {})",
-                info.name, enrolled, info.max_group_size
-            )));
-        }
-        let actor = grant.actor();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO track_enrolments (track_id, patient_id, enrolled_on, created_at, created_by)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(track_id)
-        .bind(patient_id)
-        .bind(Day(enrolled_on))
-        .bind(Instant::now())
-        .bind(actor.staff_id()?)
-        .fetch_one(&mut *tx)
-        .await?;
-        audit::append(
+        let id = enrol_in_track(
             &mut tx,
-            actor,
-            AuditEvent {
-                action: "enrol",
-                record_type: "track_enrolment",
-                record_id: Some(id),
-                patient_id: Some(patient_id),
-                detail: format!("track {track_id}"),
-            },
+            grant.actor(),
+            grant.patient_id(),
+            &info,
+            enrolled_on,
         )
         .await?;
         tx.commit().await?;
@@ -1078,7 +1022,7 @@ impl Store {
             .ok()
             .and_then(|m| m.checked_sub_days(Days::new(7 * u64::from(weeks.saturating_sub(1)))))
             .ok_or_else(|| StoreError::invalid("weeks", "out of range"))?;
-        let records: Vec<ServiceRecord> = attendance
+        let mut records: Vec<ServiceRecord> = attendance
             .iter()
             .filter(|a| a.minutes_attended > 0)
             .map(|a| ServiceRecord {
@@ -1087,6 +1031,19 @@ impl Store {
                 service: ServiceType::Group,
             })
             .collect();
+        // Attended appointments count too: weekly hours are every service type's minutes.
+        records.extend(
+            crate::appointments::appointment_service_records(
+                self,
+                Some(patient_id),
+                // Every appointment, like the attendance list above: the weeks shown filter later.
+                Instant(chrono::DateTime::UNIX_EPOCH),
+                Instant(Utc::now() + TimeDelta::days(366)),
+            )
+            .await?
+            .into_iter()
+            .map(|(_, r)| r),
+        );
         let hours =
             service_hours(&records, zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let shown_policy = policy.unwrap_or(HoursPolicy {
@@ -1258,6 +1215,12 @@ impl Store {
                     service: parse_code(&service, "service type")?,
                 });
         }
+        for (patient_id, record) in
+            crate::appointments::appointment_service_records(self, None, Instant(from), Instant(to))
+                .await?
+        {
+            by_patient.entry(patient_id).or_default().push(record);
+        }
         let mut alerts = Vec::new();
         for (patient_id, patient_name, program_name, hours, level) in patients {
             let policy = program_policy(hours, &level)?;
@@ -1369,6 +1332,81 @@ async fn remove_unmarked_sessions(
     Ok(())
 }
 
+/// Enrols a patient in a track inside the caller's transaction (shared by enrolment from the
+/// schedule and by a phase change that moves the patient to another track).
+pub(crate) async fn enrol_in_track(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    patient_id: i64,
+    info: &TrackInfo,
+    enrolled_on: NaiveDate,
+) -> Result<i64> {
+    let track_id = info.id;
+    let episode: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM episodes WHERE patient_id = $1 AND program_id = $2 AND status = 'open'",
+    )
+    .bind(patient_id)
+    .bind(info.program_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if episode.is_none() {
+        return Err(StoreError::invalid(
+            "track_id",
+            "the patient has no open episode in this track's program",
+        ));
+    }
+    let already: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM track_enrolments WHERE track_id = $1 AND patient_id = $2
+         AND ended_on IS NULL",
+    )
+    .bind(track_id)
+    .bind(patient_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if already > 0 {
+        return Err(StoreError::Conflict(
+            "the patient is already in this track".into(),
+        ));
+    }
+    // Counted inside the write transaction, so two enrolments cannot both take the last seat.
+    let enrolled: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM track_enrolments WHERE track_id = $1 AND ended_on IS NULL",
+    )
+    .bind(track_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if enrolled >= info.max_group_size {
+        return Err(StoreError::Conflict(format!(
+            "the {} track is full ({} of {})",
+            info.name, enrolled, info.max_group_size
+        )));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO track_enrolments (track_id, patient_id, enrolled_on, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(track_id)
+    .bind(patient_id)
+    .bind(Day(enrolled_on))
+    .bind(Instant::now())
+    .bind(actor.staff_id()?)
+    .fetch_one(&mut **tx)
+    .await?;
+    audit::append(
+        tx,
+        actor,
+        AuditEvent {
+            action: "enrol",
+            record_type: "track_enrolment",
+            record_id: Some(id),
+            patient_id: Some(patient_id),
+            detail: format!("track {track_id}"),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
 /// Opens an outreach task for the primary counselor when the patient's latest marks make a run of
 /// unexcused absences, once per run (the run is known by its first absence).
 async fn open_outreach_if_needed(
@@ -1392,8 +1430,8 @@ async fn open_outreach_if_needed(
             })
         })
         .collect::<Result<_>>()?;
-    // Two unexcused absences in a row, excused absences neutral: the domain's default rule.
-    let rule = OutreachRule::default();
+    // The program's setting (by default two unexcused absences in a row, excused ones neutral).
+    let rule = crate::phases::outreach_rule_for_patient(tx, patient_id).await?;
     let Some(needed) = outreach_needed(&marks, &rule) else {
         return Ok(None);
     };
@@ -1426,6 +1464,7 @@ async fn open_outreach_if_needed(
     .fetch_optional(&mut **tx)
     .await?;
     let counselor = counselor.flatten();
+    let today = crate::tasks::patient_today(tx, patient_id).await?;
     let title = format!("Reach out: {}", needed.reason);
     let task_id = open_task(
         tx,
@@ -1440,7 +1479,7 @@ async fn open_outreach_if_needed(
             assigned_role: counselor
                 .is_none()
                 .then_some(trellis_domain::access::Role::ClinicalDirector),
-            due_on: Some(Day(Utc::now().date_naive())),
+            due_on: Some(today),
         },
     )
     .await?;

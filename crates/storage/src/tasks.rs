@@ -8,7 +8,7 @@ use trellis_domain::access::Role;
 
 use crate::access::{can, Actor, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
-use crate::{Day, Instant, Result, Store, StoreError};
+use crate::{parse_code, Day, Instant, Result, Store, StoreError};
 
 /// How urgent a flag is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -178,7 +178,7 @@ pub(crate) async fn raise_flag(
     .fetch_optional(&mut **tx)
     .await?;
     let title = format!("Respond to flag: {summary}");
-    let today = Day(chrono::Utc::now().date_naive());
+    let today = patient_today(tx, patient_id).await?;
     let base = NewTask {
         patient_id: Some(patient_id),
         flag_id: Some(flag_id),
@@ -327,6 +327,7 @@ impl Store {
     pub async fn complete_task(&self, actor: &Actor, task_id: i64, outcome: &str) -> Result<()> {
         #[derive(FromRow)]
         struct TaskState {
+            kind: String,
             patient_id: Option<i64>,
             flag_id: Option<i64>,
             assigned_to: Option<i64>,
@@ -334,7 +335,7 @@ impl Store {
             completed_at: Option<Instant>,
         }
         let task: TaskState = sqlx::query_as(
-            "SELECT patient_id, flag_id, assigned_to, assigned_role, completed_at FROM tasks WHERE id = $1",
+            "SELECT kind, patient_id, flag_id, assigned_to, assigned_role, completed_at FROM tasks WHERE id = $1",
         )
         .bind(task_id)
         .fetch_optional(self.reader())
@@ -355,6 +356,12 @@ impl Store {
         }
         if task.completed_at.is_some() {
             return Err(StoreError::Conflict("this task is already done".into()));
+        }
+        if task.kind == crate::discharge::FOLLOW_UP_TASK_KIND {
+            // Its outcome feeds outcome reporting, so it is recorded on the follow-up form.
+            return Err(StoreError::Conflict(
+                "record this follow-up's outcome on the patient's discharge page".into(),
+            ));
         }
         let outcome = outcome.trim();
         if outcome.is_empty() || outcome.chars().count() > 2000 {
@@ -415,4 +422,18 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Today on the calendar of the patient's site, so a task raised in the evening is due today
+/// there, not on tomorrow's UTC date.
+pub(crate) async fn patient_today(tx: &mut Transaction<'_, Any>, patient_id: i64) -> Result<Day> {
+    let zone: String = sqlx::query_scalar(
+        "SELECT s.timezone FROM patients p JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
+    )
+    .bind(patient_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("patient"))?;
+    let zone: chrono_tz::Tz = parse_code(&zone, "time zone")?;
+    Ok(Day(chrono::Utc::now().with_timezone(&zone).date_naive()))
 }

@@ -2,10 +2,10 @@
 //! Run on SQLite by default and on PostgreSQL with TRELLIS_TEST_DATABASE=postgres.
 #![allow(dead_code)]
 
-use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
+use trellis_domain::schedule::zone::SiteZone;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::Admission;
 use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
@@ -15,10 +15,6 @@ use trellis_storage::{Instant, StoreError};
 mod common;
 
 use common::*;
-
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
 
 async fn admitted(c: &Clinic, first: &str, last: &str) -> i64 {
     let patient = register(c, first, last).await;
@@ -70,6 +66,7 @@ async fn write(c: &Clinic, author: &Actor, patient: i64, data: &str) -> i64 {
                 template: NoteTemplate::Dap,
                 session_on: today(),
                 sections: dap(data),
+                objective_ids: Vec::new(),
             },
             today(),
         )
@@ -201,6 +198,7 @@ async fn bad_note_input_is_rejected_and_nothing_is_stored() {
                     template: NoteTemplate::Dap,
                     session_on,
                     sections,
+                    objective_ids: Vec::new(),
                 },
                 today(),
             )
@@ -295,10 +293,12 @@ async fn unsigned_notes_turn_late_after_24_hours_and_overdue_after_72() {
                 .and_utc(),
         )
     };
-    assert_eq!(lateness(session, at(20, 23)), None);
-    assert_eq!(lateness(session, at(21, 0)), Some(Lateness::Late));
-    assert_eq!(lateness(session, at(22, 23)), Some(Lateness::Late));
-    assert_eq!(lateness(session, at(23, 0)), Some(Lateness::Overdue));
+    // The clock starts at midnight in New York (05:00 UTC in November), not at UTC midnight.
+    let zone = SiteZone::parse(CLINIC_TIMEZONE.name()).expect("zone");
+    assert_eq!(lateness(session, zone, at(21, 4)), None);
+    assert_eq!(lateness(session, zone, at(21, 5)), Some(Lateness::Late));
+    assert_eq!(lateness(session, zone, at(23, 4)), Some(Lateness::Late));
+    assert_eq!(lateness(session, zone, at(23, 5)), Some(Lateness::Overdue));
 
     let c = clinic().await;
     let patient = admitted(&c, "Dana", "Reyes").await;
@@ -324,6 +324,7 @@ async fn unsigned_notes_turn_late_after_24_hours_and_overdue_after_72() {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+                objective_ids: Vec::new(),
             },
             today(),
         )

@@ -180,6 +180,7 @@ fn probation_consent(expires: NaiveDate) -> NewConsent {
         signer_name: "Alex Rivera".into(),
         signer_relationship: None,
         signed_on: Some(today() - Duration::days(5)),
+        collateral_id: None,
     }
 }
 
@@ -204,6 +205,7 @@ fn tpo_consent() -> NewConsent {
         signer_name: "Alex Rivera".into(),
         signer_relationship: None,
         signed_on: Some(today()),
+        collateral_id: None,
     }
 }
 
@@ -412,14 +414,14 @@ async fn expired_and_revoked_consents_cover_nothing() {
     let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
     let report = c
         .store
-        .privacy_report(&po, today() - Duration::days(1), today())
+        .privacy_report(&po, chrono_tz::UTC, today() - Duration::days(1), today())
         .await
         .expect("report");
     assert_eq!(report.revocations.len(), 1);
     assert_eq!(report.disclosures.len(), 1);
     assert!(matches!(
         c.store
-            .privacy_report(&po, today(), today() - Duration::days(1))
+            .privacy_report(&po, chrono_tz::UTC, today(), today() - Duration::days(1))
             .await,
         Err(StoreError::Invalid(_))
     ));
@@ -598,7 +600,7 @@ async fn break_the_glass_needs_a_reason_is_audited_notifies_and_expires() {
     let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
     let report = c
         .store
-        .privacy_report(&po, today(), today())
+        .privacy_report(&po, chrono_tz::UTC, today(), today())
         .await
         .expect("report");
     assert_eq!(report.break_glass.len(), 1);
@@ -701,4 +703,212 @@ async fn a_backup_file_holds_no_consent_or_disclosure_text_in_clear() {
     assert!(!text.contains("County Probation"));
     assert!(!text.contains("drug screen results"));
     std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+fn officer() -> trellis_storage::collaterals::NewCollateral {
+    trellis_storage::collaterals::NewCollateral {
+        relationship: trellis_domain::consent::CollateralRelationship::ProbationOfficer,
+        name: "Jordan Lee".into(),
+        organisation: "County Probation".into(),
+        phone: "555-201-3344".into(),
+        email: "jlee@probation.example.org".into(),
+        notes: "Prefers email".into(),
+    }
+}
+
+#[tokio::test]
+async fn collateral_contacts_are_validated_sealed_audited_and_scoped() {
+    let c = clinic().await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let bad = trellis_storage::collaterals::NewCollateral {
+        name: " ".into(),
+        phone: "call me".into(),
+        email: "not-an-address".into(),
+        notes: "x".repeat(2001),
+        ..officer()
+    };
+    match c.store.add_collateral(&grant, &bad).await {
+        Err(StoreError::Invalid(errors)) => {
+            let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+            assert_eq!(fields, ["name", "notes", "phone", "email"]);
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    let id = c
+        .store
+        .add_collateral(&grant, &officer())
+        .await
+        .expect("add");
+    let raw = raw_strings(&c.store, "SELECT details FROM collateral_contacts")
+        .await
+        .expect("raw");
+    assert!(
+        !raw[0].contains("Jordan") && !raw[0].contains("555-201-3344"),
+        "sealed"
+    );
+    let list = c.store.collaterals(&grant).await.expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].recipient_label(), "Jordan Lee, County Probation");
+    assert!(list[0].may_receive.is_empty(), "no consent yet");
+    assert_eq!(list[0].portal_account_id, None);
+    assert_eq!(
+        c.store.collateral_patient_id(id).await.expect("patient"),
+        c.patient
+    );
+    let actions = raw_strings(
+        &c.store,
+        "SELECT action FROM audit_log WHERE record_type = 'collateral_contact'",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(actions, ["create", "read"]);
+
+    // Billing and counselors outside the program may not see or add contacts.
+    for outsider in [&c.billing, &c.outsider] {
+        assert!(matches!(
+            c.store
+                .patient_grant::<can::ManageConsents>(outsider, c.patient)
+                .await,
+            Err(StoreError::Denied(_))
+        ));
+    }
+    // The privacy officer may.
+    let po = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.privacy, c.patient)
+        .await
+        .expect("privacy officer");
+    assert_eq!(c.store.collaterals(&po).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn a_collateral_receives_exactly_what_an_active_consent_allows() {
+    let c = clinic().await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let officer_id = c
+        .store
+        .add_collateral(&grant, &officer())
+        .await
+        .expect("add");
+    // A TPO consent never covers a family member or officer by name.
+    record(&c, &tpo_consent()).await;
+    // The consent's recipient text differs from the contact's name: the link carries it.
+    let consent = record(
+        &c,
+        &NewConsent {
+            recipients: vec![Recipient::Named {
+                name: "Officer J. Lee, Probation Dept.".into(),
+            }],
+            collateral_id: Some(officer_id),
+            ..probation_consent(today() + Duration::days(60))
+        },
+    )
+    .await;
+    let list = c.store.collaterals(&grant).await.expect("list");
+    assert_eq!(list[0].linked_consents, [consent]);
+    assert_eq!(list[0].may_receive.len(), 1, "{:?}", list[0].may_receive);
+    let allowed = &list[0].may_receive[0];
+    assert_eq!(allowed.consent_id.0, consent);
+    assert_eq!(allowed.purpose, Purpose::LegalProceedings);
+    assert_eq!(allowed.recipient, "Officer J. Lee, Probation Dept.");
+    assert_eq!(
+        allowed.categories,
+        [Cat::Attendance, Cat::DrugScreens].into()
+    );
+    // Disclosing to them goes through the one path and is accounted for.
+    let made = disclose(
+        &c,
+        &DisclosureInput {
+            recipient_name: Some(allowed.recipient.clone()),
+            ..to_probation()
+        },
+    )
+    .await;
+    assert!(matches!(made, DisclosureOutcome::Made(_)));
+    assert_eq!(accounting_len(&c).await, 1);
+
+    // A consent naming another patient's or an unknown contact is refused.
+    match c
+        .store
+        .record_consent(
+            &grant,
+            &NewConsent {
+                collateral_id: Some(officer_id + 100),
+                ..probation_consent(today() + Duration::days(60))
+            },
+        )
+        .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "collateral_id"),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+
+    // Revoked: nothing more.
+    c.store
+        .revoke_consent(&grant, consent)
+        .await
+        .expect("revoke");
+    let list = c.store.collaterals(&grant).await.expect("list");
+    assert!(list[0].may_receive.is_empty());
+
+    // A new consent, then the contact is end-dated: nothing, and no more edits.
+    record(
+        &c,
+        &NewConsent {
+            collateral_id: Some(officer_id),
+            ..probation_consent(today() + Duration::days(60))
+        },
+    )
+    .await;
+    assert_eq!(
+        c.store.collaterals(&grant).await.expect("list")[0]
+            .may_receive
+            .len(),
+        1
+    );
+    assert!(matches!(
+        c.store
+            .end_collateral(&grant, officer_id, today() + Duration::days(1))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    c.store
+        .end_collateral(&grant, officer_id, today())
+        .await
+        .expect("end");
+    let list = c.store.collaterals(&grant).await.expect("list");
+    assert!(!list[0].is_current());
+    assert!(list[0].may_receive.is_empty());
+    assert!(matches!(
+        c.store
+            .update_collateral(&grant, officer_id, &officer())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        c.store.end_collateral(&grant, officer_id, today()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    match c
+        .store
+        .record_consent(
+            &grant,
+            &NewConsent {
+                collateral_id: Some(officer_id),
+                ..probation_consent(today() + Duration::days(60))
+            },
+        )
+        .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "collateral_id"),
+        other => panic!("expected invalid, got {other:?}"),
+    }
 }

@@ -13,8 +13,19 @@ use trellis_storage::staff::NewStaff;
 use trellis_storage::testing::fresh_store;
 use trellis_storage::Store;
 
+/// The fixture site's time zone; "today" must be read in it, as the store does.
+pub const CLINIC_TIMEZONE: chrono_tz::Tz = chrono_tz::America::New_York;
+
 pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+/// Today at the fixture site. UTC's date runs a day ahead of New York every evening, and a
+/// date that is "today" in UTC is then "in the future" to the store.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&CLINIC_TIMEZONE)
+        .date_naive()
 }
 
 pub struct Clinic {
@@ -67,7 +78,7 @@ pub async fn clinic_on(store: Store) -> Clinic {
             NewSite {
                 code: "DTN".into(),
                 name: "Downtown".into(),
-                timezone: "America/New_York".into(),
+                timezone: CLINIC_TIMEZONE.name().into(),
                 address: None,
                 phone: None,
             },

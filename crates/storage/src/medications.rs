@@ -1,0 +1,1160 @@
+//! Medications (MOUD marked as such), their adherence and side effects, and drug screens.
+//!
+//! Each positive screen result is classified by the domain rules against the medications active
+//! on the collection day and stored with its reason; an unexpected positive raises a safety flag
+//! and a task for the primary counselor in the same transaction, so it can never be stored
+//! without one.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::FromRow;
+use trellis_domain::patient::FieldError;
+use trellis_domain::screens::{analyte_label, explaining_medication, is_moud};
+
+use crate::access::{can, PatientGrant};
+use crate::audit::{self, AuditEvent};
+use crate::tasks::{raise_flag, Severity};
+use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
+
+/// Why a medication was prescribed: clinical text, encrypted at rest.
+const REASON_COLUMN: &str = "medications.reason";
+/// Why it was stopped.
+const STOP_REASON_COLUMN: &str = "medications.stop_reason";
+/// An adherence note.
+const ADHERENCE_NOTE_COLUMN: &str = "medication_adherence.note";
+/// A side effect in the patient's words.
+const EFFECT_COLUMN: &str = "medication_side_effects.effect";
+
+/// The flag kind an unexpected positive screen raises.
+pub const SCREEN_FLAG_KIND: &str = "unexpected_drug_screen";
+
+/// Longest free text accepted in a medication field.
+const MAX_TEXT: usize = 500;
+
+/// Declares a closed set of stored codes with their labels.
+macro_rules! coded {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $code:literal, $label:literal;)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),* }
+
+        impl $name {
+            /// Every value, in the order forms list them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The stored code.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),* }
+            }
+
+            /// The label staff see.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),* }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> std::result::Result<Self, ()> {
+                $name::ALL.iter().copied().find(|v| v.code() == s.trim()).ok_or(())
+            }
+        }
+    };
+}
+
+coded!(
+    /// How a medication is taken.
+    Route {
+        /// By mouth.
+        Oral = "oral", "Oral";
+        /// Under the tongue.
+        Sublingual = "sublingual", "Sublingual";
+        /// Inside the cheek.
+        Buccal = "buccal", "Buccal";
+        /// Intramuscular injection.
+        Intramuscular = "intramuscular", "Intramuscular injection";
+        /// Subcutaneous injection or implant.
+        Subcutaneous = "subcutaneous", "Subcutaneous injection or implant";
+        /// Skin patch.
+        Transdermal = "transdermal", "Transdermal patch";
+        /// Nasal spray.
+        Intranasal = "intranasal", "Intranasal";
+        /// Inhaled.
+        Inhaled = "inhaled", "Inhaled";
+        /// Anything else.
+        Other = "other", "Other";
+    }
+);
+
+coded!(
+    /// How the patient is taking a medication.
+    Adherence {
+        /// Taken as prescribed.
+        AsPrescribed = "as_prescribed", "Taken as prescribed";
+        /// Some doses missed.
+        MissedDoses = "missed_doses", "Missed doses";
+        /// Not taking it.
+        NotTaking = "not_taking", "Not taking";
+    }
+);
+
+coded!(
+    /// How bad a side effect is.
+    SideEffectSeverity {
+        /// Noticeable, no change needed.
+        Mild = "mild", "Mild";
+        /// Bothersome; may need a change.
+        Moderate = "moderate", "Moderate";
+        /// Needs the prescriber now.
+        Severe = "severe", "Severe";
+    }
+);
+
+coded!(
+    /// What a drug screen tested.
+    Specimen {
+        /// Urine.
+        Urine = "urine", "Urine";
+        /// Oral fluid (saliva).
+        OralFluid = "oral_fluid", "Oral fluid";
+    }
+);
+
+coded!(
+    /// Where a drug screen was read.
+    Testing {
+        /// A cup or strip read in the clinic.
+        PointOfCare = "point_of_care", "Point of care";
+        /// Sent to a laboratory.
+        Lab = "lab", "Laboratory";
+    }
+);
+
+coded!(
+    /// One analyte's result.
+    ScreenResult {
+        /// Detected.
+        Positive = "positive", "Positive";
+        /// Not detected.
+        Negative = "negative", "Negative";
+        /// The specimen or test was unusable for this analyte.
+        Invalid = "invalid", "Invalid";
+    }
+);
+
+/// A medication as listed, with its adherence and side-effect entries.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Medication {
+    /// Id.
+    pub id: i64,
+    /// Name and strength as prescribed, e.g. "Buprenorphine/naloxone 8/2 mg film".
+    pub name: String,
+    /// Dose.
+    pub dose: String,
+    /// Route.
+    pub route: Route,
+    /// Frequency, e.g. "once daily".
+    pub frequency: String,
+    /// Prescriber on staff.
+    pub prescriber_id: Option<i64>,
+    /// Prescriber's name (the staff member's, or as written for an outside prescriber).
+    pub prescriber_name: Option<String>,
+    /// Started on.
+    pub started_on: Day,
+    /// Stopped on.
+    pub stopped_on: Option<Day>,
+    /// Why it was stopped.
+    pub stop_reason: Option<String>,
+    /// Why it is prescribed.
+    pub reason: Option<String>,
+    /// A medication for opioid use disorder.
+    pub moud: bool,
+    /// Dispensed by an opioid treatment program (OTP).
+    pub otp_dispensed: bool,
+    /// Adherence entries, newest first.
+    pub adherence: Vec<AdherenceEntry>,
+    /// Side-effect entries, newest first.
+    pub side_effects: Vec<SideEffect>,
+}
+
+impl Medication {
+    /// Whether the medication is taken on `day`.
+    pub fn active_on(&self, day: NaiveDate) -> bool {
+        self.started_on.0 <= day && self.stopped_on.is_none_or(|s| s.0 >= day)
+    }
+}
+
+/// How the patient was taking a medication on a day.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdherenceEntry {
+    /// Id.
+    pub id: i64,
+    /// Noted on.
+    pub noted_on: Day,
+    /// Status.
+    pub status: Adherence,
+    /// Note.
+    pub note: Option<String>,
+    /// Who recorded it.
+    pub recorded_by_name: Option<String>,
+}
+
+/// A side effect the patient reported.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SideEffect {
+    /// Id.
+    pub id: i64,
+    /// Noted on.
+    pub noted_on: Day,
+    /// The effect.
+    pub effect: String,
+    /// Severity.
+    pub severity: SideEffectSeverity,
+    /// Who recorded it.
+    pub recorded_by_name: Option<String>,
+}
+
+/// A medication to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewMedication {
+    /// Name and strength.
+    pub name: String,
+    /// Dose.
+    pub dose: String,
+    /// Route code.
+    pub route: String,
+    /// Frequency.
+    pub frequency: String,
+    /// Prescriber on staff.
+    pub prescriber_id: Option<i64>,
+    /// Or an outside prescriber's name.
+    pub prescriber_name: Option<String>,
+    /// Started on.
+    pub started_on: Option<NaiveDate>,
+    /// Stopped on, for a past medication.
+    pub stopped_on: Option<NaiveDate>,
+    /// Why it was stopped, for a past medication.
+    pub stop_reason: Option<String>,
+    /// Why it is prescribed.
+    pub reason: Option<String>,
+    /// MOUD; `None` takes the suggestion from the name.
+    pub moud: Option<bool>,
+    /// Dispensed by an opioid treatment program.
+    pub otp_dispensed: bool,
+}
+
+/// A drug screen with its results.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DrugScreen {
+    /// Id.
+    pub id: i64,
+    /// The episode it was collected in.
+    pub episode_id: Option<i64>,
+    /// Collected on.
+    pub collected_on: Day,
+    /// Specimen.
+    pub specimen: Specimen,
+    /// Whether collection was observed.
+    pub observed: bool,
+    /// Point of care or laboratory.
+    pub testing: Testing,
+    /// Who collected it, as written.
+    pub collected_by: Option<String>,
+    /// The flag an unexpected positive raised.
+    pub flag_id: Option<i64>,
+    /// Who recorded it.
+    pub recorded_by_name: Option<String>,
+    /// When.
+    pub recorded_at: Instant,
+    /// Results in panel order.
+    pub results: Vec<AnalyteResult>,
+}
+
+/// One analyte's result, with the classification of a positive.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AnalyteResult {
+    /// Panel code, e.g. "fentanyl".
+    pub analyte: String,
+    /// Result.
+    pub result: ScreenResult,
+    /// For a positive: whether an active medication explains it.
+    pub expected: Option<bool>,
+    /// For a positive: why it was classified so.
+    pub reason: Option<String>,
+}
+
+/// A drug screen to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewDrugScreen {
+    /// Collected on (not in the future).
+    pub collected_on: Option<NaiveDate>,
+    /// Specimen code.
+    pub specimen: String,
+    /// Whether collection was observed.
+    pub observed: bool,
+    /// Testing code.
+    pub testing: String,
+    /// Who collected it.
+    pub collected_by: Option<String>,
+    /// (analyte code, result code) for each analyte tested.
+    pub results: Vec<(String, String)>,
+}
+
+/// What recording a screen produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedScreen {
+    /// The screen's id.
+    pub id: i64,
+    /// The analytes whose positives nothing prescribed explains.
+    pub unexpected: Vec<String>,
+    /// The flag they raised.
+    pub flag_id: Option<i64>,
+}
+
+/// One result as the step-down and review rules read them.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct ScreenResultRow {
+    /// Screen.
+    pub screen_id: i64,
+    /// Collected on.
+    pub collected_on: Day,
+    /// Analyte code.
+    pub analyte: String,
+    /// "positive", "negative" or "invalid".
+    pub result: String,
+    /// "expected" or "unexpected" for positives.
+    pub expectation: Option<String>,
+}
+
+#[derive(FromRow)]
+struct MedicationRow {
+    id: i64,
+    name: String,
+    dose: String,
+    route: String,
+    frequency: String,
+    prescriber_id: Option<i64>,
+    prescriber_name: Option<String>,
+    started_on: Day,
+    stopped_on: Option<Day>,
+    stop_reason: Option<String>,
+    reason: Option<String>,
+    #[sqlx(try_from = "Flag")]
+    moud: bool,
+    #[sqlx(try_from = "Flag")]
+    otp_dispensed: bool,
+}
+
+#[derive(FromRow)]
+struct AdherenceRow {
+    id: i64,
+    medication_id: i64,
+    noted_on: Day,
+    status: String,
+    note: Option<String>,
+    recorded_by_name: Option<String>,
+}
+
+#[derive(FromRow)]
+struct SideEffectRow {
+    id: i64,
+    medication_id: i64,
+    noted_on: Day,
+    effect: String,
+    severity: String,
+    recorded_by_name: Option<String>,
+}
+
+#[derive(FromRow)]
+struct ScreenRow {
+    id: i64,
+    episode_id: Option<i64>,
+    collected_on: Day,
+    specimen: String,
+    #[sqlx(try_from = "Flag")]
+    observed: bool,
+    testing: String,
+    collected_by: Option<String>,
+    flag_id: Option<i64>,
+    recorded_by_name: Option<String>,
+    recorded_at: Instant,
+}
+
+#[derive(FromRow)]
+struct ResultRow {
+    screen_id: i64,
+    analyte: String,
+    result: String,
+    expectation: Option<String>,
+    expectation_reason: Option<String>,
+}
+
+/// A trimmed optional text: blank is `None`; too long is an error on `field`.
+fn optional_text(
+    field: &'static str,
+    value: &Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let v = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+    if v.chars().count() > MAX_TEXT {
+        errors.push(FieldError::new(
+            field,
+            format!("is too long (at most {MAX_TEXT} characters)"),
+        ));
+    }
+    Some(v.to_owned())
+}
+
+/// A required trimmed text of at most `max` characters.
+fn required_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.push(FieldError::new(field, "is required"));
+    } else if v.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("is too long (at most {max} characters)"),
+        ));
+    }
+    v.to_owned()
+}
+
+/// A required day that is not after `today`.
+fn past_day(
+    field: &'static str,
+    value: Option<NaiveDate>,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) -> Option<NaiveDate> {
+    match value {
+        None => {
+            errors.push(FieldError::new(field, "is required (YYYY-MM-DD)"));
+            None
+        }
+        Some(d) if d > today => {
+            errors.push(FieldError::new(field, "cannot be in the future"));
+            None
+        }
+        Some(d) => Some(d),
+    }
+}
+
+fn sealed_opt(store: &Store, column: &str, text: Option<&str>) -> Result<Option<String>> {
+    text.map(|t| store.seal(column, t)).transpose()
+}
+
+fn opened_opt(store: &Store, column: &str, text: Option<String>) -> Result<Option<String>> {
+    text.map(|t| store.open(column, &t)).transpose()
+}
+
+impl Store {
+    /// Active prescribers on staff as (id, name), for the prescriber list (no patient data).
+    pub async fn prescribers(&self) -> Result<Vec<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, display_name FROM users WHERE active = $1 AND role = 'prescriber'
+             ORDER BY display_name",
+        )
+        .bind(true)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// Records a medication. MOUD is suggested from the name unless the caller says otherwise;
+    /// only MOUD may be marked as dispensed by an opioid treatment program.
+    pub async fn record_medication(
+        &self,
+        grant: &PatientGrant<can::WriteClinical>,
+        m: &NewMedication,
+        today: NaiveDate,
+    ) -> Result<i64> {
+        let staff_id = grant.actor().staff_id()?;
+        let mut errors = Vec::new();
+        let name = required_text("name", &m.name, 200, &mut errors);
+        let dose = required_text("dose", &m.dose, 100, &mut errors);
+        let frequency = required_text("frequency", &m.frequency, 100, &mut errors);
+        let route = m.route.parse::<Route>().ok();
+        if route.is_none() {
+            errors.push(FieldError::new("route", "choose one of the listed routes"));
+        }
+        let prescriber_name = optional_text("prescriber_name", &m.prescriber_name, &mut errors);
+        let reason = optional_text("reason", &m.reason, &mut errors);
+        let stop_reason = optional_text("stop_reason", &m.stop_reason, &mut errors);
+        let started_on = past_day("started_on", m.started_on, today, &mut errors);
+        if let Some(stopped_on) = m.stopped_on {
+            if stopped_on > today {
+                errors.push(FieldError::new("stopped_on", "cannot be in the future"));
+            } else if started_on.is_some_and(|s| stopped_on < s) {
+                errors.push(FieldError::new(
+                    "stopped_on",
+                    "cannot be before the start date",
+                ));
+            }
+        } else if stop_reason.is_some() {
+            errors.push(FieldError::new(
+                "stopped_on",
+                "is required when a stop reason is given",
+            ));
+        }
+        let moud = m.moud.unwrap_or_else(|| is_moud(&name));
+        if m.otp_dispensed && !moud {
+            errors.push(FieldError::new(
+                "otp_dispensed",
+                "only a medication for opioid use disorder is dispensed by an opioid treatment program",
+            ));
+        }
+        if let Some(prescriber) = m.prescriber_id {
+            let known: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND role = 'prescriber'")
+                    .bind(prescriber)
+                    .fetch_optional(self.reader())
+                    .await?;
+            if known.is_none() {
+                errors.push(FieldError::new(
+                    "prescriber_id",
+                    "choose a prescriber from the list",
+                ));
+            }
+        }
+        let (Some(route), Some(started_on), true) = (route, started_on, errors.is_empty()) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO medications (patient_id, name, dose, route, frequency, prescriber_id,
+                 prescriber_name, started_on, stopped_on, stop_reason, reason, moud,
+                 otp_dispensed, recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             RETURNING id",
+        )
+        .bind(grant.patient_id())
+        .bind(name)
+        .bind(dose)
+        .bind(route.code())
+        .bind(frequency)
+        .bind(m.prescriber_id)
+        .bind(prescriber_name)
+        .bind(Day(started_on))
+        .bind(m.stopped_on.map(Day))
+        .bind(sealed_opt(
+            self,
+            STOP_REASON_COLUMN,
+            stop_reason.as_deref(),
+        )?)
+        .bind(sealed_opt(self, REASON_COLUMN, reason.as_deref())?)
+        .bind(moud)
+        .bind(m.otp_dispensed)
+        .bind(staff_id)
+        .bind(Instant::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "create",
+                record_type: "medication",
+                record_id: Some(id),
+                patient_id: Some(grant.patient_id()),
+                detail: String::new(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The patient's medication's start and stop days, or `NotFound` if it is not theirs.
+    async fn medication_span(
+        &self,
+        grant_patient: i64,
+        medication_id: i64,
+    ) -> Result<(Day, Option<Day>)> {
+        sqlx::query_as(
+            "SELECT started_on, stopped_on FROM medications WHERE id = $1 AND patient_id = $2",
+        )
+        .bind(medication_id)
+        .bind(grant_patient)
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or(StoreError::NotFound("medication"))
+    }
+
+    /// Stops a medication on a day (not before it started, not in the future), with the reason.
+    pub async fn stop_medication(
+        &self,
+        grant: &PatientGrant<can::WriteClinical>,
+        medication_id: i64,
+        stopped_on: Option<NaiveDate>,
+        reason: &str,
+        today: NaiveDate,
+    ) -> Result<()> {
+        grant.actor().staff_id()?;
+        let mut errors = Vec::new();
+        let stopped_on = past_day("stopped_on", stopped_on, today, &mut errors);
+        let reason = required_text("stop_reason", reason, MAX_TEXT, &mut errors);
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let (started_on, already) = self
+            .medication_span(grant.patient_id(), medication_id)
+            .await?;
+        if already.is_some() {
+            return Err(StoreError::Conflict(
+                "this medication is already stopped".into(),
+            ));
+        }
+        let Some(stopped_on) = stopped_on.filter(|s| *s >= started_on.0) else {
+            return Err(StoreError::invalid(
+                "stopped_on",
+                "cannot be before the start date",
+            ));
+        };
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE medications SET stopped_on = $2, stop_reason = $3
+             WHERE id = $1 AND stopped_on IS NULL",
+        )
+        .bind(medication_id)
+        .bind(Day(stopped_on))
+        .bind(self.seal(STOP_REASON_COLUMN, &reason)?)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "update",
+                record_type: "medication",
+                record_id: Some(medication_id),
+                patient_id: Some(grant.patient_id()),
+                detail: "stopped".into(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records how the patient is taking a medication.
+    pub async fn record_adherence(
+        &self,
+        grant: &PatientGrant<can::WriteClinical>,
+        medication_id: i64,
+        noted_on: Option<NaiveDate>,
+        status: &str,
+        note: &Option<String>,
+        today: NaiveDate,
+    ) -> Result<i64> {
+        let staff_id = grant.actor().staff_id()?;
+        let mut errors = Vec::new();
+        let noted_on = past_day("noted_on", noted_on, today, &mut errors);
+        let status = status.parse::<Adherence>().ok();
+        if status.is_none() {
+            errors.push(FieldError::new(
+                "status",
+                "choose taken as prescribed, missed doses or not taking",
+            ));
+        }
+        let note = optional_text("note", note, &mut errors);
+        let (Some(noted_on), Some(status), true) = (noted_on, status, errors.is_empty()) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        self.medication_span(grant.patient_id(), medication_id)
+            .await?;
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO medication_adherence (medication_id, noted_on, status, note,
+                 recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(medication_id)
+        .bind(Day(noted_on))
+        .bind(status.code())
+        .bind(sealed_opt(self, ADHERENCE_NOTE_COLUMN, note.as_deref())?)
+        .bind(staff_id)
+        .bind(Instant::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "create",
+                record_type: "medication_adherence",
+                record_id: Some(id),
+                patient_id: Some(grant.patient_id()),
+                detail: format!("medication {medication_id}"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records a side effect the patient reports on a medication.
+    pub async fn record_side_effect(
+        &self,
+        grant: &PatientGrant<can::WriteClinical>,
+        medication_id: i64,
+        noted_on: Option<NaiveDate>,
+        effect: &str,
+        severity: &str,
+        today: NaiveDate,
+    ) -> Result<i64> {
+        let staff_id = grant.actor().staff_id()?;
+        let mut errors = Vec::new();
+        let noted_on = past_day("noted_on", noted_on, today, &mut errors);
+        let effect = required_text("effect", effect, MAX_TEXT, &mut errors);
+        let severity = severity.parse::<SideEffectSeverity>().ok();
+        if severity.is_none() {
+            errors.push(FieldError::new(
+                "severity",
+                "choose mild, moderate or severe",
+            ));
+        }
+        let (Some(noted_on), Some(severity), true) = (noted_on, severity, errors.is_empty()) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        self.medication_span(grant.patient_id(), medication_id)
+            .await?;
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO medication_side_effects (medication_id, noted_on, effect, severity,
+                 recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(medication_id)
+        .bind(Day(noted_on))
+        .bind(self.seal(EFFECT_COLUMN, &effect)?)
+        .bind(severity.code())
+        .bind(staff_id)
+        .bind(Instant::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "create",
+                record_type: "medication_side_effect",
+                record_id: Some(id),
+                patient_id: Some(grant.patient_id()),
+                detail: format!("medication {medication_id}"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The patient's medications, active first then newest started (audited), with their
+    /// adherence and side-effect entries; clinical text decrypted.
+    pub async fn medications(
+        &self,
+        grant: &PatientGrant<can::ReadClinical>,
+    ) -> Result<Vec<Medication>> {
+        let patient_id = grant.patient_id();
+        let mut tx = self.begin().await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "read",
+                record_type: "medication",
+                record_id: None,
+                patient_id: Some(patient_id),
+                detail: "medication list".into(),
+            },
+        )
+        .await?;
+        let rows: Vec<MedicationRow> = sqlx::query_as(
+            "SELECT m.id, m.name, m.dose, m.route, m.frequency, m.prescriber_id,
+                 COALESCE(u.display_name, m.prescriber_name) AS prescriber_name, m.started_on,
+                 m.stopped_on, m.stop_reason, m.reason, m.moud, m.otp_dispensed
+             FROM medications m LEFT JOIN users u ON u.id = m.prescriber_id
+             WHERE m.patient_id = $1
+             ORDER BY m.stopped_on IS NOT NULL, m.started_on DESC, m.id DESC",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let adherence: Vec<AdherenceRow> = sqlx::query_as(
+            "SELECT a.id, a.medication_id, a.noted_on, a.status, a.note,
+                 u.display_name AS recorded_by_name
+             FROM medication_adherence a JOIN medications m ON m.id = a.medication_id
+             LEFT JOIN users u ON u.id = a.recorded_by
+             WHERE m.patient_id = $1 ORDER BY a.noted_on DESC, a.id DESC",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let effects: Vec<SideEffectRow> = sqlx::query_as(
+            "SELECT s.id, s.medication_id, s.noted_on, s.effect, s.severity,
+                 u.display_name AS recorded_by_name
+             FROM medication_side_effects s JOIN medications m ON m.id = s.medication_id
+             LEFT JOIN users u ON u.id = s.recorded_by
+             WHERE m.patient_id = $1 ORDER BY s.noted_on DESC, s.id DESC",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let adherence = adherence
+                .iter()
+                .filter(|a| a.medication_id == r.id)
+                .map(|a| {
+                    Ok(AdherenceEntry {
+                        id: a.id,
+                        noted_on: a.noted_on,
+                        status: parse_code(&a.status, "adherence status")?,
+                        note: opened_opt(self, ADHERENCE_NOTE_COLUMN, a.note.clone())?,
+                        recorded_by_name: a.recorded_by_name.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let side_effects = effects
+                .iter()
+                .filter(|s| s.medication_id == r.id)
+                .map(|s| {
+                    Ok(SideEffect {
+                        id: s.id,
+                        noted_on: s.noted_on,
+                        effect: self.open(EFFECT_COLUMN, &s.effect)?,
+                        severity: parse_code(&s.severity, "side-effect severity")?,
+                        recorded_by_name: s.recorded_by_name.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            out.push(Medication {
+                id: r.id,
+                route: parse_code(&r.route, "route")?,
+                name: r.name,
+                dose: r.dose,
+                frequency: r.frequency,
+                prescriber_id: r.prescriber_id,
+                prescriber_name: r.prescriber_name,
+                started_on: r.started_on,
+                stopped_on: r.stopped_on,
+                stop_reason: opened_opt(self, STOP_REASON_COLUMN, r.stop_reason)?,
+                reason: opened_opt(self, REASON_COLUMN, r.reason)?,
+                moud: r.moud,
+                otp_dispensed: r.otp_dispensed,
+                adherence,
+                side_effects,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a drug screen. Each positive is classified against the medications active on
+    /// the collection day and stored with its reason; unexpected positives raise one safety
+    /// flag (with its task for the primary counselor) in the same transaction.
+    pub async fn record_drug_screen(
+        &self,
+        grant: &PatientGrant<can::WriteClinical>,
+        screen: &NewDrugScreen,
+        today: NaiveDate,
+    ) -> Result<RecordedScreen> {
+        let staff_id = grant.actor().staff_id()?;
+        let patient_id = grant.patient_id();
+        let mut errors = Vec::new();
+        let collected_on = past_day("collected_on", screen.collected_on, today, &mut errors);
+        let specimen = screen.specimen.parse::<Specimen>().ok();
+        if specimen.is_none() {
+            errors.push(FieldError::new("specimen", "choose urine or oral fluid"));
+        }
+        let testing = screen.testing.parse::<Testing>().ok();
+        if testing.is_none() {
+            errors.push(FieldError::new(
+                "testing",
+                "choose point of care or laboratory",
+            ));
+        }
+        let collected_by = optional_text("collected_by", &screen.collected_by, &mut errors);
+        let mut seen = BTreeSet::new();
+        let mut results = Vec::new();
+        for (analyte, result) in &screen.results {
+            let analyte = analyte.trim().to_lowercase();
+            if analyte_label(&analyte).is_none() {
+                errors.push(FieldError::new("results", "an analyte is not on the panel"));
+                continue;
+            }
+            if !seen.insert(analyte.clone()) {
+                errors.push(FieldError::new(
+                    "results",
+                    format!("{analyte} is given twice"),
+                ));
+                continue;
+            }
+            match result.parse::<ScreenResult>() {
+                Ok(r) => results.push((analyte, r)),
+                Err(()) => errors.push(FieldError::new(
+                    "results",
+                    format!("the result for {analyte} must be positive, negative or invalid"),
+                )),
+            }
+        }
+        if screen.results.is_empty() {
+            errors.push(FieldError::new(
+                "results",
+                "give the result of at least one analyte",
+            ));
+        }
+        let (Some(collected_on), Some(specimen), Some(testing), true) =
+            (collected_on, specimen, testing, errors.is_empty())
+        else {
+            return Err(StoreError::Invalid(errors));
+        };
+        let mut tx = self.begin().await?;
+        let active: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM medications WHERE patient_id = $1 AND started_on <= $2
+               AND (stopped_on IS NULL OR stopped_on >= $2) ORDER BY id",
+        )
+        .bind(patient_id)
+        .bind(Day(collected_on))
+        .fetch_all(&mut *tx)
+        .await?;
+        let episode_id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM episodes WHERE patient_id = $1 AND status = 'open'")
+                .bind(patient_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let classified: Vec<ClassifiedResult> = results
+            .into_iter()
+            .map(|(analyte, result)| {
+                let class = (result == ScreenResult::Positive)
+                    .then(|| classify(&analyte, &active, collected_on));
+                (analyte, result, class)
+            })
+            .collect();
+        let unexpected: Vec<String> = classified
+            .iter()
+            .filter(|(_, _, c)| matches!(c, Some((false, _))))
+            .map(|(a, _, _)| a.clone())
+            .collect();
+        let flag_id = if unexpected.is_empty() {
+            None
+        } else {
+            let names: Vec<&str> = unexpected.iter().filter_map(|a| analyte_label(a)).collect();
+            let summary = format!(
+                "Unexpected positive drug screen ({}) collected {}",
+                names.join(", "),
+                collected_on.format("%Y-%m-%d")
+            );
+            Some(
+                raise_flag(
+                    &mut tx,
+                    grant.actor(),
+                    patient_id,
+                    SCREEN_FLAG_KIND,
+                    Severity::Moderate,
+                    &summary,
+                )
+                .await?,
+            )
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO drug_screens (patient_id, episode_id, collected_on, specimen, observed,
+                 testing, collected_by, flag_id, recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(patient_id)
+        .bind(episode_id)
+        .bind(Day(collected_on))
+        .bind(specimen.code())
+        .bind(screen.observed)
+        .bind(testing.code())
+        .bind(collected_by)
+        .bind(flag_id)
+        .bind(staff_id)
+        .bind(Instant::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        for (analyte, result, class) in &classified {
+            sqlx::query(
+                "INSERT INTO drug_screen_results (screen_id, analyte, result, expectation,
+                     expectation_reason)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(analyte.clone())
+            .bind(result.code())
+            .bind(class.as_ref().map(
+                |(expected, _)| {
+                    if *expected {
+                        "expected"
+                    } else {
+                        "unexpected"
+                    }
+                },
+            ))
+            .bind(class.as_ref().map(|(_, reason)| reason.clone()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "create",
+                record_type: "drug_screen",
+                record_id: Some(id),
+                patient_id: Some(patient_id),
+                detail: format!("{} results", classified.len()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RecordedScreen {
+            id,
+            unexpected,
+            flag_id,
+        })
+    }
+
+    /// The patient's drug screens, newest first, with results in panel order (audited).
+    pub async fn drug_screens(
+        &self,
+        grant: &PatientGrant<can::ReadClinical>,
+    ) -> Result<Vec<DrugScreen>> {
+        let patient_id = grant.patient_id();
+        let mut tx = self.begin().await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "read",
+                record_type: "drug_screen",
+                record_id: None,
+                patient_id: Some(patient_id),
+                detail: "screen list".into(),
+            },
+        )
+        .await?;
+        let screens: Vec<ScreenRow> = sqlx::query_as(
+            "SELECT s.id, s.episode_id, s.collected_on, s.specimen, s.observed, s.testing,
+                 s.collected_by, s.flag_id, u.display_name AS recorded_by_name, s.recorded_at
+             FROM drug_screens s LEFT JOIN users u ON u.id = s.recorded_by
+             WHERE s.patient_id = $1 ORDER BY s.collected_on DESC, s.id DESC",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let results: Vec<ResultRow> = sqlx::query_as(
+            "SELECT r.screen_id, r.analyte, r.result, r.expectation, r.expectation_reason
+             FROM drug_screen_results r JOIN drug_screens s ON s.id = r.screen_id
+             WHERE s.patient_id = $1",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let panel_position = |analyte: &str| {
+            trellis_domain::screens::PANEL
+                .iter()
+                .position(|(c, _)| *c == analyte)
+                .unwrap_or(usize::MAX)
+        };
+        screens
+            .into_iter()
+            .map(|s| {
+                let mut mine = results
+                    .iter()
+                    .filter(|r| r.screen_id == s.id)
+                    .map(|r| {
+                        Ok(AnalyteResult {
+                            analyte: r.analyte.clone(),
+                            result: parse_code(&r.result, "screen result")?,
+                            expected: r.expectation.as_deref().map(|e| e == "expected"),
+                            reason: r.expectation_reason.clone(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                mine.sort_by_key(|r| panel_position(&r.analyte));
+                Ok(DrugScreen {
+                    id: s.id,
+                    episode_id: s.episode_id,
+                    collected_on: s.collected_on,
+                    specimen: parse_code(&s.specimen, "specimen")?,
+                    observed: s.observed,
+                    testing: parse_code(&s.testing, "testing")?,
+                    collected_by: s.collected_by,
+                    flag_id: s.flag_id,
+                    recorded_by_name: s.recorded_by_name,
+                    recorded_at: s.recorded_at,
+                    results: mine,
+                })
+            })
+            .collect()
+    }
+
+    /// Every result of the patient's screens collected on or after `since`, oldest first
+    /// (audited): what a step-down or review rule reads.
+    pub async fn screen_results_since(
+        &self,
+        grant: &PatientGrant<can::ReadClinical>,
+        since: NaiveDate,
+    ) -> Result<Vec<ScreenResultRow>> {
+        let mut tx = self.begin().await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "read",
+                record_type: "drug_screen",
+                record_id: None,
+                patient_id: Some(grant.patient_id()),
+                detail: format!("results since {since}"),
+            },
+        )
+        .await?;
+        let rows = sqlx::query_as(
+            "SELECT s.id AS screen_id, s.collected_on, r.analyte, r.result, r.expectation
+             FROM drug_screens s JOIN drug_screen_results r ON r.screen_id = s.id
+             WHERE s.patient_id = $1 AND s.collected_on >= $2
+             ORDER BY s.collected_on, s.id, r.analyte",
+        )
+        .bind(grant.patient_id())
+        .bind(Day(since))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+/// Whether a positive is expected, and why, against the medications active on `day`.
+fn classify(analyte: &str, active: &[String], day: NaiveDate) -> (bool, String) {
+    let label = analyte_label(analyte).unwrap_or(analyte);
+    match explaining_medication(analyte, active.iter().map(String::as_str)) {
+        Some(med) => (
+            true,
+            format!("explained by {med}, active on {}", day.format("%Y-%m-%d")),
+        ),
+        None if active.is_empty() => (
+            false,
+            format!("{label} positive with no medication active on the collection day"),
+        ),
+        None => (
+            false,
+            format!(
+                "{label} positive not explained by the medications active on the collection \
+                 day ({})",
+                active.join(", ")
+            ),
+        ),
+    }
+}
+
+/// One analyte's result with, for a positive, whether a medication explains it and why.
+type ClassifiedResult = (String, ScreenResult, Option<(bool, String)>);

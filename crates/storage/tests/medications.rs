@@ -1,0 +1,460 @@
+//! Medications and drug screens in storage, on SQLite by default and on PostgreSQL with
+//! TRELLIS_TEST_DATABASE=postgres.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+use trellis_domain::access::Role;
+use trellis_domain::care::LevelOfCare;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::episodes::Admission;
+use trellis_storage::medications::{NewDrugScreen, NewMedication, Route, ScreenResult};
+use trellis_storage::testing::raw_strings;
+use trellis_storage::StoreError;
+
+fn today() -> NaiveDate {
+    day(2026, 11, 27)
+}
+
+/// Dana, admitted to the adult program with casey as her primary counselor.
+async fn admitted(c: &Clinic) -> i64 {
+    let patient = register(c, "Dana", "Reyes").await;
+    let admit = c
+        .store
+        .patient_grant::<can::AdmitEpisode>(&c.intake, patient)
+        .await
+        .expect("grant");
+    c.store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: c.program,
+                admitted_on: day(2026, 11, 2),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: c.counselor.user_id,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "ASAM assessment".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("admit");
+    patient
+}
+
+fn medication(name: &str, started_on: NaiveDate) -> NewMedication {
+    NewMedication {
+        name: name.into(),
+        dose: "8 mg".into(),
+        route: "sublingual".into(),
+        frequency: "once daily".into(),
+        prescriber_name: Some("Dr. Ortiz (outside)".into()),
+        started_on: Some(started_on),
+        reason: Some("opioid use disorder, stabilising".into()),
+        ..NewMedication::default()
+    }
+}
+
+fn screen(on: NaiveDate, results: &[(&str, &str)]) -> NewDrugScreen {
+    NewDrugScreen {
+        collected_on: Some(on),
+        specimen: "urine".into(),
+        observed: true,
+        testing: "point_of_care".into(),
+        collected_by: Some("Nurse Nate".into()),
+        results: results
+            .iter()
+            .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+            .collect(),
+    }
+}
+
+async fn open_tasks(c: &Clinic, actor: &Actor) -> Vec<String> {
+    let grant = c
+        .store
+        .grant::<can::ReadDemographics>(actor)
+        .expect("grant");
+    c.store
+        .my_tasks(&grant)
+        .await
+        .expect("tasks")
+        .into_iter()
+        .map(|t| t.title)
+        .collect()
+}
+
+fn fields(e: StoreError) -> Vec<&'static str> {
+    match e {
+        StoreError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
+        other => panic!("expected invalid input, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn prescribed_buprenorphine_explains_its_positive_and_raises_no_flag() {
+    let c = clinic().await;
+    let patient = admitted(&c).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let med = c
+        .store
+        .record_medication(
+            &write,
+            &medication("Buprenorphine/naloxone 8/2 mg film", day(2026, 11, 1)),
+            today(),
+        )
+        .await
+        .expect("medication");
+    let recorded = c
+        .store
+        .record_drug_screen(
+            &write,
+            &screen(
+                day(2026, 11, 20),
+                &[("buprenorphine", "positive"), ("fentanyl", "negative")],
+            ),
+            today(),
+        )
+        .await
+        .expect("screen");
+    assert_eq!(recorded.flag_id, None);
+    assert!(recorded.unexpected.is_empty());
+    assert!(open_tasks(&c, &c.counselor).await.is_empty());
+
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let meds = c.store.medications(&read).await.expect("list");
+    assert_eq!(meds.len(), 1);
+    assert_eq!(meds[0].id, med);
+    assert!(meds[0].moud, "MOUD suggested from the name");
+    assert_eq!(meds[0].route, Route::Sublingual);
+    assert_eq!(
+        meds[0].reason.as_deref(),
+        Some("opioid use disorder, stabilising")
+    );
+    let screens = c.store.drug_screens(&read).await.expect("screens");
+    let bup = &screens[0].results[0];
+    assert_eq!(bup.analyte, "buprenorphine");
+    assert_eq!(bup.expected, Some(true));
+    assert!(bup
+        .reason
+        .as_deref()
+        .unwrap_or_default()
+        .contains("Buprenorphine/naloxone"));
+    assert_eq!(
+        screens[0].results[1].expected, None,
+        "negatives are not classified"
+    );
+
+    // The reason is encrypted at rest.
+    let stored = raw_strings(&c.store, "SELECT reason FROM medications")
+        .await
+        .expect("raw");
+    assert!(!stored[0].contains("opioid"));
+}
+
+#[tokio::test]
+async fn an_unexpected_fentanyl_positive_raises_a_flag_and_a_task_for_the_counselor() {
+    let c = clinic().await;
+    let patient = admitted(&c).await;
+    let nurse = staff(&c.store, "nate", Role::Nurse).await;
+    let users = c
+        .store
+        .grant::<can::ManageUsers>(&Actor::system("test"))
+        .expect("grant");
+    c.store
+        .set_assignments(
+            &users,
+            nurse.user_id.expect("id"),
+            &[(c.site, Some(c.program))],
+        )
+        .await
+        .expect("assign");
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&nurse, patient)
+        .await
+        .expect("grant");
+    c.store
+        .record_medication(
+            &write,
+            &medication("Buprenorphine/naloxone 8/2 mg film", day(2026, 11, 1)),
+            today(),
+        )
+        .await
+        .expect("medication");
+    let recorded = c
+        .store
+        .record_drug_screen(
+            &write,
+            &screen(
+                day(2026, 11, 25),
+                &[
+                    ("buprenorphine", "positive"),
+                    ("fentanyl", "positive"),
+                    ("opiates", "positive"),
+                    ("cocaine", "invalid"),
+                ],
+            ),
+            today(),
+        )
+        .await
+        .expect("screen");
+    assert_eq!(recorded.unexpected, vec!["fentanyl", "opiates"]);
+    let flag = recorded.flag_id.expect("a flag");
+
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let flags = c.store.open_flags(&read).await.expect("flags");
+    assert_eq!(flags.len(), 1);
+    assert!(flags[0].summary.contains("Fentanyl"));
+    let tasks = open_tasks(&c, &c.counselor).await;
+    assert_eq!(tasks.len(), 1, "one task for the primary counselor");
+    assert!(tasks[0].contains("Unexpected positive drug screen"));
+
+    let screens = c.store.drug_screens(&read).await.expect("screens");
+    assert_eq!(screens[0].flag_id, Some(flag));
+    let fentanyl = screens[0]
+        .results
+        .iter()
+        .find(|r| r.analyte == "fentanyl")
+        .expect("fentanyl");
+    assert_eq!(fentanyl.expected, Some(false));
+    assert!(fentanyl
+        .reason
+        .as_deref()
+        .unwrap_or_default()
+        .contains("not explained"));
+    let invalid = screens[0]
+        .results
+        .iter()
+        .find(|r| r.analyte == "cocaine")
+        .expect("cocaine");
+    assert_eq!(invalid.result, ScreenResult::Invalid);
+
+    // The step-down rule's view: every result since a day.
+    let since = c
+        .store
+        .screen_results_since(&read, day(2026, 11, 21))
+        .await
+        .expect("since");
+    assert_eq!(since.len(), 4);
+    assert_eq!(
+        since
+            .iter()
+            .filter(|r| r.expectation.as_deref() == Some("unexpected"))
+            .count(),
+        2
+    );
+    assert!(c
+        .store
+        .screen_results_since(&read, day(2026, 11, 26))
+        .await
+        .expect("since")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_stopped_medication_no_longer_explains_a_positive() {
+    let c = clinic().await;
+    let patient = admitted(&c).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let mut clonazepam = medication("Clonazepam 0.5 mg", day(2026, 10, 1));
+    clonazepam.route = "oral".into();
+    let id = c
+        .store
+        .record_medication(&write, &clonazepam, today())
+        .await
+        .expect("medication");
+    assert_eq!(
+        fields(
+            c.store
+                .stop_medication(&write, id, Some(day(2026, 9, 1)), "tapered", today())
+                .await
+                .expect_err("before start")
+        ),
+        vec!["stopped_on"]
+    );
+    c.store
+        .stop_medication(&write, id, Some(day(2026, 11, 10)), "tapered off", today())
+        .await
+        .expect("stop");
+    assert!(matches!(
+        c.store
+            .stop_medication(&write, id, Some(day(2026, 11, 11)), "again", today())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let during = c
+        .store
+        .record_drug_screen(
+            &write,
+            &screen(day(2026, 11, 5), &[("benzodiazepines", "positive")]),
+            today(),
+        )
+        .await
+        .expect("screen");
+    assert!(during.unexpected.is_empty());
+    let after = c
+        .store
+        .record_drug_screen(
+            &write,
+            &screen(day(2026, 11, 20), &[("benzodiazepines", "positive")]),
+            today(),
+        )
+        .await
+        .expect("screen");
+    assert_eq!(after.unexpected, vec!["benzodiazepines"]);
+
+    c.store
+        .record_adherence(
+            &write,
+            id,
+            Some(day(2026, 11, 3)),
+            "missed_doses",
+            &Some("ran out over the weekend".into()),
+            today(),
+        )
+        .await
+        .expect("adherence");
+    c.store
+        .record_side_effect(
+            &write,
+            id,
+            Some(day(2026, 11, 3)),
+            "drowsy",
+            "mild",
+            today(),
+        )
+        .await
+        .expect("side effect");
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let meds = c.store.medications(&read).await.expect("list");
+    assert_eq!(meds[0].stop_reason.as_deref(), Some("tapered off"));
+    assert!(!meds[0].active_on(day(2026, 11, 20)));
+    assert_eq!(
+        meds[0].adherence[0].note.as_deref(),
+        Some("ran out over the weekend")
+    );
+    assert_eq!(meds[0].side_effects[0].effect, "drowsy");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_at_fault() {
+    let c = clinic().await;
+    let patient = admitted(&c).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let mut bad = medication("Sertraline 50 mg", day(2026, 11, 1));
+    bad.stopped_on = Some(day(2026, 10, 1));
+    bad.route = "telepathic".into();
+    bad.otp_dispensed = true;
+    assert_eq!(
+        fields(
+            c.store
+                .record_medication(&write, &bad, today())
+                .await
+                .expect_err("bad")
+        ),
+        vec!["route", "stopped_on", "otp_dispensed"]
+    );
+    let future = medication("Naltrexone 50 mg", day(2026, 12, 1));
+    assert_eq!(
+        fields(
+            c.store
+                .record_medication(&write, &future, today())
+                .await
+                .expect_err("future")
+        ),
+        vec!["started_on"]
+    );
+    for (s, field) in [
+        (screen(day(2026, 11, 20), &[]), "results"),
+        (
+            screen(day(2026, 11, 20), &[("glue", "positive")]),
+            "results",
+        ),
+        (
+            screen(
+                day(2026, 11, 20),
+                &[("thc", "positive"), ("thc", "negative")],
+            ),
+            "results",
+        ),
+        (screen(day(2026, 11, 20), &[("thc", "maybe")]), "results"),
+        (
+            screen(day(2026, 11, 28), &[("thc", "negative")]),
+            "collected_on",
+        ),
+    ] {
+        assert_eq!(
+            fields(
+                c.store
+                    .record_drug_screen(&write, &s, today())
+                    .await
+                    .expect_err("bad screen")
+            ),
+            vec![field]
+        );
+    }
+    let mut no_specimen = screen(day(2026, 11, 20), &[("thc", "negative")]);
+    no_specimen.specimen = "hair".into();
+    assert_eq!(
+        fields(
+            c.store
+                .record_drug_screen(&write, &no_specimen, today())
+                .await
+                .expect_err("specimen")
+        ),
+        vec!["specimen"]
+    );
+    // Another patient's medication cannot be stopped through this patient's grant.
+    let other = register(&c, "Lee", "Park").await;
+    let other_write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.intake, other)
+        .await;
+    assert!(matches!(other_write, Err(StoreError::Denied(_))));
+    assert!(matches!(
+        c.store
+            .stop_medication(&write, 9999, Some(today()), "n/a", today())
+            .await,
+        Err(StoreError::NotFound("medication"))
+    ));
+}
+
+#[tokio::test]
+async fn billing_and_front_desk_cannot_read_medications() {
+    let c = clinic().await;
+    let patient = admitted(&c).await;
+    for (name, role) in [("bill", Role::Billing), ("fran", Role::FrontDesk)] {
+        let actor = staff(&c.store, name, role).await;
+        assert!(matches!(
+            c.store
+                .patient_grant::<can::ReadClinical>(&actor, patient)
+                .await,
+            Err(StoreError::Denied(_))
+        ));
+    }
+}
