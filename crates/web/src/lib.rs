@@ -5,6 +5,7 @@
 //! into a storage grant (the permission check) and calls the store (which writes the audit log).
 
 pub mod api;
+mod calendar;
 mod error;
 mod forms;
 mod identity;

@@ -14,6 +14,34 @@ use trellis_domain::access::{permits, Permission as P, Role};
 use trellis_storage::access::can;
 use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::tasks::Severity;
+use trellis_storage::treatment_plans::{
+    Goal, Intervention, Modality, Objective, ObjectiveStatus, PlanContent, PlanSignatures, Problem,
+};
+
+/// A one-objective plan for the matrix's patients.
+fn matrix_plan(staff_id: i64) -> PlanContent {
+    PlanContent {
+        problems: vec![Problem {
+            text: "matrix problem".into(),
+            diagnosis_code: None,
+            finding: None,
+            goals: vec![Goal {
+                text: "matrix goal".into(),
+                objectives: vec![Objective {
+                    id: None,
+                    text: "matrix objective".into(),
+                    target_on: today() + chrono::Duration::days(30),
+                    status: ObjectiveStatus::Open,
+                    interventions: vec![Intervention {
+                        modality: Modality::Group,
+                        frequency: "weekly".into(),
+                        staff_id,
+                    }],
+                }],
+            }],
+        }],
+    }
+}
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +71,8 @@ enum Allowed {
     Invalid,
     /// 409: permitted, but the record's state refuses it (co-signing a note that needs none).
     Conflict,
+    /// 404: permitted, but the placeholder id names no record (nothing changes).
+    Missing,
 }
 
 /// One route: method, path with {patient}, {episode}, {user} or {task} placeholders, rule,
@@ -66,6 +96,17 @@ const API: &[Row] = &[
     ("GET",  "/episodes/{episode}/levels",    Rule::Patient(P::ReadEpisodes),      Allowed::Success),
     ("POST", "/episodes/{episode}/levels",    Rule::Patient(P::ChangeLevelOfCare), Allowed::Invalid),
     ("POST", "/episodes/{episode}/discharge", Rule::Patient(P::DischargeEpisode),  Allowed::Invalid),
+    // Discharge summary and aftercare of the open episode; {summary} and {followup} belong to
+    // Sam, discharged from the adult program (in every caller's view, as Dana's notes are).
+    ("GET",  "/episodes/{episode}/discharge-summary", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("POST", "/episodes/{episode}/discharge-summary", Rule::Patient(P::WriteClinical), Allowed::Conflict),
+    ("PUT",  "/discharge-summaries/{summary}", Rule::Note(P::WriteClinical),       Allowed::Success),
+    ("POST", "/discharge-summaries/{summary}/sign", Rule::Note(P::WriteClinical),  Allowed::Invalid),
+    ("GET",  "/episodes/{episode}/aftercare", Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/episodes/{episode}/aftercare", Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/episodes/{episode}/follow-ups", Rule::Patient(P::ReadClinical),     Allowed::Success),
+    ("POST", "/follow-ups/{followup}/outcome", Rule::Note(P::WriteClinical),       Allowed::Invalid),
+    ("GET",  "/reports/follow-up-outcomes",   Rule::Role(P::ReadOutcomes),         Allowed::Success),
     ("GET",  "/users",                        Rule::Role(P::ManageUsers),          Allowed::Success),
     ("POST", "/users",                        Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/users/{user}",                 Rule::Role(P::ManageUsers),          Allowed::Success),
@@ -97,10 +138,24 @@ const API: &[Row] = &[
     ("POST", "/group-notes",                  Rule::Role(P::WriteClinical),        Allowed::Invalid),
     ("POST", "/group-notes/{group}/sign",     Rule::NoteAuthor,                    Allowed::Success),
     ("PUT",  "/users/{user}/requires-cosign", Rule::Role(P::ManageUsers),          Allowed::Invalid),
+    ("GET",  "/patients/{patient}/treatment-plans", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("POST", "/patients/{patient}/treatment-plans", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/treatment-plans/{version}", Rule::Patient(P::ReadClinical), Allowed::Success),
+    // Content and signatures are checked before the version's state, so nothing changes.
+    ("PUT",  "/patients/{patient}/treatment-plans/{version}", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/treatment-plans/{version}/sign", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("GET",  "/treatment-plans/overdue",      Rule::Role(P::ReadClinical),         Allowed::Success),
     ("GET",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Success),
     ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/audit/verify",                 Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/patients/{patient}/medications", Rule::Patient(P::ReadClinical),    Allowed::Success),
+    ("POST", "/patients/{patient}/medications", Rule::Patient(P::WriteClinical),   Allowed::Invalid),
+    ("POST", "/patients/{patient}/medications/{medication}/stop", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/medications/{medication}/adherence", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/medications/{medication}/side-effects", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/drug-screens", Rule::Patient(P::ReadClinical),   Allowed::Success),
+    ("POST", "/patients/{patient}/drug-screens", Rule::Patient(P::WriteClinical),  Allowed::Invalid),
     ("GET",  "/tracks",                       Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("POST", "/tracks",                       Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/rooms",                        Rule::Role(P::ReadSchedule),         Allowed::Success),
@@ -110,6 +165,39 @@ const API: &[Row] = &[
     ("POST", "/sessions/{session}/attendance", Rule::Role(P::ManageSchedule),      Allowed::Invalid),
     ("POST", "/patients/{patient}/enrolments", Rule::Patient(P::ManageSchedule),   Allowed::Invalid),
     ("GET",  "/patients/{patient}/schedule",  Rule::Patient(P::ReadSchedule),      Allowed::Success),
+    ("GET",  "/patients/{patient}/consents",  Rule::Patient(P::ManageConsents),    Allowed::Success),
+    ("POST", "/patients/{patient}/consents",  Rule::Patient(P::ManageConsents),    Allowed::Invalid),
+    ("GET",  "/consents/{consent_id}",        Rule::Patient(P::ManageConsents),    Allowed::Success),
+    ("POST", "/consents/{consent_id}/revoke", Rule::Patient(P::ManageConsents),    Allowed::Invalid),
+    ("POST", "/patients/{patient}/disclosures", Rule::Patient(P::Disclose),        Allowed::Invalid),
+    ("GET",  "/patients/{patient}/disclosures", Rule::Patient(P::Disclose),        Allowed::Success),
+    ("GET",  "/disclosures/{disclosure_id}",  Rule::Patient(P::Disclose),          Allowed::Success),
+    // Emergency access is for patients outside one's view: the role alone decides.
+    ("POST", "/patients/{patient}/emergency-access", Rule::Role(P::BreakGlass),    Allowed::Invalid),
+    ("GET",  "/privacy-report",               Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/patients/{patient}/collaterals", Rule::Patient(P::ManageConsents),  Allowed::Success),
+    ("POST", "/patients/{patient}/collaterals", Rule::Patient(P::ManageConsents),  Allowed::Invalid),
+    ("PUT",  "/collaterals/{collateral_id}",  Rule::Patient(P::ManageConsents),    Allowed::Invalid),
+    ("POST", "/collaterals/{collateral_id}/end", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/assessments", Rule::Patient(P::ReadClinical),    Allowed::Success),
+    ("POST", "/patients/{patient}/assessments", Rule::Patient(P::WriteClinical),   Allowed::Invalid),
+    ("POST", "/assessments/{assessment}/placement", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/diagnoses",  Rule::Patient(P::ReadClinical),     Allowed::Success),
+    ("POST", "/patients/{patient}/diagnoses",  Rule::Patient(P::WriteClinical),    Allowed::Invalid),
+    ("POST", "/diagnoses/{diagnosis}/resolve", Rule::Patient(P::WriteClinical),    Allowed::Invalid),
+    ("GET",  "/diagnosis-codes",              Rule::SignedIn,                      Allowed::Success),
+    ("GET",  "/programs/{program}/phases",    Rule::Role(P::ManagePrograms),       Allowed::Success),
+    ("PUT",  "/programs/{program}/phases",    Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/patients/{patient}/phase",     Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/phase-decisions", Rule::Patient(P::ChangeLevelOfCare), Allowed::Invalid),
+    ("GET",  "/phases/step-down-review",      Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("POST", "/patients/{patient}/appointments", Rule::Patient(P::ManageSchedule), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/appointments", Rule::Patient(P::ReadSchedule),   Allowed::Success),
+    ("POST", "/appointments/{appointment_id}/cancel", Rule::Role(P::ManageSchedule), Allowed::Missing),
+    ("POST", "/appointments/{appointment_id}/attendance", Rule::Role(P::ManageSchedule), Allowed::Missing),
+    ("GET",  "/patients/{patient}/availability", Rule::Patient(P::ReadSchedule),   Allowed::Success),
+    ("POST", "/patients/{patient}/availability", Rule::Patient(P::ManageSchedule), Allowed::Invalid),
+    ("GET",  "/sites/{site}/appointments",    Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("GET",  "/openapi.json",                 Rule::Public,                        Allowed::Success),
 ];
 
@@ -140,6 +228,14 @@ const PAGES: &[Row] = &[
     ("POST", "/episodes/{episode}/level",        Rule::Patient(P::ChangeLevelOfCare), Allowed::Invalid),
     ("GET",  "/episodes/{episode}/discharge",    Rule::Patient(P::DischargeEpisode),  Allowed::Success),
     ("POST", "/episodes/{episode}/discharge",    Rule::Patient(P::DischargeEpisode),  Allowed::Invalid),
+    ("GET",  "/episodes/{episode}/discharge-summary", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("POST", "/episodes/{episode}/discharge-summary", Rule::Patient(P::WriteClinical), Allowed::Conflict),
+    ("GET",  "/episodes/{closed}/discharge-summary/print", Rule::Note(P::ReadClinical), Allowed::Success),
+    ("POST", "/discharge-summaries/{summary}",   Rule::Note(P::WriteClinical),        Allowed::Success),
+    ("POST", "/discharge-summaries/{summary}/sign", Rule::Note(P::WriteClinical),     Allowed::Invalid),
+    ("POST", "/episodes/{episode}/aftercare",    Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("POST", "/follow-ups/{followup}/outcome",   Rule::Note(P::WriteClinical),        Allowed::Invalid),
+    ("GET",  "/reports/follow-up-outcomes",      Rule::Role(P::ReadOutcomes),         Allowed::Success),
     ("GET",  "/tasks",                           Rule::Role(P::ReadDemographics),     Allowed::Success),
     // As for the API: the outcome is checked before the assignment.
     ("POST", "/tasks/{task}/complete",           Rule::TaskAssignee,                  Allowed::Invalid),
@@ -158,6 +254,15 @@ const PAGES: &[Row] = &[
     ("GET",  "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Success),
     ("POST", "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Invalid),
     ("POST", "/group-notes/{group}/sign",        Rule::NoteAuthor,                    Allowed::Success),
+    ("GET",  "/patients/{patient}/treatment-plan", Rule::Patient(P::ReadClinical),    Allowed::Success),
+    ("POST", "/patients/{patient}/treatment-plan", Rule::Patient(P::WriteClinical),   Allowed::Invalid),
+    ("POST", "/patients/{patient}/treatment-plan/revise", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/treatment-plan/{version}", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("POST", "/patients/{patient}/treatment-plan/{version}", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/treatment-plan/{version}/sign", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/treatment-plan/{version}/print", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("GET",  "/admin/plan-reviews",              Rule::Role(P::ManagePrograms),       Allowed::Success),
+    ("POST", "/admin/plan-reviews",              Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Success),
     ("POST", "/admin/users",                     Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/admin/users/{user}",              Rule::Role(P::ManageUsers),          Allowed::Success),
@@ -167,6 +272,14 @@ const PAGES: &[Row] = &[
     ("POST", "/admin/mfa-policy",                Rule::Role(P::ManageUsers),          Allowed::Success),
     ("GET",  "/admin/audit",                     Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/admin/audit/verify",              Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/admin/programs",                  Rule::Role(P::ManagePrograms),       Allowed::Success),
+    ("POST", "/admin/programs/{program}/measures", Rule::Role(P::ManagePrograms),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/medications",  Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/medications",  Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("POST", "/patients/{patient}/medications/{medication}/stop", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/medications/{medication}/adherence", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/medications/{medication}/side-effects", Rule::Patient(P::WriteClinical), Allowed::Invalid),
+    ("POST", "/patients/{patient}/drug-screens", Rule::Patient(P::WriteClinical),    Allowed::Invalid),
     ("GET",  "/patients/{patient}/schedule",     Rule::Patient(P::ReadSchedule),      Allowed::Success),
     ("POST", "/patients/{patient}/enrolments",   Rule::Patient(P::ManageSchedule),    Allowed::Invalid),
     ("GET",  "/schedule/day-sheet",              Rule::Role(P::ReadSchedule),         Allowed::Success),
@@ -175,6 +288,22 @@ const PAGES: &[Row] = &[
     ("GET",  "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Success),
     ("POST", "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("POST", "/schedule/rooms",                  Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/patients/{patient}/phase",        Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/phase",        Rule::Patient(P::ChangeLevelOfCare), Allowed::Invalid),
+    ("GET",  "/caseload/step-down-review",       Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/programs/{program}/phases",       Rule::Role(P::ManagePrograms),       Allowed::Success),
+    ("POST", "/programs/{program}/phases",       Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("POST", "/patients/{patient}/appointments", Rule::Patient(P::ManageSchedule),    Allowed::Invalid),
+    ("POST", "/patients/{patient}/appointments/{appointment}/cancel", Rule::Patient(P::ManageSchedule), Allowed::Missing),
+    ("POST", "/patients/{patient}/appointments/{appointment}/attendance", Rule::Patient(P::ManageSchedule), Allowed::Invalid),
+    ("POST", "/patients/{patient}/availability", Rule::Patient(P::ManageSchedule),    Allowed::Invalid),
+    ("POST", "/patients/{patient}/availability/{window}/delete", Rule::Patient(P::ManageSchedule), Allowed::Missing),
+    ("POST", "/patients/{patient}/calendar-feeds", Rule::Patient(P::ManageSchedule),  Allowed::Success),
+    ("POST", "/patients/{patient}/calendar-feeds/{feed}/revoke", Rule::Patient(P::ManageSchedule), Allowed::Missing),
+    ("GET",  "/schedule/my-day",                 Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/schedule/my-day/calendar-feeds",  Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/schedule/my-day/calendar-feeds/{feed}/revoke", Rule::Role(P::ReadSchedule), Allowed::Missing),
+    ("GET",  "/calendar/{file}",                 Rule::Public,                        Allowed::Missing),
     ("GET",  "/static/app.css",                  Rule::Public,                        Allowed::Success),
     // Every role that may disclose may also manage consents, so the tab needs ManageConsents.
     ("GET",  "/patients/{patient}/consents",     Rule::Patient(P::ManageConsents),    Allowed::Success),
@@ -188,6 +317,14 @@ const PAGES: &[Row] = &[
     ("POST", "/emergency-access",                Rule::Role(P::BreakGlass),           Allowed::Invalid),
     ("GET",  "/privacy",                         Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/privacy/notice",                  Rule::Role(P::ReadAudit),            Allowed::Invalid),
+    ("POST", "/patients/{patient}/collaterals",  Rule::Patient(P::ManageConsents),    Allowed::Invalid),
+    ("POST", "/patients/{patient}/collaterals/{collateral}", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("POST", "/patients/{patient}/collaterals/{collateral}/end", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("POST", "/privacy/notice",                  Rule::Role(P::ReadAudit),            Allowed::Invalid),    ("GET",  "/patients/{patient}/assessment",   Rule::Patient(P::ReadClinical),      Allowed::Success),
+    ("POST", "/patients/{patient}/assessments",  Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("POST", "/assessments/{assessment}/placement", Rule::Patient(P::WriteClinical),  Allowed::Invalid),
+    ("POST", "/patients/{patient}/diagnoses",    Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("POST", "/diagnoses/{diagnosis}/resolve",   Rule::Patient(P::WriteClinical),     Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -230,10 +367,20 @@ struct Ids {
     site: i64,
     /// A consent and a disclosure under it, for each patient.
     part2: [(i64, i64); 2],
+    /// A collateral contact of each patient.
+    collateral: [i64; 2],
     note: i64,
     draft: i64,
     tosign: i64,
     group: i64,
+    /// An unplaced assessment and an active diagnosis, for each patient.
+    assessment: [(i64, i64); 2],
+    /// The adult program; both programs have phases, so the phase reads succeed.
+    program: i64,
+    /// Sam's discharged episode, its draft summary and its 30-day follow-up task.
+    closed: i64,
+    summary: i64,
+    followup: i64,
 }
 
 /// Records a TPO consent and one disclosure under it, as the clinical director.
@@ -268,6 +415,7 @@ async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
                 signer_name: "Patient".into(),
                 signer_relationship: Some("self".into()),
                 signed_on: Some(today()),
+                collateral_id: None,
             },
         )
         .await
@@ -295,6 +443,132 @@ async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
         DisclosureOutcome::Made(d) => (consent, d.id),
         DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
     }
+}
+
+/// A collateral contact of the patient, added by the clinical director.
+async fn collateral_of(s: &TestServer, patient: i64) -> i64 {
+    use trellis_domain::consent::CollateralRelationship;
+    use trellis_storage::collaterals::NewCollateral;
+    let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+    let grant = s
+        .store
+        .patient_grant::<can::ManageConsents>(&dora, patient)
+        .await
+        .expect("grant");
+    s.store
+        .add_collateral(
+            &grant,
+            &NewCollateral {
+                relationship: CollateralRelationship::Sponsor,
+                name: "Robin Hale".into(),
+                organisation: String::new(),
+                phone: String::new(),
+                email: String::new(),
+                notes: String::new(),
+            },
+        )
+        .await
+        .expect("collateral")
+}
+
+/// Records an intake assessment (not yet placed) and a diagnosis, as the clinical director.
+async fn assessment_and_diagnosis(s: &TestServer, patient: i64) -> (i64, i64) {
+    use trellis_domain::placement::{Dimension, DimensionRating, DimensionRatings};
+    use trellis_storage::assessments::{NewAssessment, NewDiagnosis};
+    let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+    let grant = s
+        .store
+        .patient_grant::<can::WriteClinical>(&dora, patient)
+        .await
+        .expect("grant");
+    let ratings = DimensionRatings::from_ratings(
+        Dimension::ALL.map(|d| DimensionRating::new(d, 2, "matrix").expect("rating")),
+    )
+    .expect("ratings");
+    let (assessment, _) = s
+        .store
+        .record_assessment(
+            &grant,
+            &NewAssessment {
+                assessed_on: today(),
+                sections: Default::default(),
+                substances: Vec::new(),
+                ratings,
+            },
+            today(),
+        )
+        .await
+        .expect("assessment");
+    let diagnosis = s
+        .store
+        .add_diagnosis(
+            &grant,
+            &NewDiagnosis {
+                code: "F10.20".into(),
+                primary: true,
+                ..NewDiagnosis::default()
+            },
+            today(),
+        )
+        .await
+        .expect("diagnosis");
+    (assessment, diagnosis)
+}
+
+/// Sam, admitted to the adult program under casey and discharged by dora: the episode, its
+/// draft summary and its 30-day follow-up task.
+async fn discharged(s: &TestServer) -> (i64, i64, i64) {
+    use trellis_domain::care::DischargeReason;
+    let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+    let intake = actor(&s.users, "ingrid", Role::Intake);
+    let (patient, episode) = admitted(
+        &s.store,
+        &intake,
+        s.site_id,
+        s.program_id,
+        s.users["casey"],
+        "Sam",
+        "Okafor",
+    )
+    .await;
+    let grant = s
+        .store
+        .patient_grant::<can::DischargeEpisode>(&dora, patient)
+        .await
+        .expect("grant");
+    s.store
+        .discharge(
+            &grant,
+            episode,
+            today(),
+            DischargeReason::TreatmentCompleted,
+            None,
+            today(),
+        )
+        .await
+        .expect("discharge");
+    let write = s
+        .store
+        .patient_grant::<can::WriteClinical>(&dora, patient)
+        .await
+        .expect("grant");
+    let summary = s
+        .store
+        .generate_discharge_summary(&write, episode)
+        .await
+        .expect("summary");
+    let read = s
+        .store
+        .patient_grant::<can::ReadClinical>(&dora, patient)
+        .await
+        .expect("grant");
+    let followup = s
+        .store
+        .follow_ups(&read, episode)
+        .await
+        .expect("follow-ups")[0]
+        .task_id;
+    (episode, summary, followup)
 }
 
 impl Ids {
@@ -344,6 +618,7 @@ impl Ids {
             template: NoteTemplate::Dap,
             session_on: today(),
             sections: sections("matrix note"),
+            objective_ids: Vec::new(),
         };
         let mut notes = Vec::new();
         for _ in 0..3 {
@@ -375,7 +650,52 @@ impl Ids {
             )
             .await
             .expect("group note");
+        // A signed treatment plan (version 1) for both patients.
+        for patient in [s.patient_id, s.other_patient_id] {
+            let grant = s
+                .store
+                .patient_grant::<can::WriteClinical>(&dora, patient)
+                .await
+                .expect("grant");
+            s.store
+                .write_plan(&grant, &matrix_plan(s.users["dora"]))
+                .await
+                .expect("plan");
+            s.store
+                .sign_plan(
+                    &grant,
+                    1,
+                    &PlanSignatures {
+                        patient: "Patient".into(),
+                        clinician: "Dora".into(),
+                    },
+                    today(),
+                )
+                .await
+                .expect("sign plan");
+        }
+        let programs = s.store.grant::<can::ManagePrograms>(&dora).expect("grant");
+        for program in [s.program_id, s.other_program_id] {
+            s.store
+                .set_phase_settings(
+                    &programs,
+                    program,
+                    &[trellis_storage::phases::NewPhase {
+                        name: "Phase 1".into(),
+                        days_per_week: 3,
+                        weekly_minutes: 540,
+                    }],
+                    &Default::default(),
+                )
+                .await
+                .expect("phases");
+        }
+        let (closed, summary, followup) = discharged(s).await;
         Ids {
+            program: s.program_id,
+            closed,
+            summary,
+            followup,
             note: notes[0],
             draft: notes[1],
             tosign: notes[2],
@@ -392,13 +712,35 @@ impl Ids {
                 consent_and_disclosure(s, s.patient_id).await,
                 consent_and_disclosure(s, s.other_patient_id).await,
             ],
+            collateral: [
+                collateral_of(s, s.patient_id).await,
+                collateral_of(s, s.other_patient_id).await,
+            ],
+            assessment: [
+                assessment_and_diagnosis(s, s.patient_id).await,
+                assessment_and_diagnosis(s, s.other_patient_id).await,
+            ],
         }
     }
 
     fn path(&self, template: &str, target: Target) -> String {
-        let (patient, episode, (consent, disclosure)) = match target {
-            Target::InView => (self.patient, self.episode, self.part2[0]),
-            Target::OtherProgram => (self.other_patient, self.other_episode, self.part2[1]),
+        let (patient, episode, (consent, disclosure), collateral) = match target {
+            Target::InView => (
+                self.patient,
+                self.episode,
+                self.part2[0],
+                self.collateral[0],
+            ),
+            Target::OtherProgram => (
+                self.other_patient,
+                self.other_episode,
+                self.part2[1],
+                self.collateral[1],
+            ),
+        };
+        let (assessment, diagnosis) = match target {
+            Target::InView => self.assessment[0],
+            Target::OtherProgram => self.assessment[1],
         };
         template
             .replace("{patient}", &patient.to_string())
@@ -408,12 +750,31 @@ impl Ids {
             .replace("{site}", &self.site.to_string())
             // The empty body is refused before the session is looked up.
             .replace("{session}", "1")
+            // The empty body is refused before the medication is looked up.
+            .replace("{medication}", "1")
             .replace("{consent}", &consent.to_string())
             .replace("{disclosure}", &disclosure.to_string())
+            .replace("{consent_id}", &consent.to_string())
+            .replace("{disclosure_id}", &disclosure.to_string())
+            .replace("{collateral}", &collateral.to_string())
+            .replace("{collateral_id}", &collateral.to_string())
             .replace("{note}", &self.note.to_string())
             .replace("{draft}", &self.draft.to_string())
             .replace("{tosign}", &self.tosign.to_string())
             .replace("{group}", &self.group.to_string())
+            .replace("{assessment}", &assessment.to_string())
+            .replace("{diagnosis}", &diagnosis.to_string())
+            .replace("{version}", "1")
+            .replace("{program}", &self.program.to_string())
+            .replace("{closed}", &self.closed.to_string())
+            .replace("{summary}", &self.summary.to_string())
+            .replace("{followup}", &self.followup.to_string())
+            // No appointment, window or feed 0 exists: allowed callers get 404, others 403 first.
+            .replace("{appointment}", "0")
+            .replace("{appointment_id}", "0")
+            .replace("{window}", "0")
+            .replace("{feed}", "0")
+            .replace("{file}", "cal_unknown.ics")
     }
 
     fn patient(&self, target: Target) -> i64 {
@@ -457,6 +818,7 @@ fn check(
         (true, Allowed::Success) => status.is_success() || status.is_redirection(),
         (true, Allowed::Invalid) => status == StatusCode::UNPROCESSABLE_ENTITY,
         (true, Allowed::Conflict) => status == StatusCode::CONFLICT,
+        (true, Allowed::Missing) => status == StatusCode::NOT_FOUND,
     };
     (!expected_ok).then(|| {
         format!(
@@ -655,6 +1017,16 @@ fn normalised(template: &str) -> String {
         "{draft}",
         "{tosign}",
         "{group}",
+        "{program}",
+        "{consent_id}",
+        "{disclosure_id}",
+        "{collateral_id}",
+        "{assessment}",
+        "{diagnosis}",
+        "{closed}",
+        "{summary}",
+        "{followup}",
+        "{appointment_id}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

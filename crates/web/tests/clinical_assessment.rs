@@ -299,3 +299,116 @@ async fn measures_tab_draws_a_trend_with_band_thresholds_and_change() {
     assert!(html.contains("10 moderate"), "band threshold drawn");
     assert!(html.contains("response (≥ 50% lower); remission (below 5); reliable improvement"));
 }
+
+#[tokio::test]
+async fn measures_tab_charts_bam_subscales_with_their_cut_offs() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/patients/{}/measures", s.base, s.patient_id);
+    // 23 positions: items 1–6, 7A–7G (not asked when item 6 is 0), 8–17.
+    let week = |risk: u8, used: u8| {
+        let mut answers: Vec<Value> = vec![json!(risk), json!(risk), json!(risk), json!(used)];
+        answers.extend([json!(used), json!(0)]);
+        answers.extend(std::iter::repeat_n(Value::Null, 7));
+        // Items 8–17; 12, 14 and 16 are yes (4) / no (0).
+        answers.extend([json!(risk), json!(3), json!(3), json!(risk), json!(4)]);
+        answers.extend([json!(3), json!(4), json!(risk), json!(4), json!(2)]);
+        answers
+    };
+    for (days_ago, risk, used) in [(14, 3, 2), (7, 2, 1), (0, 1, 0)] {
+        let res = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({
+                "instrument": "bam",
+                "administered_on": today() - chrono::Duration::days(days_ago),
+                "answers": week(risk, used),
+            }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    }
+    let b = s.browser("casey").await;
+    let html = b
+        .get(&format!("/patients/{}/measures", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("BAM subscales over the episode"));
+    assert!(
+        html.contains("Risk ≥ 12 · Protective ≤ 12"),
+        "cut-off drawn"
+    );
+    assert!(html.contains("Use ≥ 1"), "use cut-off drawn");
+    for series in ["Use", "Risk", "Protective"] {
+        assert!(
+            html.contains(&format!("<th scope=\"col\">{series}</th>")),
+            "{series} column"
+        );
+    }
+    // Risk = items 1, 2, 3, 8, 11, 15: six items at 3 on the first week.
+    assert!(
+        html.contains("<td>18</td>"),
+        "first week's risk in the table"
+    );
+}
+
+#[tokio::test]
+async fn programs_page_sets_a_measure_schedule_and_refuses_bad_days() {
+    let s = start().await;
+    let b = s.browser("dora").await;
+    let page = b.get("/admin/programs").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("text");
+    assert!(html.contains("Adult SUD IOP") && html.contains("Measure schedule"));
+
+    let path = format!("/admin/programs/{}/measures", s.program_id);
+    let mut fields: Vec<(String, String)> = trellis_domain::measures::Instrument::ALL
+        .iter()
+        .map(|i| (format!("every_{}", i.code()), String::new()))
+        .collect();
+    fields[0].1 = "14".into();
+    fields[1].1 = "fortnightly".into();
+    let res = post_fields(&b, &path, &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(
+        html.contains("enter a whole number of days"),
+        "names the problem"
+    );
+    let none = s.store.measure_schedules().await.expect("schedules");
+    assert!(
+        none.iter().all(|m| m.program_id != s.program_id),
+        "nothing saved"
+    );
+
+    fields[1].1 = "7".into();
+    let res = post_fields(&b, &path, &fields).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("Measure schedule saved"));
+    let saved = s.store.measure_schedules().await.expect("schedules");
+    let mine: Vec<_> = saved
+        .iter()
+        .filter(|m| m.program_id == s.program_id)
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+
+    let res = b.post(&path, &[("every_phq9", "14")]).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an incomplete form changes nothing"
+    );
+    let counselor = s.browser("casey").await;
+    assert_eq!(
+        counselor.get("/admin/programs").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

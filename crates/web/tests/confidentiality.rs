@@ -147,7 +147,12 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
             .expect("grant");
         let report = s
             .store
-            .privacy_report(&grant, common::today(), common::today())
+            .privacy_report(
+                &grant,
+                common::CLINIC_TIMEZONE,
+                common::today(),
+                common::today(),
+            )
             .await
             .expect("report");
         report.disclosures[0].consent_id.expect("consent")
@@ -312,4 +317,504 @@ async fn break_the_glass_opens_the_record_with_a_reason_and_tells_the_privacy_of
     assert!(
         html.contains("St. Mary&#x27;s Emergency Department") || html.contains("St. Mary&#39;s")
     );
+}
+
+/// One API call with a bearer token: status and JSON body (null when empty).
+async fn call(
+    s: &common::TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}/api/v1{path}", s.base))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.expect("send");
+    let status = res.status();
+    (status, res.json().await.unwrap_or_default())
+}
+
+fn fields(body: &serde_json::Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_api_records_consents_discloses_through_the_check_and_keeps_collaterals() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = common::start().await;
+    let p = s.patient_id;
+    let casey = s.token("casey").await;
+
+    // Collateral contacts: bad input names the field, nothing stored.
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/collaterals"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["relationship"]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/collaterals"),
+        Some(json!({"relationship": "probation_officer", "name": " ", "email": "nope", "phone": "12"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["name", "phone", "email"]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/collaterals"),
+        Some(
+            json!({"relationship": "probation_officer", "name": "Jordan Lee",
+            "organisation": "County Probation", "phone": "555-201-3344",
+            "email": "jlee@probation.example.org"}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let officer = body["id"].as_i64().expect("id");
+    let (_, list) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/patients/{p}/collaterals"),
+        None,
+    )
+    .await;
+    assert_eq!(list[0]["may_receive"], json!([]));
+    assert_eq!(list[0]["portal_account_id"], serde_json::Value::Null);
+
+    // Consents: every §2.31 element is checked, as on the form.
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/consents"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["recipient_kind", "signed_on"]);
+    let expires = (common::today() + chrono::Duration::days(90)).to_string();
+    let consent = json!({
+        "disclosing_program": "Adult SUD IOP",
+        "categories": ["attendance", "drug_screens"],
+        "recipient_kind": "named",
+        "collateral_id": officer,
+        "purposes": ["legal"],
+        "revocation_statement": "I may revoke this consent in writing at any time.",
+        "expiry_kind": "date",
+        "expiry_date": expires,
+        "signer_name": "Dana Reyes",
+        "signed_on": common::today().to_string(),
+    });
+    let mut bad = consent.clone();
+    bad["categories"] = json!(["nonsense"]);
+    bad["expiry_kind"] = json!("whenever");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/consents"),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["categories", "expiry_kind"]);
+    let mut missing = consent.clone();
+    missing["signer_name"] = json!("");
+    missing["purposes"] = json!([]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/consents"),
+        Some(missing),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["purposes", "signer_name"]);
+    let mut stranger = consent.clone();
+    stranger["collateral_id"] = json!(officer + 1000);
+    stranger["recipient_name"] = json!("Jordan Lee, County Probation");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/consents"),
+        Some(stranger),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["collateral_id"]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/consents"),
+        Some(consent),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let consent_id = body["id"].as_i64().expect("id");
+
+    let (st, list) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/patients/{p}/consents"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(list[0]["state"], "active");
+    assert_eq!(
+        list[0]["recipients"][0]["description"],
+        "Jordan Lee, County Probation"
+    );
+    assert_eq!(list[0]["collateral_id"], officer);
+    let (st, one) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/consents/{consent_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        one["print_url"],
+        format!("/patients/{p}/consents/{consent_id}")
+    );
+    assert!(one["revocation_statement"]
+        .as_str()
+        .expect("text")
+        .contains("revoke"));
+    let (st, _) = call(&s, &casey, Method::GET, "/consents/999999", None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // What the contact may receive now.
+    let (_, list) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/patients/{p}/collaterals"),
+        None,
+    )
+    .await;
+    let allowed = &list[0]["may_receive"][0];
+    assert_eq!(allowed["consent_id"], consent_id);
+    assert_eq!(allowed["purpose"], "legal");
+    assert_eq!(allowed["categories"], json!(["attendance", "drug_screens"]));
+
+    // Disclosures: bad input, a refusal with its reason (audited), then the packet.
+    let path = format!("/patients/{p}/disclosures");
+    let (st, body) = call(&s, &casey, Method::POST, &path, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["purpose"]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &path,
+        Some(json!({"purpose": "legal", "recipient_class": "judges", "categories": ["x"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["recipient_class", "categories"]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &path,
+        Some(json!({"purpose": "legal", "categories": []})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["recipient_name", "categories"]);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &path,
+        Some(
+            json!({"recipient_name": "Sam Ortiz, Ortiz Roofing", "purpose": "employment",
+            "categories": ["attendance"]}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "disclosure_refused");
+    assert_eq!(body["reason"], "different_recipient");
+    let to_officer = json!({"recipient_name": allowed["recipient"], "purpose": "legal",
+        "categories": ["attendance", "drug_screens"]});
+    let (st, made) = call(&s, &casey, Method::POST, &path, Some(to_officer.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{made}");
+    assert_eq!(made["consent_id"], consent_id);
+    assert!(made["packet"]["notice"]
+        .as_str()
+        .expect("notice")
+        .contains("42 CFR part 2"));
+    assert!(made["packet"]["consent_scope"]
+        .as_str()
+        .expect("scope")
+        .contains("Jordan Lee"));
+    let (st, accounting) = call(&s, &casey, Method::GET, &path, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(accounting.as_array().expect("list").len(), 1);
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/disclosures/{}", made["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let audit = s.audit_for(p).await;
+    assert!(audit.iter().any(|a| a.action == "disclosure_refused"));
+    assert!(audit.iter().any(|a| a.action == "disclose"));
+    assert!(audit
+        .iter()
+        .any(|a| a.record_type == "collateral_contact" && a.action == "read"));
+
+    // Revocation needs the written confirmation; afterwards the contact may receive nothing.
+    let revoke = format!("/consents/{consent_id}/revoke");
+    let (st, body) = call(&s, &casey, Method::POST, &revoke, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["in_writing"]);
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &revoke,
+        Some(json!({"in_writing": true})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &revoke,
+        Some(json!({"in_writing": true})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (st, body) = call(&s, &casey, Method::POST, &path, Some(to_officer)).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(body["reason"], "consent_revoked");
+    let (_, list) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/patients/{p}/collaterals"),
+        None,
+    )
+    .await;
+    assert_eq!(list[0]["may_receive"], json!([]));
+
+    // Editing and end-dating the contact.
+    let contact = format!("/collaterals/{officer}");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::PUT,
+        &contact,
+        Some(json!({"relationship": "uncle"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["relationship"]);
+    let (st, _) = call(&s, &casey, Method::PUT, &contact,
+        Some(json!({"relationship": "probation_officer", "name": "Jordan Lee", "phone": "555-201-9999"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let end = format!("{contact}/end");
+    let (st, body) = call(&s, &casey, Method::POST, &end, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["ended_on"]);
+    let tomorrow = (common::today() + chrono::Duration::days(1)).to_string();
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &end,
+        Some(json!({"ended_on": tomorrow})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let today = common::today().to_string();
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &end,
+        Some(json!({"ended_on": today})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &end,
+        Some(json!({"ended_on": today})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (_, list) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/patients/{p}/collaterals"),
+        None,
+    )
+    .await;
+    assert_eq!(list[0]["ended_on"], today.as_str());
+    assert_eq!(list[0]["phone"], "555-201-9999");
+
+    // The privacy officer's report.
+    let pat = s.token("pat").await;
+    let (st, report) = call(&s, &pat, Method::GET, "/privacy-report", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(report["disclosures"].as_array().expect("list").len(), 1);
+    assert_eq!(report["revocations"][0]["consent_id"], consent_id);
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::GET,
+        "/privacy-report?from=yesterday",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["from"]);
+    let (st, _) = call(&s, &casey, Method::GET, "/privacy-report", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_api_break_the_glass_needs_the_reason_and_facts_and_the_right_role() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = common::start().await;
+    let p = s.patient_id;
+    let olive = s.token("olive").await;
+    let path = format!("/patients/{p}/emergency-access");
+    let (st, body) = call(&s, &olive, Method::POST, &path, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["ground"]);
+    let facts = json!({"ground": "medical_emergency", "reason": "",
+        "recipient_name": "Dr Priya Shah", "recipient_facility": "", "nature": "Suspected overdose"});
+    let (st, body) = call(&s, &olive, Method::POST, &path, Some(facts)).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["reason", "recipient_facility"]);
+    let (st, _) = call(&s, &olive, Method::GET, &format!("/patients/{p}"), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let facts = json!({"ground": "medical_emergency", "reason": "ED called; patient unresponsive",
+        "recipient_name": "Dr Priya Shah", "recipient_facility": "St. Mary's ED",
+        "nature": "Suspected overdose"});
+    let (st, body) = call(
+        &s,
+        &olive,
+        Method::POST,
+        "/patients/999999/emergency-access",
+        Some(facts.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+    let (st, body) = call(&s, &olive, Method::POST, &path, Some(facts.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert!(body["expires_at"].is_string());
+    let (st, _) = call(&s, &olive, Method::GET, &format!("/patients/{p}"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    let pat = s.token("pat").await;
+    let (_, report) = call(&s, &pat, Method::GET, "/privacy-report", None).await;
+    assert_eq!(
+        report["break_glass"][0]["reason"],
+        "ED called; patient unresponsive"
+    );
+    assert_eq!(report["disclosures"][0]["kind"], "emergency");
+    assert_eq!(
+        report["disclosures"][0]["packet"]["emergency"]["ground"],
+        "medical_emergency"
+    );
+    for user in ["bill", "fran", "pat"] {
+        let token = s.token(user).await;
+        let (st, _) = call(&s, &token, Method::POST, &path, Some(facts.clone())).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{user}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_refuses_billing_and_front_desk_and_lets_the_privacy_officer_in() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = common::start().await;
+    let p = s.patient_id;
+    let reads = [
+        format!("/patients/{p}/consents"),
+        format!("/patients/{p}/collaterals"),
+        format!("/patients/{p}/disclosures"),
+        "/privacy-report".to_owned(),
+    ];
+    for user in ["bill", "fran"] {
+        let token = s.token(user).await;
+        for path in &reads {
+            let (st, body) = call(&s, &token, Method::GET, path, None).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{user} {path}");
+            assert_eq!(body["error"]["code"], "forbidden");
+        }
+        for path in [
+            format!("/patients/{p}/disclosures"),
+            format!("/patients/{p}/collaterals"),
+        ] {
+            let (st, _) = call(&s, &token, Method::POST, &path, Some(json!({}))).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{user} {path}");
+        }
+    }
+    let pat = s.token("pat").await;
+    for path in &reads {
+        let (st, _) = call(&s, &pat, Method::GET, path, None).await;
+        assert_eq!(st, StatusCode::OK, "pat {path}");
+    }
+    // Intake records consents and contacts but does not disclose.
+    let ingrid = s.token("ingrid").await;
+    let (st, _) = call(
+        &s,
+        &ingrid,
+        Method::GET,
+        &format!("/patients/{p}/collaterals"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = call(
+        &s,
+        &ingrid,
+        Method::GET,
+        &format!("/patients/{p}/disclosures"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
 }

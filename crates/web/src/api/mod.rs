@@ -8,15 +8,22 @@
 //! docs/openapi.json by a snapshot test.
 
 mod admin;
+mod appointments;
+mod assessments;
+mod confidentiality;
+mod discharge;
 mod episodes;
 mod extract;
 mod measures;
+mod medications;
 mod notes;
 mod org;
 mod patients;
+mod phases;
 mod responses;
 mod schedule;
 mod tasks;
+mod treatment_plans;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -64,12 +71,18 @@ macro_rules! operations {
                 (name = "organisation", description = "Sites, programs and counselors"),
                 (name = "patients", description = "The patient list, registration and demographics"),
                 (name = "episodes", description = "Admission, level of care and discharge"),
+                (name = "phases", description = "Program phases, step-down / step-up recommendations and decisions"),
+                (name = "discharge", description = "Discharge summary, aftercare plan, 30/60/90-day follow-ups and their outcomes"),
                 (name = "measures", description = "Standard measures (PHQ-9, GAD-7, BAM, C-SSRS…), their scores and schedules"),
+                (name = "medications", description = "Medications (MOUD marked), adherence, side effects and drug screens"),
                 (name = "schedule", description = "Tracks, rooms, day sheets, attendance, group enrolment and weekly service hours"),
                 (name = "notes", description = "Progress notes, group notes, addenda and co-signature"),
+                (name = "assessments", description = "Intake assessments, ASAM ratings, recommended and actual level of care, and diagnoses"),
+                (name = "treatment plans", description = "Treatment plan versions, revisions, signatures and review dates"),
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
+                (name = "confidentiality", description = "42 CFR Part 2: consents, consent-checked disclosures, the accounting of disclosures, emergency access, the privacy report and collateral contacts"),
                 (name = "meta", description = "This document"),
             ),
         )]
@@ -93,6 +106,15 @@ operations! {
     get "/episodes/{id}/levels" => episodes::level_history;
     post "/episodes/{id}/levels" => episodes::change_level;
     post "/episodes/{id}/discharge" => episodes::discharge_episode;
+    get "/episodes/{id}/discharge-summary" => discharge::get_summary;
+    post "/episodes/{id}/discharge-summary" => discharge::generate_summary;
+    put "/discharge-summaries/{id}" => discharge::update_summary;
+    post "/discharge-summaries/{id}/sign" => discharge::sign_summary;
+    get "/episodes/{id}/aftercare" => discharge::aftercare_plan;
+    post "/episodes/{id}/aftercare" => discharge::add_aftercare;
+    get "/episodes/{id}/follow-ups" => discharge::list_follow_ups;
+    post "/follow-ups/{id}/outcome" => discharge::record_follow_up;
+    get "/reports/follow-up-outcomes" => discharge::outcome_report;
     get "/users" => admin::list_users;
     post "/users" => admin::create_user;
     get "/users/{id}" => admin::get_user;
@@ -106,6 +128,13 @@ operations! {
     get "/measures/due" => measures::caseload_due;
     get "/measure-schedules" => measures::list_schedules;
     put "/measure-schedules" => measures::set_schedule;
+    get "/patients/{id}/medications" => medications::list_medications;
+    post "/patients/{id}/medications" => medications::add_medication;
+    post "/patients/{id}/medications/{medication}/stop" => medications::stop_medication;
+    post "/patients/{id}/medications/{medication}/adherence" => medications::record_adherence;
+    post "/patients/{id}/medications/{medication}/side-effects" => medications::record_side_effect;
+    get "/patients/{id}/drug-screens" => medications::list_screens;
+    post "/patients/{id}/drug-screens" => medications::record_screen;
     get "/tracks" => schedule::list_tracks;
     post "/tracks" => schedule::create_track;
     get "/rooms" => schedule::list_rooms;
@@ -115,6 +144,18 @@ operations! {
     post "/sessions/{id}/attendance" => schedule::record_attendance;
     post "/patients/{id}/enrolments" => schedule::enrol;
     get "/patients/{id}/schedule" => schedule::patient_schedule;
+    get "/programs/{id}/phases" => phases::get_settings;
+    put "/programs/{id}/phases" => phases::set_settings;
+    get "/patients/{id}/phase" => phases::get_phase;
+    post "/patients/{id}/phase-decisions" => phases::decide;
+    get "/phases/step-down-review" => phases::step_down_review;
+    post "/patients/{id}/appointments" => appointments::book_appointment;
+    get "/patients/{id}/appointments" => appointments::list_appointments;
+    post "/appointments/{id}/cancel" => appointments::cancel_appointment;
+    post "/appointments/{id}/attendance" => appointments::record_appointment_attendance;
+    get "/patients/{id}/availability" => appointments::list_availability;
+    post "/patients/{id}/availability" => appointments::add_availability;
+    get "/sites/{id}/appointments" => appointments::site_appointments;
     get "/tasks" => tasks::list_tasks;
     post "/tasks/{id}/complete" => tasks::complete_task;
     get "/patients/{id}/flags" => tasks::list_flags;
@@ -131,10 +172,36 @@ operations! {
     post "/group-notes" => notes::create_group_note;
     post "/group-notes/{id}/sign" => notes::sign_group_note;
     put "/users/{id}/requires-cosign" => notes::set_requires_cosign;
+    get "/patients/{id}/treatment-plans" => treatment_plans::list_versions;
+    post "/patients/{id}/treatment-plans" => treatment_plans::create_version;
+    get "/patients/{id}/treatment-plans/{version}" => treatment_plans::get_version;
+    put "/patients/{id}/treatment-plans/{version}" => treatment_plans::update_version;
+    post "/patients/{id}/treatment-plans/{version}/sign" => treatment_plans::sign_version;
+    get "/treatment-plans/overdue" => treatment_plans::overdue_reviews;
     get "/mfa-policy" => admin::get_mfa_policy;
     put "/mfa-policy" => admin::set_mfa_policy;
     get "/audit" => admin::search_audit;
     post "/audit/verify" => admin::verify_audit;
+    get "/patients/{id}/consents" => confidentiality::list_consents;
+    post "/patients/{id}/consents" => confidentiality::record_consent;
+    get "/consents/{id}" => confidentiality::get_consent;
+    post "/consents/{id}/revoke" => confidentiality::revoke_consent;
+    post "/patients/{id}/disclosures" => confidentiality::disclose;
+    get "/patients/{id}/disclosures" => confidentiality::accounting;
+    get "/disclosures/{id}" => confidentiality::get_disclosure;
+    post "/patients/{id}/emergency-access" => confidentiality::break_glass;
+    get "/privacy-report" => confidentiality::privacy_report;
+    get "/patients/{id}/collaterals" => confidentiality::list_collaterals;
+    post "/patients/{id}/collaterals" => confidentiality::add_collateral;
+    put "/collaterals/{id}" => confidentiality::update_collateral;
+    post "/collaterals/{id}/end" => confidentiality::end_collateral;
+    get "/patients/{id}/assessments" => assessments::list_assessments;
+    post "/patients/{id}/assessments" => assessments::record_assessment;
+    post "/assessments/{id}/placement" => assessments::record_placement;
+    get "/patients/{id}/diagnoses" => assessments::list_diagnoses;
+    post "/patients/{id}/diagnoses" => assessments::add_diagnosis;
+    post "/diagnoses/{id}/resolve" => assessments::resolve_diagnosis;
+    get "/diagnosis-codes" => assessments::curated_codes;
     get "/openapi.json" => openapi_document;
 }
 

@@ -149,6 +149,9 @@ pub struct NewNoteBody {
     #[serde(default)]
     #[schema(required = true)]
     pub sections: BTreeMap<String, String>,
+    /// Objectives of the patient's signed treatment plan the session addressed.
+    #[serde(default)]
+    pub objective_ids: Vec<i64>,
 }
 
 /// Starts a draft note; only its author may change or sign it.
@@ -194,6 +197,7 @@ pub async fn create_note(
         template,
         session_on,
         sections: new.sections,
+        objective_ids: new.objective_ids,
     };
     let id = state.store.write_note(&grant, &note, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))

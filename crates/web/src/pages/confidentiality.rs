@@ -1,5 +1,5 @@
 //! 42 CFR Part 2 pages: the chart's Consents tab (record, print, revoke; disclose through the one
-//! consent-checked path), the disclosure packet, the patient's accounting of disclosures,
+//! consent-checked path; collateral contacts and what each may receive now), the disclosure packet, the patient's accounting of disclosures,
 //! emergency (break-the-glass) access and the privacy officer's page.
 
 use askama::Template;
@@ -11,11 +11,13 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
-    EmergencyGround, Expiry, InformationCategory, Purpose, Recipient, RecipientClass,
-    DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
+    CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose, Recipient,
+    RecipientClass, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::{can, Actor};
+use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
 use trellis_storage::confidentiality::{
     ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
     NewConsent, PrivacyReport,
@@ -179,6 +181,68 @@ struct ConsentsPage {
     tpo_recipients: &'static str,
     redisclosure: &'static str,
     revocation: &'static str,
+    collaterals: Vec<CollateralView>,
+    relationships: Vec<(&'static str, &'static str)>,
+}
+
+/// What a collateral contact may receive under one consent, ready to show.
+pub struct AllowanceView {
+    categories: String,
+    purpose: String,
+    consent_id: i64,
+    expiry: String,
+}
+
+/// A collateral contact on the Consents tab.
+pub struct CollateralView {
+    id: i64,
+    relationship: &'static str,
+    relationship_code: &'static str,
+    name: String,
+    organisation: String,
+    phone: String,
+    email: String,
+    notes: String,
+    label: String,
+    ended_on: Option<String>,
+    may_receive: Vec<AllowanceView>,
+}
+
+fn collateral_view(c: &CollateralRecord) -> CollateralView {
+    CollateralView {
+        id: c.id,
+        relationship: c.contact.relationship.label(),
+        relationship_code: c.contact.relationship.code(),
+        name: c.contact.name.clone(),
+        organisation: c.contact.organisation.clone(),
+        phone: c.contact.phone.clone(),
+        email: c.contact.email.clone(),
+        notes: c.contact.notes.clone(),
+        label: c.recipient_label(),
+        ended_on: c.ended_on.map(|d| d.to_string()),
+        may_receive: c
+            .may_receive
+            .iter()
+            .map(|a| AllowanceView {
+                categories: a
+                    .categories
+                    .iter()
+                    .map(|c| c.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                purpose: match a.purpose {
+                    Purpose::Other => format!("Other: {}", a.purpose_detail),
+                    p => p.label().to_owned(),
+                },
+                consent_id: a.consent_id.0,
+                expiry: a
+                    .expiry
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    }
 }
 
 impl ConsentsPage {
@@ -234,18 +298,24 @@ async fn consents_page(
             .await?;
     }
     let name = patient_heading(state, &staff.actor, patient_id).await?;
-    let records = if can_manage {
+    let (records, collaterals) = if can_manage {
         let grant = state
             .store
             .patient_grant::<can::ManageConsents>(&staff.actor, patient_id)
             .await?;
-        state.store.consents(&grant).await?
+        (
+            state.store.consents(&grant).await?,
+            state.store.collaterals(&grant).await?,
+        )
     } else {
         let grant = state
             .store
             .patient_grant::<can::Disclose>(&staff.actor, patient_id)
             .await?;
-        state.store.consents_for_disclosure(&grant).await?
+        (
+            state.store.consents_for_disclosure(&grant).await?,
+            Vec::new(),
+        )
     };
     Ok(ConsentsPage {
         layout: Layout::new(staff, "patients"),
@@ -272,6 +342,11 @@ async fn consents_page(
         tpo_recipients: TPO_GENERIC_RECIPIENTS,
         redisclosure: DEFAULT_TPO_REDISCLOSURE_STATEMENT,
         revocation: DEFAULT_REVOCATION_STATEMENT,
+        collaterals: collaterals.iter().map(collateral_view).collect(),
+        relationships: CollateralRelationship::ALL
+            .iter()
+            .map(|r| (r.code(), r.label()))
+            .collect(),
     })
 }
 
@@ -279,14 +354,162 @@ fn render(page: ConsentsPage, status: StatusCode) -> Result<Response, AppError> 
     Ok((status, Html(page.render()?)).into_response())
 }
 
-/// The chart's Consents tab.
+/// The "disclose to this contact" shortcut: which contact, and which of their allowances.
+#[derive(Debug, Deserialize)]
+pub struct DiscloseTo {
+    to_collateral: Option<i64>,
+    allowance: Option<usize>,
+}
+
+/// The chart's Consents tab; with `to_collateral` the disclosure form is pre-filled with what
+/// that contact may receive (the check still runs when it is sent).
 pub async fn consents_tab(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<i64>,
+    Query(to): Query<DiscloseTo>,
 ) -> Result<Response, AppError> {
-    let page = consents_page(&state, &staff, id, Vec::new(), &[], None).await?;
+    let mut form = Vec::new();
+    if let Some(collateral) = to.to_collateral {
+        let grant = state
+            .store
+            .patient_grant::<can::ManageConsents>(&staff.actor, id)
+            .await?;
+        let contacts = state.store.collaterals(&grant).await?;
+        let contact = contacts
+            .iter()
+            .find(|c| c.id == collateral)
+            .ok_or(AppError::NotFound("collateral contact"))?;
+        match contact.may_receive.get(to.allowance.unwrap_or(0)) {
+            Some(a) => {
+                form.push(("d_recipient_name".to_owned(), a.recipient.clone()));
+                form.push(("d_purpose".to_owned(), a.purpose.code().to_owned()));
+                form.push(("d_purpose_detail".to_owned(), a.purpose_detail.clone()));
+                form.extend(
+                    a.categories
+                        .iter()
+                        .map(|c| ("d_categories".to_owned(), c.code().to_owned())),
+                );
+            }
+            // Nothing is allowed: the form names them so the check can say why.
+            None => form.push(("d_recipient_name".to_owned(), contact.recipient_label())),
+        }
+    }
+    let page = consents_page(&state, &staff, id, form, &[], None).await?;
     render(page, StatusCode::OK)
+}
+
+/// Reads the collateral contact form.
+fn parse_collateral(pairs: &Pairs, errors: &mut Vec<FieldError>) -> Option<NewCollateral> {
+    let relationship = forms::code::<CollateralRelationship>(
+        "relationship",
+        &one(pairs, "relationship"),
+        "choose the relationship",
+        errors,
+    )?;
+    Some(NewCollateral {
+        relationship,
+        name: one(pairs, "name"),
+        organisation: one(pairs, "organisation"),
+        phone: one(pairs, "phone"),
+        email: one(pairs, "email"),
+        notes: one(pairs, "notes"),
+    })
+}
+
+/// Links a collateral contact to the patient.
+pub async fn add_collateral(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    if let Some(new) = parse_collateral(&pairs, &mut errors) {
+        match state.store.add_collateral(&grant, &new).await {
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("/patients/{id}/consents#collaterals-h")).into_response(),
+                )
+            }
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Keep the contact form's fields apart from the consent form's on re-render.
+    let form = pairs
+        .into_iter()
+        .map(|(k, v)| (format!("c_{k}"), v))
+        .collect();
+    let errors: Vec<FieldError> = errors
+        .into_iter()
+        .map(|e| FieldError::new(collateral_field(e.field), e.message))
+        .collect();
+    let page = consents_page(&state, &staff, id, form, &errors, None).await?;
+    render(page, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+fn collateral_field(field: &str) -> &'static str {
+    match field {
+        "relationship" => "c_relationship",
+        "organisation" => "c_organisation",
+        "phone" => "c_phone",
+        "email" => "c_email",
+        "notes" => "c_notes",
+        _ => "c_name",
+    }
+}
+
+/// Corrects a collateral contact's details.
+pub async fn update_collateral(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, collateral)): Path<(i64, i64)>,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let Some(new) = parse_collateral(&pairs, &mut errors) else {
+        return Err(AppError::Invalid(errors));
+    };
+    state
+        .store
+        .update_collateral(&grant, collateral, &new)
+        .await?;
+    Ok(Redirect::to(&format!("/patients/{id}/consents#collaterals-h")).into_response())
+}
+
+/// End-date form.
+#[derive(Debug, Deserialize)]
+pub struct EndForm {
+    #[serde(default)]
+    ended_on: String,
+}
+
+/// End-dates a collateral contact: kept on file, may receive nothing more.
+pub async fn end_collateral(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, collateral)): Path<(i64, i64)>,
+    Form(form): Form<EndForm>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let Some(on) = forms::date("ended_on", &form.ended_on, &mut errors) else {
+        return Err(AppError::Invalid(errors));
+    };
+    state.store.end_collateral(&grant, collateral, on).await?;
+    Ok(Redirect::to(&format!("/patients/{id}/consents#collaterals-h")).into_response())
 }
 
 /// Reads the consent form into what the store records (domain checks happen in the store).
@@ -328,6 +551,16 @@ pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent 
         _ => None,
     };
     let relationship = one(pairs, "signer_relationship");
+    let collateral = one(pairs, "collateral_id");
+    let collateral_id = if collateral.is_empty() {
+        None
+    } else {
+        let id = collateral.parse::<i64>().ok();
+        if id.is_none() {
+            errors.push(FieldError::new("collateral_id", "unknown contact"));
+        }
+        id
+    };
     NewConsent {
         disclosing_program: one(pairs, "disclosing_program"),
         categories,
@@ -341,6 +574,7 @@ pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent 
         signer_name: one(pairs, "signer_name"),
         signer_relationship: (!relationship.is_empty()).then_some(relationship),
         signed_on: forms::date("signed_on", &one(pairs, "signed_on"), errors),
+        collateral_id,
     }
 }
 
@@ -356,7 +590,18 @@ pub async fn record_consent(
         .patient_grant::<can::ManageConsents>(&staff.actor, id)
         .await?;
     let mut errors = Vec::new();
-    let new = parse_consent(&pairs, &mut errors);
+    let mut new = parse_consent(&pairs, &mut errors);
+    // Naming a contact with no recipient text: the contact's name becomes the consent's wording.
+    if let (Some(collateral), true) = (new.collateral_id, new.recipients.is_empty()) {
+        if one(&pairs, "recipient_kind") != "class" && one(&pairs, "recipient_kind") != "tpo" {
+            let contacts = state.store.collaterals(&grant).await?;
+            if let Some(c) = contacts.iter().find(|c| c.id == collateral) {
+                new.recipients = vec![Recipient::Named {
+                    name: c.recipient_label(),
+                }];
+            }
+        }
+    }
     if errors.is_empty() {
         match state.store.record_consent(&grant, &new).await {
             Ok(_) => return Ok(Redirect::to(&format!("/patients/{id}/consents")).into_response()),
@@ -709,7 +954,10 @@ async fn privacy_page(
     errors: Vec<FieldError>,
 ) -> Result<PrivacyPage, AppError> {
     let grant = state.store.grant::<can::ReadAudit>(&staff.actor)?;
-    let report = state.store.privacy_report(&grant, from, to).await?;
+    let report = state
+        .store
+        .privacy_report(&grant, state.timezone, from, to)
+        .await?;
     Ok(PrivacyPage {
         layout: Layout::new(staff, "privacy"),
         from: from.to_string(),

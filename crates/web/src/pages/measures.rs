@@ -14,6 +14,7 @@ use trellis_storage::measures::{DueMeasure, Measure, NewMeasure};
 use trellis_storage::StoreError;
 
 use super::patients::{chart_data, chart_page};
+use super::trends::trend_charts;
 use super::{labelled, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
@@ -379,106 +380,4 @@ pub async fn record(
         }
     }
     render_form(&state, &staff, id, instrument, day_text, &answers, &errors).await
-}
-
-/// Plot area of a trend chart, in SVG user units.
-const PLOT_LEFT: f64 = 40.0;
-const PLOT_TOP: f64 = 10.0;
-const PLOT_WIDTH: f64 = 520.0;
-const PLOT_HEIGHT: f64 = 160.0;
-
-/// A threshold line drawn across a trend chart.
-pub struct Threshold {
-    y: f64,
-    label: String,
-}
-
-/// One plotted administration.
-pub struct Point {
-    x: f64,
-    y: f64,
-    title: String,
-}
-
-/// A server-rendered SVG trend chart (askama, no scripts: the CSP allows none).
-#[derive(Template)]
-#[template(path = "trend.svg", escape = "html")]
-pub struct TrendChart {
-    title: String,
-    thresholds: Vec<Threshold>,
-    points: Vec<Point>,
-    path: String,
-    first_day: String,
-    last_day: String,
-    max: u16,
-}
-
-/// Band thresholds worth drawing: the lower bound of each published severity band.
-fn thresholds(instrument: Instrument) -> &'static [(u16, &'static str)] {
-    match instrument {
-        Instrument::Phq9 => &[
-            (5, "mild"),
-            (10, "moderate"),
-            (15, "moderately severe"),
-            (20, "severe"),
-        ],
-        Instrument::Gad7 => &[(5, "mild"), (10, "moderate"), (15, "severe")],
-        _ => &[],
-    }
-}
-
-/// The totals of one instrument over the latest episode, or `None` with fewer than two.
-fn trend(instrument: Instrument, measures: &[Measure]) -> Option<TrendChart> {
-    let episode = measures.last().and_then(|m| m.episode_id);
-    let series: Vec<(chrono::NaiveDate, u16)> = measures
-        .iter()
-        .filter(|m| m.instrument == instrument && m.episode_id == episode)
-        .filter_map(|m| m.total.map(|t| (m.administered_on.0, t)))
-        .collect();
-    let (first, last) = (series.first()?.0, series.last()?.0);
-    if series.len() < 2 {
-        return None;
-    }
-    let max = instrument.max_total()?;
-    let span = (last - first).num_days().max(1) as f64;
-    let y_of = |v: u16| PLOT_TOP + PLOT_HEIGHT * (1.0 - f64::from(v) / f64::from(max));
-    let points: Vec<Point> = series
-        .iter()
-        .map(|(d, v)| Point {
-            x: PLOT_LEFT + PLOT_WIDTH * (*d - first).num_days() as f64 / span,
-            y: y_of(*v),
-            title: format!("{} {}: {v}", d.format("%b %-d"), instrument.name()),
-        })
-        .collect();
-    let path = points
-        .iter()
-        .map(|p| format!("{:.1},{:.1}", p.x, p.y))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(TrendChart {
-        title: format!("{} total over the episode", instrument.name()),
-        thresholds: thresholds(instrument)
-            .iter()
-            .map(|(v, label)| Threshold {
-                y: y_of(*v),
-                label: format!("{v} {label}"),
-            })
-            .collect(),
-        points,
-        path,
-        first_day: first.format("%b %-d").to_string(),
-        last_day: last.format("%b %-d").to_string(),
-        max,
-    })
-}
-
-/// Trend charts for the instruments followed over an episode, rendered to SVG markup.
-fn trend_charts(measures: &[Measure]) -> Result<Vec<String>, AppError> {
-    let mut out = Vec::new();
-    for instrument in [Instrument::Phq9, Instrument::Gad7] {
-        if let Some(chart) = trend(instrument, measures) {
-            out.push(chart.render()?);
-        }
-    }
-    Ok(out)
 }

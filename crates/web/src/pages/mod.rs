@@ -2,14 +2,23 @@
 //! render a template. Every template is checked at compile time (askama).
 
 mod admin;
+pub(crate) mod appointments;
+pub(crate) mod assessments;
 mod auth;
 mod confidentiality;
+mod discharge;
 mod measures;
+mod medications;
 mod notes;
 mod patients;
+mod phases;
+mod programs;
 pub(crate) mod schedule;
 mod tasks;
+mod treatment_plans;
+mod trends;
 
+pub(crate) use discharge::{parse_aftercare, parse_outcome};
 pub use measures::DUE_HORIZON_DAYS;
 
 use axum::http::header;
@@ -57,8 +66,88 @@ pub fn routes() -> Router<AppState> {
             get(measures::tab).post(measures::record),
         )
         .route("/patients/{id}/measures/new", get(measures::new_form))
+        .route(
+            "/patients/{id}/medications",
+            get(medications::tab).post(medications::add),
+        )
+        .route(
+            "/patients/{id}/medications/{medication}/stop",
+            post(medications::stop),
+        )
+        .route(
+            "/patients/{id}/medications/{medication}/adherence",
+            post(medications::adherence),
+        )
+        .route(
+            "/patients/{id}/medications/{medication}/side-effects",
+            post(medications::side_effect),
+        )
+        .route(
+            "/patients/{id}/drug-screens",
+            post(medications::record_screen),
+        )
+        .route(
+            "/patients/{id}/phase",
+            get(phases::tab).post(phases::decide),
+        )
+        .route("/caseload/step-down-review", get(phases::review_list))
+        .route(
+            "/programs/{id}/phases",
+            get(phases::settings).post(phases::save_settings),
+        )
+        .route(
+            "/episodes/{id}/discharge-summary",
+            get(discharge::page).post(discharge::generate),
+        )
+        .route(
+            "/episodes/{id}/discharge-summary/print",
+            get(discharge::print),
+        )
+        .route("/discharge-summaries/{id}", post(discharge::update))
+        .route("/discharge-summaries/{id}/sign", post(discharge::sign))
+        .route("/episodes/{id}/aftercare", post(discharge::add_aftercare))
+        .route(
+            "/follow-ups/{id}/outcome",
+            post(discharge::record_follow_up),
+        )
+        .route("/reports/follow-up-outcomes", get(discharge::outcomes))
         .route("/patients/{id}/schedule", get(patients::schedule_tab))
         .route("/patients/{id}/enrolments", post(patients::enrol))
+        .route("/patients/{id}/appointments", post(appointments::book))
+        .route(
+            "/patients/{id}/appointments/{appointment}/cancel",
+            post(appointments::cancel),
+        )
+        .route(
+            "/patients/{id}/appointments/{appointment}/attendance",
+            post(appointments::check_in),
+        )
+        .route(
+            "/patients/{id}/availability",
+            post(appointments::add_availability),
+        )
+        .route(
+            "/patients/{id}/availability/{window}/delete",
+            post(appointments::remove_availability),
+        )
+        .route(
+            "/patients/{id}/calendar-feeds",
+            post(appointments::create_patient_feed),
+        )
+        .route(
+            "/patients/{id}/calendar-feeds/{feed}/revoke",
+            post(appointments::revoke_patient_feed),
+        )
+        .route("/schedule/my-day", get(appointments::my_day))
+        .route(
+            "/schedule/my-day/calendar-feeds",
+            post(appointments::create_own_feed),
+        )
+        .route(
+            "/schedule/my-day/calendar-feeds/{feed}/revoke",
+            post(appointments::revoke_own_feed),
+        )
+        .route("/calendar/{file}", get(appointments::feed))
         .route("/schedule/day-sheet", get(schedule::day_sheet))
         .route("/schedule/sessions/{id}/attendance", post(schedule::mark))
         .route("/schedule/hours", get(schedule::hours_alerts))
@@ -78,6 +167,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/patients/{id}/consents/{consent}/revoke",
             post(confidentiality::revoke_consent),
+        )
+        .route(
+            "/patients/{id}/collaterals",
+            post(confidentiality::add_collateral),
+        )
+        .route(
+            "/patients/{id}/collaterals/{collateral}",
+            post(confidentiality::update_collateral),
+        )
+        .route(
+            "/patients/{id}/collaterals/{collateral}/end",
+            post(confidentiality::end_collateral),
         )
         .route(
             "/patients/{id}/disclosures",
@@ -103,6 +204,30 @@ pub fn routes() -> Router<AppState> {
             get(notes::group_form).post(notes::group_create),
         )
         .route("/group-notes/{id}/sign", post(notes::group_sign))
+        .route(
+            "/patients/{id}/treatment-plan",
+            get(treatment_plans::tab).post(treatment_plans::create),
+        )
+        .route(
+            "/patients/{id}/treatment-plan/revise",
+            post(treatment_plans::revise),
+        )
+        .route(
+            "/patients/{id}/treatment-plan/{version}",
+            get(treatment_plans::version).post(treatment_plans::save),
+        )
+        .route(
+            "/patients/{id}/treatment-plan/{version}/sign",
+            post(treatment_plans::sign),
+        )
+        .route(
+            "/patients/{id}/treatment-plan/{version}/print",
+            get(treatment_plans::print),
+        )
+        .route(
+            "/admin/plan-reviews",
+            get(treatment_plans::review_intervals).post(treatment_plans::set_review_interval),
+        )
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/patients/{id}/flags", post(tasks::raise_flag))
@@ -115,7 +240,20 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/unlock", post(admin::unlock))
         .route("/admin/mfa-policy", post(admin::mfa_policy))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/programs", get(programs::list))
+        .route(
+            "/admin/programs/{id}/measures",
+            post(programs::save_measures),
+        )
         .route("/admin/audit/verify", post(admin::verify))
+        .route("/patients/{id}/assessment", get(assessments::tab))
+        .route("/patients/{id}/assessments", post(assessments::create))
+        .route("/assessments/{id}/placement", post(assessments::place))
+        .route("/patients/{id}/diagnoses", post(assessments::add_diagnosis))
+        .route(
+            "/diagnoses/{id}/resolve",
+            post(assessments::resolve_diagnosis),
+        )
         .route("/static/app.css", get(stylesheet))
 }
 
@@ -149,6 +287,8 @@ pub struct Layout {
     pub can_break_glass: bool,
     /// Whether to show Group notes.
     pub can_write_clinical: bool,
+    /// Whether to show Outcomes.
+    pub can_read_outcomes: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
 }
@@ -167,6 +307,7 @@ impl Layout {
             can_manage_programs: permits(role, Permission::ManagePrograms),
             can_break_glass: permits(role, Permission::BreakGlass),
             can_write_clinical: permits(role, Permission::WriteClinical),
+            can_read_outcomes: permits(role, Permission::ReadOutcomes),
             section,
         }
     }

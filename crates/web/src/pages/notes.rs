@@ -11,6 +11,7 @@ use trellis_domain::access::{permits, Permission, Role};
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, Note, NoteKind, NoteTemplate};
+use trellis_storage::treatment_plans::SignedObjective;
 use trellis_storage::StoreError;
 
 use super::patients::{chart_data, ChartHeader};
@@ -51,6 +52,8 @@ pub struct NoteView {
     /// (key, label, text) for the draft's edit form.
     fields: Vec<(&'static str, &'static str, String)>,
     addenda: Vec<AddendumView>,
+    /// The treatment-plan objectives the note addresses, as text.
+    objectives: Vec<String>,
 }
 
 /// A template's new-note form: (code, label, sections as (key, label)).
@@ -72,9 +75,28 @@ struct NotesPage {
     today: String,
     errors: Vec<LabelledError>,
     notice: Option<String>,
+    /// The objectives of the plan in force, as (id, text), to link a new note to.
+    objectives: Vec<(i64, String)>,
 }
 
-fn note_view(state: &AppState, staff: &Staff, n: Note) -> NoteView {
+/// An objective's text as notes show it: the objective, its version and its target date.
+fn objective_label(o: &SignedObjective) -> String {
+    format!(
+        "{} (plan version {}, target {})",
+        o.text,
+        o.version,
+        o.target_on.format("%-d %b %Y")
+    )
+}
+
+/// The objective ids ticked on a form: fields named `<prefix><id>`.
+fn ticked_objectives(form: &BTreeMap<String, String>, prefix: &str) -> Vec<i64> {
+    form.keys()
+        .filter_map(|k| k.strip_prefix(prefix).and_then(|id| id.parse().ok()))
+        .collect()
+}
+
+fn note_view(state: &AppState, staff: &Staff, n: Note, objectives: &[SignedObjective]) -> NoteView {
     let me = staff.actor.user_id;
     let role = staff.actor.role;
     let template = n.template();
@@ -121,6 +143,16 @@ fn note_view(state: &AppState, staff: &Staff, n: Note) -> NoteView {
         )
     };
     NoteView {
+        objectives: n
+            .objective_ids
+            .iter()
+            .map(|id| {
+                objectives
+                    .iter()
+                    .find(|o| o.id == *id)
+                    .map_or_else(|| format!("Objective #{id}"), objective_label)
+            })
+            .collect(),
         id: n.id,
         heading: format!(
             "{kind} · {} · {}",
@@ -182,12 +214,13 @@ async fn render(
         .store
         .patient_grant::<can::ReadClinical>(&staff.actor, patient_id)
         .await?;
+    let objectives = state.store.signed_objectives(&grant).await?;
     let notes = state
         .store
         .notes(&grant)
         .await?
         .into_iter()
-        .map(|n| note_view(state, staff, n))
+        .map(|n| note_view(state, staff, n, &objectives))
         .collect();
     let role = staff.actor.role;
     Ok(NotesPage {
@@ -203,6 +236,11 @@ async fn render(
         today: state.today().to_string(),
         errors: labelled(errors),
         notice,
+        objectives: objectives
+            .iter()
+            .filter(|o| o.in_force)
+            .map(|o| (o.id, objective_label(o)))
+            .collect(),
     }
     .render()?)
 }
@@ -292,6 +330,7 @@ pub async fn create(
         template,
         session_on,
         sections: section_fields(template, &form.sections),
+        objective_ids: ticked_objectives(&form.sections, "objective_"),
     };
     match state.store.write_note(&grant, &note, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/patients/{id}/notes")).into_response()),
@@ -388,6 +427,8 @@ pub async fn addendum(
 pub struct AttendeeChoice {
     id: i64,
     name: String,
+    /// The objectives of their plan in force, as (id, text).
+    objectives: Vec<(i64, String)>,
 }
 
 #[derive(Template)]
@@ -414,6 +455,11 @@ impl GroupNotePage {
     fn field(&self, patient: &i64, key: &str) -> &str {
         self.value(&format!("p{patient}_{key}"))
     }
+
+    fn objective_checked(&self, patient: &i64, objective: &i64) -> bool {
+        self.values
+            .contains_key(&format!("p{patient}_objective_{objective}"))
+    }
 }
 
 async fn group_page(
@@ -424,16 +470,26 @@ async fn group_page(
 ) -> Result<String, AppError> {
     let grant = state.store.grant::<can::ReadEpisodes>(&staff.actor)?;
     let write = state.store.grant::<can::WriteClinical>(&staff.actor)?;
-    let patients = state
-        .store
-        .caseload(&grant)
-        .await?
-        .into_iter()
-        .map(|c| AttendeeChoice {
+    let mut patients = Vec::new();
+    for c in state.store.caseload(&grant).await? {
+        let read = state
+            .store
+            .patient_grant::<can::ReadClinical>(&staff.actor, c.patient_id)
+            .await?;
+        let objectives = state
+            .store
+            .signed_objectives(&read)
+            .await?
+            .iter()
+            .filter(|o| o.in_force)
+            .map(|o| (o.id, objective_label(o)))
+            .collect();
+        patients.push(AttendeeChoice {
             id: c.patient_id,
             name: c.patient_name,
-        })
-        .collect();
+            objectives,
+        });
+    }
     let groups = state
         .store
         .my_group_notes(&write)
@@ -467,7 +523,8 @@ pub async fn group_form(State(state): State<AppState>, staff: Staff) -> Result<R
 }
 
 /// Writes a group note (DAP): `title`, `session_on`, `shared_text`, and for each attendee
-/// `attend_<id>` plus `p<id>_data`, `p<id>_assessment`, `p<id>_plan`.
+/// `attend_<id>` plus `p<id>_data`, `p<id>_assessment`, `p<id>_plan` and a
+/// `p<id>_objective_<objective id>` for each of their plan objectives the session addressed.
 pub async fn group_create(
     State(state): State<AppState>,
     staff: Staff,
@@ -498,7 +555,7 @@ pub async fn group_create(
             grant,
             AttendeeNote {
                 sections,
-                objective_ids: Vec::new(),
+                objective_ids: ticked_objectives(&form, &format!("p{id}_objective_")),
             },
         ));
     }

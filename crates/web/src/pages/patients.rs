@@ -47,6 +47,8 @@ struct DashboardPage {
     late_notes: Vec<NoteAlert>,
     cosign: Vec<NoteAlert>,
     today: String,
+    /// Treatment plans overdue for review in my caseload: (patient id, name, version, due).
+    overdue_plans: Vec<(i64, String, i64, String)>,
 }
 
 /// An unsigned or to-be-co-signed note on the dashboard (no clinical text).
@@ -107,6 +109,19 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         }
         _ => Vec::new(),
     };
+    let overdue_plans = match state.store.grant::<can::ReadClinical>(&staff.actor) {
+        Ok(grant) if matches!(role.code(), "counselor" | "clinical_director") => state
+            .store
+            .overdue_plan_reviews(&grant, today)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let due = view::day(&r.review_due_on);
+                (r.patient_id, r.patient_name, r.version, due)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let grant = state.store.grant::<can::ReadDemographics>(&staff.actor)?;
     let admissions = case_rows(state.store.admissions_on(&grant, today).await?);
     let tasks = super::tasks::task_views(state.store.my_tasks(&grant).await?, &state);
@@ -144,6 +159,7 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         Err(_) => (Vec::new(), Vec::new()),
     };
     let page = DashboardPage {
+        overdue_plans,
         late_notes,
         cosign,
         tasks,
@@ -465,8 +481,8 @@ pub async fn register(
 
 /// A chart header flag.
 pub struct FlagView {
-    kind: String,
-    summary: String,
+    pub(super) kind: String,
+    pub(super) summary: String,
 }
 
 /// The chart header.
@@ -477,14 +493,14 @@ pub struct ChartHeader {
     pub(crate) name: String,
     legal_name: Option<String>,
     pronouns: Option<String>,
-    mrn: String,
+    pub(super) mrn: String,
     dob: String,
     age: i32,
     program: Option<String>,
     level: Option<String>,
     counselor: Option<String>,
     status: String,
-    flags: Vec<FlagView>,
+    pub(super) flags: Vec<FlagView>,
 }
 
 /// One level-of-care history row.
@@ -533,8 +549,11 @@ pub(super) struct ChartPage {
     can_discharge: bool,
     pub(super) measures: Option<super::measures::MeasuresTab>,
     can_read_schedule: bool,
-    schedule: Option<super::schedule::ScheduleTab>,
+    pub(super) schedule: Option<super::schedule::ScheduleTab>,
     can_see_consents: bool,
+    pub(super) medications: Option<super::medications::MedicationsTab>,
+    /// The Phase tab; the inner `None` when no phases apply.
+    pub(super) phase: Option<Option<super::phases::PhaseTab>>,
 }
 
 pub(crate) struct ChartData {
@@ -675,6 +694,8 @@ pub(super) fn chart_page(
             || permits(role, Permission::Disclose),
         can_read_schedule: permits(role, Permission::ReadSchedule),
         schedule: None,
+        medications: None,
+        phase: None,
     }
 }
 
@@ -1405,8 +1426,12 @@ pub async fn discharge(
             )
             .await
         {
+            // Next come the summary, aftercare plan and follow-ups on the discharge page.
             Ok(()) => {
-                return Ok(Redirect::to(&format!("/patients/{patient_id}/episodes")).into_response())
+                return Ok(
+                    Redirect::to(&format!("/episodes/{episode_id}/discharge-summary"))
+                        .into_response(),
+                )
             }
             Err(StoreError::Invalid(e)) => errors = e,
             Err(e) => return Err(e.into()),

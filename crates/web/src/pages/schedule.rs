@@ -65,6 +65,7 @@ struct DaySheetPage {
     statuses: Vec<(&'static str, &'static str)>,
     can_mark: bool,
     error: Option<String>,
+    appointments: Vec<super::appointments::AppointmentView>,
 }
 
 /// The site asked for, or the first.
@@ -152,6 +153,8 @@ async fn render_sheet(
             .collect(),
         can_mark: permits(staff.actor.role, Permission::ManageSchedule),
         error,
+        appointments: super::appointments::day_sheet_appointments(state, staff, site.id, date)
+            .await?,
     }
     .render()?)
 }
@@ -610,6 +613,8 @@ pub struct ScheduleTab {
     pub(super) coverage: Vec<(String, Vec<String>, Vec<String>, u64)>,
     /// An enrolment error to show.
     pub(super) error: Option<String>,
+    /// Appointments, availability and calendar feeds.
+    pub(super) appointments: super::appointments::AppointmentsSection,
 }
 
 /// Builds the schedule tab for a patient.
@@ -709,6 +714,7 @@ pub async fn schedule_tab(
             .map(|c| (c.track_name, c.attended, c.missing, c.sessions_to_complete))
             .collect(),
         error,
+        appointments: super::appointments::section(state, staff, patient_id).await?,
     })
 }
 

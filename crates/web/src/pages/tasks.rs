@@ -24,6 +24,8 @@ pub struct TaskView {
     pub(super) opened: String,
     pub(super) due: Option<String>,
     pub(super) assignee: String,
+    /// A follow-up after discharge, answered with its outcome rather than free text.
+    pub(super) follow_up: bool,
 }
 
 /// Tasks as the page shows them.
@@ -46,6 +48,7 @@ pub fn task_views(tasks: Vec<Task>, state: &AppState) -> Vec<TaskView> {
                 ),
                 (None, None) => String::new(),
             },
+            follow_up: t.kind == trellis_storage::discharge::FOLLOW_UP_TASK_KIND,
             title: t.title,
             priority: t.priority,
         })

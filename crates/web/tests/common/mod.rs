@@ -71,8 +71,15 @@ pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
 
+/// The fixture site's time zone; "today" must be read in it, as the server does.
+pub const CLINIC_TIMEZONE: chrono_tz::Tz = chrono_tz::America::New_York;
+
+/// Today at the fixture site. UTC's date runs a day ahead of New York every evening, and a
+/// date that is "today" in UTC is then "in the future" to the server.
 pub fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    chrono::Utc::now()
+        .with_timezone(&CLINIC_TIMEZONE)
+        .date_naive()
 }
 
 /// Starts a server with default settings.
@@ -91,7 +98,7 @@ pub async fn start_with(config: Config) -> TestServer {
             NewSite {
                 code: "DTN".into(),
                 name: "Downtown".into(),
-                timezone: "America/New_York".into(),
+                timezone: CLINIC_TIMEZONE.name().into(),
                 address: None,
                 phone: None,
             },
@@ -203,7 +210,8 @@ pub fn actor(users: &HashMap<&'static str, i64>, username: &'static str, role: R
     }
 }
 
-async fn admitted(
+/// Registers a patient and admits them 14 days ago with the given primary counselor.
+pub async fn admitted(
     store: &Store,
     intake: &Actor,
     site_id: i64,

@@ -1,0 +1,1111 @@
+//! 42 CFR Part 2 over JSON: consents, the one consent-checked disclosure path, the accounting
+//! of disclosures, emergency (break-the-glass) access, the privacy report and collateral
+//! contacts. Every handler calls the same store function as the Consents & disclosures tab.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use trellis_domain::consent::{
+    CollateralAllowance, CollateralRelationship, EmergencyGround, Expiry, InformationCategory,
+    Purpose, Recipient, RecipientClass, TPO_GENERIC_RECIPIENTS,
+};
+use trellis_domain::patient::FieldError;
+use trellis_storage::access::can;
+use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
+use trellis_storage::confidentiality::{
+    ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
+    NewConsent,
+};
+
+use super::episodes::Created;
+use super::extract::{ApiQuery, JsonBody, PathId};
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
+use crate::error::{ApiError, ApiErrorBody, ApiErrorDetail, AppError};
+use crate::forms;
+use crate::identity::ApiCaller;
+use crate::AppState;
+
+/// A consent's recipient.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsentRecipient {
+    /// named, class or tpo (the generic treatment, payment and operations description).
+    pub kind: String,
+    /// The recipient as the consent words it.
+    pub description: String,
+    /// The class code, for a class recipient.
+    pub class: Option<String>,
+}
+
+/// A consent with every §2.31(a) element and its state now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsentView {
+    /// Id.
+    pub id: i64,
+    /// active, expired, revoked or pending (signed for a later date).
+    pub state: String,
+    /// (a)(1) The patient's name.
+    pub patient_name: String,
+    /// (a)(2) Who may disclose.
+    pub disclosing_program: String,
+    /// (a)(3) Information category codes.
+    pub categories: Vec<String>,
+    /// (a)(3) Further description of the information.
+    pub information_description: String,
+    /// (a)(4) Recipients.
+    pub recipients: Vec<ConsentRecipient>,
+    /// (a)(5) Purpose codes.
+    pub purposes: Vec<String>,
+    /// (a)(5) The purpose in words, for "other".
+    pub other_purpose: String,
+    /// (a)(4) HIPAA redisclosure statement (TPO consents).
+    pub redisclosure_statement: String,
+    /// (a)(6) Right to revoke and how.
+    pub revocation_statement: String,
+    /// (a)(7) Expiry, in words.
+    pub expiry: String,
+    /// (a)(8) Who signed.
+    pub signer_name: Option<String>,
+    /// (a)(8) Their relationship to the patient when not the patient.
+    pub signer_relationship: Option<String>,
+    /// (a)(8) When the electronic signature was made.
+    pub signed_at: Option<DateTime<Utc>>,
+    /// (a)(9) Date signed.
+    pub signed_on: Option<NaiveDate>,
+    /// When a revocation took effect.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Who recorded the revocation.
+    pub revoked_by: Option<String>,
+    /// The scope statement sent with disclosures made under it.
+    pub scope: String,
+    /// The collateral contact it names, if linked to one.
+    pub collateral_id: Option<i64>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// The printable form (a staff page).
+    pub print_url: String,
+}
+
+fn consent_view(patient_id: i64, r: ConsentRecord) -> ConsentView {
+    let c = r.consent;
+    ConsentView {
+        id: r.id,
+        state: r.state.into(),
+        patient_name: c.patient_name,
+        disclosing_program: c.disclosing_program,
+        categories: c.categories.iter().map(|c| c.code().to_owned()).collect(),
+        information_description: c.information_description,
+        recipients: c
+            .recipients
+            .iter()
+            .map(|rc| match rc {
+                Recipient::Named { name } => ConsentRecipient {
+                    kind: "named".into(),
+                    description: name.clone(),
+                    class: None,
+                },
+                Recipient::Class { class, description } => ConsentRecipient {
+                    kind: "class".into(),
+                    description: description.clone(),
+                    class: Some(class.code().into()),
+                },
+                Recipient::TpoGeneric { description } => ConsentRecipient {
+                    kind: "tpo".into(),
+                    description: description.clone(),
+                    class: None,
+                },
+            })
+            .collect(),
+        purposes: c.purposes.iter().map(|p| p.code().to_owned()).collect(),
+        other_purpose: c.other_purpose,
+        redisclosure_statement: c.redisclosure_statement,
+        revocation_statement: c.revocation_statement,
+        expiry: c
+            .expiry
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        signer_name: c.signature.as_ref().map(|s| s.signer_name.clone()),
+        signer_relationship: c.signature.as_ref().and_then(|s| s.relationship.clone()),
+        signed_at: c.signature.as_ref().map(|s| s.signed_at),
+        signed_on: c.signed_on,
+        revoked_at: c.revocation.as_ref().map(|rv| rv.revoked_at),
+        revoked_by: c.revocation.map(|rv| rv.recorded_by),
+        scope: r.scope,
+        collateral_id: r.collateral_id,
+        recorded_at: r.recorded_at.0,
+        recorded_by: r.recorded_by,
+        print_url: format!("/patients/{patient_id}/consents/{}", r.id),
+    }
+}
+
+/// The patient's consents, newest first, each with its state now (the read is audited).
+#[utoipa::path(get, path = "/patients/{id}/consents", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "The consents", body = Vec<ConsentView>),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn list_consents(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<Vec<ConsentView>>, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, id)
+        .await?;
+    let records = state.store.consents(&grant).await?;
+    Ok(Json(
+        records.into_iter().map(|r| consent_view(id, r)).collect(),
+    ))
+}
+
+/// A signed consent with every §2.31(a) element, as on the consent form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewConsentBody {
+    /// (a)(2) Who may disclose: this program, by name.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub disclosing_program: String,
+    /// (a)(3) Information category codes: demographics, attendance, assessment, diagnoses,
+    /// medications, drug_screens, treatment_plan, progress_summary, discharge_summary, billing.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub categories: Vec<String>,
+    /// (a)(3) Further description of the information.
+    #[serde(default)]
+    pub information_description: String,
+    /// (a)(4) named, class or tpo.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub recipient_kind: String,
+    /// The recipient's name, for named (the legal record; defaults to the linked collateral
+    /// contact's name and organisation).
+    #[serde(default)]
+    pub recipient_name: String,
+    /// The class code, for class: treating_providers, health_plans, program_operations.
+    #[serde(default)]
+    pub recipient_class: String,
+    /// A collateral contact of the patient this consent names.
+    pub collateral_id: Option<i64>,
+    /// (a)(5) Purpose codes: treatment, payment, operations, patient_request, legal,
+    /// employment, other.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub purposes: Vec<String>,
+    /// (a)(5) The purpose in words, when "other".
+    #[serde(default)]
+    pub other_purpose: String,
+    /// (a)(4) HIPAA redisclosure statement (required on TPO consents).
+    #[serde(default)]
+    pub redisclosure_statement: String,
+    /// (a)(6) Right to revoke and how.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub revocation_statement: String,
+    /// (a)(7) date, event, end_of_treatment (TPO only) or none (TPO only).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub expiry_kind: String,
+    /// The last day in effect, YYYY-MM-DD, for date.
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub expiry_date: String,
+    /// The event, for event.
+    #[serde(default)]
+    pub expiry_event: String,
+    /// (a)(8) The signer's typed full name (the electronic signature; the time is recorded).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub signer_name: String,
+    /// (a)(8) Relationship to the patient, when someone else signs.
+    #[serde(default)]
+    pub signer_relationship: String,
+    /// (a)(9) Date signed, YYYY-MM-DD, not in the future.
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub signed_on: String,
+}
+
+fn code_set<T: std::str::FromStr + Ord>(
+    field: &'static str,
+    values: &[String],
+    errors: &mut Vec<FieldError>,
+) -> BTreeSet<T> {
+    let mut out = BTreeSet::new();
+    for v in values {
+        match v.trim().parse() {
+            Ok(c) => {
+                out.insert(c);
+            }
+            Err(_) => errors.push(FieldError::new(field, "unknown code")),
+        }
+    }
+    out
+}
+
+/// Records a signed consent after checking every §2.31(a) element (the same checks as the form).
+#[utoipa::path(post, path = "/patients/{id}/consents", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = NewConsentBody,
+    responses(
+        (status = 201, description = "Recorded", body = Created),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn record_consent(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<NewConsentBody>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, id)
+        .await?;
+    let b = body.parse()?;
+    let mut errors = Vec::new();
+    let categories = code_set("categories", &b.categories, &mut errors);
+    let purposes = code_set("purposes", &b.purposes, &mut errors);
+    let mut recipient_name = b.recipient_name.trim().to_owned();
+    if recipient_name.is_empty() && b.recipient_kind.trim() == "named" {
+        if let Some(collateral) = b.collateral_id {
+            let contacts = state.store.collaterals(&grant).await?;
+            if let Some(c) = contacts.iter().find(|c| c.id == collateral) {
+                recipient_name = c.recipient_label();
+            }
+        }
+    }
+    let recipients = match b.recipient_kind.trim() {
+        "tpo" => vec![Recipient::TpoGeneric {
+            description: TPO_GENERIC_RECIPIENTS.into(),
+        }],
+        "class" => forms::code::<RecipientClass>(
+            "recipient_class",
+            &b.recipient_class,
+            "must be treating_providers, health_plans or program_operations",
+            &mut errors,
+        )
+        .map(|class| Recipient::Class {
+            class,
+            description: class.label().into(),
+        })
+        .into_iter()
+        .collect(),
+        "named" if recipient_name.is_empty() => Vec::new(),
+        "named" => vec![Recipient::Named {
+            name: recipient_name,
+        }],
+        _ => {
+            errors.push(FieldError::new(
+                "recipient_kind",
+                "must be named, class or tpo",
+            ));
+            Vec::new()
+        }
+    };
+    let expiry = match b.expiry_kind.trim() {
+        "date" => forms::date("expiry_date", &b.expiry_date, &mut errors)
+            .map(|date| Expiry::OnDate { date }),
+        "event" => Some(Expiry::Event {
+            description: b.expiry_event.trim().to_owned(),
+            occurred_at: None,
+        }),
+        "end_of_treatment" => Some(Expiry::EndOfTreatment { ended_at: None }),
+        "none" => Some(Expiry::NoExpiry),
+        "" => None,
+        _ => {
+            errors.push(FieldError::new(
+                "expiry_kind",
+                "must be date, event, end_of_treatment or none",
+            ));
+            None
+        }
+    };
+    let signed_on = forms::date("signed_on", &b.signed_on, &mut errors);
+    let new = NewConsent {
+        disclosing_program: b.disclosing_program,
+        categories,
+        information_description: b.information_description,
+        recipients,
+        purposes,
+        other_purpose: b.other_purpose,
+        redisclosure_statement: b.redisclosure_statement,
+        revocation_statement: b.revocation_statement,
+        expiry,
+        signer_name: b.signer_name,
+        signer_relationship: Some(b.signer_relationship.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+        signed_on,
+        collateral_id: b.collateral_id,
+    };
+    // As on the form: unreadable fields first, then the store names every missing element.
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors).into());
+    }
+    let consent = state.store.record_consent(&grant, &new).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: consent })))
+}
+
+/// One consent laid out with every element, for printing (the read is audited).
+#[utoipa::path(get, path = "/consents/{id}", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Consent id")),
+    responses(
+        (status = 200, description = "The consent", body = ConsentView),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn get_consent(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<ConsentView>, ApiError> {
+    let patient = state.store.consent_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, patient)
+        .await?;
+    let record = state
+        .store
+        .consents(&grant)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(AppError::NotFound("consent"))?;
+    Ok(Json(consent_view(patient, record)))
+}
+
+/// Confirmation that the patient revoked in writing (§2.31(a)(6)).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RevokeBody {
+    /// Must be true: the patient revoked the consent in writing.
+    #[schema(value_type = bool, required = true)]
+    pub in_writing: Option<bool>,
+}
+
+/// Records the patient's revocation: the consent covers no disclosure from now on.
+#[utoipa::path(post, path = "/consents/{id}/revoke", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Consent id")),
+    request_body = RevokeBody,
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 409, description = "Already revoked", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn revoke_consent(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<RevokeBody>,
+) -> Result<StatusCode, ApiError> {
+    let patient = state.store.consent_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, patient)
+        .await?;
+    if body.parse()?.in_writing != Some(true) {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "in_writing",
+            "confirm that the patient revoked the consent in writing",
+        )])
+        .into());
+    }
+    state.store.revoke_consent(&grant, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One section of a disclosure packet.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PacketSection {
+    /// The information category.
+    pub heading: String,
+    /// The record's lines, as disclosed.
+    pub lines: Vec<String>,
+}
+
+/// The four §2.51 facts of an emergency disclosure.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EmergencyFacts {
+    /// medical_emergency, declared_disaster or fda_product_error.
+    pub ground: String,
+    /// Medical personnel who received the information.
+    pub recipient_name: String,
+    /// Their facility.
+    pub recipient_facility: String,
+    /// Who disclosed.
+    pub disclosed_by: String,
+    /// When.
+    pub disclosed_at: Option<DateTime<Utc>>,
+    /// The nature of the emergency.
+    pub nature: String,
+}
+
+/// What was sent: the record, the §2.32 notice and the consent's scope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Packet {
+    /// Patient name.
+    pub patient_name: String,
+    /// The record, by category.
+    pub sections: Vec<PacketSection>,
+    /// The §2.32 notice, as configured at the time.
+    pub notice: String,
+    /// A clear explanation of the consent's scope.
+    pub consent_scope: String,
+    /// For an emergency disclosure.
+    pub emergency: Option<EmergencyFacts>,
+}
+
+/// One entry of the accounting of disclosures, with its packet.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Disclosure {
+    /// Id.
+    pub id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// The consent it was made under (none for an emergency).
+    pub consent_id: Option<i64>,
+    /// consent or emergency.
+    pub kind: String,
+    /// Purpose code, or emergency.
+    pub purpose: String,
+    /// Category labels.
+    pub categories: Vec<String>,
+    /// To whom.
+    pub recipient: String,
+    /// When.
+    pub disclosed_at: DateTime<Utc>,
+    /// By whom.
+    pub disclosed_by: String,
+    /// What was sent.
+    pub packet: Packet,
+}
+
+fn ground_code(ground: EmergencyGround) -> String {
+    serde_json::to_value(ground)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn disclosure_dto(d: DisclosureRecord) -> Disclosure {
+    let p = d.packet;
+    Disclosure {
+        id: d.id,
+        patient_id: d.patient_id,
+        consent_id: d.consent_id,
+        kind: d.kind,
+        purpose: d.purpose,
+        categories: d.categories,
+        recipient: d.recipient,
+        disclosed_at: d.disclosed_at.0,
+        disclosed_by: d.disclosed_by,
+        packet: Packet {
+            patient_name: p.patient_name,
+            sections: p
+                .sections
+                .into_iter()
+                .map(|s| PacketSection {
+                    heading: s.heading,
+                    lines: s.lines,
+                })
+                .collect(),
+            notice: p.notice,
+            consent_scope: p.consent_scope,
+            emergency: p.emergency.map(|e| EmergencyFacts {
+                ground: ground_code(e.ground),
+                recipient_name: e.recipient_name,
+                recipient_facility: e.recipient_facility,
+                disclosed_by: e.disclosed_by,
+                disclosed_at: e.disclosed_at,
+                nature: e.nature,
+            }),
+        },
+    }
+}
+
+/// A proposed disclosure.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DisclosureBody {
+    /// The recipient's name (a person or organisation), as the consent names them.
+    pub recipient_name: Option<String>,
+    /// Or a class: treating_providers, health_plans, program_operations.
+    pub recipient_class: Option<String>,
+    /// Purpose code: treatment, payment, operations, patient_request, legal, employment, other.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub purpose: String,
+    /// The purpose in words, when "other".
+    #[serde(default)]
+    pub purpose_detail: String,
+    /// Information category codes to send.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub categories: Vec<String>,
+}
+
+/// A refused disclosure: nothing was sent, and the refusal is in the audit log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisclosureRefused {
+    /// code disclosure_refused, the reason in words.
+    pub error: ApiErrorDetail,
+    /// Stable reason: no_consent_on_file, consent_expired, consent_revoked,
+    /// consent_not_yet_in_effect, consent_incomplete, different_recipient, different_purpose,
+    /// information_not_covered, proceedings_against_patient, recipient_not_identified,
+    /// nothing_requested.
+    pub reason: String,
+}
+
+/// Discloses through the one consent-checked path: a consent in effect must cover this
+/// recipient, purpose and information now. On success the packet carries the §2.32 notice and
+/// the consent's scope and is in the accounting; a refusal names its reason. Both are audited.
+#[utoipa::path(post, path = "/patients/{id}/disclosures", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = DisclosureBody,
+    responses(
+        (status = 201, description = "Disclosed and recorded in the accounting", body = Disclosure),
+        (status = 409, description = "Refused: no consent covers it (disclosure_refused, with the reason)", body = DisclosureRefused),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn disclose(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<DisclosureBody>,
+) -> Result<Response, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&caller.actor, id)
+        .await?;
+    let b = body.parse()?;
+    let mut errors = Vec::new();
+    let purpose = forms::code::<Purpose>(
+        "purpose",
+        &b.purpose,
+        "must be treatment, payment, operations, patient_request, legal, employment or other",
+        &mut errors,
+    );
+    let recipient_class = b
+        .recipient_class
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .and_then(|c| {
+            forms::code::<RecipientClass>(
+                "recipient_class",
+                c,
+                "must be treating_providers, health_plans or program_operations",
+                &mut errors,
+            )
+        });
+    let categories: BTreeSet<InformationCategory> =
+        code_set("categories", &b.categories, &mut errors);
+    let (Some(purpose), true) = (purpose, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    let input = DisclosureInput {
+        recipient_name: b.recipient_name,
+        recipient_class,
+        purpose,
+        purpose_detail: b.purpose_detail,
+        categories,
+    };
+    match state.store.disclose(&grant, &input).await? {
+        DisclosureOutcome::Made(d) => {
+            Ok((StatusCode::CREATED, Json(disclosure_dto(*d))).into_response())
+        }
+        DisclosureOutcome::Refused(refusal) => Ok((
+            StatusCode::CONFLICT,
+            Json(DisclosureRefused {
+                error: ApiErrorBody::new("disclosure_refused", refusal.to_string(), Vec::new())
+                    .error,
+                reason: refusal.code().into(),
+            }),
+        )
+            .into_response()),
+    }
+}
+
+/// The patient's accounting of disclosures, newest first (the read is audited).
+#[utoipa::path(get, path = "/patients/{id}/disclosures", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "Every disclosure, consented and emergency", body = Vec<Disclosure>),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn accounting(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<Vec<Disclosure>>, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&caller.actor, id)
+        .await?;
+    let rows = state.store.accounting(&grant).await?;
+    Ok(Json(rows.into_iter().map(disclosure_dto).collect()))
+}
+
+/// One disclosure with its packet (the read is audited).
+#[utoipa::path(get, path = "/disclosures/{id}", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Disclosure id")),
+    responses(
+        (status = 200, description = "The disclosure", body = Disclosure),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn get_disclosure(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<Disclosure>, ApiError> {
+    let patient = state.store.disclosure_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&caller.actor, patient)
+        .await?;
+    Ok(Json(disclosure_dto(
+        state.store.disclosure(&grant, id).await?,
+    )))
+}
+
+/// Emergency access: the reason and the §2.51 facts.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EmergencyBody {
+    /// medical_emergency, declared_disaster or fda_product_error.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub ground: String,
+    /// Why the record must be opened now.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub reason: String,
+    /// Medical personnel receiving the information.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub recipient_name: String,
+    /// Their facility.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub recipient_facility: String,
+    /// The nature of the emergency.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub nature: String,
+}
+
+/// Until when emergency access lasts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EmergencyGranted {
+    /// Access ends at this instant.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Opens a patient's record in a bona fide emergency (break-the-glass): time-limited, audited,
+/// recorded in the accounting with the §2.51 facts, and the privacy officer gets a task.
+#[utoipa::path(post, path = "/patients/{id}/emergency-access", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = EmergencyBody,
+    responses(
+        (status = 201, description = "Access granted until expires_at", body = EmergencyGranted),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn break_glass(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<EmergencyBody>,
+) -> Result<(StatusCode, Json<EmergencyGranted>), ApiError> {
+    let grant = state.store.grant::<can::BreakGlass>(&caller.actor)?;
+    let b = body.parse()?;
+    let ground = match b.ground.trim() {
+        "medical_emergency" => EmergencyGround::MedicalEmergency,
+        "declared_disaster" => EmergencyGround::DeclaredDisaster,
+        "fda_product_error" => EmergencyGround::FdaProductError,
+        _ => {
+            return Err(AppError::Invalid(vec![FieldError::new(
+                "ground",
+                "must be medical_emergency, declared_disaster or fda_product_error",
+            )])
+            .into())
+        }
+    };
+    let expires = state
+        .store
+        .break_glass(
+            &grant,
+            id,
+            &EmergencyAccess {
+                ground,
+                reason: b.reason,
+                recipient_name: b.recipient_name,
+                recipient_facility: b.recipient_facility,
+                nature: b.nature,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EmergencyGranted {
+            expires_at: expires.0,
+        }),
+    ))
+}
+
+/// The period of a privacy report.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PrivacyPeriod {
+    /// First day, YYYY-MM-DD (default 30 days ago).
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD, inclusive (default today).
+    pub to: Option<String>,
+}
+
+/// One emergency access.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BreakGlassEvent {
+    /// Id.
+    pub id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// Who opened the record.
+    pub user_name: String,
+    /// When.
+    pub started_at: DateTime<Utc>,
+    /// Until when.
+    pub expires_at: DateTime<Utc>,
+    /// The ground.
+    pub ground: String,
+    /// The stated reason.
+    pub reason: String,
+    /// Recipient and facility.
+    pub recipient: String,
+    /// Nature of the emergency.
+    pub nature: String,
+}
+
+/// One consent revocation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevocationEvent {
+    /// Consent.
+    pub consent_id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// When it took effect.
+    pub revoked_at: DateTime<Utc>,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+/// The privacy officer's view of a period.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrivacyReport {
+    /// Disclosures made.
+    pub disclosures: Vec<Disclosure>,
+    /// Emergency accesses.
+    pub break_glass: Vec<BreakGlassEvent>,
+    /// Consent revocations.
+    pub revocations: Vec<RevocationEvent>,
+}
+
+/// Disclosures, emergency accesses and consent revocations by date (privacy officers and
+/// administrators; the read is audited).
+#[utoipa::path(get, path = "/privacy-report", tag = "confidentiality",
+    params(PrivacyPeriod),
+    responses(
+        (status = 200, description = "The report", body = PrivacyReport),
+        Unauthenticated, Forbidden, BadQuery,
+    ))]
+pub async fn privacy_report(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiQuery(period): ApiQuery<PrivacyPeriod>,
+) -> Result<Json<PrivacyReport>, ApiError> {
+    let grant = state.store.grant::<can::ReadAudit>(&caller.actor)?;
+    let today = state.today();
+    let mut errors = Vec::new();
+    let from = match period.from.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => forms::date("from", s, &mut errors),
+        None => Some(today - Duration::days(30)),
+    };
+    let to = match period.to.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => forms::date("to", s, &mut errors),
+        None => Some(today),
+    };
+    let (Some(from), Some(to), true) = (from, to, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    let report = state
+        .store
+        .privacy_report(&grant, state.timezone, from, to)
+        .await?;
+    Ok(Json(PrivacyReport {
+        disclosures: report.disclosures.into_iter().map(disclosure_dto).collect(),
+        break_glass: report
+            .break_glass
+            .into_iter()
+            .map(|b| BreakGlassEvent {
+                id: b.id,
+                patient_id: b.patient_id,
+                user_name: b.user_name,
+                started_at: b.started_at.0,
+                expires_at: b.expires_at.0,
+                ground: ground_code(b.access.ground),
+                reason: b.access.reason,
+                recipient: format!(
+                    "{} ({})",
+                    b.access.recipient_name, b.access.recipient_facility
+                ),
+                nature: b.access.nature,
+            })
+            .collect(),
+        revocations: report
+            .revocations
+            .into_iter()
+            .map(|r| RevocationEvent {
+                consent_id: r.consent_id,
+                patient_id: r.patient_id,
+                revoked_at: r.revoked_at.0,
+                recorded_by: r.recorded_by,
+            })
+            .collect(),
+    }))
+}
+
+/// What a collateral contact may receive under one consent, for one purpose.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Allowance {
+    /// The consent that allows it.
+    pub consent_id: i64,
+    /// Address the disclosure to this name (the consent's wording).
+    pub recipient: String,
+    /// Purpose code.
+    pub purpose: String,
+    /// The purpose in words, for "other".
+    pub purpose_detail: String,
+    /// Information category codes.
+    pub categories: Vec<String>,
+    /// When the consent stops, in words.
+    pub expiry: String,
+}
+
+fn allowance(a: CollateralAllowance) -> Allowance {
+    Allowance {
+        consent_id: a.consent_id.0,
+        recipient: a.recipient,
+        purpose: a.purpose.code().into(),
+        purpose_detail: a.purpose_detail,
+        categories: a.categories.iter().map(|c| c.code().to_owned()).collect(),
+        expiry: a.expiry.map(|e| e.to_string()).unwrap_or_default(),
+    }
+}
+
+/// A collateral contact and what they may receive now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Collateral {
+    /// Id.
+    pub id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// Relationship code.
+    pub relationship: String,
+    /// Name.
+    pub name: String,
+    /// Organisation.
+    pub organisation: String,
+    /// Phone.
+    pub phone: String,
+    /// Email.
+    pub email: String,
+    /// Notes.
+    pub notes: String,
+    /// Where a future portal login attaches (always null for now).
+    pub portal_account_id: Option<i64>,
+    /// When added.
+    pub added_at: DateTime<Utc>,
+    /// Who added them.
+    pub added_by: String,
+    /// The last day they were a contact, once end-dated.
+    pub ended_on: Option<NaiveDate>,
+    /// Consents linked to this contact.
+    pub linked_consents: Vec<i64>,
+    /// What they may receive now, from the consents in effect (empty once end-dated).
+    pub may_receive: Vec<Allowance>,
+}
+
+fn collateral_dto(c: CollateralRecord) -> Collateral {
+    Collateral {
+        id: c.id,
+        patient_id: c.patient_id,
+        relationship: c.contact.relationship.code().into(),
+        name: c.contact.name,
+        organisation: c.contact.organisation,
+        phone: c.contact.phone,
+        email: c.contact.email,
+        notes: c.contact.notes,
+        portal_account_id: c.portal_account_id,
+        added_at: c.added_at.0,
+        added_by: c.added_by,
+        ended_on: c.ended_on.map(|d| d.0),
+        linked_consents: c.linked_consents,
+        may_receive: c.may_receive.into_iter().map(allowance).collect(),
+    }
+}
+
+/// The patient's collateral contacts with what each may receive now (the read is audited).
+#[utoipa::path(get, path = "/patients/{id}/collaterals", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "Current contacts first", body = Vec<Collateral>),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn list_collaterals(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<Vec<Collateral>>, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, id)
+        .await?;
+    let rows = state.store.collaterals(&grant).await?;
+    Ok(Json(rows.into_iter().map(collateral_dto).collect()))
+}
+
+/// A collateral contact's details.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CollateralBody {
+    /// spouse, parent, family, friend, sponsor, probation_officer, court, employer, attorney
+    /// or other.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub relationship: String,
+    /// Name.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub name: String,
+    /// Organisation (court, employer…).
+    #[serde(default)]
+    pub organisation: String,
+    /// Phone.
+    #[serde(default)]
+    pub phone: String,
+    /// Email.
+    #[serde(default)]
+    pub email: String,
+    /// Notes.
+    #[serde(default)]
+    pub notes: String,
+}
+
+const RELATIONSHIPS: &str = "must be spouse, parent, family, friend, sponsor, \
+    probation_officer, court, employer, attorney or other";
+
+fn new_collateral(b: CollateralBody) -> Result<NewCollateral, ApiError> {
+    let mut errors = Vec::new();
+    let relationship = forms::code::<CollateralRelationship>(
+        "relationship",
+        &b.relationship,
+        RELATIONSHIPS,
+        &mut errors,
+    );
+    let Some(relationship) = relationship else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    Ok(NewCollateral {
+        relationship,
+        name: b.name,
+        organisation: b.organisation,
+        phone: b.phone,
+        email: b.email,
+        notes: b.notes,
+    })
+}
+
+/// Links a collateral contact to the patient.
+#[utoipa::path(post, path = "/patients/{id}/collaterals", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = CollateralBody,
+    responses(
+        (status = 201, description = "Added", body = Created),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn add_collateral(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<CollateralBody>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, id)
+        .await?;
+    let new = new_collateral(body.parse()?)?;
+    let id = state.store.add_collateral(&grant, &new).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Corrects a current collateral contact (an end-dated one answers 409).
+#[utoipa::path(put, path = "/collaterals/{id}", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Collateral contact id")),
+    request_body = CollateralBody,
+    responses(
+        (status = 204, description = "Saved"),
+        (status = 409, description = "The contact has been end-dated", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn update_collateral(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<CollateralBody>,
+) -> Result<StatusCode, ApiError> {
+    let patient = state.store.collateral_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, patient)
+        .await?;
+    let new = new_collateral(body.parse()?)?;
+    state.store.update_collateral(&grant, id, &new).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// When a collateral contact stopped being one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EndCollateralBody {
+    /// The last day, YYYY-MM-DD (today or earlier).
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub ended_on: String,
+}
+
+/// End-dates a collateral contact: kept in the record, may receive nothing more.
+#[utoipa::path(post, path = "/collaterals/{id}/end", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Collateral contact id")),
+    request_body = EndCollateralBody,
+    responses(
+        (status = 204, description = "End-dated"),
+        (status = 409, description = "Already end-dated", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn end_collateral(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<EndCollateralBody>,
+) -> Result<StatusCode, ApiError> {
+    let patient = state.store.collateral_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, patient)
+        .await?;
+    let mut errors = Vec::new();
+    let Some(on) = forms::date("ended_on", &body.parse()?.ended_on, &mut errors) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    state.store.end_collateral(&grant, id, on).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
