@@ -2,26 +2,46 @@
 //! about sixty patients across admission, treatment, step-down and discharge. Dates are relative
 //! to today so the demo always looks current; names and details are invented.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
+use trellis_domain::consent::{
+    CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose, Recipient,
+    RecipientClass, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    TPO_GENERIC_RECIPIENTS,
+};
 use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
+use trellis_storage::collaterals::NewCollateral;
+use trellis_storage::confidentiality::{DisclosureInput, EmergencyAccess, NewConsent};
 use trellis_storage::episodes::{Admission, REFERRAL_SOURCES};
 use trellis_storage::measures::NewMeasure;
+use trellis_storage::medications::{NewDrugScreen, NewMedication};
 use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
 use trellis_storage::staff::NewStaff;
+use trellis_storage::treatment_plans::{
+    Goal, Intervention, Modality, Objective, ObjectiveStatus, PlanContent, PlanSignatures, Problem,
+};
 use trellis_storage::Store;
 
 /// The password of every demo account.
 pub const PASSWORD: &str = "trellis-demo-2026";
+
+/// Both demo sites' time zone.
+const CLINIC_TIMEZONE: chrono_tz::Tz = chrono_tz::America::New_York;
+
+/// Today at the demo clinic. The store checks dates against the site's calendar, and UTC's
+/// date runs a day ahead of New York every evening.
+fn clinic_today() -> NaiveDate {
+    Utc::now().with_timezone(&CLINIC_TIMEZONE).date_naive()
+}
 
 /// Demo staff: (username, role, name).
 pub const STAFF: [(&str, Role, &str); 12] = [
@@ -158,7 +178,7 @@ pub async fn load(store: &Store) -> Result<()> {
             NewSite {
                 code: "DTN".into(),
                 name: "Downtown Recovery Center".into(),
-                timezone: "America/New_York".into(),
+                timezone: CLINIC_TIMEZONE.name().into(),
                 address: Some("410 Market Street, Suite 300".into()),
                 phone: Some("(555) 201-4400".into()),
             },
@@ -170,7 +190,7 @@ pub async fn load(store: &Store) -> Result<()> {
             NewSite {
                 code: "RVS".into(),
                 name: "Riverside Clinic".into(),
-                timezone: "America/New_York".into(),
+                timezone: CLINIC_TIMEZONE.name().into(),
                 address: Some("88 River Road".into()),
                 phone: Some("(555) 201-4500".into()),
             },
@@ -259,9 +279,61 @@ pub async fn load(store: &Store) -> Result<()> {
                 .await?;
         }
     }
-    patients(store, &clinic).await?;
-    schedule(store, &clinic, downtown).await?;
-    notes(store, &clinic).await
+    patients(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("patients")?;
+    schedule(store, &clinic, downtown)
+        .await
+        .map_err(explained)
+        .context("schedule")?;
+    notes(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("notes")?;
+    appointments(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("appointments")?;
+    assessments(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("assessments")?;
+    treatment_plans(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("treatment plans")?;
+    medications_and_screens(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("medications and screens")?;
+    phases(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("phases")?;
+    discharge_records(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("discharge records")?;
+    part2(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("part2")?;
+    Ok(())
+}
+
+/// A storage refusal with the fields it names, so a demo step that breaks says what it sent.
+fn explained(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<trellis_storage::StoreError>() {
+        Some(trellis_storage::StoreError::Invalid(fields)) => {
+            let named: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            anyhow::anyhow!("invalid input ({})", named.join("; "))
+        }
+        _ => e,
+    }
 }
 
 /// A cycle of twelve group topics with the materials facilitators use.
@@ -345,7 +417,7 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
                 .await?,
         );
     }
-    let zone = SiteZone::parse("America/New_York")?;
+    let zone = SiteZone::parse(CLINIC_TIMEZONE.name())?;
     let today = zone.local_date(Utc::now());
     // The cycle started twelve weeks ago, on a Monday.
     let starts_on = today - Duration::days(i64::from(today.weekday().num_days_from_monday()) + 84);
@@ -585,7 +657,7 @@ fn sections(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// Progress notes for the first counselor's caseload: signed notes, two unsigned from days ago
 /// (late on the dashboard), a family note, and a signed evening group note with four attendees.
 async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
-    let today = Utc::now().date_naive();
+    let today = clinic_today();
     let counselor = clinic.actor("counselor")?;
     let caseload = store
         .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
@@ -617,6 +689,7 @@ async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
                     template: NoteTemplate::Dap,
                     session_on: today - Duration::days(days_ago),
                     sections: dap("Reviewed the week: attended all groups, one high-risk weekend avoided by calling a sponsor."),
+                    objective_ids: Vec::new(),
                 },
                 today,
             )
@@ -687,7 +760,7 @@ enum Course {
 
 async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(2026);
-    let today = Utc::now().date_naive();
+    let today = clinic_today();
     let intake = clinic.actor("intake")?;
     let mut courses = Vec::new();
     courses.extend([Course::RegisteredOnly; 3]);
@@ -947,4 +1020,1382 @@ async fn discharge(
     Ok(store
         .discharge(&grant, episode, on, reason, None, today)
         .await?)
+}
+
+/// One collateral contact of a demo patient.
+fn contact(
+    relationship: CollateralRelationship,
+    name: &str,
+    organisation: &str,
+    phone: &str,
+    email: &str,
+) -> NewCollateral {
+    NewCollateral {
+        relationship,
+        name: name.into(),
+        organisation: organisation.into(),
+        phone: phone.into(),
+        email: email.into(),
+        notes: String::new(),
+    }
+}
+
+/// A consent signed by the patient `days_ago`, with the demo's usual statements.
+fn demo_consent(
+    signer: &str,
+    days_ago: i64,
+    recipients: Vec<Recipient>,
+    purposes: &[Purpose],
+    categories: &[InformationCategory],
+    expiry: Expiry,
+) -> NewConsent {
+    let tpo = purposes.iter().any(|p| p.is_tpo());
+    NewConsent {
+        disclosing_program: "Downtown Recovery Center, Adult SUD IOP".into(),
+        categories: categories.iter().copied().collect(),
+        information_description: String::new(),
+        recipients,
+        purposes: purposes.iter().copied().collect(),
+        other_purpose: String::new(),
+        redisclosure_statement: if tpo {
+            DEFAULT_TPO_REDISCLOSURE_STATEMENT.into()
+        } else {
+            String::new()
+        },
+        revocation_statement: DEFAULT_REVOCATION_STATEMENT.into(),
+        expiry: Some(expiry),
+        signer_name: signer.into(),
+        signer_relationship: None,
+        signed_on: Some(clinic_today() - Duration::days(days_ago)),
+        collateral_id: None,
+    }
+}
+
+/// 42 CFR Part 2 for the first patients of the downtown adult caseload: TPO consents, a
+/// probation consent with an expiry, a revoked and an expired consent, collateral contacts
+/// (spouse, sponsor, probation officer, employer), disclosures in the accounting, and one
+/// emergency access with the privacy officer's review task.
+async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
+    use CollateralRelationship as Rel;
+    use InformationCategory as Info;
+    let today = clinic_today();
+    let counselor = clinic.actor("counselor")?;
+    let caseload = store
+        .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
+        .await?;
+    for (i, entry) in caseload.iter().take(4).enumerate() {
+        let manage = store
+            .patient_grant::<can::ManageConsents>(counselor, entry.patient_id)
+            .await?;
+        let read = store
+            .patient_grant::<can::ReadDemographics>(counselor, entry.patient_id)
+            .await?;
+        let patient = store.patient(&read).await?;
+        let signer = format!("{} {}", patient.legal_first_name, patient.legal_last_name);
+        let tpo = demo_consent(
+            &signer,
+            20,
+            vec![Recipient::TpoGeneric {
+                description: TPO_GENERIC_RECIPIENTS.into(),
+            }],
+            &[
+                Purpose::Treatment,
+                Purpose::Payment,
+                Purpose::HealthCareOperations,
+            ],
+            &[
+                Info::Demographics,
+                Info::Attendance,
+                Info::Diagnoses,
+                Info::TreatmentPlan,
+                Info::BillingAndClaims,
+            ],
+            Expiry::EndOfTreatment { ended_at: None },
+        );
+        store.record_consent(&manage, &tpo).await?;
+        let disclose = store
+            .patient_grant::<can::Disclose>(counselor, entry.patient_id)
+            .await?;
+        store
+            .disclose(
+                &disclose,
+                &DisclosureInput {
+                    recipient_name: None,
+                    recipient_class: Some(RecipientClass::HealthPlans),
+                    purpose: Purpose::Payment,
+                    purpose_detail: String::new(),
+                    categories: [Info::Demographics, Info::Attendance].into(),
+                },
+            )
+            .await?;
+        let last = &patient.legal_last_name;
+        let spouse = store
+            .add_collateral(
+                &manage,
+                &contact(
+                    Rel::Spouse,
+                    &format!("Chris {last}"),
+                    "",
+                    &format!("555-201-77{i:02}"),
+                    "",
+                ),
+            )
+            .await?;
+        store
+            .add_collateral(
+                &manage,
+                &contact(Rel::Sponsor, "Pat Delgado", "", "555-201-8810", ""),
+            )
+            .await?;
+        match i {
+            0 => {
+                // Probation: attendance and drug screens until the end of the supervision term.
+                let officer = store
+                    .add_collateral(
+                        &manage,
+                        &contact(
+                            Rel::ProbationOfficer,
+                            "Officer Dana Brooks",
+                            "County Adult Probation",
+                            "555-201-3300",
+                            "dbrooks@probation.example.org",
+                        ),
+                    )
+                    .await?;
+                let probation = NewConsent {
+                    collateral_id: Some(officer),
+                    ..demo_consent(
+                        &signer,
+                        14,
+                        vec![Recipient::Named {
+                            name: "Officer Dana Brooks, County Adult Probation".into(),
+                        }],
+                        &[Purpose::LegalProceedings],
+                        &[Info::Attendance, Info::DrugScreens],
+                        Expiry::OnDate {
+                            date: today + Duration::days(120),
+                        },
+                    )
+                };
+                store.record_consent(&manage, &probation).await?;
+                store
+                    .disclose(
+                        &disclose,
+                        &DisclosureInput {
+                            recipient_name: Some(
+                                "Officer Dana Brooks, County Adult Probation".into(),
+                            ),
+                            recipient_class: None,
+                            purpose: Purpose::LegalProceedings,
+                            purpose_detail: String::new(),
+                            categories: [Info::Attendance, Info::DrugScreens].into(),
+                        },
+                    )
+                    .await?;
+            }
+            1 => {
+                // The employer's consent was revoked by the patient.
+                let employer = store
+                    .add_collateral(
+                        &manage,
+                        &contact(
+                            Rel::Employer,
+                            "Morgan Tate",
+                            "Tate Logistics",
+                            "555-201-6200",
+                            "hr@tatelogistics.example.com",
+                        ),
+                    )
+                    .await?;
+                let consent = store
+                    .record_consent(
+                        &manage,
+                        &NewConsent {
+                            collateral_id: Some(employer),
+                            ..demo_consent(
+                                &signer,
+                                30,
+                                vec![Recipient::Named {
+                                    name: "Morgan Tate, Tate Logistics".into(),
+                                }],
+                                &[Purpose::Employment],
+                                &[Info::Attendance],
+                                Expiry::OnDate {
+                                    date: today + Duration::days(60),
+                                },
+                            )
+                        },
+                    )
+                    .await?;
+                store
+                    .disclose(
+                        &disclose,
+                        &DisclosureInput {
+                            recipient_name: Some("Morgan Tate, Tate Logistics".into()),
+                            recipient_class: None,
+                            purpose: Purpose::Employment,
+                            purpose_detail: String::new(),
+                            categories: [Info::Attendance].into(),
+                        },
+                    )
+                    .await?;
+                store.revoke_consent(&manage, consent).await?;
+            }
+            2 => {
+                // A consent to the spouse for a family session that has since expired.
+                store
+                    .record_consent(
+                        &manage,
+                        &NewConsent {
+                            collateral_id: Some(spouse),
+                            ..demo_consent(
+                                &signer,
+                                60,
+                                vec![Recipient::Named {
+                                    name: format!("Chris {last}"),
+                                }],
+                                &[Purpose::PatientRequest],
+                                &[Info::Attendance, Info::ProgressSummary],
+                                Expiry::OnDate {
+                                    date: today - Duration::days(10),
+                                },
+                            )
+                        },
+                    )
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    // An emergency access by a counselor from another program, for the privacy officer to review.
+    if let Some(entry) = caseload.get(4) {
+        let outsider = clinic.actor("counselor2")?;
+        store
+            .break_glass(
+                &store.grant::<can::BreakGlass>(outsider)?,
+                entry.patient_id,
+                &EmergencyAccess {
+                    ground: EmergencyGround::MedicalEmergency,
+                    reason: "Patient collapsed in the waiting room; the ED asked for current medications and recent use.".into(),
+                    recipient_name: "Dr. Lena Ortiz".into(),
+                    recipient_facility: "Mercy General Emergency Department".into(),
+                    nature: "Suspected opioid overdose; naloxone given on site".into(),
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The analytes of the clinic's point-of-care urine cup.
+const CUP: [&str; 11] = [
+    "amphetamines",
+    "methamphetamine",
+    "benzodiazepines",
+    "buprenorphine",
+    "cocaine",
+    "fentanyl",
+    "methadone",
+    "opiates",
+    "oxycodone",
+    "thc",
+    "etg",
+];
+
+/// A demo medication: (name, dose, route, frequency, prescribed by the demo prescriber or
+/// this outside prescriber, days before admission it started, reason, OTP-dispensed).
+type DemoMedication = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    i64,
+    &'static str,
+    bool,
+);
+
+/// Medication lists and weekly observed urine screens for the first patients of the Downtown
+/// adult caseload: MOUD of each kind, mostly negative screens, expected positives from
+/// buprenorphine, methadone and a prescribed benzodiazepine, and one unexpected fentanyl
+/// positive whose flag and task wait for the primary counselor.
+async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
+    let today = clinic_today();
+    let prescriber = clinic.actor("prescriber")?;
+    let nurse = clinic.actor("nurse")?;
+    let caseload = store
+        .caseload(&store.grant::<can::ReadEpisodes>(clinic.actor("counselor")?)?)
+        .await?;
+    let lists: [&[DemoMedication]; 6] = [
+        &[
+            (
+                "Buprenorphine/naloxone 8/2 mg film",
+                "1 film (8/2 mg)",
+                "sublingual",
+                "once daily",
+                None,
+                20,
+                "Opioid use disorder, moderate",
+                false,
+            ),
+            (
+                "Sertraline 50 mg tablet",
+                "50 mg",
+                "oral",
+                "once daily",
+                Some("Dr. Karen Lowe, Eastside Family Medicine"),
+                90,
+                "Depression",
+                false,
+            ),
+        ],
+        &[(
+            "Naltrexone extended-release 380 mg (Vivitrol)",
+            "380 mg",
+            "intramuscular",
+            "every 4 weeks",
+            None,
+            10,
+            "Alcohol use disorder; relapse prevention",
+            false,
+        )],
+        &[(
+            "Methadone 80 mg oral concentrate",
+            "80 mg",
+            "oral",
+            "once daily, observed",
+            Some("Dr. Lena Fischer, Harbor Opioid Treatment Program"),
+            120,
+            "Opioid use disorder, severe",
+            true,
+        )],
+        &[
+            (
+                "Clonazepam 0.5 mg tablet",
+                "0.5 mg",
+                "oral",
+                "twice daily, tapering",
+                Some("Dr. Omar Siddiqui, psychiatry"),
+                60,
+                "Panic disorder (taper planned)",
+                false,
+            ),
+            (
+                "Trazodone 50 mg tablet",
+                "50 mg",
+                "oral",
+                "at bedtime",
+                None,
+                30,
+                "Insomnia",
+                false,
+            ),
+        ],
+        &[(
+            "Buprenorphine extended-release injection (Sublocade) 100 mg",
+            "100 mg",
+            "subcutaneous",
+            "monthly",
+            None,
+            40,
+            "Opioid use disorder, severe",
+            false,
+        )],
+        &[(
+            "Bupropion XL 150 mg tablet",
+            "150 mg",
+            "oral",
+            "once daily",
+            Some("Dr. Karen Lowe, Eastside Family Medicine"),
+            200,
+            "Depression; smoking cessation",
+            false,
+        )],
+    ];
+    // Patients in treatment for at least a week, so every entry below is in the past.
+    let settled = caseload
+        .iter()
+        .filter(|e| e.admitted_on.0 + Duration::days(7) <= today);
+    for (i, entry) in settled.take(10).enumerate() {
+        let admitted = entry.admitted_on.0;
+        let write = store
+            .patient_grant::<can::WriteClinical>(prescriber, entry.patient_id)
+            .await?;
+        let mut ids = Vec::new();
+        for (name, dose, route, frequency, outside, before, reason, otp) in
+            lists.get(i).copied().unwrap_or(&[])
+        {
+            let id = store
+                .record_medication(
+                    &write,
+                    &NewMedication {
+                        name: (*name).into(),
+                        dose: (*dose).into(),
+                        route: (*route).into(),
+                        frequency: (*frequency).into(),
+                        prescriber_id: outside.is_none().then_some(prescriber.user_id).flatten(),
+                        prescriber_name: outside.map(str::to_owned),
+                        started_on: Some(admitted - Duration::days(*before)),
+                        reason: Some((*reason).into()),
+                        otp_dispensed: *otp,
+                        ..NewMedication::default()
+                    },
+                    today,
+                )
+                .await?;
+            ids.push(id);
+        }
+        if let Some(first) = ids.first() {
+            store
+                .record_adherence(
+                    &write,
+                    *first,
+                    // Recent patients were admitted fewer than three days ago.
+                    Some((today - Duration::days(3)).max(admitted)),
+                    if i == 0 {
+                        "missed_doses"
+                    } else {
+                        "as_prescribed"
+                    },
+                    &Some(
+                        if i == 0 {
+                            "Missed Saturday's dose while travelling; pharmacy refill sorted."
+                        } else {
+                            "Reports taking it as prescribed."
+                        }
+                        .into(),
+                    ),
+                    today,
+                )
+                .await?;
+        }
+        if i == 1 {
+            store
+                .record_side_effect(
+                    &write,
+                    ids[0],
+                    Some((admitted + Duration::days(2)).min(today)),
+                    "Soreness and a small lump at the injection site",
+                    "mild",
+                    today,
+                )
+                .await?;
+        }
+        if i == 3 {
+            store
+                .stop_medication(
+                    &write,
+                    ids[1],
+                    Some((admitted + Duration::days(5)).min(today)),
+                    "Sleep improved; patient asked to stop",
+                    today,
+                )
+                .await?;
+        }
+        let screens = store
+            .patient_grant::<can::WriteClinical>(nurse, entry.patient_id)
+            .await?;
+        let mut on = admitted;
+        while on <= today {
+            let last = on + Duration::days(7) > today;
+            let positive = |analyte: &str| match (i, analyte) {
+                (0 | 4, "buprenorphine") | (2, "methadone") => true,
+                (3, "benzodiazepines") => true,
+                // One unexpected positive, on the latest screen: the flag and task are open.
+                (2, "fentanyl") => last,
+                _ => false,
+            };
+            store
+                .record_drug_screen(
+                    &screens,
+                    &NewDrugScreen {
+                        collected_on: Some(on),
+                        specimen: "urine".into(),
+                        observed: true,
+                        testing: "point_of_care".into(),
+                        collected_by: Some("Grace Okafor, RN".into()),
+                        results: CUP
+                            .iter()
+                            .map(|a| {
+                                let result = if positive(a) { "positive" } else { "negative" };
+                                ((*a).to_owned(), result.to_owned())
+                            })
+                            .collect(),
+                    },
+                    today,
+                )
+                .await?;
+            on += Duration::days(7);
+        }
+    }
+    Ok(())
+}
+
+/// A demo intake profile: diagnoses (primary first), substances, ratings D1–D6 and history.
+struct IntakeProfile {
+    diagnoses: &'static [&'static str],
+    /// (substance, route, frequency, age at first use, days since last use).
+    substances: &'static [(&'static str, &'static str, &'static str, u8, i64)],
+    ratings: [i64; 6],
+    history: &'static [(&'static str, &'static str)],
+}
+
+const INTAKE_PROFILES: [IntakeProfile; 5] = [
+    IntakeProfile {
+        diagnoses: &["F10.20", "F32.1"],
+        substances: &[("Alcohol", "oral", "daily", 15, 3)],
+        ratings: [1, 1, 2, 2, 2, 2],
+        history: &[
+            ("presenting_problem", "Referred after a second DUI; drinking a fifth of vodka most days since a layoff."),
+            ("prior_treatment", "Outpatient counselling five years ago, stopped after two months."),
+            ("mental_health", "Low mood, poor sleep and loss of interest for about a year; no suicidal ideation."),
+            ("medical", "Elevated liver enzymes at last physical; hypertension, on lisinopril."),
+            ("legal", "DUI pending, court date in six weeks."),
+            ("living_situation", "Lives with a partner who drinks socially; a sister is supportive."),
+            ("employment", "Laid off from warehouse work three months ago."),
+            ("family", "Father had alcohol use disorder."),
+        ],
+    },
+    IntakeProfile {
+        diagnoses: &["F11.20", "F41.1"],
+        substances: &[
+            ("Fentanyl", "smoking", "daily", 22, 2),
+            ("Cannabis", "smoking", "1_2_week", 16, 10),
+        ],
+        ratings: [2, 1, 2, 2, 2, 2],
+        history: &[
+            ("presenting_problem", "Opioid use after a back injury moved from prescribed oxycodone to fentanyl."),
+            ("prior_treatment", "Detox twice; started buprenorphine last week with the clinic prescriber."),
+            ("mental_health", "Constant worry and restlessness; panic in crowded places."),
+            ("medical", "Chronic low back pain; hepatitis C antibody negative this month."),
+            ("legal", "None."),
+            ("living_situation", "Rents a room; landlord aware of treatment."),
+            ("employment", "Part-time at a restaurant."),
+            ("family", "Mother and brother in contact, attend family night."),
+        ],
+    },
+    IntakeProfile {
+        diagnoses: &["F14.20", "F43.10", "F10.10"],
+        substances: &[
+            ("Cocaine", "inhalation", "3_6_week", 19, 5),
+            ("Alcohol", "oral", "3_6_week", 14, 5),
+        ],
+        ratings: [0, 1, 3, 1, 2, 2],
+        history: &[
+            ("presenting_problem", "Cocaine binges on weekends with heavy drinking; nightmares and flashbacks."),
+            ("prior_treatment", "None for substance use; saw a therapist briefly after the assault."),
+            ("mental_health", "PTSD symptoms since an assault three years ago; hypervigilant, avoids going out at night."),
+            ("medical", "No current conditions."),
+            ("legal", "Probation for possession, reports monthly."),
+            ("living_situation", "Lives alone; a close friend in recovery checks in."),
+            ("employment", "Studying part-time at the community college."),
+            ("family", "Estranged from parents."),
+        ],
+    },
+    IntakeProfile {
+        diagnoses: &["F15.20"],
+        substances: &[("Methamphetamine", "smoking", "daily", 24, 4)],
+        ratings: [1, 0, 2, 2, 3, 2],
+        history: &[
+            ("presenting_problem", "Daily methamphetamine use for two years; lost custody hearing prompted referral."),
+            ("prior_treatment", "Residential treatment 2023, relapsed within a month of discharge."),
+            ("mental_health", "Paranoia when using, resolves with abstinence; no psychosis when sober."),
+            ("medical", "Dental problems; weight loss of 20 lb."),
+            ("legal", "Child protective services case open."),
+            ("living_situation", "Staying with a cousin; no drugs in the house."),
+            ("employment", "Unemployed, wants to return to construction."),
+            ("family", "Two children in kinship care with their grandmother."),
+        ],
+    },
+    IntakeProfile {
+        diagnoses: &["F12.20", "F90.0"],
+        substances: &[("Cannabis", "smoking", "daily", 13, 1)],
+        ratings: [0, 0, 2, 2, 2, 3],
+        history: &[
+            ("presenting_problem", "Daily cannabis from waking; failing classes and missing shifts."),
+            ("prior_treatment", "School counsellor only."),
+            ("mental_health", "ADHD diagnosed in childhood, off medication for three years."),
+            ("medical", "No current conditions."),
+            ("legal", "None."),
+            ("living_situation", "Roommates all use daily; looking at a recovery residence."),
+            ("employment", "Part-time retail; enrolled at the community college."),
+            ("family", "Parents live out of state, supportive by phone."),
+        ],
+    },
+];
+
+/// What a clinician writes for a rating, by dimension and rating.
+fn demo_narrative(dimension: usize, rating: i64) -> &'static str {
+    match (dimension, rating) {
+        (0, 0) => "No withdrawal signs; last use more than a week ago.",
+        (0, 1) => "Mild withdrawal history (tremor, sweats), no seizures; manageable at home.",
+        (0, _) => "Moderate withdrawal expected; on medication with daily nursing check-ins.",
+        (1, 0) => "No medical conditions affecting treatment.",
+        (1, _) => "Stable chronic condition followed by primary care.",
+        (2, 0) | (2, 1) => "Mild mood symptoms related to use.",
+        (2, 2) => "Co-occurring symptoms need monitoring and psychiatric follow-up; no safety concerns.",
+        (2, _) => "Significant symptoms interfere with daily functioning; safety plan reviewed, no intent.",
+        (3, 0) | (3, 1) => "Motivated; identifies own reasons for change.",
+        (3, _) => "Ambivalent; attends because of outside pressure but willing to engage.",
+        (4, 0) | (4, 1) => "Several months of abstinence before a recent slip; good coping skills.",
+        (4, 2) => "Recent use with limited coping skills; cravings daily.",
+        (4, _) => "Continued heavy use despite consequences; few coping skills.",
+        (_, 0) | (_, 1) => "Stable housing with sober supports.",
+        (_, 2) => "Limited sober supports at home.",
+        _ => "Lives with people who use; recovery environment unsupportive.",
+    }
+}
+
+/// Intakes for every counselor's open episodes (a few left without, for the demo of a new
+/// intake): the diagnoses, an assessment dated at admission, a placement at the episode's level
+/// (with discrepancy reasons where it differs from the recommendation) and, for some, a
+/// reassessment a month into treatment.
+async fn assessments(store: &Store, clinic: &Clinic) -> Result<()> {
+    use trellis_domain::placement::{
+        Dimension, DimensionRating, DimensionRatings, DiscrepancyReason,
+    };
+    use trellis_storage::assessments::{NewAssessment, NewDiagnosis, PlacementInput, SubstanceUse};
+    let today = clinic_today();
+    let discrepancies: [(&[DiscrepancyReason], &str); 4] = [
+        (
+            &[
+                DiscrepancyReason::PatientPreference,
+                DiscrepancyReason::Transportation,
+            ],
+            "",
+        ),
+        (
+            &[DiscrepancyReason::Environment],
+            "Moving into a recovery residence this week",
+        ),
+        (
+            &[DiscrepancyReason::ServiceNotAvailable],
+            "No PHP opening for three weeks",
+        ),
+        (
+            &[DiscrepancyReason::Other],
+            "Childcare only available in the evenings",
+        ),
+    ];
+    let mut n = 0usize;
+    for username in ["counselor", "counselor2", "counselor3"] {
+        let counselor = clinic.actor(username)?;
+        let caseload = store
+            .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
+            .await?;
+        for (i, entry) in caseload.iter().enumerate() {
+            if i % 6 == 5 {
+                continue;
+            }
+            n += 1;
+            let profile = &INTAKE_PROFILES[n % INTAKE_PROFILES.len()];
+            let grant = store
+                .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
+                .await?;
+            let assessed_on = entry.admitted_on.0.min(today) - Duration::days(2);
+            for (k, code) in profile.diagnoses.iter().enumerate() {
+                store
+                    .add_diagnosis(
+                        &grant,
+                        &NewDiagnosis {
+                            code: (*code).into(),
+                            primary: k == 0,
+                            onset_on: Some(assessed_on - Duration::days(365 * (k as i64 + 1))),
+                            ..NewDiagnosis::default()
+                        },
+                        today,
+                    )
+                    .await?;
+            }
+            let intake = |ratings: [i64; 6], on: NaiveDate| -> Result<NewAssessment> {
+                Ok(NewAssessment {
+                    assessed_on: on,
+                    sections: sections(profile.history),
+                    substances: profile
+                        .substances
+                        .iter()
+                        .map(|(substance, route, frequency, age, days)| SubstanceUse {
+                            substance: (*substance).into(),
+                            route: (*route).into(),
+                            frequency: (*frequency).into(),
+                            age_first_use: Some(*age),
+                            last_use_on: Some(on - Duration::days(*days)),
+                        })
+                        .collect(),
+                    ratings: DimensionRatings::from_ratings(
+                        Dimension::ALL
+                            .into_iter()
+                            .zip(ratings)
+                            .enumerate()
+                            .map(|(d, (dimension, value))| {
+                                DimensionRating::new(dimension, value, demo_narrative(d, value))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    )
+                    .map_err(|e| anyhow::anyhow!("demo ratings: {e:?}"))?,
+                })
+            };
+            let level: LevelOfCare = entry.current_level.parse()?;
+            let mut dates = vec![(profile.ratings, assessed_on)];
+            // A month into treatment some patients are reassessed with lower risks.
+            let reassessed_on = assessed_on + Duration::days(30);
+            if n.is_multiple_of(3) && reassessed_on < today {
+                dates.push((profile.ratings.map(|r| (r - 1).max(0)), reassessed_on));
+            }
+            for (ratings, on) in dates {
+                let (id, rec) = store
+                    .record_assessment(&grant, &intake(ratings, on)?, today)
+                    .await?;
+                let (reasons, other): (&[DiscrepancyReason], &str) = if rec.level == level {
+                    (&[], "")
+                } else if rec.level.intensity() > level.intensity() && ratings[5] >= 3 {
+                    discrepancies[1]
+                } else {
+                    discrepancies[n % discrepancies.len()]
+                };
+                store
+                    .record_placement(
+                        &grant,
+                        id,
+                        &PlacementInput {
+                            actual: Some(level),
+                            reasons: reasons.to_vec(),
+                            other_text: if reasons.contains(&DiscrepancyReason::Other) {
+                                other.to_owned()
+                            } else {
+                                String::new()
+                            },
+                            explanation: if reasons.contains(&DiscrepancyReason::Other) {
+                                String::new()
+                            } else {
+                                other.to_owned()
+                            },
+                        },
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A problem the demo plans address: (problem, ICD-10 code, finding, goal in the patient's
+/// words, objectives as (text, modality, frequency, responsible staff username)).
+type DemoProblem = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    [(&'static str, Modality, &'static str, &'static str); 2],
+);
+
+const SUBSTANCE_PROBLEMS: [DemoProblem; 3] = [
+    (
+        "Alcohol use disorder, moderate: daily drinking after work, two failed attempts to cut down",
+        Some("F10.20"),
+        None,
+        "I want to stop drinking so I can be there for my kids in the evenings",
+        [
+            ("Attend at least 3 IOP group sessions each week for 4 weeks", Modality::Group, "3 times a week", "counselor"),
+            ("Name 3 personal triggers and a coping response for each on a coping card", Modality::IndividualCbt, "weekly", "counselor"),
+        ],
+    ),
+    (
+        "Opioid use disorder, severe, in early remission on buprenorphine",
+        Some("F11.20"),
+        None,
+        "I don't want to be sick and chasing pills any more",
+        [
+            ("Take buprenorphine as prescribed with no missed doses, confirmed at each medication visit", Modality::MedicationManagement, "weekly", "prescriber"),
+            ("Attend 2 peer recovery meetings a week and name one sober support to call", Modality::PeerSupport, "twice a week", "peer"),
+        ],
+    ),
+    (
+        "Stimulant use disorder, moderate: methamphetamine use on weekends",
+        Some("F15.20"),
+        None,
+        "I want to keep my job and stop losing my weekends",
+        [
+            ("Plan every weekend in advance with at least 2 sober activities, reviewed each Monday", Modality::IndividualCbt, "weekly", "counselor"),
+            ("Learn the stages of relapse and describe own warning signs in group", Modality::RelapsePrevention, "weekly", "counselor"),
+        ],
+    ),
+];
+
+const LIFE_PROBLEMS: [DemoProblem; 3] = [
+    (
+        "Low mood and poor sleep",
+        None,
+        Some("PHQ-9 of 14 (moderate) at intake; sleeps 4 hours a night"),
+        "I want to feel like getting out of bed again",
+        [
+            (
+                "Complete a daily activity schedule at least 5 days a week",
+                Modality::IndividualCbt,
+                "weekly",
+                "counselor",
+            ),
+            (
+                "Practise 2 DBT distress-tolerance skills and rate their use on a diary card",
+                Modality::DbtSkills,
+                "weekly",
+                "counselor",
+            ),
+        ],
+    ),
+    (
+        "Conflict at home about substance use",
+        None,
+        Some("Partner reports arguments most days; partner willing to join sessions"),
+        "I want us to stop fighting about it and actually talk",
+        [
+            (
+                "Attend 3 family sessions with partner",
+                Modality::FamilyTherapy,
+                "every two weeks",
+                "counselor",
+            ),
+            (
+                "Partner and patient each name one way the other supports recovery",
+                Modality::Psychoeducation,
+                "every two weeks",
+                "counselor",
+            ),
+        ],
+    ),
+    (
+        "Housing at risk: behind on rent",
+        None,
+        Some("Eviction notice received at intake"),
+        "I need a safe place to live that I can afford",
+        [
+            (
+                "Complete the rental assistance application with the case manager",
+                Modality::CaseManagement,
+                "weekly",
+                "counselor",
+            ),
+            (
+                "Attend the housing workshop and keep a written budget for 4 weeks",
+                Modality::CaseManagement,
+                "weekly",
+                "counselor",
+            ),
+        ],
+    ),
+];
+
+fn demo_problem(
+    clinic: &Clinic,
+    p: &DemoProblem,
+    counselor: &str,
+    target: NaiveDate,
+) -> Result<Problem> {
+    let mut objectives = Vec::new();
+    for (i, (text, modality, frequency, who)) in p.4.iter().enumerate() {
+        let who = if *who == "counselor" { counselor } else { *who };
+        objectives.push(Objective {
+            id: None,
+            text: (*text).into(),
+            target_on: target + Duration::days(14 * i as i64),
+            status: ObjectiveStatus::Open,
+            interventions: vec![Intervention {
+                modality: *modality,
+                frequency: (*frequency).into(),
+                staff_id: clinic.actor(who)?.staff_id()?,
+            }],
+        });
+    }
+    Ok(Problem {
+        text: p.0.into(),
+        diagnosis_code: p.1.map(str::to_owned),
+        finding: p.2.map(str::to_owned),
+        goals: vec![Goal {
+            text: p.3.into(),
+            objectives,
+        }],
+    })
+}
+
+/// Treatment plans for every counselor's caseload: most signed once, some revised (two
+/// versions, an objective met), one overdue for review, a few still drafts, none yet for the
+/// newest admissions; then notes on the
+/// first counselor's caseload linked to plan objectives, including a three-attendee group note.
+async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
+    let today = clinic_today();
+    let staff = store.plan_staff().await?;
+    let mut overdue_done = false;
+    for username in ["counselor", "counselor2", "counselor3"] {
+        let counselor = clinic.actor(username)?;
+        let clinician = staff
+            .iter()
+            .find(|s| Some(s.id) == counselor.user_id)
+            .map(|s| s.display_name.clone())
+            .unwrap_or_default();
+        let signatures = |name: &str| PlanSignatures {
+            patient: name.to_owned(),
+            clinician: clinician.clone(),
+        };
+        let caseload = store
+            .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
+            .await?;
+        // The newest admission has no plan yet: it is written in the first days of care.
+        let newest = caseload
+            .iter()
+            .max_by_key(|e| (e.admitted_on, e.patient_id))
+            .map(|e| e.patient_id);
+        for (i, entry) in caseload.iter().enumerate() {
+            let admitted = entry.admitted_on.0;
+            let stay = (today - admitted).num_days();
+            if Some(entry.patient_id) == newest || stay < 2 {
+                continue;
+            }
+            let grant = store
+                .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
+                .await?;
+            let content = PlanContent {
+                problems: vec![
+                    demo_problem(
+                        clinic,
+                        &SUBSTANCE_PROBLEMS[i % 3],
+                        username,
+                        today + Duration::days(21),
+                    )?,
+                    demo_problem(
+                        clinic,
+                        &LIFE_PROBLEMS[(i / 3) % 3],
+                        username,
+                        today + Duration::days(28),
+                    )?,
+                ],
+            };
+            store.write_plan(&grant, &content).await?;
+            if i % 7 == 6 {
+                // Written, not yet signed with the patient.
+                continue;
+            }
+            let name = entry.patient_name.clone();
+            if !overdue_done && username == "counselor" && stay >= 40 {
+                overdue_done = true;
+                store
+                    .sign_plan(&grant, 1, &signatures(&name), today - Duration::days(38))
+                    .await?;
+            } else if i % 5 == 1 && stay >= 40 {
+                store
+                    .sign_plan(&grant, 1, &signatures(&name), today - Duration::days(35))
+                    .await?;
+                let mut revised = content.clone();
+                revised.problems[0].goals[0].objectives[0].status = ObjectiveStatus::Met;
+                revised.problems[0].goals[0].objectives[1]
+                    .text
+                    .push_str("; add one new coping response from group");
+                store.write_plan(&grant, &revised).await?;
+                store
+                    .sign_plan(&grant, 2, &signatures(&name), today - Duration::days(5))
+                    .await?;
+            } else {
+                let signed_on = (today - Duration::days(3 + i as i64 % 20)).max(admitted);
+                store
+                    .sign_plan(&grant, 1, &signatures(&name), signed_on)
+                    .await?;
+            }
+        }
+    }
+
+    let counselor = clinic.actor("counselor")?;
+    let caseload = store
+        .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
+        .await?;
+    let mut linked = Vec::new();
+    for entry in &caseload {
+        let read = store
+            .patient_grant::<can::ReadClinical>(counselor, entry.patient_id)
+            .await?;
+        let objectives = store.signed_objectives(&read).await?;
+        if let Some(objective) = objectives.iter().find(|o| o.in_force) {
+            let write = store
+                .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
+                .await?;
+            linked.push((write, objective.id));
+        }
+        if linked.len() == 3 {
+            break;
+        }
+    }
+    let dap = |data: &str| {
+        sections(&[
+            ("data", data),
+            (
+                "assessment",
+                "Progressing toward the objective; insight improving.",
+            ),
+            (
+                "plan",
+                "Continue as planned; review the objective at the next plan review.",
+            ),
+        ])
+    };
+    for (grant, objective) in &linked {
+        let note = store
+            .write_note(
+                grant,
+                &NewNote {
+                    kind: NoteKind::Individual,
+                    template: NoteTemplate::Dap,
+                    session_on: today - Duration::days(2),
+                    sections: dap("Worked on the treatment-plan objective; patient reported on the week's practice."),
+                    objective_ids: vec![*objective],
+                },
+                today,
+            )
+            .await?;
+        store.sign_note(grant, note).await?;
+    }
+    if linked.len() == 3 {
+        let attendees: Vec<_> = linked
+            .iter()
+            .map(|(grant, objective)| {
+                (
+                    grant.clone(),
+                    AttendeeNote {
+                        sections: dap(
+                            "Practised a distress-tolerance skill and planned its use this week.",
+                        ),
+                        objective_ids: vec![*objective],
+                    },
+                )
+            })
+            .collect();
+        let id = store
+            .write_group_note(
+                &NewGroupNote {
+                    title: "Morning DBT skills group".into(),
+                    session_on: today - Duration::days(1),
+                    template: NoteTemplate::Dap,
+                    shared_text: "DBT skills: TIPP and self-soothe; members practised each skill and chose one for the week.".into(),
+                },
+                &attendees,
+                today,
+            )
+            .await?;
+        store
+            .sign_group_note(&store.grant::<can::WriteClinical>(counselor)?, id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Phases for every program (five days, then three, then continuing care one day a week) and
+/// each IOP patient's course through them: promoted after four weeks in a phase, one patient
+/// stepped back up after a relapse. Decisions are dated in the past and judged as of that day.
+async fn phases(store: &Store, clinic: &Clinic) -> Result<()> {
+    use trellis_storage::phases::{NewPhase, NewPhaseDecision, PhaseDecisionKind, PhaseRules};
+
+    let system = Actor::system("demo");
+    let orgs = store.grant::<can::ManagePrograms>(&system)?;
+    // 3 h a day in phase 1 (15 h); phase 2 at the 9-hour adult IOP minimum; continuing care
+    // one 3-hour group a week, below IOP intensity as the taper ends.
+    let plan = [
+        ("Phase 1: engagement", 5, 15 * 60),
+        ("Phase 2: early recovery", 3, 9 * 60),
+        ("Phase 3: continuing care", 1, 3 * 60),
+    ]
+    .map(|(name, days_per_week, weekly_minutes)| NewPhase {
+        name: name.into(),
+        days_per_week,
+        weekly_minutes,
+    });
+    for (_, program) in &clinic.programs {
+        store
+            .set_phase_settings(&orgs, *program, &plan, &PhaseRules::default())
+            .await?;
+    }
+    let today = clinic_today();
+    let mut stepped_up = false;
+    for username in ["counselor", "counselor2", "counselor3"] {
+        let counselor = clinic.actor(username)?;
+        let read = store.grant::<can::ReadEpisodes>(counselor)?;
+        for entry in store.caseload(&read).await? {
+            if entry.current_level != LevelOfCare::IntensiveOutpatient.code() {
+                continue;
+            }
+            let grant = store
+                .patient_grant::<can::ChangeLevelOfCare>(counselor, entry.patient_id)
+                .await?;
+            let decide = |kind, on: NaiveDate, reason: &str| {
+                let decision = NewPhaseDecision {
+                    decision: kind,
+                    phase_id: None,
+                    effective_on: on,
+                    track_id: None,
+                    reason: reason.into(),
+                };
+                let grant = grant.clone();
+                async move { store.decide_phase(&grant, None, &decision, on).await }
+            };
+            let admitted = entry.admitted_on.0;
+            let to_phase_2 = admitted + Duration::days(35);
+            if to_phase_2 > today {
+                continue;
+            }
+            decide(
+                PhaseDecisionKind::StepDown,
+                to_phase_2,
+                "Five weeks in phase 1, attending steadily; screens negative per lab log",
+            )
+            .await?;
+            if !stepped_up && to_phase_2 + Duration::days(14) <= today {
+                stepped_up = true;
+                decide(
+                    PhaseDecisionKind::StepUp,
+                    to_phase_2 + Duration::days(14),
+                    "Returned to use after a family crisis; missed two groups. Back to five days \
+                     a week; relapse-prevention plan revised",
+                )
+                .await?;
+                continue;
+            }
+            let to_phase_3 = to_phase_2 + Duration::days(35);
+            if to_phase_3 <= today {
+                decide(
+                    PhaseDecisionKind::StepDown,
+                    to_phase_3,
+                    "Met phase 2 goals; working again and attending a mutual-help group",
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Signed discharge summaries, aftercare plans and follow-up outcomes for the discharged
+/// episodes: follow-ups already due mostly have an outcome, a few are left open and overdue.
+async fn discharge_records(store: &Store, clinic: &Clinic) -> Result<()> {
+    use trellis_storage::discharge::{
+        AftercareKind, ContactResult, FollowUpOutcome, NewAftercareItem, RecoveryStatus,
+    };
+    use trellis_storage::patients::PatientQuery;
+    let today = clinic_today();
+    let mut n = 0usize;
+    for username in ["counselor", "counselor2", "counselor3"] {
+        let counselor = clinic.actor(username)?;
+        let list = store.grant::<can::ReadDemographics>(counselor)?;
+        let query = PatientQuery {
+            limit: 500,
+            ..PatientQuery::default()
+        };
+        for patient in store.search_patients(&list, &query).await? {
+            let episodes = store
+                .patient_grant::<can::ReadEpisodes>(counselor, patient.id)
+                .await?;
+            let write = store
+                .patient_grant::<can::WriteClinical>(counselor, patient.id)
+                .await?;
+            let read = store
+                .patient_grant::<can::ReadClinical>(counselor, patient.id)
+                .await?;
+            for episode in store.episodes(&episodes).await? {
+                if episode.is_open() || episode.primary_counselor_id != counselor.user_id {
+                    continue;
+                }
+                n += 1;
+                let completed = episode.reason() == Some(DischargeReason::TreatmentCompleted);
+                let plan = [
+                    (
+                        AftercareKind::StepDown,
+                        "Eastside Behavioral Health, standard outpatient",
+                        "(555) 201-7700",
+                    ),
+                    (
+                        AftercareKind::MutualHelp,
+                        ["AA", "NA", "SMART Recovery"][n % 3],
+                        "",
+                    ),
+                    (AftercareKind::AlumniGroup, "Thursdays 6 pm", ""),
+                    (
+                        AftercareKind::SoberLiving,
+                        "Oak Street Recovery Residence",
+                        "(555) 201-8100",
+                    ),
+                    (
+                        AftercareKind::Psychiatry,
+                        "Dr. Amara Osei, Riverside Psychiatry",
+                        "",
+                    ),
+                ];
+                let lines = if completed { plan.len() } else { 2 };
+                for (kind, detail, contact) in plan.into_iter().take(lines) {
+                    store
+                        .add_aftercare_item(
+                            &write,
+                            episode.id,
+                            &NewAftercareItem {
+                                kind,
+                                detail: detail.into(),
+                                contact: contact.into(),
+                                scheduled_on: None,
+                            },
+                            today,
+                        )
+                        .await?;
+                }
+                let summary = store.generate_discharge_summary(&write, episode.id).await?;
+                let course = if completed {
+                    "Attended groups consistently and completed the core curriculum. Used urge \
+                     surfing and a support map to manage cravings; PHQ-9 fell over the episode."
+                } else {
+                    "Engagement was uneven: missed sessions were followed by outreach calls. \
+                     The episode ended before the treatment goals were met."
+                };
+                store
+                    .update_discharge_summary(
+                        &write,
+                        summary,
+                        &BTreeMap::from([
+                            ("course".to_owned(), course.to_owned()),
+                            (
+                                "recommendations".to_owned(),
+                                "Keep the aftercare appointments above; call 988 in a crisis; \
+                                 return to the program if use resumes."
+                                    .to_owned(),
+                            ),
+                        ]),
+                    )
+                    .await?;
+                store.sign_discharge_summary(&write, summary).await?;
+                for (k, follow_up) in store
+                    .follow_ups(&read, episode.id)
+                    .await?
+                    .into_iter()
+                    .enumerate()
+                {
+                    // Leave every fifth due call open, so the task list shows overdue follow-ups.
+                    if follow_up.due_on.0 > today || (n + k).is_multiple_of(5) {
+                        continue;
+                    }
+                    let (contact, status) = match (n + k) % 6 {
+                        0..=2 => (ContactResult::Reached, RecoveryStatus::InRecovery),
+                        3 => (ContactResult::Reached, RecoveryStatus::ReturnedToUse),
+                        4 => (ContactResult::NotReached, RecoveryStatus::Unknown),
+                        _ => (ContactResult::NotReached, RecoveryStatus::Readmitted),
+                    };
+                    store
+                        .record_follow_up(
+                            &write,
+                            follow_up.task_id,
+                            &FollowUpOutcome {
+                                contact: Some(contact),
+                                status: Some(status),
+                                note: String::new(),
+                            },
+                            today,
+                        )
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One-to-one appointments this week and next for the adult program's first patients, work
+/// hours for some of them, the counselor facilitating the evening track, and one calendar feed
+/// (the counselor's). Bookings that would double-book are left out, as the front desk would.
+async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
+    use chrono::{Datelike, NaiveTime, Weekday};
+    use trellis_domain::schedule::appointments::AppointmentKind;
+    use trellis_domain::schedule::track::WeeklySlot;
+    use trellis_domain::schedule::zone::SiteZone;
+    use trellis_storage::appointments::NewAppointment;
+
+    let system = Actor::system("demo");
+    let orgs = store.grant::<can::ManagePrograms>(&system)?;
+    let counselor = clinic.actor("counselor")?;
+    let prescriber = clinic.actor("prescriber")?;
+    let nurse = clinic.actor("nurse")?;
+    let tracks = store.tracks().await?;
+    if let Some(evening) = tracks.iter().find(|t| t.name == "Evening") {
+        store
+            .set_track_facilitator(&orgs, evening.id, counselor.user_id)
+            .await?;
+    }
+    let rooms = store.rooms().await?;
+    let room = |name: &str| rooms.iter().find(|r| r.name == name).map(|r| r.id);
+    let zone = SiteZone::parse(CLINIC_TIMEZONE.name())?;
+    let today = zone.local_date(Utc::now());
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let at = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+    let front_desk = clinic.actor("frontdesk")?;
+    let read_episodes = store.grant::<can::ReadEpisodes>(counselor)?;
+    let caseload = store.caseload(&read_episodes).await?;
+    for (i, entry) in caseload.iter().take(8).enumerate() {
+        if entry.admitted_on.0 > today {
+            continue;
+        }
+        let grant = store
+            .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
+            .await?;
+        if i % 2 == 0 {
+            for day in [
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ] {
+                store
+                    .add_availability(&grant, "work", WeeklySlot::new(day, at(9, 0), at(17, 0))?)
+                    .await?;
+            }
+        }
+        let offset = i64::try_from(i).unwrap_or(0);
+        let plan = [
+            (
+                AppointmentKind::IndividualTherapy,
+                counselor,
+                room("Family room"),
+                1 + offset % 3,
+                at(13 + (i as u32 % 3), 0),
+                50,
+            ),
+            (
+                AppointmentKind::PsychiatricEvaluation,
+                prescriber,
+                None,
+                8 + offset % 4,
+                at(10 + (i as u32 % 4), 0),
+                60,
+            ),
+            (
+                AppointmentKind::DrugScreen,
+                nurse,
+                room("Family room"),
+                2 + offset % 2,
+                at(17, 30),
+                15,
+            ),
+        ];
+        for (kind, clinician, room_id, day, start, minutes) in plan {
+            store
+                .book_appointment(
+                    &grant,
+                    &NewAppointment {
+                        kind,
+                        clinician_id: clinician.staff_id()?,
+                        room_id,
+                        telehealth: room_id.is_none(),
+                        date: monday + Duration::days(day),
+                        start,
+                        minutes,
+                        occupants: None,
+                        override_reason: None,
+                    },
+                )
+                .await?;
+        }
+    }
+    let read = store.grant::<can::ReadSchedule>(counselor)?;
+    store.create_clinician_feed(&read).await?;
+    Ok(())
 }

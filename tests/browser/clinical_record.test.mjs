@@ -1,0 +1,112 @@
+// Clinical record: a counselor writes and signs a treatment plan, revises it (the old version
+// stays viewable), writes a group note for three attendees linked to their plan objectives,
+// finds it in each attendee's chart, signs it and adds an addendum.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
+
+const byId = (page, id) => page.locator(`[id="${id}"]`);
+
+test('counselor writes, signs and revises a treatment plan, then a linked group note', async () => {
+  const t = await startTrellis();
+  try {
+    const page = await t.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, t.base, 'counselor');
+    const caseload = page.locator('section', { has: page.getByRole('heading', { name: /My caseload/ }) });
+    const hrefs = await caseload.getByRole('link').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+    assert.ok(hrefs.length >= 3, 'the counselor has a caseload');
+
+    // The newest admission has no plan yet.
+    let patient = null;
+    for (const href of hrefs) {
+      await page.goto(`${t.base}${href}/treatment-plan`);
+      if (await page.getByText('No signed treatment plan yet.').count()
+          && await page.getByRole('heading', { name: 'Write the treatment plan' }).count()) {
+        patient = href;
+        break;
+      }
+    }
+    assert.ok(patient, 'a patient without a plan');
+    const target = new Date(Date.now() + 30 * 86400_000).toISOString().slice(0, 10);
+    await page.getByLabel('Problem 1: the problem').fill('Alcohol use disorder, moderate: drinking daily after work');
+    await byId(page, 'p0.code').fill('f10.20');
+    await page.getByLabel("Problem 1, goal 1: in the patient's own words").fill('I want to be present for my kids');
+    await page.getByLabel('Problem 1, goal 1, objective 1: measurable objective').fill('Attend 3 IOP groups a week for 4 weeks');
+    await page.getByLabel('Problem 1, goal 1, objective 1: target date').fill(target);
+    await byId(page, 'p0.g0.o0.i0.modality').selectOption('group');
+    await byId(page, 'p0.g0.o0.i0.frequency').fill('3 times a week');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    assert.match(await page.locator('main').innerText(), /Draft: version 1/);
+
+    await page.getByLabel("Patient's signature").fill('Patient Typed Name');
+    await page.getByLabel('Your signature').fill('Counselor Typed Name');
+    await page.getByRole('button', { name: 'Sign the plan' }).click();
+    let main = await page.locator('main').innerText();
+    assert.match(main, /Plan in force: version 1/);
+    assert.match(main, /F10\.20/);
+    assert.match(main, /Patient Typed Name/);
+
+    // Revise: version 2 starts as a copy; version 1 stays as it was.
+    await page.getByRole('button', { name: 'Revise the plan' }).click();
+    assert.match(await page.locator('main').innerText(), /Draft: version 2/);
+    await page.getByLabel('Problem 1, goal 1, objective 1: measurable objective').fill('Attend 3 IOP groups a week for 6 weeks');
+    await page.getByLabel('Problem 1, goal 1, objective 1: status').selectOption('met');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByLabel("Patient's signature").fill('Patient Typed Name');
+    await page.getByLabel('Your signature').fill('Counselor Typed Name');
+    await page.getByRole('button', { name: 'Sign the plan' }).click();
+    main = await page.locator('main').innerText();
+    assert.match(main, /Plan in force: version 2/);
+    assert.match(main, /for 6 weeks/);
+    await page.getByRole('link', { name: 'Version 1' }).click();
+    main = await page.locator('main').innerText();
+    assert.match(main, /Superseded by version 2/);
+    assert.match(main, /for 4 weeks/);
+    await page.goto(`${t.base}${patient}/treatment-plan/2/print`);
+    assert.match(await page.locator('main').innerText(), /This is your copy/);
+    await page.emulateMedia({ media: 'print' });
+    await page.screenshot({ path: `${ARTIFACTS}treatment-plan-print.png`, fullPage: true });
+    await page.emulateMedia({ media: 'screen' });
+
+    // A group note for three attendees, each part linked to an objective of their plan.
+    const patientId = patient.split('/').pop();
+    await page.goto(`${t.base}/group-notes`);
+    await page.getByLabel('Group', { exact: true }).fill('Afternoon coping skills group');
+    await page.getByLabel('What the group did').fill('Practised urge surfing and built coping cards.');
+    const boxes = await page.locator('input[name^="attend_"]').evaluateAll((inputs) => inputs.map((i) => i.name.slice(7)));
+    const attendees = [patientId, ...boxes.filter((id) => id !== patientId).slice(0, 2)];
+    assert.equal(attendees.length, 3);
+    for (const id of attendees) {
+      await page.locator(`input[name="attend_${id}"]`).check();
+      await byId(page, `p${id}_data`).fill(`Attendee ${id} shared a high-risk situation.`);
+      await byId(page, `p${id}_assessment`).fill('Engaged.');
+      await byId(page, `p${id}_plan`).fill('Practise urge surfing daily.');
+      const objectives = page.locator(`input[name^="p${id}_objective_"]`);
+      if (await objectives.count()) await objectives.first().check();
+    }
+    assert.equal(await page.locator(`input[name^="p${patientId}_objective_"]`).count() > 0, true, 'the new plan offers its objectives');
+    await page.getByRole('button', { name: 'Save group note' }).click();
+    const row = page.locator('tr', { hasText: 'Afternoon coping skills group' });
+    await row.getByRole('button', { name: 'Sign group note' }).click();
+    assert.match(await page.locator('tr', { hasText: 'Afternoon coping skills group' }).innerText(), /Signed/);
+
+    // The note is in every attendee's chart; ours shows the linked objective.
+    for (const id of attendees) {
+      await page.goto(`${t.base}/patients/${id}/notes`);
+      const note = page.locator('section.note', { hasText: 'Afternoon coping skills group' });
+      assert.match(await note.innerText(), new RegExp(`Attendee ${id} shared`));
+    }
+    await page.goto(`${t.base}/patients/${patientId}/notes`);
+    const note = page.locator('section.note', { hasText: 'Afternoon coping skills group' });
+    assert.match(await note.innerText(), /Treatment-plan objectives addressed/);
+    assert.match(await note.innerText(), /for 6 weeks/);
+    await note.getByText('Add an addendum').click();
+    await note.getByLabel('Addendum').fill('Patient asked for a copy of the coping card.');
+    await note.getByRole('button', { name: 'Add addendum' }).click();
+    const signed = page.locator('section.note', { hasText: 'Afternoon coping skills group' });
+    assert.match(await signed.innerText(), /Patient asked for a copy of the coping card/);
+    await page.screenshot({ path: `${ARTIFACTS}group-note-linked-objective.png`, fullPage: true });
+  } finally {
+    await t.stop();
+  }
+});
