@@ -102,6 +102,26 @@ pub fn classify_positive<'a>(
     }
 }
 
+/// The analytes whose unexpected positive signals a risk of overdose: illicit or unprescribed
+/// opioids, and xylazine, which is sold mixed with fentanyl and does not respond to naloxone.
+/// Tolerance falls quickly in treatment, so a return to opioids is when overdose is most likely
+/// (SAMHSA TIP 63, ch. 3). Buprenorphine is left out: its ceiling effect makes an unprescribed
+/// dose far less dangerous, though it is still unexpected.
+const OVERDOSE_RISK: [&str; 6] = [
+    "fentanyl",
+    "xylazine",
+    "opiates",
+    "oxycodone",
+    "methadone",
+    "tramadol",
+];
+
+/// Whether an *unexpected* positive for `analyte` signals a risk of overdose, so that the flag
+/// is high severity and the clinical directors are told as well as the primary counselor.
+pub fn signals_overdose_risk(analyte: &str) -> bool {
+    OVERDOSE_RISK.contains(&analyte.trim().to_lowercase().as_str())
+}
+
 /// Whether a medication is a medication for opioid use disorder (MOUD).
 pub fn is_moud(medication: &str) -> bool {
     let m = medication.trim().to_lowercase();
@@ -122,6 +142,34 @@ pub fn is_moud(medication: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unexpected_opioids_and_xylazine_signal_overdose_risk() {
+        for analyte in [
+            "fentanyl",
+            "Fentanyl ",
+            "xylazine",
+            "opiates",
+            "oxycodone",
+            "methadone",
+        ] {
+            assert!(signals_overdose_risk(analyte), "{analyte}");
+        }
+        for analyte in [
+            "buprenorphine",
+            "thc",
+            "cocaine",
+            "etg",
+            "benzodiazepines",
+            "unknown",
+        ] {
+            assert!(!signals_overdose_risk(analyte), "{analyte}");
+        }
+        // Every listed analyte is on the panel, so a typo here cannot silently drop one.
+        for analyte in OVERDOSE_RISK {
+            assert!(analyte_label(analyte).is_some(), "{analyte}");
+        }
+    }
+
     use super::*;
 
     #[test]

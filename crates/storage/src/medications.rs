@@ -11,7 +11,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
 use trellis_domain::patient::FieldError;
-use trellis_domain::screens::{analyte_label, explaining_medication, is_moud};
+use trellis_domain::screens::{
+    analyte_label, explaining_medication, is_moud, signals_overdose_risk,
+};
 
 use crate::access::{can, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -946,18 +948,29 @@ impl Store {
             None
         } else {
             let names: Vec<&str> = unexpected.iter().filter_map(|a| analyte_label(a)).collect();
+            let overdose_risk = unexpected.iter().any(|a| signals_overdose_risk(a));
             let summary = format!(
-                "Unexpected positive drug screen ({}) collected {}",
+                "Unexpected positive drug screen ({}) collected {}{}",
                 names.join(", "),
-                collected_on.format("%Y-%m-%d")
+                collected_on.format("%Y-%m-%d"),
+                if overdose_risk {
+                    ": overdose risk, review naloxone and the safety plan"
+                } else {
+                    ""
+                }
             );
+            let severity = if overdose_risk {
+                Severity::High
+            } else {
+                Severity::Moderate
+            };
             Some(
                 raise_flag(
                     &mut tx,
                     grant.actor(),
                     patient_id,
                     SCREEN_FLAG_KIND,
-                    Severity::Moderate,
+                    severity,
                     &summary,
                 )
                 .await?,

@@ -218,6 +218,9 @@ async fn an_unexpected_fentanyl_positive_raises_a_flag_and_a_task_for_the_counse
     let flags = c.store.open_flags(&read).await.expect("flags");
     assert_eq!(flags.len(), 1);
     assert!(flags[0].summary.contains("Fentanyl"));
+    // An unprescribed opioid is an overdose risk: high severity, so the directors hear too.
+    assert_eq!(flags[0].severity, "high");
+    assert!(flags[0].summary.contains("overdose risk"));
     let tasks = open_tasks(&c, &c.counselor).await;
     assert_eq!(tasks.len(), 1, "one task for the primary counselor");
     assert!(tasks[0].contains("Unexpected positive drug screen"));
@@ -319,6 +322,18 @@ async fn a_stopped_medication_no_longer_explains_a_positive() {
         .await
         .expect("screen");
     assert_eq!(after.unexpected, vec!["benzodiazepines"]);
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let flags = c.store.open_flags(&read).await.expect("flags");
+    assert_eq!(flags.len(), 1);
+    assert_eq!(
+        flags[0].severity, "moderate",
+        "no opioid, no overdose escalation"
+    );
+    assert!(!flags[0].summary.contains("overdose"));
 
     c.store
         .record_adherence(
