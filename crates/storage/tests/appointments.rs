@@ -3,7 +3,7 @@
 
 mod common;
 
-use chrono::{NaiveTime, TimeDelta, Utc, Weekday};
+use chrono::{Datelike, NaiveTime, TimeDelta, Utc, Weekday};
 use common::{clinic, day, register, staff, today, Clinic};
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
@@ -371,7 +371,9 @@ async fn calendar_feeds_are_neutral_audited_and_revocable() {
         .patient_grant::<can::ManageSchedule>(&s.front_desk, s.patient)
         .await
         .expect("grant");
-    let soon = today() + TimeDelta::days(2);
+    // Next Monday: booking materialises the sessions of the days around it, and the counselor's
+    // evening group meets on Mondays, so the feed has a group session whatever today is.
+    let soon = today() + TimeDelta::days(7 - i64::from(today().weekday().num_days_from_monday()));
     let mut new = appointment(&s, (2026, 1, 1), (10, 0), 50);
     new.date = soon;
     store.book_appointment(&grant, &new).await.expect("book");
