@@ -80,6 +80,33 @@ async fn counselor_writes_signs_revises_and_prints_a_plan_on_the_chart() {
     let html = saved.text().await.expect("text");
     assert!(html.contains("Draft: version 1"), "{html}");
     assert!(html.contains("F11.20"));
+    // The saved draft offers a blank second goal for the problem; filling it in adds the goal.
+    assert!(html.contains("name=\"p0.g1.text\""), "{html}");
+    let mut two_goals = plan.to_vec();
+    two_goals.extend([
+        ("p0.g1.text", "I want to be there for my kids"),
+        ("p0.g1.o0.text", "Call my sister twice a week"),
+        ("p0.g1.o0.target", t.as_str()),
+        ("p0.g1.o0.status", "open"),
+    ]);
+    let html = b
+        .post(&format!("{tab}/1"), &two_goals)
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("I want to be there for my kids"), "{html}");
+    assert!(html.contains("name=\"p0.g2.text\""), "a blank third goal");
+    let html = b
+        .post(&format!("{tab}/1"), &plan)
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !html.contains("I want to be there for my kids"),
+        "saving without it removes it"
+    );
 
     // Bad input on the form: no target date, an unknown modality, an empty goal.
     let v1 = format!("{tab}/1");

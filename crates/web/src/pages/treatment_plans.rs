@@ -229,7 +229,9 @@ fn form_rows(values: &BTreeMap<String, String>, me: i64) -> Vec<ProblemRow> {
     (0..problems)
         .map(|p| {
             let pn = format!("p{p}");
-            let goals = used_rows(values, &format!("{pn}."), 'g').max(1);
+            let used_goals = used_rows(values, &format!("{pn}."), 'g');
+            // A problem in use gets a blank goal to add to, as objectives and interventions do.
+            let goals = if used_goals > 0 { used_goals + 1 } else { 1 };
             ProblemRow {
                 label: format!("Problem {}", p + 1),
                 text: get(values, &format!("{pn}.text")),
@@ -239,10 +241,11 @@ fn form_rows(values: &BTreeMap<String, String>, me: i64) -> Vec<ProblemRow> {
                     .map(|g| {
                         let gn = format!("{pn}.g{g}");
                         let used_objectives = used_rows(values, &format!("{gn}."), 'o');
-                        let objectives = if used_objectives == 0 {
-                            2
-                        } else {
-                            used_objectives + 1
+                        let objectives = match used_objectives {
+                            // The extra blank goal needs one objective row to start with.
+                            0 if g > 0 && g == used_goals => 1,
+                            0 => 2,
+                            n => n + 1,
                         };
                         GoalRow {
                             label: format!("Problem {}, goal {}", p + 1, g + 1),
