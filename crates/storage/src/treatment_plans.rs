@@ -336,6 +336,20 @@ pub struct OverdueReview {
     pub review_due_on: Day,
 }
 
+/// A patient in an open episode with no signed treatment plan yet, for the caseload list (no
+/// clinical text).
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct UnsignedPlan {
+    /// Patient.
+    pub patient_id: i64,
+    /// Their display name.
+    pub patient_name: String,
+    /// When the open episode began.
+    pub admitted_on: Day,
+    /// How many draft versions are waiting (0: nothing written yet).
+    pub drafts: i64,
+}
+
 /// An objective of a signed version, as notes offer and show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignedObjective {
@@ -1086,6 +1100,49 @@ impl Store {
                 record_id: None,
                 patient_id: None,
                 detail: format!("overdue reviews: {} results", rows.len()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// The actor's caseload (open episodes naming them primary counselor) with no signed plan
+    /// since admission, longest-admitted first. A plan signed in an earlier episode does not
+    /// count: a readmission needs its own plan.
+    pub async fn unsigned_plans(
+        &self,
+        grant: &Grant<can::ReadClinical>,
+    ) -> Result<Vec<UnsignedPlan>> {
+        let actor = grant.actor();
+        let mut tx = self.begin().await?;
+        let rows: Vec<UnsignedPlan> = sqlx::query_as(
+            "SELECT p.id AS patient_id,
+                 COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
+                     AS patient_name,
+                 e.admitted_on,
+                 (SELECT COUNT(*) FROM treatment_plans d
+                     WHERE d.patient_id = p.id AND d.clinician_signed_at IS NULL) AS drafts
+             FROM episodes e
+             JOIN patients p ON p.id = e.patient_id
+             WHERE e.primary_counselor_id = $1 AND e.status = 'open'
+               AND NOT EXISTS (SELECT 1 FROM treatment_plans t
+                   WHERE t.patient_id = p.id AND t.clinician_signed_at IS NOT NULL
+                     AND t.clinician_signed_at >= e.admitted_on)
+             ORDER BY e.admitted_on, p.id",
+        )
+        .bind(actor.user_id.unwrap_or(0))
+        .fetch_all(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "search",
+                record_type: "treatment_plan",
+                record_id: None,
+                patient_id: None,
+                detail: format!("unsigned plans: {} results", rows.len()),
             },
         )
         .await?;

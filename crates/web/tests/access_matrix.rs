@@ -145,6 +145,7 @@ const API: &[Row] = &[
     ("PUT",  "/patients/{patient}/treatment-plans/{version}", Rule::Patient(P::WriteClinical), Allowed::Invalid),
     ("POST", "/patients/{patient}/treatment-plans/{version}/sign", Rule::Patient(P::WriteClinical), Allowed::Invalid),
     ("GET",  "/treatment-plans/overdue",      Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/treatment-plans/unsigned",     Rule::Role(P::ReadClinical),         Allowed::Success),
     ("GET",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Success),
     ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),

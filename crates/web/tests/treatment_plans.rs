@@ -322,6 +322,85 @@ async fn the_api_writes_signs_and_refuses_bad_plans() {
 }
 
 #[tokio::test]
+async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let unsigned = |html: &str| {
+        html.split("id=\"unsignedplans\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</section>").next())
+            .map(str::to_owned)
+    };
+    let dashboard = b.get("/dashboard").await.text().await.expect("text");
+    let section = unsigned(&dashboard).expect("the section");
+    assert!(section.contains("Dana"), "{section}");
+    assert!(section.contains("not written"));
+    assert!(
+        section.contains("<td>14</td>"),
+        "admitted 14 days ago: {section}"
+    );
+    assert!(
+        !section.contains("Lee Park"),
+        "olive's patient is on olive's list only"
+    );
+    let token = s.token("casey").await;
+    let (status, body) = api(
+        &s,
+        &token,
+        reqwest::Method::GET,
+        "/treatment-plans/unsigned",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["patient_id"], s.patient_id);
+    assert_eq!(body[0]["drafts"], 0);
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+
+    let (status, _) = api(
+        &s,
+        &token,
+        reqwest::Method::POST,
+        &format!("/patients/{}/treatment-plans", s.patient_id),
+        Some(plan_body(s.users["casey"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let dashboard = b.get("/dashboard").await.text().await.expect("text");
+    assert!(unsigned(&dashboard)
+        .expect("the section")
+        .contains("draft waiting for signatures"));
+
+    let casey = actor(&s.users, "casey", Role::Counselor);
+    let grant = s
+        .store
+        .patient_grant::<can::WriteClinical>(&casey, s.patient_id)
+        .await
+        .expect("grant");
+    s.store
+        .sign_plan(
+            &grant,
+            1,
+            &PlanSignatures {
+                patient: "Dana".into(),
+                clinician: "Casey".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("sign");
+    let dashboard = b.get("/dashboard").await.text().await.expect("text");
+    assert!(
+        unsigned(&dashboard).is_none_or(|section| !section.contains("Dana")),
+        "a signed plan leaves the list"
+    );
+    // Billing has no caseload and no such section.
+    let bill = s.browser("bill").await;
+    let html = bill.get("/dashboard").await.text().await.expect("text");
+    assert!(unsigned(&html).is_none());
+}
+
+#[tokio::test]
 async fn overdue_reviews_show_on_the_dashboard_and_the_chart() {
     let s = start().await;
     let casey = actor(&s.users, "casey", Role::Counselor);

@@ -178,6 +178,7 @@ operations! {
     put "/patients/{id}/treatment-plans/{version}" => treatment_plans::update_version;
     post "/patients/{id}/treatment-plans/{version}/sign" => treatment_plans::sign_version;
     get "/treatment-plans/overdue" => treatment_plans::overdue_reviews;
+    get "/treatment-plans/unsigned" => treatment_plans::unsigned_plans;
     get "/mfa-policy" => admin::get_mfa_policy;
     put "/mfa-policy" => admin::set_mfa_policy;
     get "/audit" => admin::search_audit;

@@ -568,3 +568,44 @@ pub async fn overdue_reviews(
             .collect(),
     ))
 }
+
+/// A caseload patient with no signed plan in their open episode.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnsignedPlan {
+    /// Patient.
+    pub patient_id: i64,
+    /// Their name.
+    pub patient_name: String,
+    /// When the open episode began.
+    pub admitted_on: NaiveDate,
+    /// Draft versions waiting for signatures (0: none written).
+    pub drafts: i64,
+}
+
+/// Patients whose primary counselor is the caller and who have no signed plan since admission,
+/// longest-admitted first.
+#[utoipa::path(get, path = "/treatment-plans/unsigned", tag = "treatment plans",
+    responses(
+        (status = 200, description = "Patients without a signed plan", body = Vec<UnsignedPlan>),
+        Unauthenticated, Forbidden,
+    ))]
+pub async fn unsigned_plans(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> Result<Json<Vec<UnsignedPlan>>, ApiError> {
+    let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
+    Ok(Json(
+        state
+            .store
+            .unsigned_plans(&grant)
+            .await?
+            .into_iter()
+            .map(|r| UnsignedPlan {
+                patient_id: r.patient_id,
+                patient_name: r.patient_name,
+                admitted_on: r.admitted_on.0,
+                drafts: r.drafts,
+            })
+            .collect(),
+    ))
+}

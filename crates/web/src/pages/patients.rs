@@ -49,6 +49,9 @@ struct DashboardPage {
     today: String,
     /// Treatment plans overdue for review in my caseload: (patient id, name, version, due).
     overdue_plans: Vec<(i64, String, i64, String)>,
+    /// Caseload patients with no signed plan this episode: (patient id, name, admitted, days
+    /// since admission, drafts waiting).
+    unsigned_plans: Vec<(i64, String, String, i64, i64)>,
 }
 
 /// An unsigned or to-be-co-signed note on the dashboard (no clinical text).
@@ -122,6 +125,25 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
             .collect(),
         _ => Vec::new(),
     };
+    let unsigned_plans = match state.store.grant::<can::ReadClinical>(&staff.actor) {
+        Ok(grant) if role.code() == "counselor" => state
+            .store
+            .unsigned_plans(&grant)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let days = (today - r.admitted_on.0).num_days();
+                (
+                    r.patient_id,
+                    r.patient_name,
+                    view::day(&r.admitted_on),
+                    days,
+                    r.drafts,
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let grant = state.store.grant::<can::ReadDemographics>(&staff.actor)?;
     let admissions = case_rows(state.store.admissions_on(&grant, today).await?);
     let tasks = super::tasks::task_views(state.store.my_tasks(&grant).await?, &state);
@@ -160,6 +182,7 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
     };
     let page = DashboardPage {
         overdue_plans,
+        unsigned_plans,
         late_notes,
         cosign,
         tasks,
