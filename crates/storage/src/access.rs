@@ -184,9 +184,8 @@ impl Store {
                 None => false,
             };
         if by_break_glass {
-            let mut tx = self.begin().await?;
-            audit::append(
-                &mut tx,
+            audit::record(
+                self,
                 actor,
                 AuditEvent {
                     action: "read",
@@ -197,7 +196,6 @@ impl Store {
                 },
             )
             .await?;
-            tx.commit().await?;
         }
         if in_scope || by_break_glass {
             return Ok(PatientGrant {
@@ -206,9 +204,8 @@ impl Store {
                 _permission: PhantomData,
             });
         }
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             actor,
             AuditEvent {
                 action: "access_denied",
@@ -219,7 +216,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Err(StoreError::Denied(if role_ok {
             "this patient is outside your assigned programs".into()
         } else {

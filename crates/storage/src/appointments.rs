@@ -582,9 +582,8 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -595,7 +594,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(rows)
     }
 
@@ -617,9 +615,8 @@ impl Store {
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -630,7 +627,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(rows)
     }
 
@@ -675,9 +671,8 @@ impl Store {
         .bind(Instant(to))
         .fetch_all(self.reader())
         .await?;
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -688,7 +683,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(ClinicianDay {
             appointments,
             sessions,

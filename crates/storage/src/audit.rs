@@ -92,6 +92,16 @@ pub(crate) async fn append(
     append_on(&mut *tx, actor, event).await
 }
 
+/// Appends one row in a transaction of its own: for reads whose rows were fetched from the
+/// reader pool, so the audit is the only write and the caller returns the rows only after it
+/// commits.
+pub(crate) async fn record(store: &Store, actor: &Actor, event: AuditEvent<'_>) -> Result<()> {
+    let mut tx = store.begin().await?;
+    append(&mut tx, actor, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub(crate) async fn append_on(
     conn: &mut AnyConnection,
     actor: &Actor,

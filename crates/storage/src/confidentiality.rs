@@ -534,9 +534,8 @@ impl Store {
         let zone = self.patient_zone(patient_id).await?;
         let now = Utc::now().with_timezone(&zone);
         let loaded = self.load_consents(patient_id).await?;
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             actor,
             AuditEvent {
                 action: "read",
@@ -547,7 +546,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(loaded
             .into_iter()
             .map(|l| ConsentRecord {
@@ -735,9 +733,8 @@ impl Store {
         let decision = check_disclosure(&consents, &request, &now.with_timezone(&zone));
         let found = match decision {
             Err(refusal) => {
-                let mut tx = self.begin().await?;
-                audit::append(
-                    &mut tx,
+                audit::record(
+                    self,
                     grant.actor(),
                     AuditEvent {
                         action: "disclosure_refused",
@@ -753,7 +750,6 @@ impl Store {
                     },
                 )
                 .await?;
-                tx.commit().await?;
                 return Ok(DisclosureOutcome::Refused(refusal));
             }
             Ok(found) => found,

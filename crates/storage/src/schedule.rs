@@ -875,9 +875,8 @@ impl Store {
                 minutes_attended: minutes,
             });
         }
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -888,7 +887,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(sessions
             .into_iter()
             .map(|s| SheetSession {
@@ -1058,9 +1056,8 @@ impl Store {
         days.retain(|d| d.date >= first_week);
         days.reverse();
         let coverage = self.coverage(patient_id, &enrolments).await?;
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1071,7 +1068,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(PatientSchedule {
             enrolments,
             attendance,
@@ -1240,9 +1236,8 @@ impl Store {
                 });
             }
         }
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1253,7 +1248,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(alerts)
     }
 }
