@@ -48,6 +48,66 @@ async fn chart_shows_header_and_is_audited() {
 }
 
 #[tokio::test]
+async fn every_chart_page_has_the_same_tab_bar_with_its_own_tab_current() {
+    let s = start().await;
+    let casey = s.browser("casey").await;
+    let p = s.patient_id;
+    let tab_bar = |html: &str| {
+        let start = html.find("aria-label=\"Chart sections\"").expect("tab bar");
+        let end = start + html[start..].find("</nav>").expect("end of tab bar");
+        html[start..end].to_owned()
+    };
+    let full = tab_bar(
+        &casey
+            .get(&format!("/patients/{p}"))
+            .await
+            .text()
+            .await
+            .expect("text"),
+    );
+    for (path, current) in [
+        ("", "Overview"),
+        ("/notes", "Notes"),
+        ("/treatment-plan", "Treatment plan"),
+        ("/assessment", "Assessment"),
+        ("/consents", "Consents &amp; disclosures"),
+        ("/medications", "Medications &amp; screens"),
+    ] {
+        let html = casey
+            .get(&format!("/patients/{p}{path}"))
+            .await
+            .text()
+            .await
+            .expect("text");
+        let bar = tab_bar(&html);
+        assert_eq!(
+            bar.replace(" aria-current=\"page\"", ""),
+            full.replace(" aria-current=\"page\"", ""),
+            "{path}"
+        );
+        assert!(
+            bar.contains(&format!("{path}\" aria-current=\"page\">{current}</a>")),
+            "{path}: {bar}"
+        );
+    }
+    // Front desk sees only the tabs its role may open.
+    let fran = s.browser("fran").await;
+    let bar = tab_bar(
+        &fran
+            .get(&format!("/patients/{p}"))
+            .await
+            .text()
+            .await
+            .expect("text"),
+    );
+    assert!(bar.contains("Schedule &amp; attendance"));
+    assert!(
+        !bar.contains("Notes") && !bar.contains("Treatment plan"),
+        "{bar}"
+    );
+}
+
+#[tokio::test]
 async fn counselor_is_denied_a_patient_outside_their_programs() {
     let s = start().await;
     let b = s.browser("casey").await;

@@ -22,7 +22,7 @@ use trellis_storage::assessments::{
 };
 
 use super::patients::{chart_data, ChartHeader};
-use super::{labelled, LabelledError, Layout};
+use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
@@ -160,7 +160,7 @@ pub struct DiagnosisView {
 struct AssessmentPage {
     layout: Layout,
     header: ChartHeader,
-    can_read_episodes: bool,
+    tabs: ChartTabs,
     can_write: bool,
     assessments: Vec<AssessmentView>,
     diagnoses: Vec<DiagnosisView>,
@@ -349,8 +349,8 @@ async fn render(
         .unwrap_or_default();
     Ok(AssessmentPage {
         layout: Layout::new(staff, "patients"),
+        tabs: ChartTabs::new(role, data.header.id, "assessment"),
         header: data.header,
-        can_read_episodes: permits(role, Permission::ReadEpisodes),
         can_write: permits(role, Permission::WriteClinical),
         open_form: posted.is_some() || assessments.is_empty(),
         assessments,

@@ -25,7 +25,7 @@ use trellis_storage::confidentiality::{
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::StoreError;
 
-use super::{labelled, LabelledError, Layout};
+use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
@@ -164,6 +164,7 @@ fn disclosure_view(d: &DisclosureRecord, state: &AppState) -> DisclosureView {
 #[template(path = "consents.html")]
 struct ConsentsPage {
     layout: Layout,
+    tabs: ChartTabs,
     patient_id: i64,
     name: String,
     mrn: String,
@@ -319,6 +320,7 @@ async fn consents_page(
     };
     Ok(ConsentsPage {
         layout: Layout::new(staff, "patients"),
+        tabs: ChartTabs::new(staff.actor.role, patient_id, "consents"),
         patient_id,
         name,
         mrn: mrn(patient_id),

@@ -18,7 +18,7 @@ use trellis_storage::discharge::{
 use trellis_storage::episodes::Episode;
 
 use super::patients::{chart_data, ChartHeader};
-use super::{labelled, LabelledError, Layout};
+use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
@@ -52,6 +52,7 @@ pub struct FollowUpView {
 struct DischargePage {
     layout: Layout,
     header: ChartHeader,
+    tabs: ChartTabs,
     episode_id: i64,
     program: String,
     admitted_on: String,
@@ -177,6 +178,7 @@ async fn render(
     let role = staff.actor.role;
     Ok(DischargePage {
         layout: Layout::new(staff, "patients"),
+        tabs: ChartTabs::new(role, patient_id, "episodes"),
         header: data.header,
         episode_id,
         program: e.program_name.clone(),

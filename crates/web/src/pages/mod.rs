@@ -25,7 +25,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use trellis_domain::access::{permits, Permission};
+use trellis_domain::access::{permits, Permission, Role};
 use trellis_domain::patient::FieldError;
 
 use crate::identity::Staff;
@@ -309,6 +309,38 @@ impl Layout {
             can_write_clinical: permits(role, Permission::WriteClinical),
             can_read_outcomes: permits(role, Permission::ReadOutcomes),
             section,
+        }
+    }
+}
+
+/// The chart's tab bar, the same on every chart page: which tabs the role may open and which
+/// one is current.
+pub struct ChartTabs {
+    /// The patient whose chart it is.
+    pub patient_id: i64,
+    /// The current tab's path segment ("overview" for the chart's front page).
+    pub current: &'static str,
+    /// Episodes & level of care.
+    pub can_read_episodes: bool,
+    /// Measures, phase, plan, notes, medications, assessment.
+    pub can_read_clinical: bool,
+    /// Schedule & attendance.
+    pub can_read_schedule: bool,
+    /// Consents & disclosures.
+    pub can_see_consents: bool,
+}
+
+impl ChartTabs {
+    /// The tab bar for `role` on `patient_id`'s chart, with `current` marked.
+    pub fn new(role: Role, patient_id: i64, current: &'static str) -> ChartTabs {
+        ChartTabs {
+            patient_id,
+            current,
+            can_read_episodes: permits(role, Permission::ReadEpisodes),
+            can_read_clinical: permits(role, Permission::ReadClinical),
+            can_read_schedule: permits(role, Permission::ReadSchedule),
+            can_see_consents: permits(role, Permission::ManageConsents)
+                || permits(role, Permission::Disclose),
         }
     }
 }

@@ -15,7 +15,7 @@ use trellis_storage::treatment_plans::SignedObjective;
 use trellis_storage::StoreError;
 
 use super::patients::{chart_data, ChartHeader};
-use super::{labelled, LabelledError, Layout};
+use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
@@ -68,7 +68,7 @@ type TemplateForm = (
 struct NotesPage {
     layout: Layout,
     header: ChartHeader,
-    can_read_episodes: bool,
+    tabs: ChartTabs,
     can_write: bool,
     notes: Vec<NoteView>,
     templates: Vec<TemplateForm>,
@@ -225,8 +225,8 @@ async fn render(
     let role = staff.actor.role;
     Ok(NotesPage {
         layout: Layout::new(staff, "patients"),
+        tabs: ChartTabs::new(role, data.header.id, "notes"),
         header: data.header,
-        can_read_episodes: permits(role, Permission::ReadEpisodes),
         can_write: permits(role, Permission::WriteClinical),
         notes,
         templates: [NoteTemplate::Dap, NoteTemplate::Birp]

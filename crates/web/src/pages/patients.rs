@@ -14,7 +14,7 @@ use trellis_storage::notes::Lateness;
 use trellis_storage::patients::{mrn, DuplicateCandidate, Patient, PatientQuery, RegisterOutcome};
 use trellis_storage::StoreError;
 
-use super::{labelled, LabelledError, Layout};
+use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms::{self, RegistrationForm};
 use crate::identity::Staff;
@@ -558,22 +558,20 @@ pub(super) struct ChartPage {
     layout: Layout,
     header: ChartHeader,
     tab: &'static str,
+    tabs: ChartTabs,
     notice: Option<String>,
     demographics: Vec<(&'static str, String)>,
     contacts: Vec<(&'static str, String)>,
     episodes: Vec<EpisodeView>,
     has_open: bool,
     can_edit: bool,
-    can_read_episodes: bool,
     can_read_clinical: bool,
     can_write_clinical: bool,
     can_admit: bool,
     can_change_level: bool,
     can_discharge: bool,
     pub(super) measures: Option<super::measures::MeasuresTab>,
-    can_read_schedule: bool,
     pub(super) schedule: Option<super::schedule::ScheduleTab>,
-    can_see_consents: bool,
     pub(super) medications: Option<super::medications::MedicationsTab>,
     /// The Phase tab; the inner `None` when no phases apply.
     pub(super) phase: Option<Option<super::phases::PhaseTab>>,
@@ -681,6 +679,7 @@ pub(super) fn chart_page(
     ChartPage {
         layout: Layout::new(staff, "patients"),
         tab,
+        tabs: ChartTabs::new(role, p.id, tab),
         notice,
         demographics: vec![
             (
@@ -706,16 +705,12 @@ pub(super) fn chart_page(
         episodes,
         header: data.header,
         can_edit: permits(role, Permission::EditDemographics),
-        can_read_episodes: permits(role, Permission::ReadEpisodes),
         can_read_clinical: permits(role, Permission::ReadClinical),
         can_write_clinical: permits(role, Permission::WriteClinical),
         can_admit: permits(role, Permission::AdmitEpisode),
         can_change_level: permits(role, Permission::ChangeLevelOfCare),
         can_discharge: permits(role, Permission::DischargeEpisode),
         measures: None,
-        can_see_consents: permits(role, Permission::ManageConsents)
-            || permits(role, Permission::Disclose),
-        can_read_schedule: permits(role, Permission::ReadSchedule),
         schedule: None,
         medications: None,
         phase: None,

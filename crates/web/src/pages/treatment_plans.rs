@@ -17,7 +17,7 @@ use trellis_storage::treatment_plans::{
 };
 
 use super::patients::{chart_data, ChartHeader};
-use super::{labelled, LabelledError, Layout};
+use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::identity::Staff;
 use crate::view;
@@ -430,7 +430,7 @@ pub struct VersionRow {
 struct PlanPage {
     layout: Layout,
     header: ChartHeader,
-    can_read_episodes: bool,
+    tabs: ChartTabs,
     can_write: bool,
     current: Option<PlanView>,
     draft: Option<PlanView>,
@@ -503,8 +503,8 @@ async fn render(
     let role = staff.actor.role;
     Ok(PlanPage {
         layout: Layout::new(staff, "patients"),
+        tabs: ChartTabs::new(role, data.header.id, "treatment-plan"),
         header: data.header,
-        can_read_episodes: permits(role, Permission::ReadEpisodes),
         can_write: permits(role, Permission::WriteClinical),
         current: current.as_ref().map(|p| plan_view(state, &names, p)),
         draft: draft.as_ref().map(|p| plan_view(state, &names, p)),
