@@ -34,6 +34,19 @@ use trellis_storage::Store;
 /// The password of every demo account.
 pub const PASSWORD: &str = "trellis-demo-2026";
 
+/// A short form of a first name for a preferred name: "DeShawn" → "Des", "Maria" → "Mar".
+fn short_name(first: &str) -> String {
+    let mut chars = first.chars().take(3);
+    chars
+        .next()
+        .map(|c| {
+            c.to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Both demo sites' time zone.
 const CLINIC_TIMEZONE: chrono_tz::Tz = chrono_tz::America::New_York;
 
@@ -797,7 +810,7 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
         let registration = Registration {
             legal_first_name: first.into(),
             legal_last_name: last.into(),
-            preferred_name: (i % 9 == 4).then(|| first[..first.len().min(3)].to_owned()),
+            preferred_name: (i % 9 == 4).then(|| short_name(first)),
             date_of_birth: Some(dob),
             sex: sex.into(),
             gender_identity: None,
@@ -2398,4 +2411,16 @@ async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     let read = store.grant::<can::ReadSchedule>(counselor)?;
     store.create_clinician_feed(&read).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn short_names_read_as_names() {
+        assert_eq!(short_name("DeShawn"), "Des");
+        assert_eq!(short_name("Jo"), "Jo");
+        assert_eq!(short_name(""), "");
+    }
 }

@@ -462,7 +462,8 @@ fn stay_section(episode: &Episode) -> String {
     );
     if let Some(out) = episode.discharged_on {
         let days = (out.0 - episode.admitted_on.0).num_days() + 1;
-        let _ = write!(text, ", discharged {} ({days} days in care)", out.0);
+        let unit = if days == 1 { "day" } else { "days" };
+        let _ = write!(text, ", discharged {} ({days} {unit} in care)", out.0);
     }
     text.push('.');
     if let Some(reason) = episode.reason() {
