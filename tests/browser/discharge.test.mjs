@@ -11,8 +11,9 @@ test('counselor discharges, signs the summary, plans aftercare and records the 3
   try {
     const page = await t.browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, t.base, 'counselor');
-    // The longest-admitted patient on the caseload, discharged on the admission day so that the
-    // 30-day follow-up (callable from a week before it is due) can be recorded today.
+    // The longest-admitted patient on the caseload, discharged 30 days ago so that the 30-day
+    // follow-up (callable from a week before it is due) can be recorded today. Their level-of-care
+    // changes are all older than that, and a discharge may not predate one.
     const caseload = page.locator('section', { has: page.getByRole('heading', { name: /My caseload/ }) });
     const rows = await caseload.locator('tbody tr').all();
     let oldest = null;
@@ -20,11 +21,11 @@ test('counselor discharges, signs the summary, plans aftercare and records the 3
       const admitted = new Date(`${(await row.locator('td').nth(3).innerText()).trim()} UTC`);
       if (!oldest || admitted < oldest.admitted) oldest = { row, admitted };
     }
-    assert.ok(oldest && Date.now() - oldest.admitted.getTime() > 24 * 86400000, 'a patient admitted over 23 days ago');
+    assert.ok(oldest && Date.now() - oldest.admitted.getTime() > 31 * 86400000, 'a patient admitted over 31 days ago');
     await oldest.row.getByRole('link').first().click();
     await page.getByRole('link', { name: /Episodes/ }).first().click();
     await page.getByRole('link', { name: 'Discharge', exact: true }).click();
-    await page.getByLabel('Discharge date').fill(iso(oldest.admitted));
+    await page.getByLabel('Discharge date').fill(iso(new Date(Date.now() - 30 * 86400000)));
     await page.getByLabel(/reason/i).selectOption('1');
     await page.getByRole('button', { name: 'Discharge' }).click();
 

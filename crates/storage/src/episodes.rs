@@ -501,6 +501,25 @@ impl Store {
                 "cannot be in the future",
             ));
         }
+        // The record must read in order: no discharge before a level of care already in effect.
+        // A change scheduled for later does not hold a discharge back; it simply never starts.
+        let last_change: Option<Day> = sqlx::query_scalar(
+            "SELECT MAX(effective_on) FROM level_of_care_changes
+             WHERE episode_id = $1 AND effective_on <= $2",
+        )
+        .bind(episode_id)
+        .bind(Day(today))
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(last) = last_change.filter(|last| discharged_on < last.0) {
+            return Err(StoreError::invalid(
+                "discharged_on",
+                format!(
+                    "cannot be before the last level-of-care change, effective {}",
+                    last.0
+                ),
+            ));
+        }
         sqlx::query(
             "UPDATE episodes SET status = 'discharged', discharged_on = $2, discharge_reason = $3,
                  discharge_note = $4

@@ -88,6 +88,28 @@ async fn episode_admit_level_change_and_discharge_keep_history() {
         .patient_grant::<can::DischargeEpisode>(&c.counselor, patient)
         .await
         .expect("grant");
+    // The step-down took effect on the 23rd: a discharge dated before it is refused.
+    let before_step_down = c
+        .store
+        .discharge(
+            &discharge,
+            episode,
+            day(2026, 11, 22),
+            DischargeReason::TreatmentCompleted,
+            None,
+            day(2026, 11, 27),
+        )
+        .await;
+    match before_step_down {
+        Err(StoreError::Invalid(errors)) => {
+            assert_eq!(errors[0].field, "discharged_on");
+            assert!(
+                errors[0].message.contains("effective 2026-11-23"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     c.store
         .discharge(
             &discharge,
