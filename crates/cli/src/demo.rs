@@ -406,7 +406,6 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
     use chrono::{Datelike, NaiveTime, Weekday};
     use trellis_domain::schedule::attendance::AttendanceStatus;
     use trellis_domain::schedule::track::WeeklySlot;
-    use trellis_domain::schedule::zone::SiteZone;
     use trellis_storage::schedule::{NewRoom, NewTrack};
 
     let system = Actor::system("demo");
@@ -430,8 +429,7 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
                 .await?,
         );
     }
-    let zone = SiteZone::parse(CLINIC_TIMEZONE.name())?;
-    let today = zone.local_date(Utc::now());
+    let today = clinic_today();
     // The cycle started twelve weeks ago, on a Monday.
     let starts_on = today - Duration::days(i64::from(today.weekday().num_days_from_monday()) + 84);
     let at = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
@@ -1482,11 +1480,11 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
                 )
                 .await?;
         }
-        if i == 1 {
+        if let (1, Some(&first)) = (i, ids.first()) {
             store
                 .record_side_effect(
                     &write,
-                    ids[0],
+                    first,
                     Some((admitted + Duration::days(2)).min(today)),
                     "Soreness and a small lump at the injection site",
                     "mild",
@@ -2319,7 +2317,6 @@ async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     use chrono::{Datelike, NaiveTime, Weekday};
     use trellis_domain::schedule::appointments::AppointmentKind;
     use trellis_domain::schedule::track::WeeklySlot;
-    use trellis_domain::schedule::zone::SiteZone;
     use trellis_storage::appointments::NewAppointment;
 
     let system = Actor::system("demo");
@@ -2335,8 +2332,7 @@ async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     }
     let rooms = store.rooms().await?;
     let room = |name: &str| rooms.iter().find(|r| r.name == name).map(|r| r.id);
-    let zone = SiteZone::parse(CLINIC_TIMEZONE.name())?;
-    let today = zone.local_date(Utc::now());
+    let today = clinic_today();
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let at = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
     let front_desk = clinic.actor("frontdesk")?;

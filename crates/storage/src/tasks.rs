@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sqlx::{Any, FromRow, Transaction};
 use trellis_domain::access::Role;
+use trellis_domain::schedule::zone::SiteZone;
 
 use crate::access::{can, Actor, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -435,5 +436,5 @@ pub(crate) async fn patient_today(tx: &mut Transaction<'_, Any>, patient_id: i64
     .await?
     .ok_or(StoreError::NotFound("patient"))?;
     let zone: chrono_tz::Tz = parse_code(&zone, "time zone")?;
-    Ok(Day(chrono::Utc::now().with_timezone(&zone).date_naive()))
+    Ok(Day(SiteZone::from(zone).local_date(chrono::Utc::now())))
 }

@@ -26,6 +26,55 @@ async fn api(
 }
 
 #[tokio::test]
+async fn a_discharge_dated_before_a_level_change_in_effect_is_refused_and_nothing_changes() {
+    let s = start().await;
+    let b = s.browser("casey").await;
+    let episode = s.episode_id;
+    let stepped_up = today() - chrono::Duration::days(5);
+    let change = b
+        .post(
+            &format!("/episodes/{episode}/level"),
+            &[
+                ("level", "2.5"),
+                ("effective_on", &stepped_up.to_string()),
+                ("reason", "Relapse; needs more structure"),
+            ],
+        )
+        .await;
+    assert_eq!(change.status(), StatusCode::OK);
+    let refused = b
+        .post(
+            &format!("/episodes/{episode}/discharge"),
+            &[
+                (
+                    "discharged_on",
+                    &(stepped_up - chrono::Duration::days(1)).to_string(),
+                ),
+                ("reason", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("text");
+    assert!(
+        html.contains(&format!(
+            "before the last level-of-care change, effective {stepped_up}"
+        )),
+        "{html}"
+    );
+    // The episode is still open: the discharge form is still offered and discharging on the
+    // change's own day works.
+    let done = b
+        .post(
+            &format!("/episodes/{episode}/discharge"),
+            &[("discharged_on", &stepped_up.to_string()), ("reason", "1")],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.url().path().ends_with("/discharge-summary"));
+}
+
+#[tokio::test]
 async fn counselor_discharges_then_writes_signs_plans_aftercare_and_records_a_follow_up() {
     let s = start().await;
     let b = s.browser("casey").await;
