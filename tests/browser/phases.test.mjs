@@ -1,5 +1,5 @@
-// Phases: a counselor opens a phase-1 patient's Phase tab, sees each promotion criterion (met,
-// not met, or not recorded with its figures), promotes the patient to phase 2 from next Monday
+// Phases: a counselor opens a phase-1 patient's Phase tab, sees the one recommendation and each
+// promotion criterion and safety check (met, not met, or not recorded with its figures), promotes the patient to phase 2 from next Monday
 // and finds the decision in the phase history.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,13 +22,18 @@ test('counselor sees the criteria and promotes a patient to phase 2 from next Mo
       }
     }
     assert.ok(found, 'a phase-1 patient on the caseload');
-    const stepDown = page.locator('section', { has: page.getByRole('heading', { name: /^Step down to/ }) });
+    // One recommendation, then the step-down criteria with the safety checks no setting removes.
+    const verdict = await page.locator('#phase-recommendation').innerText();
+    assert.match(verdict, /(Step down recommended|Stay recommended|Consider a step up)/);
+    const stepDown = page.locator('section', { has: page.getByRole('heading', { name: /^Criteria for a step down to/ }) });
     const criteria = await stepDown.locator('table').innerText();
     assert.match(criteria, /weeks in phase/);
     assert.match(criteria, /attendance rate/);
     assert.match(criteria, /negative drug screens\s+(✓ met|✗ not met|not recorded)/);
     assert.match(criteria, /treatment-plan objectives met\s+(✓ met|✗ not met|not recorded)/);
-    assert.match(criteria, /no open high-risk flag/);
+    for (const safety of [/weekly hours met/, /no open safety flag/, /no unanswered safety task/, /no step-up sign/]) {
+      assert.match(criteria, safety);
+    }
     await page.screenshot({ path: `${ARTIFACTS}phases-criteria.png`, fullPage: true });
 
     await page.getByLabel(/Promote to Phase 2/).check();

@@ -15,14 +15,16 @@ use std::num::NonZeroUsize;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::absences::OutreachRule;
 use trellis_domain::schedule::attendance::AttendanceStatus;
-use trellis_domain::schedule::hours::HoursStatus;
+use trellis_domain::schedule::hours::{below_asam_floor, HoursStatus, Population};
+pub use trellis_domain::schedule::phases::CheckStatus;
 use trellis_domain::schedule::phases::{
     Criterion, Destination, Direction, Phase, PhasePlan, PhaseProgress, PromotionCriteria,
-    Recommendation, ScreenResult, StepUpTriggers,
+    Recommendation, Recommended, ScreenResult, StepCase, StepUpTriggers,
 };
 
 use crate::access::{can, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
+use crate::org::Program;
 use crate::schedule::enrol_in_track;
 use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
 
@@ -72,8 +74,6 @@ pub struct PhaseRules {
     pub negative_screens: u32,
     /// Minimum treatment-plan objectives met.
     pub objectives_met: u32,
-    /// Whether an open high-risk flag blocks a step down.
-    pub no_open_high_risk_flag: bool,
     /// Whether excused absences count as missed sessions.
     pub excused_count_as_missed: bool,
     /// Consecutive weeks under the phase's weekly minutes that suggest a step up (0 disables).
@@ -82,8 +82,6 @@ pub struct PhaseRules {
     pub positive_screens: u32,
     /// How many of the latest screens the step-up check looks at.
     pub screen_window: u32,
-    /// Whether an open high-risk flag suggests a step up.
-    pub step_up_on_high_risk_flag: bool,
     /// Unexcused absences in a row that open an outreach task for the counselor.
     pub outreach_after_unexcused: u32,
     /// Whether an excused absence ends a run of unexcused ones.
@@ -100,12 +98,10 @@ impl Default for PhaseRules {
             min_attendance_percent: c.min_attendance_percent,
             negative_screens: c.negative_screens as u32,
             objectives_met: c.objectives_met,
-            no_open_high_risk_flag: c.no_open_high_risk_flag,
             excused_count_as_missed: c.excused_count_as_missed,
             weeks_under_minimum: t.weeks_under_minimum as u32,
             positive_screens: t.positive_screens as u32,
             screen_window: t.screen_window as u32,
-            step_up_on_high_risk_flag: t.high_risk_flag,
             outreach_after_unexcused: o.consecutive_unexcused.get() as u32,
             outreach_excused_breaks_run: o.excused_breaks_run,
         }
@@ -120,7 +116,6 @@ impl PhaseRules {
             min_attendance_percent: self.min_attendance_percent,
             negative_screens: self.negative_screens as usize,
             objectives_met: self.objectives_met,
-            no_open_high_risk_flag: self.no_open_high_risk_flag,
             excused_count_as_missed: self.excused_count_as_missed,
         }
     }
@@ -131,7 +126,6 @@ impl PhaseRules {
             weeks_under_minimum: self.weeks_under_minimum as usize,
             positive_screens: self.positive_screens as usize,
             screen_window: self.screen_window as usize,
-            high_risk_flag: self.step_up_on_high_risk_flag,
         }
     }
 
@@ -192,14 +186,10 @@ struct RulesRow {
     negative_screens: i64,
     objectives_met: i64,
     #[sqlx(try_from = "Flag")]
-    no_open_high_risk_flag: bool,
-    #[sqlx(try_from = "Flag")]
     excused_count_as_missed: bool,
     weeks_under_minimum: i64,
     positive_screens: i64,
     screen_window: i64,
-    #[sqlx(try_from = "Flag")]
-    step_up_on_high_risk_flag: bool,
     outreach_after_unexcused: i64,
     #[sqlx(try_from = "Flag")]
     outreach_excused_breaks_run: bool,
@@ -216,12 +206,10 @@ impl From<RulesRow> for PhaseRules {
             min_attendance_percent: small(r.min_attendance_percent),
             negative_screens: small(r.negative_screens),
             objectives_met: small(r.objectives_met),
-            no_open_high_risk_flag: r.no_open_high_risk_flag,
             excused_count_as_missed: r.excused_count_as_missed,
             weeks_under_minimum: small(r.weeks_under_minimum),
             positive_screens: small(r.positive_screens),
             screen_window: small(r.screen_window),
-            step_up_on_high_risk_flag: r.step_up_on_high_risk_flag,
             outreach_after_unexcused: small(r.outreach_after_unexcused),
             outreach_excused_breaks_run: r.outreach_excused_breaks_run,
         }
@@ -229,9 +217,8 @@ impl From<RulesRow> for PhaseRules {
 }
 
 const RULES_SELECT: &str = "SELECT min_weeks_in_phase, min_attendance_percent, negative_screens,
-    objectives_met, no_open_high_risk_flag, excused_count_as_missed, weeks_under_minimum,
-    positive_screens, screen_window, step_up_on_high_risk_flag, outreach_after_unexcused,
-    outreach_excused_breaks_run FROM program_phase_rules WHERE program_id = $1";
+    objectives_met, excused_count_as_missed, weeks_under_minimum, positive_screens,
+    screen_window, outreach_after_unexcused, outreach_excused_breaks_run FROM program_phase_rules WHERE program_id = $1";
 
 /// A program's phases and settings.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -242,18 +229,8 @@ pub struct PhaseSettings {
     pub phases: Vec<ProgramPhase>,
     /// Promotion, step-up and outreach settings (the defaults until set).
     pub rules: PhaseRules,
-}
-
-/// How a criterion stands, as staff see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckStatus {
-    /// Met.
-    Met,
-    /// Not met.
-    NotMet,
-    /// Trellis holds no data for it; the clinician checks it elsewhere.
-    NotRecorded,
+    /// Phases that ask for fewer weekly hours than ASAM's floor for the program's level.
+    pub warnings: Vec<String>,
 }
 
 /// One criterion as shown and as kept with a decision.
@@ -269,12 +246,12 @@ pub struct CheckView {
     pub reason: String,
 }
 
-/// A recommendation with "not recorded" told apart from "not met".
+/// One side of the review (step-down criteria or step-up signs), as staff see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseRecommendation {
     /// Step down or up.
     pub direction: Direction,
-    /// Whether the rules recommend the step (never when a criterion is not recorded).
+    /// Whether the review recommends this step (never both sides; never on unrecorded data).
     pub recommended: bool,
     /// Where the step would go; a level of care means leaving the program's phases.
     pub destination: Destination,
@@ -399,9 +376,15 @@ pub struct PhaseReview {
     pub since: Day,
     /// Whole weeks in it.
     pub weeks_in_phase: u32,
-    /// Step-down recommendation.
+    /// What the rules recommend: step down, stay or step up (one decision, never two).
+    pub recommended: Recommended,
+    /// What the clinician reads first: the recommendation and what blocks or suggests it.
+    pub summary: String,
+    /// Checks switched off in the program's settings.
+    pub switched_off: Vec<String>,
+    /// The step-down criteria, safety checks included.
     pub step_down: PhaseRecommendation,
-    /// Step-up recommendation.
+    /// The step-up signs.
     pub step_up: PhaseRecommendation,
     /// Decisions, newest first.
     pub history: Vec<PhaseDecision>,
@@ -454,11 +437,13 @@ struct Standing {
     since: NaiveDate,
 }
 
-/// The inputs the rules judge, and which of them Trellis holds data for.
-struct GatheredProgress {
-    progress: PhaseProgress,
-    screens_recorded: bool,
-    objectives_recorded: bool,
+/// What the rules recommend, as the chart and the decision snapshot show it.
+struct ReviewOutcome {
+    recommended: Recommended,
+    summary: String,
+    switched_off: Vec<String>,
+    step_down: PhaseRecommendation,
+    step_up: PhaseRecommendation,
 }
 
 /// Drug screens collected since `since`, oldest first, one result per screen: positive when any
@@ -536,14 +521,14 @@ async fn plan_objectives_met_for_phase_review(
 }
 
 /// Gathers everything the phase rules judge, in one place: weeks in phase, attendance and
-/// weekly minutes since the phase began, drug screens, treatment-plan objectives and open
-/// high-risk flags.
+/// weekly minutes since the phase began, drug screens, treatment-plan objectives, open safety
+/// flags (moderate or high) and unanswered safety tasks.
 async fn gather_phase_progress(
     tx: &mut Transaction<'static, Any>,
     patient_id: i64,
     standing: &Standing,
     today: NaiveDate,
-) -> Result<GatheredProgress> {
+) -> Result<PhaseProgress> {
     let since = standing.since;
     let weeks_in_phase = u32::try_from((today - since).num_days().max(0) / 7).unwrap_or(0);
     let marks: Vec<(String, String, i64)> = sqlx::query_as(
@@ -581,27 +566,34 @@ async fn gather_phase_progress(
         });
         week += Duration::days(7);
     }
-    let high_risk: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM patient_flags
-         WHERE patient_id = $1 AND resolved_at IS NULL AND severity = 'high'",
+    // Every open flag counts (moderate and high), and every safety task without a response.
+    let (open_flags, open_high_flags): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN severity = 'high' THEN 1 ELSE 0 END), 0)
+         FROM patient_flags WHERE patient_id = $1 AND resolved_at IS NULL",
+    )
+    .bind(patient_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let open_safety_tasks: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tasks WHERE patient_id = $1 AND completed_at IS NULL
+         AND (kind = 'safety_flag' OR flag_id IS NOT NULL)",
     )
     .bind(patient_id)
     .fetch_one(&mut **tx)
     .await?;
     let screens = drug_screens_for_phase_review(tx, patient_id, since).await?;
     let objectives = plan_objectives_met_for_phase_review(tx, standing.episode.id).await?;
-    Ok(GatheredProgress {
-        screens_recorded: screens.is_some(),
-        objectives_recorded: objectives.is_some(),
-        progress: PhaseProgress {
-            phase: standing.index,
-            weeks_in_phase,
-            attendance,
-            screens: screens.unwrap_or_default(),
-            objectives_met: objectives.unwrap_or(0),
-            open_high_risk_flag: high_risk > 0,
-            weekly_hours,
-        },
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(PhaseProgress {
+        phase: standing.index,
+        weeks_in_phase,
+        attendance,
+        screens,
+        objectives_met: objectives,
+        open_flags: count(open_flags),
+        open_high_flags: count(open_high_flags),
+        open_safety_tasks: count(open_safety_tasks),
+        weekly_hours,
     })
 }
 
@@ -609,98 +601,77 @@ fn monday(date: NaiveDate) -> NaiveDate {
     date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
 }
 
-/// Turns the domain's recommendation into one that tells "not recorded" from "not met".
-fn with_not_recorded(r: Recommendation, gathered: &GatheredProgress) -> PhaseRecommendation {
-    let checks: Vec<CheckView> = r
-        .checks
-        .into_iter()
-        .map(|c| {
-            let missing = match c.criterion {
-                Criterion::NegativeScreens | Criterion::PositiveScreens => {
-                    !gathered.screens_recorded
-                }
-                Criterion::ObjectivesMet => !gathered.objectives_recorded,
-                _ => false,
-            };
-            let (status, reason) = if missing {
-                let what = if c.criterion == Criterion::ObjectivesMet {
-                    "no treatment-plan objectives recorded in Trellis; check the plan"
-                } else {
-                    "no drug screens recorded in Trellis; check the screen log"
-                };
-                (CheckStatus::NotRecorded, what.to_owned())
-            } else if c.met {
-                (CheckStatus::Met, c.reason)
-            } else {
-                (CheckStatus::NotMet, c.reason)
-            };
-            CheckView {
+/// One side of the review as staff see it.
+fn side_view(case: StepCase) -> PhaseRecommendation {
+    PhaseRecommendation {
+        direction: case.direction,
+        recommended: case.recommended,
+        destination: case.destination,
+        checks: case
+            .checks
+            .into_iter()
+            .map(|c| CheckView {
                 criterion: c.criterion,
                 label: c.criterion.label().to_owned(),
-                status,
-                reason,
-            }
-        })
-        .collect();
-    let not_recorded: Vec<&str> = checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::NotRecorded)
-        .map(|c| c.label.as_str())
-        .collect();
-    let summary = if not_recorded.is_empty() {
-        r.summary
-    } else {
-        let judged = match r.direction {
-            Direction::StepDown => {
-                let unmet: Vec<&str> = checks
-                    .iter()
-                    .filter(|c| c.status == CheckStatus::NotMet)
-                    .map(|c| c.label.as_str())
-                    .collect();
-                if unmet.is_empty() {
-                    "every recorded criterion is met".to_owned()
-                } else {
-                    format!("not met: {}", unmet.join(", "))
-                }
-            }
-            Direction::StepUp => {
-                let hit: Vec<&str> = checks
-                    .iter()
-                    .filter(|c| c.status == CheckStatus::Met)
-                    .map(|c| c.label.as_str())
-                    .collect();
-                if hit.is_empty() {
-                    "no recorded sign that more intensive care is needed".to_owned()
-                } else {
-                    format!("concern: {}", hit.join(", "))
-                }
-            }
-        };
-        format!(
-            "{}; not recorded in Trellis, for the clinician to check: {}. The clinician decides.",
-            capitalise(&judged),
-            not_recorded.join(", ")
-        )
-    };
-    // A step down is recommended only on recorded data; a step up on any recorded concern.
-    let recommended = match r.direction {
-        Direction::StepDown => r.recommended && not_recorded.is_empty(),
-        Direction::StepUp => checks.iter().any(|c| c.status == CheckStatus::Met),
-    };
-    PhaseRecommendation {
-        direction: r.direction,
-        recommended,
-        destination: r.destination,
-        checks,
-        summary,
+                status: c.status,
+                reason: c.reason,
+            })
+            .collect(),
+        summary: case.summary,
     }
 }
 
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+/// The review as staff see it: one recommendation and both sides' checks.
+fn review_view(r: Recommendation) -> ReviewOutcome {
+    ReviewOutcome {
+        recommended: r.recommended,
+        summary: r.summary,
+        switched_off: r
+            .switched_off
+            .iter()
+            .map(|c| c.label().to_owned())
+            .collect(),
+        step_down: side_view(r.step_down),
+        step_up: side_view(r.step_up),
+    }
+}
+
+/// A warning for each phase below ASAM's weekly floor for the program's level and population.
+fn floor_warnings(program: &Program, phases: &[ProgramPhase]) -> Result<Vec<String>> {
+    let level = program.level()?;
+    let population = if program.population == "adolescent" {
+        Population::Adolescent
+    } else {
+        Population::Adult
+    };
+    Ok(phases
+        .iter()
+        .filter_map(|p| {
+            let minutes = u32::try_from(p.weekly_minutes).unwrap_or(0);
+            below_asam_floor(level, population, minutes).map(|b| {
+                format!(
+                    "Phase \"{}\" asks for {} a week, below ASAM's floor of {} for level {level} \
+                     ({}): patients in it receive a lower level's intensity, and the weeks count \
+                     as under the level's minimum.",
+                    p.name,
+                    hours_text(b.weekly_minutes),
+                    hours_text(b.floor_minutes),
+                    if population == Population::Adolescent {
+                        "adolescents"
+                    } else {
+                        "adults"
+                    }
+                )
+            })
+        })
+        .collect())
+}
+
+fn hours_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(60) {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{:.1} h", f64::from(minutes) / 60.0)
     }
 }
 
@@ -823,13 +794,14 @@ impl Store {
 
     /// A program's phases and settings (settings are the defaults until set).
     pub async fn phase_settings(&self, program_id: i64) -> Result<PhaseSettings> {
-        self.program(program_id).await?;
+        let program = self.program(program_id).await?;
         let mut tx = self.begin().await?;
         let phases = phases_in(&mut tx, program_id).await?;
         let rules = rules_in(&mut tx, program_id).await?;
         tx.commit().await?;
         Ok(PhaseSettings {
             program_id,
+            warnings: floor_warnings(&program, &phases)?,
             phases,
             rules,
         })
@@ -845,7 +817,7 @@ impl Store {
         phases: &[NewPhase],
         rules: &PhaseRules,
     ) -> Result<PhaseSettings> {
-        self.program(program_id).await?;
+        let program = self.program(program_id).await?;
         rules.check()?;
         let mut errors = Vec::new();
         for (i, p) in phases.iter().enumerate() {
@@ -933,23 +905,20 @@ impl Store {
             .await?;
         sqlx::query(
             "INSERT INTO program_phase_rules (program_id, min_weeks_in_phase,
-                 min_attendance_percent, negative_screens, objectives_met, no_open_high_risk_flag,
+                 min_attendance_percent, negative_screens, objectives_met,
                  excused_count_as_missed, weeks_under_minimum, positive_screens, screen_window,
-                 step_up_on_high_risk_flag, outreach_after_unexcused, outreach_excused_breaks_run,
-                 updated_at, updated_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 outreach_after_unexcused, outreach_excused_breaks_run, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(program_id)
         .bind(i64::from(rules.min_weeks_in_phase))
         .bind(i64::from(rules.min_attendance_percent))
         .bind(i64::from(rules.negative_screens))
         .bind(i64::from(rules.objectives_met))
-        .bind(rules.no_open_high_risk_flag)
         .bind(rules.excused_count_as_missed)
         .bind(i64::from(rules.weeks_under_minimum))
         .bind(i64::from(rules.positive_screens))
         .bind(i64::from(rules.screen_window))
-        .bind(rules.step_up_on_high_risk_flag)
         .bind(i64::from(rules.outreach_after_unexcused))
         .bind(rules.outreach_excused_breaks_run)
         .bind(Instant::now())
@@ -972,6 +941,7 @@ impl Store {
         tx.commit().await?;
         Ok(PhaseSettings {
             program_id,
+            warnings: floor_warnings(&program, &phases)?,
             phases,
             rules: *rules,
         })
@@ -982,24 +952,16 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         patient_id: i64,
         today: NaiveDate,
-    ) -> Result<Option<(Standing, PhaseRecommendation, PhaseRecommendation)>> {
+    ) -> Result<Option<(Standing, ReviewOutcome)>> {
         let Some(standing) = standing(tx, patient_id).await? else {
             return Ok(None);
         };
         let rules = rules_in(tx, standing.episode.program_id).await?;
-        let gathered = gather_phase_progress(tx, patient_id, &standing, today).await?;
-        let plan = plan_of(&standing.phases)?;
-        let down = plan
-            .recommend_step_down(&gathered.progress, &rules.criteria())
+        let progress = gather_phase_progress(tx, patient_id, &standing, today).await?;
+        let recommendation = plan_of(&standing.phases)?
+            .recommend(&progress, &rules.criteria(), &rules.triggers())
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let up = plan
-            .recommend_step_up(&gathered.progress, &rules.triggers())
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(Some((
-            standing,
-            with_not_recorded(down, &gathered),
-            with_not_recorded(up, &gathered),
-        )))
+        Ok(Some((standing, review_view(recommendation))))
     }
 
     /// The patient's phase, the step-down and step-up recommendations and the decision history
@@ -1011,9 +973,7 @@ impl Store {
     ) -> Result<Option<PhaseReview>> {
         let patient_id = grant.patient_id();
         let mut tx = self.begin().await?;
-        let Some((standing, step_down, step_up)) =
-            self.review_in(&mut tx, patient_id, today).await?
-        else {
+        let Some((standing, outcome)) = self.review_in(&mut tx, patient_id, today).await? else {
             tx.commit().await?;
             return Ok(None);
         };
@@ -1053,8 +1013,11 @@ impl Store {
             phases: standing.phases,
             since: Day(standing.since),
             weeks_in_phase,
-            step_down,
-            step_up,
+            recommended: outcome.recommended,
+            summary: outcome.summary,
+            switched_off: outcome.switched_off,
+            step_down: outcome.step_down,
+            step_up: outcome.step_up,
             history,
         }))
     }
@@ -1106,9 +1069,7 @@ impl Store {
             None => None,
         };
         let mut tx = self.begin().await?;
-        let Some((standing, step_down, step_up)) =
-            self.review_in(&mut tx, patient_id, today).await?
-        else {
+        let Some((standing, outcome)) = self.review_in(&mut tx, patient_id, today).await? else {
             return Err(StoreError::Conflict(
                 "the patient has no open episode in a program with phases".into(),
             ));
@@ -1162,13 +1123,16 @@ impl Store {
                 Some(_) => {}
             }
         }
-        let shown = match decision.decision {
-            PhaseDecisionKind::StepUp => &step_up,
-            PhaseDecisionKind::StepDown | PhaseDecisionKind::Stay => &step_down,
-        };
+        // The snapshot keeps the one recommendation and both sides' checks as they stood.
         let snapshot = serde_json::to_string(&RecommendationSnapshot {
-            summary: shown.summary.clone(),
-            checks: shown.checks.clone(),
+            summary: outcome.summary.clone(),
+            checks: outcome
+                .step_down
+                .checks
+                .iter()
+                .chain(&outcome.step_up.checks)
+                .cloned()
+                .collect(),
         })
         .map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))?;
         if let Some(info) = &track {
@@ -1256,10 +1220,11 @@ impl Store {
         .await?;
         let mut out = Vec::new();
         for (patient_id, patient_name) in patients {
-            let Some((standing, down, _)) = self.review_in(&mut tx, patient_id, today).await?
+            let Some((standing, outcome)) = self.review_in(&mut tx, patient_id, today).await?
             else {
                 continue;
             };
+            let down = &outcome.step_down;
             if !down.ready_for_review() {
                 continue;
             }

@@ -8,7 +8,7 @@ use common::{clinic, day, register, Clinic};
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::attendance::AttendanceStatus;
-use trellis_domain::schedule::phases::Destination;
+use trellis_domain::schedule::phases::{Criterion, Destination, Recommended};
 use trellis_domain::schedule::track::WeeklySlot;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::Admission;
@@ -171,6 +171,20 @@ async fn settings_default_round_trip_and_are_checked() {
     assert_eq!(settings.rules, rules);
     assert_eq!(settings.phases[2].name, "Continuing care");
     assert_eq!(settings.phases[0].weekly_minutes, 540);
+    // Phases 2 and 3 ask for less than ASAM 2.1's 9 hours: saved, and staff are told.
+    assert_eq!(
+        settings.warnings,
+        vec![
+            "Phase \"Phase 2\" asks for 6 h a week, below ASAM's floor of 9 h for level 2.1 \
+             Intensive outpatient (IOP) (adults): patients in it receive a lower level's \
+             intensity, and the weeks count as under the level's minimum."
+                .to_owned(),
+            "Phase \"Continuing care\" asks for 3 h a week, below ASAM's floor of 9 h for level \
+             2.1 Intensive outpatient (IOP) (adults): patients in it receive a lower level's \
+             intensity, and the weeks count as under the level's minimum."
+                .to_owned(),
+        ]
+    );
 
     let grant = c
         .store
@@ -230,21 +244,30 @@ async fn recommendation_tells_not_recorded_from_met_and_decision_moves_track() {
     .await;
     let morning = track(&c, "Morning", &[Weekday::Tue, Weekday::Fri], 9).await;
     let p = admitted(&c, "Ana", evening).await;
-    // Four full weeks, present at every session; one excused absence does not count against.
+    // Four full weeks, present at every session; one excused absence does not count against the
+    // rate, and it falls in the second week, so the last two whole weeks meet the phase's hours.
     mark(
         &c,
         p,
         day(2026, 3, 2),
-        day(2026, 3, 25),
+        day(2026, 3, 11),
         AttendanceStatus::Present,
     )
     .await;
     mark(
         &c,
         p,
-        day(2026, 3, 26),
-        day(2026, 3, 26),
+        day(2026, 3, 12),
+        day(2026, 3, 12),
         AttendanceStatus::AbsentExcused,
+    )
+    .await;
+    mark(
+        &c,
+        p,
+        day(2026, 3, 13),
+        day(2026, 3, 29),
+        AttendanceStatus::Present,
     )
     .await;
     let today = day(2026, 3, 30);
@@ -275,9 +298,13 @@ async fn recommendation_tells_not_recorded_from_met_and_decision_moves_track() {
             ("attendance rate", CheckStatus::Met),
             ("negative drug screens", CheckStatus::NotRecorded),
             ("treatment-plan objectives met", CheckStatus::NotRecorded),
-            ("no open high-risk flag", CheckStatus::Met),
+            ("weekly hours met", CheckStatus::Met),
+            ("no open safety flag", CheckStatus::Met),
+            ("no unanswered safety task", CheckStatus::Met),
+            ("no step-up sign", CheckStatus::Met),
         ]
     );
+    assert_eq!(review.recommended, Recommended::Stay);
     assert_eq!(
         review.step_down.checks[1].reason,
         "attended 11 of 11 sessions (100%; needs at least 80%)"
@@ -366,7 +393,8 @@ async fn recommendation_tells_not_recorded_from_met_and_decision_moves_track() {
     assert_eq!(h.decision, PhaseDecisionKind::StepDown);
     assert_eq!(h.track_name.as_deref(), Some("Morning"));
     assert_eq!(h.decided_by_name, "casey");
-    assert_eq!(h.recommendation.checks.len(), 5);
+    // Both sides as they stood: eight step-down checks and three step-up signs.
+    assert_eq!(h.recommendation.checks.len(), 11);
     assert_eq!(h.recommendation.checks[2].status, CheckStatus::NotRecorded);
 
     // Bad input: each refused with its field, nothing stored.
@@ -522,10 +550,17 @@ async fn an_open_high_risk_flag_blocks_step_down_and_suggests_step_up() {
         .await
         .expect("review")
         .expect("phases");
-    let flag = review.step_down.checks.last().expect("check");
+    let flag = review
+        .step_down
+        .checks
+        .iter()
+        .find(|c| c.criterion == Criterion::NoHighRiskFlag)
+        .expect("check");
     assert_eq!(flag.status, CheckStatus::NotMet);
     assert!(!review.step_down.ready_for_review());
     assert!(review.step_up.recommended);
+    assert!(!review.step_down.recommended);
+    assert_eq!(review.recommended, Recommended::StepUp);
     // No attendance at all: zero weeks attended counts against, under minimum two weeks running.
     assert!(review
         .step_up
@@ -579,4 +614,99 @@ async fn outreach_follows_the_programs_threshold() {
     )
     .await;
     assert_eq!(outreach(c.store.my_tasks(&mine).await.expect("tasks")), 1);
+}
+
+#[tokio::test]
+async fn a_moderate_flag_and_its_unanswered_task_block_a_step_down_with_every_sign_switched_off() {
+    let c = clinic().await;
+    // Every step-up sign a program can switch off is off; safety still decides.
+    let quiet = PhaseRules {
+        weeks_under_minimum: 0,
+        positive_screens: 0,
+        ..PhaseRules::default()
+    };
+    set_phases(&c, &quiet).await;
+    let evening = track(
+        &c,
+        "Evening",
+        &[Weekday::Mon, Weekday::Wed, Weekday::Thu],
+        18,
+    )
+    .await;
+    let p = admitted(&c, "Dee", evening).await;
+    mark(
+        &c,
+        p,
+        day(2026, 3, 2),
+        day(2026, 3, 29),
+        AttendanceStatus::Present,
+    )
+    .await;
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, p)
+        .await
+        .expect("grant");
+    let today = day(2026, 3, 30);
+    let calm = c
+        .store
+        .phase_review(&read, today)
+        .await
+        .expect("review")
+        .expect("phases");
+    assert!(calm.step_down.ready_for_review(), "{}", calm.summary);
+    assert!(calm.summary.contains(
+        "switched off in the program's settings: under minimum weekly hours, positive drug screens"
+    ));
+
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, p)
+        .await
+        .expect("grant");
+    c.store
+        .raise_manual_flag(
+            &write,
+            trellis_storage::tasks::Severity::Moderate,
+            "Passive death wish at check-in",
+        )
+        .await
+        .expect("flag");
+    let review = c
+        .store
+        .phase_review(&read, today)
+        .await
+        .expect("review")
+        .expect("phases");
+    let status = |criterion: Criterion| {
+        review
+            .step_down
+            .checks
+            .iter()
+            .find(|c| c.criterion == criterion)
+            .map(|c| c.status)
+    };
+    assert_eq!(status(Criterion::NoHighRiskFlag), Some(CheckStatus::NotMet));
+    assert_eq!(
+        status(Criterion::NoOpenSafetyTask),
+        Some(CheckStatus::NotMet)
+    );
+    assert!(!review.step_down.ready_for_review());
+    assert_eq!(review.recommended, Recommended::Stay);
+    assert!(review.summary.starts_with(
+        "Stay in the current phase: a safety check blocks a step down (not met: no open safety \
+         flag, no unanswered safety task)."
+    ));
+    // A moderate flag is not itself a step-up sign.
+    assert!(!review.step_up.recommended);
+    let caseload = c
+        .store
+        .grant::<can::ReadClinical>(&c.counselor)
+        .expect("grant");
+    assert!(c
+        .store
+        .step_down_candidates(&caseload, today)
+        .await
+        .expect("list")
+        .is_empty());
 }

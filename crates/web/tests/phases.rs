@@ -30,9 +30,9 @@ async fn api(
 fn rules() -> Value {
     json!({
         "min_weeks_in_phase": 2, "min_attendance_percent": 80, "negative_screens": 2,
-        "objectives_met": 1, "no_open_high_risk_flag": true, "excused_count_as_missed": false,
+        "objectives_met": 1, "excused_count_as_missed": false,
         "weeks_under_minimum": 2, "positive_screens": 2, "screen_window": 3,
-        "step_up_on_high_risk_flag": true, "outreach_after_unexcused": 3,
+        "outreach_after_unexcused": 3,
         "outreach_excused_breaks_run": false
     })
 }
@@ -67,16 +67,24 @@ async fn settings_page_saves_phases_and_the_outreach_threshold() {
         ("min_attendance_percent", "80"),
         ("negative_screens", "2"),
         ("objectives_met", "1"),
-        ("no_open_high_risk_flag", "on"),
         ("weeks_under_minimum", "2"),
         ("positive_screens", "2"),
         ("screen_window", "3"),
-        ("step_up_on_high_risk_flag", "on"),
         ("outreach_after_unexcused", "3"),
     ];
     let saved = dora.post(&path, &form).await;
     assert_eq!(saved.status(), StatusCode::OK);
-    assert!(saved.text().await.expect("text").contains("Saved."));
+    let html = saved.text().await.expect("text");
+    assert!(html.contains("Saved."));
+    // Safety is explained, not offered as a box; the 1.5 h phase is below ASAM's 9 h floor.
+    assert!(!html.contains("no_open_high_risk_flag"));
+    assert!(html.contains("Always checked, not settings"));
+    assert!(html.contains("id=\"floor-warnings\""), "{html}");
+    assert!(html.contains("asks for 1.5 h a week, below ASAM"), "{html}");
+    assert!(
+        !html.contains("asks for 9 h a week"),
+        "phase 2 meets the floor"
+    );
     let settings = s
         .store
         .phase_settings(s.program_id)
@@ -305,9 +313,16 @@ async fn the_api_reads_and_decides_and_refuses_bad_input() {
             ("attendance_rate", "not_met"),
             ("negative_screens", "not_recorded"),
             ("objectives_met", "not_recorded"),
+            ("weekly_hours_met", "not_met"),
             ("no_high_risk_flag", "met"),
+            ("no_open_safety_task", "met"),
+            ("no_step_up_sign", "met"),
         ]
     );
+    assert_eq!(body["recommended"], "stay");
+    assert_eq!(body["step_down"]["recommended"], false);
+    assert_eq!(body["step_up"]["recommended"], false);
+    assert_eq!(body["switched_off"], json!([]));
     assert_eq!(body["step_up"]["destination_kind"], "level");
     assert_eq!(body["step_up"]["destination"], "2.5");
 
@@ -390,4 +405,74 @@ async fn the_api_reads_and_decides_and_refuses_bad_input() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The reproducer: with the old "open high-risk flag blocks a step down" box unticked and
+/// every step-up sign switched off, an open high flag used to leave a step down recommended.
+#[tokio::test]
+async fn an_open_high_flag_blocks_a_step_down_whatever_the_settings_say() {
+    let s = common::start().await;
+    let mut quiet = rules();
+    quiet["min_weeks_in_phase"] = json!(0);
+    quiet["min_attendance_percent"] = json!(0);
+    quiet["negative_screens"] = json!(0);
+    quiet["objectives_met"] = json!(0);
+    quiet["weeks_under_minimum"] = json!(0);
+    quiet["positive_screens"] = json!(0);
+    quiet["no_open_high_risk_flag"] = json!(false);
+    quiet["step_up_on_high_risk_flag"] = json!(false);
+    let (status, body) = api(
+        &s,
+        "dora",
+        "PUT",
+        &format!("/programs/{}/phases", s.program_id),
+        Some(json!({"phases": [
+            {"name": "Phase 1", "days_per_week": 1, "weekly_minutes": 0},
+            {"name": "Phase 2", "days_per_week": 1, "weekly_minutes": 0}
+        ], "rules": quiet})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let phase = format!("/patients/{}/phase", s.patient_id);
+    let (_, calm) = api(&s, "casey", "GET", &phase, None).await;
+    assert_eq!(calm["recommended"], "step_down", "{calm}");
+    assert!(calm["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("switched off in the program's settings"));
+
+    let (status, _) = api(
+        &s,
+        "casey",
+        "POST",
+        &format!("/patients/{}/flags", s.patient_id),
+        Some(json!({"severity": "high", "summary": "Disclosed a plan to overdose"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = api(&s, "casey", "GET", &phase, None).await;
+    assert_eq!(body["recommended"], "step_up", "{body}");
+    assert_eq!(body["step_down"]["recommended"], false);
+    assert_eq!(body["step_up"]["recommended"], true);
+    let blocking: Vec<&str> = body["step_down"]["criteria"]
+        .as_array()
+        .expect("criteria")
+        .iter()
+        .filter(|c| c["status"] == "not_met")
+        .filter_map(|c| c["criterion"].as_str())
+        .collect();
+    assert_eq!(
+        blocking,
+        vec![
+            "no_high_risk_flag",
+            "no_open_safety_task",
+            "no_step_up_sign"
+        ]
+    );
+    // The chart says the same, once.
+    let casey = s.browser("casey").await;
+    let html = casey.get(&phase).await.text().await.expect("text");
+    assert!(html.contains("Consider a step up"), "{html}");
+    assert!(!html.contains("Step down recommended"));
+    assert!(html.contains("switched off"));
 }

@@ -316,6 +316,30 @@ impl HoursPolicy {
     }
 }
 
+/// A program setting that asks for fewer weekly hours than ASAM's floor for the level of care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BelowAsamFloor {
+    /// The minutes the setting asks for.
+    pub weekly_minutes: u32,
+    /// ASAM's weekly minimum for the level and population (2.1: 540 adults, 360 adolescents).
+    pub floor_minutes: u32,
+}
+
+/// Whether `weekly_minutes` falls below ASAM's floor for `level` (REFERENCE §2.1; Mee-Lee et al.
+/// 2013 via the SAMHSA 2021 IOP advisory). A program may choose this, for a taper phase say, but
+/// patients in it then receive level 1 intensity, so staff are told rather than refused.
+pub fn below_asam_floor(
+    level: LevelOfCare,
+    population: Population,
+    weekly_minutes: u32,
+) -> Option<BelowAsamFloor> {
+    let floor_minutes = HoursPolicy::for_level(level, population)?.weekly_minimum_minutes;
+    (weekly_minutes < floor_minutes).then_some(BelowAsamFloor {
+        weekly_minutes,
+        floor_minutes,
+    })
+}
+
 /// One week's hours judged against a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct WeekAssessment {
@@ -560,5 +584,29 @@ mod tests {
         );
         assert_eq!("group".parse::<ServiceType>(), Ok(ServiceType::Group));
         assert!("yoga".parse::<ServiceType>().is_err());
+    }
+
+    #[test]
+    fn settings_below_the_asam_floor_are_told_apart() {
+        let iop = LevelOfCare::IntensiveOutpatient;
+        assert_eq!(
+            below_asam_floor(iop, Population::Adult, 6 * 60),
+            Some(BelowAsamFloor {
+                weekly_minutes: 360,
+                floor_minutes: 540
+            })
+        );
+        assert_eq!(below_asam_floor(iop, Population::Adult, 540), None);
+        assert_eq!(below_asam_floor(iop, Population::Adolescent, 360), None);
+        assert!(below_asam_floor(iop, Population::Adolescent, 359).is_some());
+        assert!(
+            below_asam_floor(LevelOfCare::PartialHospitalization, Population::Adult, 1199)
+                .is_some()
+        );
+        // Outpatient has no floor, and residential levels set no hours here.
+        assert_eq!(
+            below_asam_floor(LevelOfCare::Outpatient, Population::Adult, 0),
+            None
+        );
     }
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::patient::FieldError;
-use trellis_domain::schedule::phases::Destination;
+use trellis_domain::schedule::phases::{Destination, Recommended};
 use trellis_storage::access::can;
 use trellis_storage::phases::{
     self, CheckStatus, NewPhase, NewPhaseDecision, PhaseDecisionKind, PhaseRules, PhaseSettings,
@@ -39,7 +39,10 @@ pub struct PhaseBody {
     pub weekly_minutes: i64,
 }
 
-/// Promotion, step-up and absence-outreach settings.
+/// Promotion, step-up and absence-outreach settings. A number set to 0 switches that check off
+/// (the recommendation then names it). The safety checks are not settings: an open safety flag,
+/// an unanswered safety task, a step-up sign or recent weeks under the phase's hours always block
+/// a step down, and an open high-severity flag is always a step-up sign.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhaseRulesBody {
     /// Minimum whole weeks in the current phase before a step down.
@@ -50,8 +53,6 @@ pub struct PhaseRulesBody {
     pub negative_screens: u32,
     /// Minimum treatment-plan objectives met.
     pub objectives_met: u32,
-    /// Whether an open high-risk flag blocks a step down.
-    pub no_open_high_risk_flag: bool,
     /// Whether excused absences count as missed sessions.
     pub excused_count_as_missed: bool,
     /// Consecutive weeks under the phase's weekly minutes that suggest a step up (0 disables).
@@ -60,8 +61,6 @@ pub struct PhaseRulesBody {
     pub positive_screens: u32,
     /// How many of the latest screens the step-up check looks at.
     pub screen_window: u32,
-    /// Whether an open high-risk flag suggests a step up.
-    pub step_up_on_high_risk_flag: bool,
     /// Unexcused absences in a row that open an outreach task for the counselor (1–10).
     pub outreach_after_unexcused: u32,
     /// Whether an excused absence ends a run of unexcused ones.
@@ -75,12 +74,10 @@ impl From<PhaseRules> for PhaseRulesBody {
             min_attendance_percent: r.min_attendance_percent,
             negative_screens: r.negative_screens,
             objectives_met: r.objectives_met,
-            no_open_high_risk_flag: r.no_open_high_risk_flag,
             excused_count_as_missed: r.excused_count_as_missed,
             weeks_under_minimum: r.weeks_under_minimum,
             positive_screens: r.positive_screens,
             screen_window: r.screen_window,
-            step_up_on_high_risk_flag: r.step_up_on_high_risk_flag,
             outreach_after_unexcused: r.outreach_after_unexcused,
             outreach_excused_breaks_run: r.outreach_excused_breaks_run,
         }
@@ -94,12 +91,10 @@ impl From<PhaseRulesBody> for PhaseRules {
             min_attendance_percent: r.min_attendance_percent,
             negative_screens: r.negative_screens,
             objectives_met: r.objectives_met,
-            no_open_high_risk_flag: r.no_open_high_risk_flag,
             excused_count_as_missed: r.excused_count_as_missed,
             weeks_under_minimum: r.weeks_under_minimum,
             positive_screens: r.positive_screens,
             screen_window: r.screen_window,
-            step_up_on_high_risk_flag: r.step_up_on_high_risk_flag,
             outreach_after_unexcused: r.outreach_after_unexcused,
             outreach_excused_breaks_run: r.outreach_excused_breaks_run,
         }
@@ -115,6 +110,9 @@ pub struct PhaseSettingsBody {
     pub phases: Vec<PhaseBody>,
     /// Settings (the defaults until set).
     pub rules: PhaseRulesBody,
+    /// Phases that ask for fewer weekly hours than ASAM's floor for the program's level (saved,
+    /// but staff are told).
+    pub warnings: Vec<String>,
 }
 
 fn settings_body(s: PhaseSettings) -> PhaseSettingsBody {
@@ -131,6 +129,7 @@ fn settings_body(s: PhaseSettings) -> PhaseSettingsBody {
             })
             .collect(),
         rules: s.rules.into(),
+        warnings: s.warnings,
     }
 }
 
@@ -209,6 +208,32 @@ pub async fn set_settings(
     Ok(Json(settings_body(saved)))
 }
 
+/// How a criterion stands.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatusCode {
+    /// Met (for a step-up sign: the concern is present).
+    Met,
+    /// Not met (for a step-up sign: no concern).
+    NotMet,
+    /// Trellis holds no data for it; never counted as met.
+    NotRecorded,
+    /// Switched off in the program's settings.
+    SwitchedOff,
+}
+
+/// What the rules recommend: exactly one of the three.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecommendedCode {
+    /// Every step-down criterion and safety check is met.
+    StepDown,
+    /// Neither a step down nor a step up.
+    Stay,
+    /// A sign that more intensive care is needed.
+    StepUp,
+}
+
 /// One criterion the recommendation checked.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CriterionBody {
@@ -216,8 +241,8 @@ pub struct CriterionBody {
     pub criterion: String,
     /// Label staff see.
     pub label: String,
-    /// met, not_met or not_recorded (Trellis holds no data for it; never counted as met).
-    pub status: String,
+    /// How it stands.
+    pub status: CheckStatusCode,
     /// The figures behind it.
     pub reason: String,
 }
@@ -281,19 +306,26 @@ pub struct PhaseReviewBody {
     pub since: NaiveDate,
     /// Whole weeks in it.
     pub weeks_in_phase: u32,
-    /// Step-down recommendation.
+    /// What the rules recommend (one decision: the two sides below never both say recommended).
+    pub recommended: RecommendedCode,
+    /// What the clinician reads first: the recommendation and what blocks or suggests it.
+    pub summary: String,
+    /// Labels of the checks switched off in the program's settings.
+    pub switched_off: Vec<String>,
+    /// The step-down criteria, safety checks included.
     pub step_down: RecommendationBody,
-    /// Step-up recommendation.
+    /// The step-up signs.
     pub step_up: RecommendationBody,
     /// Decisions, newest first.
     pub history: Vec<PhaseDecisionBody>,
 }
 
-fn status_code(s: CheckStatus) -> &'static str {
+fn status_code(s: CheckStatus) -> CheckStatusCode {
     match s {
-        CheckStatus::Met => "met",
-        CheckStatus::NotMet => "not_met",
-        CheckStatus::NotRecorded => "not_recorded",
+        CheckStatus::Met => CheckStatusCode::Met,
+        CheckStatus::NotMet => CheckStatusCode::NotMet,
+        CheckStatus::NotRecorded => CheckStatusCode::NotRecorded,
+        CheckStatus::SwitchedOff => CheckStatusCode::SwitchedOff,
     }
 }
 
@@ -306,7 +338,7 @@ fn criteria(checks: &[phases::CheckView]) -> Vec<CriterionBody> {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             label: c.label.clone(),
-            status: status_code(c.status).to_owned(),
+            status: status_code(c.status),
             reason: c.reason.clone(),
         })
         .collect()
@@ -370,6 +402,13 @@ pub async fn get_phase(
         current_phase_id: review.current.id,
         since: review.since.0,
         weeks_in_phase: review.weeks_in_phase,
+        recommended: match review.recommended {
+            Recommended::StepDown => RecommendedCode::StepDown,
+            Recommended::Stay => RecommendedCode::Stay,
+            Recommended::StepUp => RecommendedCode::StepUp,
+        },
+        summary: review.summary.clone(),
+        switched_off: review.switched_off.clone(),
         step_down: recommendation(&review.step_down, &phases),
         step_up: recommendation(&review.step_up, &phases),
         history: review

@@ -10,7 +10,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::Deserialize;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::patient::FieldError;
-use trellis_domain::schedule::phases::{Destination, Direction};
+use trellis_domain::schedule::phases::{Destination, Direction, Recommended};
 use trellis_storage::access::can;
 use trellis_storage::phases::{
     CheckStatus, CheckView, NewPhase, NewPhaseDecision, PhaseDecisionKind, PhaseRecommendation,
@@ -37,7 +37,6 @@ pub struct CheckRow {
 /// A recommendation as the tab shows it.
 pub struct RecommendationView {
     pub(super) recommended: bool,
-    pub(super) summary: String,
     pub(super) destination: String,
     /// Set when the step leaves the program's phases (a level-of-care change).
     pub(super) leaves_phases: bool,
@@ -77,7 +76,13 @@ pub struct PhaseTab {
     pub(super) since: String,
     pub(super) weeks: u32,
     pub(super) phases: Vec<(String, String, bool)>,
-    /// Step down, then step up: (heading start, recommendation).
+    /// The one recommendation: step down, stay or step up, as a badge (text, class).
+    pub(super) verdict: (&'static str, &'static str),
+    /// What the clinician reads first.
+    pub(super) summary: String,
+    /// Checks switched off in the program's settings.
+    pub(super) switched_off: Vec<String>,
+    /// Step-down criteria, then step-up signs: (heading start, checks).
     pub(super) recommendations: Vec<(&'static str, RecommendationView)>,
     /// Decision choices: (code, label).
     pub(super) choices: Vec<(&'static str, String)>,
@@ -94,6 +99,7 @@ fn check_row(c: &CheckView) -> CheckRow {
         CheckStatus::Met => ("✓ met", "ok"),
         CheckStatus::NotMet => ("✗ not met", "flag"),
         CheckStatus::NotRecorded => ("not recorded", ""),
+        CheckStatus::SwitchedOff => ("switched off", "warn"),
     };
     CheckRow {
         label: c.label.clone(),
@@ -114,7 +120,6 @@ fn recommendation_view(r: &PhaseRecommendation) -> RecommendationView {
     let step_up = r.direction == Direction::StepUp;
     RecommendationView {
         recommended: r.recommended,
-        summary: r.summary.clone(),
         destination: destination(&r.destination),
         leaves_phases: matches!(r.destination, Destination::Level { .. }),
         checks: r
@@ -127,7 +132,9 @@ fn recommendation_view(r: &PhaseRecommendation) -> RecommendationView {
                     (row.mark, row.class) = match c.status {
                         CheckStatus::Met => ("concern", "flag"),
                         CheckStatus::NotMet => ("no concern", "ok"),
-                        CheckStatus::NotRecorded => (row.mark, row.class),
+                        CheckStatus::NotRecorded | CheckStatus::SwitchedOff => {
+                            (row.mark, row.class)
+                        }
                     };
                 }
                 row
@@ -226,9 +233,22 @@ async fn phase_tab(
                 )
             })
             .collect(),
+        verdict: match review.recommended {
+            Recommended::StepDown => ("Step down recommended", "ok"),
+            Recommended::Stay => ("Stay recommended", ""),
+            Recommended::StepUp => ("Consider a step up", "flag"),
+        },
+        summary: review.summary.clone(),
+        switched_off: review.switched_off.clone(),
         recommendations: vec![
-            ("Step down to ", recommendation_view(&review.step_down)),
-            ("Step up to ", recommendation_view(&review.step_up)),
+            (
+                "Criteria for a step down to ",
+                recommendation_view(&review.step_down),
+            ),
+            (
+                "Signs for a step up to ",
+                recommendation_view(&review.step_up),
+            ),
         ],
         choices,
         tracks,
@@ -410,7 +430,6 @@ pub struct SettingsForm {
     negative_screens: String,
     #[serde(default)]
     objectives_met: String,
-    no_open_high_risk_flag: Option<String>,
     excused_count_as_missed: Option<String>,
     #[serde(default)]
     weeks_under_minimum: String,
@@ -418,7 +437,6 @@ pub struct SettingsForm {
     positive_screens: String,
     #[serde(default)]
     screen_window: String,
-    step_up_on_high_risk_flag: Option<String>,
     #[serde(default)]
     outreach_after_unexcused: String,
     outreach_excused_breaks_run: Option<String>,
@@ -446,12 +464,10 @@ impl SettingsForm {
             min_attendance_percent: r.min_attendance_percent.to_string(),
             negative_screens: r.negative_screens.to_string(),
             objectives_met: r.objectives_met.to_string(),
-            no_open_high_risk_flag: on(r.no_open_high_risk_flag),
             excused_count_as_missed: on(r.excused_count_as_missed),
             weeks_under_minimum: r.weeks_under_minimum.to_string(),
             positive_screens: r.positive_screens.to_string(),
             screen_window: r.screen_window.to_string(),
-            step_up_on_high_risk_flag: on(r.step_up_on_high_risk_flag),
             outreach_after_unexcused: r.outreach_after_unexcused.to_string(),
             outreach_excused_breaks_run: on(r.outreach_excused_breaks_run),
         }
@@ -469,12 +485,10 @@ impl SettingsForm {
             min_attendance_percent: number("min_attendance_percent", &self.min_attendance_percent),
             negative_screens: number("negative_screens", &self.negative_screens),
             objectives_met: number("objectives_met", &self.objectives_met),
-            no_open_high_risk_flag: self.no_open_high_risk_flag.is_some(),
             excused_count_as_missed: self.excused_count_as_missed.is_some(),
             weeks_under_minimum: number("weeks_under_minimum", &self.weeks_under_minimum),
             positive_screens: number("positive_screens", &self.positive_screens),
             screen_window: number("screen_window", &self.screen_window),
-            step_up_on_high_risk_flag: self.step_up_on_high_risk_flag.is_some(),
             outreach_after_unexcused: number(
                 "outreach_after_unexcused",
                 &self.outreach_after_unexcused,
@@ -530,6 +544,8 @@ struct SettingsPage {
     form: SettingsForm,
     errors: Vec<LabelledError>,
     saved: bool,
+    /// Phases below ASAM's weekly floor for the program's level.
+    warnings: Vec<String>,
 }
 
 async fn settings_page(
@@ -541,10 +557,8 @@ async fn settings_page(
     saved: bool,
 ) -> Result<String, AppError> {
     let program = state.store.program(program_id).await?;
-    let form = match form {
-        Some(f) => f,
-        None => SettingsForm::from_settings(&state.store.phase_settings(program_id).await?),
-    };
+    let stored = state.store.phase_settings(program_id).await?;
+    let form = form.unwrap_or_else(|| SettingsForm::from_settings(&stored));
     Ok(SettingsPage {
         layout: Layout::new(staff, "tracks"),
         program_id,
@@ -552,6 +566,7 @@ async fn settings_page(
         form,
         errors: labelled(errors),
         saved,
+        warnings: stored.warnings,
     }
     .render()?)
 }
