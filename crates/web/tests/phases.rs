@@ -320,6 +320,28 @@ async fn the_api_reads_and_decides_and_refuses_bad_input() {
         ]
     );
     assert_eq!(body["recommended"], "stay");
+    // The document describes this answer: its step schema has exactly the fields sent (the
+    // assessments' recommendation once shared the schema name and replaced it).
+    let document: Value =
+        serde_json::from_str(&trellis_web::api::openapi_json().expect("document")).expect("json");
+    let schemas = &document["components"]["schemas"];
+    let step_ref = schemas["PhaseReviewBody"]["properties"]["step_down"]["$ref"]
+        .as_str()
+        .expect("step_down is a reference");
+    let step = &schemas[step_ref.rsplit('/').next().unwrap_or_default()];
+    let mut documented: Vec<&String> = step["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .collect();
+    let mut sent: Vec<&String> = body["step_down"]
+        .as_object()
+        .expect("object")
+        .keys()
+        .collect();
+    documented.sort();
+    sent.sort();
+    assert_eq!(documented, sent);
     assert_eq!(body["step_down"]["recommended"], false);
     assert_eq!(body["step_up"]["recommended"], false);
     assert_eq!(body["switched_off"], json!([]));

@@ -247,9 +247,9 @@ pub struct CriterionBody {
     pub reason: String,
 }
 
-/// A step-down or step-up recommendation.
+/// One side of the phase review: the step-down criteria or the step-up signs.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecommendationBody {
+pub struct PhaseStepBody {
     /// step_down or step_up.
     pub direction: String,
     /// Whether the rules recommend the step; the clinician decides.
@@ -313,9 +313,9 @@ pub struct PhaseReviewBody {
     /// Labels of the checks switched off in the program's settings.
     pub switched_off: Vec<String>,
     /// The step-down criteria, safety checks included.
-    pub step_down: RecommendationBody,
+    pub step_down: PhaseStepBody,
     /// The step-up signs.
-    pub step_up: RecommendationBody,
+    pub step_up: PhaseStepBody,
     /// Decisions, newest first.
     pub history: Vec<PhaseDecisionBody>,
 }
@@ -344,14 +344,14 @@ fn criteria(checks: &[phases::CheckView]) -> Vec<CriterionBody> {
         .collect()
 }
 
-fn recommendation(r: &phases::PhaseRecommendation, phases: &[PhaseBody]) -> RecommendationBody {
+fn recommendation(r: &phases::PhaseRecommendation, phases: &[PhaseBody]) -> PhaseStepBody {
     let (kind, phase_id, destination) = match &r.destination {
         Destination::Phase { index, name } => {
             ("phase", phases.get(*index).and_then(|p| p.id), name.clone())
         }
         Destination::Level { level } => ("level", None, level.code().to_owned()),
     };
-    RecommendationBody {
+    PhaseStepBody {
         direction: match r.direction {
             trellis_domain::schedule::phases::Direction::StepDown => "step_down",
             trellis_domain::schedule::phases::Direction::StepUp => "step_up",
