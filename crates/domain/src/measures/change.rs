@@ -706,6 +706,32 @@ mod tests {
     }
 
     #[test]
+    fn the_clinical_rules_page_states_the_computed_thresholds() {
+        let doc = include_str!("../../../../docs/clinical-rules/measures.md");
+        for instrument in [Instrument::Phq9, Instrument::Gad7] {
+            let rci = reliable_change_index(instrument).unwrap();
+            let row = doc
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!(
+                        "| {} | {:.2}, pooled",
+                        instrument.name(),
+                        rci.sd.value()
+                    ))
+                })
+                .unwrap_or_else(|| panic!("no row for {instrument} with its SD"));
+            assert!(
+                row.contains(&format!(
+                    "**{} points** (1.96 · S_diff = {:.2})",
+                    rci.min_points(),
+                    1.96 * rci.s_diff()
+                )),
+                "{row}"
+            );
+        }
+    }
+
+    #[test]
     fn rejects_instruments_without_total_and_impossible_totals() {
         assert_eq!(
             change_since_baseline(Instrument::Bam, 1, 2).unwrap_err(),

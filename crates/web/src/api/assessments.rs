@@ -78,7 +78,8 @@ pub struct RecommendationBody {
     pub weekly_hours: Option<String>,
     /// Each rule that fired, most intensive first.
     pub reasons: Vec<ReasonBody>,
-    /// Points to act on or confirm (imminent danger, no SUD diagnosis).
+    /// Points to act on or confirm (imminent danger, current suicide risk from a recent
+    /// C-SSRS or PHQ-9 item 9, no qualifying SUD diagnosis).
     pub cautions: Vec<String>,
 }
 
