@@ -9,17 +9,20 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
+use sqlx::{Any, FromRow, Transaction};
 use trellis_domain::care::LevelOfCare;
+use trellis_domain::measures::cssrs::CssrsRisk;
+use trellis_domain::measures::Instrument;
 use trellis_domain::patient::FieldError;
 use trellis_domain::placement::{
     recommend, validate_placement_decision, DiagnosisCode, Dimension, DimensionRating,
     DimensionRatings, DiscrepancyReason, PlacementContext, PlacementDecision,
-    PlacementDecisionError, Population, Recommendation,
+    PlacementDecisionError, Population, Recommendation, Screened, SudDiagnosis, SuicideScreens,
 };
 
 use crate::access::{can, PatientGrant};
 use crate::audit::{self, AuditEvent};
+use crate::measures::RESPONSES_COLUMN;
 use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
 
 /// The history sections are clinical narrative: encrypted at rest.
@@ -32,6 +35,8 @@ const NARRATIVES_COLUMN: &str = "intake_assessments.dimension_narratives";
 const RECOMMENDATION_COLUMN: &str = "intake_assessments.recommendation";
 /// Free text about the placement decision: encrypted at rest.
 const OTHER_COLUMN: &str = "intake_assessments.discrepancy_other";
+/// Position of PHQ-9 item 9 (thoughts of death or self-harm) in the stored answers.
+const ITEM_9: usize = 8;
 /// Free text about the placement decision: encrypted at rest.
 const EXPLANATION_COLUMN: &str = "intake_assessments.discrepancy_explanation";
 
@@ -485,16 +490,19 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
-        let has_sud_diagnosis = codes.iter().any(|c| {
-            DiagnosisCode::parse(c)
-                .map(|c| c.is_substance_related())
-                .unwrap_or(false)
-        });
+        let parsed: Vec<DiagnosisCode> = codes
+            .iter()
+            .filter_map(|c| DiagnosisCode::parse(c).ok())
+            .collect();
+        let suicide_screens = self
+            .latest_suicide_screens(&mut tx, patient_id, assessment.assessed_on)
+            .await?;
         let recommendation = recommend(
             &assessment.ratings,
             &PlacementContext {
                 population,
-                has_sud_diagnosis,
+                sud_diagnosis: SudDiagnosis::of(&parsed),
+                suicide_screens,
             },
         );
         let sections: BTreeMap<&String, &str> = assessment
@@ -561,6 +569,54 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok((id, recommendation))
+    }
+
+    /// The latest C-SSRS and the latest PHQ-9 item 9 given on or before the assessment day, kept
+    /// only if recent enough to count for placement. Read inside the assessment's transaction
+    /// and grant, so they are covered by its audit row.
+    async fn latest_suicide_screens(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        patient_id: i64,
+        assessed_on: NaiveDate,
+    ) -> Result<SuicideScreens> {
+        let latest = "SELECT administered_on, band_code, responses FROM measure_administrations
+             WHERE patient_id = $1 AND instrument = $2 AND administered_on <= $3
+             ORDER BY administered_on DESC, id DESC LIMIT 1";
+        let cssrs: Option<(Day, String, String)> = sqlx::query_as(latest)
+            .bind(patient_id)
+            .bind(Instrument::Cssrs.code())
+            .bind(Day(assessed_on))
+            .fetch_optional(&mut **tx)
+            .await?;
+        let cssrs = cssrs
+            .map(|(on, band, _)| {
+                CssrsRisk::from_code(&band)
+                    .map(|result| Screened { on: on.0, result })
+                    .ok_or_else(|| StoreError::Corrupt("unknown C-SSRS risk level".into()))
+            })
+            .transpose()?;
+        let phq9: Option<(Day, String, String)> = sqlx::query_as(latest)
+            .bind(patient_id)
+            .bind(Instrument::Phq9.code())
+            .bind(Day(assessed_on))
+            .fetch_optional(&mut **tx)
+            .await?;
+        let phq9_item9 = match phq9 {
+            Some((on, _, sealed)) => {
+                let answers: Vec<Option<u8>> =
+                    serde_json::from_str(&self.open(RESPONSES_COLUMN, &sealed)?).map_err(|_| {
+                        StoreError::Corrupt("measure answers are not a list".into())
+                    })?;
+                answers
+                    .get(ITEM_9)
+                    .copied()
+                    .flatten()
+                    .map(|result| Screened { on: on.0, result })
+            }
+            None => None,
+        };
+        Ok(SuicideScreens::recent(assessed_on, cssrs, phq9_item9))
     }
 
     /// Records the clinician's placement for an assessment, checked against the recommendation

@@ -660,12 +660,11 @@ async fn measures_section(tx: &mut Transaction<'static, Any>, episode: &Episode)
                     last.4,
                     i32::from(b) - i32::from(a)
                 );
+                // The same judgements, sources and wording as the chart's Measures tab.
                 if let Ok(change) = change_since_baseline(instrument, a, b) {
-                    if change.response == Some(true) {
-                        l.push_str("; response (50% or more lower)");
-                    }
-                    if change.remission == Some(true) {
-                        l.push_str("; remission (below 5)");
+                    for finding in change.findings() {
+                        l.push_str("; ");
+                        l.push_str(&finding);
                     }
                 }
                 l

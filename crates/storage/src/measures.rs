@@ -18,7 +18,7 @@ use crate::tasks::{raise_flag, Severity};
 use crate::{Day, Instant, Result, Store, StoreError};
 
 /// Item answers can reveal suicidal thinking or drug use: encrypted at rest.
-const RESPONSES_COLUMN: &str = "measure_administrations.responses";
+pub(crate) const RESPONSES_COLUMN: &str = "measure_administrations.responses";
 
 /// The flag kind a measure's safety signal raises.
 pub const SAFETY_FLAG_KIND: &str = "suicide_risk";

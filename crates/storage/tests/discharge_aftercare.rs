@@ -220,6 +220,41 @@ async fn discharge_opens_three_follow_up_tasks_for_the_counselor_but_none_after_
 }
 
 #[tokio::test]
+async fn a_phq9_baseline_below_10_is_never_reported_as_remission() {
+    let c = clinic().await;
+    let (patient, episode) = admitted(&c, "Ana").await;
+    // 8 → 0: below the measured baseline, so neither response nor remission (issue 19, item 4).
+    phq9(&c, patient, today() - Duration::days(30), 1).await;
+    phq9(&c, patient, today() - Duration::days(2), 0).await;
+    discharge(&c, patient, episode, DischargeReason::TreatmentCompleted).await;
+    let write = write_grant(&c, &c.counselor, patient).await;
+    c.store
+        .generate_discharge_summary(&write, episode)
+        .await
+        .expect("generate");
+    let summary = c
+        .store
+        .discharge_summary(&read_grant(&c, patient).await, episode)
+        .await
+        .expect("read")
+        .expect("a summary");
+    let measures = summary
+        .sections
+        .iter()
+        .find(|s| s.key == "measures")
+        .map(|s| s.text.clone())
+        .expect("section");
+    assert!(
+        measures.contains("PHQ-9: 8 on")
+            && measures.contains("change -8")
+            && measures.contains("; response and remission not applicable: baseline below 10")
+            && measures.contains("; reliable improvement (4 points or more)"),
+        "{measures}"
+    );
+    assert!(!measures.contains("remission (below 5)"), "{measures}");
+}
+
+#[tokio::test]
 async fn the_summary_is_generated_from_the_record_then_edited_signed_and_locked() {
     let c = clinic().await;
     let (patient, episode) = admitted(&c, "Ana").await;
@@ -299,7 +334,10 @@ async fn the_summary_is_generated_from_the_record_then_edited_signed_and_locked(
         section("measures").contains("PHQ-9: 16")
             && section("measures").contains("→ 0")
             && section("measures").contains("change -16")
-            && section("measures").contains("remission"),
+            && section("measures").contains("; response (50% or more lower)")
+            && section("measures").contains("; remission (below 5)")
+            && section("measures").contains("; reliable improvement (4 points or more)")
+            && section("measures").contains("; clinically important improvement (MCID 5)"),
         "{}",
         section("measures")
     );

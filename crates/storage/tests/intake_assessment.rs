@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 use common::{clinic, day, register, staff, Clinic};
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
+use trellis_domain::measures::Instrument;
 use trellis_domain::placement::{
-    Dimension, DimensionRating, DimensionRatings, DiscrepancyReason, Population, Rule,
+    Caution, Dimension, DimensionRating, DimensionRatings, DiscrepancyReason, Population, Rule,
 };
 use trellis_storage::access::{can, Actor};
 use trellis_storage::assessments::{NewAssessment, NewDiagnosis, PlacementInput, SubstanceUse};
 use trellis_storage::episodes::Admission;
+use trellis_storage::measures::NewMeasure;
 use trellis_storage::testing::raw_strings;
 use trellis_storage::StoreError;
 
@@ -201,6 +203,165 @@ async fn the_recommendation_depends_on_a_recorded_sud_diagnosis() {
         .await
         .unwrap();
     assert_eq!(with.level, LevelOfCare::Outpatient);
+}
+
+#[tokio::test]
+async fn nicotine_alone_does_not_qualify_for_an_sud_level_of_care() {
+    let c = clinic().await;
+    let patient = admitted(&c, "Nia").await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .unwrap();
+    add_dx(&c, &c.counselor, patient, "F17.210", true).await;
+    let (_, nicotine) = c
+        .store
+        .record_assessment(&write, &intake([0, 1, 1, 0, 1, 1], today()), today())
+        .await
+        .unwrap();
+    assert_eq!(nicotine.level, LevelOfCare::EarlyIntervention);
+    assert_eq!(nicotine.reasons[0].rule, Rule::LowRiskNicotineOnly);
+    assert!(nicotine.reasons[0]
+        .text
+        .contains("nicotine dependence (F17) is the only substance use disorder diagnosis"));
+    let (_, higher) = c
+        .store
+        .record_assessment(&write, &intake([0, 1, 2, 0, 2, 1], today()), today())
+        .await
+        .unwrap();
+    assert_eq!(higher.level, LevelOfCare::IntensiveOutpatient);
+    assert_eq!(higher.cautions, vec![Caution::NicotineOnlyDiagnosis]);
+    add_dx(&c, &c.counselor, patient, "F10.20", false).await;
+    let (_, alcohol) = c
+        .store
+        .record_assessment(&write, &intake([0, 1, 1, 0, 1, 1], today()), today())
+        .await
+        .unwrap();
+    assert_eq!(alcohol.level, LevelOfCare::Outpatient);
+    assert!(alcohol.cautions.is_empty());
+}
+
+async fn give(
+    c: &Clinic,
+    patient: i64,
+    instrument: Instrument,
+    on: chrono::NaiveDate,
+    answers: Vec<Option<u8>>,
+) {
+    let grant = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .unwrap();
+    c.store
+        .record_measure(
+            &grant,
+            &NewMeasure {
+                instrument,
+                administered_on: on,
+                answers,
+            },
+            today(),
+        )
+        .await
+        .unwrap();
+}
+
+/// C-SSRS answers: Q1–Q5, Q6 and its recency follow-up (asked only after Q6 = yes).
+fn cssrs(q4: bool) -> Vec<Option<u8>> {
+    let q4 = u8::from(q4);
+    vec![Some(1), Some(1), Some(0), Some(q4), Some(0), Some(0), None]
+}
+
+#[tokio::test]
+async fn a_recent_high_risk_cssrs_raises_the_level_and_asks_for_a_same_day_evaluation() {
+    let c = clinic().await;
+    let patient = admitted(&c, "Sol").await;
+    add_dx(&c, &c.counselor, patient, "F10.20", true).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .unwrap();
+    let low = [0, 1, 1, 0, 1, 1];
+    // Too old to count (40 days before the assessment), then within the 30 days.
+    give(
+        &c,
+        patient,
+        Instrument::Cssrs,
+        today() - chrono::Duration::days(40),
+        cssrs(true),
+    )
+    .await;
+    let (_, old) = c
+        .store
+        .record_assessment(&write, &intake(low, today()), today())
+        .await
+        .unwrap();
+    assert_eq!(old.level, LevelOfCare::Outpatient, "{:?}", old.reasons);
+    let screened_on = today() - chrono::Duration::days(5);
+    give(&c, patient, Instrument::Cssrs, screened_on, cssrs(true)).await;
+    let (_, high) = c
+        .store
+        .record_assessment(&write, &intake(low, today()), today())
+        .await
+        .unwrap();
+    assert_eq!(high.level, LevelOfCare::PartialHospitalization);
+    assert!(high
+        .reasons
+        .iter()
+        .any(|r| r.rule == Rule::CurrentSuicideRisk && r.decisive));
+    assert!(matches!(
+        high.cautions.as_slice(),
+        [Caution::CurrentSuicideRisk { screened_on: on, .. }] if *on == screened_on
+    ));
+    // An assessment dated before the screen does not know of it.
+    let (_, before) = c
+        .store
+        .record_assessment(
+            &write,
+            &intake(low, screened_on - chrono::Duration::days(1)),
+            today(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(before.level, LevelOfCare::Outpatient);
+    // The latest screen counts: a later one without intent no longer raises the level.
+    give(&c, patient, Instrument::Cssrs, today(), cssrs(false)).await;
+    let (_, later) = c
+        .store
+        .record_assessment(&write, &intake(low, today()), today())
+        .await
+        .unwrap();
+    assert_eq!(later.level, LevelOfCare::Outpatient);
+    assert!(later.cautions.is_empty());
+}
+
+#[tokio::test]
+async fn phq9_item9_endorsed_before_the_assessment_adds_a_caution() {
+    let c = clinic().await;
+    let patient = admitted(&c, "Ada").await;
+    add_dx(&c, &c.counselor, patient, "F10.20", true).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .unwrap();
+    let on = today() - chrono::Duration::days(3);
+    let mut answers = vec![Some(1); 8];
+    answers.push(Some(1));
+    give(&c, patient, Instrument::Phq9, on, answers).await;
+    let (_, rec) = c
+        .store
+        .record_assessment(&write, &intake([0, 1, 2, 0, 1, 1], today()), today())
+        .await
+        .unwrap();
+    assert_eq!(rec.level, LevelOfCare::IntensiveOutpatient);
+    assert_eq!(
+        rec.cautions,
+        vec![Caution::SuicidalThoughtsReported { screened_on: on }]
+    );
 }
 
 #[tokio::test]

@@ -297,7 +297,53 @@ async fn measures_tab_draws_a_trend_with_band_thresholds_and_change() {
     );
     assert!(html.contains("GAD-7 total over the episode"));
     assert!(html.contains("10 moderate"), "band threshold drawn");
-    assert!(html.contains("response (≥ 50% lower); remission (below 5); reliable improvement"));
+    // 18 → 3 on the GAD-7: judged by the GAD-7's own reliable change index; the PHQ-9's
+    // response and remission are not borrowed for it.
+    assert!(html.contains("<td>-15</td><td>reliable improvement (4 points or more)</td>"));
+    let table = &html[html.find("id=\"change\"").expect("change")
+        ..html.find("How this is judged").expect("note")];
+    assert!(!table.contains("remission"), "no GAD-7 remission: {table}");
+    assert!(html.contains("How this is judged"));
+    assert!(html.contains("Reliable change (Jacobson &#38; Truax 1991): 4 points or more"));
+    assert!(html.contains("Löwe et al. 2008, Medical Care"));
+}
+
+#[tokio::test]
+async fn measures_tab_does_not_call_a_minimal_phq9_baseline_remission() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/patients/{}/measures", s.base, s.patient_id);
+    for days_ago in [14, 0] {
+        let res = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({
+                "instrument": "phq9",
+                "administered_on": today() - chrono::Duration::days(days_ago),
+                "answers": [1, 1, 1, 0, 0, 0, 0, 0, 0],
+            }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let b = s.browser("casey").await;
+    let html = b
+        .get(&format!("/patients/{}/measures", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    // 3 → 3 was reported as remission before issue 19.
+    assert!(html.contains(
+        "<td>0</td><td>response and remission not applicable: baseline below 10; \
+         no reliable change (needs 4 points); below the clinically important change (MCID 5)</td>"
+    ));
+    let table = &html[html.find("id=\"change\"").expect("change")
+        ..html.find("How this is judged").expect("note")];
+    assert!(!table.contains("remission (below 5)"), "{table}");
+    assert!(html.contains("only from a baseline of 10 or more"));
 }
 
 #[tokio::test]

@@ -169,6 +169,78 @@ async fn counselor_records_an_intake_sees_why_and_places_at_another_level() {
 }
 
 #[tokio::test]
+async fn a_recent_high_risk_cssrs_shows_on_the_recommendation_page_and_in_the_api() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let client = reqwest::Client::new();
+    let screened_on = today() - chrono::Duration::days(2);
+    // Q1, Q2 and Q4 (intent) yes: high risk.
+    let res = client
+        .post(format!(
+            "{}/api/v1/patients/{}/measures",
+            s.base, s.patient_id
+        ))
+        .bearer_auth(&token)
+        .json(&json!({
+            "instrument": "cssrs",
+            "administered_on": screened_on,
+            "answers": [1, 1, 0, 1, 0, 0, null],
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let b = s.browser("casey").await;
+    let res = post_fields(
+        &b,
+        &format!("/patients/{}/assessments", s.patient_id),
+        &intake_fields(["0", "1", "1", "0", "1", "0"]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "redirect followed");
+    let html = res.text().await.expect("text");
+    assert!(html.contains(
+        "Recommended level: <span class=\"badge level\">2.5 Partial hospitalization (PHP)</span>"
+    ));
+    assert!(html.contains(&format!("C-SSRS high risk on {screened_on} (D3 Emotional")));
+    assert!(html.contains(&format!(
+        "Current suicide risk: the C-SSRS on {screened_on} was high risk. Arrange a same-day \
+         safety evaluation before placement in an outpatient level"
+    )));
+    assert!(html.contains("D3 is rated 1 (mild): review it"));
+
+    let res = client
+        .post(format!(
+            "{}/api/v1/patients/{}/assessments",
+            s.base, s.patient_id
+        ))
+        .bearer_auth(&token)
+        .json(&json!({
+            "assessed_on": today(),
+            "sections": {},
+            "substances": [],
+            "ratings": (1..=6).map(|d| json!({"dimension": format!("d{d}"), "rating": 0, "narrative": "n"})).collect::<Vec<_>>(),
+        }))
+        .send()
+        .await
+        .expect("send");
+    let status = res.status();
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let rec = &body["recommendation"];
+    assert_eq!(rec["level"], "2.5", "{rec}");
+    assert!(rec["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .any(|r| r["rule"] == "SR" && r["decisive"] == true));
+    assert!(rec["cautions"][0]
+        .as_str()
+        .expect("caution")
+        .starts_with("Current suicide risk"));
+}
+
+#[tokio::test]
 async fn bad_intakes_and_diagnoses_are_refused_on_the_page() {
     let s = start().await;
     let b = s.browser("casey").await;

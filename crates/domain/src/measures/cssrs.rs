@@ -66,7 +66,10 @@ pub static FORM: Form = Form {
 };
 
 /// Suicide risk from the highest item endorsed and its recency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum CssrsRisk {
     /// Every answer "No".
     NoRisk,
@@ -87,6 +90,18 @@ impl CssrsRisk {
             CssrsRisk::Moderate => "moderate",
             CssrsRisk::High => "high",
         }
+    }
+
+    /// The risk level stored as a band code, if it is one.
+    pub fn from_code(code: &str) -> Option<CssrsRisk> {
+        [
+            CssrsRisk::NoRisk,
+            CssrsRisk::Low,
+            CssrsRisk::Moderate,
+            CssrsRisk::High,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
     }
 
     /// Label staff see.
@@ -227,6 +242,19 @@ mod tests {
         assert_eq!(s.band().code, "moderate");
         assert!(!s.is_flagged("behaviour_past_3_months"));
         assert_eq!(s.safety_signal().unwrap().level, SafetyLevel::Moderate);
+    }
+
+    #[test]
+    fn risk_codes_read_back() {
+        for risk in [
+            CssrsRisk::NoRisk,
+            CssrsRisk::Low,
+            CssrsRisk::Moderate,
+            CssrsRisk::High,
+        ] {
+            assert_eq!(CssrsRisk::from_code(risk.code()), Some(risk));
+        }
+        assert_eq!(CssrsRisk::from_code("severe"), None);
     }
 
     #[test]

@@ -24,7 +24,11 @@ use std::str::FromStr;
 
 pub use audit::{AuditBandSet, AuditStepUp};
 pub use audit_c::AuditCCutoff;
-pub use change::{change_since_baseline, Change, ChangeDirection};
+pub use change::{
+    change_since_baseline, how_change_is_judged, reliable_change_index, Applicability, Change,
+    ChangeDirection, Citation, NormativeSd, NotApplicableReason, ReliableChange,
+    ReliableChangeIndex, PHQ9_MEASURED_BASELINE, RELIABLE_CHANGE_CRITERION,
+};
 pub use error::MeasureError;
 pub use form::{AnswerOption, Asked, Form, FormItem};
 pub use result::{Band, Flag, MeasureScore, SafetyLevel, SafetySignal};

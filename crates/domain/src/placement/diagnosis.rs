@@ -80,6 +80,11 @@ impl DiagnosisCode {
         b.len() >= 3 && b[0] == b'F' && b[1] == b'1' && b[2].is_ascii_digit()
     }
 
+    /// Whether the code is in F17, nicotine dependence (DSM-5 tobacco use disorder).
+    pub fn is_nicotine(&self) -> bool {
+        self.0.starts_with("F17")
+    }
+
     /// The curated entry for this code, if it is on the pick list.
     pub fn curated(&self) -> Option<&'static CuratedDiagnosis> {
         CURATED_DIAGNOSES.iter().find(|d| d.code == self.0)
@@ -109,6 +114,36 @@ impl TryFrom<String> for DiagnosisCode {
 impl From<DiagnosisCode> for String {
     fn from(code: DiagnosisCode) -> Self {
         code.0
+    }
+}
+
+/// Which substance use disorder diagnoses a patient has, as placement reads them.
+///
+/// Tobacco use disorder is a substance use disorder (DSM-5), but the ASAM criteria are used to
+/// place patients for every substance use disorder except tobacco (Williams et al. 2016, J Addict
+/// Med 10(5)): nicotine (F17) alone does not qualify a patient for an SUD level of care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SudDiagnosis {
+    /// No F10–F19 code.
+    None,
+    /// F17 codes only.
+    NicotineOnly,
+    /// At least one F10–F19 code other than F17.
+    Qualifying,
+}
+
+impl SudDiagnosis {
+    /// Reads a patient's active diagnosis codes.
+    pub fn of<'a>(codes: impl IntoIterator<Item = &'a DiagnosisCode>) -> SudDiagnosis {
+        let mut found = SudDiagnosis::None;
+        for code in codes.into_iter().filter(|c| c.is_substance_related()) {
+            if !code.is_nicotine() {
+                return SudDiagnosis::Qualifying;
+            }
+            found = SudDiagnosis::NicotineOnly;
+        }
+        found
     }
 }
 
@@ -334,6 +369,33 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("1 to 4 letters or digits"));
+    }
+
+    #[test]
+    fn nicotine_alone_does_not_qualify_for_placement() {
+        let codes = |list: &[&str]| -> Vec<DiagnosisCode> {
+            list.iter().map(|c| c.parse().unwrap()).collect()
+        };
+        assert_eq!(SudDiagnosis::of(&codes(&[])), SudDiagnosis::None);
+        assert_eq!(SudDiagnosis::of(&codes(&["F41.1"])), SudDiagnosis::None);
+        assert_eq!(
+            SudDiagnosis::of(&codes(&["F17.210", "F41.1"])),
+            SudDiagnosis::NicotineOnly
+        );
+        assert_eq!(
+            SudDiagnosis::of(&codes(&["F17.210", "F17.290"])),
+            SudDiagnosis::NicotineOnly
+        );
+        assert_eq!(
+            SudDiagnosis::of(&codes(&["F17.210", "F10.20"])),
+            SudDiagnosis::Qualifying
+        );
+        assert_eq!(
+            SudDiagnosis::of(&codes(&["F10.20", "F17.210"])),
+            SudDiagnosis::Qualifying
+        );
+        assert!("F17".parse::<DiagnosisCode>().unwrap().is_nicotine());
+        assert!(!"F10.20".parse::<DiagnosisCode>().unwrap().is_nicotine());
     }
 
     #[test]

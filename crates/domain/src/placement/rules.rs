@@ -4,14 +4,24 @@
 //! and not ASAM's own decision matrices. Each rule names the least intensive level that can
 //! safely manage one risk; the recommendation is the most intensive of those minimums, so the
 //! highest-risk dimension decides and ratings are never averaged. A clinician records the actual
-//! placement (see [`super::discrepancy`]). `docs/placement-rules.md` lists the same table for
-//! clinicians; a test keeps the two in step.
+//! placement (see [`super::discrepancy`]). `docs/clinical-rules/placement.md` lists the same
+//! table for clinicians, with the source of each rule; a test keeps the two in step.
+//!
+//! Two facts from outside the ratings also count: a recent suicide-risk screen (C-SSRS, PHQ-9
+//! item 9) and which substance use disorder is diagnosed (nicotine alone does not qualify).
 
+use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::diagnosis::SudDiagnosis;
 use super::dimension::{Dimension, DimensionRatings, Rating};
 use crate::care::LevelOfCare;
+use crate::measures::cssrs::CssrsRisk;
+
+/// A screen counts for placement when given within this many days before the assessment: the
+/// C-SSRS screener asks about the past month (Q1–Q5), so an older screen no longer covers now.
+pub const RECENT_SCREEN_DAYS: i64 = 30;
 
 /// Which ASAM criteria set applies: the levels are the same, the hour thresholds differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -23,13 +33,51 @@ pub enum Population {
     Adolescent,
 }
 
+/// A screening result and the day it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Screened<T> {
+    /// The day the screen was given.
+    pub on: NaiveDate,
+    /// Its result.
+    pub result: T,
+}
+
+/// The suicide-risk screens recent enough to count for a placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SuicideScreens {
+    /// The latest C-SSRS screener risk level.
+    pub cssrs: Option<Screened<CssrsRisk>>,
+    /// The latest PHQ-9 item 9 answer (0–3).
+    pub phq9_item9: Option<Screened<u8>>,
+}
+
+impl SuicideScreens {
+    /// Keeps each latest screen only if it was given in the [`RECENT_SCREEN_DAYS`] up to and
+    /// including the assessment day (a screen after the assessment was not known then).
+    pub fn recent(
+        assessed_on: NaiveDate,
+        latest_cssrs: Option<Screened<CssrsRisk>>,
+        latest_phq9_item9: Option<Screened<u8>>,
+    ) -> SuicideScreens {
+        let window = |on: NaiveDate| {
+            on <= assessed_on && on >= assessed_on - Duration::days(RECENT_SCREEN_DAYS)
+        };
+        SuicideScreens {
+            cssrs: latest_cssrs.filter(|s| window(s.on)),
+            phq9_item9: latest_phq9_item9.filter(|s| window(s.on)),
+        }
+    }
+}
+
 /// Facts outside the six ratings that change the recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlacementContext {
     /// Adult or adolescent criteria.
     pub population: Population,
-    /// Whether a substance use disorder diagnosis (ICD-10-CM F10–F19) is recorded.
-    pub has_sud_diagnosis: bool,
+    /// Which substance use disorder diagnoses (ICD-10-CM F10–F19) are recorded.
+    pub sud_diagnosis: SudDiagnosis,
+    /// Suicide-risk screens from the 30 days before the assessment.
+    pub suicide_screens: SuicideScreens,
 }
 
 /// One row of the rule table.
@@ -74,15 +122,19 @@ pub enum Rule {
     OppositionWithRelapse,
     /// MULTI: three or more dimensions at 3 or above.
     MultipleSignificant,
+    /// SR: a recent C-SSRS screen at high risk.
+    CurrentSuicideRisk,
     /// LOW: all dimensions 0–1 with a diagnosis.
     LowRiskWithDiagnosis,
     /// LOW-NODX: all dimensions 0–1, no diagnosis.
     LowRiskWithoutDiagnosis,
+    /// LOW-NIC: all dimensions 0–1, nicotine the only SUD diagnosis.
+    LowRiskNicotineOnly,
 }
 
 impl Rule {
     /// Every rule, in table order.
-    pub const ALL: [Rule; 21] = [
+    pub const ALL: [Rule; 23] = [
         Rule::WithdrawalImminent,
         Rule::WithdrawalSignificant,
         Rule::WithdrawalModerate,
@@ -102,11 +154,13 @@ impl Rule {
         Rule::RelapseInUnsupportiveEnvironment,
         Rule::OppositionWithRelapse,
         Rule::MultipleSignificant,
+        Rule::CurrentSuicideRisk,
         Rule::LowRiskWithDiagnosis,
         Rule::LowRiskWithoutDiagnosis,
+        Rule::LowRiskNicotineOnly,
     ];
 
-    /// The short identifier shown to clinicians and used in docs/placement-rules.md.
+    /// The short identifier shown to clinicians and used in docs/clinical-rules/placement.md.
     pub fn id(self) -> &'static str {
         match self {
             Rule::WithdrawalImminent => "D1-4",
@@ -128,8 +182,10 @@ impl Rule {
             Rule::RelapseInUnsupportiveEnvironment => "D5+D6",
             Rule::OppositionWithRelapse => "D4+D5",
             Rule::MultipleSignificant => "MULTI",
+            Rule::CurrentSuicideRisk => "SR",
             Rule::LowRiskWithDiagnosis => "LOW",
             Rule::LowRiskWithoutDiagnosis => "LOW-NODX",
+            Rule::LowRiskNicotineOnly => "LOW-NIC",
         }
     }
 
@@ -155,8 +211,10 @@ impl Rule {
             Rule::RelapseInUnsupportiveEnvironment => "D5 ≥ 3 and D6 ≥ 3",
             Rule::OppositionWithRelapse => "D4 = 4 and D5 ≥ 3",
             Rule::MultipleSignificant => "three or more dimensions ≥ 3",
-            Rule::LowRiskWithDiagnosis => "all six ≤ 1, SUD diagnosis recorded",
+            Rule::CurrentSuicideRisk => "C-SSRS high risk in the 30 days before the assessment",
+            Rule::LowRiskWithDiagnosis => "all six ≤ 1, SUD diagnosis other than nicotine",
             Rule::LowRiskWithoutDiagnosis => "all six ≤ 1, no SUD diagnosis",
+            Rule::LowRiskNicotineOnly => "all six ≤ 1, nicotine (F17) the only SUD diagnosis",
         }
     }
 
@@ -175,6 +233,7 @@ impl Rule {
             | Rule::MultipleSignificant => LevelOfCare::ResidentialHighIntensity,
             Rule::EnvironmentDangerous => LevelOfCare::ResidentialLowIntensity,
             Rule::PsychiatricSignificant
+            | Rule::CurrentSuicideRisk
             | Rule::RelapseSignificant
             | Rule::EnvironmentUnsupportive => LevelOfCare::PartialHospitalization,
             Rule::WithdrawalModerate
@@ -184,7 +243,9 @@ impl Rule {
             | Rule::RelapseModerate
             | Rule::EnvironmentLimited => LevelOfCare::IntensiveOutpatient,
             Rule::LowRiskWithDiagnosis => LevelOfCare::Outpatient,
-            Rule::LowRiskWithoutDiagnosis => LevelOfCare::EarlyIntervention,
+            Rule::LowRiskWithoutDiagnosis | Rule::LowRiskNicotineOnly => {
+                LevelOfCare::EarlyIntervention
+            }
         }
     }
 
@@ -272,9 +333,21 @@ impl Rule {
                 "no more than mild risk in any dimension, with a substance use disorder diagnosis; \
                  outpatient services are enough"
             }
+            Rule::CurrentSuicideRisk => {
+                "current suicide risk (Columbia triage: intent or plan in the past month, or \
+                 suicidal behaviour in the past 3 months); treated as at least significant \
+                 risk in D3, and a same-day safety evaluation comes before any outpatient \
+                 placement"
+            }
             Rule::LowRiskWithoutDiagnosis => {
                 "no more than mild risk in any dimension and no substance use disorder diagnosis; \
                  early intervention at most"
+            }
+            Rule::LowRiskNicotineOnly => {
+                "no more than mild risk in any dimension, and nicotine dependence (F17) is the \
+                 only substance use disorder diagnosis: it does not on its own call for an SUD \
+                 level of care; offer tobacco treatment (counselling and medication); early \
+                 intervention at most"
             }
         }
     }
@@ -327,13 +400,24 @@ pub struct Reason {
 }
 
 impl Reason {
-    fn new(rule: Rule, ratings: Vec<(Dimension, Rating)>, recommended: LevelOfCare) -> Reason {
+    fn new(fired: Fired, recommended: LevelOfCare) -> Reason {
+        let Fired {
+            rule,
+            ratings,
+            screen,
+        } = fired;
         let minimum_level = rule.minimum_level();
         let low_risk = matches!(
             rule,
-            Rule::LowRiskWithDiagnosis | Rule::LowRiskWithoutDiagnosis
+            Rule::LowRiskWithDiagnosis | Rule::LowRiskWithoutDiagnosis | Rule::LowRiskNicotineOnly
         );
-        let trigger = if low_risk {
+        let trigger = if let Some(on) = screen {
+            let rated: Vec<String> = ratings
+                .iter()
+                .map(|(d, r)| format!("{d} rated {r}"))
+                .collect();
+            format!("C-SSRS high risk on {on} ({})", rated.join(", "))
+        } else if low_risk {
             "All six dimensions rated 0–1".to_owned()
         } else {
             let parts: Vec<String> = ratings
@@ -360,6 +444,24 @@ impl Reason {
     }
 }
 
+/// A rule that fired, before the recommended level is known.
+struct Fired {
+    rule: Rule,
+    ratings: Vec<(Dimension, Rating)>,
+    /// The day of the screen that fired it, for rules on screens rather than ratings.
+    screen: Option<NaiveDate>,
+}
+
+impl Fired {
+    fn on_ratings(rule: Rule, ratings: Vec<(Dimension, Rating)>) -> Fired {
+        Fired {
+            rule,
+            ratings,
+            screen: None,
+        }
+    }
+}
+
 /// Something the clinician must act on or confirm, beside the level itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -368,6 +470,25 @@ pub enum Caution {
     ImminentDanger(Vec<Dimension>),
     /// Levels above 0.5 presuppose a substance use disorder diagnosis.
     NoSudDiagnosis,
+    /// Levels above 0.5 presuppose an SUD diagnosis other than nicotine alone.
+    NicotineOnlyDiagnosis,
+    /// A recent C-SSRS at high risk: same-day safety evaluation before any outpatient level.
+    CurrentSuicideRisk {
+        /// The day of the screen.
+        screened_on: NaiveDate,
+        /// The D3 rating the clinician gave.
+        d3: Rating,
+    },
+    /// A recent C-SSRS at moderate risk: clinician review and referral.
+    ModerateSuicideRisk {
+        /// The day of the screen.
+        screened_on: NaiveDate,
+    },
+    /// A recent PHQ-9 with item 9 (thoughts of death or self-harm) above "Not at all".
+    SuicidalThoughtsReported {
+        /// The day of the PHQ-9.
+        screened_on: NaiveDate,
+    },
 }
 
 impl Caution {
@@ -387,6 +508,35 @@ impl Caution {
                  ratings call for more than early intervention: confirm the diagnosis, or refer \
                  for mental health or medical care that matches the same risks."
                 .to_owned(),
+            Caution::NicotineOnlyDiagnosis => "Nicotine dependence (F17) is the only substance \
+                 use disorder diagnosis recorded, and it does not on its own call for an SUD level \
+                 of care, yet the ratings call for more than early intervention: confirm another \
+                 substance use disorder diagnosis, or refer for mental health or medical care that \
+                 matches the same risks; offer tobacco treatment either way."
+                .to_owned(),
+            Caution::CurrentSuicideRisk { screened_on, d3 } => {
+                let review = if d3.value() < 3 {
+                    format!(
+                        " D3 is rated {d3}: review it, since the screen means at least 3 \
+                         (significant)."
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "Current suicide risk: the C-SSRS on {screened_on} was high risk. Arrange a \
+                     same-day safety evaluation before placement in an outpatient level; rate D3 \
+                     at 4 if the patient cannot be kept safe.{review}"
+                )
+            }
+            Caution::ModerateSuicideRisk { screened_on } => format!(
+                "The C-SSRS on {screened_on} was moderate risk: clinician review, behavioural \
+                 health referral and safety precautions as needed before placement."
+            ),
+            Caution::SuicidalThoughtsReported { screened_on } => format!(
+                "PHQ-9 item 9 (thoughts of death or self-harm) was endorsed on {screened_on}: \
+                 evaluate suicide risk (e.g. C-SSRS) before placement, whatever the total."
+            ),
         }
     }
 }
@@ -460,9 +610,11 @@ pub fn recommend(ratings: &DimensionRatings, context: &PlacementContext) -> Reco
         ds.iter().map(|&d| (d, rating(d))).collect()
     };
 
-    let mut fired: Vec<(Rule, Vec<(Dimension, Rating)>)> = Dimension::ALL
+    let mut fired: Vec<Fired> = Dimension::ALL
         .into_iter()
-        .filter_map(|d| Rule::for_rating(d, rating(d)).map(|rule| (rule, rated(&[d]))))
+        .filter_map(|d| {
+            Rule::for_rating(d, rating(d)).map(|rule| Fired::on_ratings(rule, rated(&[d])))
+        })
         .collect();
 
     // Combinations: risks that an ambulatory setting could hold one at a time but not together.
@@ -472,40 +624,61 @@ pub fn recommend(ratings: &DimensionRatings, context: &PlacementContext) -> Reco
         Dimension::RecoveryEnvironment,
     );
     if at_least(d5, 3) && at_least(d6, 3) {
-        fired.push((Rule::RelapseInUnsupportiveEnvironment, rated(&[d5, d6])));
+        fired.push(Fired::on_ratings(
+            Rule::RelapseInUnsupportiveEnvironment,
+            rated(&[d5, d6]),
+        ));
     }
     if at_least(d4, 4) && at_least(d5, 3) {
-        fired.push((Rule::OppositionWithRelapse, rated(&[d4, d5])));
+        fired.push(Fired::on_ratings(
+            Rule::OppositionWithRelapse,
+            rated(&[d4, d5]),
+        ));
     }
     let significant: Vec<Dimension> = Dimension::ALL
         .into_iter()
         .filter(|&d| at_least(d, 3))
         .collect();
     if significant.len() >= 3 {
-        fired.push((Rule::MultipleSignificant, rated(&significant)));
+        fired.push(Fired::on_ratings(
+            Rule::MultipleSignificant,
+            rated(&significant),
+        ));
+    }
+    // Columbia triage: high risk needs immediate evaluation, so it is never left to the D3
+    // rating alone; it sets the level a D3 rating of 3 would.
+    let d3 = Dimension::EmotionalBehavioralCognitive;
+    let screens = context.suicide_screens;
+    let high_risk_screen = screens
+        .cssrs
+        .filter(|s| s.result == CssrsRisk::High)
+        .map(|s| s.on);
+    if let Some(on) = high_risk_screen {
+        fired.push(Fired {
+            rule: Rule::CurrentSuicideRisk,
+            ratings: rated(&[d3]),
+            screen: Some(on),
+        });
     }
 
     if fired.is_empty() {
         // Nothing above 1 anywhere: the diagnosis decides between outpatient and early intervention.
-        let rule = if context.has_sud_diagnosis {
-            Rule::LowRiskWithDiagnosis
-        } else {
-            Rule::LowRiskWithoutDiagnosis
+        let rule = match context.sud_diagnosis {
+            SudDiagnosis::Qualifying => Rule::LowRiskWithDiagnosis,
+            SudDiagnosis::NicotineOnly => Rule::LowRiskNicotineOnly,
+            SudDiagnosis::None => Rule::LowRiskWithoutDiagnosis,
         };
-        fired.push((rule, rated(&Dimension::ALL)));
+        fired.push(Fired::on_ratings(rule, rated(&Dimension::ALL)));
     }
 
     // The rules never produce 1-OTP, so intensity order is a total order here.
     let level = fired
         .iter()
-        .map(|(rule, _)| rule.minimum_level())
+        .map(|f| f.rule.minimum_level())
         .max_by_key(|level| level.intensity())
         .unwrap_or(LevelOfCare::EarlyIntervention);
 
-    let mut reasons: Vec<Reason> = fired
-        .into_iter()
-        .map(|(rule, trigger)| Reason::new(rule, trigger, level))
-        .collect();
+    let mut reasons: Vec<Reason> = fired.into_iter().map(|f| Reason::new(f, level)).collect();
     // Stable sort keeps table order among rules of equal intensity.
     reasons.sort_by_key(|r| std::cmp::Reverse(r.minimum_level.intensity()));
 
@@ -517,8 +690,24 @@ pub fn recommend(ratings: &DimensionRatings, context: &PlacementContext) -> Reco
     if !imminent.is_empty() {
         cautions.push(Caution::ImminentDanger(imminent));
     }
-    if !context.has_sud_diagnosis && level != LevelOfCare::EarlyIntervention {
-        cautions.push(Caution::NoSudDiagnosis);
+    if let Some(screened_on) = high_risk_screen {
+        cautions.push(Caution::CurrentSuicideRisk {
+            screened_on,
+            d3: rating(d3),
+        });
+    }
+    if let Some(s) = screens.cssrs.filter(|s| s.result == CssrsRisk::Moderate) {
+        cautions.push(Caution::ModerateSuicideRisk { screened_on: s.on });
+    }
+    if let Some(s) = screens.phq9_item9.filter(|s| s.result >= 1) {
+        cautions.push(Caution::SuicidalThoughtsReported { screened_on: s.on });
+    }
+    if level != LevelOfCare::EarlyIntervention {
+        match context.sud_diagnosis {
+            SudDiagnosis::Qualifying => {}
+            SudDiagnosis::NicotineOnly => cautions.push(Caution::NicotineOnlyDiagnosis),
+            SudDiagnosis::None => cautions.push(Caution::NoSudDiagnosis),
+        }
     }
 
     Recommendation {
@@ -534,10 +723,33 @@ mod tests {
     use super::*;
     use crate::placement::dimension::DimensionRating;
 
+    const NO_SCREENS: SuicideScreens = SuicideScreens {
+        cssrs: None,
+        phq9_item9: None,
+    };
+
     const ADULT: PlacementContext = PlacementContext {
         population: Population::Adult,
-        has_sud_diagnosis: true,
+        sud_diagnosis: SudDiagnosis::Qualifying,
+        suicide_screens: NO_SCREENS,
     };
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn screened_cssrs(risk: CssrsRisk) -> PlacementContext {
+        PlacementContext {
+            suicide_screens: SuicideScreens {
+                cssrs: Some(Screened {
+                    on: day(20),
+                    result: risk,
+                }),
+                phq9_item9: None,
+            },
+            ..ADULT
+        }
+    }
 
     fn ratings(values: [i64; 6]) -> DimensionRatings {
         DimensionRatings::from_ratings(
@@ -572,7 +784,7 @@ mod tests {
     #[test]
     fn all_low_without_diagnosis_is_early_intervention() {
         let context = PlacementContext {
-            has_sud_diagnosis: false,
+            sud_diagnosis: SudDiagnosis::None,
             ..ADULT
         };
         let rec = recommend(&ratings([0, 1, 1, 0, 1, 0]), &context);
@@ -734,7 +946,7 @@ mod tests {
     fn adolescent_uses_adolescent_hours() {
         let adolescent = PlacementContext {
             population: Population::Adolescent,
-            has_sud_diagnosis: true,
+            ..ADULT
         };
         let values = [1, 0, 2, 2, 2, 2];
         let rec = recommend(&ratings(values), &adolescent);
@@ -767,7 +979,7 @@ mod tests {
     #[test]
     fn higher_level_without_diagnosis_is_flagged() {
         let context = PlacementContext {
-            has_sud_diagnosis: false,
+            sud_diagnosis: SudDiagnosis::None,
             ..ADULT
         };
         let rec = recommend(&ratings([0, 0, 3, 1, 1, 1]), &context);
@@ -776,8 +988,143 @@ mod tests {
     }
 
     #[test]
+    fn high_suicide_risk_screen_sets_partial_hospital_and_a_same_day_caution() {
+        // All ratings low: without the screen this would be outpatient (rule LOW).
+        let rec = recommend(
+            &ratings([0, 0, 1, 0, 1, 0]),
+            &screened_cssrs(CssrsRisk::High),
+        );
+        assert_eq!(rec.level, LevelOfCare::PartialHospitalization);
+        assert_eq!(decisive_rules(&rec), vec!["SR"]);
+        assert!(rec.reasons[0].text.starts_with(
+            "C-SSRS high risk on 2026-11-20 (D3 Emotional, behavioral or cognitive conditions and \
+             complications rated 1 (mild)): current suicide risk"
+        ));
+        assert!(!rec
+            .reasons
+            .iter()
+            .any(|r| r.rule == Rule::LowRiskWithDiagnosis));
+        assert_eq!(
+            rec.cautions,
+            vec![Caution::CurrentSuicideRisk {
+                screened_on: day(20),
+                d3: Rating::MILD
+            }]
+        );
+        let message = rec.cautions[0].message();
+        assert!(message.contains("same-day safety evaluation before placement in an outpatient"));
+        assert!(message.contains("D3 is rated 1 (mild): review it"));
+        // Already rated significant: no request to review D3, level unchanged.
+        let d3_3 = recommend(
+            &ratings([0, 0, 3, 0, 1, 0]),
+            &screened_cssrs(CssrsRisk::High),
+        );
+        assert_eq!(d3_3.level, LevelOfCare::PartialHospitalization);
+        assert!(!d3_3.cautions[0].message().contains("review it"));
+        // Higher-level rules still win.
+        let d3_4 = recommend(
+            &ratings([0, 0, 4, 0, 1, 0]),
+            &screened_cssrs(CssrsRisk::High),
+        );
+        assert_eq!(d3_4.level, LevelOfCare::MedicallyManagedInpatient);
+        assert!(d3_4
+            .reasons
+            .iter()
+            .any(|r| r.rule == Rule::CurrentSuicideRisk && !r.decisive));
+    }
+
+    #[test]
+    fn moderate_and_low_screens_caution_without_changing_the_level() {
+        let values = [0, 0, 1, 0, 1, 0];
+        let moderate = recommend(&ratings(values), &screened_cssrs(CssrsRisk::Moderate));
+        assert_eq!(moderate.level, LevelOfCare::Outpatient);
+        assert_eq!(
+            moderate.cautions,
+            vec![Caution::ModerateSuicideRisk {
+                screened_on: day(20)
+            }]
+        );
+        for risk in [CssrsRisk::Low, CssrsRisk::NoRisk] {
+            let rec = recommend(&ratings(values), &screened_cssrs(risk));
+            assert_eq!(rec, recommend(&ratings(values), &ADULT), "{risk:?}");
+        }
+    }
+
+    #[test]
+    fn phq9_item9_endorsed_adds_a_caution() {
+        let item9 = |answer| PlacementContext {
+            suicide_screens: SuicideScreens {
+                cssrs: None,
+                phq9_item9: Some(Screened {
+                    on: day(18),
+                    result: answer,
+                }),
+            },
+            ..ADULT
+        };
+        let rec = recommend(&ratings([0, 0, 2, 0, 1, 0]), &item9(1));
+        assert_eq!(rec.level, LevelOfCare::IntensiveOutpatient);
+        assert_eq!(
+            rec.cautions,
+            vec![Caution::SuicidalThoughtsReported {
+                screened_on: day(18)
+            }]
+        );
+        assert!(rec.cautions[0]
+            .message()
+            .contains("evaluate suicide risk (e.g. C-SSRS) before placement"));
+        assert!(recommend(&ratings([0, 0, 2, 0, 1, 0]), &item9(0))
+            .cautions
+            .is_empty());
+    }
+
+    #[test]
+    fn only_screens_from_the_30_days_up_to_the_assessment_count() {
+        let assessed = day(30);
+        let cssrs = |on| {
+            Some(Screened {
+                on,
+                result: CssrsRisk::High,
+            })
+        };
+        let item9 = |on| Some(Screened { on, result: 2 });
+        let kept =
+            SuicideScreens::recent(assessed, cssrs(day(1) - Duration::days(1)), item9(day(30)));
+        assert_eq!(kept.cssrs.map(|s| s.on), Some(day(1) - Duration::days(1)));
+        assert_eq!(kept.phq9_item9.map(|s| s.on), Some(day(30)));
+        let old = assessed - Duration::days(RECENT_SCREEN_DAYS + 1);
+        let after = assessed + Duration::days(1);
+        assert_eq!(
+            SuicideScreens::recent(assessed, cssrs(old), item9(after)),
+            SuicideScreens::default()
+        );
+    }
+
+    #[test]
+    fn nicotine_alone_is_early_intervention_with_a_reason() {
+        let nicotine = PlacementContext {
+            sud_diagnosis: SudDiagnosis::NicotineOnly,
+            ..ADULT
+        };
+        let rec = recommend(&ratings([0, 1, 1, 0, 1, 0]), &nicotine);
+        assert_eq!(rec.level, LevelOfCare::EarlyIntervention);
+        assert_eq!(decisive_rules(&rec), vec!["LOW-NIC"]);
+        assert!(rec.reasons[0]
+            .text
+            .contains("nicotine dependence (F17) is the only substance use disorder diagnosis"));
+        assert!(rec.cautions.is_empty());
+        // Higher ratings: the level follows them, and the clinician is told why it is doubtful.
+        let higher = recommend(&ratings([0, 0, 2, 2, 2, 1]), &nicotine);
+        assert_eq!(higher.level, LevelOfCare::IntensiveOutpatient);
+        assert_eq!(higher.cautions, vec![Caution::NicotineOnlyDiagnosis]);
+        assert!(higher.cautions[0]
+            .message()
+            .starts_with("Nicotine dependence (F17) is the only substance use disorder"));
+    }
+
+    #[test]
     fn every_rule_is_documented() {
-        let doc = include_str!("../../../../docs/placement-rules.md");
+        let doc = include_str!("../../../../docs/clinical-rules/placement.md");
         for rule in Rule::ALL {
             let row = format!(
                 "| {} | {} | {} ",
@@ -787,7 +1134,7 @@ mod tests {
             );
             assert!(
                 doc.contains(&row),
-                "docs/placement-rules.md lacks the row {row:?}"
+                "docs/clinical-rules/placement.md lacks the row {row:?}"
             );
         }
     }
@@ -795,12 +1142,16 @@ mod tests {
     #[test]
     fn every_rule_fires_somewhere_and_more_risk_never_lowers_the_level() {
         let mut seen = std::collections::HashSet::new();
+        let with_diagnosis = |sud_diagnosis| PlacementContext {
+            sud_diagnosis,
+            ..ADULT
+        };
         for context in [
             ADULT,
-            PlacementContext {
-                has_sud_diagnosis: false,
-                ..ADULT
-            },
+            with_diagnosis(SudDiagnosis::None),
+            with_diagnosis(SudDiagnosis::NicotineOnly),
+            screened_cssrs(CssrsRisk::High),
+            screened_cssrs(CssrsRisk::Moderate),
         ] {
             // All 5^6 rating sets.
             for n in 0..5i64.pow(6) {

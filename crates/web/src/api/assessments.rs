@@ -57,7 +57,7 @@ pub struct DimensionRatingBody {
 /// A rule that fired.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReasonBody {
-    /// Rule id as in docs/placement-rules.md (e.g. D2-2).
+    /// Rule id as in docs/clinical-rules/placement.md (e.g. D2-2, SR, LOW-NIC).
     pub rule: String,
     /// The minimum level this rule calls for.
     pub minimum_level: String,
@@ -78,7 +78,8 @@ pub struct RecommendationBody {
     pub weekly_hours: Option<String>,
     /// Each rule that fired, most intensive first.
     pub reasons: Vec<ReasonBody>,
-    /// Points to act on or confirm (imminent danger, no SUD diagnosis).
+    /// Points to act on or confirm (imminent danger, current suicide risk from a recent
+    /// C-SSRS or PHQ-9 item 9, no qualifying SUD diagnosis).
     pub cautions: Vec<String>,
 }
 
@@ -239,7 +240,9 @@ pub struct RecordedAssessment {
 }
 
 /// Records an intake assessment (or a reassessment: a new record, history is kept) and
-/// answers the recommended level of care with the reasons that led to it. A rating outside
+/// answers the recommended level of care with the reasons that led to it. The patient's active
+/// diagnoses (nicotine alone does not qualify) and the latest C-SSRS and PHQ-9 item 9 from the
+/// 30 days up to the assessment day also count (docs/clinical-rules/placement.md). A rating outside
 /// 0–4, a missing or repeated dimension, or a bad substance row answers 422 naming it.
 #[utoipa::path(post, path = "/patients/{id}/assessments", tag = "assessments",
     params(("id" = i64, Path, description = "Patient id")),

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
-use trellis_domain::measures::{change_since_baseline, Asked, ChangeDirection, Instrument};
+use trellis_domain::measures::{change_since_baseline, how_change_is_judged, Asked, Instrument};
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::measures::{DueMeasure, Measure, NewMeasure};
@@ -38,6 +38,7 @@ pub struct MeasureView {
 
 /// Change since the first administration in the episode, for instruments with a total.
 pub struct ChangeView {
+    pub(super) measure: Instrument,
     pub(super) instrument: &'static str,
     pub(super) baseline: u16,
     pub(super) current: u16,
@@ -60,6 +61,8 @@ pub struct DueView {
 pub struct MeasuresTab {
     pub(super) rows: Vec<MeasureView>,
     pub(super) changes: Vec<ChangeView>,
+    /// How change is judged on each instrument in `changes`, with sources.
+    pub(super) change_notes: Vec<String>,
     pub(super) due: Vec<DueView>,
     pub(super) instruments: Vec<(&'static str, &'static str)>,
     pub(super) trends: Vec<String>,
@@ -82,14 +85,6 @@ fn measure_view(m: &Measure) -> MeasureView {
     }
 }
 
-fn direction(d: Option<ChangeDirection>) -> Option<&'static str> {
-    match d {
-        Some(ChangeDirection::Improved) => Some("reliable improvement"),
-        Some(ChangeDirection::Worsened) => Some("reliable worsening"),
-        Some(ChangeDirection::Unchanged) | None => None,
-    }
-}
-
 /// Change from the first to the latest administration of each instrument with a total, within
 /// the latest episode the patient has measures in.
 fn changes(measures: &[Measure]) -> Vec<ChangeView> {
@@ -109,23 +104,19 @@ fn changes(measures: &[Measure]) -> Vec<ChangeView> {
         let Ok(c) = change_since_baseline(instrument, baseline, current) else {
             continue;
         };
-        let mut notes: Vec<&str> = Vec::new();
-        if c.response == Some(true) {
-            notes.push("response (≥ 50% lower)");
-        }
-        if c.remission == Some(true) {
-            notes.push("remission (below 5)");
-        }
-        notes.extend(direction(c.reliable_change));
-        if notes.is_empty() {
-            notes.push("no reliable change");
-        }
+        let findings = c.findings();
+        let summary = if findings.is_empty() {
+            "change in points only: no change rule for this measure".to_owned()
+        } else {
+            findings.join("; ")
+        };
         out.push(ChangeView {
+            measure: instrument,
             instrument: instrument.name(),
             baseline,
             current,
             points: c.points,
-            summary: notes.join("; "),
+            summary,
         });
     }
     out
@@ -167,9 +158,15 @@ pub async fn tab(
         .patient_measures_due(&grant, today, today + Duration::days(DUE_HORIZON_DAYS))
         .await?;
     let mut page = chart_page(&staff, data, "measures", Vec::new(), None);
+    let changes = changes(&measures);
+    let change_notes = changes
+        .iter()
+        .filter_map(|c| how_change_is_judged(c.measure))
+        .collect();
     page.measures = Some(MeasuresTab {
         rows: measures.iter().rev().map(measure_view).collect(),
-        changes: changes(&measures),
+        changes,
+        change_notes,
         trends: trend_charts(&measures)?,
         due: due_views(due),
         instruments: Instrument::ALL
