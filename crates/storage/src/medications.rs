@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
-use trellis_domain::patient::FieldError;
 use trellis_domain::access::Role;
+use trellis_domain::patient::FieldError;
 use trellis_domain::screens::{
     analyte_label, assess, ingredient, panel_position, ActiveMedication, Finding, Reading, Urgency,
 };
@@ -630,11 +630,13 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         for rxcui in &ingredients {
-            sqlx::query("INSERT INTO medication_ingredients (medication_id, rxcui) VALUES ($1, $2)")
-                .bind(id)
-                .bind(rxcui.clone())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO medication_ingredients (medication_id, rxcui) VALUES ($1, $2)",
+            )
+            .bind(id)
+            .bind(rxcui.clone())
+            .execute(&mut *tx)
+            .await?;
         }
         audit::append(
             &mut tx,
@@ -1027,8 +1029,10 @@ impl Store {
                 .bind(patient_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let active_ingredients: Vec<Vec<String>> =
-            active.iter().map(|m| ingredients_of(&coded, m.id)).collect();
+        let active_ingredients: Vec<Vec<String>> = active
+            .iter()
+            .map(|m| ingredients_of(&coded, m.id))
+            .collect();
         let meds: Vec<ActiveMedication<'_>> = active
             .iter()
             .zip(&active_ingredients)

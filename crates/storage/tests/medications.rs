@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 use common::*;
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
+use trellis_domain::screens::Finding;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::Admission;
-use trellis_domain::screens::Finding;
 use trellis_storage::medications::{
     NewDrugScreen, NewMedication, Route, ScreenResult, PRESCRIBER_REVIEW_TASK_KIND,
 };
@@ -116,7 +116,11 @@ async fn prescribed_buprenorphine_explains_its_positive_and_raises_no_flag() {
         .store
         .record_medication(
             &write,
-            &coded("Buprenorphine/naloxone 8/2 mg film", SUBOXONE, day(2026, 11, 1)),
+            &coded(
+                "Buprenorphine/naloxone 8/2 mg film",
+                SUBOXONE,
+                day(2026, 11, 1),
+            ),
             today(),
         )
         .await
@@ -198,7 +202,11 @@ async fn an_unexpected_fentanyl_positive_raises_a_flag_and_a_task_for_the_counse
     c.store
         .record_medication(
             &write,
-            &coded("Buprenorphine/naloxone 8/2 mg film", SUBOXONE, day(2026, 11, 1)),
+            &coded(
+                "Buprenorphine/naloxone 8/2 mg film",
+                SUBOXONE,
+                day(2026, 11, 1),
+            ),
             today(),
         )
         .await
@@ -495,7 +503,11 @@ async fn prescriber(c: &Clinic) -> Actor {
         .grant::<can::ManageUsers>(&Actor::system("test"))
         .expect("grant");
     c.store
-        .set_assignments(&users, doc.user_id.expect("id"), &[(c.site, Some(c.program))])
+        .set_assignments(
+            &users,
+            doc.user_id.expect("id"),
+            &[(c.site, Some(c.program))],
+        )
         .await
         .expect("assign");
     doc
@@ -558,7 +570,11 @@ async fn a_negative_buprenorphine_on_active_moud_raises_a_flag_and_a_prescriber_
         .patient_grant::<can::WriteClinical>(&c.counselor, patient)
         .await
         .expect("grant");
-    let mut suboxone = coded("Buprenorphine/naloxone 8/2 mg film", SUBOXONE, day(2026, 11, 1));
+    let mut suboxone = coded(
+        "Buprenorphine/naloxone 8/2 mg film",
+        SUBOXONE,
+        day(2026, 11, 1),
+    );
     suboxone.prescriber_name = None;
     suboxone.prescriber_id = doc.user_id;
     let med = c
@@ -584,8 +600,10 @@ async fn a_negative_buprenorphine_on_active_moud_raises_a_flag_and_a_prescriber_
     let doc_tasks = open_tasks(&c, &doc).await;
     assert_eq!(
         doc_tasks,
-        ["Buprenorphine expected but not detected: discuss adherence, confirm by LC-MS/MS \
-          (screen collected 2026-11-25)"]
+        [
+            "Buprenorphine expected but not detected: discuss adherence, confirm by LC-MS/MS \
+          (screen collected 2026-11-25)"
+        ]
     );
     let counselor_tasks = open_tasks(&c, &c.counselor).await;
     assert_eq!(counselor_tasks.len(), 1);
@@ -603,7 +621,10 @@ async fn a_negative_buprenorphine_on_active_moud_raises_a_flag_and_a_prescriber_
     assert_eq!(bup.expected, None, "a negative is not an expected positive");
     assert_eq!(screens[0].results[1].finding, None);
     // The step-down review never counts this screen as negative.
-    assert_eq!(negative_screens_check(&c, patient).await, CheckStatus::NotMet);
+    assert_eq!(
+        negative_screens_check(&c, patient).await,
+        CheckStatus::NotMet
+    );
     let rows = c
         .store
         .screen_results_since(&read, day(2026, 11, 25))
@@ -653,7 +674,10 @@ async fn buprenorphine_without_norbuprenorphine_goes_to_the_prescriber_role_for_
             &write,
             &screen(
                 day(2026, 11, 25),
-                &[("buprenorphine", "positive"), ("norbuprenorphine", "negative")],
+                &[
+                    ("buprenorphine", "positive"),
+                    ("norbuprenorphine", "negative"),
+                ],
             ),
             today(),
         )
@@ -681,7 +705,10 @@ async fn buprenorphine_without_norbuprenorphine_goes_to_the_prescriber_role_for_
     ));
     // The prescriber assigned to the program sees it.
     assert_eq!(open_tasks(&c, &doc).await.len(), 1);
-    assert_eq!(negative_screens_check(&c, patient).await, CheckStatus::NotMet);
+    assert_eq!(
+        negative_screens_check(&c, patient).await,
+        CheckStatus::NotMet
+    );
 }
 
 #[tokio::test]
@@ -716,7 +743,10 @@ async fn free_text_fentanyl_explains_nothing_and_a_coded_one_asks_for_review() {
         .expect("grant");
     let flags = c.store.open_flags(&read).await.expect("flags");
     assert_eq!(flags.len(), 1);
-    assert_eq!(flags[0].severity, "high", "free text never removes the overdose flag");
+    assert_eq!(
+        flags[0].severity, "high",
+        "free text never removes the overdose flag"
+    );
 
     let mut coded_patch = coded("Fentanyl 25 mcg/h patch", &["4337"], day(2026, 11, 12));
     coded_patch.route = "transdermal".into();
@@ -775,7 +805,10 @@ async fn naltrexone_and_an_oxycodone_positive_is_flagged_and_presumptive() {
         .patient_grant::<can::ReadClinical>(&c.counselor, patient)
         .await
         .expect("grant");
-    assert_eq!(c.store.open_flags(&read).await.expect("flags")[0].severity, "high");
+    assert_eq!(
+        c.store.open_flags(&read).await.expect("flags")[0].severity,
+        "high"
+    );
     let screens = c.store.drug_screens(&read).await.expect("screens");
     let oxy = &screens[0].results[0];
     assert_eq!(oxy.finding, Some(Finding::Presumptive));

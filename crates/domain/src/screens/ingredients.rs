@@ -153,7 +153,11 @@ mod tests {
         let naltrexone = ingredient("7243").expect("naltrexone");
         assert!(naltrexone.moud);
         assert_eq!(naltrexone.markers, None);
-        let moud: Vec<&str> = INGREDIENTS.iter().filter(|i| i.moud).map(|i| i.name).collect();
+        let moud: Vec<&str> = INGREDIENTS
+            .iter()
+            .filter(|i| i.moud)
+            .map(|i| i.name)
+            .collect();
         assert_eq!(moud, ["buprenorphine", "methadone", "naltrexone"]);
     }
 

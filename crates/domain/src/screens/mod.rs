@@ -385,7 +385,10 @@ mod tests {
         let summary = a.flag_summary(day()).expect("flag");
         assert!(summary.starts_with("Unexpected positive drug screen (Fentanyl)"));
         assert!(summary.contains("overdose risk"));
-        assert!(!summary.contains("patch"), "no medication names in the flag");
+        assert!(
+            !summary.contains("patch"),
+            "no medication names in the flag"
+        );
     }
 
     #[test]
@@ -409,7 +412,10 @@ mod tests {
                     .into()
             }]
         );
-        assert!(a.flag_summary(day()).expect("flag").contains("review and confirm"));
+        assert!(a
+            .flag_summary(day())
+            .expect("flag")
+            .contains("review and confirm"));
     }
 
     #[test]
@@ -425,7 +431,11 @@ mod tests {
             &meds,
         );
         assert_eq!(finding(&a, "opiates"), Some(Finding::Review));
-        assert_eq!(finding(&a, "6mam"), Some(Finding::Unexpected), "heroin marker");
+        assert_eq!(
+            finding(&a, "6mam"),
+            Some(Finding::Unexpected),
+            "heroin marker"
+        );
         assert_eq!(a.urgency, Some(Urgency::High));
     }
 
@@ -434,11 +444,12 @@ mod tests {
         let a = assess(&results(&[("opiates", Positive)]), &[]);
         assert_eq!(finding(&a, "opiates"), Some(Finding::Presumptive));
         assert!(reason(&a, "opiates").contains("poppy seeds"));
-        assert_eq!(a.urgency, Some(Urgency::High), "presumptive never lowers the flag");
-        let heroin = assess(
-            &results(&[("opiates", Positive), ("6mam", Positive)]),
-            &[],
+        assert_eq!(
+            a.urgency,
+            Some(Urgency::High),
+            "presumptive never lowers the flag"
         );
+        let heroin = assess(&results(&[("opiates", Positive), ("6mam", Positive)]), &[]);
         assert_eq!(finding(&heroin, "opiates"), Some(Finding::Unexpected));
     }
 
@@ -455,7 +466,9 @@ mod tests {
         assert_eq!(a.urgency, Some(Urgency::High));
         assert!(reason(&a, "oxycodone").contains("presumptive: naltrexone (Naltrexone 50 mg)"));
         assert!(reason(&a, "oxycodone").contains("confirm by LC-MS/MS"));
-        assert!(Finding::Presumptive.label().contains("presumptive: confirm"));
+        assert!(Finding::Presumptive
+            .label()
+            .contains("presumptive: confirm"));
     }
 
     #[test]

@@ -130,7 +130,10 @@ mod tests {
 
     #[test]
     fn a_negative_buprenorphine_on_active_moud_is_a_finding_for_the_prescriber() {
-        let a = on(&bup(), &[("buprenorphine", Negative), ("fentanyl", Negative)]);
+        let a = on(
+            &bup(),
+            &[("buprenorphine", Negative), ("fentanyl", Negative)],
+        );
         assert_eq!(finding(&a, "buprenorphine"), Some(Finding::NotDetected));
         assert_eq!(finding(&a, "fentanyl"), None);
         assert_eq!(a.urgency, Some(Urgency::Moderate));
@@ -151,9 +154,9 @@ mod tests {
         assert_eq!(finding(&a, "buprenorphine"), Some(Finding::Expected));
         assert_eq!(finding(&a, "norbuprenorphine"), Some(Finding::NoMetabolite));
         assert_eq!(a.urgency, Some(Urgency::Moderate));
-        assert!(a.reviews[0]
-            .title
-            .contains("parent drug without metabolite, possibly added to the specimen; discuss and confirm"));
+        assert!(a.reviews[0].title.contains(
+            "parent drug without metabolite, possibly added to the specimen; discuss and confirm"
+        ));
     }
 
     #[test]
@@ -181,7 +184,9 @@ mod tests {
         let methadone = vec!["6813".to_owned()];
         let spiked = on(&methadone, &[("methadone", Positive), ("eddp", Negative)]);
         assert_eq!(finding(&spiked, "eddp"), Some(Finding::NoMetabolite));
-        assert!(spiked.reviews[0].title.starts_with("Methadone detected without EDDP"));
+        assert!(spiked.reviews[0]
+            .title
+            .starts_with("Methadone detected without EDDP"));
         let missed = on(&methadone, &[("methadone", Negative), ("eddp", Negative)]);
         assert_eq!(finding(&missed, "methadone"), Some(Finding::NotDetected));
         assert_eq!(finding(&missed, "eddp"), Some(Finding::NotDetected));

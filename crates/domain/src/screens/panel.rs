@@ -10,7 +10,10 @@ pub const PANEL: [(&str, &str); 20] = [
     ("barbiturates", "Barbiturates"),
     ("benzodiazepines", "Benzodiazepines"),
     ("buprenorphine", "Buprenorphine"),
-    ("norbuprenorphine", "Norbuprenorphine (buprenorphine metabolite)"),
+    (
+        "norbuprenorphine",
+        "Norbuprenorphine (buprenorphine metabolite)",
+    ),
     ("cocaine", "Cocaine"),
     ("fentanyl", "Fentanyl"),
     ("mdma", "MDMA (ecstasy)"),
@@ -123,7 +126,10 @@ mod tests {
         for code in ["norbuprenorphine", "eddp", "6mam"] {
             assert!(analyte_label(code).is_some(), "{code}");
         }
-        assert_eq!(panel_position("norbuprenorphine"), panel_position("buprenorphine") + 1);
+        assert_eq!(
+            panel_position("norbuprenorphine"),
+            panel_position("buprenorphine") + 1
+        );
         assert_eq!(panel_position("eddp"), panel_position("methadone") + 1);
         assert_eq!(analyte_label("etg"), Some("Alcohol (EtG)"));
         assert_eq!(analyte_label("glue"), None);
