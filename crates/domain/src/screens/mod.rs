@@ -211,7 +211,7 @@ impl ScreenAssessment {
             ""
         };
         Some(format!(
-            "{} (collected {}){suffix}",
+            "{}, collected {}{suffix}",
             parts.join("; "),
             collected_on.format("%Y-%m-%d")
         ))
