@@ -1299,22 +1299,26 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
 }
 
 /// The analytes of the clinic's point-of-care urine cup.
-const CUP: [&str; 11] = [
+const CUP: [&str; 14] = [
     "amphetamines",
     "methamphetamine",
     "benzodiazepines",
     "buprenorphine",
+    "norbuprenorphine",
     "cocaine",
     "fentanyl",
     "methadone",
+    "eddp",
     "opiates",
+    "6mam",
     "oxycodone",
     "thc",
     "etg",
 ];
 
 /// A demo medication: (name, dose, route, frequency, prescribed by the demo prescriber or
-/// this outside prescriber, days before admission it started, reason, OTP-dispensed).
+/// this outside prescriber, days before admission it started, reason, OTP-dispensed, RxNorm
+/// ingredient codes).
 type DemoMedication = (
     &'static str,
     &'static str,
@@ -1324,12 +1328,14 @@ type DemoMedication = (
     i64,
     &'static str,
     bool,
+    &'static [&'static str],
 );
 
 /// Medication lists and weekly observed urine screens for the first patients of the Downtown
 /// adult caseload: MOUD of each kind, mostly negative screens, expected positives from
-/// buprenorphine, methadone and a prescribed benzodiazepine, and one unexpected fentanyl
-/// positive whose flag and task wait for the primary counselor.
+/// buprenorphine, methadone and a prescribed benzodiazepine, one unexpected fentanyl positive
+/// whose flag and task wait for the primary counselor, and one buprenorphine expected but not
+/// detected, with a review task for the prescriber.
 async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
     let today = clinic_today();
     let prescriber = clinic.actor("prescriber")?;
@@ -1348,6 +1354,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
                 20,
                 "Opioid use disorder, moderate",
                 false,
+                &["1819", "7242"],
             ),
             (
                 "Sertraline 50 mg tablet",
@@ -1358,6 +1365,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
                 90,
                 "Depression",
                 false,
+                &["36437"],
             ),
         ],
         &[(
@@ -1369,6 +1377,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
             10,
             "Alcohol use disorder; relapse prevention",
             false,
+            &["7243"],
         )],
         &[(
             "Methadone 80 mg oral concentrate",
@@ -1379,6 +1388,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
             120,
             "Opioid use disorder, severe",
             true,
+            &["6813"],
         )],
         &[
             (
@@ -1390,6 +1400,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
                 60,
                 "Panic disorder (taper planned)",
                 false,
+                &["2598"],
             ),
             (
                 "Trazodone 50 mg tablet",
@@ -1400,6 +1411,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
                 30,
                 "Insomnia",
                 false,
+                &["10737"],
             ),
         ],
         &[(
@@ -1411,6 +1423,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
             40,
             "Opioid use disorder, severe",
             false,
+            &["1819"],
         )],
         &[(
             "Bupropion XL 150 mg tablet",
@@ -1421,6 +1434,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
             200,
             "Depression; smoking cessation",
             false,
+            &["42347"],
         )],
     ];
     // Patients in treatment for at least a week, so every entry below is in the past.
@@ -1433,7 +1447,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
             .patient_grant::<can::WriteClinical>(prescriber, entry.patient_id)
             .await?;
         let mut ids = Vec::new();
-        for (name, dose, route, frequency, outside, before, reason, otp) in
+        for (name, dose, route, frequency, outside, before, reason, otp, ingredients) in
             lists.get(i).copied().unwrap_or(&[])
         {
             let id = store
@@ -1444,6 +1458,7 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
                         dose: (*dose).into(),
                         route: (*route).into(),
                         frequency: (*frequency).into(),
+                        ingredients: ingredients.iter().map(|c| (*c).to_owned()).collect(),
                         prescriber_id: outside.is_none().then_some(prescriber.user_id).flatten(),
                         prescriber_name: outside.map(str::to_owned),
                         started_on: Some(admitted - Duration::days(*before)),
@@ -1510,7 +1525,10 @@ async fn medications_and_screens(store: &Store, clinic: &Clinic) -> Result<()> {
         while on <= today {
             let last = on + Duration::days(7) > today;
             let positive = |analyte: &str| match (i, analyte) {
-                (0 | 4, "buprenorphine") | (2, "methadone") => true,
+                // Patient 0 missed doses before the latest screen: buprenorphine expected but
+                // not detected, a review for the prescriber.
+                (0, "buprenorphine" | "norbuprenorphine") => !last,
+                (4, "buprenorphine" | "norbuprenorphine") | (2, "methadone" | "eddp") => true,
                 (3, "benzodiazepines") => true,
                 // One unexpected positive, on the latest screen: the flag and task are open.
                 (2, "fentanyl") => last,

@@ -1,23 +1,26 @@
 //! Medications (MOUD marked as such), their adherence and side effects, and drug screens.
 //!
-//! Each positive screen result is classified by the domain rules against the medications active
-//! on the collection day and stored with its reason; an unexpected positive raises a safety flag
-//! and a task for the primary counselor in the same transaction, so it can never be stored
-//! without one.
+//! A medication carries its coded RxNorm ingredients and its prescriber. Each screen result is
+//! assessed by the domain rules against the coded medications active on the collection day and
+//! stored with its finding and reason; anything needing a response raises a safety flag (with
+//! the primary counselor's task) and, for an MOUD adherence finding or an explained opioid, a
+//! review task for the medication's prescriber, all in the same transaction, so a screen can
+//! never be stored without them.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
+use trellis_domain::access::Role;
 use trellis_domain::patient::FieldError;
 use trellis_domain::screens::{
-    analyte_label, explaining_medication, is_moud, signals_overdose_risk,
+    analyte_label, assess, ingredient, panel_position, ActiveMedication, Finding, Reading, Urgency,
 };
 
 use crate::access::{can, PatientGrant};
 use crate::audit::{self, AuditEvent};
-use crate::tasks::{raise_flag, Severity};
+use crate::tasks::{open_task, patient_today, raise_flag, NewTask, Severity};
 use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
 
 /// Why a medication was prescribed: clinical text, encrypted at rest.
@@ -29,8 +32,11 @@ const ADHERENCE_NOTE_COLUMN: &str = "medication_adherence.note";
 /// A side effect in the patient's words.
 const EFFECT_COLUMN: &str = "medication_side_effects.effect";
 
-/// The flag kind an unexpected positive screen raises.
+/// The flag kind a screen needing a response raises.
 pub const SCREEN_FLAG_KIND: &str = "unexpected_drug_screen";
+
+/// The task kind that asks a medication's prescriber to review a screen.
+pub const PRESCRIBER_REVIEW_TASK_KIND: &str = "prescriber_screen_review";
 
 /// Longest free text accepted in a medication field.
 const MAX_TEXT: usize = 500;
@@ -160,6 +166,8 @@ pub struct Medication {
     pub route: Route,
     /// Frequency, e.g. "once daily".
     pub frequency: String,
+    /// Coded RxNorm ingredients (RXCUI); empty when not coded, and then it explains nothing.
+    pub ingredients: Vec<String>,
     /// Prescriber on staff.
     pub prescriber_id: Option<i64>,
     /// Prescriber's name (the staff member's, or as written for an outside prescriber).
@@ -230,7 +238,9 @@ pub struct NewMedication {
     pub route: String,
     /// Frequency.
     pub frequency: String,
-    /// Prescriber on staff.
+    /// RxNorm ingredient codes (RXCUI) from the domain's table.
+    pub ingredients: Vec<String>,
+    /// Prescriber on staff (one of this or `prescriber_name` for a current medication).
     pub prescriber_id: Option<i64>,
     /// Or an outside prescriber's name.
     pub prescriber_name: Option<String>,
@@ -242,7 +252,7 @@ pub struct NewMedication {
     pub stop_reason: Option<String>,
     /// Why it is prescribed.
     pub reason: Option<String>,
-    /// MOUD; `None` takes the suggestion from the name.
+    /// MOUD; `None` takes it from the ingredients (buprenorphine, methadone, naltrexone).
     pub moud: Option<bool>,
     /// Dispensed by an opioid treatment program.
     pub otp_dispensed: bool,
@@ -284,7 +294,12 @@ pub struct AnalyteResult {
     pub result: ScreenResult,
     /// For a positive: whether an active medication explains it.
     pub expected: Option<bool>,
-    /// For a positive: why it was classified so.
+    /// What the result means (expected, review, unexpected, presumptive, or an MOUD adherence
+    /// finding); `None` for a plain negative or invalid result.
+    pub finding: Option<Finding>,
+    /// The medication that explains it or was expected on the specimen.
+    pub medication_id: Option<i64>,
+    /// Why it was classified so.
     pub reason: Option<String>,
 }
 
@@ -312,8 +327,10 @@ pub struct RecordedScreen {
     pub id: i64,
     /// The analytes whose positives nothing prescribed explains.
     pub unexpected: Vec<String>,
-    /// The flag they raised.
+    /// The flag the screen raised.
     pub flag_id: Option<i64>,
+    /// Review tasks opened for prescribers.
+    pub review_task_ids: Vec<i64>,
 }
 
 /// One result as the step-down and review rules read them.
@@ -327,7 +344,8 @@ pub struct ScreenResultRow {
     pub analyte: String,
     /// "positive", "negative" or "invalid".
     pub result: String,
-    /// "expected" or "unexpected" for positives.
+    /// "expected" or "unexpected" for positives; "missing" for a negative with an MOUD
+    /// adherence finding.
     pub expectation: Option<String>,
 }
 
@@ -392,6 +410,17 @@ struct ResultRow {
     result: String,
     expectation: Option<String>,
     expectation_reason: Option<String>,
+    finding: Option<String>,
+    medication_id: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct ActiveRow {
+    id: i64,
+    name: String,
+    #[sqlx(try_from = "Flag")]
+    moud: bool,
+    prescriber_id: Option<i64>,
 }
 
 /// A trimmed optional text: blank is `None`; too long is an error on `field`.
@@ -449,6 +478,23 @@ fn past_day(
     }
 }
 
+/// The given RxNorm codes, trimmed and deduplicated; an unknown code is an error on
+/// `ingredients` naming it.
+fn coded_ingredients(codes: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for code in codes.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        match ingredient(code) {
+            Some(i) if !out.iter().any(|c| c == i.rxcui) => out.push(i.rxcui.to_owned()),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                "ingredients",
+                format!("{code} is not a known RxNorm ingredient code; choose from the list"),
+            )),
+        }
+    }
+    out
+}
+
 fn sealed_opt(store: &Store, column: &str, text: Option<&str>) -> Result<Option<String>> {
     text.map(|t| store.seal(column, t)).transpose()
 }
@@ -469,8 +515,11 @@ impl Store {
         .await?)
     }
 
-    /// Records a medication. MOUD is suggested from the name unless the caller says otherwise;
-    /// only MOUD may be marked as dispensed by an opioid treatment program.
+    /// Records a medication with its coded ingredients. MOUD is taken from the ingredients
+    /// unless the caller says otherwise, and a medication marked MOUD must carry its MOUD
+    /// ingredient (so adherence can be judged); only MOUD may be marked as dispensed by an
+    /// opioid treatment program. A current medication names its prescriber: one on staff or an
+    /// outside prescriber, not both.
     pub async fn record_medication(
         &self,
         grant: &PatientGrant<can::WriteClinical>,
@@ -505,7 +554,30 @@ impl Store {
                 "is required when a stop reason is given",
             ));
         }
-        let moud = m.moud.unwrap_or_else(|| is_moud(&name));
+        let ingredients = coded_ingredients(&m.ingredients, &mut errors);
+        let has_moud_ingredient = ingredients
+            .iter()
+            .any(|c| ingredient(c).is_some_and(|i| i.moud));
+        let moud = m.moud.unwrap_or(has_moud_ingredient);
+        if moud && !has_moud_ingredient && !errors.iter().any(|e| e.field == "ingredients") {
+            errors.push(FieldError::new(
+                "ingredients",
+                "a medication for opioid use disorder needs its ingredient: buprenorphine, \
+                 methadone or naltrexone",
+            ));
+        }
+        match (m.prescriber_id, &prescriber_name) {
+            (Some(_), Some(_)) => errors.push(FieldError::new(
+                "prescriber_name",
+                "give either a prescriber on staff or an outside prescriber, not both",
+            )),
+            (None, None) if m.stopped_on.is_none() => errors.push(FieldError::new(
+                "prescriber_name",
+                "is required for a current medication: choose a prescriber on staff or write \
+                 the outside prescriber's name",
+            )),
+            _ => {}
+        }
         if m.otp_dispensed && !moud {
             errors.push(FieldError::new(
                 "otp_dispensed",
@@ -557,6 +629,15 @@ impl Store {
         .bind(Instant::now())
         .fetch_one(&mut *tx)
         .await?;
+        for rxcui in &ingredients {
+            sqlx::query(
+                "INSERT INTO medication_ingredients (medication_id, rxcui) VALUES ($1, $2)",
+            )
+            .bind(id)
+            .bind(rxcui.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
         audit::append(
             &mut tx,
             grant.actor(),
@@ -565,7 +646,7 @@ impl Store {
                 record_type: "medication",
                 record_id: Some(id),
                 patient_id: Some(grant.patient_id()),
-                detail: String::new(),
+                detail: format!("ingredients {}", ingredients.join(",")),
             },
         )
         .await?;
@@ -798,6 +879,13 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
+        let coded: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT i.medication_id, i.rxcui FROM medication_ingredients i
+             JOIN medications m ON m.id = i.medication_id WHERE m.patient_id = $1",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
         let effects: Vec<SideEffectRow> = sqlx::query_as(
             "SELECT s.id, s.medication_id, s.noted_on, s.effect, s.severity,
                  u.display_name AS recorded_by_name
@@ -839,6 +927,7 @@ impl Store {
                 .collect::<Result<Vec<_>>>()?;
             out.push(Medication {
                 id: r.id,
+                ingredients: ingredients_of(&coded, r.id),
                 route: parse_code(&r.route, "route")?,
                 name: r.name,
                 dose: r.dose,
@@ -858,9 +947,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a drug screen. Each positive is classified against the medications active on
-    /// the collection day and stored with its reason; unexpected positives raise one safety
-    /// flag (with its task for the primary counselor) in the same transaction.
+    /// Records a drug screen. Each result is assessed against the coded medications active on
+    /// the collection day and stored with its finding and reason; in the same transaction a
+    /// screen needing a response raises one safety flag (with its task for the primary
+    /// counselor), and each prescriber review opens a task for the medication's prescriber on
+    /// staff, or for the prescribers who see the patient when the prescriber is outside.
     pub async fn record_drug_screen(
         &self,
         grant: &PatientGrant<can::WriteClinical>,
@@ -918,12 +1009,19 @@ impl Store {
             return Err(StoreError::Invalid(errors));
         };
         let mut tx = self.begin().await?;
-        let active: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM medications WHERE patient_id = $1 AND started_on <= $2
-               AND (stopped_on IS NULL OR stopped_on >= $2) ORDER BY id",
+        let active: Vec<ActiveRow> = sqlx::query_as(
+            "SELECT id, name, moud, prescriber_id FROM medications WHERE patient_id = $1
+               AND started_on <= $2 AND (stopped_on IS NULL OR stopped_on >= $2) ORDER BY id",
         )
         .bind(patient_id)
         .bind(Day(collected_on))
+        .fetch_all(&mut *tx)
+        .await?;
+        let coded: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT i.medication_id, i.rxcui FROM medication_ingredients i
+             JOIN medications m ON m.id = i.medication_id WHERE m.patient_id = $1",
+        )
+        .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
         let episode_id: Option<i64> =
@@ -931,51 +1029,71 @@ impl Store {
                 .bind(patient_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let classified: Vec<ClassifiedResult> = results
-            .into_iter()
-            .map(|(analyte, result)| {
-                let class = (result == ScreenResult::Positive)
-                    .then(|| classify(&analyte, &active, collected_on));
-                (analyte, result, class)
+        let active_ingredients: Vec<Vec<String>> = active
+            .iter()
+            .map(|m| ingredients_of(&coded, m.id))
+            .collect();
+        let meds: Vec<ActiveMedication<'_>> = active
+            .iter()
+            .zip(&active_ingredients)
+            .map(|(m, ingredients)| ActiveMedication {
+                name: &m.name,
+                ingredients,
+                moud: m.moud,
             })
             .collect();
-        let unexpected: Vec<String> = classified
+        let readings: Vec<(String, Reading)> = results
             .iter()
-            .filter(|(_, _, c)| matches!(c, Some((false, _))))
-            .map(|(a, _, _)| a.clone())
+            .map(|(a, r)| (a.clone(), Reading::from(*r)))
             .collect();
-        let flag_id = if unexpected.is_empty() {
-            None
-        } else {
-            let names: Vec<&str> = unexpected.iter().filter_map(|a| analyte_label(a)).collect();
-            let overdose_risk = unexpected.iter().any(|a| signals_overdose_risk(a));
-            let summary = format!(
-                "Unexpected positive drug screen ({}) collected {}{}",
-                names.join(", "),
-                collected_on.format("%Y-%m-%d"),
-                if overdose_risk {
-                    ": overdose risk, review naloxone and the safety plan"
-                } else {
-                    ""
-                }
-            );
-            let severity = if overdose_risk {
-                Severity::High
-            } else {
-                Severity::Moderate
-            };
-            Some(
-                raise_flag(
-                    &mut tx,
-                    grant.actor(),
-                    patient_id,
-                    SCREEN_FLAG_KIND,
-                    severity,
-                    &summary,
+        let assessment = assess(&readings, &meds);
+        let flag_id = match (assessment.urgency, assessment.flag_summary(collected_on)) {
+            (Some(urgency), Some(summary)) => {
+                let severity = match urgency {
+                    Urgency::High => Severity::High,
+                    Urgency::Moderate => Severity::Moderate,
+                };
+                Some(
+                    raise_flag(
+                        &mut tx,
+                        grant.actor(),
+                        patient_id,
+                        SCREEN_FLAG_KIND,
+                        severity,
+                        &summary,
+                    )
+                    .await?,
                 )
-                .await?,
-            )
+            }
+            _ => None,
         };
+        let mut review_task_ids = Vec::new();
+        if !assessment.reviews.is_empty() {
+            let due = patient_today(&mut tx, patient_id).await?;
+            for review in &assessment.reviews {
+                let prescriber = self
+                    .staff_prescriber(&mut tx, active[review.medication].prescriber_id)
+                    .await?;
+                let title = format!(
+                    "{} (screen collected {})",
+                    review.title,
+                    collected_on.format("%Y-%m-%d")
+                );
+                // Kept apart from the flag: the prescriber's review stays open until the
+                // prescriber answers it, even after the counselor has responded to the flag.
+                let task = NewTask {
+                    patient_id: Some(patient_id),
+                    flag_id: None,
+                    kind: PRESCRIBER_REVIEW_TASK_KIND,
+                    title: &title,
+                    priority: "high",
+                    assigned_to: prescriber,
+                    assigned_role: prescriber.is_none().then_some(Role::Prescriber),
+                    due_on: Some(due),
+                };
+                review_task_ids.push(open_task(&mut tx, grant.actor(), &task).await?);
+            }
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO drug_screens (patient_id, episode_id, collected_on, specimen, observed,
                  testing, collected_by, flag_id, recorded_by, recorded_at)
@@ -993,25 +1111,19 @@ impl Store {
         .bind(Instant::now())
         .fetch_one(&mut *tx)
         .await?;
-        for (analyte, result, class) in &classified {
+        for ((_, result), r) in results.iter().zip(&assessment.results) {
             sqlx::query(
                 "INSERT INTO drug_screen_results (screen_id, analyte, result, expectation,
-                     expectation_reason)
-                 VALUES ($1, $2, $3, $4, $5)",
+                     expectation_reason, finding, medication_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
-            .bind(analyte.clone())
+            .bind(r.analyte.clone())
             .bind(result.code())
-            .bind(class.as_ref().map(
-                |(expected, _)| {
-                    if *expected {
-                        "expected"
-                    } else {
-                        "unexpected"
-                    }
-                },
-            ))
-            .bind(class.as_ref().map(|(_, reason)| reason.clone()))
+            .bind(r.finding.map(Finding::expectation))
+            .bind(r.reason.clone())
+            .bind(r.finding.map(Finding::code))
+            .bind(r.medication.map(|i| active[i].id))
             .execute(&mut *tx)
             .await?;
         }
@@ -1023,15 +1135,16 @@ impl Store {
                 record_type: "drug_screen",
                 record_id: Some(id),
                 patient_id: Some(patient_id),
-                detail: format!("{} results", classified.len()),
+                detail: format!("{} results", assessment.results.len()),
             },
         )
         .await?;
         tx.commit().await?;
         Ok(RecordedScreen {
             id,
-            unexpected,
+            unexpected: assessment.unexpected(),
             flag_id,
+            review_task_ids,
         })
     }
 
@@ -1064,7 +1177,8 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let results: Vec<ResultRow> = sqlx::query_as(
-            "SELECT r.screen_id, r.analyte, r.result, r.expectation, r.expectation_reason
+            "SELECT r.screen_id, r.analyte, r.result, r.expectation, r.expectation_reason,
+                 r.finding, r.medication_id
              FROM drug_screen_results r JOIN drug_screens s ON s.id = r.screen_id
              WHERE s.patient_id = $1",
         )
@@ -1072,12 +1186,6 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let panel_position = |analyte: &str| {
-            trellis_domain::screens::PANEL
-                .iter()
-                .position(|(c, _)| *c == analyte)
-                .unwrap_or(usize::MAX)
-        };
         screens
             .into_iter()
             .map(|s| {
@@ -1088,7 +1196,19 @@ impl Store {
                         Ok(AnalyteResult {
                             analyte: r.analyte.clone(),
                             result: parse_code(&r.result, "screen result")?,
-                            expected: r.expectation.as_deref().map(|e| e == "expected"),
+                            expected: (r.result == "positive")
+                                .then(|| r.expectation.as_deref().map(|e| e == "expected"))
+                                .flatten(),
+                            finding: r
+                                .finding
+                                .as_deref()
+                                .map(|f| {
+                                    Finding::from_code(f).ok_or_else(|| {
+                                        StoreError::Corrupt(format!("unknown screen finding {f}"))
+                                    })
+                                })
+                                .transpose()?,
+                            medication_id: r.medication_id,
                             reason: r.expectation_reason.clone(),
                         })
                     })
@@ -1109,6 +1229,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The medication's prescriber when they are an active staff prescriber; `None` sends the
+    /// review to the prescriber role, whose task list shows it for patients in their view.
+    async fn staff_prescriber(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        prescriber_id: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let Some(id) = prescriber_id else {
+            return Ok(None);
+        };
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM users WHERE id = $1 AND active = $2 AND role = 'prescriber'",
+        )
+        .bind(id)
+        .bind(true)
+        .fetch_optional(&mut **tx)
+        .await?)
     }
 
     /// Every result of the patient's screens collected on or after `since`, oldest first
@@ -1146,28 +1285,28 @@ impl Store {
     }
 }
 
-/// Whether a positive is expected, and why, against the medications active on `day`.
-fn classify(analyte: &str, active: &[String], day: NaiveDate) -> (bool, String) {
-    let label = analyte_label(analyte).unwrap_or(analyte);
-    match explaining_medication(analyte, active.iter().map(String::as_str)) {
-        Some(med) => (
-            true,
-            format!("explained by {med}, active on {}", day.format("%Y-%m-%d")),
-        ),
-        None if active.is_empty() => (
-            false,
-            format!("{label} positive with no medication active on the collection day"),
-        ),
-        None => (
-            false,
-            format!(
-                "{label} positive not explained by the medications active on the collection \
-                 day ({})",
-                active.join(", ")
-            ),
-        ),
-    }
+/// A medication's coded ingredients, in the domain table's order.
+fn ingredients_of(coded: &[(i64, String)], medication_id: i64) -> Vec<String> {
+    let mut mine: Vec<String> = coded
+        .iter()
+        .filter(|(m, _)| *m == medication_id)
+        .map(|(_, c)| c.clone())
+        .collect();
+    mine.sort_by_key(|c| {
+        trellis_domain::screens::INGREDIENTS
+            .iter()
+            .position(|i| i.rxcui == c)
+            .unwrap_or(usize::MAX)
+    });
+    mine
 }
 
-/// One analyte's result with, for a positive, whether a medication explains it and why.
-type ClassifiedResult = (String, ScreenResult, Option<(bool, String)>);
+impl From<ScreenResult> for Reading {
+    fn from(r: ScreenResult) -> Reading {
+        match r {
+            ScreenResult::Positive => Reading::Positive,
+            ScreenResult::Negative => Reading::Negative,
+            ScreenResult::Invalid => Reading::Invalid,
+        }
+    }
+}

@@ -467,7 +467,8 @@ async fn drug_screens_for_phase_review(
     let mut screens: Vec<(i64, ScreenResult)> = Vec::new();
     for (screen, result, expectation) in rows {
         let this = match (result.as_str(), expectation.as_deref()) {
-            ("positive", Some("expected")) | ("negative", _) => ScreenResult::Negative,
+            // A negative with an MOUD adherence finding ("missing") is never negative.
+            ("positive", Some("expected")) | ("negative", None) => ScreenResult::Negative,
             ("positive", _) => ScreenResult::Positive,
             _ => ScreenResult::Invalid,
         };

@@ -51,9 +51,10 @@ pub struct PhasePlan {
 pub enum ScreenResult {
     /// No substance detected.
     Negative,
-    /// A substance detected (not explained by a prescription), or a prescribed one missing.
+    /// A substance detected that no coded prescription explains.
     Positive,
-    /// Dilute, adulterated, refused or not testable; never counts as negative.
+    /// Dilute, adulterated, refused or not testable, or a MOUD adherence finding (the medication
+    /// not detected, or its parent drug without the metabolite); never counts as negative.
     Invalid,
 }
 

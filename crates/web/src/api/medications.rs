@@ -1,5 +1,7 @@
-//! Medications (MOUD marked), adherence, side effects and drug screens, whose unexpected
-//! positives raise a safety flag and a task for the primary counselor.
+//! Medications (coded RxNorm ingredients, prescriber, MOUD marked), adherence, side effects and
+//! drug screens. A screen needing a response raises a safety flag and a task for the primary
+//! counselor; an MOUD adherence finding or an explained opioid positive also opens a review
+//! task for the medication's prescriber.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -7,6 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use trellis_domain::screens::{ingredient, Finding, INGREDIENTS};
 use trellis_storage::access::can;
 use trellis_storage::medications::{self, NewDrugScreen, NewMedication};
 
@@ -65,6 +68,41 @@ pub struct SideEffect {
     pub severity: String,
 }
 
+/// An RxNorm ingredient code (RXCUI) from Trellis's table; any other code is refused (422 on
+/// `ingredients`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IngredientCode(pub String);
+
+impl utoipa::PartialSchema for IngredientCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(format!(
+                "RxNorm ingredient code (RXCUI): {}",
+                INGREDIENTS
+                    .iter()
+                    .map(|i| format!("{} {}", i.rxcui, i.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+            .enum_values(Some(INGREDIENTS.iter().map(|i| i.rxcui)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IngredientCode {}
+
+/// A coded ingredient of a medication.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CodedIngredient {
+    /// RxNorm ingredient code (RXCUI).
+    #[schema(inline)]
+    pub rxcui: IngredientCode,
+    /// Ingredient name.
+    pub name: String,
+}
+
 /// A medication with its adherence and side-effect entries.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Medication {
@@ -79,6 +117,8 @@ pub struct Medication {
     pub route: String,
     /// Frequency.
     pub frequency: String,
+    /// Coded RxNorm ingredients; empty when not coded, and then it explains no screen result.
+    pub ingredients: Vec<CodedIngredient>,
     /// Prescriber on staff.
     pub prescriber_id: Option<i64>,
     /// Prescriber's name.
@@ -108,6 +148,14 @@ fn medication(m: medications::Medication) -> Medication {
         dose: m.dose,
         route: m.route.code().to_owned(),
         frequency: m.frequency,
+        ingredients: m
+            .ingredients
+            .into_iter()
+            .map(|c| CodedIngredient {
+                name: ingredient(&c).map_or("unknown", |i| i.name).to_owned(),
+                rxcui: IngredientCode(c),
+            })
+            .collect(),
         prescriber_id: m.prescriber_id,
         prescriber_name: m.prescriber_name,
         started_on: m.started_on.0,
@@ -175,7 +223,12 @@ pub struct NewMedicationBody {
     /// Frequency.
     #[schema(required = true)]
     pub frequency: String,
-    /// A prescriber on staff (a user with the prescriber role).
+    /// Its RxNorm ingredients (e.g. ["1819", "7242"] for buprenorphine/naloxone). Only coded
+    /// ingredients explain a screen result; leave empty for a medication not in the list.
+    #[schema(inline)]
+    pub ingredients: Vec<IngredientCode>,
+    /// A prescriber on staff (a user with the prescriber role). A current medication (no
+    /// `stopped_on`) needs this or `prescriber_name`, not both.
     pub prescriber_id: Option<i64>,
     /// Or an outside prescriber's name.
     pub prescriber_name: Option<String>,
@@ -188,14 +241,17 @@ pub struct NewMedicationBody {
     pub stop_reason: Option<String>,
     /// Why it is prescribed.
     pub reason: Option<String>,
-    /// MOUD; omitted or null takes the suggestion from the name.
+    /// MOUD; omitted or null takes it from the ingredients (buprenorphine, methadone,
+    /// naltrexone). true needs one of those ingredients.
     pub moud: Option<bool>,
     /// Dispensed by an opioid treatment program (MOUD only).
     pub otp_dispensed: bool,
 }
 
-/// Records a medication. MOUD is suggested from the name (buprenorphine, methadone,
-/// naltrexone) unless `moud` says otherwise.
+/// Records a medication with its coded ingredients and prescriber. MOUD is taken from the
+/// ingredients (buprenorphine, methadone, naltrexone) unless `moud` says otherwise. An unknown
+/// ingredient code, a current medication without a prescriber, or both prescriber fields are a
+/// 422 naming the field.
 #[utoipa::path(post, path = "/patients/{id}/medications", tag = "medications",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewMedicationBody,
@@ -219,6 +275,7 @@ pub async fn add_medication(
         dose: b.dose,
         route: b.route,
         frequency: b.frequency,
+        ingredients: b.ingredients.into_iter().map(|c| c.0).collect(),
         prescriber_id: b.prescriber_id,
         prescriber_name: b.prescriber_name,
         started_on: b.started_on,
@@ -378,19 +435,63 @@ pub async fn record_side_effect(
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
+/// What an analyte's result means.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScreenFinding {
+    /// Explained by a coded prescription.
+    Expected,
+    /// An explained opioid: the prescriber reviews and confirms.
+    Review,
+    /// Nothing prescribed explains it.
+    Unexpected,
+    /// Unexpected, with a known cross-reactant: presumptive, confirm.
+    Presumptive,
+    /// An active MOUD expected but not detected.
+    NotDetected,
+    /// The MOUD's parent drug without its metabolite.
+    NoMetabolite,
+}
+
+impl From<Finding> for ScreenFinding {
+    fn from(f: Finding) -> Self {
+        match f {
+            Finding::Expected => ScreenFinding::Expected,
+            Finding::Review => ScreenFinding::Review,
+            Finding::Unexpected => ScreenFinding::Unexpected,
+            Finding::Presumptive => ScreenFinding::Presumptive,
+            Finding::NotDetected => ScreenFinding::NotDetected,
+            Finding::NoMetabolite => ScreenFinding::NoMetabolite,
+        }
+    }
+}
+
 /// One analyte's result.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnalyteResult {
     /// Panel code: amphetamines, methamphetamine, barbiturates, benzodiazepines,
-    /// buprenorphine, cocaine, fentanyl, mdma, methadone, methylphenidate, opiates, oxycodone,
-    /// pcp, thc, tramadol, xylazine or etg (alcohol).
+    /// buprenorphine, norbuprenorphine, cocaine, fentanyl, mdma, methadone, eddp,
+    /// methylphenidate, opiates, 6mam (heroin), oxycodone, pcp, thc, tramadol, xylazine or etg
+    /// (alcohol).
     pub analyte: String,
     /// positive, negative or invalid.
     pub result: String,
-    /// For a positive: whether a medication active on the collection day explains it.
+    /// For a positive: whether a coded medication active on the collection day explains it.
     #[serde(default)]
     pub expected: Option<bool>,
-    /// For a positive: why it was classified so.
+    /// What the result means: expected, review (an explained opioid: the prescriber reviews
+    /// and confirms), unexpected, presumptive (unexpected, with a known cross-reactant),
+    /// not_detected (an active MOUD expected but not detected) or no_metabolite (the MOUD's
+    /// parent drug without its metabolite); null for a plain negative or invalid result.
+    #[serde(default)]
+    pub finding: Option<ScreenFinding>,
+    /// Whether the result should be confirmed by LC-MS/MS before it changes care.
+    #[serde(default)]
+    pub confirm: bool,
+    /// The medication that explains it or was expected on the specimen.
+    #[serde(default)]
+    pub medication_id: Option<i64>,
+    /// Why it was classified so.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -467,6 +568,9 @@ pub async fn list_screens(
                         analyte: r.analyte,
                         result: r.result.code().to_owned(),
                         expected: r.expected,
+                        finding: r.finding.map(ScreenFinding::from),
+                        confirm: r.finding.is_some_and(Finding::needs_confirmation),
+                        medication_id: r.medication_id,
                         reason: r.reason,
                     })
                     .collect(),
@@ -516,13 +620,19 @@ pub struct RecordedScreen {
     pub id: i64,
     /// Analytes whose positives no active medication explains.
     pub unexpected: Vec<String>,
-    /// The safety flag they raised (with a task for the primary counselor).
+    /// The safety flag the screen raised (with a task for the primary counselor).
     pub flag_id: Option<i64>,
+    /// Review tasks opened for the medications' prescribers (MOUD adherence findings and
+    /// explained opioid positives).
+    pub review_task_ids: Vec<i64>,
 }
 
-/// Records a drug screen. Each positive is classified against the medications active on the
-/// collection day; unexpected positives raise a safety flag on the chart and a task for the
-/// primary counselor that stays open until someone records the response.
+/// Records a drug screen. Each result is assessed against the coded medications active on the
+/// collection day: unexpected positives, MOUD adherence findings and explained opioid positives
+/// raise a safety flag on the chart and a task for the primary counselor that stays open until
+/// someone records the response; adherence findings and explained opioids also open a review
+/// task for the medication's prescriber (the prescribers who see the patient when the
+/// prescriber is outside).
 #[utoipa::path(post, path = "/patients/{id}/drug-screens", tag = "medications",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewDrugScreenBody,
@@ -563,6 +673,7 @@ pub async fn record_screen(
             id: recorded.id,
             unexpected: recorded.unexpected,
             flag_id: recorded.flag_id,
+            review_task_ids: recorded.review_task_ids,
         }),
     ))
 }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trellis_domain::patient::FieldError;
-use trellis_domain::screens::{analyte_label, PANEL};
+use trellis_domain::screens::{analyte_label, ingredient, Finding, INGREDIENTS, PANEL};
 use trellis_storage::access::can;
 use trellis_storage::medications::{
     Adherence, DrugScreen, Medication, NewDrugScreen, NewMedication, Route, ScreenResult,
@@ -33,6 +33,7 @@ pub struct MedicationView {
     pub(super) dose: String,
     pub(super) route: &'static str,
     pub(super) frequency: String,
+    pub(super) ingredients: Vec<(&'static str, &'static str)>,
     pub(super) prescriber: String,
     pub(super) started_on: String,
     pub(super) stopped_on: Option<String>,
@@ -49,7 +50,9 @@ pub struct ResultView {
     pub(super) label: &'static str,
     pub(super) result: &'static str,
     pub(super) positive: bool,
-    pub(super) expected: Option<bool>,
+    pub(super) finding: Option<&'static str>,
+    pub(super) finding_class: &'static str,
+    pub(super) confirm: bool,
     pub(super) reason: String,
 }
 
@@ -84,6 +87,7 @@ pub struct MedicationsTab {
     pub(super) specimens: Vec<(&'static str, &'static str)>,
     pub(super) testings: Vec<(&'static str, &'static str)>,
     pub(super) prescribers: Vec<(i64, String)>,
+    pub(super) ingredient_options: Vec<(&'static str, &'static str)>,
     pub(super) today: String,
     pub(super) errors: Vec<LabelledError>,
 }
@@ -100,6 +104,12 @@ fn medication_view(m: Medication) -> MedicationView {
     MedicationView {
         id: m.id,
         route: m.route.label(),
+        ingredients: m
+            .ingredients
+            .iter()
+            .filter_map(|c| ingredient(c))
+            .map(|i| (i.rxcui, i.name))
+            .collect(),
         prescriber: m.prescriber_name.unwrap_or_default(),
         started_on: view::day(&m.started_on),
         stopped_on: m.stopped_on.as_ref().map(view::day),
@@ -153,7 +163,12 @@ fn screen_view(s: DrugScreen) -> ScreenView {
                 label: analyte_label(&r.analyte).unwrap_or("unknown analyte"),
                 result: r.result.label(),
                 positive: r.result == ScreenResult::Positive,
-                expected: r.expected,
+                finding: r.finding.map(Finding::label),
+                finding_class: match r.finding {
+                    Some(Finding::Expected) => "ok",
+                    _ => "flag",
+                },
+                confirm: r.finding.is_some_and(Finding::needs_confirmation),
                 reason: r.reason.unwrap_or_default(),
             })
             .collect(),
@@ -208,6 +223,7 @@ async fn render(
         specimens: options(Specimen::ALL, Specimen::code, Specimen::label),
         testings: options(Testing::ALL, Testing::code, Testing::label),
         prescribers,
+        ingredient_options: INGREDIENTS.iter().map(|i| (i.rxcui, i.name)).collect(),
         today: state.today().format("%Y-%m-%d").to_string(),
         errors: labelled(errors),
     });
@@ -244,61 +260,57 @@ async fn answer(
 }
 
 /// The add-medication form.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct MedicationForm {
-    name: String,
-    dose: String,
-    route: String,
-    frequency: String,
-    prescriber_id: String,
-    prescriber_name: Option<String>,
-    started_on: String,
-    stopped_on: String,
-    stop_reason: Option<String>,
-    reason: Option<String>,
-    /// "suggest" (from the name), "yes" or "no".
-    moud: String,
-    otp_dispensed: Option<String>,
-}
-
-/// Adds a medication.
+/// Adds a medication. The form posts one `ingredient` field per ticked ingredient, so it is
+/// read as name/value pairs.
 pub async fn add(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(form): Form<MedicationForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&staff.actor, id)
         .await?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let optional = |name: &str| Some(field(name)).filter(|v| !v.trim().is_empty());
     let mut errors = Vec::new();
-    let prescriber_id = forms::optional_id("prescriber_id", &form.prescriber_id, &mut errors);
-    let started_on = forms::date("started_on", &form.started_on, &mut errors);
-    let stopped_on = if form.stopped_on.trim().is_empty() {
+    let prescriber_id = forms::optional_id("prescriber_id", &field("prescriber_id"), &mut errors);
+    let started_on = forms::date("started_on", &field("started_on"), &mut errors);
+    let stopped_on = if field("stopped_on").trim().is_empty() {
         None
     } else {
-        forms::date("stopped_on", &form.stopped_on, &mut errors)
+        forms::date("stopped_on", &field("stopped_on"), &mut errors)
     };
     let outcome = if errors.is_empty() {
         let medication = NewMedication {
-            name: form.name,
-            dose: form.dose,
-            route: form.route,
-            frequency: form.frequency,
+            name: field("name"),
+            dose: field("dose"),
+            route: field("route"),
+            frequency: field("frequency"),
+            ingredients: fields
+                .iter()
+                .filter(|(k, _)| k == "ingredient")
+                .map(|(_, v)| v.clone())
+                .collect(),
             prescriber_id,
-            prescriber_name: form.prescriber_name,
+            prescriber_name: optional("prescriber_name"),
             started_on,
             stopped_on,
-            stop_reason: form.stop_reason,
-            reason: form.reason,
-            moud: match form.moud.as_str() {
+            stop_reason: optional("stop_reason"),
+            reason: optional("reason"),
+            moud: match field("moud").as_str() {
                 "yes" => Some(true),
                 "no" => Some(false),
                 _ => None,
             },
-            otp_dispensed: form.otp_dispensed.is_some(),
+            otp_dispensed: !field("otp_dispensed").is_empty(),
         };
         state
             .store
@@ -312,7 +324,6 @@ pub async fn add(
     answer(&state, &staff, id, outcome, &[]).await
 }
 
-/// The stop form.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct StopForm {
