@@ -190,7 +190,14 @@ pub async fn create_user(
     let role = role(&new.role, &mut errors);
     // The store checks these too, one at a time; checking here reports them together.
     display_name(&new.display_name, &mut errors);
-    if let Err(StoreError::Invalid(e)) = validate_password(&new.password) {
+    if let Err(StoreError::Invalid(e)) = validate_password(
+        &new.password,
+        &[
+            &new.username,
+            &new.display_name,
+            new.email.as_deref().unwrap_or(""),
+        ],
+    ) {
         errors.extend(e);
     }
     let (Some(role), true) = (role, errors.is_empty()) else {
