@@ -700,11 +700,19 @@ impl Store {
                 None => false,
             };
         if accepted {
-            sqlx::query("UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1")
-                .bind(secret_hash(session_secret))
-                .bind(true)
-                .execute(&mut *tx)
-                .await?;
+            let session = sqlx::query(
+                "UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1 AND user_id = $3",
+            )
+            .bind(secret_hash(session_secret))
+            .bind(true)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if session == 0 {
+                // Dropping the transaction keeps the code unused.
+                return Err(StoreError::NotFound("session"));
+            }
             audit::append(
                 &mut tx,
                 &actor,
