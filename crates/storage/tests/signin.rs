@@ -287,3 +287,17 @@ async fn weak_passwords_are_refused_on_creation_and_reset_and_the_demo_password_
         .await
         .expect("the demo password is strong enough");
 }
+
+#[tokio::test]
+async fn passwords_are_stored_as_argon2id_hashes_only() {
+    let store = fresh_store().await.expect("store");
+    account(&store, "casey", Role::Counselor).await;
+    let hashes = trellis_storage::testing::raw_strings(
+        &store,
+        "SELECT password_hash FROM users WHERE username = 'casey'",
+    )
+    .await
+    .expect("read");
+    assert!(hashes[0].starts_with("$argon2id$"), "{}", hashes[0]);
+    assert!(!hashes[0].contains(PASSWORD));
+}
