@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::crypto::MasterKey;
-use trellis_storage::staff::NewStaff;
+use trellis_storage::staff::{NewStaff, DEFAULT_TOKEN_MAX_DAYS};
 use trellis_storage::{Instant, Store};
 use trellis_web::{AppState, Config};
 
@@ -53,6 +53,8 @@ enum Command {
         /// Serve Prometheus metrics at /metrics (to administrators' API tokens only).
         #[arg(long, env = "TRELLIS_METRICS")]
         metrics: bool,
+        #[command(flatten)]
+        tokens: TokenLifetime,
         #[command(flatten)]
         key: MasterKeyArgs,
     },
@@ -142,6 +144,16 @@ enum KeysCommand {
     },
 }
 
+/// The longest an API token may live.
+#[derive(Args)]
+struct TokenLifetime {
+    /// Days an API token lives at most; the server refuses older tokens, even ones made with a
+    /// longer expiry or none.
+    #[arg(long, env = "TRELLIS_TOKEN_MAX_DAYS", default_value_t = DEFAULT_TOKEN_MAX_DAYS,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    token_max_days: i64,
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a staff account; the password is read from standard input.
@@ -175,12 +187,14 @@ enum TokenCommand {
         /// A label, e.g. "billing export".
         #[arg(long)]
         name: String,
-        /// Role the token acts with (defaults to the user's role).
+        /// Role the token acts with: must be the user's own role (the default).
         #[arg(long)]
         role: Option<String>,
-        /// Days until the token expires (never, if omitted).
+        /// Days until the token expires (at most, and by default, the maximum lifetime).
         #[arg(long)]
         expires_in_days: Option<i64>,
+        #[command(flatten)]
+        tokens: TokenLifetime,
     },
     /// Revoke a token by id.
     Revoke {
@@ -272,6 +286,7 @@ async fn run(cli: Cli) -> Result<()> {
             public_url,
             idle_timeout_minutes,
             metrics,
+            tokens,
             key,
         } => {
             let addr = parse_bind(&bind)?;
@@ -293,6 +308,7 @@ async fn run(cli: Cli) -> Result<()> {
                 idle_timeout: chrono::Duration::minutes(idle_timeout_minutes),
                 public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
                 metrics,
+                token_max_lifetime: chrono::Duration::days(tokens.token_max_days),
                 ..Config::default()
             };
             serve(listener, store, config).await
@@ -345,6 +361,7 @@ async fn run(cli: Cli) -> Result<()> {
                     name,
                     role,
                     expires_in_days,
+                    tokens,
                 },
         } => {
             let store = open(&db).await?;
@@ -353,8 +370,11 @@ async fn run(cli: Cli) -> Result<()> {
                 Some(r) => r.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
                 None => owner.role()?,
             };
-            if expires_in_days.is_some_and(|d| d < 1) {
-                bail!("--expires-in-days must be at least 1");
+            if expires_in_days.is_some_and(|d| d < 1 || d > tokens.token_max_days) {
+                bail!(
+                    "--expires-in-days must be 1 to {} (the maximum token lifetime)",
+                    tokens.token_max_days
+                );
             }
             let expires =
                 expires_in_days.map(|d| Instant(chrono::Utc::now() + chrono::Duration::days(d)));
@@ -365,6 +385,7 @@ async fn run(cli: Cli) -> Result<()> {
                     &name,
                     role,
                     expires,
+                    chrono::Duration::days(tokens.token_max_days),
                 )
                 .await
                 .map_err(describe)?;

@@ -203,3 +203,64 @@ async fn master_keys_are_generated_and_rotated() {
     reopened.unlock(&new_key).await.expect("new key unlocks");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn user_and_token_commands_refuse_weak_passwords_and_tokens_beyond_the_user() {
+    let dir = std::env::temp_dir().join(format!("trellis-cli-signin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/t.db", dir.display());
+    let create = |password: &str| {
+        trellis(
+            &[
+                "user",
+                "create",
+                "--database-url",
+                &url,
+                "--username",
+                "ada",
+                "--name",
+                "Ada Lee",
+                "--role",
+                "admin",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    for weak in ["password1234", "aaaaaaaaaaaa"] {
+        let refused = create(weak);
+        assert!(!refused.status.success(), "{weak} accepted");
+        let said = text(&refused.stderr);
+        assert!(said.contains("password"), "{said}");
+        assert!(!said.contains(weak), "the error repeats {weak}");
+    }
+    let created = create("trellis-demo-2026");
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "create",
+            "--database-url",
+            &url,
+            "--user",
+            "ada",
+            "--name",
+            "ci",
+        ];
+        args.extend_from_slice(extra);
+        trellis(&args, "")
+    };
+    // An administrator may not mint a prescriber's token: admin lacks clinical permissions.
+    let above = token(&["--role", "prescriber"]);
+    assert!(!above.status.success());
+    assert!(
+        text(&above.stderr).contains("owner's role"),
+        "{}",
+        text(&above.stderr)
+    );
+    let too_long = token(&["--expires-in-days", "400"]);
+    assert!(!too_long.status.success());
+    assert!(text(&too_long.stderr).contains("maximum token lifetime"));
+    let ok = token(&["--role", "admin"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}

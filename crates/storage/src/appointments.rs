@@ -996,11 +996,14 @@ impl Store {
             patient_id: Option<i64>,
             created_by: i64,
         }
+        // A feed ends with its creator's account: a deactivated clinician's link stops working.
         let feed: FeedRow = sqlx::query_as(
-            "SELECT id, clinician_id, patient_id, created_by FROM calendar_feeds
-             WHERE token_hash = $1 AND revoked_at IS NULL",
+            "SELECT f.id, f.clinician_id, f.patient_id, f.created_by FROM calendar_feeds f
+             JOIN users u ON u.id = f.created_by
+             WHERE f.token_hash = $1 AND f.revoked_at IS NULL AND u.active = $2",
         )
         .bind(secret_hash(secret))
+        .bind(true)
         .fetch_optional(self.reader())
         .await?
         .ok_or(StoreError::NotFound("calendar feed"))?;

@@ -90,7 +90,11 @@ pub async fn resolve_identity(
 ) -> Result<Response, AppError> {
     let info = client_info(&req);
     let identity = if let Some(token) = bearer(req.headers()) {
-        match state.store.token_actor(token).await? {
+        match state
+            .store
+            .token_actor(token, state.config.token_max_lifetime)
+            .await?
+        {
             Some((user, role)) => Identity::Token {
                 user: Box::new(user),
                 role,

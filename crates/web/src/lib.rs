@@ -36,6 +36,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Whether `/metrics` is served (to administrators' bearer tokens only).
     pub metrics: bool,
+    /// The longest an API token lives, whatever expiry it was given.
+    pub token_max_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -45,12 +47,14 @@ impl Default for Config {
             absolute_lifetime: Duration::hours(12),
             public_url: None,
             metrics: false,
+            token_max_lifetime: Duration::days(trellis_storage::staff::DEFAULT_TOKEN_MAX_DAYS),
         }
     }
 }
 
 impl Config {
-    /// Whether cookies must carry the Secure attribute.
+    /// Whether Trellis is reached over https: cookies are Secure and browsers are told to
+    /// use https only (HSTS).
     pub fn secure_cookies(&self) -> bool {
         self.public_url
             .as_deref()

@@ -62,6 +62,42 @@ async fn session_cookie_is_secure_behind_https_and_renewed_at_login() {
 }
 
 #[tokio::test]
+async fn hsts_is_sent_when_the_public_url_is_https_and_not_otherwise() {
+    let https = start_with(trellis_web::Config {
+        public_url: Some("https://trellis.example.org".into()),
+        ..Default::default()
+    })
+    .await;
+    for path in ["/login", "/healthz", "/no-such-page"] {
+        let res = client()
+            .get(format!("{}{path}", https.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            res.headers()
+                .get("strict-transport-security")
+                .map(|v| v.to_str().expect("ascii")),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}"
+        );
+    }
+    for public_url in [None, Some("http://trellis.example.org".to_owned())] {
+        let plain = start_with(trellis_web::Config {
+            public_url,
+            ..Default::default()
+        })
+        .await;
+        let res = client()
+            .get(format!("{}/login", plain.base))
+            .send()
+            .await
+            .expect("get");
+        assert!(res.headers().get("strict-transport-security").is_none());
+    }
+}
+
+#[tokio::test]
 async fn login_issues_a_new_session_id_each_time() {
     let s = start().await;
     let first = s.browser("casey").await;

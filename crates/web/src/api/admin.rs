@@ -150,7 +150,9 @@ pub struct NewUser {
     #[serde(default)]
     #[schema(required = true)]
     pub role: String,
-    /// Initial password, at least 12 characters; share it with the person securely.
+    /// Initial password: 12 to 1024 characters, not on or close to the list of common and
+    /// breached passwords, and zxcvbn strength 3 or more (the person's username, name and email
+    /// count as guessable); share it with the person securely.
     #[serde(default)]
     #[schema(required = true)]
     pub password: String,
@@ -190,7 +192,14 @@ pub async fn create_user(
     let role = role(&new.role, &mut errors);
     // The store checks these too, one at a time; checking here reports them together.
     display_name(&new.display_name, &mut errors);
-    if let Err(StoreError::Invalid(e)) = validate_password(&new.password) {
+    if let Err(StoreError::Invalid(e)) = validate_password(
+        &new.password,
+        &[
+            &new.username,
+            &new.display_name,
+            new.email.as_deref().unwrap_or(""),
+        ],
+    ) {
         errors.extend(e);
     }
     let (Some(role), true) = (role, errors.is_empty()) else {
@@ -232,7 +241,8 @@ pub struct UserUpdate {
     pub active: Option<bool>,
 }
 
-/// Changes an account's name, role and active flag; the person's sessions end at once.
+/// Changes an account's name, role and active flag; the person's sessions end at once, and a
+/// change of role or active flag revokes their API tokens.
 #[utoipa::path(put, path = "/users/{id}", tag = "staff",
     params(("id" = i64, Path, description = "Staff account id")),
     request_body = UserUpdate,
@@ -325,18 +335,20 @@ pub async fn unlock_user(
 /// A password chosen by an administrator.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {
-    /// At least 12 characters.
+    /// 12 to 1024 characters, not on or close to the list of common and breached passwords,
+    /// and zxcvbn strength 3 or more (the person's username, name and email count as guessable).
     #[serde(default)]
     #[schema(required = true)]
     pub password: String,
 }
 
-/// Sets an account's password and clears any lockout; the person's sessions end.
+/// Sets an account's password and clears any lockout; the person's sessions end and their API
+/// tokens are revoked.
 #[utoipa::path(post, path = "/users/{id}/password", tag = "staff",
     params(("id" = i64, Path, description = "Staff account id")),
     request_body = NewPassword,
     responses(
-        (status = 204, description = "Set"),
+        (status = 204, description = "Set; the account's sessions end and its API tokens are revoked"),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn set_password(

@@ -278,7 +278,7 @@ pub async fn update_user(
         .await;
         match result {
             Ok(()) => {
-                let page = user_page(&state, &staff, id, Some("Saved. The person's open sessions were ended so the change applies at once.".into()), &[]).await?;
+                let page = user_page(&state, &staff, id, Some("Saved. The person's open sessions were ended (and, if the role or active status changed, their API tokens revoked) so the change applies at once.".into()), &[]).await?;
                 return Ok(Html(page.render()?).into_response());
             }
             Err(StoreError::Invalid(e)) => errors = e,
@@ -315,7 +315,7 @@ pub async fn set_password(
         .await
     {
         Ok(()) => (
-            Some("Password set. Share it with the person in a secure way.".to_owned()),
+            Some("Password set. The person's sessions were ended and API tokens revoked. Share the password with them in a secure way.".to_owned()),
             Vec::new(),
         ),
         Err(StoreError::Invalid(e)) => (None, e),

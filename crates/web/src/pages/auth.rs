@@ -6,13 +6,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::error::AppError;
 use crate::identity::{cookie, ClientInfo, Identity, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::AppState;
 use trellis_storage::access::Actor;
-use trellis_storage::staff::{random_secret, LoginOutcome, StaffUser};
+use trellis_storage::staff::{random_secret, LoginOutcome, SecondFactorOutcome, StaffUser};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -188,14 +189,27 @@ fn totp(secret_base32: &str) -> Result<TOTP, AppError> {
         .map_err(|e| AppError::Internal(format!("MFA secret unusable: {e}")))
 }
 
-fn code_ok(secret: &str, code: &str) -> Result<bool, AppError> {
+/// The TOTP time step (30 s) a code belongs to, if it is right for now or the step either side
+/// (clock drift); none for a wrong or malformed code. The latest matching step is taken, so a
+/// replayed code is refused by the store's "no step at or before the last one" rule.
+fn code_step(secret: &str, code: &str) -> Result<Option<i64>, AppError> {
     let code = code.trim();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Ok(false);
+        return Ok(None);
     }
-    totp(secret)?
-        .check_current(code)
-        .map_err(|e| AppError::Internal(format!("clock error: {e}")))
+    let totp = totp(secret)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| AppError::Internal(format!("clock error: {e}")))?
+        .as_secs();
+    let current = now / totp.step;
+    for step in [current + 1, current, current.saturating_sub(1)] {
+        let expected = totp.generate(step * totp.step);
+        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
+            return Ok(i64::try_from(step).ok());
+        }
+    }
+    Ok(None)
 }
 
 fn partial_session(identity: &Identity) -> Option<(&String, &StaffUser, &String)> {
@@ -221,39 +235,52 @@ pub async fn mfa_page(Extension(identity): Extension<Identity>) -> Result<Respon
     Ok(Html(page.render()?).into_response())
 }
 
-/// Checks the second factor and completes the sign-in.
+/// Checks the second factor and completes the sign-in. Wrong and replayed codes count toward
+/// the account's lockout; at the lockout the half-signed-in session ends and sign-in starts over.
 pub async fn mfa_verify(
     State(state): State<AppState>,
     Extension(identity): Extension<Identity>,
+    Extension(info): Extension<ClientInfo>,
+    jar: CookieJar,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some((secret, user, csrf)) = partial_session(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
     let stored = state.store.mfa_secret(user.id).await?;
-    let ok = match &stored {
-        Some(s) if user.mfa_enabled => code_ok(s, &form.code)?,
-        _ => false,
+    let step = match &stored {
+        Some(s) if user.mfa_enabled => code_step(s, &form.code)?,
+        _ => None,
     };
-    if !ok {
-        let page = MfaPage {
-            csrf: csrf.clone(),
-            action: "/login/mfa",
-            message: Some(
-                "That code is not right. Codes change every 30 seconds; try the current one."
-                    .into(),
-            ),
-            notice: None,
-            enrolment: None,
-            show_form: true,
-        };
-        return Ok(Html(page.render()?).into_response());
-    }
-    state
+    let outcome = state
         .store
-        .mark_session_mfa_verified(secret, user.id)
+        .second_factor(secret, user.id, step, &info.ip)
         .await?;
-    Ok(Redirect::to("/dashboard").into_response())
+    let message = match outcome {
+        SecondFactorOutcome::Verified => return Ok(Redirect::to("/dashboard").into_response()),
+        SecondFactorOutcome::Wrong => {
+            "That code is not right, or was already used. Codes change every 30 seconds; wait for the next one."
+        }
+        SecondFactorOutcome::Locked(_) => {
+            let jar = jar.remove(cookie(SESSION_COOKIE, String::new(), &state));
+            return render_login(
+                jar,
+                &state,
+                user.username.clone(),
+                Some("This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.".into()),
+                None,
+            );
+        }
+    };
+    let page = MfaPage {
+        csrf: csrf.clone(),
+        action: "/login/mfa",
+        message: Some(message.into()),
+        notice: None,
+        enrolment: None,
+        show_form: true,
+    };
+    Ok(Html(page.render()?).into_response())
 }
 
 fn enrolment(user: &StaffUser, secret: &str) -> Result<Enrolment, AppError> {
@@ -329,7 +356,8 @@ pub async fn enrol(
     let Some(secret) = state.store.mfa_secret(user.id).await? else {
         return Ok(Redirect::to("/account/mfa").into_response());
     };
-    if user.mfa_enabled || !code_ok(&secret, &form.code)? {
+    let step = code_step(&secret, &form.code)?;
+    if user.mfa_enabled || step.is_none() {
         let page = MfaPage {
             csrf: csrf.clone(),
             action: "/account/mfa",
@@ -352,7 +380,7 @@ pub async fn enrol(
     };
     state
         .store
-        .set_mfa_secret(&actor, user.id, Some(&secret), true)
+        .set_mfa_secret_from_step(&actor, user.id, Some(&secret), true, step)
         .await?;
     state
         .store

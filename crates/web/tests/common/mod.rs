@@ -331,6 +331,7 @@ impl TestServer {
                 "test",
                 role,
                 None,
+                chrono::Duration::days(trellis_storage::staff::DEFAULT_TOKEN_MAX_DAYS),
             )
             .await
             .expect("token")

@@ -9,7 +9,7 @@ use chrono::Duration;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::FromRow;
+use sqlx::{Any, FromRow, Transaction};
 use std::sync::OnceLock;
 use trellis_domain::access::Role;
 
@@ -18,14 +18,17 @@ use crate::audit::{self, AuditEvent};
 use crate::org::unique_violation;
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 
+mod passwords;
+pub use passwords::{validate_password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, MIN_STRENGTH};
+
 /// Consecutive failed logins before an account is locked.
 pub const LOCKOUT_THRESHOLD: i64 = 5;
 /// How long a lockout lasts.
 pub const LOCKOUT_MINUTES: i64 = 15;
 /// Failed logins from one address within the window before it is throttled.
 pub const IP_FAILURE_LIMIT: i64 = 20;
-/// Minimum password length (NIST SP 800-63B favours length over composition rules).
-pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longest an API token may live, unless the deployment sets another maximum.
+pub const DEFAULT_TOKEN_MAX_DAYS: i64 = 90;
 
 /// A staff account as listed for administrators.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
@@ -104,6 +107,18 @@ pub enum LoginOutcome {
     Throttled,
 }
 
+/// What became of a second-factor code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecondFactorOutcome {
+    /// The code was right and fresh: the session is fully signed in.
+    Verified,
+    /// Wrong, or already used: try again.
+    Wrong,
+    /// Too many failures: the account is locked until the instant and the half-signed-in
+    /// session has ended.
+    Locked(Instant),
+}
+
 /// A live staff session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffSession {
@@ -132,6 +147,26 @@ pub struct ApiTokenInfo {
     pub expires_at: Option<Instant>,
     /// Revoked at.
     pub revoked_at: Option<Instant>,
+}
+
+/// Ends a user's sessions that are still waiting for their second factor.
+async fn end_half_sessions(tx: &mut Transaction<'static, Any>, user_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1 AND mfa_verified = $2")
+        .bind(user_id)
+        .bind(false)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every live API token of a user.
+async fn revoke_tokens_of(tx: &mut Transaction<'static, Any>, user_id: i64) -> Result<()> {
+    sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .bind(Instant::now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 const USER_SELECT: &str = "SELECT id, username, display_name, email, role, active, mfa_enabled,
@@ -208,20 +243,6 @@ fn validate_username(username: &str) -> Result<()> {
     }
 }
 
-/// Checks a new password's length.
-pub fn validate_password(password: &str) -> Result<()> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(StoreError::invalid(
-            "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
-    if password.len() > 1024 {
-        return Err(StoreError::invalid("password", "is too long"));
-    }
-    Ok(())
-}
-
 impl Store {
     /// Creates a staff account.
     pub async fn create_staff(
@@ -238,7 +259,10 @@ impl Store {
                 "is required (at most 100 characters)",
             ));
         }
-        validate_password(&new.password)?;
+        validate_password(
+            &new.password,
+            &[&username, display_name, new.email.as_deref().unwrap_or("")],
+        )?;
         let hash = hash_password(new.password.clone()).await?;
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -300,6 +324,14 @@ impl Store {
             ));
         }
         let mut tx = self.begin().await?;
+        let before: Option<(String, Flag)> =
+            sqlx::query_as("SELECT role, active FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((old_role, was_active)) = before else {
+            return Err(StoreError::NotFound("user"));
+        };
         let changed =
             sqlx::query("UPDATE users SET display_name = $2, role = $3, active = $4 WHERE id = $1")
                 .bind(user_id)
@@ -317,6 +349,10 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        // Tokens were issued for the role and status the account had: a change revokes them.
+        if old_role != role.code() || was_active.0 != active {
+            revoke_tokens_of(&mut tx, user_id).await?;
+        }
         audit::append(
             &mut tx,
             grant.actor(),
@@ -333,9 +369,18 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a new password (and clears any lockout).
+    /// Sets a new password (and clears any lockout). The account's sessions end and its API
+    /// tokens are revoked: whoever held the old password may have made them.
     pub async fn set_password(&self, actor: &Actor, user_id: i64, password: &str) -> Result<()> {
-        validate_password(password)?;
+        let user = self.staff_user(user_id).await?;
+        validate_password(
+            password,
+            &[
+                &user.username,
+                &user.display_name,
+                user.email.as_deref().unwrap_or(""),
+            ],
+        )?;
         let hash = hash_password(password.to_owned()).await?;
         let mut tx = self.begin().await?;
         let changed = sqlx::query(
@@ -353,6 +398,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        revoke_tokens_of(&mut tx, user_id).await?;
         audit::append(
             &mut tx,
             actor,
@@ -588,18 +634,137 @@ impl Store {
                 None => LoginOutcome::Invalid,
             });
         }
+        let user = self.staff_user(user_id).await?;
+        if user.mfa_enabled {
+            // The failure count stands until the second factor is given too: otherwise a
+            // password holder could re-enter it between guesses at the code and never lock.
+            return Ok(LoginOutcome::NeedsMfa(user));
+        }
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(user_id)
             .execute(self.writer())
             .await?;
-        let user = self.staff_user(user_id).await?;
-        let role = user.role()?;
-        Ok(if user.mfa_enabled {
-            LoginOutcome::NeedsMfa(user)
-        } else if self.mfa_required(role).await? {
+        Ok(if self.mfa_required(user.role()?).await? {
             LoginOutcome::NeedsMfaEnrolment(user)
         } else {
             LoginOutcome::Success(user)
+        })
+    }
+
+    /// Completes a sign-in with the second factor. `code_step` is the TOTP time step the code
+    /// matched, or none for a wrong code. A step at or before the last one accepted is a replay
+    /// and fails like a wrong code. Each failure is audited (never the code) and counts toward
+    /// the account's lockout; at the lockout the half-signed-in sessions end.
+    pub async fn second_factor(
+        &self,
+        session_secret: &str,
+        user_id: i64,
+        code_step: Option<i64>,
+        ip: &str,
+    ) -> Result<SecondFactorOutcome> {
+        let now = Instant::now();
+        let mut tx = self.begin().await?;
+        let row: Option<(String, String, i64, Option<Instant>)> = sqlx::query_as(
+            "SELECT username, role, failed_logins, locked_until FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (username, role, failures, locked_until) = row.ok_or(StoreError::NotFound("user"))?;
+        let actor = Actor {
+            user_id: Some(user_id),
+            username,
+            role: parse_code(&role, "role")?,
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        };
+        if let Some(until) = locked_until.filter(|u| *u > now) {
+            end_half_sessions(&mut tx, user_id).await?;
+            tx.commit().await?;
+            return Ok(SecondFactorOutcome::Locked(until));
+        }
+        let accepted =
+            match code_step {
+                Some(step) => sqlx::query(
+                    "UPDATE users SET mfa_last_step = $2, failed_logins = 0, locked_until = NULL,
+                         last_login_at = $3
+                     WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
+                )
+                .bind(user_id)
+                .bind(step)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1,
+                None => false,
+            };
+        if accepted {
+            let session = sqlx::query(
+                "UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1 AND user_id = $3",
+            )
+            .bind(secret_hash(session_secret))
+            .bind(true)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if session == 0 {
+                // Dropping the transaction keeps the code unused.
+                return Err(StoreError::NotFound("session"));
+            }
+            audit::append(
+                &mut tx,
+                &actor,
+                AuditEvent {
+                    action: "login",
+                    record_type: "session",
+                    record_id: None,
+                    patient_id: None,
+                    detail: "second factor".into(),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(SecondFactorOutcome::Verified);
+        }
+        let failures = failures + 1;
+        let lock = (failures >= LOCKOUT_THRESHOLD)
+            .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
+        sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(if lock.is_some() { 0 } else { failures })
+            .bind(lock)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
+            .bind(ip)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEvent {
+                action: "mfa_failed",
+                record_type: "session",
+                record_id: None,
+                patient_id: None,
+                detail: match (code_step, lock) {
+                    (Some(_), None) => "code already used".into(),
+                    (None, None) => "wrong code".into(),
+                    (_, Some(_)) => format!("account locked for {LOCKOUT_MINUTES} minutes"),
+                },
+            },
+        )
+        .await?;
+        if lock.is_some() {
+            end_half_sessions(&mut tx, user_id).await?;
+        }
+        tx.commit().await?;
+        Ok(match lock {
+            Some(until) => SecondFactorOutcome::Locked(until),
+            None => SecondFactorOutcome::Wrong,
         })
     }
 
@@ -762,13 +927,30 @@ impl Store {
         secret: Option<&str>,
         enabled: bool,
     ) -> Result<()> {
+        self.set_mfa_secret_from_step(actor, user_id, secret, enabled, None)
+            .await
+    }
+
+    /// As [`Store::set_mfa_secret`], also recording the time step of the code that confirmed
+    /// the secret, so that code cannot be used again to sign in.
+    pub async fn set_mfa_secret_from_step(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        secret: Option<&str>,
+        enabled: bool,
+        confirmed_step: Option<i64>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE users SET mfa_secret = $2, mfa_enabled = $3 WHERE id = $1")
-            .bind(user_id)
-            .bind(secret)
-            .bind(enabled)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET mfa_secret = $2, mfa_enabled = $3, mfa_last_step = $4 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(secret)
+        .bind(enabled)
+        .bind(confirmed_step)
+        .execute(&mut *tx)
+        .await?;
         audit::append(
             &mut tx,
             actor,
@@ -800,7 +982,9 @@ impl Store {
         )
     }
 
-    /// Creates an API token for a user; returns the secret, shown once.
+    /// Creates an API token for a user; returns the secret, shown once. A token carries exactly
+    /// its owner's role (never another, which could grant what the owner lacks) and expires
+    /// within `max_lifetime` (at its end if no earlier expiry is asked for).
     pub async fn create_token(
         &self,
         actor: &Actor,
@@ -808,12 +992,28 @@ impl Store {
         name: &str,
         role: Role,
         expires_at: Option<Instant>,
+        max_lifetime: Duration,
     ) -> Result<String> {
         let user = self.staff_user(user_id).await?;
-        if user.role()? != role && user.role()? != Role::Admin {
+        if user.role()? != role {
             return Err(StoreError::invalid(
                 "role",
-                "a token may only carry its owner's role",
+                format!(
+                    "a token carries its owner's role ({}), no other",
+                    user.role()?.code()
+                ),
+            ));
+        }
+        if !user.active {
+            return Err(StoreError::invalid("user", "is deactivated"));
+        }
+        let now = Instant::now();
+        let latest = Instant(now.0 + max_lifetime);
+        let expires_at = expires_at.unwrap_or(latest);
+        if expires_at <= now || expires_at > latest {
+            return Err(StoreError::invalid(
+                "expires_at",
+                format!("must be within the next {} days", max_lifetime.num_days()),
             ));
         }
         let name = name.trim();
@@ -833,7 +1033,7 @@ impl Store {
         .bind(name)
         .bind(secret_hash(&secret))
         .bind(role.code())
-        .bind(Instant::now())
+        .bind(now)
         .bind(expires_at)
         .fetch_one(&mut *tx)
         .await?;
@@ -892,38 +1092,45 @@ impl Store {
         .await?)
     }
 
-    /// The account and role a live bearer token acts as.
-    pub async fn token_actor(&self, secret: &str) -> Result<Option<(StaffUser, Role)>> {
+    /// The account and role a live bearer token acts as. A token is refused when revoked,
+    /// expired, older than `max_lifetime` (tokens made before expiry was required), or when
+    /// its role is no longer its owner's, or its owner is deactivated: the token can never act
+    /// with more than the person has now. Scope (sites, programs) is read from the owner's
+    /// assignments at each use.
+    pub async fn token_actor(
+        &self,
+        secret: &str,
+        max_lifetime: Duration,
+    ) -> Result<Option<(StaffUser, Role)>> {
         #[derive(FromRow)]
         struct TokenRow {
             user_id: i64,
             role: String,
+            created_at: Instant,
             expires_at: Option<Instant>,
             revoked_at: Option<Instant>,
         }
         let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT user_id, role, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+            "SELECT user_id, role, created_at, expires_at, revoked_at FROM api_tokens
+             WHERE token_hash = $1",
         )
         .bind(secret_hash(secret))
         .fetch_optional(self.reader())
         .await?;
-        let Some(TokenRow {
-            user_id,
-            role,
-            expires_at,
-            revoked_at,
-        }) = row
-        else {
+        let Some(token) = row else {
             return Ok(None);
         };
         let now = Instant::now();
-        if revoked_at.is_some() || expires_at.is_some_and(|e| e <= now) {
+        let expired = token.expires_at.is_some_and(|e| e <= now)
+            || now.0 >= token.created_at.0 + max_lifetime;
+        if token.revoked_at.is_some() || expired {
             return Ok(None);
         }
-        let user = self.staff_user(user_id).await?;
-        if !user.active {
+        let user = self.staff_user(token.user_id).await?;
+        if !user.active || user.role != token.role {
             return Ok(None);
         }
-        Ok(Some((user, parse_code(&role, "role")?)))
+        let role = user.role()?;
+        Ok(Some((user, role)))
     }
 }

@@ -1,0 +1,426 @@
+//! Strong sign-in and credentials that follow the person (issue 11): each test replays a
+//! finding of the attack review over HTTP and shows it now fails.
+
+mod common;
+
+use common::{actor, client, csrf_in, start, TestServer, PASSWORD};
+use reqwest::StatusCode;
+use trellis_domain::access::Role;
+use trellis_storage::access::{can, Actor};
+use trellis_storage::audit::AuditQuery;
+
+const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+fn totp_now() -> String {
+    let bytes = totp_rs::Secret::Encoded(MFA_SECRET.to_owned())
+        .to_bytes()
+        .expect("base32");
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes)
+        .expect("totp")
+        .generate_current()
+        .expect("clock")
+}
+
+/// A code that is not the current one (nor, by construction, this step's).
+fn wrong_code() -> String {
+    let right: u32 = totp_now().parse().expect("digits");
+    format!("{:06}", (right + 500_000) % 1_000_000)
+}
+
+async fn enable_mfa(s: &TestServer, username: &'static str) {
+    let who = actor(&s.users, username, Role::Counselor);
+    s.store
+        .set_mfa_secret(&who, s.users[username], Some(MFA_SECRET), true)
+        .await
+        .expect("enable mfa");
+}
+
+/// Signs in with the password; returns the client and the second-factor page's CSRF token.
+async fn password_step(s: &TestServer, username: &str) -> (reqwest::Client, reqwest::Response) {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let res = c
+        .post(format!("{}/login", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", username),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    (c, res)
+}
+
+async fn half_signed_in(s: &TestServer, username: &str) -> (reqwest::Client, String) {
+    let (c, res) = password_step(s, username).await;
+    assert_eq!(res.url().path(), "/login/mfa");
+    let csrf = csrf_in(&res.text().await.expect("text"));
+    (c, csrf)
+}
+
+async fn send_code(
+    s: &TestServer,
+    c: &reqwest::Client,
+    csrf: &str,
+    code: &str,
+) -> reqwest::Response {
+    c.post(format!("{}/login/mfa", s.base))
+        .header("Origin", &s.base)
+        .form(&[("csrf_token", csrf), ("code", code)])
+        .send()
+        .await
+        .expect("post")
+}
+
+async fn audit_of(s: &TestServer, username: &str) -> Vec<trellis_storage::audit::AuditRow> {
+    let system = Actor::system("test");
+    let grant = s.store.grant::<can::ReadAudit>(&system).expect("grant");
+    s.store
+        .search_audit(
+            &grant,
+            &AuditQuery {
+                username: Some(username.into()),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+}
+
+#[tokio::test]
+async fn forty_wrong_codes_then_the_right_one_does_not_sign_in() {
+    let s = start().await;
+    enable_mfa(&s, "casey").await;
+    let (c, csrf) = half_signed_in(&s, "casey").await;
+    let wrong = wrong_code();
+    for attempt in 1..=40 {
+        let res = send_code(&s, &c, &csrf, &wrong).await;
+        let path = res.url().path().to_owned();
+        let html = res.text().await.expect("text");
+        match attempt {
+            1..=4 => assert!(html.contains("That code is not right"), "attempt {attempt}"),
+            // The fifth wrong code locks the account and ends the half-signed-in session.
+            5 => assert!(html.contains("This account is locked"), "attempt {attempt}"),
+            _ => assert_eq!(
+                path, "/login",
+                "attempt {attempt}: no session to guess with"
+            ),
+        }
+    }
+    let right = send_code(&s, &c, &csrf, &totp_now()).await;
+    assert_eq!(
+        right.url().path(),
+        "/login",
+        "the session ended at the lockout"
+    );
+    let dashboard = c
+        .get(format!("{}/dashboard", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(dashboard.url().path(), "/login");
+    // The password alone no longer opens even a half session while the account is locked.
+    let (_, again) = password_step(&s, "casey").await;
+    assert!(again
+        .text()
+        .await
+        .expect("text")
+        .contains("This account is locked"));
+    let user = s.store.staff_user(s.users["casey"]).await.expect("user");
+    assert!(user.locked_until.is_some());
+}
+
+#[tokio::test]
+async fn re_entering_the_password_does_not_reset_the_count_of_wrong_codes() {
+    let s = start().await;
+    enable_mfa(&s, "casey").await;
+    let wrong = wrong_code();
+    let (c, csrf) = half_signed_in(&s, "casey").await;
+    for _ in 0..4 {
+        send_code(&s, &c, &csrf, &wrong).await;
+    }
+    let (c, csrf) = half_signed_in(&s, "casey").await;
+    let fifth = send_code(&s, &c, &csrf, &wrong).await;
+    assert!(fifth
+        .text()
+        .await
+        .expect("text")
+        .contains("This account is locked"));
+}
+
+#[tokio::test]
+async fn a_totp_code_signs_in_once() {
+    let s = start().await;
+    enable_mfa(&s, "casey").await;
+    let code = totp_now();
+    let (first, csrf) = half_signed_in(&s, "casey").await;
+    let ok = send_code(&s, &first, &csrf, &code).await;
+    assert_eq!(ok.url().path(), "/dashboard");
+    // Someone who saw the code (and knows the password) tries it again at once.
+    let (second, csrf) = half_signed_in(&s, "casey").await;
+    let replay = send_code(&s, &second, &csrf, &code).await;
+    assert_ne!(replay.url().path(), "/dashboard");
+    assert!(replay
+        .text()
+        .await
+        .expect("text")
+        .contains("or was already used"));
+    let blocked = second
+        .get(format!("{}/dashboard", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(blocked.url().path(), "/login/mfa");
+    let rows = audit_of(&s, "casey").await;
+    assert!(rows
+        .iter()
+        .any(|r| r.action == "mfa_failed" && r.detail == "code already used"));
+}
+
+#[tokio::test]
+async fn every_failed_code_is_audited_without_the_code() {
+    let s = start().await;
+    enable_mfa(&s, "casey").await;
+    let (c, csrf) = half_signed_in(&s, "casey").await;
+    let wrong = wrong_code();
+    for _ in 0..3 {
+        send_code(&s, &c, &csrf, &wrong).await;
+    }
+    let malformed = send_code(&s, &c, &csrf, "12ab").await;
+    assert!(malformed
+        .text()
+        .await
+        .expect("text")
+        .contains("That code is not right"));
+    let failures: Vec<_> = audit_of(&s, "casey")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "mfa_failed")
+        .collect();
+    assert_eq!(failures.len(), 4);
+    for row in &failures {
+        assert_eq!(row.user_id, Some(s.users["casey"]));
+        assert!(row.ip.is_some());
+        assert!(!row.detail.contains(&wrong) && !row.detail.contains("12ab"));
+    }
+}
+
+async fn me(s: &TestServer, token: &str) -> StatusCode {
+    client()
+        .get(format!("{}/api/v1/me", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get")
+        .status()
+}
+
+#[tokio::test]
+async fn a_token_stops_when_its_owner_is_demoted_deactivated_or_given_a_new_password() {
+    let s = start().await;
+    let admin = s.browser("ada").await;
+    let dora = s.token("dora").await;
+    let olive = s.token("olive").await;
+    let casey = s.token("casey").await;
+    for token in [&dora, &olive, &casey] {
+        assert_eq!(me(&s, token).await, StatusCode::OK);
+    }
+    let demoted = admin
+        .post(
+            &format!("/admin/users/{}", s.users["dora"]),
+            &[
+                ("display_name", "dora"),
+                ("role", "counselor"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    assert_eq!(me(&s, &dora).await, StatusCode::UNAUTHORIZED);
+    let reset = admin
+        .post(
+            &format!("/admin/users/{}/password", s.users["olive"]),
+            &[("password", "marmalade tugboat violet orchard")],
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(me(&s, &olive).await, StatusCode::UNAUTHORIZED);
+    let deactivated = admin
+        .post(
+            &format!("/admin/users/{}", s.users["casey"]),
+            &[("display_name", "casey"), ("role", "counselor")],
+        )
+        .await;
+    assert_eq!(deactivated.status(), StatusCode::OK);
+    assert_eq!(me(&s, &casey).await, StatusCode::UNAUTHORIZED);
+    // Someone whose role and status did not change keeps their token.
+    let priya = s.token("priya").await;
+    admin
+        .post(
+            &format!("/admin/users/{}", s.users["priya"]),
+            &[
+                ("display_name", "Priya P."),
+                ("role", "prescriber"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(me(&s, &priya).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_whose_role_is_no_longer_its_owners_is_refused_even_if_not_revoked() {
+    let s = start().await;
+    let token = s.token("dora").await;
+    // The role changed outside the usual path (no revocation happened).
+    trellis_storage::testing::raw_execute(
+        &s.store,
+        &format!(
+            "UPDATE users SET role = 'counselor' WHERE id = {}",
+            s.users["dora"]
+        ),
+    )
+    .await
+    .expect("demote");
+    assert_eq!(me(&s, &token).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_users_sessions() {
+    let s = start().await;
+    let laptop = s.browser("olive").await;
+    let phone = s.browser("olive").await;
+    let admin = s.browser("ada").await;
+    admin
+        .post(
+            &format!("/admin/users/{}/password", s.users["olive"]),
+            &[("password", "marmalade tugboat violet orchard")],
+        )
+        .await;
+    for session in [&laptop, &phone] {
+        assert_eq!(session.get("/dashboard").await.url().path(), "/login");
+    }
+}
+
+async fn own_feed_url(s: &TestServer, username: &str) -> String {
+    let b = s.browser(username).await;
+    let html = b
+        .post("/schedule/my-day/calendar-feeds", &[])
+        .await
+        .text()
+        .await
+        .expect("text");
+    html.split("id=\"new-feed-url\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("feed url")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_calendar_feed_stops_when_its_creator_is_deactivated() {
+    let s = start().await;
+    let url = own_feed_url(&s, "casey").await;
+    let fetch = || async {
+        client()
+            .get(format!("{}{url}", s.base))
+            .send()
+            .await
+            .expect("feed")
+            .status()
+    };
+    assert_eq!(fetch().await, StatusCode::OK);
+    let admin = s.browser("ada").await;
+    admin
+        .post(
+            &format!("/admin/users/{}", s.users["casey"]),
+            &[("display_name", "casey"), ("role", "counselor")],
+        )
+        .await;
+    assert_eq!(fetch().await, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn common_and_guessable_passwords_are_refused_wherever_a_password_is_set() {
+    let s = start().await;
+    let admin = s.browser("ada").await;
+    let token = s.token("ada").await;
+    for weak in ["password1234", "aaaaaaaaaaaa", "newstaffnewstaff"] {
+        let page = admin
+            .post(
+                "/admin/users",
+                &[
+                    ("username", "newstaff"),
+                    ("display_name", "New Staff"),
+                    ("role", "counselor"),
+                    ("password", weak),
+                ],
+            )
+            .await;
+        assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
+        let html = page.text().await.expect("text");
+        assert!(
+            html.contains("commonly used") || html.contains("too easy to guess"),
+            "{weak}"
+        );
+        assert!(!html.contains(weak), "the page repeats {weak}");
+        let api = client()
+            .post(format!("{}/api/v1/users", s.base))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({"username": "newstaff", "display_name": "New Staff",
+                "role": "counselor", "password": weak}),
+            )
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(api.status(), StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
+        let body = api.text().await.expect("text");
+        assert!(
+            body.contains("\"password\"") && !body.contains(weak),
+            "{body}"
+        );
+        let reset = admin
+            .post(
+                &format!("/admin/users/{}/password", s.users["casey"]),
+                &[("password", weak)],
+            )
+            .await;
+        assert_eq!(reset.status(), StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
+        let api_reset = client()
+            .post(format!(
+                "{}/api/v1/users/{}/password",
+                s.base, s.users["casey"]
+            ))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"password": weak}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(
+            api_reset.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{weak}"
+        );
+    }
+    // Casey's password was never changed.
+    assert_eq!(
+        s.browser("casey")
+            .await
+            .get("/dashboard")
+            .await
+            .url()
+            .path(),
+        "/dashboard"
+    );
+}
