@@ -329,13 +329,13 @@ impl Store {
         let local_start = new.date.and_time(new.start);
         let starts = zone
             .resolve_exact(local_start)
-            .map_err(|e| StoreError::invalid("start", e.to_string()))?;
+            .map_err(|e| StoreError::invalid("start", format!("the start time {e}")))?;
         let local_end = local_start
             .checked_add_signed(TimeDelta::minutes(new.minutes))
             .ok_or_else(|| StoreError::invalid("end", "out of range"))?;
         let ends = zone
             .resolve_exact(local_end)
-            .map_err(|e| StoreError::invalid("end", e.to_string()))?;
+            .map_err(|e| StoreError::invalid("end", format!("the end time {e}")))?;
         let when =
             TimeRange::new(starts, ends).map_err(|e| StoreError::invalid("end", e.to_string()))?;
         let minutes = (ends - starts).num_minutes();

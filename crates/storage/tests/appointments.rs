@@ -464,7 +464,7 @@ async fn booked_times_on_daylight_saving_nights_are_exact_or_refused() {
     assert_eq!(field, "start");
     assert_eq!(
         message,
-        "02:30 does not exist on 8 Mar 2026 in America/New_York: clocks go forward from 02:00 to \
+        "the start time 02:30 does not exist on 8 Mar 2026 in America/New_York: clocks go forward from 02:00 to \
          03:00"
     );
     // 01:30 on 1 Nov 2026 happens twice: refused rather than guessed.
@@ -475,16 +475,20 @@ async fn booked_times_on_daylight_saving_nights_are_exact_or_refused() {
     );
     assert_eq!(field, "start");
     assert!(
-        message.starts_with("01:30 happens twice on 1 Nov 2026"),
+        message.starts_with("the start time 01:30 happens twice on 1 Nov 2026"),
         "{message}"
     );
     // 00:30–01:20 ends in the repeated hour: the end is named.
-    let (field, _) = only_error(
+    let (field, message) = only_error(
         store
             .book_appointment(&grant, &appointment(&s, (2026, 11, 1), (0, 30), 50))
             .await,
     );
     assert_eq!(field, "end");
+    assert!(
+        message.starts_with("the end time 01:20 happens twice"),
+        "{message}"
+    );
 
     // 00:30–02:20 by the clock spans the repeated hour: 110 clock minutes are 170 real ones.
     let across = store
