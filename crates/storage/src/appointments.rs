@@ -41,7 +41,8 @@ pub struct NewAppointment {
     pub date: NaiveDate,
     /// Local start time.
     pub start: NaiveTime,
-    /// Planned length in minutes.
+    /// Planned length in minutes as the local clock reads it (end time less start time); across
+    /// a DST change the stored length is the real time between the two.
     pub minutes: i64,
     /// People in the room; none means two (four for a family session).
     pub occupants: Option<i64>,
@@ -322,12 +323,22 @@ impl Store {
         }
         let site = self.site(site_id).await?;
         let zone = SiteZone::parse(&site.timezone).map_err(corrupt)?;
+        // Both ends are wall-clock times on the booking's day: each must happen exactly once, and
+        // the length is measured between the real instants, so a booking across a DST change
+        // never ends before it starts.
+        let local_start = new.date.and_time(new.start);
         let starts = zone
-            .resolve(new.date.and_time(new.start))
-            .map_err(|e| StoreError::invalid("date", e.to_string()))?;
-        let ends = starts + TimeDelta::minutes(new.minutes);
-        let when = TimeRange::new(starts, ends)
-            .map_err(|e| StoreError::invalid("minutes", e.to_string()))?;
+            .resolve_exact(local_start)
+            .map_err(|e| StoreError::invalid("start", format!("the start time {e}")))?;
+        let local_end = local_start
+            .checked_add_signed(TimeDelta::minutes(new.minutes))
+            .ok_or_else(|| StoreError::invalid("end", "out of range"))?;
+        let ends = zone
+            .resolve_exact(local_end)
+            .map_err(|e| StoreError::invalid("end", format!("the end time {e}")))?;
+        let when =
+            TimeRange::new(starts, ends).map_err(|e| StoreError::invalid("end", e.to_string()))?;
+        let minutes = (ends - starts).num_minutes();
         // Sessions exist only once materialised; make sure the days around the booking have theirs.
         let read = self.grant::<can::ReadSchedule>(grant.actor())?;
         let first = new.date.pred_opt().unwrap_or(new.date);
@@ -403,7 +414,7 @@ impl Store {
         .bind(occupants)
         .bind(Day(new.date))
         .bind(new.start.format("%H:%M").to_string())
-        .bind(new.minutes)
+        .bind(minutes)
         .bind(Instant(starts))
         .bind(Instant(ends))
         // The reason is kept only when it overrode something.

@@ -435,3 +435,81 @@ async fn calendar_feeds_are_neutral_audited_and_revocable() {
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// The one field error a refused booking carries.
+fn only_error(result: Result<BookingOutcome, StoreError>) -> (&'static str, String) {
+    match result {
+        Err(StoreError::Invalid(errors)) if errors.len() == 1 => {
+            (errors[0].field, errors[0].message.clone())
+        }
+        other => panic!("expected one field error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn booked_times_on_daylight_saving_nights_are_exact_or_refused() {
+    let s = setup().await;
+    let store = &s.c.store;
+    let grant = store
+        .patient_grant::<can::ManageSchedule>(&s.front_desk, s.patient)
+        .await
+        .expect("grant");
+
+    // 02:30 on 8 Mar 2026 does not exist in New York: refused, not moved to 03:30.
+    let (field, message) = only_error(
+        store
+            .book_appointment(&grant, &appointment(&s, (2026, 3, 8), (2, 30), 50))
+            .await,
+    );
+    assert_eq!(field, "start");
+    assert_eq!(
+        message,
+        "the start time 02:30 does not exist on 8 Mar 2026 in America/New_York: clocks go forward from 02:00 to \
+         03:00"
+    );
+    // 01:30 on 1 Nov 2026 happens twice: refused rather than guessed.
+    let (field, message) = only_error(
+        store
+            .book_appointment(&grant, &appointment(&s, (2026, 11, 1), (1, 30), 50))
+            .await,
+    );
+    assert_eq!(field, "start");
+    assert!(
+        message.starts_with("the start time 01:30 happens twice on 1 Nov 2026"),
+        "{message}"
+    );
+    // 00:30–01:20 ends in the repeated hour: the end is named.
+    let (field, message) = only_error(
+        store
+            .book_appointment(&grant, &appointment(&s, (2026, 11, 1), (0, 30), 50))
+            .await,
+    );
+    assert_eq!(field, "end");
+    assert!(
+        message.starts_with("the end time 01:20 happens twice"),
+        "{message}"
+    );
+
+    // 00:30–02:20 by the clock spans the repeated hour: 110 clock minutes are 170 real ones.
+    let across = store
+        .book_appointment(&grant, &appointment(&s, (2026, 11, 1), (0, 30), 110))
+        .await
+        .expect("book");
+    assert!(
+        matches!(across, BookingOutcome::Booked { .. }),
+        "{across:?}"
+    );
+    let read = store
+        .patient_grant::<can::ReadSchedule>(&s.front_desk, s.patient)
+        .await
+        .expect("grant");
+    let booked = store.patient_appointments(&read).await.expect("list");
+    let a = booked
+        .iter()
+        .find(|a| a.local_date.0 == day(2026, 11, 1))
+        .expect("the fall-back booking");
+    assert_eq!(a.starts_at.0.to_rfc3339(), "2026-11-01T04:30:00+00:00");
+    assert_eq!(a.ends_at.0.to_rfc3339(), "2026-11-01T07:20:00+00:00");
+    assert!(a.ends_at.0 > a.starts_at.0);
+    assert_eq!(a.minutes, 170);
+}

@@ -5,13 +5,15 @@
 //! sides of a daylight-saving change. Group sessions are written as expanded single events rather
 //! than an `RRULE` with `EXDATE`s: sessions are already materialised without closures and
 //! cancellations, one-off sessions need no `RDATE`, and a client re-fetching the feed drops a
-//! cancelled event simply because it is no longer there.
+//! cancelled event simply because it is no longer there. A time in the second pass through a
+//! fall-back hour is written in UTC, because a `TZID` reading of it means the first pass.
 
 use chrono::{DateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, Tz};
 use ics::parameters::TzIDParam;
 use ics::properties::{DtEnd, DtStart, Location, Method, Name, Summary, TzName};
 use ics::{escape_text, Daylight, Event, ICalendar, Standard, TimeZone as VTimeZone};
+use trellis_domain::schedule::zone::SiteZone;
 use trellis_storage::appointments::FeedContent;
 
 /// How far back and ahead a feed reaches, from now.
@@ -39,11 +41,16 @@ pub fn render(feed: &FeedContent, now: DateTime<Utc>) -> String {
     let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
     for e in &feed.events {
         let mut event = Event::new(format!("{}-{}@trellis", e.uid, feed.feed_id), stamp.clone());
-        let local = |at: DateTime<Utc>| at.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
-        let mut start = DtStart::new(local(e.starts_at.0));
-        start.add(TzIDParam::new(tzid));
-        let mut end = DtEnd::new(local(e.ends_at.0));
-        end.add(TzIDParam::new(tzid));
+        let (start, start_tzid) = date_time(feed.zone, e.starts_at.0);
+        let mut start = DtStart::new(start);
+        if start_tzid {
+            start.add(TzIDParam::new(tzid));
+        }
+        let (end, end_tzid) = date_time(feed.zone, e.ends_at.0);
+        let mut end = DtEnd::new(end);
+        if end_tzid {
+            end.add(TzIDParam::new(tzid));
+        }
         event.push(start);
         event.push(end);
         event.push(Summary::new(escape_text(e.summary.clone())));
@@ -53,6 +60,18 @@ pub fn render(feed: &FeedContent, now: DateTime<Utc>) -> String {
         calendar.add_event(event);
     }
     calendar.to_string()
+}
+
+/// An instant as an iCalendar DATE-TIME and whether it takes the TZID: local wall-clock time when
+/// a reader gets the same instant back from it, and UTC form (`Z`) for the second pass through a
+/// fall-back hour, which RFC 5545 §3.3.5 reads as the first and would end an event before it starts.
+fn date_time(zone: SiteZone, at: DateTime<Utc>) -> (String, bool) {
+    let local = zone.local(at);
+    if zone.resolve(local) == Ok(at) {
+        (local.format("%Y%m%dT%H%M%S").to_string(), true)
+    } else {
+        (at.format("%Y%m%dT%H%M%SZ").to_string(), false)
+    }
 }
 
 /// Seconds east of UTC as "+HHMM"/"-HHMM".
@@ -148,7 +167,6 @@ fn vtimezone(tz: Tz, first: DateTime<Utc>, last: DateTime<Utc>) -> VTimeZone<'st
 mod tests {
     use super::*;
     use chrono::NaiveDateTime;
-    use trellis_domain::schedule::zone::SiteZone;
     use trellis_storage::appointments::FeedEvent;
     use trellis_storage::Instant;
 
@@ -280,6 +298,54 @@ mod tests {
         // 18:00 local is 22:00 UTC in October and 23:00 UTC in November.
         assert_eq!(feed.events[0].starts_at.0.format("%H").to_string(), "22");
         assert_eq!(feed.events[2].starts_at.0.format("%H").to_string(), "23");
+    }
+
+    #[test]
+    fn an_event_ending_in_the_repeated_hour_ends_after_it_starts() {
+        // 01:30 EDT (05:30 UTC) to 01:20 EST (06:20 UTC): by the wall clock the end is earlier.
+        let start = utc_at("2026-11-01 05:30");
+        let end = utc_at("2026-11-01 06:20");
+        let feed = FeedContent {
+            feed_id: 3,
+            name: "Appointments".into(),
+            zone: SiteZone::parse("America/New_York").unwrap(),
+            events: vec![FeedEvent {
+                uid: "appointment-9".into(),
+                starts_at: Instant(start),
+                ends_at: Instant(end),
+                summary: "Individual therapy".into(),
+                location: None,
+            }],
+        };
+        let text = render(&feed, start);
+        let cal = ical::IcalParser::new(text.as_bytes())
+            .next()
+            .expect("a calendar")
+            .expect("the feed parses");
+        let event = &cal.events[0];
+        let (dtstart, start_tzid) = prop(event, "DTSTART");
+        let (dtend, end_tzid) = prop(event, "DTEND");
+        // The first pass keeps the wall-clock form; the second pass is written in UTC.
+        assert_eq!(
+            (dtstart.as_str(), start_tzid.as_deref()),
+            ("20261101T013000", Some("America/New_York"))
+        );
+        assert_eq!((dtend.as_str(), end_tzid), ("20261101T062000Z", None));
+        let read_start = feed
+            .zone
+            .resolve(NaiveDateTime::parse_from_str(&dtstart, "%Y%m%dT%H%M%S").unwrap())
+            .unwrap();
+        let read_end = NaiveDateTime::parse_from_str(&dtend, "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc();
+        assert_eq!((read_start, read_end), (start, end));
+        assert!(read_end > read_start);
+    }
+
+    fn utc_at(s: &str) -> DateTime<Utc> {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+            .unwrap()
+            .and_utc()
     }
 
     #[test]

@@ -369,3 +369,135 @@ async fn the_api_books_and_refuses_bad_input() {
         .expect("json");
     assert_eq!(list[0]["weekday"], "Tue");
 }
+
+/// The New York fall-back Sunday (first Sunday of November) inside the feed's reach, if any.
+fn fall_back_in_feed_window() -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    let today = common::today();
+    [today.year() - 1, today.year()]
+        .into_iter()
+        .filter_map(|y| {
+            chrono::NaiveDate::from_weekday_of_month_opt(y, 11, chrono::Weekday::Sun, 1)
+        })
+        .find(|d| (*d - today).num_days() > -50 && (*d - today).num_days() < 170)
+}
+
+#[tokio::test]
+async fn local_times_on_daylight_saving_nights_are_refused_or_exact() {
+    let s = common::start().await;
+    let room = office(&s, 3).await;
+    let token = s.token("fran").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/patients/{}/appointments", s.base, s.patient_id);
+    let post = |date: &str, start: &str, end: &str| {
+        client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({
+                "kind": "individual_therapy", "clinician_id": s.users["casey"], "room_id": room,
+                "date": date, "start": start, "end": end,
+            }))
+            .send()
+    };
+    // Spring forward: 02:30 on 8 Mar 2026 does not exist in New York.
+    let res = post("2026-03-08", "02:30", "03:20").await.expect("send");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["fields"][0]["field"], "start");
+    assert_eq!(
+        body["error"]["fields"][0]["message"],
+        "the start time 02:30 does not exist on 8 Mar 2026 in America/New_York: clocks go \
+         forward from 02:00 to 03:00"
+    );
+    // Fall back: 01:30 on 1 Nov 2026 happens twice, so it is refused rather than guessed.
+    let res = post("2026-11-01", "01:30", "02:20").await.expect("send");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["fields"][0]["field"], "start");
+    let message = body["error"]["fields"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("the start time 01:30 happens twice on 1 Nov 2026"),
+        "{message}"
+    );
+    let res = post("2026-11-01", "00:30", "01:20").await.expect("send");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["fields"][0]["field"], "end");
+
+    // The chart's form says the same on its page.
+    let fran = s.browser("fran").await;
+    let patient = s.patient_id;
+    let form = |date: String, start: &'static str, end: &'static str| {
+        vec![
+            ("kind", "individual_therapy".to_owned()),
+            ("clinician_id", s.users["casey"].to_string()),
+            ("room", room.to_string()),
+            ("date", date),
+            ("start", start.to_owned()),
+            ("end", end.to_owned()),
+        ]
+    };
+    let page_post = |fields: Vec<(&'static str, String)>| {
+        let fran = &fran;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            fran.post(&format!("/patients/{patient}/appointments"), &pairs)
+                .await
+        }
+    };
+    let res = page_post(form("2026-03-08".into(), "02:30", "03:20")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(
+        html.contains("02:30 does not exist on 8 Mar 2026 in America/New_York"),
+        "{html}"
+    );
+
+    // Booked across the fall-back night, the feed's event ends after it starts.
+    let Some(night) = fall_back_in_feed_window() else {
+        return;
+    };
+    let res = page_post(form(night.format("%Y-%m-%d").to_string(), "00:30", "02:20")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let created = fran
+        .post(&format!("/patients/{patient}/calendar-feeds"), &[])
+        .await
+        .text()
+        .await
+        .expect("text");
+    let feed_url = created
+        .split("id=\"new-feed-url\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("feed url")
+        .to_owned();
+    let text = common::client()
+        .get(format!("{}{feed_url}", s.base))
+        .send()
+        .await
+        .expect("feed")
+        .text()
+        .await
+        .expect("text");
+    let cal = ical::IcalParser::new(text.as_bytes())
+        .next()
+        .expect("a calendar")
+        .expect("parses");
+    assert_eq!(cal.events.len(), 1);
+    let value = |name: &str| {
+        cal.events[0]
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_default()
+    };
+    // 00:30 EDT and 02:20 EST, both wall-clock times that happen once: 170 real minutes.
+    let zone = trellis_domain::schedule::zone::SiteZone::parse("America/New_York").expect("zone");
+    let read = |v: String| {
+        zone.resolve(chrono::NaiveDateTime::parse_from_str(&v, "%Y%m%dT%H%M%S").expect("local"))
+            .expect("instant")
+    };
+    let (start, end) = (read(value("DTSTART")), read(value("DTEND")));
+    assert_eq!((end - start).num_minutes(), 170);
+}

@@ -14,7 +14,7 @@ pub mod phases;
 pub mod track;
 pub mod zone;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 /// Why a schedule rule refused its input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,4 +68,40 @@ pub enum ScheduleError {
     /// A configuration value that makes the rule meaningless.
     #[error("invalid setting: {0}")]
     InvalidSetting(String),
+    /// A local time inside a spring-forward gap: the clocks skip it that day.
+    #[error(
+        "{} does not exist on {} in {zone}: clocks go forward from {} to {}",
+        time.format("%H:%M"), date.format("%-d %b %Y"), from.format("%H:%M"), to.format("%H:%M")
+    )]
+    LocalTimeSkipped {
+        /// The time asked for.
+        time: NaiveTime,
+        /// The local date.
+        date: NaiveDate,
+        /// The site's IANA zone name.
+        zone: &'static str,
+        /// Wall-clock time the clocks jump from.
+        from: NaiveTime,
+        /// Wall-clock time the clocks jump to.
+        to: NaiveTime,
+    },
+    /// A local time inside a fall-back overlap: it happens twice that day.
+    #[error(
+        "{} happens twice on {} in {zone}: clocks go back from {} to {}; choose a time before {} \
+         or from {} on",
+        time.format("%H:%M"), date.format("%-d %b %Y"), from.format("%H:%M"), to.format("%H:%M"),
+        to.format("%H:%M"), from.format("%H:%M")
+    )]
+    LocalTimeRepeated {
+        /// The time asked for.
+        time: NaiveTime,
+        /// The local date.
+        date: NaiveDate,
+        /// The site's IANA zone name.
+        zone: &'static str,
+        /// Wall-clock time the clocks go back from.
+        from: NaiveTime,
+        /// Wall-clock time the clocks go back to.
+        to: NaiveTime,
+    },
 }

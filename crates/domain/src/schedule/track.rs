@@ -4,6 +4,16 @@
 //! 6 pm local all year; each occurrence is turned into UTC instants with the zone rule in
 //! [`super::zone`]. A slot whose end time is not after its start time runs past midnight into the
 //! next day. Holidays and one-off cancellations are matched against the date the session *starts*.
+//!
+//! On a daylight-saving night a session is never dropped and never ends before it starts:
+//! - a start the clocks skip (02:30 on a spring-forward day) is shifted forward by the gap
+//!   (03:30 daylight time), the RFC 5545 reading calendar clients also use, so the feed and the
+//!   day sheet show the same time; its end is the slot's own end, or the planned length after
+//!   the shifted start when the whole slot lies in the gap;
+//! - a start or end that happens twice (01:30 on a fall-back day) is the first occurrence.
+//!
+//! Tracks meet in the afternoon and evening, so this only matters for an overnight pattern; the
+//! tests below pin each case. One-off bookings are stricter (see [`super::zone::SiteZone::resolve_exact`]).
 
 use std::fmt;
 

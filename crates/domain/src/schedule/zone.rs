@@ -8,11 +8,17 @@
 //!   03:30 EDT);
 //! - a local time that happens twice at fall-back is the *first* occurrence, i.e. the earlier
 //!   (daylight) offset (01:30 on the New York fall-back day is 01:30 EDT, 05:30 UTC).
+//!
+//! That rule suits recurring patterns and day boundaries. A one-off time typed by staff (an
+//! appointment) goes through [`SiteZone::resolve_exact`] instead, which refuses both cases with a
+//! message naming the date and the change, so nothing is moved without anyone seeing it.
 
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +74,63 @@ impl SiteZone {
             .checked_sub_signed(TimeDelta::seconds(i64::from(offset.local_minus_utc())))
             .ok_or(ScheduleError::OutOfRange)?;
         Ok(Utc.from_utc_datetime(&utc))
+    }
+
+    /// The instant of a local time typed for a single booking: refused if the clocks skip it
+    /// (spring forward) or pass it twice (fall back). Refusing the repeated hour rather than
+    /// asking which of the two is meant keeps the form simple; the clinic is closed at that hour.
+    pub fn resolve_exact(self, local: NaiveDateTime) -> Result<DateTime<Utc>, ScheduleError> {
+        let exists = |at: NaiveDateTime| self.0.from_local_datetime(&at);
+        match exists(local) {
+            LocalResult::Single(instant) => Ok(instant.with_timezone(&Utc)),
+            LocalResult::None => {
+                let (from, to) = self.span_around(local, |r| matches!(r, LocalResult::None));
+                Err(ScheduleError::LocalTimeSkipped {
+                    time: local.time(),
+                    date: local.date(),
+                    zone: self.name(),
+                    from: from.time(),
+                    to: to.time(),
+                })
+            }
+            LocalResult::Ambiguous(..) => {
+                let (first, after) =
+                    self.span_around(local, |r| matches!(r, LocalResult::Ambiguous(..)));
+                Err(ScheduleError::LocalTimeRepeated {
+                    time: local.time(),
+                    date: local.date(),
+                    zone: self.name(),
+                    from: after.time(),
+                    to: first.time(),
+                })
+            }
+        }
+    }
+
+    /// The first minute of the run of wall-clock minutes around `local` for which `inside` holds,
+    /// and the first minute after it. DST gaps and overlaps are whole minutes and under a day.
+    fn span_around(
+        self,
+        local: NaiveDateTime,
+        inside: impl Fn(LocalResult<DateTime<Tz>>) -> bool,
+    ) -> (NaiveDateTime, NaiveDateTime) {
+        let minute = TimeDelta::minutes(1);
+        let check = |at: NaiveDateTime| inside(self.0.from_local_datetime(&at));
+        let mut first = local;
+        while let Some(earlier) = first.checked_sub_signed(minute) {
+            if !check(earlier) || local - earlier > TimeDelta::days(1) {
+                break;
+            }
+            first = earlier;
+        }
+        let mut after = local;
+        while let Some(later) = after.checked_add_signed(minute) {
+            after = later;
+            if !check(later) || later - local > TimeDelta::days(1) {
+                break;
+            }
+        }
+        (first, after)
     }
 
     /// The instant a calendar day begins at the site: local midnight, resolved as above; the
@@ -196,6 +259,52 @@ mod tests {
         assert_eq!(
             ny.resolve(at("2024-11-03 02:00")),
             Ok(utc("2024-11-03 07:00"))
+        );
+    }
+
+    #[test]
+    fn a_booked_time_the_clocks_skip_is_refused_naming_the_change() {
+        let ny = SiteZone::parse("America/New_York").unwrap();
+        let err = ny.resolve_exact(at("2026-03-08 02:30")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "02:30 does not exist on 8 Mar 2026 in America/New_York: clocks go forward from 02:00 \
+             to 03:00"
+        );
+        assert!(ny.resolve_exact(at("2026-03-08 02:00")).is_err());
+        assert_eq!(
+            ny.resolve_exact(at("2026-03-08 01:59")),
+            Ok(utc("2026-03-08 06:59"))
+        );
+        assert_eq!(
+            ny.resolve_exact(at("2026-03-08 03:00")),
+            Ok(utc("2026-03-08 07:00"))
+        );
+    }
+
+    #[test]
+    fn a_booked_time_that_happens_twice_is_refused_naming_the_change() {
+        let ny = SiteZone::parse("America/New_York").unwrap();
+        let err = ny.resolve_exact(at("2026-11-01 01:30")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "01:30 happens twice on 1 Nov 2026 in America/New_York: clocks go back from 02:00 to \
+             01:00; choose a time before 01:00 or from 02:00 on"
+        );
+        assert!(ny.resolve_exact(at("2026-11-01 01:00")).is_err());
+        assert_eq!(
+            ny.resolve_exact(at("2026-11-01 00:59")),
+            Ok(utc("2026-11-01 04:59"))
+        );
+        // 02:00 happens once, in EST.
+        assert_eq!(
+            ny.resolve_exact(at("2026-11-01 02:00")),
+            Ok(utc("2026-11-01 07:00"))
+        );
+        // An ordinary day is untouched.
+        assert_eq!(
+            ny.resolve_exact(at("2026-11-02 01:30")),
+            Ok(utc("2026-11-02 06:30"))
         );
     }
 

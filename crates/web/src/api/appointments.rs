@@ -38,10 +38,12 @@ pub struct BookingBody {
     /// Local date (YYYY-MM-DD).
     #[serde(default)]
     pub date: String,
-    /// Local start (HH:MM).
+    /// Local start (HH:MM). Refused (422) if the clocks skip it or pass it twice that day at a
+    /// daylight-saving change.
     #[serde(default)]
     pub start: String,
-    /// Local end (HH:MM), after the start the same day.
+    /// Local end (HH:MM), after the start the same day; refused like the start on a
+    /// daylight-saving change. The booked length is the real time between the two.
     #[serde(default)]
     pub end: String,
     /// People in the room; two if omitted (four for a family session).
