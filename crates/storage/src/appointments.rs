@@ -339,6 +339,16 @@ impl Store {
         let when =
             TimeRange::new(starts, ends).map_err(|e| StoreError::invalid("end", e.to_string()))?;
         let minutes = (ends - starts).num_minutes();
+        // The clock length was checked above; across a spring-forward gap the real one is shorter.
+        if minutes < 5 {
+            return Err(StoreError::invalid(
+                "end",
+                format!(
+                    "the clocks go forward during this booking, so it lasts {minutes} min in real \
+                     time; book at least 5"
+                ),
+            ));
+        }
         // Sessions exist only once materialised; make sure the days around the booking have theirs.
         let read = self.grant::<can::ReadSchedule>(grant.actor())?;
         let first = new.date.pred_opt().unwrap_or(new.date);

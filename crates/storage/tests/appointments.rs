@@ -467,6 +467,17 @@ async fn booked_times_on_daylight_saving_nights_are_exact_or_refused() {
         "the start time 02:30 does not exist on 8 Mar 2026 in America/New_York: clocks go forward from 02:00 to \
          03:00"
     );
+    // 01:59–03:00 by the clock on 8 Mar 2026 is one real minute: refused.
+    let (field, message) = only_error(
+        store
+            .book_appointment(&grant, &appointment(&s, (2026, 3, 8), (1, 59), 61))
+            .await,
+    );
+    assert_eq!(field, "end");
+    assert!(
+        message.contains("so it lasts 1 min in real time"),
+        "{message}"
+    );
     // 01:30 on 1 Nov 2026 happens twice: refused rather than guessed.
     let (field, message) = only_error(
         store
