@@ -788,3 +788,49 @@ async fn wrong_current_passwords_count_toward_the_lockout() {
         .count();
     assert_eq!(failed, 5);
 }
+
+#[tokio::test]
+async fn a_set_up_key_not_confirmed_within_ten_minutes_is_discarded() {
+    let s = start().await;
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
+        .await
+        .expect("policy");
+    let (c, res) = password_step(&s, "casey").await;
+    let html = res.text().await.expect("text");
+    let (csrf, key) = (csrf_in(&html), key_in(&html));
+    let eleven_minutes_ago =
+        trellis_storage::Instant(chrono::Utc::now() - chrono::Duration::minutes(11)).to_db();
+    trellis_storage::testing::raw_execute(
+        &s.store,
+        &format!(
+            "UPDATE users SET mfa_pending_at = '{eleven_minutes_ago}' WHERE id = {}",
+            s.users["casey"]
+        ),
+    )
+    .await
+    .expect("age the set-up");
+    let res = post_set_up(&s, &c, &csrf, &[("code", &code_of(&key, 0))]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("not confirmed within 10 minutes"));
+    let fresh = key_in(&html);
+    assert_ne!(fresh, key, "a new key replaces the discarded one");
+    assert!(
+        !s.store
+            .staff_user(s.users["casey"])
+            .await
+            .expect("user")
+            .mfa_enabled
+    );
+    let done = post_set_up(&s, &c, &csrf, &[("code", &code_of(&fresh, 0))]).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(
+        s.store.mfa_secret(s.users["casey"]).await.expect("secret"),
+        Some(fresh)
+    );
+    assert!(audit_of(&s, "casey")
+        .await
+        .iter()
+        .any(|r| r.action == "mfa_enrolled"));
+}
