@@ -472,13 +472,16 @@ pub async fn enrol(
             "Code from your current authenticator: not right, or already used. Wait for its next code."
         }
     };
-    let secret = pending.ok_or_else(|| AppError::Internal("set-up secret vanished".into()))?;
-    enrolment_page(
-        session,
-        &secret,
-        Some(message.into()),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
+    match pending {
+        Some(secret) => enrolment_page(
+            session,
+            &secret,
+            Some(message.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        // Another tab started a set-up meanwhile: offer a key that is current.
+        None => start_enrolment(&state, session, Some(message.into())).await,
+    }
 }
 
 #[derive(Template)]
