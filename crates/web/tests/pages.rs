@@ -514,7 +514,18 @@ async fn a_role_that_requires_mfa_must_enrol_before_using_trellis() {
         .send()
         .await
         .expect("post");
-    assert_eq!(done.url().path(), "/dashboard");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done
+        .text()
+        .await
+        .expect("text")
+        .contains("Two-step verification is set up"));
+    let now_in = c
+        .get(format!("{}/dashboard", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(now_in.url().path(), "/dashboard");
     assert!(
         s.store
             .staff_user(s.users["casey"])

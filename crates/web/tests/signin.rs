@@ -424,3 +424,413 @@ async fn common_and_guessable_passwords_are_refused_wherever_a_password_is_set()
         "/dashboard"
     );
 }
+
+/// A code of `secret` for `offset` seconds from now.
+fn code_of(secret: &str, offset: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .expect("base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes)
+        .expect("totp")
+        .generate(now + offset)
+}
+
+fn key_in(html: &str) -> String {
+    html.split("Key: <code>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("key shown")
+        .to_owned()
+}
+
+async fn post_set_up(
+    s: &TestServer,
+    c: &reqwest::Client,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![("csrf_token", csrf)];
+    form.extend_from_slice(fields);
+    c.post(format!("{}/account/mfa", s.base))
+        .header("Origin", &s.base)
+        .form(&form)
+        .send()
+        .await
+        .expect("post")
+}
+
+/// A second, fully signed-in session of the user, made in the store; its cookie header.
+async fn other_session(s: &TestServer, username: &'static str) -> String {
+    let user = s.store.staff_user(s.users[username]).await.expect("user");
+    let (secret, _) = s
+        .store
+        .create_session(&user, true, "192.0.2.7", chrono::Duration::hours(12))
+        .await
+        .expect("session");
+    format!("trellis_session={secret}")
+}
+
+async fn dashboard_with(s: &TestServer, cookie: &str) -> String {
+    client()
+        .get(format!("{}/dashboard", s.base))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .expect("get")
+        .url()
+        .path()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn wrong_set_up_codes_lock_the_account_and_are_audited_without_code_or_key() {
+    let s = start().await;
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
+        .await
+        .expect("policy");
+    let (c, res) = password_step(&s, "casey").await;
+    assert_eq!(res.url().path(), "/account/mfa");
+    let html = res.text().await.expect("text");
+    let (csrf, key) = (csrf_in(&html), key_in(&html));
+    let right: u32 = code_of(&key, 0).parse().expect("digits");
+    let wrong = format!("{:06}", (right + 500_000) % 1_000_000);
+    for attempt in 1..=6 {
+        let res = post_set_up(&s, &c, &csrf, &[("code", &wrong)]).await;
+        let status = res.status();
+        let path = res.url().path().to_owned();
+        let html = res.text().await.expect("text");
+        match attempt {
+            1..=4 => {
+                assert_eq!(
+                    status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "attempt {attempt}"
+                );
+                assert!(html.contains("New authenticator code: not right"));
+            }
+            5 => assert!(html.contains("This account is locked"), "attempt {attempt}"),
+            _ => assert_eq!(path, "/login", "attempt {attempt}: the session ended"),
+        }
+    }
+    // Locked: even the password and the right code from the shown key get nowhere now.
+    let (_, again) = password_step(&s, "casey").await;
+    assert!(again
+        .text()
+        .await
+        .expect("text")
+        .contains("This account is locked"));
+    assert!(
+        !s.store
+            .staff_user(s.users["casey"])
+            .await
+            .expect("user")
+            .mfa_enabled
+    );
+    let failures: Vec<_> = audit_of(&s, "casey")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "mfa_failed")
+        .collect();
+    assert_eq!(failures.len(), 5);
+    for row in &failures {
+        assert!(
+            row.detail.starts_with("set-up: wrong code"),
+            "{}",
+            row.detail
+        );
+        assert!(row.ip.is_some());
+        assert!(!row.detail.contains(&wrong) && !row.detail.contains(&key));
+    }
+}
+
+#[tokio::test]
+async fn replacing_an_authenticator_needs_a_code_from_the_current_one() {
+    let s = start().await;
+    enable_mfa(&s, "casey").await;
+    // Half signed in (password only): no way to the replacement.
+    let (half, _) = half_signed_in(&s, "casey").await;
+    let res = half
+        .get(format!("{}/account/mfa?replace=1", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.url().path(), "/login/mfa");
+    let (c, csrf) = half_signed_in(&s, "casey").await;
+    assert_eq!(
+        send_code(&s, &c, &csrf, &totp_now()).await.url().path(),
+        "/dashboard"
+    );
+    let other = other_session(&s, "casey").await;
+    assert_eq!(dashboard_with(&s, &other).await, "/dashboard");
+    let page = c
+        .get(format!("{}/account/mfa?replace=1", s.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let key = key_in(&page);
+    let new_code = code_of(&key, 0);
+    for current in ["", "12ab", wrong_code().as_str(), totp_now().as_str()] {
+        // Missing, malformed, wrong, and already used to sign in: all refused.
+        let res = post_set_up(
+            &s,
+            &c,
+            &csrf,
+            &[("code", &new_code), ("current_code", current)],
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{current:?}"
+        );
+        assert!(res
+            .text()
+            .await
+            .expect("text")
+            .contains("Code from your current authenticator: not right"));
+    }
+    assert_eq!(
+        s.store
+            .mfa_secret(s.users["casey"])
+            .await
+            .expect("secret")
+            .as_deref(),
+        Some(MFA_SECRET)
+    );
+    assert_eq!(dashboard_with(&s, &other).await, "/dashboard");
+    // The next code of the authenticator in use (one step of drift is allowed) replaces it.
+    let done = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[
+            ("code", &new_code),
+            ("current_code", &code_of(MFA_SECRET, 30)),
+        ],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done
+        .text()
+        .await
+        .expect("text")
+        .contains("Your other sessions have been signed out"));
+    assert_eq!(
+        s.store.mfa_secret(s.users["casey"]).await.expect("secret"),
+        Some(key)
+    );
+    assert_eq!(dashboard_with(&s, &other).await, "/login");
+    let kept = c
+        .get(format!("{}/dashboard", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(kept.url().path(), "/dashboard");
+    let audit = audit_of(&s, "casey").await;
+    assert!(audit.iter().any(|r| r.action == "mfa_replaced"));
+    assert_eq!(audit.iter().filter(|r| r.action == "mfa_failed").count(), 4);
+}
+
+const NEW_PASSWORD: &str = "marmalade tugboat violet orchard";
+
+#[tokio::test]
+async fn changing_ones_password_ends_other_sessions_and_revokes_tokens_but_keeps_this_one() {
+    let s = start().await;
+    let laptop = s.browser("olive").await;
+    let phone = s.browser("olive").await;
+    let token = s.token("olive").await;
+    assert_eq!(me(&s, &token).await, StatusCode::OK);
+    let form = laptop.get("/account/password").await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let res = laptop
+        .post(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("Your password is changed"));
+    assert_eq!(phone.get("/dashboard").await.url().path(), "/login");
+    assert_eq!(me(&s, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(laptop.get("/dashboard").await.url().path(), "/dashboard");
+    let audit = audit_of(&s, "olive").await;
+    let change = audit
+        .iter()
+        .find(|r| r.action == "change_password")
+        .expect("audited");
+    assert!(!change.detail.contains(NEW_PASSWORD) && !change.detail.contains(PASSWORD));
+    // The new password signs in; the old one does not.
+    let c = client();
+    let page = c
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let res = c
+        .post(format!("{}/login", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", "olive"),
+            ("password", NEW_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.url().path(), "/dashboard");
+}
+
+#[tokio::test]
+async fn the_password_change_form_refuses_bad_input_field_by_field() {
+    let s = start().await;
+    let laptop = s.browser("olive").await;
+    let phone = s.browser("olive").await;
+    for (fields, message) in [
+        (
+            [
+                ("current_password", ""),
+                ("new_password", ""),
+                ("confirm_password", ""),
+            ],
+            "Current password: is required",
+        ),
+        (
+            [
+                ("current_password", "not my password at all"),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+            "Current password: is not right",
+        ),
+        (
+            [
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", "marmalade tugboat violet"),
+            ],
+            "Confirm new password: does not match",
+        ),
+        (
+            [
+                ("current_password", PASSWORD),
+                ("new_password", "password1234"),
+                ("confirm_password", "password1234"),
+            ],
+            "New password: ",
+        ),
+    ] {
+        let res = laptop.post("/account/password", &fields).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        let html = res.text().await.expect("text");
+        assert!(html.contains(message), "{message}: {html}");
+        assert!(!html.contains("password1234") && !html.contains(NEW_PASSWORD));
+    }
+    // Nothing changed: the other session still works and the old password still signs in.
+    assert_eq!(phone.get("/dashboard").await.url().path(), "/dashboard");
+    s.browser("olive").await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_toward_the_lockout() {
+    let s = start().await;
+    let laptop = s.browser("olive").await;
+    for attempt in 1..=5 {
+        let res = laptop
+            .post(
+                "/account/password",
+                &[
+                    ("current_password", "not my password at all"),
+                    ("new_password", NEW_PASSWORD),
+                    ("confirm_password", NEW_PASSWORD),
+                ],
+            )
+            .await;
+        let html = res.text().await.expect("text");
+        if attempt < 5 {
+            assert!(
+                html.contains("Current password: is not right"),
+                "attempt {attempt}"
+            );
+        } else {
+            assert!(html.contains("This account is locked"), "attempt {attempt}");
+        }
+    }
+    assert_eq!(laptop.get("/dashboard").await.url().path(), "/login");
+    let (_, again) = password_step(&s, "olive").await;
+    assert!(again
+        .text()
+        .await
+        .expect("text")
+        .contains("This account is locked"));
+    let failed = audit_of(&s, "olive")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "password_change_failed")
+        .count();
+    assert_eq!(failed, 5);
+}
+
+#[tokio::test]
+async fn a_set_up_key_not_confirmed_within_ten_minutes_is_discarded() {
+    let s = start().await;
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
+        .await
+        .expect("policy");
+    let (c, res) = password_step(&s, "casey").await;
+    let html = res.text().await.expect("text");
+    let (csrf, key) = (csrf_in(&html), key_in(&html));
+    let eleven_minutes_ago =
+        trellis_storage::Instant(chrono::Utc::now() - chrono::Duration::minutes(11)).to_db();
+    trellis_storage::testing::raw_execute(
+        &s.store,
+        &format!(
+            "UPDATE users SET mfa_pending_at = '{eleven_minutes_ago}' WHERE id = {}",
+            s.users["casey"]
+        ),
+    )
+    .await
+    .expect("age the set-up");
+    let res = post_set_up(&s, &c, &csrf, &[("code", &code_of(&key, 0))]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("not confirmed within 10 minutes"));
+    let fresh = key_in(&html);
+    assert_ne!(fresh, key, "a new key replaces the discarded one");
+    assert!(
+        !s.store
+            .staff_user(s.users["casey"])
+            .await
+            .expect("user")
+            .mfa_enabled
+    );
+    let done = post_set_up(&s, &c, &csrf, &[("code", &code_of(&fresh, 0))]).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(
+        s.store.mfa_secret(s.users["casey"]).await.expect("secret"),
+        Some(fresh)
+    );
+    assert!(audit_of(&s, "casey")
+        .await
+        .iter()
+        .any(|r| r.action == "mfa_enrolled"));
+}

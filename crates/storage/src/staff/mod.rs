@@ -29,6 +29,8 @@ pub const LOCKOUT_MINUTES: i64 = 15;
 pub const IP_FAILURE_LIMIT: i64 = 20;
 /// Longest an API token may live, unless the deployment sets another maximum.
 pub const DEFAULT_TOKEN_MAX_DAYS: i64 = 90;
+/// How long an authenticator being set up waits for its confirming code before it is discarded.
+pub const MFA_ENROLMENT_MINUTES: i64 = 10;
 
 /// A staff account as listed for administrators.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
@@ -119,6 +121,33 @@ pub enum SecondFactorOutcome {
     Locked(Instant),
 }
 
+/// What became of confirming an authenticator being set up (or replacing one).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnrolmentOutcome {
+    /// Confirmed: the new authenticator is the account's second factor, this session is fully
+    /// signed in and every other session of the account has ended.
+    Enrolled,
+    /// The code from the new authenticator was wrong.
+    Wrong,
+    /// The account already has a second factor and the code from it was wrong or already used.
+    CurrentCodeWrong,
+    /// No set-up is waiting, or it was not confirmed within [`MFA_ENROLMENT_MINUTES`].
+    Expired,
+    /// Too many failures: the account is locked until the instant and this session has ended.
+    Locked(Instant),
+}
+
+/// What became of a self-service password change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PasswordChangeOutcome {
+    /// Changed: other sessions ended and API tokens revoked; this session stays.
+    Changed,
+    /// The current password was wrong (counted toward the lockout).
+    WrongCurrent,
+    /// Too many failures: the account is locked until the instant and this session has ended.
+    Locked(Instant),
+}
+
 /// A live staff session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffSession {
@@ -157,6 +186,34 @@ async fn end_half_sessions(tx: &mut Transaction<'static, Any>, user_id: i64) -> 
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Ends one session of a user and any of theirs still waiting for a second factor.
+async fn end_session_and_half_sessions(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    session_hash: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1 AND id_hash = $2")
+        .bind(user_id)
+        .bind(session_hash)
+        .execute(&mut **tx)
+        .await?;
+    end_half_sessions(tx, user_id).await
+}
+
+/// Discards an authenticator set-up that was not confirmed.
+async fn clear_pending_enrolment(tx: &mut Transaction<'static, Any>, user_id: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET mfa_pending_secret = NULL, mfa_pending_at = NULL WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether a set-up started at `at` may still be confirmed.
+fn enrolment_open(at: Instant) -> bool {
+    Instant::now().0 - at.0 < Duration::minutes(MFA_ENROLMENT_MINUTES)
 }
 
 /// Revokes every live API token of a user.
@@ -640,15 +697,15 @@ impl Store {
             // password holder could re-enter it between guesses at the code and never lock.
             return Ok(LoginOutcome::NeedsMfa(user));
         }
+        if self.mfa_required(user.role()?).await? {
+            // As above: the count stands until the authenticator set-up is confirmed.
+            return Ok(LoginOutcome::NeedsMfaEnrolment(user));
+        }
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(user_id)
             .execute(self.writer())
             .await?;
-        Ok(if self.mfa_required(user.role()?).await? {
-            LoginOutcome::NeedsMfaEnrolment(user)
-        } else {
-            LoginOutcome::Success(user)
-        })
+        Ok(LoginOutcome::Success(user))
     }
 
     /// Completes a sign-in with the second factor. `code_step` is the TOTP time step the code
@@ -980,6 +1037,309 @@ impl Store {
                 .await?
                 .flatten(),
         )
+    }
+
+    /// Starts setting up an authenticator: the secret waits, apart from any authenticator in
+    /// use, for a confirming code within [`MFA_ENROLMENT_MINUTES`].
+    pub async fn start_mfa_enrolment(&self, user_id: i64, secret: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET mfa_pending_secret = $2, mfa_pending_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(secret)
+            .bind(Instant::now())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// The secret of the authenticator being set up, unless its window has passed.
+    pub async fn pending_mfa_secret(&self, user_id: i64) -> Result<Option<String>> {
+        let row: Option<(Option<String>, Option<Instant>)> =
+            sqlx::query_as("SELECT mfa_pending_secret, mfa_pending_at FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(match row {
+            Some((Some(secret), Some(at))) if enrolment_open(at) => Some(secret),
+            _ => None,
+        })
+    }
+
+    /// Confirms the authenticator being set up. `new_step` is the time step the code from the
+    /// new authenticator matched (none if wrong); `current_step` the step the code from the
+    /// authenticator in use matched, needed only when the account already has one (a stolen
+    /// session alone cannot swap it). A failure is audited like a failed sign-in (never a code
+    /// or secret) and counts toward the lockout, at which this session ends. On success the
+    /// change is audited and every other session of the account ends.
+    pub async fn confirm_mfa_enrolment(
+        &self,
+        session_secret: &str,
+        user_id: i64,
+        new_step: Option<i64>,
+        current_step: Option<i64>,
+        ip: &str,
+    ) -> Result<EnrolmentOutcome> {
+        #[derive(FromRow)]
+        struct Row {
+            username: String,
+            role: String,
+            failed_logins: i64,
+            locked_until: Option<Instant>,
+            #[sqlx(try_from = "Flag")]
+            mfa_enabled: bool,
+            mfa_last_step: Option<i64>,
+            mfa_pending_secret: Option<String>,
+            mfa_pending_at: Option<Instant>,
+        }
+        let now = Instant::now();
+        let mut tx = self.begin().await?;
+        let row: Row = sqlx::query_as(
+            "SELECT username, role, failed_logins, locked_until, mfa_enabled, mfa_last_step,
+                 mfa_pending_secret, mfa_pending_at FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("user"))?;
+        let actor = Actor {
+            user_id: Some(user_id),
+            username: row.username,
+            role: parse_code(&row.role, "role")?,
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        };
+        let session_hash = secret_hash(session_secret);
+        if let Some(until) = row.locked_until.filter(|u| *u > now) {
+            end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
+            tx.commit().await?;
+            return Ok(EnrolmentOutcome::Locked(until));
+        }
+        let pending = match (row.mfa_pending_secret, row.mfa_pending_at) {
+            (Some(secret), Some(at)) if enrolment_open(at) => secret,
+            _ => {
+                clear_pending_enrolment(&mut tx, user_id).await?;
+                tx.commit().await?;
+                return Ok(EnrolmentOutcome::Expired);
+            }
+        };
+        let last = row.mfa_last_step;
+        let current_ok =
+            !row.mfa_enabled || current_step.is_some_and(|c| last.is_none_or(|l| c > l));
+        let failure = match (current_ok, new_step) {
+            (false, _) => Some((
+                EnrolmentOutcome::CurrentCodeWrong,
+                "set-up: current code wrong or already used",
+            )),
+            (true, None) => Some((EnrolmentOutcome::Wrong, "set-up: wrong code")),
+            (true, Some(_)) => None,
+        };
+        if let Some((outcome, reason)) = failure {
+            let failures = row.failed_logins + 1;
+            let lock = (failures >= LOCKOUT_THRESHOLD)
+                .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
+            sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(if lock.is_some() { 0 } else { failures })
+                .bind(lock)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
+                .bind(ip)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            audit::append(
+                &mut tx,
+                &actor,
+                AuditEvent {
+                    action: "mfa_failed",
+                    record_type: "session",
+                    record_id: None,
+                    patient_id: None,
+                    detail: match lock {
+                        Some(_) => {
+                            format!("{reason}; account locked for {LOCKOUT_MINUTES} minutes")
+                        }
+                        None => reason.into(),
+                    },
+                },
+            )
+            .await?;
+            if let Some(until) = lock {
+                clear_pending_enrolment(&mut tx, user_id).await?;
+                end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
+                tx.commit().await?;
+                return Ok(EnrolmentOutcome::Locked(until));
+            }
+            tx.commit().await?;
+            return Ok(outcome);
+        }
+        // Steps are wall-clock time steps, so the latest one seen covers both authenticators.
+        let step = [new_step, current_step, last].into_iter().flatten().max();
+        sqlx::query(
+            "UPDATE users SET mfa_secret = $2, mfa_enabled = $3, mfa_last_step = $4,
+                 mfa_pending_secret = NULL, mfa_pending_at = NULL, failed_logins = 0,
+                 locked_until = NULL, last_login_at = $5
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(&pending)
+        .bind(true)
+        .bind(step)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let kept = sqlx::query(
+            "UPDATE staff_sessions SET mfa_verified = $3 WHERE id_hash = $1 AND user_id = $2",
+        )
+        .bind(&session_hash)
+        .bind(user_id)
+        .bind(true)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if kept == 0 {
+            // Dropping the transaction leaves the account as it was.
+            return Err(StoreError::NotFound("session"));
+        }
+        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(&session_hash)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEvent {
+                action: if row.mfa_enabled {
+                    "mfa_replaced"
+                } else {
+                    "mfa_enrolled"
+                },
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: "by the account holder; other sessions ended".into(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(EnrolmentOutcome::Enrolled)
+    }
+
+    /// Changes the signed-in user's own password. The current password is checked first; a
+    /// wrong one is audited and counts toward the lockout, at which this session ends. The new
+    /// one must pass [`validate_password`]. On success the account's other sessions end and
+    /// its API tokens are revoked (as an administrator's reset does), this session stays.
+    pub async fn change_own_password(
+        &self,
+        session_secret: &str,
+        user_id: i64,
+        current: &str,
+        new: &str,
+        ip: &str,
+    ) -> Result<PasswordChangeOutcome> {
+        let now = Instant::now();
+        let row: Option<(String, i64, Option<Instant>)> = sqlx::query_as(
+            "SELECT password_hash, failed_logins, locked_until FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.reader())
+        .await?;
+        let (hash, failures, locked_until) = row.ok_or(StoreError::NotFound("user"))?;
+        let user = self.staff_user(user_id).await?;
+        let actor = Actor {
+            user_id: Some(user_id),
+            username: user.username.clone(),
+            role: user.role()?,
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        };
+        let session_hash = secret_hash(session_secret);
+        if let Some(until) = locked_until.filter(|u| *u > now) {
+            let mut tx = self.begin().await?;
+            end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
+            tx.commit().await?;
+            return Ok(PasswordChangeOutcome::Locked(until));
+        }
+        if !verify_password(current.to_owned(), hash).await {
+            let failures = failures + 1;
+            let lock = (failures >= LOCKOUT_THRESHOLD)
+                .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
+            let mut tx = self.begin().await?;
+            sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(if lock.is_some() { 0 } else { failures })
+                .bind(lock)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
+                .bind(ip)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            audit::append(
+                &mut tx,
+                &actor,
+                AuditEvent {
+                    action: "password_change_failed",
+                    record_type: "user",
+                    record_id: Some(user_id),
+                    patient_id: None,
+                    detail: match lock {
+                        Some(_) => format!(
+                            "wrong current password; account locked for {LOCKOUT_MINUTES} minutes"
+                        ),
+                        None => "wrong current password".into(),
+                    },
+                },
+            )
+            .await?;
+            if lock.is_some() {
+                end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
+            }
+            tx.commit().await?;
+            return Ok(match lock {
+                Some(until) => PasswordChangeOutcome::Locked(until),
+                None => PasswordChangeOutcome::WrongCurrent,
+            });
+        }
+        validate_password(
+            new,
+            &[
+                &user.username,
+                &user.display_name,
+                user.email.as_deref().unwrap_or(""),
+            ],
+        )?;
+        let new_hash = hash_password(new.to_owned()).await?;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(&new_hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(&session_hash)
+            .execute(&mut *tx)
+            .await?;
+        revoke_tokens_of(&mut tx, user_id).await?;
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEvent {
+                action: "change_password",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: "by the account holder; other sessions ended, API tokens revoked".into(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(PasswordChangeOutcome::Changed)
     }
 
     /// Creates an API token for a user; returns the secret, shown once. A token carries exactly

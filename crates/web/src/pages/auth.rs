@@ -1,7 +1,9 @@
-//! Sign-in, sign-out, the second factor (TOTP) and its enrolment.
+//! Sign-in, sign-out, the second factor (TOTP) and its enrolment, and changing one's own
+//! password.
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
 use axum_extra::extract::cookie::CookieJar;
@@ -13,7 +15,11 @@ use crate::error::AppError;
 use crate::identity::{cookie, ClientInfo, Identity, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::AppState;
 use trellis_storage::access::Actor;
-use trellis_storage::staff::{random_secret, LoginOutcome, SecondFactorOutcome, StaffUser};
+use trellis_storage::staff::{
+    random_secret, EnrolmentOutcome, LoginOutcome, PasswordChangeOutcome, SecondFactorOutcome,
+    StaffSession, StaffUser, MFA_ENROLMENT_MINUTES,
+};
+use trellis_storage::StoreError;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -172,6 +178,10 @@ struct MfaPage {
     notice: Option<String>,
     enrolment: Option<Enrolment>,
     show_form: bool,
+    /// Replacing an authenticator: a code from the one in use is asked for too.
+    replacing: bool,
+    /// A fully signed-in user: links to the account's other settings.
+    signed_in: bool,
 }
 
 /// Code form fields.
@@ -179,6 +189,9 @@ struct MfaPage {
 pub struct CodeForm {
     #[serde(default)]
     code: String,
+    /// When replacing an authenticator: a code from the one in use.
+    #[serde(default)]
+    current_code: String,
 }
 
 fn totp(secret_base32: &str) -> Result<TOTP, AppError> {
@@ -213,11 +226,17 @@ fn code_step(secret: &str, code: &str) -> Result<Option<i64>, AppError> {
 }
 
 fn partial_session(identity: &Identity) -> Option<(&String, &StaffUser, &String)> {
+    any_session(identity).map(|(secret, session)| (secret, &session.user, &session.csrf_token))
+}
+
+fn any_session(identity: &Identity) -> Option<(&String, &StaffSession)> {
     match identity {
-        Identity::Session { secret, session } => Some((secret, &session.user, &session.csrf_token)),
+        Identity::Session { secret, session } => Some((secret, session)),
         _ => None,
     }
 }
+
+const LOCKED: &str = "This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.";
 
 /// Asks for the second factor after a correct password.
 pub async fn mfa_page(Extension(identity): Extension<Identity>) -> Result<Response, AppError> {
@@ -231,6 +250,8 @@ pub async fn mfa_page(Extension(identity): Extension<Identity>) -> Result<Respon
         notice: None,
         enrolment: None,
         show_form: true,
+        replacing: false,
+        signed_in: false,
     };
     Ok(Html(page.render()?).into_response())
 }
@@ -267,7 +288,7 @@ pub async fn mfa_verify(
                 jar,
                 &state,
                 user.username.clone(),
-                Some("This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.".into()),
+                Some(LOCKED.into()),
                 None,
             );
         }
@@ -279,6 +300,8 @@ pub async fn mfa_verify(
         notice: None,
         enrolment: None,
         show_form: true,
+        replacing: false,
+        signed_in: false,
     };
     Ok(Html(page.render()?).into_response())
 }
@@ -299,92 +322,290 @@ fn enrolment(user: &StaffUser, secret: &str) -> Result<Enrolment, AppError> {
     })
 }
 
-/// Shows the authenticator set-up (also reached straight after sign-in when the role requires MFA).
-pub async fn enrol_page(
-    State(state): State<AppState>,
-    Extension(identity): Extension<Identity>,
+/// `?replace=1` on the set-up page: set up a new authenticator in place of the one in use.
+#[derive(Deserialize)]
+pub struct EnrolQuery {
+    #[serde(default)]
+    replace: Option<String>,
+}
+
+/// Starts a set-up with a fresh secret (waiting, not in use, until a code confirms it) and
+/// shows it with the code form.
+async fn start_enrolment(
+    state: &AppState,
+    session: &StaffSession,
+    message: Option<String>,
 ) -> Result<Response, AppError> {
-    let Some((_, user, csrf)) = partial_session(&identity) else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    if user.mfa_enabled {
-        let page = MfaPage {
-            csrf: csrf.clone(),
-            action: "/account/mfa",
-            message: None,
-            notice: Some("Two-step verification is on for your account.".into()),
-            enrolment: None,
-            show_form: false,
-        };
-        return Ok(Html(page.render()?).into_response());
-    }
-    // A new secret each visit until one is confirmed; it is only stored, not enabled, here.
     let mut raw = [0u8; 20];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
     let secret = Secret::Raw(raw.to_vec()).to_encoded().to_string();
-    let actor = Actor {
-        user_id: Some(user.id),
-        username: user.username.clone(),
-        role: user.role()?,
-        ip: None,
-        request_id: None,
-    };
     state
         .store
-        .set_mfa_secret(&actor, user.id, Some(&secret), false)
+        .start_mfa_enrolment(session.user.id, &secret)
         .await?;
-    let page = MfaPage {
-        csrf: csrf.clone(),
-        action: "/account/mfa",
-        message: None,
-        notice: None,
-        enrolment: Some(enrolment(user, &secret)?),
-        show_form: true,
+    let status = if message.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
     };
-    Ok(Html(page.render()?).into_response())
+    enrolment_page(session, &secret, message, status)
 }
 
-/// Confirms the authenticator with a code and turns MFA on.
+fn enrolment_page(
+    session: &StaffSession,
+    secret: &str,
+    message: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let page = MfaPage {
+        csrf: session.csrf_token.clone(),
+        action: "/account/mfa",
+        message,
+        notice: Some(format!(
+            "Confirm within {MFA_ENROLMENT_MINUTES} minutes; after that this key is discarded."
+        )),
+        enrolment: Some(enrolment(&session.user, secret)?),
+        show_form: true,
+        replacing: session.user.mfa_enabled,
+        signed_in: session.mfa_verified,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// Shows the authenticator set-up (also reached straight after sign-in when the role requires
+/// MFA). An account that already has one sees its status, and may replace it once fully signed
+/// in, with a code from the one in use.
+pub async fn enrol_page(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+    Query(query): Query<EnrolQuery>,
+) -> Result<Response, AppError> {
+    let Some((_, session)) = any_session(&identity) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if session.user.mfa_enabled {
+        if !session.mfa_verified {
+            return Ok(Redirect::to("/login/mfa").into_response());
+        }
+        if query.replace.is_none() {
+            let page = MfaPage {
+                csrf: session.csrf_token.clone(),
+                action: "/account/mfa",
+                message: None,
+                notice: Some("Two-step verification is on for your account.".into()),
+                enrolment: None,
+                show_form: false,
+                replacing: false,
+                signed_in: true,
+            };
+            return Ok(Html(page.render()?).into_response());
+        }
+    }
+    start_enrolment(&state, session, None).await
+}
+
+/// Confirms the authenticator being set up with a code from it (and, when replacing, a code
+/// from the one in use). Wrong codes are audited and count toward the lockout; an unconfirmed
+/// set-up expires; success ends the account's other sessions.
 pub async fn enrol(
     State(state): State<AppState>,
     Extension(identity): Extension<Identity>,
+    Extension(info): Extension<ClientInfo>,
+    jar: CookieJar,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let Some((session_secret, user, csrf)) = partial_session(&identity) else {
+    let Some((session_secret, session)) = any_session(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let Some(secret) = state.store.mfa_secret(user.id).await? else {
-        return Ok(Redirect::to("/account/mfa").into_response());
-    };
-    let step = code_step(&secret, &form.code)?;
-    if user.mfa_enabled || step.is_none() {
-        let page = MfaPage {
-            csrf: csrf.clone(),
-            action: "/account/mfa",
-            message: Some(
-                "That code is not right. Check the app shows Trellis and enter its current code."
-                    .into(),
-            ),
-            notice: None,
-            enrolment: Some(enrolment(user, &secret)?),
-            show_form: !user.mfa_enabled,
-        };
-        return Ok(Html(page.render()?).into_response());
+    let user = &session.user;
+    if user.mfa_enabled && !session.mfa_verified {
+        return Ok(Redirect::to("/login/mfa").into_response());
     }
-    let actor = Actor {
-        user_id: Some(user.id),
-        username: user.username.clone(),
-        role: user.role()?,
-        ip: None,
-        request_id: None,
+    let pending = state.store.pending_mfa_secret(user.id).await?;
+    let new_step = match &pending {
+        Some(secret) => code_step(secret, &form.code)?,
+        None => None,
     };
-    state
+    let current_step = match state.store.mfa_secret(user.id).await? {
+        Some(secret) if user.mfa_enabled => code_step(&secret, &form.current_code)?,
+        _ => None,
+    };
+    let outcome = state
         .store
-        .set_mfa_secret_from_step(&actor, user.id, Some(&secret), true, step)
+        .confirm_mfa_enrolment(session_secret, user.id, new_step, current_step, &info.ip)
         .await?;
-    state
+    let message = match outcome {
+        EnrolmentOutcome::Enrolled => {
+            let page = MfaPage {
+                csrf: session.csrf_token.clone(),
+                action: "/account/mfa",
+                message: None,
+                notice: Some(
+                    "Two-step verification is set up with your new authenticator. Your other sessions have been signed out."
+                        .into(),
+                ),
+                enrolment: None,
+                show_form: false,
+                replacing: false,
+                signed_in: true,
+            };
+            return Ok(Html(page.render()?).into_response());
+        }
+        EnrolmentOutcome::Locked(_) => {
+            let jar = jar.remove(cookie(SESSION_COOKIE, String::new(), &state));
+            return render_login(jar, &state, user.username.clone(), Some(LOCKED.into()), None);
+        }
+        EnrolmentOutcome::Expired => {
+            return start_enrolment(
+                &state,
+                session,
+                Some(format!(
+                    "The set-up was not confirmed within {MFA_ENROLMENT_MINUTES} minutes, so that key was discarded. Scan this new one."
+                )),
+            )
+            .await;
+        }
+        EnrolmentOutcome::Wrong => {
+            "New authenticator code: not right. Check the app shows Trellis and enter its current code."
+        }
+        EnrolmentOutcome::CurrentCodeWrong => {
+            "Code from your current authenticator: not right, or already used. Wait for its next code."
+        }
+    };
+    match pending {
+        Some(secret) => enrolment_page(
+            session,
+            &secret,
+            Some(message.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        // Another tab started a set-up meanwhile: offer a key that is current.
+        None => start_enrolment(&state, session, Some(message.into())).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    csrf: String,
+    errors: Vec<(&'static str, String)>,
+    notice: Option<String>,
+}
+
+impl PasswordPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn password_page(
+    session: &StaffSession,
+    errors: Vec<(&'static str, String)>,
+    notice: Option<String>,
+) -> Result<Response, AppError> {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = PasswordPage {
+        csrf: session.csrf_token.clone(),
+        errors,
+        notice,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+fn signed_in(identity: &Identity) -> Option<(&String, &StaffSession)> {
+    any_session(identity).filter(|(_, s)| s.mfa_verified)
+}
+
+/// The form for changing one's own password.
+pub async fn password_form(Extension(identity): Extension<Identity>) -> Result<Response, AppError> {
+    let Some((_, session)) = signed_in(&identity) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    password_page(session, Vec::new(), None)
+}
+
+/// Password change fields.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// Changes one's own password: the current one is checked (a wrong one counts toward the
+/// lockout), the new one must pass the password rule; other sessions end, API tokens are
+/// revoked, this session stays.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+    Extension(info): Extension<ClientInfo>,
+    jar: CookieJar,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let Some((secret, session)) = signed_in(&identity) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let mut errors = Vec::new();
+    if form.current_password.is_empty() {
+        errors.push(("current_password", "is required".to_owned()));
+    }
+    if form.new_password.is_empty() {
+        errors.push(("new_password", "is required".to_owned()));
+    } else if form.new_password != form.confirm_password {
+        errors.push((
+            "confirm_password",
+            "does not match the new password".to_owned(),
+        ));
+    }
+    if !errors.is_empty() {
+        return password_page(session, errors, None);
+    }
+    let outcome = state
         .store
-        .mark_session_mfa_verified(session_secret, user.id)
-        .await?;
-    Ok(Redirect::to("/dashboard").into_response())
+        .change_own_password(
+            secret,
+            session.user.id,
+            &form.current_password,
+            &form.new_password,
+            &info.ip,
+        )
+        .await;
+    match outcome {
+        Ok(PasswordChangeOutcome::Changed) => password_page(
+            session,
+            Vec::new(),
+            Some("Your password is changed. Your other sessions have been signed out and your API tokens revoked.".into()),
+        ),
+        Ok(PasswordChangeOutcome::WrongCurrent) => password_page(
+            session,
+            vec![("current_password", "is not right".to_owned())],
+            None,
+        ),
+        Ok(PasswordChangeOutcome::Locked(_)) => {
+            let jar = jar.remove(cookie(SESSION_COOKIE, String::new(), &state));
+            render_login(jar, &state, session.user.username.clone(), Some(LOCKED.into()), None)
+        }
+        Err(StoreError::Invalid(problems)) => password_page(
+            session,
+            problems
+                .into_iter()
+                .map(|p| match p.field {
+                    "password" => ("new_password", p.message),
+                    other => (other, p.message),
+                })
+                .collect(),
+            None,
+        ),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/login/mfa", get(auth::mfa_page).post(auth::mfa_verify))
         .route("/account/mfa", get(auth::enrol_page).post(auth::enrol))
+        .route(
+            "/account/password",
+            get(auth::password_form).post(auth::change_password),
+        )
         .route("/dashboard", get(patients::dashboard))
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/search", post(patients::search))
