@@ -567,7 +567,9 @@ async fn gather_phase_progress(
         });
         week += Duration::days(7);
     }
-    // Every open flag counts (moderate and high), and every safety task without a response.
+    // Every open flag counts (moderate and high), and every safety task without a response: a
+    // flag's own tasks and the prescriber's review of a screen (a missing MOUD, an explained
+    // opioid), which stays open after the counselor answers the flag.
     let (open_flags, open_high_flags): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN severity = 'high' THEN 1 ELSE 0 END), 0)
          FROM patient_flags WHERE patient_id = $1 AND resolved_at IS NULL",
@@ -577,9 +579,10 @@ async fn gather_phase_progress(
     .await?;
     let open_safety_tasks: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM tasks WHERE patient_id = $1 AND completed_at IS NULL
-         AND (kind = 'safety_flag' OR flag_id IS NOT NULL)",
+         AND (kind = 'safety_flag' OR kind = $2 OR flag_id IS NOT NULL)",
     )
     .bind(patient_id)
+    .bind(crate::medications::PRESCRIBER_REVIEW_TASK_KIND)
     .fetch_one(&mut **tx)
     .await?;
     let screens = drug_screens_for_phase_review(tx, patient_id, since).await?;

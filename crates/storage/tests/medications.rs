@@ -646,6 +646,25 @@ async fn a_negative_buprenorphine_on_active_moud_raises_a_flag_and_a_prescriber_
         .await
         .expect("complete");
     assert_eq!(open_tasks(&c, &doc).await.len(), 1);
+    // The prescriber's open review is still an unanswered safety task: no step down yet.
+    let review = c
+        .store
+        .phase_review(&read, today())
+        .await
+        .expect("review")
+        .expect("phases");
+    let task_check = review
+        .step_down
+        .checks
+        .iter()
+        .find(|c| c.label == "no unanswered safety task")
+        .expect("check");
+    assert_eq!(
+        task_check.status,
+        CheckStatus::NotMet,
+        "{}",
+        task_check.reason
+    );
 }
 
 #[tokio::test]
