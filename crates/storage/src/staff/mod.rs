@@ -178,6 +178,62 @@ pub struct ApiTokenInfo {
     pub revoked_at: Option<Instant>,
 }
 
+/// A failed credential (a second-factor code, a current password) as the audit log names it.
+struct CredentialFailure<'a> {
+    action: &'static str,
+    record_type: &'static str,
+    record_id: Option<i64>,
+    reason: &'a str,
+}
+
+/// Counts one more failed credential toward the account lockout inside the caller's
+/// transaction: the account's count (reset when this failure locks it), the address for
+/// throttling, and an audit row with the reason, never the credential. Returns the lock's end
+/// when this failure locks the account.
+async fn count_credential_failure(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    failures_before: i64,
+    ip: &str,
+    now: Instant,
+    failure: &CredentialFailure<'_>,
+) -> Result<Option<Instant>> {
+    let user_id = actor.user_id.ok_or(StoreError::NotFound("user"))?;
+    let failures = failures_before + 1;
+    let lock = (failures >= LOCKOUT_THRESHOLD)
+        .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
+    sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(if lock.is_some() { 0 } else { failures })
+        .bind(lock)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
+        .bind(ip)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    audit::append(
+        tx,
+        actor,
+        AuditEvent {
+            action: failure.action,
+            record_type: failure.record_type,
+            record_id: failure.record_id,
+            patient_id: None,
+            detail: match lock {
+                Some(_) => format!(
+                    "{}; account locked for {LOCKOUT_MINUTES} minutes",
+                    failure.reason
+                ),
+                None => failure.reason.to_owned(),
+            },
+        },
+    )
+    .await?;
+    Ok(lock)
+}
+
 /// Ends a user's sessions that are still waiting for their second factor.
 async fn end_half_sessions(tx: &mut Transaction<'static, Any>, user_id: i64) -> Result<()> {
     sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1 AND mfa_verified = $2")
@@ -785,36 +841,17 @@ impl Store {
             tx.commit().await?;
             return Ok(SecondFactorOutcome::Verified);
         }
-        let failures = failures + 1;
-        let lock = (failures >= LOCKOUT_THRESHOLD)
-            .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
-        sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
-            .bind(user_id)
-            .bind(if lock.is_some() { 0 } else { failures })
-            .bind(lock)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
-            .bind(ip)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        audit::append(
-            &mut tx,
-            &actor,
-            AuditEvent {
-                action: "mfa_failed",
-                record_type: "session",
-                record_id: None,
-                patient_id: None,
-                detail: match (code_step, lock) {
-                    (Some(_), None) => "code already used".into(),
-                    (None, None) => "wrong code".into(),
-                    (_, Some(_)) => format!("account locked for {LOCKOUT_MINUTES} minutes"),
-                },
+        let failure = CredentialFailure {
+            action: "mfa_failed",
+            record_type: "session",
+            record_id: None,
+            reason: if code_step.is_some() {
+                "code already used"
+            } else {
+                "wrong code"
             },
-        )
-        .await?;
+        };
+        let lock = count_credential_failure(&mut tx, &actor, failures, ip, now, &failure).await?;
         if lock.is_some() {
             end_half_sessions(&mut tx, user_id).await?;
         }
@@ -1133,37 +1170,15 @@ impl Store {
             (true, Some(_)) => None,
         };
         if let Some((outcome, reason)) = failure {
-            let failures = row.failed_logins + 1;
-            let lock = (failures >= LOCKOUT_THRESHOLD)
-                .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
-            sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
-                .bind(user_id)
-                .bind(if lock.is_some() { 0 } else { failures })
-                .bind(lock)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
-                .bind(ip)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            audit::append(
-                &mut tx,
-                &actor,
-                AuditEvent {
-                    action: "mfa_failed",
-                    record_type: "session",
-                    record_id: None,
-                    patient_id: None,
-                    detail: match lock {
-                        Some(_) => {
-                            format!("{reason}; account locked for {LOCKOUT_MINUTES} minutes")
-                        }
-                        None => reason.into(),
-                    },
-                },
-            )
-            .await?;
+            let failure = CredentialFailure {
+                action: "mfa_failed",
+                record_type: "session",
+                record_id: None,
+                reason,
+            };
+            let lock =
+                count_credential_failure(&mut tx, &actor, row.failed_logins, ip, now, &failure)
+                    .await?;
             if let Some(until) = lock {
                 clear_pending_enrolment(&mut tx, user_id).await?;
                 end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
@@ -1262,38 +1277,15 @@ impl Store {
             return Ok(PasswordChangeOutcome::Locked(until));
         }
         if !verify_password(current.to_owned(), hash).await {
-            let failures = failures + 1;
-            let lock = (failures >= LOCKOUT_THRESHOLD)
-                .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
             let mut tx = self.begin().await?;
-            sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
-                .bind(user_id)
-                .bind(if lock.is_some() { 0 } else { failures })
-                .bind(lock)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
-                .bind(ip)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            audit::append(
-                &mut tx,
-                &actor,
-                AuditEvent {
-                    action: "password_change_failed",
-                    record_type: "user",
-                    record_id: Some(user_id),
-                    patient_id: None,
-                    detail: match lock {
-                        Some(_) => format!(
-                            "wrong current password; account locked for {LOCKOUT_MINUTES} minutes"
-                        ),
-                        None => "wrong current password".into(),
-                    },
-                },
-            )
-            .await?;
+            let failure = CredentialFailure {
+                action: "password_change_failed",
+                record_type: "user",
+                record_id: Some(user_id),
+                reason: "wrong current password",
+            };
+            let lock =
+                count_credential_failure(&mut tx, &actor, failures, ip, now, &failure).await?;
             if lock.is_some() {
                 end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
             }
