@@ -1,5 +1,5 @@
 //! Each role's dashboard over real HTTP: what it shows, what it must not show (minimum
-//! necessary), overdue badges, and that it agrees with the full page it links to.
+//! necessary), overdue badges; and facts two pages show that must agree (weekly hours).
 
 mod common;
 
@@ -319,4 +319,52 @@ async fn admin_and_privacy_officer_see_tasks_and_no_patient_lists() {
             assert!(!html.contains(word), "{user} must not see {word:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn schedule_and_phase_tabs_count_the_same_weeks_under_the_minimum() {
+    let s = start().await;
+    let dora = s.browser("dora").await;
+    let saved = dora
+        .post(
+            &format!("/programs/{}/phases", s.program_id),
+            &[
+                ("phases", "Phase 1 | 5 | 9\nPhase 2 | 3 | 6"),
+                ("min_weeks_in_phase", "4"),
+                ("min_attendance_percent", "80"),
+                ("negative_screens", "2"),
+                ("objectives_met", "1"),
+                ("weeks_under_minimum", "1"),
+                ("positive_screens", "2"),
+                ("screen_window", "3"),
+                ("outreach_after_unexcused", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let casey = s.browser("casey").await;
+    let schedule = casey
+        .get(&format!("/patients/{}/schedule", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    let table = &schedule[schedule.find("id=\"weekly-hours\"").expect("hours table")..];
+    let table = &table[..table.find("</table>").expect("end")];
+    let under = table.matches(">Under minimum<").count();
+    // Dana came to nothing since her admission 14 days ago: every whole week since is short,
+    // the weeks before it and this week are not judged.
+    assert!(under >= 1, "{table}");
+    assert!(table.contains(">Before admission<"), "{table}");
+    assert!(table.contains(">This week, so far<"), "{table}");
+    let phase = casey
+        .get(&format!("/patients/{}/phase", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        phase.contains(&format!("under the weekly minimum {under} weeks running")),
+        "the Phase tab agrees with the Schedule tab's {under} weeks: {phase}"
+    );
 }
