@@ -1267,6 +1267,35 @@ pub(crate) async fn appointment_service_records(
                 .await?
         }
     };
+    as_service_records(rows)
+}
+
+/// One patient's attended appointment minutes starting in `from..to`, read inside the caller's
+/// transaction (the phase review judges them with the group minutes, as the Schedule tab does).
+pub(crate) async fn patient_appointment_records_in(
+    tx: &mut Transaction<'static, Any>,
+    patient_id: i64,
+    from: Instant,
+    to: Instant,
+) -> Result<Vec<ServiceRecord>> {
+    let rows: Vec<(i64, String, Instant, i64)> = sqlx::query_as(
+        "SELECT patient_id, kind, service_start, minutes_attended FROM appointments
+         WHERE status = 'booked' AND minutes_attended > 0 AND service_start >= $1
+         AND service_start < $2 AND patient_id = $3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(patient_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(as_service_records(rows)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
+}
+
+/// Appointment rows as service records; kinds that are no service (a drug screen) are left out.
+fn as_service_records(rows: Vec<(i64, String, Instant, i64)>) -> Result<Vec<(i64, ServiceRecord)>> {
     let mut out = Vec::new();
     for (patient_id, kind, start, minutes) in rows {
         let kind: AppointmentKind = parse_code(&kind, "appointment kind")?;

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod collaterals;
 pub mod confidentiality;
 pub mod crypto;
+pub mod dashboard;
 pub mod discharge;
 pub mod episodes;
 pub mod measures;

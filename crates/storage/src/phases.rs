@@ -8,19 +8,23 @@
 //! before). Leaving the program's phases (e.g. a step up to PHP) is a level-of-care change and
 //! goes through `Store::change_level`, not here.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, FromRow, Transaction};
 use std::num::NonZeroUsize;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::absences::OutreachRule;
 use trellis_domain::schedule::attendance::AttendanceStatus;
-use trellis_domain::schedule::hours::{below_asam_floor, HoursStatus, Population};
+use trellis_domain::schedule::hours::{
+    below_asam_floor, service_hours, whole_weeks_since, HoursPolicy, HoursStatus, Population,
+    ServiceRecord,
+};
 pub use trellis_domain::schedule::phases::CheckStatus;
 use trellis_domain::schedule::phases::{
     Criterion, Destination, Direction, Phase, PhasePlan, PhaseProgress, PromotionCriteria,
     Recommendation, Recommended, ScreenResult, StepCase, StepUpTriggers,
 };
+use trellis_domain::schedule::zone::SiteZone;
 
 use crate::access::{can, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -521,6 +525,61 @@ async fn plan_objectives_met_for_phase_review(
     }))
 }
 
+/// The phase's whole weeks judged by the rule and the minutes the Schedule tab uses (every
+/// attended service, groups and appointments, credited to the site's local days), against the
+/// phase's weekly hours.
+async fn phase_weekly_hours(
+    tx: &mut Transaction<'static, Any>,
+    patient_id: i64,
+    standing: &Standing,
+    today: NaiveDate,
+) -> Result<Vec<HoursStatus>> {
+    let zone_name: String = sqlx::query_scalar(
+        "SELECT s.timezone FROM episodes e JOIN sites s ON s.id = e.site_id WHERE e.id = $1",
+    )
+    .bind(standing.episode.id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // A day either side, so services crossing local midnight are counted; the domain then
+    // assigns every minute to its local day.
+    let from =
+        Instant(standing.since.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::days(1));
+    let to = Instant(today.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(2));
+    let rows: Vec<(Instant, i64, String)> = sqlx::query_as(
+        "SELECT service_start, minutes_attended, service_type FROM attendance
+         WHERE patient_id = $1 AND minutes_attended > 0 AND service_start >= $2
+           AND service_start < $3",
+    )
+    .bind(patient_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut records = rows
+        .into_iter()
+        .map(|(start, minutes, service)| {
+            Ok(ServiceRecord {
+                start: start.0,
+                minutes: u32::try_from(minutes).unwrap_or(0),
+                service: parse_code(&service, "service type")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    records.extend(
+        crate::appointments::patient_appointment_records_in(tx, patient_id, from, to).await?,
+    );
+    let hours = service_hours(&records, zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let required = u32::try_from(standing.phases[standing.index].weekly_minutes).unwrap_or(0);
+    let policy = HoursPolicy {
+        weekly_minimum_minutes: required,
+        weekly_ceiling_minutes: None,
+        per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
+    };
+    whole_weeks_since(&hours, &policy, standing.since, today)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// Gathers everything the phase rules judge, in one place: weeks in phase, attendance and
 /// weekly minutes since the phase began, drug screens, treatment-plan objectives, open safety
 /// flags (moderate or high) and unanswered safety tasks.
@@ -532,8 +591,8 @@ async fn gather_phase_progress(
 ) -> Result<PhaseProgress> {
     let since = standing.since;
     let weeks_in_phase = u32::try_from((today - since).num_days().max(0) / 7).unwrap_or(0);
-    let marks: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT a.status, gs.local_date, a.minutes_attended FROM attendance a
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "SELECT a.status FROM attendance a
          JOIN group_sessions gs ON gs.id = a.session_id
          WHERE a.patient_id = $1 AND gs.local_date >= $2 AND gs.local_date <= $3
          ORDER BY gs.starts_at",
@@ -543,30 +602,11 @@ async fn gather_phase_progress(
     .bind(Day(today))
     .fetch_all(&mut **tx)
     .await?;
-    let mut attendance = Vec::with_capacity(marks.len());
-    let mut minutes_by_week: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
-    for (status, date, minutes) in &marks {
-        attendance.push(parse_code::<AttendanceStatus>(status, "attendance status")?);
-        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-            .map_err(|_| StoreError::Corrupt("session date".into()))?;
-        *minutes_by_week.entry(monday(date)).or_default() += minutes;
-    }
-    // Whole weeks only: from the first Monday on or after the phase start to last week.
-    let required = standing.phases[standing.index].weekly_minutes;
-    let mut weekly_hours = Vec::new();
-    let mut week = monday(since);
-    if week < since {
-        week += Duration::days(7);
-    }
-    while week < monday(today) {
-        let minutes = minutes_by_week.get(&week).copied().unwrap_or(0);
-        weekly_hours.push(if minutes < required {
-            HoursStatus::UnderMinimum
-        } else {
-            HoursStatus::Within
-        });
-        week += Duration::days(7);
-    }
+    let attendance = statuses
+        .iter()
+        .map(|s| parse_code::<AttendanceStatus>(s, "attendance status"))
+        .collect::<Result<Vec<_>>>()?;
+    let weekly_hours = phase_weekly_hours(tx, patient_id, standing, today).await?;
     // Every open flag counts (moderate and high), and every safety task without a response: a
     // flag's own tasks and the prescriber's review of a screen (a missing MOUD, an explained
     // opioid), which stays open after the counselor answers the flag.
@@ -599,10 +639,6 @@ async fn gather_phase_progress(
         open_safety_tasks: count(open_safety_tasks),
         weekly_hours,
     })
-}
-
-fn monday(date: NaiveDate) -> NaiveDate {
-    date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
 }
 
 /// One side of the review as staff see it.

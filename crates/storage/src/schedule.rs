@@ -14,8 +14,8 @@ use trellis_domain::schedule::absences::{outreach_needed, SessionMark};
 use trellis_domain::schedule::attendance::{Attendance, AttendanceStatus};
 use trellis_domain::schedule::curriculum::{Curriculum, Topic};
 use trellis_domain::schedule::hours::{
-    service_hours, week_start, DayEligibility, HoursPolicy, HoursStatus, ServiceRecord,
-    ServiceType, WeekAssessment,
+    care_weeks, service_hours, week_start, CareWeek, DayEligibility, HoursPolicy, HoursStatus,
+    ServiceRecord, ServiceType,
 };
 use trellis_domain::schedule::track::{expand_sessions, Track, WeeklySlot};
 use trellis_domain::schedule::zone::SiteZone;
@@ -240,7 +240,7 @@ pub struct PatientSchedule {
     /// The weekly minimum and ceiling applied, if the patient has an open episode.
     pub policy: Option<HoursPolicy>,
     /// The last weeks' hours, oldest first.
-    pub weeks: Vec<WeekAssessment>,
+    pub weeks: Vec<CareWeek>,
     /// Days with service, with their per-diem eligibility.
     pub days: Vec<DayEligibility>,
     /// Curriculum coverage per current enrolment.
@@ -999,8 +999,8 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        let program: Option<(String, f64, String)> = sqlx::query_as(
-            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care
+        let program: Option<(String, f64, String, Day)> = sqlx::query_as(
+            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.admitted_on
              FROM episodes e JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
              WHERE e.patient_id = $1 AND e.status = 'open'",
         )
@@ -1008,13 +1008,13 @@ impl Store {
         .fetch_optional(self.reader())
         .await?;
         let zone_name = match &program {
-            Some((tz, _, _)) => tz.clone(),
+            Some((tz, _, _, _)) => tz.clone(),
             None => self.site_timezone_of_patient(patient_id).await?,
         };
         let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let policy = program
             .as_ref()
-            .map(|(_, hours, level)| program_policy(*hours, level))
+            .map(|(_, hours, level, _)| program_policy(*hours, level))
             .transpose()?;
         let first_week = week_start(today)
             .ok()
@@ -1049,8 +1049,11 @@ impl Store {
             weekly_ceiling_minutes: None,
             per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
         });
-        let weeks = hours
-            .assess_weeks(&shown_policy, first_week, weeks)
+        // Without an open episode no week is in care, so none is judged.
+        let in_care_since = program
+            .as_ref()
+            .map_or(NaiveDate::MAX, |(_, _, _, admitted)| admitted.0);
+        let weeks = care_weeks(&hours, &shown_policy, in_care_since, today, weeks)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut days = hours.per_diem_days(&shown_policy);
         days.retain(|d| d.date >= first_week);

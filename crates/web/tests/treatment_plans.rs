@@ -326,7 +326,7 @@ async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() 
     let s = start().await;
     let b = s.browser("casey").await;
     let unsigned = |html: &str| {
-        html.split("id=\"unsignedplans\"")
+        html.split("id=\"caseload\"")
             .nth(1)
             .and_then(|rest| rest.split("</section>").next())
             .map(str::to_owned)
@@ -334,9 +334,8 @@ async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() 
     let dashboard = b.get("/dashboard").await.text().await.expect("text");
     let section = unsigned(&dashboard).expect("the section");
     assert!(section.contains("Dana"), "{section}");
-    assert!(section.contains("not written"));
     assert!(
-        section.contains("<td>14</td>"),
+        section.contains("Plan not written (14 days since admission)"),
         "admitted 14 days ago: {section}"
     );
     assert!(
@@ -369,7 +368,7 @@ async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() 
     let dashboard = b.get("/dashboard").await.text().await.expect("text");
     assert!(unsigned(&dashboard)
         .expect("the section")
-        .contains("draft waiting for signatures"));
+        .contains("Plan waiting for signatures"));
 
     let casey = actor(&s.users, "casey", Role::Counselor);
     let grant = s
@@ -391,8 +390,10 @@ async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() 
         .expect("sign");
     let dashboard = b.get("/dashboard").await.text().await.expect("text");
     assert!(
-        unsigned(&dashboard).is_none_or(|section| !section.contains("Dana")),
-        "a signed plan leaves the list"
+        unsigned(&dashboard).is_some_and(|section| section.contains("Dana")
+            && !section.contains("Plan waiting")
+            && !section.contains("Plan not written")),
+        "a signed plan leaves the to-do list"
     );
     // Billing has no caseload and no such section.
     let bill = s.browser("bill").await;
@@ -433,7 +434,8 @@ async fn overdue_reviews_show_on_the_dashboard_and_the_chart() {
         .expect("sign");
     let b = s.browser("casey").await;
     let dashboard = b.get("/dashboard").await.text().await.expect("text");
-    assert!(dashboard.contains("Treatment plan reviews overdue"));
+    assert!(dashboard.contains("Plan review was due"));
+    assert!(dashboard.contains("badge overdue\">overdue"));
     let chart = b
         .get(&format!("/patients/{}/treatment-plan", s.patient_id))
         .await

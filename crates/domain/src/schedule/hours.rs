@@ -408,6 +408,105 @@ impl ServiceHours {
     }
 }
 
+/// Where one week of an episode (or phase) stands on its weekly hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeekStanding {
+    /// The week began before care did: not judged (a part week would always look short).
+    NotInCare,
+    /// The current week: judged only once it has ended.
+    InProgress,
+    /// A whole week in care, judged against the policy.
+    Judged(HoursStatus),
+}
+
+impl WeekStanding {
+    /// The label staff see.
+    pub fn label(self) -> &'static str {
+        match self {
+            WeekStanding::NotInCare => "Before admission",
+            WeekStanding::InProgress => "This week, so far",
+            WeekStanding::Judged(status) => status.label(),
+        }
+    }
+
+    /// Whether the week counts as under the minimum.
+    pub fn is_under(self) -> bool {
+        self == WeekStanding::Judged(HoursStatus::UnderMinimum)
+    }
+}
+
+/// One week of care with its minutes and standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CareWeek {
+    /// The Monday the week starts on.
+    pub week_start: NaiveDate,
+    /// Service minutes that week (so far, for the current week).
+    pub minutes: u32,
+    /// Where it stands.
+    pub standing: WeekStanding,
+}
+
+/// The one rule every page judges weekly hours by: the `count` weeks ending with the week of
+/// `today`, where a week is judged only when it is whole and in care, i.e. it starts on or
+/// after `since` (admission, or the start of a phase) and has ended before `today`'s week.
+pub fn care_weeks(
+    hours: &ServiceHours,
+    policy: &HoursPolicy,
+    since: NaiveDate,
+    today: NaiveDate,
+    count: u32,
+) -> Result<Vec<CareWeek>, ScheduleError> {
+    let this_week = week_start(today)?;
+    let first = this_week
+        .checked_sub_days(Days::new(7 * u64::from(count.saturating_sub(1))))
+        .ok_or(ScheduleError::OutOfRange)?;
+    Ok(hours
+        .assess_weeks(policy, first, count)?
+        .into_iter()
+        .map(|w| CareWeek {
+            week_start: w.week_start,
+            minutes: w.minutes,
+            standing: if w.week_start == this_week {
+                WeekStanding::InProgress
+            } else if w.week_start < since {
+                WeekStanding::NotInCare
+            } else {
+                WeekStanding::Judged(w.status)
+            },
+        })
+        .collect())
+}
+
+/// Every whole week in care from `since` to last week, as [`care_weeks`] judges them, oldest
+/// first.
+pub fn whole_weeks_since(
+    hours: &ServiceHours,
+    policy: &HoursPolicy,
+    since: NaiveDate,
+    today: NaiveDate,
+) -> Result<Vec<HoursStatus>, ScheduleError> {
+    let weeks = (week_start(today)? - week_start(since)?).num_days() / 7 + 1;
+    let count = u32::try_from(weeks.max(1)).map_err(|_| ScheduleError::OutOfRange)?;
+    Ok(care_weeks(hours, policy, since, today, count)?
+        .into_iter()
+        .filter_map(|w| match w.standing {
+            WeekStanding::Judged(status) => Some(status),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Whole weeks in a row under the minimum, counting back from last week.
+pub fn weeks_under_minimum(weeks: &[CareWeek]) -> usize {
+    weeks
+        .iter()
+        .rev()
+        .filter(|w| w.standing != WeekStanding::InProgress)
+        .take_while(|w| w.standing.is_under())
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,5 +707,52 @@ mod tests {
             below_asam_floor(LevelOfCare::Outpatient, Population::Adult, 0),
             None
         );
+    }
+
+    #[test]
+    fn weeks_before_admission_and_the_current_week_are_not_judged() {
+        // Admitted Wednesday 2026-11-18, today Monday 2026-12-07, no service at all.
+        let hours = service_hours(&[], ny()).unwrap();
+        let policy =
+            HoursPolicy::for_level(LevelOfCare::IntensiveOutpatient, Population::Adult).unwrap();
+        let weeks = care_weeks(&hours, &policy, d(2026, 11, 18), d(2026, 12, 7), 6).unwrap();
+        let standings: Vec<WeekStanding> = weeks.iter().map(|w| w.standing).collect();
+        let under = WeekStanding::Judged(HoursStatus::UnderMinimum);
+        assert_eq!(
+            standings,
+            vec![
+                WeekStanding::NotInCare,
+                WeekStanding::NotInCare,
+                WeekStanding::NotInCare,
+                under,
+                under,
+                WeekStanding::InProgress
+            ]
+        );
+        assert_eq!(weeks_under_minimum(&weeks), 2);
+        assert_eq!(
+            whole_weeks_since(&hours, &policy, d(2026, 11, 18), d(2026, 12, 7)).unwrap(),
+            vec![HoursStatus::UnderMinimum, HoursStatus::UnderMinimum]
+        );
+    }
+
+    #[test]
+    fn a_week_within_range_ends_the_run_under_the_minimum() {
+        let policy = HoursPolicy::new(60, None, 180).unwrap();
+        let monday_morning = ny()
+            .resolve(d(2026, 11, 30).and_hms_opt(10, 0, 0).unwrap())
+            .unwrap();
+        let hours = service_hours(
+            &[ServiceRecord {
+                start: monday_morning,
+                minutes: 90,
+                service: ServiceType::Group,
+            }],
+            ny(),
+        )
+        .unwrap();
+        let weeks = care_weeks(&hours, &policy, d(2026, 11, 16), d(2026, 12, 9), 4).unwrap();
+        assert_eq!(weeks_under_minimum(&weeks), 0, "last week met the minimum");
+        assert_eq!(weeks[2].standing, WeekStanding::Judged(HoursStatus::Within));
     }
 }

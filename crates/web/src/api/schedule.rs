@@ -421,7 +421,8 @@ pub struct WeekBody {
     pub week_start: NaiveDate,
     /// Minutes attended.
     pub minutes: u32,
-    /// under_minimum, within or at_or_over_ceiling.
+    /// under_minimum, within or at_or_over_ceiling for a whole week in care; before_admission
+    /// or in_progress (this week) for weeks that are not judged.
     pub status: String,
 }
 
@@ -460,12 +461,14 @@ pub struct PatientScheduleBody {
     pub coverage: Vec<CoverageBody>,
 }
 
-fn status_code(s: trellis_domain::schedule::hours::HoursStatus) -> String {
-    use trellis_domain::schedule::hours::HoursStatus as H;
+fn status_code(s: trellis_domain::schedule::hours::WeekStanding) -> String {
+    use trellis_domain::schedule::hours::{HoursStatus as H, WeekStanding as W};
     match s {
-        H::UnderMinimum => "under_minimum",
-        H::Within => "within",
-        H::AtOrOverCeiling => "at_or_over_ceiling",
+        W::NotInCare => "before_admission",
+        W::InProgress => "in_progress",
+        W::Judged(H::UnderMinimum) => "under_minimum",
+        W::Judged(H::Within) => "within",
+        W::Judged(H::AtOrOverCeiling) => "at_or_over_ceiling",
     }
     .to_owned()
 }
@@ -496,7 +499,7 @@ pub async fn patient_schedule(
             .map(|w| WeekBody {
                 week_start: w.week_start,
                 minutes: w.minutes,
-                status: status_code(w.status),
+                status: status_code(w.standing),
             })
             .collect(),
         days: s
@@ -560,7 +563,9 @@ pub async fn hours_alerts(
                 program_name: a.program_name,
                 minutes: a.minutes,
                 minimum_minutes: a.minimum_minutes,
-                status: status_code(a.status),
+                status: status_code(trellis_domain::schedule::hours::WeekStanding::Judged(
+                    a.status,
+                )),
             })
             .collect(),
     ))

@@ -49,7 +49,6 @@ pub struct ChangeView {
 /// A measure due or overdue.
 pub struct DueView {
     pub(super) patient_id: i64,
-    pub(super) patient_name: String,
     pub(super) instrument: &'static str,
     pub(super) code: &'static str,
     pub(super) due_on: String,
@@ -127,7 +126,6 @@ pub fn due_views(due: Vec<DueMeasure>) -> Vec<DueView> {
     due.into_iter()
         .map(|d| DueView {
             patient_id: d.patient_id,
-            patient_name: d.patient_name,
             instrument: d.instrument.name(),
             code: d.instrument.code(),
             due_on: view::day(&d.due_on),

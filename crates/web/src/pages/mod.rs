@@ -6,6 +6,7 @@ pub(crate) mod appointments;
 pub(crate) mod assessments;
 mod auth;
 mod confidentiality;
+mod dashboard;
 mod discharge;
 mod measures;
 mod medications;
@@ -43,7 +44,7 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(auth::password_form).post(auth::change_password),
         )
-        .route("/dashboard", get(patients::dashboard))
+        .route("/dashboard", get(dashboard::dashboard))
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/search", post(patients::search))
         .route("/patients/new", get(patients::new_form))

@@ -676,8 +676,8 @@ pub async fn schedule_tab(
                 (
                     w.week_start.format("%b %-d").to_string(),
                     hours(w.minutes),
-                    w.status.label(),
-                    w.status == trellis_domain::schedule::hours::HoursStatus::UnderMinimum,
+                    w.standing.label(),
+                    w.standing.is_under(),
                 )
             })
             .collect(),

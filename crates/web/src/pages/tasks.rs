@@ -26,10 +26,13 @@ pub struct TaskView {
     pub(super) assignee: String,
     /// A follow-up after discharge, answered with its outcome rather than free text.
     pub(super) follow_up: bool,
+    /// Past its due day, whatever its priority (a routine follow-up call can be overdue).
+    pub(super) overdue: bool,
 }
 
 /// Tasks as the page shows them.
 pub fn task_views(tasks: Vec<Task>, state: &AppState) -> Vec<TaskView> {
+    let today = state.today();
     tasks
         .into_iter()
         .map(|t| TaskView {
@@ -49,6 +52,7 @@ pub fn task_views(tasks: Vec<Task>, state: &AppState) -> Vec<TaskView> {
                 (None, None) => String::new(),
             },
             follow_up: t.kind == trellis_storage::discharge::FOLLOW_UP_TASK_KIND,
+            overdue: t.due_on.is_some_and(|d| d.0 < today),
             title: t.title,
             priority: t.priority,
         })
