@@ -164,8 +164,7 @@ fn generate_refuses_bad_sizes_and_a_missing_key() {
             "generate",
             "--database-url",
             "sqlite:///tmp/trellis-never.db",
-            "--fraction",
-            fraction,
+            &format!("--fraction={fraction}"),
         ]);
         assert!(!out.status.success(), "--fraction {fraction} was accepted");
         assert!(text(&out.stderr).contains("fraction"), "{}", text(&out.stderr));
@@ -179,4 +178,20 @@ fn generate_refuses_bad_sizes_and_a_missing_key() {
     ]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("episodes"));
+    let dir = std::env::temp_dir().join(format!("trellis-generate-nokey-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args([
+            "generate",
+            "--database-url",
+            &format!("sqlite://{}/t.db", dir.display()),
+            "--episodes",
+            "5",
+        ])
+        .env_remove("TRELLIS_MASTER_KEY")
+        .env_remove("TRELLIS_MASTER_KEY_FILE")
+        .output()
+        .expect("run trellis");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("master key"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use crate::access::{can, Grant};
 use crate::{Engine, Instant, Result, Store, StoreError};
 
-/// Parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_PARAMETERS: usize = 30_000;
+/// Parameters per statement: far below the engines' limits (32,766 and 65,535); sqlx handles
+/// very long statements slowly, and a few hundred rows per statement is already bulk speed.
+const MAX_PARAMETERS: usize = 2_000;
 
 /// One column value, typed so that a NULL binds with its column's type on PostgreSQL.
 #[derive(Debug, Clone, PartialEq)]
