@@ -67,7 +67,11 @@ async fn a_tiny_network_has_the_counts_asked_and_a_verifiable_audit_log() {
         .expect("unlock");
     let generated_sites = "SELECT id FROM sites WHERE code LIKE 'N%'";
     assert_eq!(
-        count(&store, &format!("SELECT COUNT(*) FROM sites WHERE id IN ({generated_sites})")).await,
+        count(
+            &store,
+            &format!("SELECT COUNT(*) FROM sites WHERE id IN ({generated_sites})")
+        )
+        .await,
         2
     );
     assert_eq!(
@@ -102,7 +106,11 @@ async fn a_tiny_network_has_the_counts_asked_and_a_verifiable_audit_log() {
     );
     // Two sites, each fully staffed, and session ids that later inserts do not collide with.
     assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM users WHERE username LIKE 'n0%'").await,
+        count(
+            &store,
+            "SELECT COUNT(*) FROM users WHERE username LIKE 'n0%'"
+        )
+        .await,
         16
     );
 
@@ -167,7 +175,11 @@ fn generate_refuses_bad_sizes_and_a_missing_key() {
             &format!("--fraction={fraction}"),
         ]);
         assert!(!out.status.success(), "--fraction {fraction} was accepted");
-        assert!(text(&out.stderr).contains("fraction"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("fraction"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     let out = trellis(&[
         "generate",
@@ -192,6 +204,10 @@ fn generate_refuses_bad_sizes_and_a_missing_key() {
         .output()
         .expect("run trellis");
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("master key"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("master key"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -41,7 +41,11 @@ async fn a_lapsed_lease_is_taken_over_and_the_first_worker_cannot_finish() {
     )
     .await
     .expect("lapse");
-    let second = store.claim_job("b").await.expect("claim").expect("taken over");
+    let second = store
+        .claim_job("b")
+        .await
+        .expect("claim")
+        .expect("taken over");
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempts, 2);
     assert!(!store.finish_job(&first, "a", "late").await.expect("finish"));
@@ -74,9 +78,12 @@ async fn unknown_kinds_fail_and_are_retried_then_given_up() {
         store.job_counts().await.expect("counts"),
         vec![("queued".to_owned(), 1)]
     );
-    raw_execute(&store, "UPDATE jobs SET attempts = 4, run_at = '2000-01-01T00:00:00.000000Z'")
-        .await
-        .expect("age");
+    raw_execute(
+        &store,
+        "UPDATE jobs SET attempts = 4, run_at = '2000-01-01T00:00:00.000000Z'",
+    )
+    .await
+    .expect("age");
     assert!(store.work_one("a").await.expect("ran"));
     assert_eq!(
         store.job_counts().await.expect("counts"),

@@ -160,7 +160,11 @@ async fn two_servers_share_sessions_and_run_each_job_once() {
         0
     );
     assert_eq!(
-        count(&a.store, "SELECT COUNT(*) FROM audit_log WHERE action = 'housekeeping'").await,
+        count(
+            &a.store,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'housekeeping'"
+        )
+        .await,
         jobs
     );
     let verified = a.store.verify_audit().await.expect("verify");

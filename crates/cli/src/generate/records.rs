@@ -191,13 +191,25 @@ impl<'a> Generator<'a> {
                         day(born),
                         sex.into(),
                         pronouns.into(),
-                        format!("(555) {:03}-{:04}", rng.gen_range(200..999), rng.gen_range(0..10000)).into(),
+                        format!(
+                            "(555) {:03}-{:04}",
+                            rng.gen_range(200..999),
+                            rng.gen_range(0..10000)
+                        )
+                        .into(),
                         LANGUAGES[rng.gen_range(0..LANGUAGES.len())].into(),
                         admitted_at.into(),
                         site.intake.id.into(),
                         admitted_at.into(),
                     ]);
-                    audit.push(site.intake.audit(admitted_at, "create", "patient", id, Some(id), String::new()));
+                    audit.push(site.intake.audit(
+                        admitted_at,
+                        "create",
+                        "patient",
+                        id,
+                        Some(id),
+                        String::new(),
+                    ));
                     earlier.push((id, e.planned_end));
                     id
                 }
@@ -214,15 +226,33 @@ impl<'a> Generator<'a> {
                 REFERRAL_SOURCES[rng.gen_range(0..REFERRAL_SOURCES.len())].into(),
                 counselor.id.into(),
                 program.level_of_care.clone(),
-                if discharged { day(e.planned_end + Duration::days(1)) } else { Value::Text(None) },
+                if discharged {
+                    day(e.planned_end + Duration::days(1))
+                } else {
+                    Value::Text(None)
+                },
                 Value::Int(discharged.then_some(e.discharge_reason)),
                 admitted_at.into(),
                 site.intake.id.into(),
             ]);
-            audit.push(site.intake.audit(admitted_at, "admit", "episode", episode_id, Some(patient_id), format!("program {}", program.id)));
+            audit.push(site.intake.audit(
+                admitted_at,
+                "admit",
+                "episode",
+                episode_id,
+                Some(patient_id),
+                format!("program {}", program.id),
+            ));
             if discharged {
                 let when = at(zone, e.planned_end + Duration::days(1), 12);
-                audit.push(counselor.audit(when, "discharge", "episode", episode_id, Some(patient_id), format!("reason {}", e.discharge_reason)));
+                audit.push(counselor.audit(
+                    when,
+                    "discharge",
+                    "episode",
+                    episode_id,
+                    Some(patient_id),
+                    format!("reason {}", e.discharge_reason),
+                ));
             }
 
             let enrolment_id = load.reserve_ids("track_enrolments", 1).await?;
@@ -231,20 +261,35 @@ impl<'a> Generator<'a> {
                 track.id.into(),
                 patient_id.into(),
                 day(e.admitted_on),
-                if discharged { day(e.planned_end) } else { Value::Text(None) },
+                if discharged {
+                    day(e.planned_end)
+                } else {
+                    Value::Text(None)
+                },
                 admitted_at.into(),
                 counselor.id.into(),
             ]);
-            audit.push(counselor.audit(admitted_at, "enrol", "track_enrolment", enrolment_id, Some(patient_id), format!("track {}", track.id)));
+            audit.push(counselor.audit(
+                admitted_at,
+                "enrol",
+                "track_enrolment",
+                enrolment_id,
+                Some(patient_id),
+                format!("track {}", track.id),
+            ));
 
             // Group attendance: every session of the track from admission to the end so far.
-            let from = track.sessions.partition_point(|s| s.local_date < e.admitted_on);
+            let from = track
+                .sessions
+                .partition_point(|s| s.local_date < e.admitted_on);
             let to = track.sessions.partition_point(|s| s.local_date <= end);
             let attended: Vec<_> = track.sessions[from..to]
                 .iter()
                 .filter(|s| s.ends_at < self.now)
                 .collect();
-            let first_attendance = load.reserve_ids("attendance", attended.len() as i64).await?;
+            let first_attendance = load
+                .reserve_ids("attendance", attended.len() as i64)
+                .await?;
             for (i, s) in attended.iter().enumerate() {
                 let roll: f64 = rng.gen();
                 let (status, minutes) = match roll {
@@ -267,7 +312,14 @@ impl<'a> Generator<'a> {
                     recorded.into(),
                     counselor.id.into(),
                 ]);
-                audit.push(counselor.audit(recorded, "record_attendance", "group_session", s.id, Some(patient_id), status.to_owned()));
+                audit.push(counselor.audit(
+                    recorded,
+                    "record_attendance",
+                    "group_session",
+                    s.id,
+                    Some(patient_id),
+                    status.to_owned(),
+                ));
             }
 
             // Every two weeks: an individual session (appointment), its progress note and a
@@ -294,15 +346,30 @@ impl<'a> Generator<'a> {
                     starts.into(),
                     ends.into(),
                     "booked".into(),
-                    if past { "present".into() } else { Value::Text(None) },
+                    if past {
+                        "present".into()
+                    } else {
+                        Value::Text(None)
+                    },
                     Value::Int(past.then_some(50)),
-                    if past { starts.into() } else { Value::Text(None) },
+                    if past {
+                        starts.into()
+                    } else {
+                        Value::Text(None)
+                    },
                     if past { ends.into() } else { Value::Text(None) },
                     Value::Int(past.then_some(counselor.id)),
                     admitted_at.into(),
                     counselor.id.into(),
                 ]);
-                audit.push(counselor.audit(admitted_at, "book", "appointment", appointment_id, Some(patient_id), String::new()));
+                audit.push(counselor.audit(
+                    admitted_at,
+                    "book",
+                    "appointment",
+                    appointment_id,
+                    Some(patient_id),
+                    String::new(),
+                ));
                 if !past {
                     d += Duration::days(14);
                     continue;
@@ -324,8 +391,22 @@ impl<'a> Generator<'a> {
                     counselor.id.into(),
                     false.into(),
                 ]);
-                audit.push(counselor.audit(ends, "create", "progress_note", note_id, Some(patient_id), String::new()));
-                audit.push(counselor.audit(ends, "sign", "progress_note", note_id, Some(patient_id), String::new()));
+                audit.push(counselor.audit(
+                    ends,
+                    "create",
+                    "progress_note",
+                    note_id,
+                    Some(patient_id),
+                    String::new(),
+                ));
+                audit.push(counselor.audit(
+                    ends,
+                    "sign",
+                    "progress_note",
+                    note_id,
+                    Some(patient_id),
+                    String::new(),
+                ));
 
                 let screen = &t.screens[rng.gen_range(0..t.screens.len())];
                 let screen_id = load.reserve_ids("drug_screens", 1).await?;
@@ -342,13 +423,22 @@ impl<'a> Generator<'a> {
                     site.nurse.id.into(),
                     collected.into(),
                 ]);
-                let first_result = load.reserve_ids("drug_screen_results", screen.results.len() as i64).await?;
+                let first_result = load
+                    .reserve_ids("drug_screen_results", screen.results.len() as i64)
+                    .await?;
                 for (i, r) in screen.results.iter().enumerate() {
                     let mut row = vec![(first_result + i as i64).into(), screen_id.into()];
                     row.extend(r.iter().cloned());
                     results.push(row);
                 }
-                audit.push(site.nurse.audit(collected, "create", "drug_screen", screen_id, Some(patient_id), String::new()));
+                audit.push(site.nurse.audit(
+                    collected,
+                    "create",
+                    "drug_screen",
+                    screen_id,
+                    Some(patient_id),
+                    String::new(),
+                ));
 
                 if week % 2 == 0 {
                     let m = &t.measures[rng.gen_range(0..t.measures.len())];
@@ -359,7 +449,8 @@ impl<'a> Generator<'a> {
                         episode_id.into(),
                         m.instrument.clone(),
                         day(d),
-                        load.seal("measure_administrations.responses", &m.responses)?.into(),
+                        load.seal("measure_administrations.responses", &m.responses)?
+                            .into(),
                         m.total.clone(),
                         m.subscales.clone(),
                         m.band_code.clone(),
@@ -367,7 +458,14 @@ impl<'a> Generator<'a> {
                         ends.into(),
                         counselor.id.into(),
                     ]);
-                    audit.push(counselor.audit(ends, "create", "measure", measure_id, Some(patient_id), String::new()));
+                    audit.push(counselor.audit(
+                        ends,
+                        "create",
+                        "measure",
+                        measure_id,
+                        Some(patient_id),
+                        String::new(),
+                    ));
                 }
                 week += 1;
                 d += Duration::days(14);
@@ -401,7 +499,9 @@ impl<'a> Generator<'a> {
                     signed.into(),
                     day(plan_day + Duration::days(program.plan_review_days)),
                 ]);
-                let first_objective = load.reserve_ids("plan_objectives", p.objectives.len() as i64).await?;
+                let first_objective = load
+                    .reserve_ids("plan_objectives", p.objectives.len() as i64)
+                    .await?;
                 for (i, o) in p.objectives.iter().enumerate() {
                     let mut row = vec![(first_objective + i as i64).into(), plan_id.into()];
                     row.extend(o[..3].iter().cloned());
@@ -409,8 +509,22 @@ impl<'a> Generator<'a> {
                     row.push(o[3].clone());
                     objectives.push(row);
                 }
-                audit.push(counselor.audit(signed, "create", "treatment_plan", plan_id, Some(patient_id), format!("version {version}")));
-                audit.push(counselor.audit(signed, "sign", "treatment_plan", plan_id, Some(patient_id), String::new()));
+                audit.push(counselor.audit(
+                    signed,
+                    "create",
+                    "treatment_plan",
+                    plan_id,
+                    Some(patient_id),
+                    format!("version {version}"),
+                ));
+                audit.push(counselor.audit(
+                    signed,
+                    "sign",
+                    "treatment_plan",
+                    plan_id,
+                    Some(patient_id),
+                    String::new(),
+                ));
             }
 
             // Part 2 consent at admission, and sometimes a disclosure under it.
@@ -422,7 +536,14 @@ impl<'a> Generator<'a> {
                 admitted_at.into(),
                 site.intake.id.into(),
             ]);
-            audit.push(site.intake.audit(admitted_at, "create", "consent", consent_id, Some(patient_id), String::new()));
+            audit.push(site.intake.audit(
+                admitted_at,
+                "create",
+                "consent",
+                consent_id,
+                Some(patient_id),
+                String::new(),
+            ));
             let disclosed_on = e.admitted_on + Duration::days(10);
             if disclosed_on <= horizon && rng.gen_bool(DISCLOSURE) {
                 let x = &t.disclosures[rng.gen_range(0..t.disclosures.len())];
@@ -440,7 +561,14 @@ impl<'a> Generator<'a> {
                     when.into(),
                     counselor.id.into(),
                 ]);
-                audit.push(counselor.audit(when, "disclose", "disclosure", disclosure_id, Some(patient_id), format!("consent {consent_id}")));
+                audit.push(counselor.audit(
+                    when,
+                    "disclose",
+                    "disclosure",
+                    disclosure_id,
+                    Some(patient_id),
+                    format!("consent {consent_id}"),
+                ));
             }
         }
 
@@ -459,9 +587,20 @@ impl<'a> Generator<'a> {
         load.insert(
             "patients",
             &[
-                "id", "site_id", "legal_first_name", "legal_last_name", "first_name_key",
-                "last_name_key", "date_of_birth", "sex", "pronouns", "phone",
-                "preferred_language", "created_at", "created_by", "updated_at",
+                "id",
+                "site_id",
+                "legal_first_name",
+                "legal_last_name",
+                "first_name_key",
+                "last_name_key",
+                "date_of_birth",
+                "sex",
+                "pronouns",
+                "phone",
+                "preferred_language",
+                "created_at",
+                "created_by",
+                "updated_at",
             ],
             &patients.0,
         )
@@ -469,24 +608,50 @@ impl<'a> Generator<'a> {
         load.insert(
             "episodes",
             &[
-                "id", "patient_id", "program_id", "site_id", "status", "admitted_on",
-                "referral_source", "primary_counselor_id", "current_level", "discharged_on",
-                "discharge_reason", "created_at", "created_by",
+                "id",
+                "patient_id",
+                "program_id",
+                "site_id",
+                "status",
+                "admitted_on",
+                "referral_source",
+                "primary_counselor_id",
+                "current_level",
+                "discharged_on",
+                "discharge_reason",
+                "created_at",
+                "created_by",
             ],
             &episodes.0,
         )
         .await?;
         load.insert(
             "track_enrolments",
-            &["id", "track_id", "patient_id", "enrolled_on", "ended_on", "created_at", "created_by"],
+            &[
+                "id",
+                "track_id",
+                "patient_id",
+                "enrolled_on",
+                "ended_on",
+                "created_at",
+                "created_by",
+            ],
             &enrolments.0,
         )
         .await?;
         load.insert(
             "attendance",
             &[
-                "id", "session_id", "patient_id", "status", "minutes_attended", "session_minutes",
-                "service_type", "service_start", "recorded_at", "recorded_by",
+                "id",
+                "session_id",
+                "patient_id",
+                "status",
+                "minutes_attended",
+                "session_minutes",
+                "service_type",
+                "service_start",
+                "recorded_at",
+                "recorded_by",
             ],
             &attendance.0,
         )
@@ -494,8 +659,19 @@ impl<'a> Generator<'a> {
         load.insert(
             "progress_notes",
             &[
-                "id", "patient_id", "kind", "template", "session_on", "sections", "objective_ids",
-                "author_id", "created_at", "updated_at", "signed_at", "signed_by", "needs_cosign",
+                "id",
+                "patient_id",
+                "kind",
+                "template",
+                "session_on",
+                "sections",
+                "objective_ids",
+                "author_id",
+                "created_at",
+                "updated_at",
+                "signed_at",
+                "signed_by",
+                "needs_cosign",
             ],
             &notes.0,
         )
@@ -503,8 +679,18 @@ impl<'a> Generator<'a> {
         load.insert(
             "measure_administrations",
             &[
-                "id", "patient_id", "episode_id", "instrument", "administered_on", "responses",
-                "total", "subscales", "band_code", "band_label", "recorded_at", "recorded_by",
+                "id",
+                "patient_id",
+                "episode_id",
+                "instrument",
+                "administered_on",
+                "responses",
+                "total",
+                "subscales",
+                "band_code",
+                "band_label",
+                "recorded_at",
+                "recorded_by",
             ],
             &measures.0,
         )
@@ -512,41 +698,92 @@ impl<'a> Generator<'a> {
         load.insert(
             "treatment_plans",
             &[
-                "id", "patient_id", "episode_id", "version", "content", "created_by", "created_at",
-                "updated_at", "patient_signature", "patient_signed_at", "clinician_signature",
-                "clinician_signed_by", "clinician_signed_at", "review_due_on",
+                "id",
+                "patient_id",
+                "episode_id",
+                "version",
+                "content",
+                "created_by",
+                "created_at",
+                "updated_at",
+                "patient_signature",
+                "patient_signed_at",
+                "clinician_signature",
+                "clinician_signed_by",
+                "clinician_signed_at",
+                "review_due_on",
             ],
             &plans.0,
         )
         .await?;
         load.insert(
             "plan_objectives",
-            &["id", "plan_id", "problem_index", "goal_index", "position", "target_on", "status"],
+            &[
+                "id",
+                "plan_id",
+                "problem_index",
+                "goal_index",
+                "position",
+                "target_on",
+                "status",
+            ],
             &objectives.0,
         )
         .await?;
         load.insert(
             "drug_screens",
             &[
-                "id", "patient_id", "episode_id", "collected_on", "specimen", "observed", "testing",
-                "collected_by", "recorded_by", "recorded_at",
+                "id",
+                "patient_id",
+                "episode_id",
+                "collected_on",
+                "specimen",
+                "observed",
+                "testing",
+                "collected_by",
+                "recorded_by",
+                "recorded_at",
             ],
             &screens.0,
         )
         .await?;
         load.insert(
             "drug_screen_results",
-            &["id", "screen_id", "analyte", "result", "expectation", "expectation_reason", "finding"],
+            &[
+                "id",
+                "screen_id",
+                "analyte",
+                "result",
+                "expectation",
+                "expectation_reason",
+                "finding",
+            ],
             &results.0,
         )
         .await?;
         load.insert(
             "appointments",
             &[
-                "id", "patient_id", "site_id", "kind", "clinician_id", "telehealth", "occupants",
-                "local_date", "local_start", "minutes", "starts_at", "ends_at", "status",
-                "attendance_status", "minutes_attended", "service_start", "attendance_recorded_at",
-                "attendance_recorded_by", "created_at", "created_by",
+                "id",
+                "patient_id",
+                "site_id",
+                "kind",
+                "clinician_id",
+                "telehealth",
+                "occupants",
+                "local_date",
+                "local_start",
+                "minutes",
+                "starts_at",
+                "ends_at",
+                "status",
+                "attendance_status",
+                "minutes_attended",
+                "service_start",
+                "attendance_recorded_at",
+                "attendance_recorded_by",
+                "created_at",
+                "created_by",
             ],
             &appointments.0,
         )
@@ -560,8 +797,16 @@ impl<'a> Generator<'a> {
         load.insert(
             "disclosures",
             &[
-                "id", "patient_id", "consent_id", "kind", "purpose", "categories", "recipient",
-                "packet", "disclosed_at", "disclosed_by",
+                "id",
+                "patient_id",
+                "consent_id",
+                "kind",
+                "purpose",
+                "categories",
+                "recipient",
+                "packet",
+                "disclosed_at",
+                "disclosed_by",
             ],
             &disclosures.0,
         )

@@ -23,16 +23,52 @@ const ZONES: [&str; 4] = [
 
 /// Cities for the generated sites' names.
 const CITIES: [&str; 18] = [
-    "Northgate", "Lakeside", "Fairview", "Brookfield", "Cedar Hill", "Millbrook", "Oak Ridge",
-    "Westport", "Eastwood", "Highland", "Pinecrest", "Riverbend", "Stonebridge", "Maple Grove",
-    "Summit", "Clearwater", "Ashford", "Harbor Point",
+    "Northgate",
+    "Lakeside",
+    "Fairview",
+    "Brookfield",
+    "Cedar Hill",
+    "Millbrook",
+    "Oak Ridge",
+    "Westport",
+    "Eastwood",
+    "Highland",
+    "Pinecrest",
+    "Riverbend",
+    "Stonebridge",
+    "Maple Grove",
+    "Summit",
+    "Clearwater",
+    "Ashford",
+    "Harbor Point",
 ];
 
 /// The tracks of each generated program: name and weekly slots (weekday, start, end).
 const TRACKS: [(&str, &[(Weekday, u32, u32)]); 3] = [
-    ("Morning", &[(Weekday::Mon, 9, 12), (Weekday::Wed, 9, 12), (Weekday::Fri, 9, 12)]),
-    ("Evening", &[(Weekday::Mon, 18, 21), (Weekday::Tue, 18, 21), (Weekday::Thu, 18, 21)]),
-    ("Weekend", &[(Weekday::Wed, 18, 21), (Weekday::Sat, 9, 12), (Weekday::Sun, 9, 12)]),
+    (
+        "Morning",
+        &[
+            (Weekday::Mon, 9, 12),
+            (Weekday::Wed, 9, 12),
+            (Weekday::Fri, 9, 12),
+        ],
+    ),
+    (
+        "Evening",
+        &[
+            (Weekday::Mon, 18, 21),
+            (Weekday::Tue, 18, 21),
+            (Weekday::Thu, 18, 21),
+        ],
+    ),
+    (
+        "Weekend",
+        &[
+            (Weekday::Wed, 18, 21),
+            (Weekday::Sat, 9, 12),
+            (Weekday::Sun, 9, 12),
+        ],
+    ),
 ];
 
 /// Counselors per generated program.
@@ -180,8 +216,11 @@ pub async fn build(
             "director".into(),
             format!("Director {code}"),
         );
-        let mut front_desk =
-            new_staff(Role::FrontDesk, "frontdesk".into(), format!("Front desk {code}"));
+        let mut front_desk = new_staff(
+            Role::FrontDesk,
+            "frontdesk".into(),
+            format!("Front desk {code}"),
+        );
         let mut program_counselors = Vec::new();
         for p in 0..templates.programs.len().min(2) {
             program_counselors.push(
@@ -198,7 +237,10 @@ pub async fn build(
             );
         }
         let first_user = load
-            .reserve_ids("users", 4 + program_counselors.iter().map(Vec::len).sum::<usize>() as i64)
+            .reserve_ids(
+                "users",
+                4 + program_counselors.iter().map(Vec::len).sum::<usize>() as i64,
+            )
             .await?;
         let mut next_user = first_user;
         for staff in [&mut intake, &mut nurse, &mut director, &mut front_desk]
@@ -209,11 +251,7 @@ pub async fn build(
             next_user += 1;
         }
         for staff in [&intake, &nurse, &director, &front_desk] {
-            assignment_rows.push(vec![
-                staff.id.into(),
-                site_id.into(),
-                Value::Int(None),
-            ]);
+            assignment_rows.push(vec![staff.id.into(), site_id.into(), Value::Int(None)]);
         }
         let room_id = load.reserve_ids("rooms", 1).await?;
         room_rows.push(vec![
@@ -332,10 +370,7 @@ pub async fn build(
 
     let users: Vec<Vec<Value>> = {
         let first = user_rows.len();
-        let first_id = sites
-            .first()
-            .map(|s| s.intake.id)
-            .unwrap_or_default();
+        let first_id = sites.first().map(|s| s.intake.id).unwrap_or_default();
         (0..first)
             .map(|i| {
                 let (username, role, label) = &user_rows[i];
@@ -367,7 +402,15 @@ pub async fn build(
     counts.staff = users.len() as u64;
     load.insert(
         "sites",
-        &["id", "code", "name", "timezone", "address", "phone", "created_at"],
+        &[
+            "id",
+            "code",
+            "name",
+            "timezone",
+            "address",
+            "phone",
+            "created_at",
+        ],
         &site_rows,
     )
     .await?;

@@ -150,7 +150,13 @@ impl Templates {
         for r in load
             .sample(
                 "plan_objectives",
-                &["plan_id", "problem_index", "goal_index", "position", "status"],
+                &[
+                    "plan_id",
+                    "problem_index",
+                    "goal_index",
+                    "position",
+                    "status",
+                ],
             )
             .await?
         {
@@ -219,7 +225,14 @@ impl Templates {
         for r in load
             .sample(
                 "drug_screens",
-                &["id", "specimen", "observed", "testing", "collected_by", "flag_id"],
+                &[
+                    "id",
+                    "specimen",
+                    "observed",
+                    "testing",
+                    "collected_by",
+                    "flag_id",
+                ],
             )
             .await?
         {
@@ -250,7 +263,14 @@ impl Templates {
         let disclosures = load
             .sample(
                 "disclosures",
-                &["kind", "purpose", "categories", "recipient", "packet", "consent_id"],
+                &[
+                    "kind",
+                    "purpose",
+                    "categories",
+                    "recipient",
+                    "packet",
+                    "consent_id",
+                ],
             )
             .await?
             .into_iter()

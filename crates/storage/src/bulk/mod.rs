@@ -173,7 +173,9 @@ impl BulkLoad<'_> {
             Some(next) => *next,
             None => {
                 let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-                let max: i64 = sqlx::query_scalar(&sql).fetch_one(&mut **self.tx()?).await?;
+                let max: i64 = sqlx::query_scalar(&sql)
+                    .fetch_one(&mut **self.tx()?)
+                    .await?;
                 max + 1
             }
         };
@@ -223,7 +225,12 @@ impl BulkLoad<'_> {
     }
 
     /// Inserts rows into `table`, many per statement.
-    pub async fn insert(&mut self, table: &str, columns: &[&str], rows: &[Vec<Value>]) -> Result<()> {
+    pub async fn insert(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &[Vec<Value>],
+    ) -> Result<()> {
         check_name(table)?;
         for c in columns {
             check_name(c)?;
@@ -364,7 +371,9 @@ fn check_name(name: &str) -> Result<()> {
     {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!("{name:?} is not a table or column name")))
+        Err(StoreError::Conflict(format!(
+            "{name:?} is not a table or column name"
+        )))
     }
 }
 

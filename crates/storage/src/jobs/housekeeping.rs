@@ -20,14 +20,13 @@ impl Store {
     pub async fn housekeeping(&self) -> Result<String> {
         let now = Instant::now();
         let mut tx = self.begin().await?;
-        let sessions = sqlx::query(
-            "DELETE FROM staff_sessions WHERE expires_at < $1 OR last_seen_at < $2",
-        )
-        .bind(now)
-        .bind(Instant(now.0 - IDLE_LIMIT))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let sessions =
+            sqlx::query("DELETE FROM staff_sessions WHERE expires_at < $1 OR last_seen_at < $2")
+                .bind(now)
+                .bind(Instant(now.0 - IDLE_LIMIT))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         let failures = sqlx::query("DELETE FROM login_failures WHERE at < $1")
             .bind(Instant(now.0 - FAILURE_WINDOW))
             .execute(&mut *tx)
