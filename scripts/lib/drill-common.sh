@@ -1,8 +1,12 @@
 # Shared by scripts/drill-crash and scripts/drill-restore: build, a fresh database on the chosen
 # engine, and starting/stopping `trellis demo` on it. Source it; it defines functions only.
 
-# The release binary (built once; honours CARGO_TARGET_DIR).
+# The release binary (built once; honours CARGO_TARGET_DIR), or $TRELLIS_BIN if set.
 build_trellis() {
+  if [ -n "${TRELLIS_BIN:-}" ]; then
+    trellis="$TRELLIS_BIN"
+    return
+  fi
   cargo build --release --locked --bin trellis >&2
   trellis="${CARGO_TARGET_DIR:-target}/release/trellis"
 }
