@@ -101,7 +101,7 @@ pub async fn network(store: &Store, options: &Options, today: NaiveDate) -> Resu
     let templates = templates::Templates::read(&mut load).await?;
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut counts = Counts::default();
-    let network = structure::build(&mut load, &templates, options, today, &mut rng, &mut counts)
+    let network = structure::build(&mut load, &templates, options, today, &mut counts)
         .await
         .context("cannot create the generated sites")?;
     load.checkpoint().await?;

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
-use rand::rngs::StdRng;
 use trellis_domain::access::Role;
 use trellis_domain::schedule::track::WeeklySlot;
 use trellis_domain::schedule::zone::SiteZone;
@@ -154,7 +153,6 @@ pub async fn build(
     templates: &Templates,
     options: &Options,
     today: NaiveDate,
-    _rng: &mut StdRng,
     counts: &mut Counts,
 ) -> Result<Network> {
     let start = today - Duration::days(365 * i64::from(options.years));
@@ -368,29 +366,28 @@ pub async fn build(
         });
     }
 
-    let users: Vec<Vec<Value>> = {
-        let first = user_rows.len();
-        let first_id = sites.first().map(|s| s.intake.id).unwrap_or_default();
-        (0..first)
-            .map(|i| {
-                let (username, role, label) = &user_rows[i];
-                vec![
-                    (first_id + i as i64).into(),
-                    username.clone().into(),
-                    label.clone().into(),
-                    Value::Text(None),
-                    role.code().into(),
-                    templates.password_hash.clone().into(),
-                    true.into(),
-                    Value::Text(None),
-                    false.into(),
-                    0i64.into(),
-                    now.into(),
-                    false.into(),
-                ]
-            })
-            .collect()
-    };
+    // Users were given consecutive ids in the order they were made.
+    let first_user_id = sites.first().map(|s| s.intake.id).unwrap_or_default();
+    let users: Vec<Vec<Value>> = user_rows
+        .iter()
+        .enumerate()
+        .map(|(i, (username, role, label))| {
+            vec![
+                (first_user_id + i as i64).into(),
+                username.clone().into(),
+                label.clone().into(),
+                Value::Text(None),
+                role.code().into(),
+                templates.password_hash.clone().into(),
+                true.into(),
+                Value::Text(None),
+                false.into(),
+                0i64.into(),
+                now.into(),
+                false.into(),
+            ]
+        })
+        .collect();
     for u in &users {
         audit.push(BulkAudit {
             record_type: "user",
