@@ -211,3 +211,32 @@ fn generate_refuses_bad_sizes_and_a_missing_key() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn demo_refuses_an_unknown_scale_and_a_bad_fraction() {
+    let dir = std::env::temp_dir().join(format!("trellis-demo-bad-{}", std::process::id()));
+    let data = dir.display().to_string();
+    let scale = trellis(&["demo", "--data-dir", &data, "--scale", "galaxy"]);
+    assert!(!scale.status.success());
+    assert!(
+        text(&scale.stderr).contains("--scale"),
+        "{}",
+        text(&scale.stderr)
+    );
+    let fraction = trellis(&[
+        "demo",
+        "--data-dir",
+        &data,
+        "--scale",
+        "network",
+        "--fraction",
+        "0",
+    ]);
+    assert!(!fraction.status.success());
+    assert!(
+        text(&fraction.stderr).contains("fraction"),
+        "{}",
+        text(&fraction.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

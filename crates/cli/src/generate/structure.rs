@@ -76,8 +76,11 @@ const COUNSELORS_PER_PROGRAM: usize = 2;
 /// A generated staff member.
 #[derive(Debug, Clone)]
 pub struct Staff {
+    /// User id.
     pub id: i64,
+    /// Login name.
     pub username: String,
+    /// Role.
     pub role: Role,
 }
 
@@ -109,39 +112,57 @@ impl Staff {
 /// One group session.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// Session id.
     pub id: i64,
+    /// The site's calendar day.
     pub local_date: NaiveDate,
+    /// Start.
     pub starts_at: DateTime<Utc>,
+    /// End.
     pub ends_at: DateTime<Utc>,
+    /// Length.
     pub minutes: i64,
 }
 
 /// A track and its sessions in date order.
 pub struct Track {
+    /// Track id.
     pub id: i64,
+    /// Its sessions.
     pub sessions: Vec<Session>,
 }
 
 /// A generated program.
 pub struct Program {
+    /// Program id.
     pub id: i64,
+    /// Level of care code.
     pub level_of_care: Value,
+    /// Days between plan reviews.
     pub plan_review_days: i64,
+    /// Counselors assigned to it.
     pub counselors: Vec<Staff>,
+    /// Its tracks.
     pub tracks: Vec<Track>,
 }
 
 /// A generated site.
 pub struct Site {
+    /// Site id.
     pub id: i64,
+    /// Its time zone.
     pub zone: SiteZone,
+    /// Its programs.
     pub programs: Vec<Program>,
+    /// Its intake coordinator.
     pub intake: Staff,
+    /// Its nurse (drug screens).
     pub nurse: Staff,
 }
 
 /// The generated network.
 pub struct Network {
+    /// The generated sites.
     pub sites: Vec<Site>,
     /// The first day of the generated history.
     pub start: NaiveDate,

@@ -7,25 +7,37 @@ use trellis_storage::bulk::{BulkLoad, Value};
 
 /// A progress note's kind, template and (decrypted) sections.
 pub struct NoteTemplate {
+    /// Session kind code.
     pub kind: Value,
+    /// Template code.
     pub template: Value,
+    /// Sections as the store writes them (JSON), decrypted.
     pub sections: String,
 }
 
 /// A scored measure administration (responses decrypted).
 pub struct MeasureTemplate {
+    /// Instrument code.
     pub instrument: Value,
+    /// Item responses (JSON), decrypted.
     pub responses: String,
+    /// Total score.
     pub total: Value,
+    /// Subscale scores (JSON).
     pub subscales: Value,
+    /// Severity band code.
     pub band_code: Value,
+    /// Severity band label.
     pub band_label: Value,
 }
 
 /// A signed treatment plan and its objectives.
 pub struct PlanTemplate {
+    /// Problems, goals, objectives and interventions (JSON), decrypted.
     pub content: String,
+    /// The patient's typed signature, decrypted.
     pub patient_signature: Option<String>,
+    /// The clinician's typed signature.
     pub clinician_signature: Value,
     /// (problem_index, goal_index, position, status)
     pub objectives: Vec<[Value; 4]>,
@@ -33,9 +45,13 @@ pub struct PlanTemplate {
 
 /// A drug screen and its per-analyte results.
 pub struct ScreenTemplate {
+    /// Specimen code.
     pub specimen: Value,
+    /// Whether collection was observed.
     pub observed: Value,
+    /// Testing method code.
     pub testing: Value,
+    /// Who collected it.
     pub collected_by: Value,
     /// (analyte, result, expectation, expectation_reason, finding)
     pub results: Vec<[Value; 5]>,
@@ -43,23 +59,35 @@ pub struct ScreenTemplate {
 
 /// A disclosure made under a consent.
 pub struct DisclosureTemplate {
+    /// Disclosure kind code.
     pub kind: Value,
+    /// Purpose code.
     pub purpose: Value,
+    /// Information categories (JSON).
     pub categories: Value,
+    /// Recipient (JSON).
     pub recipient: Value,
+    /// What was sent (JSON).
     pub packet: Value,
 }
 
 /// Everything the generator clones.
 pub struct Templates {
+    /// The demo counselor's password hash: generated staff sign in with the demo password.
     pub password_hash: String,
     /// (name, population, level_of_care, weekly_minimum_hours, max_group_size, plan_review_days)
     pub programs: Vec<[Value; 6]>,
+    /// Signed individual progress notes.
     pub notes: Vec<NoteTemplate>,
+    /// Measures without a safety answer.
     pub measures: Vec<MeasureTemplate>,
+    /// Signed plans.
     pub plans: Vec<PlanTemplate>,
+    /// Unflagged screens not explained by one patient's medication.
     pub screens: Vec<ScreenTemplate>,
+    /// Bodies of unrevoked patient consents (JSON).
     pub consents: Vec<Value>,
+    /// Disclosures made under a consent.
     pub disclosures: Vec<DisclosureTemplate>,
 }
 
