@@ -42,8 +42,11 @@ const CITIES: [&str; 18] = [
     "Harbor Point",
 ];
 
-/// The tracks of each generated program: name and weekly slots (weekday, start, end).
-const TRACKS: [(&str, &[(Weekday, u32, u32)]); 3] = [
+/// A weekly slot: weekday, start hour, end hour (local time).
+type Slot = (Weekday, u32, u32);
+
+/// The tracks of each generated program: name and weekly slots.
+const TRACKS: [(&str, &[Slot]); 3] = [
     (
         "Morning",
         &[
@@ -261,13 +264,11 @@ pub async fn build(
                 4 + program_counselors.iter().map(Vec::len).sum::<usize>() as i64,
             )
             .await?;
-        let mut next_user = first_user;
-        for staff in [&mut intake, &mut nurse, &mut director, &mut front_desk]
+        let everyone = [&mut intake, &mut nurse, &mut director, &mut front_desk]
             .into_iter()
-            .chain(program_counselors.iter_mut().flatten())
-        {
-            staff.id = next_user;
-            next_user += 1;
+            .chain(program_counselors.iter_mut().flatten());
+        for (id, staff) in (first_user..).zip(everyone) {
+            staff.id = id;
         }
         for staff in [&intake, &nurse, &director, &front_desk] {
             assignment_rows.push(vec![staff.id.into(), site_id.into(), Value::Int(None)]);
