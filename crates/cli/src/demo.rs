@@ -52,7 +52,7 @@ const CLINIC_TIMEZONE: chrono_tz::Tz = chrono_tz::America::New_York;
 
 /// Today at the demo clinic. The store checks dates against the site's calendar, and UTC's
 /// date runs a day ahead of New York every evening.
-fn clinic_today() -> NaiveDate {
+pub(crate) fn clinic_today() -> NaiveDate {
     Utc::now().with_timezone(&CLINIC_TIMEZONE).date_naive()
 }
 
@@ -73,7 +73,7 @@ pub const STAFF: [(&str, Role, &str); 12] = [
 ];
 
 /// Demo first names with sex recorded at birth and pronouns.
-const FIRST: [(&str, &str, &str); 40] = [
+pub(crate) const FIRST: [(&str, &str, &str); 40] = [
     ("Aaliyah", "female", "she/her"),
     ("Marcus", "male", "he/him"),
     ("Elena", "female", "she/her"),
@@ -115,7 +115,7 @@ const FIRST: [(&str, &str, &str); 40] = [
     ("Monique", "female", "she/her"),
     ("Blake", "unknown", "they/them"),
 ];
-const LAST: [&str; 40] = [
+pub(crate) const LAST: [&str; 40] = [
     "Alvarez",
     "Bennett",
     "Carter",
@@ -157,7 +157,7 @@ const LAST: [&str; 40] = [
     "Ortega",
     "Price",
 ];
-const LANGUAGES: [&str; 6] = [
+pub(crate) const LANGUAGES: [&str; 6] = [
     "English",
     "English",
     "English",

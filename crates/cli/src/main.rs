@@ -2,9 +2,10 @@
 //! tokens, verify the audit log, back up.
 
 mod demo;
+mod generate;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,9 @@ use trellis_storage::crypto::MasterKey;
 use trellis_storage::staff::{NewStaff, DEFAULT_TOKEN_MAX_DAYS};
 use trellis_storage::{Instant, Store};
 use trellis_web::{AppState, Config};
+
+/// How often each server looks for due background jobs.
+const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Parser)]
 #[command(
@@ -33,9 +37,44 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
-        /// Folder for the demo database.
+        /// Folder for the demo database and its master key.
         #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "trellis-data")]
         data_dir: PathBuf,
+        /// Use this database instead of the SQLite file in the data folder (e.g. postgres://…).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The demo clinic alone, or a 20-site, ten-year network generated around it.
+        #[arg(long, value_enum, default_value = "clinic")]
+        scale: Scale,
+        /// With --scale network: the share of the full network's sites and episodes (0–1).
+        #[arg(long, default_value_t = 1.0)]
+        fraction: f64,
+    },
+    /// Fill a database with a generated network (demo clinic plus sites, ten years of episodes)
+    /// for load tests; the demo clinic is loaded first if the database is empty.
+    Generate {
+        #[command(flatten)]
+        db: Database,
+        #[command(flatten)]
+        key: MasterKeyArgs,
+        /// The share of the full network (18 generated sites, 80,000 episodes), 0–1.
+        #[arg(long, default_value_t = 1.0)]
+        fraction: f64,
+        /// Generated sites (overrides --fraction's).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=500))]
+        sites: Option<u16>,
+        /// Episodes (overrides --fraction's).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=5_000_000))]
+        episodes: Option<u32>,
+        /// Years of history ending today.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=30))]
+        years: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// No progress on standard error.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Start the server (production).
     Serve {
@@ -91,6 +130,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// How much data `trellis demo` starts with.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scale {
+    /// The demo clinic: two sites, about sixty patients.
+    Clinic,
+    /// The demo clinic plus a generated 20-site, ten-year network.
+    Network,
 }
 
 #[derive(Args)]
@@ -251,20 +299,36 @@ fn parse_bind(bind: &str) -> Result<SocketAddr> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { bind, data_dir } => {
+        Command::Demo {
+            bind,
+            data_dir,
+            database_url,
+            scale,
+            fraction,
+        } => {
             let addr = parse_bind(&bind)?;
-            let url = format!("sqlite://{}/trellis.db", data_dir.display());
+            if !(0.0..=1.0).contains(&fraction) || fraction == 0.0 {
+                bail!("--fraction must be above 0 and at most 1");
+            }
+            let url = database_url
+                .unwrap_or_else(|| format!("sqlite://{}/trellis.db", data_dir.display()));
             let store = Store::connect(&url)
                 .await
                 .context("cannot open the demo database")?;
             store.migrate().await.context("cannot apply migrations")?;
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
             store.unlock(&demo_master_key(&data_dir)?).await?;
             let fresh = store.staff().await?.is_empty();
             if fresh {
-                eprintln!("Creating the demo clinic in {} …", data_dir.display());
+                eprintln!("Creating the demo clinic …");
                 demo::load(&store)
                     .await
                     .context("cannot load the demo clinic")?;
+                if scale == Scale::Network {
+                    let options = generate::Options::network(fraction, 2026);
+                    generate::network(&store, &options, demo::clinic_today()).await?;
+                }
             }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -274,11 +338,15 @@ async fn run(cli: Cli) -> Result<()> {
             for (username, role, name) in demo::STAFF {
                 println!("  {username:<12} {:<24} {name}", role.label());
             }
-            println!(
-                "\nData: {}/trellis.db · stop with Ctrl-C",
-                data_dir.display()
-            );
-            serve(listener, store, Config::default()).await
+            if scale == Scale::Network {
+                println!("Generated sites N03… have n03.counselor1, n03.director, n03.frontdesk, … (same password)");
+            }
+            println!("\nData: {url} · stop with Ctrl-C");
+            let config = Config {
+                job_poll: Some(JOB_POLL),
+                ..Config::default()
+            };
+            serve(listener, store, config).await
         }
         Command::Serve {
             db,
@@ -309,9 +377,56 @@ async fn run(cli: Cli) -> Result<()> {
                 public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
                 metrics,
                 token_max_lifetime: chrono::Duration::days(tokens.token_max_days),
+                job_poll: Some(JOB_POLL),
                 ..Config::default()
             };
             serve(listener, store, config).await
+        }
+        Command::Generate {
+            db,
+            key,
+            fraction,
+            sites,
+            episodes,
+            years,
+            seed,
+            quiet,
+        } => {
+            if !(0.0..=1.0).contains(&fraction) || fraction == 0.0 {
+                bail!("--fraction must be above 0 and at most 1");
+            }
+            let mut options = generate::Options::network(fraction, seed);
+            options.years = years;
+            options.progress = !quiet;
+            if let Some(n) = sites {
+                options.sites = usize::from(n);
+            }
+            if let Some(n) = episodes {
+                options.episodes = n as usize;
+            }
+            let store = open(&db).await?;
+            store.unlock(&key.load()?).await?;
+            let c = generate::network(&store, &options, demo::clinic_today()).await?;
+            println!(
+                "generated {} sites, {} staff, {} group sessions, {} patients, {} episodes, \
+                 {} attendance, {} notes, {} measures, {} plans, {} screens, {} appointments, \
+                 {} consents, {} disclosures, {} audit rows",
+                c.sites,
+                c.staff,
+                c.sessions,
+                c.patients,
+                c.episodes,
+                c.attendance,
+                c.notes,
+                c.measures,
+                c.plans,
+                c.screens,
+                c.appointments,
+                c.consents,
+                c.disclosures,
+                c.audit_rows
+            );
+            Ok(())
         }
         Command::Migrate { db } => {
             open(&db).await?;

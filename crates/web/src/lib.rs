@@ -9,6 +9,7 @@ mod calendar;
 mod error;
 mod forms;
 mod identity;
+mod jobs;
 mod ops;
 mod pages;
 mod view;
@@ -38,6 +39,8 @@ pub struct Config {
     pub metrics: bool,
     /// The longest an API token lives, whatever expiry it was given.
     pub token_max_lifetime: Duration,
+    /// How often this server looks for background jobs; `None` runs no worker (tests).
+    pub job_poll: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             public_url: None,
             metrics: false,
             token_max_lifetime: Duration::days(trellis_storage::staff::DEFAULT_TOKEN_MAX_DAYS),
+            job_poll: None,
         }
     }
 }
@@ -106,16 +110,25 @@ pub fn app(state: AppState) -> Router {
     ops::layers(routes, state.clone()).with_state(state)
 }
 
-/// Serves until `shutdown` completes, then lets requests in flight finish.
+/// Serves until `shutdown` completes, then lets requests in flight finish. With
+/// `config.job_poll` set, this server also works the shared background job queue.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let worker = state
+        .config
+        .job_poll
+        .map(|poll| jobs::spawn_worker(state.store.clone(), poll));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    if let Some(worker) = worker {
+        worker.abort();
+    }
+    served
 }
