@@ -14,6 +14,7 @@ pub mod confidentiality;
 pub mod crypto;
 pub mod discharge;
 pub mod episodes;
+pub mod idempotency;
 pub mod measures;
 pub mod medications;
 pub mod notes;
@@ -61,6 +62,9 @@ pub enum StoreError {
     /// The change conflicts with the record's current state.
     #[error("{0}")]
     Conflict(String),
+    /// The record changed since the version the caller read (a conditional write).
+    #[error("{0} changed since it was read")]
+    Stale(&'static str),
     /// The configuration (URL, key) is unusable.
     #[error("configuration: {0}")]
     Config(String),
