@@ -179,6 +179,15 @@ pub struct CalendarFeed {
     pub last_fetched_at: Option<Instant>,
 }
 
+/// A calendar feed just created: its id and the secret token, which is shown this once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuedFeed {
+    /// Id.
+    pub id: i64,
+    /// The secret token (`cal_…`); only its hash is stored.
+    pub secret: String,
+}
+
 /// One event of a calendar feed, already worded for the phone it may end up on.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FeedEvent {
@@ -856,19 +865,23 @@ impl Store {
         Ok(())
     }
 
-    /// Creates a calendar feed of the acting clinician's own calendar; returns the secret token
-    /// (shown once, stored only hashed).
-    pub async fn create_clinician_feed(&self, grant: &Grant<can::ReadSchedule>) -> Result<String> {
+    /// Creates a calendar feed of the acting clinician's own calendar; returns it with the secret
+    /// token (shown once, stored only hashed).
+    pub async fn create_clinician_feed(
+        &self,
+        grant: &Grant<can::ReadSchedule>,
+    ) -> Result<IssuedFeed> {
         let actor = grant.actor();
         let user_id = actor.staff_id()?;
         self.insert_feed(actor, Some(user_id), None).await
     }
 
-    /// Creates a calendar feed of a patient's appointments and groups; returns the secret token.
+    /// Creates a calendar feed of a patient's appointments and groups; returns it with the secret
+    /// token.
     pub async fn create_patient_feed(
         &self,
         grant: &PatientGrant<can::ManageSchedule>,
-    ) -> Result<String> {
+    ) -> Result<IssuedFeed> {
         self.insert_feed(grant.actor(), None, Some(grant.patient_id()))
             .await
     }
@@ -878,7 +891,7 @@ impl Store {
         actor: &Actor,
         clinician_id: Option<i64>,
         patient_id: Option<i64>,
-    ) -> Result<String> {
+    ) -> Result<IssuedFeed> {
         let secret = format!("cal_{}", random_secret());
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -905,7 +918,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(secret)
+        Ok(IssuedFeed { id, secret })
     }
 
     /// The acting clinician's own feeds, newest first.

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod dashboard;
 pub mod discharge;
 pub mod episodes;
+pub mod idempotency;
 pub mod jobs;
 pub mod measures;
 pub mod medications;
@@ -64,6 +65,9 @@ pub enum StoreError {
     /// The change conflicts with the record's current state.
     #[error("{0}")]
     Conflict(String),
+    /// The record changed since the version the caller read (a conditional write).
+    #[error("{0} changed since it was read")]
+    Stale(&'static str),
     /// The configuration (URL, key) is unusable.
     #[error("configuration: {0}")]
     Config(String),

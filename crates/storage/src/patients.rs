@@ -335,6 +335,20 @@ impl Store {
         registration: &Registration,
         today: NaiveDate,
     ) -> Result<()> {
+        self.update_patient_if(grant, registration, today, None)
+            .await
+    }
+
+    /// Replaces a patient's demographics only if they were last changed at `last_changed` (the
+    /// version the caller read); otherwise nothing changes and the answer is `Stale`. `None`
+    /// writes whatever the current version.
+    pub async fn update_patient_if(
+        &self,
+        grant: &PatientGrant<can::EditDemographics>,
+        registration: &Registration,
+        today: NaiveDate,
+        last_changed: Option<Instant>,
+    ) -> Result<()> {
         let r = cleaned(registration);
         let errors = validate_registration(&r, today);
         if !errors.is_empty() {
@@ -356,13 +370,13 @@ impl Store {
             },
         )
         .await?;
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE patients SET legal_first_name = $2, legal_last_name = $3, preferred_name = $4,
                  first_name_key = $5, last_name_key = $6, date_of_birth = $7, sex = $8,
                  gender_identity = $9, pronouns = $10, phone = $11, email = $12, address = $13,
                  emergency_contact_name = $14, emergency_contact_phone = $15,
                  emergency_contact_relationship = $16, preferred_language = $17, updated_at = $18
-             WHERE id = $1",
+             WHERE id = $1 AND updated_at = COALESCE($19, updated_at)",
         )
         .bind(grant.patient_id())
         .bind(&r.legal_first_name)
@@ -382,8 +396,13 @@ impl Store {
         .bind(&r.emergency_contact_relationship)
         .bind(&r.preferred_language)
         .bind(Instant::now())
+        .bind(last_changed)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Stale("the patient's demographics"));
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -702,6 +702,19 @@ impl Store {
         version: i64,
         content: &PlanContent,
     ) -> Result<()> {
+        self.update_plan_draft_if(grant, version, content, None)
+            .await
+    }
+
+    /// Replaces an unsigned draft's content only if it was last changed at `last_changed` (the
+    /// version the caller read), else `Stale`; `None` writes whatever the current version.
+    pub async fn update_plan_draft_if(
+        &self,
+        grant: &PatientGrant<can::WriteClinical>,
+        version: i64,
+        content: &PlanContent,
+        last_changed: Option<Instant>,
+    ) -> Result<()> {
         grant.actor().staff_id()?;
         let content = checked_content(content)?;
         self.check_responsible_staff(&content).await?;
@@ -714,14 +727,19 @@ impl Store {
         let mut tx = self.begin().await?;
         let changed = sqlx::query(
             "UPDATE treatment_plans SET content = $2, updated_at = $3
-             WHERE id = $1 AND clinician_signed_at IS NULL",
+             WHERE id = $1 AND clinician_signed_at IS NULL
+               AND updated_at = COALESCE($4, updated_at)",
         )
         .bind(id)
         .bind(self.seal_content(&content)?)
         .bind(Instant::now())
+        .bind(last_changed)
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if changed == 0 && last_changed.is_some() {
+            return Err(StoreError::Stale("the treatment plan version"));
+        }
         if changed == 0 {
             return Err(StoreError::Conflict(
                 "the version was signed meanwhile".into(),

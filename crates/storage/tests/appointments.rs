@@ -377,7 +377,11 @@ async fn calendar_feeds_are_neutral_audited_and_revocable() {
     let mut new = appointment(&s, (2026, 1, 1), (10, 0), 50);
     new.date = soon;
     store.book_appointment(&grant, &new).await.expect("book");
-    let secret = store.create_patient_feed(&grant).await.expect("feed");
+    let secret = store
+        .create_patient_feed(&grant)
+        .await
+        .expect("feed")
+        .secret;
     let from = Instant(Utc::now() - TimeDelta::days(1));
     let to = Instant(Utc::now() + TimeDelta::days(30));
     let feed = store.calendar_feed(&secret, from, to).await.expect("feed");
@@ -391,7 +395,11 @@ async fn calendar_feeds_are_neutral_audited_and_revocable() {
     let counselor = store
         .grant::<can::ReadSchedule>(&s.c.counselor)
         .expect("grant");
-    let own = store.create_clinician_feed(&counselor).await.expect("feed");
+    let own = store
+        .create_clinician_feed(&counselor)
+        .await
+        .expect("feed")
+        .secret;
     let theirs = store.calendar_feed(&own, from, to).await.expect("feed");
     assert!(theirs
         .events

@@ -27,6 +27,9 @@ pub enum AppError {
     /// Conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write (If-Match) found the record changed since the caller read it.
+    #[error("{0} changed since you read it; read it again and reapply your change")]
+    Stale(&'static str),
     /// The request body is larger than Trellis accepts.
     #[error("the request is too large")]
     TooLarge,
@@ -45,6 +48,7 @@ impl From<StoreError> for AppError {
             StoreError::Denied(why) => AppError::Forbidden(why),
             StoreError::Invalid(fields) => AppError::Invalid(fields),
             StoreError::Conflict(why) => AppError::Conflict(why),
+            StoreError::Stale(what) => AppError::Stale(what),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -66,6 +70,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Stale(_) => StatusCode::PRECONDITION_FAILED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +83,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Invalid(_) => "validation_failed",
             AppError::Conflict(_) => "conflict",
+            AppError::Stale(_) => "precondition_failed",
             AppError::Csrf => "csrf_failed",
             AppError::TooLarge => "payload_too_large",
             AppError::Internal(_) => "internal",
@@ -197,8 +203,8 @@ impl ApiErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiErrorDetail {
     /// Stable code: bad_request, unauthenticated, forbidden, not_found, method_not_allowed,
-    /// conflict, possible_duplicate, payload_too_large, unsupported_media_type,
-    /// validation_failed, csrf_failed, internal.
+    /// conflict, possible_duplicate, precondition_failed, idempotency_key_reused,
+    /// payload_too_large, unsupported_media_type, validation_failed, csrf_failed, internal.
     pub code: String,
     /// A sentence for people.
     pub message: String,

@@ -122,6 +122,14 @@ const API: &[Row] = &[
     ("POST", "/patients/{patient}/measures",  Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("GET",  "/patients/{patient}/measures/due", Rule::Patient(P::ReadClinical),   Allowed::Success),
     ("GET",  "/measures/due",                 Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/calendar-feeds",               Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("POST", "/calendar-feeds",               Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("GET",  "/calendar-feeds/{feed_id}",     Rule::Role(P::ReadSchedule),         Allowed::Missing),
+    ("POST", "/calendar-feeds/{feed_id}/revoke", Rule::Role(P::ReadSchedule),      Allowed::Missing),
+    ("GET",  "/patients/{patient}/calendar-feeds", Rule::Patient(P::ReadSchedule), Allowed::Success),
+    ("POST", "/patients/{patient}/calendar-feeds", Rule::Patient(P::ManageSchedule), Allowed::Success),
+    ("GET",  "/patients/{patient}/calendar-feeds/{feed}", Rule::Patient(P::ReadSchedule), Allowed::Missing),
+    ("POST", "/patients/{patient}/calendar-feeds/{feed}/revoke", Rule::Patient(P::ManageSchedule), Allowed::Missing),
     ("GET",  "/measure-schedules",            Rule::SignedIn,                      Allowed::Success),
     ("PUT",  "/measure-schedules",            Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/patients/{patient}/notes",     Rule::Patient(P::ReadClinical),      Allowed::Success),
@@ -777,6 +785,7 @@ impl Ids {
             .replace("{appointment_id}", "0")
             .replace("{window}", "0")
             .replace("{feed}", "0")
+            .replace("{feed_id}", "0")
             .replace("{file}", "cal_unknown.ics")
     }
 
@@ -1030,6 +1039,7 @@ fn normalised(template: &str) -> String {
         "{summary}",
         "{followup}",
         "{appointment_id}",
+        "{feed_id}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

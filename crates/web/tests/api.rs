@@ -1520,3 +1520,372 @@ async fn a_flag_opens_tasks_that_only_their_assignees_may_close() {
         assert!(actions.iter().any(|a| a == action), "{action} audited");
     }
 }
+
+#[test]
+fn every_201_names_its_location_and_every_list_its_total() {
+    let doc = document();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let responses = &operation["responses"];
+            if let Some(created) = responses.get("201") {
+                // The group note has no URL of its own to name.
+                if path != "/group-notes" {
+                    assert!(
+                        created["headers"].get("Location").is_some(),
+                        "{method} {path}: 201 documents Location"
+                    );
+                }
+            }
+            let ok = &responses["200"];
+            // The audit search pages by its own `limit` (1–1000) and time window instead.
+            if ok["content"]["application/json"]["schema"]["type"] == "array" && path != "/audit" {
+                assert!(
+                    ok["headers"].get("X-Total-Count").is_some(),
+                    "{method} {path}: a list documents X-Total-Count"
+                );
+                let params: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+                    .unwrap_or_default();
+                assert!(
+                    params.contains(&"limit") && params.contains(&"offset"),
+                    "{method} {path}: a list takes limit and offset"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn code_fields_are_enums_and_required_fields_are_required() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let roles = schemas["NewUser"]["properties"]["role"]["enum"]
+        .as_array()
+        .expect("role enum");
+    assert!(roles.contains(&json!("counselor")) && roles.len() == 10);
+    assert_eq!(
+        schemas["PatientFields"]["properties"]["sex"]["enum"],
+        json!(["female", "male", "intersex", "unknown"])
+    );
+    for (schema, field) in [
+        ("BookingBody", "date"),
+        ("BookingBody", "start"),
+        ("BookingBody", "end"),
+        ("BookingBody", "kind"),
+        ("NewMeasureBody", "administered_on"),
+        ("ResolveDiagnosisBody", "resolved_on"),
+        ("EnrolmentBody", "enrolled_on"),
+    ] {
+        assert!(
+            schemas[schema]["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!(field))),
+            "{schema}.{field} is required"
+        );
+    }
+    assert_eq!(
+        schemas["NewUser"]["properties"]["password"]["minLength"],
+        12
+    );
+}
+
+#[tokio::test]
+async fn list_pages_are_bounded_and_carry_the_total() {
+    let s = start().await;
+    let admin = Api::new(&s, "ada").await;
+    let all = admin.get("/users").await.expect(StatusCode::OK, "users");
+    let total: usize = all.headers["x-total-count"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number");
+    assert_eq!(total, all.body.as_array().expect("list").len());
+    assert!(total >= 3, "the test clinic has several accounts");
+    let second = admin
+        .get("/users?limit=1&offset=1")
+        .await
+        .expect(StatusCode::OK, "second page");
+    assert_eq!(second.body.as_array().expect("list").len(), 1);
+    assert_eq!(
+        second.body[0]["id"], all.body[1]["id"],
+        "the order is stable"
+    );
+    assert_eq!(second.headers["x-total-count"], total.to_string().as_str());
+    let past = admin
+        .get(&format!("/users?offset={total}"))
+        .await
+        .expect(StatusCode::OK, "past the end");
+    assert_eq!(past.body, json!([]));
+    admin
+        .get("/users?limit=500")
+        .await
+        .expect(StatusCode::OK, "the largest page");
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=-3", "limit"),
+        ("offset=-1", "offset"),
+        ("limit=ten", "limit"),
+    ] {
+        let refused = admin
+            .get(&format!("/users?{query}"))
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, query);
+        assert_eq!(refused.fields(), names(&[field]), "{query}");
+    }
+    let refused = admin
+        .get("/users?limit=501")
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "too large");
+    assert_eq!(
+        refused.body["error"]["fields"][0]["message"],
+        "must be between 1 and 500"
+    );
+}
+
+impl Api {
+    async fn put_if_match(&self, path: &str, etag: &str, body: Value) -> Reply {
+        let req = self
+            .request(Method::PUT, path)
+            .header(reqwest::header::IF_MATCH, etag)
+            .json(&body);
+        reply(req.send().await.expect("send")).await
+    }
+
+    async fn post_with_key(&self, path: &str, key: &str, body: Value) -> Reply {
+        let req = self
+            .request(Method::POST, path)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        reply(req.send().await.expect("send")).await
+    }
+}
+
+#[tokio::test]
+async fn a_stale_if_match_on_demographics_is_refused_with_412() {
+    let s = start().await;
+    let intake = Api::new(&s, "ingrid").await;
+    let id = intake.register(&s, "Rosa", "Vance").await;
+    let path = format!("/patients/{id}");
+    let read = intake.get(&path).await.expect(StatusCode::OK, "read");
+    let etag = read.headers["etag"].to_str().expect("ascii").to_owned();
+    let fields = |phone: &str| {
+        json!({
+            "site_id": s.site_id,
+            "legal_first_name": "Rosa",
+            "legal_last_name": "Vance",
+            "date_of_birth": "1984-02-29",
+            "sex": "female",
+            "phone": phone,
+        })
+    };
+    intake
+        .put_if_match(&path, &etag, fields("555-0100"))
+        .await
+        .expect(StatusCode::NO_CONTENT, "first writer");
+    let stale = intake
+        .put_if_match(&path, &etag, fields("555-0199"))
+        .await
+        .expect(StatusCode::PRECONDITION_FAILED, "second writer");
+    assert_eq!(stale.code(), "precondition_failed");
+    let garbage = intake
+        .put_if_match(&path, "\"yesterday\"", fields("555-0199"))
+        .await
+        .expect(StatusCode::PRECONDITION_FAILED, "an ETag never issued");
+    assert_eq!(garbage.code(), "precondition_failed");
+    let now = intake.get(&path).await.expect(StatusCode::OK, "read again");
+    assert_eq!(
+        now.body["phone"], "555-0100",
+        "the stale writes saved nothing"
+    );
+    assert_ne!(now.headers["etag"], etag.as_str());
+    let fresh = now.headers["etag"].to_str().expect("ascii").to_owned();
+    intake
+        .put_if_match(&path, &fresh, fields("555-0199"))
+        .await
+        .expect(StatusCode::NO_CONTENT, "with the current version");
+    intake
+        .put(&path, fields("555-0142"))
+        .await
+        .expect(StatusCode::NO_CONTENT, "without If-Match");
+}
+
+#[tokio::test]
+async fn a_replayed_idempotency_key_records_the_measure_once() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let path = format!("/patients/{}/measures", s.patient_id);
+    let body = json!({"instrument": "gad7", "administered_on": clinic_today(), "answers": [1, 1, 1, 1, 1, 1, 1]});
+    let first = casey
+        .post_with_key(&path, "4d8e2c1a-retry", body.clone())
+        .await
+        .expect(StatusCode::CREATED, "first");
+    assert_eq!(first.headers[LOCATION], format!("/api/v1{path}").as_str());
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = casey
+        .post_with_key(&path, "4d8e2c1a-retry", body.clone())
+        .await
+        .expect(StatusCode::CREATED, "replay");
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.headers[LOCATION], first.headers[LOCATION]);
+    let listed = casey.get(&path).await.expect(StatusCode::OK, "list");
+    assert_eq!(
+        listed.body.as_array().expect("list").len(),
+        1,
+        "recorded once"
+    );
+
+    let other = json!({"instrument": "gad7", "administered_on": clinic_today(), "answers": [2, 2, 2, 2, 2, 2, 2]});
+    let reused = casey
+        .post_with_key(&path, "4d8e2c1a-retry", other.clone())
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "same key, other body");
+    assert_eq!(reused.code(), "idempotency_key_reused");
+    let bad = casey
+        .post_with_key(&path, "", other.clone())
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "empty key");
+    assert_eq!(bad.fields(), names(&["Idempotency-Key"]));
+    // A failed request frees its key for the corrected retry.
+    let wrong = json!({"instrument": "gad7", "administered_on": clinic_today(), "answers": [1, 1]});
+    casey
+        .post_with_key(&path, "second-key", wrong)
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "refused");
+    casey
+        .post_with_key(&path, "second-key", other)
+        .await
+        .expect(StatusCode::CREATED, "corrected retry");
+    let listed = casey.get(&path).await.expect(StatusCode::OK, "list");
+    assert_eq!(listed.body.as_array().expect("list").len(), 2);
+}
+
+#[tokio::test]
+async fn answers_out_of_range_name_the_body_field_and_what_is_allowed() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let path = format!("/patients/{}/measures", s.patient_id);
+    for value in [json!(300), json!(4), json!(-1)] {
+        let refused = casey
+            .post(
+                &path,
+                json!({"instrument": "gad7", "administered_on": clinic_today(),
+                       "answers": [1, value, 1, 1, 1, 1, 1]}),
+            )
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, "out of range");
+        assert_eq!(refused.fields(), names(&["answers"]), "{value}");
+        assert_eq!(
+            refused.body["error"]["fields"][0]["message"], "item 2 must be between 0 and 3",
+            "{value}"
+        );
+    }
+    let short = casey
+        .post(
+            &path,
+            json!({"instrument": "gad7", "administered_on": clinic_today(), "answers": [1]}),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "too few");
+    assert_eq!(short.fields(), names(&["answers"]));
+}
+
+#[tokio::test]
+async fn calendar_feeds_are_made_listed_and_revoked_through_the_api() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let made = casey
+        .post("/calendar-feeds", json!({}))
+        .await
+        .expect(StatusCode::CREATED, "own feed");
+    let feed = made.body["id"].as_i64().expect("id");
+    let url = made.body["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("/calendar/cal_") && url.ends_with(".ics"));
+    assert_eq!(
+        made.headers[LOCATION],
+        format!("/api/v1/calendar-feeds/{feed}").as_str()
+    );
+    let ics = client()
+        .get(format!("{}{url}", s.base))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(ics.status(), StatusCode::OK);
+    let listed = casey
+        .get("/calendar-feeds")
+        .await
+        .expect(StatusCode::OK, "list");
+    assert_eq!(listed.body[0]["id"], feed);
+    assert!(
+        !listed.body.to_string().contains("cal_"),
+        "the secret is shown once"
+    );
+    casey
+        .get(&format!("/calendar-feeds/{feed}"))
+        .await
+        .expect(StatusCode::OK, "one");
+    casey
+        .post(&format!("/calendar-feeds/{feed}/revoke"), json!({}))
+        .await
+        .expect(StatusCode::NO_CONTENT, "revoke");
+    casey
+        .post(&format!("/calendar-feeds/{feed}/revoke"), json!({}))
+        .await
+        .expect(StatusCode::NOT_FOUND, "revoked already");
+    let gone = client()
+        .get(format!("{}{url}", s.base))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    let patient = format!("/patients/{}/calendar-feeds", s.patient_id);
+    let made = casey
+        .post(&patient, json!({}))
+        .await
+        .expect(StatusCode::CREATED, "patient feed");
+    let feed = made.body["id"].as_i64().expect("id");
+    assert_eq!(
+        casey
+            .get(&patient)
+            .await
+            .expect(StatusCode::OK, "list")
+            .body[0]["patient_id"],
+        s.patient_id
+    );
+    casey
+        .post(
+            &format!(
+                "/patients/{}/calendar-feeds/{feed}/revoke",
+                s.other_patient_id
+            ),
+            json!({}),
+        )
+        .await
+        .expect(StatusCode::FORBIDDEN, "a patient outside casey's view");
+    let dora = Api::new(&s, "dora").await;
+    dora.post(
+        &format!(
+            "/patients/{}/calendar-feeds/{feed}/revoke",
+            s.other_patient_id
+        ),
+        json!({}),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND, "the feed is not that patient's");
+    casey
+        .post(&format!("{patient}/{feed}/revoke"), json!({}))
+        .await
+        .expect(StatusCode::NO_CONTENT, "revoke the patient's");
+    casey
+        .get(&format!("{patient}/abc"))
+        .await
+        .expect(StatusCode::BAD_REQUEST, "a malformed id");
+    let billing = Api::new(&s, "bill").await;
+    billing.post(&patient, json!({})).await.expect(
+        StatusCode::FORBIDDEN,
+        "billing may not make a patient's feed",
+    );
+}

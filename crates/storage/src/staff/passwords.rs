@@ -8,7 +8,7 @@ use crate::{Result, StoreError};
 
 /// Minimum password length (NIST SP 800-63B favours length over composition rules).
 pub const MIN_PASSWORD_LEN: usize = 12;
-/// Longest password accepted (hashing cost is bounded).
+/// Longest password accepted, in characters (hashing cost stays bounded: at most 4 KiB).
 pub const MAX_PASSWORD_LEN: usize = 1024;
 /// The lowest zxcvbn score accepted: 3 is "safely unguessable" against an online attack
 /// that is throttled, and a modest offline one (about 10^8 guesses and more).
@@ -32,8 +32,8 @@ fn weakness(password: &str, about_user: &[&str]) -> Option<String> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Some(format!("must be at least {MIN_PASSWORD_LEN} characters"));
     }
-    if password.len() > MAX_PASSWORD_LEN {
-        return Some("is too long".into());
+    if password.chars().count() > MAX_PASSWORD_LEN {
+        return Some(format!("must be at most {MAX_PASSWORD_LEN} characters"));
     }
     let mut inputs: Vec<&str> = DEPLOYMENT_WORDS.to_vec();
     for item in about_user {
@@ -92,7 +92,10 @@ mod tests {
     fn length_rule_is_kept_and_the_error_does_not_repeat_the_password() {
         assert_eq!(refused("Xk9#qL2!"), "must be at least 12 characters");
         let long = "x".repeat(MAX_PASSWORD_LEN + 1);
-        assert_eq!(refused(&long), "is too long");
+        assert_eq!(refused(&long), "must be at most 1024 characters");
+        // Counted in characters, as the OpenAPI document's maxLength is.
+        let wide = "é".repeat(MAX_PASSWORD_LEN);
+        assert!(weakness(&wide, &[]).is_none_or(|m| !m.contains("at most")));
         let message = refused("password1234");
         assert!(!message.contains("password1234"));
     }

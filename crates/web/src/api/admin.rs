@@ -15,6 +15,7 @@ use trellis_storage::{Instant, StoreError};
 
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
 use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::identity::ApiCaller;
@@ -68,17 +69,20 @@ impl From<StaffUser> for User {
 
 /// Every staff account, by name.
 #[utoipa::path(get, path = "/users", tag = "staff",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The accounts", body = Vec<User>),
+        (status = 200, description = "The accounts", body = Vec<User>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<User>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<User>, ApiError> {
     state.store.grant::<can::ManageUsers>(&caller.actor)?;
     let users = state.store.staff().await?;
-    Ok(Json(users.into_iter().map(User::from).collect()))
+    Ok(paging.page(users.into_iter().map(User::from).collect()))
 }
 
 /// A site, or one program at it, a staff member works in.
@@ -148,13 +152,13 @@ pub struct NewUser {
     pub email: Option<String>,
     /// Role code.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::role)]
     pub role: String,
     /// Initial password: 12 to 1024 characters, not on or close to the list of common and
     /// breached passwords, and zxcvbn strength 3 or more (the person's username, name and email
     /// count as guessable); share it with the person securely.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 12, max_length = 1024)]
     pub password: String,
 }
 
@@ -177,7 +181,7 @@ fn display_name(value: &str, errors: &mut Vec<FieldError>) {
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = Created,
-            headers(("location" = String, description = "The new account's URL"))),
+            headers(("Location" = String, description = "The new account's URL"))),
         (status = 409, description = "The username is taken (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, BadBody,
     ))]
@@ -234,7 +238,7 @@ pub struct UserUpdate {
     pub display_name: String,
     /// Role code.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::role)]
     pub role: String,
     /// Whether the account can sign in.
     #[schema(value_type = bool, required = true)]
@@ -284,7 +288,8 @@ pub struct AssignmentInput {
     pub program_id: Option<i64>,
 }
 
-/// Replaces an account's assignments (which patients the person sees); their sessions end.
+/// Replaces an account's assignments (which patients the person sees); their sessions end. The
+/// list is a set: an entry given twice counts once.
 #[utoipa::path(put, path = "/users/{id}/assignments", tag = "staff",
     params(("id" = i64, Path, description = "Staff account id")),
     request_body = Vec<AssignmentInput>,
@@ -301,10 +306,14 @@ pub async fn set_assignments(
     let grant = state.store.grant::<can::ManageUsers>(&caller.actor)?;
     // The store would report an unknown account as an unknown site; say what is missing.
     state.store.staff_user(id).await?;
+    // A set: naming the same site and program twice means it once (the store would refuse the
+    // repeat as a conflict).
     let assignments: Vec<(i64, Option<i64>)> = body
         .parse()?
         .into_iter()
         .map(|a| (a.site_id, a.program_id))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     state
         .store
@@ -338,7 +347,7 @@ pub struct NewPassword {
     /// 12 to 1024 characters, not on or close to the list of common and breached passwords,
     /// and zxcvbn strength 3 or more (the person's username, name and email count as guessable).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 12, max_length = 1024)]
     pub password: String,
 }
 
@@ -379,14 +388,17 @@ pub struct RolePolicy {
 
 /// Which roles must use two-step verification.
 #[utoipa::path(get, path = "/mfa-policy", tag = "staff",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every role's policy", body = Vec<RolePolicy>),
+        (status = 200, description = "Every role's policy", body = Vec<RolePolicy>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn get_mfa_policy(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<RolePolicy>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<RolePolicy>, ApiError> {
     state.store.grant::<can::ManageUsers>(&caller.actor)?;
     let mut policy = Vec::new();
     for role in Role::ALL {
@@ -396,7 +408,7 @@ pub async fn get_mfa_policy(
             mfa_required: state.store.mfa_required(role).await?,
         });
     }
-    Ok(Json(policy))
+    Ok(paging.page(policy))
 }
 
 /// The roles that must use two-step verification; every other role need not.
@@ -452,10 +464,13 @@ pub struct AuditFilters {
     /// Only rows by this username.
     pub username: Option<String>,
     /// From this instant, inclusive (RFC 3339, e.g. 2026-11-27T00:00:00Z; encode "+" as %2B).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Until this instant, exclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// At most this many rows, newest first: 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

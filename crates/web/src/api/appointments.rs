@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,8 @@ use trellis_storage::appointments::{Appointment, BookingOutcome};
 
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
@@ -27,6 +30,7 @@ pub struct BookingBody {
     /// individual_therapy, family_session, psychiatric_evaluation, medication_management,
     /// case_management or drug_screen.
     #[serde(default)]
+    #[schema(required = true, schema_with = super::codes::appointment_kind)]
     pub kind: String,
     /// The clinician (a staff member with a clinical role).
     pub clinician_id: i64,
@@ -37,14 +41,17 @@ pub struct BookingBody {
     pub telehealth: bool,
     /// Local date (YYYY-MM-DD).
     #[serde(default)]
+    #[schema(required = true, format = Date)]
     pub date: String,
     /// Local start (HH:MM). Refused (422) if the clocks skip it or pass it twice that day at a
     /// daylight-saving change.
     #[serde(default)]
+    #[schema(required = true, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Local end (HH:MM), after the start the same day; refused like the start on a
     /// daylight-saving change. The booked length is the real time between the two.
     #[serde(default)]
+    #[schema(required = true, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
     /// People in the room; two if omitted (four for a family session).
     pub occupants: Option<i64>,
@@ -97,7 +104,8 @@ fn conflict_bodies(
 #[utoipa::path(post, path = "/patients/{id}/appointments", tag = "schedule",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = BookingBody,
-    responses((status = 201, description = "Booked (with any warnings)", body = BookingResult),
+    responses((status = 201, description = "Booked (with any warnings)", body = BookingResult,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "Refused: a double-booking needs an override reason", body = BookingResult),
         Unauthenticated, Forbidden, NotFound, BadBody))]
 pub async fn book_appointment(
@@ -105,7 +113,7 @@ pub async fn book_appointment(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<BookingBody>,
-) -> Result<(StatusCode, Json<BookingResult>), ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageSchedule>(&caller.actor, id)
@@ -143,14 +151,18 @@ pub async fn book_appointment(
         }
     };
     Ok(match state.store.book_appointment(&grant, &new).await? {
-        BookingOutcome::Booked { id, warnings } => (
-            StatusCode::CREATED,
-            Json(BookingResult {
-                id: Some(id),
+        BookingOutcome::Booked {
+            id: booked,
+            warnings,
+        } => CreatedAt(
+            format!("/api/v1/patients/{id}/appointments"),
+            BookingResult {
+                id: Some(booked),
                 booked: true,
                 conflicts: conflict_bodies(&warnings),
-            }),
-        ),
+            },
+        )
+        .into_response(),
         BookingOutcome::Refused { conflicts } => (
             StatusCode::CONFLICT,
             Json(BookingResult {
@@ -158,7 +170,8 @@ pub async fn book_appointment(
                 booked: false,
                 conflicts: conflict_bodies(&conflicts),
             }),
-        ),
+        )
+            .into_response(),
     })
 }
 
@@ -210,19 +223,21 @@ fn body_of(a: Appointment) -> AppointmentBody {
 
 /// The patient's appointments, newest first.
 #[utoipa::path(get, path = "/patients/{id}/appointments", tag = "schedule",
-    params(("id" = i64, Path, description = "Patient id")),
-    responses((status = 200, description = "Appointments", body = Vec<AppointmentBody>),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
+    responses((status = 200, description = "Appointments", body = Vec<AppointmentBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound))]
 pub async fn list_appointments(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<AppointmentBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<AppointmentBody>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadSchedule>(&caller.actor, id)
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .patient_appointments(&grant)
@@ -322,19 +337,21 @@ pub struct AvailabilityBody {
 
 /// The patient's weekly availability and obligations.
 #[utoipa::path(get, path = "/patients/{id}/availability", tag = "schedule",
-    params(("id" = i64, Path, description = "Patient id")),
-    responses((status = 200, description = "Windows", body = Vec<AvailabilityBody>),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
+    responses((status = 200, description = "Windows", body = Vec<AvailabilityBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound))]
 pub async fn list_availability(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<AvailabilityBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<AvailabilityBody>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadSchedule>(&caller.actor, id)
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .availability(&grant)
@@ -355,22 +372,26 @@ pub async fn list_availability(
 #[utoipa::path(post, path = "/patients/{id}/availability", tag = "schedule",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = AvailabilityBody,
-    responses((status = 201, description = "Added", body = Created),
+    responses((status = 201, description = "Added", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody))]
 pub async fn add_availability(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<AvailabilityBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageSchedule>(&caller.actor, id)
         .await?;
     let b = body.parse()?;
     let slot = parse_window(&b.weekday, &b.start, &b.end).map_err(AppError::Invalid)?;
-    let id = state.store.add_availability(&grant, &b.label, slot).await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    let created = state.store.add_availability(&grant, &b.label, slot).await?;
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/availability"),
+        Created { id: created },
+    ))
 }
 
 /// Which day.
@@ -383,15 +404,17 @@ pub struct AppointmentDayQuery {
 
 /// A site's booked appointments on a day (of the patients the caller may see).
 #[utoipa::path(get, path = "/sites/{id}/appointments", tag = "schedule",
-    params(("id" = i64, Path, description = "Site id"), AppointmentDayQuery),
-    responses((status = 200, description = "Appointments", body = Vec<AppointmentBody>),
+    params(PageQuery, ("id" = i64, Path, description = "Site id"), AppointmentDayQuery),
+    responses((status = 200, description = "Appointments", body = Vec<AppointmentBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound, BadQuery))]
 pub async fn site_appointments(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(site_id): PathId,
     ApiQuery(q): ApiQuery<AppointmentDayQuery>,
-) -> Result<Json<Vec<AppointmentBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<AppointmentBody>, ApiError> {
     let grant = state.store.grant::<can::ReadSchedule>(&caller.actor)?;
     let date: NaiveDate = match q.date.as_deref() {
         None => state.today(),
@@ -401,7 +424,7 @@ pub async fn site_appointments(
         }
     };
     state.store.site(site_id).await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .site_appointments(&grant, site_id, date)

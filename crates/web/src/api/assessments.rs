@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::patient::FieldError;
@@ -15,7 +14,9 @@ use trellis_storage::access::can;
 use trellis_storage::assessments::{self, NewAssessment, NewDiagnosis, SubstanceUse};
 
 use super::extract::{JsonBody, PathId};
-use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::identity::ApiCaller;
 use crate::pages::assessments::{parse_placement, parse_ratings};
@@ -195,22 +196,24 @@ fn assessment(a: assessments::Assessment) -> AssessmentBody {
 /// The patient's intake assessments, newest first, each with the recommendation made at the
 /// time and the placement recorded (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/assessments", tag = "assessments",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The assessments", body = Vec<AssessmentBody>),
+        (status = 200, description = "The assessments", body = Vec<AssessmentBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_assessments(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<AssessmentBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<AssessmentBody>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let list = state.store.assessments(&grant).await?;
-    Ok(Json(list.into_iter().map(assessment).collect()))
+    Ok(paging.page(list.into_iter().map(assessment).collect()))
 }
 
 /// An intake assessment to record.
@@ -248,7 +251,8 @@ pub struct RecordedAssessment {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewAssessmentBody,
     responses(
-        (status = 201, description = "Recorded, with the recommendation", body = RecordedAssessment),
+        (status = 201, description = "Recorded, with the recommendation", body = RecordedAssessment,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_assessment(
@@ -256,7 +260,7 @@ pub async fn record_assessment(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewAssessmentBody>,
-) -> Result<(StatusCode, Json<RecordedAssessment>), ApiError> {
+) -> Result<CreatedAt<RecordedAssessment>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -310,12 +314,12 @@ pub async fn record_assessment(
             state.today(),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(RecordedAssessment {
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/assessments"),
+        RecordedAssessment {
             id: assessment_id,
             recommendation: recommendation(&rec),
-        }),
+        },
     ))
 }
 
@@ -401,22 +405,24 @@ pub struct DiagnosisBody {
 
 /// The patient's diagnoses, active first with the primary at the top (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/diagnoses", tag = "assessments",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The diagnoses", body = Vec<DiagnosisBody>),
+        (status = 200, description = "The diagnoses", body = Vec<DiagnosisBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_diagnoses(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<DiagnosisBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<DiagnosisBody>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let list = state.store.diagnoses(&grant).await?;
-    Ok(Json(
+    Ok(paging.page(
         list.into_iter()
             .map(|d| DiagnosisBody {
                 id: d.id,
@@ -462,7 +468,8 @@ pub struct CreatedDiagnosis {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewDiagnosisBody,
     responses(
-        (status = 201, description = "Added", body = CreatedDiagnosis),
+        (status = 201, description = "Added", body = CreatedDiagnosis,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn add_diagnosis(
@@ -470,7 +477,7 @@ pub async fn add_diagnosis(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewDiagnosisBody>,
-) -> Result<(StatusCode, Json<CreatedDiagnosis>), ApiError> {
+) -> Result<CreatedAt<CreatedDiagnosis>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -489,9 +496,9 @@ pub async fn add_diagnosis(
             state.today(),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedDiagnosis { id: diagnosis_id }),
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/diagnoses"),
+        CreatedDiagnosis { id: diagnosis_id },
     ))
 }
 
@@ -499,6 +506,7 @@ pub async fn add_diagnosis(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResolveDiagnosisBody {
     /// The day (not in the future, not before onset).
+    #[schema(value_type = NaiveDate, required = true)]
     pub resolved_on: Option<NaiveDate>,
 }
 
@@ -551,12 +559,14 @@ pub struct CuratedCode {
 /// The curated pick list: the F10–F19 substance use codes and common co-occurring codes
 /// (no patient data). Any other well-formed code may be entered with a description.
 #[utoipa::path(get, path = "/diagnosis-codes", tag = "assessments",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The pick list", body = Vec<CuratedCode>),
-        Unauthenticated,
+        (status = 200, description = "The pick list", body = Vec<CuratedCode>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
+        Unauthenticated, BadQuery,
     ))]
-pub async fn curated_codes(_caller: ApiCaller) -> Json<Vec<CuratedCode>> {
-    Json(
+pub async fn curated_codes(_caller: ApiCaller, paging: Paging) -> Paged<CuratedCode> {
+    paging.page(
         CURATED_DIAGNOSES
             .iter()
             .map(|d| CuratedCode {

@@ -23,6 +23,8 @@ use trellis_storage::confidentiality::{
 
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, ApiErrorDetail, AppError};
 use crate::forms;
@@ -146,24 +148,24 @@ fn consent_view(patient_id: i64, r: ConsentRecord) -> ConsentView {
 
 /// The patient's consents, newest first, each with its state now (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/consents", tag = "confidentiality",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The consents", body = Vec<ConsentView>),
+        (status = 200, description = "The consents", body = Vec<ConsentView>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_consents(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<ConsentView>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<ConsentView>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageConsents>(&caller.actor, id)
         .await?;
     let records = state.store.consents(&grant).await?;
-    Ok(Json(
-        records.into_iter().map(|r| consent_view(id, r)).collect(),
-    ))
+    Ok(paging.page(records.into_iter().map(|r| consent_view(id, r)).collect()))
 }
 
 /// A signed consent with every §2.31(a) element, as on the consent form.
@@ -255,7 +257,8 @@ fn code_set<T: std::str::FromStr + Ord>(
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewConsentBody,
     responses(
-        (status = 201, description = "Recorded", body = Created),
+        (status = 201, description = "Recorded", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_consent(
@@ -263,7 +266,7 @@ pub async fn record_consent(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewConsentBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageConsents>(&caller.actor, id)
@@ -349,7 +352,10 @@ pub async fn record_consent(
         return Err(AppError::Invalid(errors).into());
     }
     let consent = state.store.record_consent(&grant, &new).await?;
-    Ok((StatusCode::CREATED, Json(Created { id: consent })))
+    Ok(CreatedAt(
+        format!("/api/v1/consents/{consent}"),
+        Created { id: consent },
+    ))
 }
 
 /// One consent laid out with every element, for printing (the read is audited).
@@ -566,7 +572,8 @@ pub struct DisclosureRefused {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = DisclosureBody,
     responses(
-        (status = 201, description = "Disclosed and recorded in the accounting", body = Disclosure),
+        (status = 201, description = "Disclosed and recorded in the accounting", body = Disclosure,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "Refused: no consent covers it (disclosure_refused, with the reason)", body = DisclosureRefused),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
@@ -615,7 +622,8 @@ pub async fn disclose(
     };
     match state.store.disclose(&grant, &input).await? {
         DisclosureOutcome::Made(d) => {
-            Ok((StatusCode::CREATED, Json(disclosure_dto(*d))).into_response())
+            let location = format!("/api/v1/disclosures/{}", d.id);
+            Ok(CreatedAt(location, disclosure_dto(*d)).into_response())
         }
         DisclosureOutcome::Refused(refusal) => Ok((
             StatusCode::CONFLICT,
@@ -631,22 +639,24 @@ pub async fn disclose(
 
 /// The patient's accounting of disclosures, newest first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/disclosures", tag = "confidentiality",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "Every disclosure, consented and emergency", body = Vec<Disclosure>),
+        (status = 200, description = "Every disclosure, consented and emergency", body = Vec<Disclosure>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn accounting(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Disclosure>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Disclosure>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::Disclose>(&caller.actor, id)
         .await?;
     let rows = state.store.accounting(&grant).await?;
-    Ok(Json(rows.into_iter().map(disclosure_dto).collect()))
+    Ok(paging.page(rows.into_iter().map(disclosure_dto).collect()))
 }
 
 /// One disclosure with its packet (the read is audited).
@@ -676,7 +686,7 @@ pub async fn get_disclosure(
 pub struct EmergencyBody {
     /// medical_emergency, declared_disaster or fda_product_error.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::ground)]
     pub ground: String,
     /// Why the record must be opened now.
     #[serde(default)]
@@ -709,7 +719,8 @@ pub struct EmergencyGranted {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = EmergencyBody,
     responses(
-        (status = 201, description = "Access granted until expires_at", body = EmergencyGranted),
+        (status = 201, description = "Access granted until expires_at", body = EmergencyGranted,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn break_glass(
@@ -717,7 +728,7 @@ pub async fn break_glass(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<EmergencyBody>,
-) -> Result<(StatusCode, Json<EmergencyGranted>), ApiError> {
+) -> Result<CreatedAt<EmergencyGranted>, ApiError> {
     let grant = state.store.grant::<can::BreakGlass>(&caller.actor)?;
     let b = body.parse()?;
     let ground = match b.ground.trim() {
@@ -746,11 +757,11 @@ pub async fn break_glass(
             },
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(EmergencyGranted {
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/disclosures"),
+        EmergencyGranted {
             expires_at: expires.0,
-        }),
+        },
     ))
 }
 
@@ -957,22 +968,24 @@ fn collateral_dto(c: CollateralRecord) -> Collateral {
 
 /// The patient's collateral contacts with what each may receive now (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/collaterals", tag = "confidentiality",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "Current contacts first", body = Vec<Collateral>),
+        (status = 200, description = "Current contacts first", body = Vec<Collateral>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_collaterals(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Collateral>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Collateral>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageConsents>(&caller.actor, id)
         .await?;
     let rows = state.store.collaterals(&grant).await?;
-    Ok(Json(rows.into_iter().map(collateral_dto).collect()))
+    Ok(paging.page(rows.into_iter().map(collateral_dto).collect()))
 }
 
 /// A collateral contact's details.
@@ -981,7 +994,7 @@ pub struct CollateralBody {
     /// spouse, parent, family, friend, sponsor, probation_officer, court, employer, attorney
     /// or other.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::relationship)]
     pub relationship: String,
     /// Name.
     #[serde(default)]
@@ -1030,7 +1043,8 @@ fn new_collateral(b: CollateralBody) -> Result<NewCollateral, ApiError> {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = CollateralBody,
     responses(
-        (status = 201, description = "Added", body = Created),
+        (status = 201, description = "Added", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn add_collateral(
@@ -1038,14 +1052,17 @@ pub async fn add_collateral(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<CollateralBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageConsents>(&caller.actor, id)
         .await?;
     let new = new_collateral(body.parse()?)?;
-    let id = state.store.add_collateral(&grant, &new).await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    let created = state.store.add_collateral(&grant, &new).await?;
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/collaterals"),
+        Created { id: created },
+    ))
 }
 
 /// Corrects a current collateral contact (an end-dated one answers 409).

@@ -11,6 +11,8 @@ use trellis_storage::discharge::{AftercareItem, DischargeSummary, FollowUp, Outc
 
 use super::episodes::Created;
 use super::extract::{JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody};
 use crate::identity::ApiCaller;
@@ -196,7 +198,8 @@ pub async fn get_summary(
 #[utoipa::path(post, path = "/episodes/{id}/discharge-summary", tag = "discharge",
     params(("id" = i64, Path, description = "Episode id")),
     responses(
-        (status = 201, description = "Draft generated", body = Created),
+        (status = 201, description = "Draft generated", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The episode is open, or already has a summary", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound,
     ))]
@@ -204,14 +207,18 @@ pub async fn generate_summary(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let patient = state.store.episode_patient_id(id).await?;
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, patient)
         .await?;
+    let episode = id;
     let id = state.store.generate_discharge_summary(&grant, id).await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(
+        format!("/api/v1/episodes/{episode}/discharge-summary"),
+        Created { id },
+    ))
 }
 
 /// Section text to save, by key; keys left out keep their text.
@@ -276,22 +283,24 @@ pub async fn sign_summary(
 
 /// The episode's aftercare plan, the 988 crisis line first (the read is audited).
 #[utoipa::path(get, path = "/episodes/{id}/aftercare", tag = "discharge",
-    params(("id" = i64, Path, description = "Episode id")),
+    params(PageQuery, ("id" = i64, Path, description = "Episode id")),
     responses(
-        (status = 200, description = "The plan", body = Vec<Aftercare>),
+        (status = 200, description = "The plan", body = Vec<Aftercare>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn aftercare_plan(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Aftercare>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Aftercare>, ApiError> {
     let patient = state.store.episode_patient_id(id).await?;
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, patient)
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .aftercare_plan(&grant, id)
@@ -308,7 +317,7 @@ pub struct NewAftercare {
     /// step_down, mutual_help, alumni_group, sober_living, psychiatry, primary_care, referral
     /// or other.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::aftercare_kind)]
     pub kind: String,
     /// Provider (step-down, psychiatry), meetings (mutual help), residence (sober living),
     /// service (referral) or description (other): required for those.
@@ -328,7 +337,8 @@ pub struct NewAftercare {
     params(("id" = i64, Path, description = "Episode id")),
     request_body = NewAftercare,
     responses(
-        (status = 201, description = "Added", body = Created),
+        (status = 201, description = "Added", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn add_aftercare(
@@ -336,7 +346,7 @@ pub async fn add_aftercare(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewAftercare>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let patient = state.store.episode_patient_id(id).await?;
     let grant = state
         .store
@@ -348,27 +358,32 @@ pub async fn add_aftercare(
         .store
         .add_aftercare_item(&grant, id, &item, state.today())
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id: created })))
+    Ok(CreatedAt(
+        format!("/api/v1/episodes/{id}/aftercare"),
+        Created { id: created },
+    ))
 }
 
 /// The episode's 30/60/90-day follow-up calls (the read is audited).
 #[utoipa::path(get, path = "/episodes/{id}/follow-ups", tag = "discharge",
-    params(("id" = i64, Path, description = "Episode id")),
+    params(PageQuery, ("id" = i64, Path, description = "Episode id")),
     responses(
-        (status = 200, description = "The follow-ups", body = Vec<FollowUpCall>),
+        (status = 200, description = "The follow-ups", body = Vec<FollowUpCall>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_follow_ups(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<FollowUpCall>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<FollowUpCall>, ApiError> {
     let patient = state.store.episode_patient_id(id).await?;
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, patient)
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .follow_ups(&grant, id)
@@ -430,16 +445,19 @@ pub async fn record_follow_up(
 
 /// Follow-up outcomes across the organisation, per 30/60/90-day call (aggregate counts).
 #[utoipa::path(get, path = "/reports/follow-up-outcomes", tag = "discharge",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Counts", body = Vec<OutcomeRow>),
+        (status = 200, description = "Counts", body = Vec<OutcomeRow>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn outcome_report(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<OutcomeRow>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<OutcomeRow>, ApiError> {
     let grant = state.store.grant::<can::ReadOutcomes>(&caller.actor)?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .follow_up_outcomes(&grant, state.today())

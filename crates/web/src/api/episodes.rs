@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::care::{DischargeReason, LevelOfCare};
@@ -11,6 +10,8 @@ use trellis_storage::access::can;
 use trellis_storage::episodes::Admission;
 
 use super::extract::{JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
@@ -54,23 +55,25 @@ pub struct Episode {
 
 /// The patient's episodes, newest first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/episodes", tag = "episodes",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The episodes", body = Vec<Episode>),
+        (status = 200, description = "The episodes", body = Vec<Episode>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_episodes(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Episode>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Episode>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadEpisodes>(&caller.actor, id)
         .await?;
     let today = state.today();
     let episodes = state.store.episodes(&grant).await?;
-    Ok(Json(
+    Ok(paging.page(
         episodes
             .into_iter()
             .map(|e| Episode {
@@ -147,7 +150,8 @@ fn level(value: &str, errors: &mut Vec<FieldError>) -> Option<LevelOfCare> {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewEpisode,
     responses(
-        (status = 201, description = "Admitted", body = Created),
+        (status = 201, description = "Admitted", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The patient already has an open episode (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
@@ -156,7 +160,7 @@ pub async fn admit_patient(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewEpisode>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::AdmitEpisode>(&caller.actor, id)
@@ -184,7 +188,10 @@ pub async fn admit_patient(
         reason: new.reason,
     };
     let episode = state.store.admit(&grant, &admission, state.today()).await?;
-    Ok((StatusCode::CREATED, Json(Created { id: episode })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/episodes"),
+        Created { id: episode },
+    ))
 }
 
 /// One entry of the level-of-care history.
@@ -210,23 +217,25 @@ pub struct LevelChange {
 
 /// The episode's level-of-care history, oldest first (the read is audited).
 #[utoipa::path(get, path = "/episodes/{id}/levels", tag = "episodes",
-    params(("id" = i64, Path, description = "Episode id")),
+    params(PageQuery, ("id" = i64, Path, description = "Episode id")),
     responses(
-        (status = 200, description = "The history, starting with the admission level", body = Vec<LevelChange>),
+        (status = 200, description = "The history, starting with the admission level", body = Vec<LevelChange>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn level_history(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(episode_id): PathId,
-) -> Result<Json<Vec<LevelChange>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<LevelChange>, ApiError> {
     let patient_id = state.store.episode_patient_id(episode_id).await?;
     let grant = state
         .store
         .patient_grant::<can::ReadEpisodes>(&caller.actor, patient_id)
         .await?;
     let history = state.store.level_history(&grant, episode_id).await?;
-    Ok(Json(
+    Ok(paging.page(
         history
             .into_iter()
             .map(|h| LevelChange {
@@ -276,7 +285,8 @@ pub struct LevelRecorded {
     params(("id" = i64, Path, description = "Episode id")),
     request_body = NewLevel,
     responses(
-        (status = 201, description = "Recorded", body = LevelRecorded),
+        (status = 201, description = "Recorded", body = LevelRecorded,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The episode is discharged (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
@@ -285,7 +295,7 @@ pub async fn change_level(
     caller: ApiCaller,
     PathId(episode_id): PathId,
     body: JsonBody<NewLevel>,
-) -> Result<(StatusCode, Json<LevelRecorded>), ApiError> {
+) -> Result<CreatedAt<LevelRecorded>, ApiError> {
     let patient_id = state.store.episode_patient_id(episode_id).await?;
     let grant = state
         .store
@@ -310,13 +320,13 @@ pub async fn change_level(
             state.today(),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(LevelRecorded {
+    Ok(CreatedAt(
+        format!("/api/v1/episodes/{episode_id}/levels"),
+        LevelRecorded {
             episode_id,
             level: level.code().to_owned(),
             effective_on,
-        }),
+        },
     ))
 }
 

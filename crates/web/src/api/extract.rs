@@ -45,6 +45,19 @@ impl<S: Send + Sync, T> FromRequest<S> for JsonBody<T> {
     }
 }
 
+impl<T> JsonBody<T> {
+    /// A digest of the body as sent and the operation it was sent to, telling a retried request
+    /// from a different one under the same idempotency key.
+    pub fn fingerprint(&self, operation: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        digest.update(operation.as_bytes());
+        digest.update([0]);
+        digest.update(&self.bytes);
+        hex::encode(digest.finalize())
+    }
+}
+
 impl<T: DeserializeOwned> JsonBody<T> {
     /// The body as `T`, or a 4xx naming the field at fault.
     pub fn parse(self) -> Result<T, ApiError> {
@@ -177,6 +190,29 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
                 status: StatusCode::BAD_REQUEST,
                 code: "bad_request",
                 message: "the id in the path must be a whole number".into(),
+                fields: vec![ApiFieldError {
+                    field: "id".into(),
+                    message: "must be a whole number".into(),
+                }],
+            })
+    }
+}
+
+/// Two id path parameters (e.g. `/patients/{id}/calendar-feeds/{feed}`); malformed ones are a
+/// 400.
+pub struct PathIds(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<(i64, i64)>::from_request_parts(parts, state)
+            .await
+            .map(|Path((first, second))| PathIds(first, second))
+            .map_err(|_| ApiError::Request {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_request",
+                message: "the ids in the path must be whole numbers".into(),
                 fields: vec![ApiFieldError {
                     field: "id".into(),
                     message: "must be a whole number".into(),

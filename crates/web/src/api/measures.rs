@@ -4,16 +4,20 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use trellis_domain::measures::Instrument;
+use trellis_domain::measures::{FormItem, Instrument};
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::measures::{self, NewMeasure};
+use trellis_storage::StoreError;
 
 use super::extract::{JsonBody, PathId};
-use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
+use super::idempotency::{once, IdempotencyKey};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
+use super::responses::{BadBody, Forbidden, KeyInUse, NotFound, Unauthenticated};
 use crate::error::{ApiError, AppError};
 use crate::identity::ApiCaller;
 use crate::pages::DUE_HORIZON_DAYS;
@@ -67,22 +71,24 @@ fn measure(m: measures::Measure) -> Measure {
 
 /// The patient's measures, oldest first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/measures", tag = "measures",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The measures", body = Vec<Measure>),
+        (status = 200, description = "The measures", body = Vec<Measure>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_measures(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Measure>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Measure>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let list = state.store.measures(&grant).await?;
-    Ok(Json(list.into_iter().map(measure).collect()))
+    Ok(paging.page(list.into_iter().map(measure).collect()))
 }
 
 /// A measure to record.
@@ -93,11 +99,13 @@ pub struct NewMeasureBody {
     #[schema(required = true)]
     pub instrument: String,
     /// The day it was given (not in the future).
+    #[schema(value_type = NaiveDate, required = true)]
     pub administered_on: Option<NaiveDate>,
-    /// The answers in form order, each the option's value; null for an item not asked.
+    /// The answers in form order, each the option's value (e.g. 0–3 for each PHQ-9 item); null
+    /// for an item not asked.
     #[serde(default)]
     #[schema(required = true)]
-    pub answers: Vec<Option<u8>>,
+    pub answers: Vec<Option<i64>>,
 }
 
 /// The score of a recorded measure.
@@ -121,19 +129,34 @@ pub struct RecordedMeasure {
 /// violations answer 422 with a message naming the item; nothing is stored. A safety signal
 /// raises a flag on the chart and tasks for the primary counselor (and the clinical directors
 /// for high risk).
+/// With an `Idempotency-Key`, a retry answers the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/patients/{id}/measures", tag = "measures",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(("id" = i64, Path, description = "Patient id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own (e.g. a UUID) making a retry safe: the same key and body answer the first result again, never recording twice")),
     request_body = NewMeasureBody,
     responses(
-        (status = 201, description = "Recorded, with its score", body = RecordedMeasure),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        (status = 201, description = "Recorded, with its score", body = RecordedMeasure,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        Unauthenticated, Forbidden, NotFound, BadBody, KeyInUse,
     ))]
 pub async fn record_measure(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    key: IdempotencyKey,
     body: JsonBody<NewMeasureBody>,
-) -> Result<(StatusCode, Json<RecordedMeasure>), ApiError> {
+) -> Result<Response, ApiError> {
+    let fingerprint = body.fingerprint(&format!("POST /patients/{id}/measures"));
+    let work = record_measure_once(State(state.clone()), caller.clone(), PathId(id), body);
+    once(&state, &caller, key, fingerprint, work).await
+}
+
+async fn record_measure_once(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<NewMeasureBody>,
+) -> Result<CreatedAt<RecordedMeasure>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -151,8 +174,9 @@ pub async fn record_measure(
             "is required (YYYY-MM-DD)",
         ));
     }
-    let (Some(instrument), Some(administered_on), true) =
-        (instrument, body.administered_on, errors.is_empty())
+    let answers = instrument.map(|i| answers(i, &body.answers, &mut errors));
+    let (Some(instrument), Some(administered_on), Some(answers), true) =
+        (instrument, body.administered_on, answers, errors.is_empty())
     else {
         return Err(AppError::Invalid(errors).into());
     };
@@ -163,22 +187,80 @@ pub async fn record_measure(
             &NewMeasure {
                 instrument,
                 administered_on,
-                answers: body.answers,
+                answers,
             },
             state.today(),
         )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(RecordedMeasure {
+        .await
+        .map_err(|e| match e {
+            // The store names the scored set "responses"; the body calls it "answers".
+            StoreError::Invalid(fields) => AppError::Invalid(
+                fields
+                    .into_iter()
+                    .map(|f| match f.field {
+                        "responses" => FieldError::new("answers", f.message),
+                        _ => f,
+                    })
+                    .collect(),
+            ),
+            other => other.into(),
+        })?;
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/measures"),
+        RecordedMeasure {
             id: recorded.id,
             total: recorded.score.total(),
             subscales: recorded.score.subscales().clone(),
             band: recorded.score.band().code.clone(),
             band_label: recorded.score.band().label.clone(),
             flag_id: recorded.flag_id,
-        }),
+        },
     ))
+}
+
+/// The answers as the scoring takes them; each value the item does not offer is an error on
+/// `answers` naming the item as printed on the form and saying what it allows.
+fn answers(
+    instrument: Instrument,
+    sent: &[Option<i64>],
+    errors: &mut Vec<FieldError>,
+) -> Vec<Option<u8>> {
+    let items = instrument.form().items;
+    sent.iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let value = (*value)?;
+            match (u8::try_from(value), items.get(i)) {
+                (Ok(v), Some(item)) if item.allows(v) => Some(v),
+                // Too many answers: the scoring reports the count.
+                (Ok(v), None) => Some(v),
+                (_, Some(item)) => {
+                    errors.push(FieldError::new(
+                        "answers",
+                        format!("item {} {}", item.id, allowed_in_words(item)),
+                    ));
+                    None
+                }
+                (Err(_), None) => {
+                    errors.push(FieldError::new(
+                        "answers",
+                        format!("has more than the {} items of the form", items.len()),
+                    ));
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// "must be between 0 and 3", or "must be 0, 2 or 4".
+fn allowed_in_words(item: &FormItem) -> String {
+    let values: Vec<u8> = item.options.iter().map(|o| o.value).collect();
+    let contiguous = values.windows(2).all(|w| w[1] == w[0] + 1);
+    match values.as_slice() {
+        [first, .., last] if contiguous => format!("must be between {first} and {last}"),
+        _ => format!("must be {}", item.allowed_values()),
+    }
 }
 
 /// A measure due or overdue.
@@ -214,16 +296,18 @@ fn due(list: Vec<measures::DueMeasure>) -> Vec<DueMeasure> {
 /// Measures due within a week (or overdue) for the patient's open episode, by the program's
 /// schedule.
 #[utoipa::path(get, path = "/patients/{id}/measures/due", tag = "measures",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "Due and overdue measures, soonest first", body = Vec<DueMeasure>),
+        (status = 200, description = "Due and overdue measures, soonest first", body = Vec<DueMeasure>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn patient_due(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<DueMeasure>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<DueMeasure>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
@@ -233,26 +317,29 @@ pub async fn patient_due(
         .store
         .patient_measures_due(&grant, today, today + Duration::days(DUE_HORIZON_DAYS))
         .await?;
-    Ok(Json(due(list)))
+    Ok(paging.page(due(list)))
 }
 
 /// Measures due within a week (or overdue) across the caller's caseload.
 #[utoipa::path(get, path = "/measures/due", tag = "measures",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Due and overdue measures, soonest first", body = Vec<DueMeasure>),
+        (status = 200, description = "Due and overdue measures, soonest first", body = Vec<DueMeasure>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn caseload_due(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<DueMeasure>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<DueMeasure>, ApiError> {
     let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
     let today = state.today();
     let list = state
         .store
         .caseload_measures_due(&grant, today, today + Duration::days(DUE_HORIZON_DAYS))
         .await?;
-    Ok(Json(due(list)))
+    Ok(paging.page(due(list)))
 }
 
 /// A measure a program gives, and how often.
@@ -273,17 +360,20 @@ pub struct MeasureSchedule {
 
 /// Every program's measure schedule.
 #[utoipa::path(get, path = "/measure-schedules", tag = "measures",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The schedules", body = Vec<MeasureSchedule>),
+        (status = 200, description = "The schedules", body = Vec<MeasureSchedule>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated,
     ))]
 pub async fn list_schedules(
     State(state): State<AppState>,
     // Program configuration holds no patient data: being signed in is enough.
     _caller: ApiCaller,
-) -> Result<Json<Vec<MeasureSchedule>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<MeasureSchedule>, ApiError> {
     let list = state.store.measure_schedules().await?;
-    Ok(Json(
+    Ok(paging.page(
         list.into_iter()
             .map(|s| MeasureSchedule {
                 program_id: s.program_id,

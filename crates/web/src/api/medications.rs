@@ -6,7 +6,7 @@
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::screens::{ingredient, Finding, INGREDIENTS};
@@ -15,7 +15,10 @@ use trellis_storage::medications::{self, NewDrugScreen, NewMedication};
 
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
-use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
+use super::idempotency::{once, IdempotencyKey};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
+use super::responses::{BadBody, BadQuery, Forbidden, KeyInUse, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiFieldError};
 use crate::identity::ApiCaller;
 use crate::AppState;
@@ -189,22 +192,24 @@ fn medication(m: medications::Medication) -> Medication {
 
 /// The patient's medications, current first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/medications", tag = "medications",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The medications", body = Vec<Medication>),
+        (status = 200, description = "The medications", body = Vec<Medication>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_medications(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Medication>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Medication>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let list = state.store.medications(&grant).await?;
-    Ok(Json(list.into_iter().map(medication).collect()))
+    Ok(paging.page(list.into_iter().map(medication).collect()))
 }
 
 /// A medication to record.
@@ -256,7 +261,8 @@ pub struct NewMedicationBody {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewMedicationBody,
     responses(
-        (status = 201, description = "Recorded", body = Created),
+        (status = 201, description = "Recorded", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn add_medication(
@@ -264,7 +270,7 @@ pub async fn add_medication(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewMedicationBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -289,7 +295,10 @@ pub async fn add_medication(
         .store
         .record_medication(&grant, &new, state.today())
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/medications"),
+        Created { id },
+    ))
 }
 
 /// Stopping a medication.
@@ -358,7 +367,8 @@ pub struct AdherenceBody {
         ("medication" = i64, Path, description = "Medication id")),
     request_body = AdherenceBody,
     responses(
-        (status = 201, description = "Recorded", body = Created),
+        (status = 201, description = "Recorded", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_adherence(
@@ -366,13 +376,13 @@ pub async fn record_adherence(
     caller: ApiCaller,
     MedicationPath(id, medication): MedicationPath,
     body: JsonBody<AdherenceBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
         .await?;
     let b = body.parse()?;
-    let id = state
+    let created = state
         .store
         .record_adherence(
             &grant,
@@ -383,7 +393,10 @@ pub async fn record_adherence(
             state.today(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/medications"),
+        Created { id: created },
+    ))
 }
 
 /// A side effect to record.
@@ -407,7 +420,8 @@ pub struct SideEffectBody {
         ("medication" = i64, Path, description = "Medication id")),
     request_body = SideEffectBody,
     responses(
-        (status = 201, description = "Recorded", body = Created),
+        (status = 201, description = "Recorded", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_side_effect(
@@ -415,13 +429,13 @@ pub async fn record_side_effect(
     caller: ApiCaller,
     MedicationPath(id, medication): MedicationPath,
     body: JsonBody<SideEffectBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
         .await?;
     let b = body.parse()?;
-    let id = state
+    let created = state
         .store
         .record_side_effect(
             &grant,
@@ -432,7 +446,10 @@ pub async fn record_side_effect(
             state.today(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/medications"),
+        Created { id: created },
+    ))
 }
 
 /// What an analyte's result means.
@@ -532,9 +549,10 @@ pub struct ScreensQuery {
 
 /// The patient's drug screens, newest first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/drug-screens", tag = "medications",
-    params(("id" = i64, Path, description = "Patient id"), ScreensQuery),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id"), ScreensQuery),
     responses(
-        (status = 200, description = "The screens", body = Vec<DrugScreen>),
+        (status = 200, description = "The screens", body = Vec<DrugScreen>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound, BadQuery,
     ))]
 pub async fn list_screens(
@@ -542,13 +560,14 @@ pub async fn list_screens(
     caller: ApiCaller,
     PathId(id): PathId,
     ApiQuery(q): ApiQuery<ScreensQuery>,
-) -> Result<Json<Vec<DrugScreen>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<DrugScreen>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let list = state.store.drug_screens(&grant).await?;
-    Ok(Json(
+    Ok(paging.page(
         list.into_iter()
             .filter(|s| q.since.is_none_or(|since| s.collected_on.0 >= since))
             .map(|s| DrugScreen {
@@ -633,19 +652,34 @@ pub struct RecordedScreen {
 /// someone records the response; adherence findings and explained opioids also open a review
 /// task for the medication's prescriber (the prescribers who see the patient when the
 /// prescriber is outside).
+/// With an `Idempotency-Key`, a retry answers the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/patients/{id}/drug-screens", tag = "medications",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(("id" = i64, Path, description = "Patient id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own (e.g. a UUID) making a retry safe: the same key and body answer the first result again, never recording twice")),
     request_body = NewDrugScreenBody,
     responses(
-        (status = 201, description = "Recorded and classified", body = RecordedScreen),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        (status = 201, description = "Recorded and classified", body = RecordedScreen,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        Unauthenticated, Forbidden, NotFound, BadBody, KeyInUse,
     ))]
 pub async fn record_screen(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    key: IdempotencyKey,
     body: JsonBody<NewDrugScreenBody>,
-) -> Result<(StatusCode, Json<RecordedScreen>), ApiError> {
+) -> Result<Response, ApiError> {
+    let fingerprint = body.fingerprint(&format!("POST /patients/{id}/drug-screens"));
+    let work = record_screen_once(State(state.clone()), caller.clone(), PathId(id), body);
+    once(&state, &caller, key, fingerprint, work).await
+}
+
+async fn record_screen_once(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<NewDrugScreenBody>,
+) -> Result<CreatedAt<RecordedScreen>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -667,13 +701,13 @@ pub async fn record_screen(
         .store
         .record_drug_screen(&grant, &screen, state.today())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(RecordedScreen {
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/drug-screens"),
+        RecordedScreen {
             id: recorded.id,
             unexpected: recorded.unexpected,
             flag_id: recorded.flag_id,
             review_task_ids: recorded.review_task_ids,
-        }),
+        },
     ))
 }

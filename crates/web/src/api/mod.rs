@@ -10,20 +10,25 @@
 mod admin;
 mod appointments;
 mod assessments;
+mod calendar_feeds;
+mod codes;
 mod confidentiality;
 mod discharge;
 mod episodes;
 mod extract;
+mod idempotency;
 mod measures;
 mod medications;
 mod notes;
 mod org;
+mod paging;
 mod patients;
 mod phases;
 mod responses;
 mod schedule;
 mod tasks;
 mod treatment_plans;
+mod versions;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +38,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, AppError};
 use crate::AppState;
+use paging::PagingRefusals;
 
 /// Declares each operation once: the router, [`ROUTES`] and the OpenAPI document's paths all
 /// come from this list, so none of them can miss an operation.
@@ -64,7 +70,7 @@ macro_rules! operations {
             servers((url = "/api/v1")),
             components(schemas(crate::error::ApiErrorBody)),
             paths($($($handler)::+),*),
-            modifiers(&Security),
+            modifiers(&Security, &PagingRefusals),
             security(("bearer" = []), ("session" = [])),
             tags(
                 (name = "account", description = "The caller"),
@@ -156,6 +162,14 @@ operations! {
     get "/patients/{id}/availability" => appointments::list_availability;
     post "/patients/{id}/availability" => appointments::add_availability;
     get "/sites/{id}/appointments" => appointments::site_appointments;
+    get "/calendar-feeds" => calendar_feeds::list_own_feeds;
+    post "/calendar-feeds" => calendar_feeds::create_own_feed;
+    get "/calendar-feeds/{id}" => calendar_feeds::get_own_feed;
+    post "/calendar-feeds/{id}/revoke" => calendar_feeds::revoke_own_feed;
+    get "/patients/{id}/calendar-feeds" => calendar_feeds::list_patient_feeds;
+    post "/patients/{id}/calendar-feeds" => calendar_feeds::create_patient_feed;
+    get "/patients/{id}/calendar-feeds/{feed}" => calendar_feeds::get_patient_feed;
+    post "/patients/{id}/calendar-feeds/{feed}/revoke" => calendar_feeds::revoke_patient_feed;
     get "/tasks" => tasks::list_tasks;
     post "/tasks/{id}/complete" => tasks::complete_task;
     get "/patients/{id}/flags" => tasks::list_flags;

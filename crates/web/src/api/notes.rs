@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,10 @@ use trellis_storage::notes::{
 
 use super::episodes::Created;
 use super::extract::{JsonBody, PathId};
-use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
+use super::idempotency::{once, IdempotencyKey};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
+use super::responses::{BadBody, Forbidden, KeyInUse, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
 use crate::identity::ApiCaller;
@@ -105,21 +109,23 @@ fn note_dto(n: trellis_storage::notes::Note) -> Note {
 
 /// The patient's progress notes, newest session first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/notes", tag = "notes",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The notes", body = Vec<Note>),
+        (status = 200, description = "The notes", body = Vec<Note>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_notes(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Note>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Note>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .notes(&grant)
@@ -135,11 +141,11 @@ pub async fn list_notes(
 pub struct NewNoteBody {
     /// individual or family.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::note_kind)]
     pub kind: String,
     /// dap or birp.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::note_template)]
     pub template: String,
     /// Session date, YYYY-MM-DD (not in the future).
     #[serde(default)]
@@ -155,19 +161,34 @@ pub struct NewNoteBody {
 }
 
 /// Starts a draft note; only its author may change or sign it.
+/// With an `Idempotency-Key`, a retry answers the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/patients/{id}/notes", tag = "notes",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(("id" = i64, Path, description = "Patient id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own (e.g. a UUID) making a retry safe: the same key and body answer the first result again, never recording twice")),
     request_body = NewNoteBody,
     responses(
-        (status = 201, description = "Draft saved", body = Created),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        (status = 201, description = "Draft saved", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        Unauthenticated, Forbidden, NotFound, BadBody, KeyInUse,
     ))]
 pub async fn create_note(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    key: IdempotencyKey,
     body: JsonBody<NewNoteBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<Response, ApiError> {
+    let fingerprint = body.fingerprint(&format!("POST /patients/{id}/notes"));
+    let work = create_note_once(State(state.clone()), caller.clone(), PathId(id), body);
+    once(&state, &caller, key, fingerprint, work).await
+}
+
+async fn create_note_once(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<NewNoteBody>,
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -200,7 +221,7 @@ pub async fn create_note(
         objective_ids: new.objective_ids,
     };
     let id = state.store.write_note(&grant, &note, state.today()).await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(format!("/api/v1/notes/{id}"), Created { id }))
 }
 
 /// One progress note (the read is audited).
@@ -315,7 +336,8 @@ pub struct NewAddendum {
     params(("id" = i64, Path, description = "Note id")),
     request_body = NewAddendum,
     responses(
-        (status = 201, description = "Added", body = Created),
+        (status = 201, description = "Added", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The note is still a draft", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
@@ -324,15 +346,16 @@ pub async fn add_addendum(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewAddendum>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let patient = state.store.note_patient_id(id).await?;
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, patient)
         .await?;
     let text = body.parse()?.body;
+    let note = id;
     let id = state.store.add_addendum(&grant, id, &text).await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(format!("/api/v1/notes/{note}"), Created { id }))
 }
 
 /// A note waiting for signature or co-signature (no clinical text).
@@ -371,37 +394,41 @@ fn alert(n: NoteListing, lateness: Option<Lateness>) -> NoteAlert {
 
 /// Unsigned notes over 24 h: the caller's own, or all in view for a clinical director.
 #[utoipa::path(get, path = "/notes/late", tag = "notes",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Late notes", body = Vec<NoteAlert>),
+        (status = 200, description = "Late notes", body = Vec<NoteAlert>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn late_notes(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<NoteAlert>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<NoteAlert>, ApiError> {
     let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
     let rows = state
         .store
         .late_notes(&grant, trellis_storage::Instant::now())
         .await?;
-    Ok(Json(
-        rows.into_iter().map(|(n, l)| alert(n, Some(l))).collect(),
-    ))
+    Ok(paging.page(rows.into_iter().map(|(n, l)| alert(n, Some(l))).collect()))
 }
 
 /// Signed notes waiting for a clinical director's co-signature (empty for other roles).
 #[utoipa::path(get, path = "/notes/cosign-queue", tag = "notes",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The co-signature queue", body = Vec<NoteAlert>),
+        (status = 200, description = "The co-signature queue", body = Vec<NoteAlert>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn cosign_queue(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<NoteAlert>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<NoteAlert>, ApiError> {
     let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
     let rows = state.store.cosign_queue(&grant).await?;
-    Ok(Json(rows.into_iter().map(|n| alert(n, None)).collect()))
+    Ok(paging.page(rows.into_iter().map(|n| alert(n, None)).collect()))
 }
 
 /// One attendee's part of a group note.

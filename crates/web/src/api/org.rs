@@ -10,6 +10,7 @@ use trellis_storage::episodes::CaseloadEntry;
 use trellis_storage::patients::mrn;
 use utoipa::ToSchema;
 
+use super::paging::{PageQuery, Paged, Paging};
 use super::responses::Unauthenticated;
 use super::tasks::{task_list, Task};
 use crate::error::{ApiError, AppError};
@@ -84,16 +85,19 @@ pub struct Site {
 
 /// The organisation's sites (reference data: any signed-in caller).
 #[utoipa::path(get, path = "/sites", tag = "organisation",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every site, by name", body = Vec<Site>),
+        (status = 200, description = "Every site, by name", body = Vec<Site>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated,
     ))]
 pub async fn list_sites(
     State(state): State<AppState>,
     _caller: ApiCaller,
-) -> Result<Json<Vec<Site>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Site>, ApiError> {
     let sites = state.store.sites().await?;
-    Ok(Json(
+    Ok(paging.page(
         sites
             .into_iter()
             .map(|s| Site {
@@ -133,16 +137,19 @@ pub struct Program {
 
 /// The organisation's programs (reference data: any signed-in caller).
 #[utoipa::path(get, path = "/programs", tag = "organisation",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every program, by site and name", body = Vec<Program>),
+        (status = 200, description = "Every program, by site and name", body = Vec<Program>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated,
     ))]
 pub async fn list_programs(
     State(state): State<AppState>,
     _caller: ApiCaller,
-) -> Result<Json<Vec<Program>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Program>, ApiError> {
     let programs = state.store.programs().await?;
-    Ok(Json(
+    Ok(paging.page(
         programs
             .into_iter()
             .map(|p| Program {
@@ -171,16 +178,19 @@ pub struct Counselor {
 
 /// Active counselors and clinical directors, for the primary-counselor choice.
 #[utoipa::path(get, path = "/counselors", tag = "organisation",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Active counselors and clinical directors, by name", body = Vec<Counselor>),
+        (status = 200, description = "Active counselors and clinical directors, by name", body = Vec<Counselor>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated,
     ))]
 pub async fn list_counselors(
     State(state): State<AppState>,
     _caller: ApiCaller,
-) -> Result<Json<Vec<Counselor>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Counselor>, ApiError> {
     let counselors = state.store.counselors().await?;
-    Ok(Json(
+    Ok(paging.page(
         counselors
             .into_iter()
             .map(|u| Counselor {

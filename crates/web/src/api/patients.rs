@@ -11,7 +11,8 @@ use trellis_storage::access::{can, Grant};
 use trellis_storage::patients::{self, mrn, PatientQuery, RegisterOutcome};
 
 use super::extract::{ApiQuery, JsonBody, PathId};
-use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Stale, Unauthenticated};
+use super::versions::{etag, IfMatch};
 use crate::error::{ApiError, ApiErrorDetail, AppError};
 use crate::forms::RegistrationForm;
 use crate::identity::ApiCaller;
@@ -105,8 +106,10 @@ pub struct PatientPage {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Rows to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -181,13 +184,16 @@ pub struct PatientSearch {
     /// Name ("first last", "last, first" or a prefix of either), MRN or date of birth
     /// (YYYY-MM-DD); empty lists everyone in view. At most 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub text: String,
     /// Only patients with an open episode.
     #[serde(default)]
     pub open_only: bool,
     /// Page size, 1–200 (default 50).
+    #[schema(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Rows to skip (default 0).
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -241,7 +247,7 @@ pub struct PatientFields {
     pub date_of_birth: String,
     /// Sex recorded at birth: female, male, intersex or unknown.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::sex)]
     pub sex: String,
     /// Gender identity in the patient's words.
     pub gender_identity: Option<String>,
@@ -331,7 +337,7 @@ pub struct NewPatient {
     pub date_of_birth: String,
     /// Sex recorded at birth: female, male, intersex or unknown.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::sex)]
     pub sex: String,
     /// Gender identity in the patient's words.
     pub gender_identity: Option<String>,
@@ -412,7 +418,7 @@ pub struct PossibleDuplicate {
     request_body = NewPatient,
     responses(
         (status = 201, description = "Registered", body = PatientCreated,
-            headers(("location" = String, description = "The new patient's URL"))),
+            headers(("Location" = String, description = "The new patient's URL"))),
         (status = 409, description = "Possible duplicates; nothing was registered", body = PossibleDuplicate),
         Unauthenticated, Forbidden, BadBody,
     ))]
@@ -486,6 +492,7 @@ pub struct Patient {
     /// Age today.
     pub age: i32,
     /// Sex recorded at birth.
+    #[schema(schema_with = super::codes::sex)]
     pub sex: String,
     /// Gender identity.
     pub gender_identity: Option<String>,
@@ -511,24 +518,27 @@ pub struct Patient {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One patient's demographics (the read is audited).
+/// One patient's demographics (the read is audited). Needs `read_demographics` for the patient.
+/// The `ETag` names the version read: send it back as `If-Match` when changing them.
 #[utoipa::path(get, path = "/patients/{id}", tag = "patients",
     params(("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The patient", body = Patient),
+        (status = 200, description = "The patient", body = Patient,
+            headers(("ETag" = String, description = "The version of the demographics read"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn get_patient(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Patient>, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadDemographics>(&caller.actor, id)
         .await?;
     let p = state.store.patient(&grant).await?;
-    Ok(Json(Patient {
+    let version = etag(p.updated_at.0);
+    let patient = Json(Patient {
         id: p.id,
         mrn: mrn(p.id),
         site_id: p.site_id,
@@ -550,21 +560,26 @@ pub async fn get_patient(
         preferred_language: p.preferred_language,
         created_at: p.created_at.0,
         updated_at: p.updated_at.0,
-    }))
+    });
+    Ok(([(header::ETAG, version)], patient).into_response())
 }
 
-/// Replaces a patient's demographics (every field; omitted optional fields are cleared).
+/// Replaces a patient's demographics (every field; omitted optional fields are cleared). Needs
+/// `edit_demographics` for the patient. With `If-Match` (the `ETag` of a read) the change is
+/// made only if nobody changed them since: else 412 and nothing is saved.
 #[utoipa::path(put, path = "/patients/{id}", tag = "patients",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(("id" = i64, Path, description = "Patient id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version read")),
     request_body = PatientFields,
     responses(
         (status = 204, description = "Saved"),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        Unauthenticated, Forbidden, NotFound, BadBody, Stale,
     ))]
 pub async fn update_patient(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    if_match: IfMatch,
     body: JsonBody<PatientFields>,
 ) -> Result<StatusCode, ApiError> {
     let grant = state
@@ -573,9 +588,10 @@ pub async fn update_patient(
         .await?;
     let today = state.today();
     let registration = body.parse()?.registration(today, Vec::new())?;
+    let last_changed = if_match.last_changed("the patient's demographics")?;
     state
         .store
-        .update_patient(&grant, &registration, today)
+        .update_patient_if(&grant, &registration, today, last_changed)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,6 @@
 //! recommendations, the clinician's decision, and the caseload ready for step-down review.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,8 @@ use trellis_storage::StoreError;
 
 use super::episodes::Created;
 use super::extract::{JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
@@ -459,7 +460,8 @@ pub struct PhaseDecisionInput {
 #[utoipa::path(post, path = "/patients/{id}/phase-decisions", tag = "phases",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = PhaseDecisionInput,
-    responses((status = 201, description = "Recorded", body = Created),
+    responses((status = 201, description = "Recorded", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "No open episode in a program with phases, or the new track is full", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody))]
 pub async fn decide(
@@ -467,7 +469,7 @@ pub async fn decide(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<PhaseDecisionInput>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ChangeLevelOfCare>(&caller.actor, id)
@@ -494,7 +496,7 @@ pub async fn decide(
         ),
         None => None,
     };
-    let id = state
+    let created = state
         .store
         .decide_phase(
             &grant,
@@ -509,7 +511,10 @@ pub async fn decide(
             state.today(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/phase"),
+        Created { id: created },
+    ))
 }
 
 /// A patient on the caller's caseload ready for a step-down review.
@@ -532,18 +537,21 @@ pub struct StepDownCandidateBody {
 /// Patients on the caller's caseload (primary counselor) whose recorded step-down criteria are
 /// all met (the list is audited).
 #[utoipa::path(get, path = "/phases/step-down-review", tag = "phases",
-    responses((status = 200, description = "Ready for review", body = Vec<StepDownCandidateBody>),
+    params(PageQuery),
+    responses((status = 200, description = "Ready for review", body = Vec<StepDownCandidateBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden))]
 pub async fn step_down_review(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<StepDownCandidateBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<StepDownCandidateBody>, ApiError> {
     let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
     let rows = state
         .store
         .step_down_candidates(&grant, state.today())
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         rows.into_iter()
             .map(|c| StepDownCandidateBody {
                 patient_id: c.patient_id,

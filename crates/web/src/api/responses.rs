@@ -63,8 +63,35 @@ error_responses! {
         "415" => "The body is not sent as application/json (unsupported_media_type)",
         "422" => "Fields are missing or invalid (validation_failed); each problem names its field",
     }
+    /// A conditional write found the record changed.
+    Stale {
+        "412" => "If-Match named a version other than the current one: someone changed the \
+            record since it was read (precondition_failed); read it again and reapply the change",
+    }
+    /// An idempotency key whose first request is still being answered.
+    KeyInUse {
+        "409" => "The first request with this Idempotency-Key is still being answered (conflict); \
+            retry shortly",
+        "422" => "The Idempotency-Key is malformed (validation_failed), or was already used for \
+            a different request (idempotency_key_reused); or fields are missing or invalid",
+    }
     /// The query string cannot be used.
     BadQuery {
         "422" => "Parameters are invalid (validation_failed); each problem names its parameter",
+    }
+}
+
+/// A 201 answer: the new record as JSON, with `Location` naming where it is read (its own URL,
+/// or the list it appears in when it has none).
+pub struct CreatedAt<T>(pub String, pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for CreatedAt<T> {
+    fn into_response(self) -> axum::response::Response {
+        (
+            axum::http::StatusCode::CREATED,
+            [(axum::http::header::LOCATION, self.0)],
+            axum::Json(self.1),
+        )
+            .into_response()
     }
 }

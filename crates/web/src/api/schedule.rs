@@ -1,7 +1,6 @@
 //! Program operations: tracks and rooms, day sheets, attendance, group enrolment and weekly hours.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +11,8 @@ use trellis_storage::schedule::{NewRoom, NewTrack};
 
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
@@ -54,13 +55,16 @@ pub struct TrackBody {
 
 /// Every track.
 #[utoipa::path(get, path = "/tracks", tag = "schedule",
-    responses((status = 200, description = "Tracks", body = Vec<TrackBody>), Unauthenticated, Forbidden))]
+    params(PageQuery),
+    responses((status = 200, description = "Tracks", body = Vec<TrackBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))), Unauthenticated, Forbidden))]
 pub async fn list_tracks(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<TrackBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<TrackBody>, ApiError> {
     state.store.grant::<can::ReadSchedule>(&caller.actor)?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .tracks()
@@ -103,6 +107,7 @@ pub struct NewTrackBody {
     pub telehealth: bool,
     /// First day of the curriculum cycle (YYYY-MM-DD).
     #[serde(default)]
+    #[schema(required = true, format = Date)]
     pub starts_on: String,
     /// Weekly sessions in the site's local time, e.g. "Mon 18:00-21:00".
     #[serde(default)]
@@ -114,14 +119,15 @@ pub struct NewTrackBody {
 
 /// Creates a track (program admins).
 #[utoipa::path(post, path = "/tracks", tag = "schedule", request_body = NewTrackBody,
-    responses((status = 201, description = "Created", body = Created),
+    responses((status = 201, description = "Created", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The program already has a track with this name", body = ApiErrorBody),
         Unauthenticated, Forbidden, BadBody))]
 pub async fn create_track(
     State(state): State<AppState>,
     caller: ApiCaller,
     body: JsonBody<NewTrackBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state.store.grant::<can::ManagePrograms>(&caller.actor)?;
     let new = body.parse()?;
     let mut errors = Vec::new();
@@ -150,7 +156,7 @@ pub async fn create_track(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt("/api/v1/tracks".to_owned(), Created { id }))
 }
 
 /// A room.
@@ -168,13 +174,16 @@ pub struct RoomBody {
 
 /// Every room.
 #[utoipa::path(get, path = "/rooms", tag = "schedule",
-    responses((status = 200, description = "Rooms", body = Vec<RoomBody>), Unauthenticated, Forbidden))]
+    params(PageQuery),
+    responses((status = 200, description = "Rooms", body = Vec<RoomBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))), Unauthenticated, Forbidden))]
 pub async fn list_rooms(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<RoomBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<RoomBody>, ApiError> {
     state.store.grant::<can::ReadSchedule>(&caller.actor)?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .rooms()
@@ -204,14 +213,15 @@ pub struct NewRoomBody {
 
 /// Adds a room (program admins).
 #[utoipa::path(post, path = "/rooms", tag = "schedule", request_body = NewRoomBody,
-    responses((status = 201, description = "Created", body = Created),
+    responses((status = 201, description = "Created", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The site already has a room with this name", body = ApiErrorBody),
         Unauthenticated, Forbidden, BadBody))]
 pub async fn create_room(
     State(state): State<AppState>,
     caller: ApiCaller,
     body: JsonBody<NewRoomBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state.store.grant::<can::ManagePrograms>(&caller.actor)?;
     let new = body.parse()?;
     let id = state
@@ -225,7 +235,7 @@ pub async fn create_room(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt("/api/v1/rooms".to_owned(), Created { id }))
 }
 
 /// Which day.
@@ -285,20 +295,22 @@ pub struct SheetSessionBody {
 /// A site's group sessions on a day with their enrolled patients (sessions are generated from the
 /// track patterns as needed).
 #[utoipa::path(get, path = "/sites/{id}/day-sheet", tag = "schedule",
-    params(("id" = i64, Path, description = "Site id"), DayQuery),
-    responses((status = 200, description = "The day sheet", body = Vec<SheetSessionBody>),
+    params(PageQuery, ("id" = i64, Path, description = "Site id"), DayQuery),
+    responses((status = 200, description = "The day sheet", body = Vec<SheetSessionBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound, BadQuery))]
 pub async fn day_sheet(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(site_id): PathId,
     ApiQuery(q): ApiQuery<DayQuery>,
-) -> Result<Json<Vec<SheetSessionBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<SheetSessionBody>, ApiError> {
     let grant = state.store.grant::<can::ReadSchedule>(&caller.actor)?;
     let date = day_of(&state, &q)?;
     state.store.site(site_id).await?;
     let sheet = state.store.day_sheet(&grant, site_id, date).await?;
-    Ok(Json(
+    Ok(paging.page(
         sheet
             .into_iter()
             .map(|s| SheetSessionBody {
@@ -385,6 +397,7 @@ pub struct EnrolmentBody {
     pub track_id: i64,
     /// From (YYYY-MM-DD).
     #[serde(default)]
+    #[schema(required = true, format = Date)]
     pub enrolled_on: String,
 }
 
@@ -392,7 +405,8 @@ pub struct EnrolmentBody {
 #[utoipa::path(post, path = "/patients/{id}/enrolments", tag = "schedule",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = EnrolmentBody,
-    responses((status = 201, description = "Enrolled", body = Created),
+    responses((status = 201, description = "Enrolled", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "The group is full or the patient is already in it", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody))]
 pub async fn enrol(
@@ -400,7 +414,7 @@ pub async fn enrol(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<EnrolmentBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ManageSchedule>(&caller.actor, id)
@@ -410,8 +424,11 @@ pub async fn enrol(
     let Some(day) = forms::date("enrolled_on", &new.enrolled_on, &mut errors) else {
         return Err(AppError::Invalid(errors).into());
     };
-    let id = state.store.enrol(&grant, new.track_id, day).await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    let created = state.store.enrol(&grant, new.track_id, day).await?;
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/schedule"),
+        Created { id: created },
+    ))
 }
 
 /// One week's service hours.
@@ -542,19 +559,21 @@ pub struct HoursAlertBody {
 
 /// Patients at a site under the weekly minimum, or at or over the ceiling, in the week of `date`.
 #[utoipa::path(get, path = "/sites/{id}/hours-alerts", tag = "schedule",
-    params(("id" = i64, Path, description = "Site id"), DayQuery),
-    responses((status = 200, description = "The alert list", body = Vec<HoursAlertBody>),
+    params(PageQuery, ("id" = i64, Path, description = "Site id"), DayQuery),
+    responses((status = 200, description = "The alert list", body = Vec<HoursAlertBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound, BadQuery))]
 pub async fn hours_alerts(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(site_id): PathId,
     ApiQuery(q): ApiQuery<DayQuery>,
-) -> Result<Json<Vec<HoursAlertBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<HoursAlertBody>, ApiError> {
     let grant = state.store.grant::<can::ReadSchedule>(&caller.actor)?;
     let date = day_of(&state, &q)?;
     let alerts = state.store.hours_alerts(&grant, site_id, date).await?;
-    Ok(Json(
+    Ok(paging.page(
         alerts
             .into_iter()
             .map(|a| HoursAlertBody {

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::patient::FieldError;
@@ -11,6 +10,8 @@ use trellis_storage::tasks::{self, Severity};
 
 use super::episodes::Created;
 use super::extract::{JsonBody, PathId};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
 use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::identity::ApiCaller;
@@ -65,16 +66,19 @@ pub fn task_list(tasks: Vec<tasks::Task>) -> Vec<Task> {
 
 /// Open tasks for the caller and their role, for patients in their view, most urgent first.
 #[utoipa::path(get, path = "/tasks", tag = "tasks",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The open tasks", body = Vec<Task>),
+        (status = 200, description = "The open tasks", body = Vec<Task>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated,
     ))]
 pub async fn list_tasks(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<Task>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Task>, ApiError> {
     let grant = state.store.grant::<can::ReadDemographics>(&caller.actor)?;
-    Ok(Json(task_list(state.store.my_tasks(&grant).await?)))
+    Ok(paging.page(task_list(state.store.my_tasks(&grant).await?)))
 }
 
 /// What was done about a task.
@@ -128,22 +132,24 @@ pub struct Flag {
 
 /// The patient's open flags, most severe first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/flags", tag = "tasks",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The open flags", body = Vec<Flag>),
+        (status = 200, description = "The open flags", body = Vec<Flag>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_flags(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<Flag>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<Flag>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let flags = state.store.open_flags(&grant).await?;
-    Ok(Json(
+    Ok(paging.page(
         flags
             .into_iter()
             .map(|f| Flag {
@@ -176,7 +182,8 @@ pub struct NewFlag {
     params(("id" = i64, Path, description = "Patient id")),
     request_body = NewFlag,
     responses(
-        (status = 201, description = "Raised", body = Created),
+        (status = 201, description = "Raised", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn raise_flag(
@@ -184,7 +191,7 @@ pub async fn raise_flag(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<NewFlag>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
@@ -209,5 +216,8 @@ pub async fn raise_flag(
         .store
         .raise_manual_flag(&grant, severity, &flag.summary)
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id: flag_id })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/flags"),
+        Created { id: flag_id },
+    ))
 }

@@ -2,7 +2,8 @@
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,10 @@ use trellis_storage::treatment_plans::{
 };
 
 use super::extract::{JsonBody, PathId};
-use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
+use super::paging::{PageQuery, Paged, Paging};
+use super::responses::CreatedAt;
+use super::responses::{BadBody, Forbidden, NotFound, Stale, Unauthenticated};
+use super::versions::{etag, IfMatch};
 use crate::error::{ApiError, ApiErrorBody, ApiFieldError, AppError};
 use crate::identity::ApiCaller;
 use crate::AppState;
@@ -355,21 +359,23 @@ pub struct CreatedVersion {
 
 /// The patient's plan versions, newest first (the read is audited).
 #[utoipa::path(get, path = "/patients/{id}/treatment-plans", tag = "treatment plans",
-    params(("id" = i64, Path, description = "Patient id")),
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The versions", body = Vec<PlanVersion>),
+        (status = 200, description = "The versions", body = Vec<PlanVersion>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn list_versions(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<Vec<PlanVersion>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<PlanVersion>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .plan_versions(&grant)
@@ -393,7 +399,8 @@ pub async fn list_versions(
     params(("id" = i64, Path, description = "Patient id")),
     request_body = PlanBody,
     responses(
-        (status = 201, description = "Draft version saved", body = CreatedVersion),
+        (status = 201, description = "Draft version saved", body = CreatedVersion,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
         (status = 409, description = "An unsigned draft exists: change or sign it", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
@@ -402,61 +409,72 @@ pub async fn create_version(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<PlanBody>,
-) -> Result<(StatusCode, Json<CreatedVersion>), ApiError> {
+) -> Result<CreatedAt<CreatedVersion>, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
         .await?;
     let content = body.parse()?.content()?;
     let created = state.store.write_plan(&grant, &content).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedVersion {
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{id}/treatment-plans/{}", created.version),
+        CreatedVersion {
             id: created.id,
             version: created.version,
-        }),
+        },
     ))
 }
 
-/// One version (the read is audited).
+/// One version (the read is audited). Needs `read_clinical` for the patient. The `ETag` names
+/// the version of the draft read: send it back as `If-Match` when saving it.
 #[utoipa::path(get, path = "/patients/{id}/treatment-plans/{version}", tag = "treatment plans",
     params(
         ("id" = i64, Path, description = "Patient id"),
         ("version" = i64, Path, description = "Version number"),
     ),
     responses(
-        (status = 200, description = "The version", body = TreatmentPlan),
+        (status = 200, description = "The version", body = TreatmentPlan,
+            headers(("ETag" = String, description = "The version of the draft read"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn get_version(
     State(state): State<AppState>,
     caller: ApiCaller,
     PlanPath(id, version): PlanPath,
-) -> Result<Json<TreatmentPlan>, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state
         .store
         .patient_grant::<can::ReadClinical>(&caller.actor, id)
         .await?;
     let plan = state.store.plan_version(&grant, version).await?;
-    Ok(Json(plan_dto(plan, state.today())))
+    let version = etag(plan.updated_at.0);
+    Ok((
+        [(header::ETAG, version)],
+        Json(plan_dto(plan, state.today())),
+    )
+        .into_response())
 }
 
-/// Replaces an unsigned draft's content; a signed version answers 409 (revise instead).
+/// Replaces an unsigned draft's content; a signed version answers 409 (revise instead). Needs
+/// `write_clinical` for the patient. With `If-Match` (the `ETag` of a read) the draft is saved
+/// only if nobody changed it since: else 412 and nothing is saved.
 #[utoipa::path(put, path = "/patients/{id}/treatment-plans/{version}", tag = "treatment plans",
     params(
         ("id" = i64, Path, description = "Patient id"),
         ("version" = i64, Path, description = "Version number"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version read"),
     ),
     request_body = PlanBody,
     responses(
         (status = 204, description = "Saved"),
         (status = 409, description = "The version is signed and locked", body = ApiErrorBody),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        Unauthenticated, Forbidden, NotFound, BadBody, Stale,
     ))]
 pub async fn update_version(
     State(state): State<AppState>,
     caller: ApiCaller,
     PlanPath(id, version): PlanPath,
+    if_match: IfMatch,
     body: JsonBody<PlanBody>,
 ) -> Result<StatusCode, ApiError> {
     let grant = state
@@ -464,9 +482,10 @@ pub async fn update_version(
         .patient_grant::<can::WriteClinical>(&caller.actor, id)
         .await?;
     let content = body.parse()?.content()?;
+    let last_changed = if_match.last_changed("the treatment plan version")?;
     state
         .store
-        .update_plan_draft(&grant, version, &content)
+        .update_plan_draft_if(&grant, version, &content, last_changed)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -544,16 +563,19 @@ pub struct OverdueReview {
 
 /// Plans in force whose review is overdue, for patients whose primary counselor is the caller.
 #[utoipa::path(get, path = "/treatment-plans/overdue", tag = "treatment plans",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Overdue reviews", body = Vec<OverdueReview>),
+        (status = 200, description = "Overdue reviews", body = Vec<OverdueReview>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn overdue_reviews(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<OverdueReview>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<OverdueReview>, ApiError> {
     let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .overdue_plan_reviews(&grant, state.today())
@@ -585,16 +607,19 @@ pub struct UnsignedPlan {
 /// Patients whose primary counselor is the caller and who have no signed plan since admission,
 /// longest-admitted first.
 #[utoipa::path(get, path = "/treatment-plans/unsigned", tag = "treatment plans",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Patients without a signed plan", body = Vec<UnsignedPlan>),
+        (status = 200, description = "Patients without a signed plan", body = Vec<UnsignedPlan>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn unsigned_plans(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<UnsignedPlan>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<UnsignedPlan>, ApiError> {
     let grant = state.store.grant::<can::ReadClinical>(&caller.actor)?;
-    Ok(Json(
+    Ok(paging.page(
         state
             .store
             .unsigned_plans(&grant)

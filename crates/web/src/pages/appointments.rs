@@ -569,7 +569,7 @@ pub async fn create_patient_feed(
         .store
         .patient_grant::<can::ManageSchedule>(&staff.actor, patient_id)
         .await?;
-    let secret = state.store.create_patient_feed(&grant).await?;
+    let secret = state.store.create_patient_feed(&grant).await?.secret;
     chart_with(&state, &staff, patient_id, StatusCode::OK, |s| {
         s.new_feed_url = Some(feed_url(&secret));
     })
@@ -716,7 +716,7 @@ pub async fn create_own_feed(
     staff: Staff,
 ) -> Result<Response, AppError> {
     let grant = state.store.grant::<can::ReadSchedule>(&staff.actor)?;
-    let secret = state.store.create_clinician_feed(&grant).await?;
+    let secret = state.store.create_clinician_feed(&grant).await?.secret;
     let html = render_day(
         &state,
         &staff,

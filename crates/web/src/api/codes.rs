@@ -1,0 +1,76 @@
+//! Schemas of the code fields, built from the same lists the handlers parse with, so the
+//! document offers exactly the codes the server accepts.
+
+use trellis_domain::access::Role;
+use trellis_domain::consent::collateral::CollateralRelationship;
+use trellis_domain::consent::emergency::EmergencyGround;
+use trellis_domain::patient::Sex;
+use trellis_domain::schedule::appointments::AppointmentKind;
+use trellis_storage::discharge::AftercareKind;
+use trellis_storage::notes::{NoteKind, NoteTemplate};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+fn one_of(codes: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes))
+        .build()
+}
+
+/// Sex codes.
+pub fn sex() -> Object {
+    one_of(Sex::ALL.map(Sex::code))
+}
+
+/// Role codes.
+pub fn role() -> Object {
+    one_of(Role::ALL.map(Role::code))
+}
+
+/// Appointment kinds.
+pub fn appointment_kind() -> Object {
+    one_of(AppointmentKind::ALL.map(AppointmentKind::code))
+}
+
+/// The kinds of note written one at a time (group notes have their own operation).
+pub const NOTE_KINDS: [NoteKind; 2] = [NoteKind::Individual, NoteKind::Family];
+
+/// Note kinds.
+pub fn note_kind() -> Object {
+    one_of(NOTE_KINDS.map(NoteKind::code))
+}
+
+/// Note templates.
+pub const NOTE_TEMPLATES: [NoteTemplate; 2] = [NoteTemplate::Dap, NoteTemplate::Birp];
+
+/// Note templates.
+pub fn note_template() -> Object {
+    one_of(NOTE_TEMPLATES.map(NoteTemplate::code))
+}
+
+/// Collateral relationships.
+pub fn relationship() -> Object {
+    one_of(CollateralRelationship::ALL.iter().map(|r| r.code()))
+}
+
+/// The §2.51 grounds, with their codes.
+pub const GROUNDS: [(EmergencyGround, &str); 3] = [
+    (EmergencyGround::MedicalEmergency, "medical_emergency"),
+    (EmergencyGround::DeclaredDisaster, "declared_disaster"),
+    (EmergencyGround::FdaProductError, "fda_product_error"),
+];
+
+/// Emergency grounds.
+pub fn ground() -> Object {
+    one_of(GROUNDS.map(|(_, code)| code))
+}
+
+/// Aftercare kinds staff may add (the crisis line is on every plan already).
+pub fn aftercare_kind() -> Object {
+    one_of(
+        AftercareKind::ALL
+            .iter()
+            .filter(|k| **k != AftercareKind::CrisisLine)
+            .map(|k| k.code()),
+    )
+}
