@@ -701,6 +701,7 @@ async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
                     session_on: today - Duration::days(days_ago),
                     sections: dap("Reviewed the week: attended all groups, one high-risk weekend avoided by calling a sponsor."),
                     objective_ids: Vec::new(),
+                    service: None,
                 },
                 today,
             )
@@ -2074,6 +2075,7 @@ async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
                     session_on: today - Duration::days(2),
                     sections: dap("Worked on the treatment-plan objective; patient reported on the week's practice."),
                     objective_ids: vec![*objective],
+                    service: None,
                 },
                 today,
             )

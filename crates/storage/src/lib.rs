@@ -14,6 +14,7 @@ pub mod confidentiality;
 pub mod crypto;
 pub mod discharge;
 pub mod episodes;
+pub mod group_notes;
 pub mod measures;
 pub mod medications;
 pub mod notes;

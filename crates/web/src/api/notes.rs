@@ -198,6 +198,7 @@ pub async fn create_note(
         session_on,
         sections: new.sections,
         objective_ids: new.objective_ids,
+        service: None,
     };
     let id = state.store.write_note(&grant, &note, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
