@@ -24,39 +24,39 @@ use crate::AppState;
 
 /// One member's row on the roster form.
 pub struct RosterRow {
-    patient_id: i64,
-    name: String,
+    pub(crate) patient_id: i64,
+    pub(crate) name: String,
     /// The status chosen on the form (present when nothing is marked yet).
-    status: &'static str,
+    pub(crate) status: &'static str,
     /// Minutes late or left early, as shown in the box.
-    missed: String,
+    pub(crate) missed: String,
     /// What is recorded now, for the badge.
-    marked: &'static str,
+    pub(crate) marked: &'static str,
     /// Badge tone for what is recorded.
-    tone: &'static str,
+    pub(crate) tone: &'static str,
     /// Minutes attended as recorded ("165 min"), or nothing.
-    attended: String,
+    pub(crate) attended: String,
     /// This row's problem, if the last save was refused.
-    error: String,
+    pub(crate) error: String,
 }
 
 /// A link from a session to its group note.
 pub struct NoteLink {
-    href: String,
-    label: &'static str,
+    pub(crate) href: String,
+    pub(crate) label: &'static str,
 }
 
 /// A session's check-in roster, as the day sheet and the check-in page show it.
 pub struct RosterView {
-    id: i64,
-    heading: String,
-    place: String,
-    topic: Option<String>,
-    materials: Option<String>,
-    rows: Vec<RosterRow>,
-    errors: Vec<RowError>,
-    summary: String,
-    note: Option<NoteLink>,
+    pub(crate) id: i64,
+    pub(crate) heading: String,
+    pub(crate) place: String,
+    pub(crate) topic: Option<String>,
+    pub(crate) materials: Option<String>,
+    pub(crate) rows: Vec<RosterRow>,
+    pub(crate) errors: Vec<RowError>,
+    pub(crate) summary: String,
+    pub(crate) note: Option<NoteLink>,
 }
 
 impl RosterView {
