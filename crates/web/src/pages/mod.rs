@@ -268,12 +268,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
-        .route(HTMX_PATH, get(htmx))
+        .route("/static/vendor/htmx-2.0.11.min.js", get(htmx))
 }
 
-/// Where the vendored htmx is served: the version is in the name, so it may be cached for good.
-const HTMX_PATH: &str = "/static/vendor/htmx-2.0.11.min.js";
-
+/// The vendored htmx: the version is in its path, so it may be cached for good.
 async fn htmx() -> impl IntoResponse {
     (
         [
