@@ -509,6 +509,22 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
             .await?;
         store.enrol(&grant, track, entry.admitted_on.0).await?;
     }
+    // The evening group is full (the program's cap of 12), so the front desk's first task of the
+    // day is a whole group: patients from the other tracks join it too.
+    let mut evening_size = store.track(evening).await?.enrolled;
+    for (i, entry) in caseload.iter().enumerate() {
+        if evening_size >= 12 {
+            break;
+        }
+        if entry.admitted_on.0 > today || i % 4 < 2 {
+            continue;
+        }
+        let grant = store
+            .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
+            .await?;
+        store.enrol(&grant, evening, entry.admitted_on.0).await?;
+        evening_size += 1;
+    }
     // Last week and this week up to yesterday: mostly present, some late, the odd absence, and
     // one patient who has missed two evenings in a row (an outreach task for the counselor).
     let read = store.grant::<can::ReadSchedule>(front_desk)?;
