@@ -197,7 +197,10 @@ mod tests {
     fn a_members_time_follows_their_attendance() {
         let (start, end) = (at(18, 0), at(21, 0));
         let whole = ServiceTime::of_member(start, end, AttendanceStatus::Present, 180).unwrap();
-        assert_eq!((whole.started_at, whole.ended_at, whole.minutes), (start, end, 180));
+        assert_eq!(
+            (whole.started_at, whole.ended_at, whole.minutes),
+            (start, end, 180)
+        );
         let late = ServiceTime::of_member(start, end, AttendanceStatus::Late, 165).unwrap();
         assert_eq!((late.started_at, late.minutes), (at(18, 15), 165));
         let early = ServiceTime::of_member(start, end, AttendanceStatus::LeftEarly, 120).unwrap();

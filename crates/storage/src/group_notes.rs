@@ -15,8 +15,8 @@ use trellis_domain::schedule::attendance::AttendanceStatus;
 use crate::access::{can, patient_scope_sql, Actor, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
 use crate::notes::{
-    author_needs_cosign, check_session_day, checked_sections, insert_note, sign_rows,
-    AttendeeNote, NoteKind, NoteService, NoteTemplate, MAX_SECTION_CHARS, SHARED_COLUMN,
+    author_needs_cosign, check_session_day, checked_sections, insert_note, sign_rows, AttendeeNote,
+    NoteKind, NoteService, NoteTemplate, MAX_SECTION_CHARS, SHARED_COLUMN,
 };
 use crate::schedule::{GroupSession, SheetLine, PATIENT_NAME, SESSION_SELECT};
 use crate::{parse_code, Day, Instant, Result, Store, StoreError};
@@ -103,7 +103,10 @@ pub struct GroupNoteMember {
 type MemberRow = (i64, String, Option<String>, Option<i64>);
 
 impl Store {
-    async fn session_with_facilitator(&self, session_id: i64) -> Result<(GroupSession, Option<i64>)> {
+    async fn session_with_facilitator(
+        &self,
+        session_id: i64,
+    ) -> Result<(GroupSession, Option<i64>)> {
         let session: GroupSession = sqlx::query_as(&format!("{SESSION_SELECT} WHERE gs.id = $1"))
             .bind(session_id)
             .fetch_optional(self.reader())
@@ -324,10 +327,11 @@ impl Store {
                 .await?;
             let minutes = u32::try_from(member.minutes_attended.unwrap_or(0)).unwrap_or(0);
             let status = member.status.unwrap_or(AttendanceStatus::Present);
-            let time = ServiceTime::of_member(session.starts_at.0, session.ends_at.0, status, minutes)
-                .ok_or_else(|| {
-                    StoreError::invalid("attendees", "a member's attendance has no minutes")
-                })?;
+            let time =
+                ServiceTime::of_member(session.starts_at.0, session.ends_at.0, status, minutes)
+                    .ok_or_else(|| {
+                        StoreError::invalid("attendees", "a member's attendance has no minutes")
+                    })?;
             checked.push((patient_id, sections, &part.objective_ids, time));
         }
         if checked.len() != attended.len() {
@@ -425,7 +429,16 @@ impl Store {
         group_note_id: i64,
     ) -> Result<GroupNoteView> {
         let actor = grant.actor();
-        type Head = (i64, String, Day, Option<i64>, String, i64, String, Option<Instant>);
+        type Head = (
+            i64,
+            String,
+            Day,
+            Option<i64>,
+            String,
+            i64,
+            String,
+            Option<Instant>,
+        );
         let head: Head = sqlx::query_as(
             "SELECT g.id, g.title, g.session_on, g.session_id, g.shared_text, g.author_id,
                  u.display_name, g.signed_at

@@ -1145,7 +1145,11 @@ impl Store {
 
     /// Objectives must be on a signed version of the patient's treatment plan (a draft's
     /// objectives are rewritten with the draft, so a note may not point at them), each once.
-    pub(crate) async fn check_objectives(&self, patient_id: i64, objective_ids: &[i64]) -> Result<()> {
+    pub(crate) async fn check_objectives(
+        &self,
+        patient_id: i64,
+        objective_ids: &[i64],
+    ) -> Result<()> {
         let distinct: std::collections::BTreeSet<_> = objective_ids.iter().collect();
         if distinct.len() != objective_ids.len() {
             return Err(StoreError::invalid(

@@ -271,7 +271,8 @@ pub struct AttendanceOutcome {
     pub outreach_task_id: Option<i64>,
 }
 
-pub(crate) const SESSION_SELECT: &str = "SELECT gs.id, gs.track_id, t.name AS track_name, gs.local_date,
+pub(crate) const SESSION_SELECT: &str =
+    "SELECT gs.id, gs.track_id, t.name AS track_name, gs.local_date,
     gs.starts_at, gs.ends_at, gs.minutes, gs.topic_position, tt.title AS topic_title,
     tt.materials AS topic_materials, r.name AS room_name, t.telehealth
     FROM group_sessions gs JOIN tracks t ON t.id = gs.track_id

@@ -188,4 +188,3 @@ mod tests {
         assert_eq!(fields, vec!["admitted_on", "program_id"]);
     }
 }
-

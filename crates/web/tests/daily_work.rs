@@ -15,7 +15,10 @@ use trellis_storage::schedule::{NewRoom, NewTrack};
 /// casey's enrolled: returns (today's session, [patients]).
 async fn evening_group(s: &common::TestServer) -> (i64, Vec<(i64, String)>) {
     let system = Actor::system("test");
-    let grant = s.store.grant::<can::ManagePrograms>(&system).expect("grant");
+    let grant = s
+        .store
+        .grant::<can::ManagePrograms>(&system)
+        .expect("grant");
     let room = s
         .store
         .create_room(
@@ -131,16 +134,21 @@ async fn a_roster_is_checked_in_with_one_save_and_bad_rows_name_the_patient() {
         patients[2].clone(),
     ];
     let fran = s.browser("fran").await;
-    let sheet = fran.get("/schedule/day-sheet").await.text().await.expect("text");
+    let sheet = fran
+        .get("/schedule/day-sheet")
+        .await
+        .text()
+        .await
+        .expect("text");
     assert!(sheet.contains(&format!("action=\"/schedule/sessions/{session}/check-in\"")));
-    assert!(sheet.contains(&format!("hx-post=\"/schedule/sessions/{session}/check-in\"")));
+    assert!(sheet.contains(&format!(
+        "hx-post=\"/schedule/sessions/{session}/check-in\""
+    )));
     assert!(sheet.contains("Save all"));
     assert!(sheet.contains("/static/vendor/htmx-2.0.11.min.js"));
     // Everyone present by default.
     for (p, _) in &patients {
-        assert!(sheet.contains(&format!(
-            "name=\"status_{p}\" value=\"present\" checked"
-        )));
+        assert!(sheet.contains(&format!("name=\"status_{p}\" value=\"present\" checked")));
     }
     let path = format!("/schedule/sessions/{session}/check-in");
     let (p1s, p2s, p3s) = (p1.to_string(), p2.to_string(), p3.to_string());
@@ -158,15 +166,30 @@ async fn a_roster_is_checked_in_with_one_save_and_bad_rows_name_the_patient() {
     for (status, missed, anchor, message) in [
         ("late", "", format!("mn-{session}-{p2}"), "give the minutes"),
         ("late", "soon", format!("mn-{session}-{p2}"), "whole number"),
-        ("left_early", "180", format!("mn-{session}-{p2}"), "between 1 and 179"),
+        (
+            "left_early",
+            "180",
+            format!("mn-{session}-{p2}"),
+            "between 1 and 179",
+        ),
         ("asleep", "", format!("st-{session}-{p2}"), "choose present"),
     ] {
         let fields = form(status, missed);
-        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let refs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let res = fran.post(&path, &refs).await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{status} {missed}");
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{status} {missed}"
+        );
         let html = res.text().await.expect("text");
-        assert!(html.contains(&format!("href=\"#{anchor}\">{robin}: ")), "{html}");
+        assert!(
+            html.contains(&format!("href=\"#{anchor}\">{robin}: ")),
+            "{html}"
+        );
         assert!(html.contains(&format!("id=\"{anchor}\"")), "anchor exists");
         assert!(html.contains(message), "{message}");
         assert!(marks(&s).await.is_empty(), "nothing stored");
@@ -175,32 +198,44 @@ async fn a_roster_is_checked_in_with_one_save_and_bad_rows_name_the_patient() {
     // Billing reads the schedule but checks no one in.
     let bill = s.browser("bill").await;
     let fields = form("present", "");
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(bill.post(&path, &refs).await.status(), StatusCode::FORBIDDEN);
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        bill.post(&path, &refs).await.status(),
+        StatusCode::FORBIDDEN
+    );
     assert!(marks(&s).await.is_empty());
 
     // One save without JavaScript: back to the day sheet with the confirmation; minutes typed
     // on the absent row are dropped.
     let fields = form("late", "15");
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let res = fran.post(&path, &refs).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.url().query().is_some_and(|q| q.contains(&format!("saved={session}"))));
+    assert!(res
+        .url()
+        .query()
+        .is_some_and(|q| q.contains(&format!("saved={session}"))));
     let html = res.text().await.expect("text");
-    assert!(html.contains("Check-in saved for Evening group"), "confirmation");
-    assert!(html.contains("1 present, 1 late, 1 absent."));
-    assert_eq!(
-        marks(&s).await,
-        {
-            let mut v = vec![
-                format!("{p1}:present:180"),
-                format!("{p2}:late:165"),
-                format!("{p3}:absent_excused:0"),
-            ];
-            v.sort();
-            v
-        }
+    assert!(
+        html.contains("Check-in saved for Evening group"),
+        "confirmation"
     );
+    assert!(html.contains("1 present, 1 late, 1 absent."));
+    assert_eq!(marks(&s).await, {
+        let mut v = vec![
+            format!("{p1}:present:180"),
+            format!("{p2}:late:165"),
+            format!("{p3}:absent_excused:0"),
+        ];
+        v.sort();
+        v
+    });
 
     // With htmx: the roster alone comes back with the live-region confirmation.
     let fields = form("left_early", "30");
@@ -229,7 +264,9 @@ async fn a_roster_is_checked_in_with_one_save_and_bad_rows_name_the_patient() {
     let html = kiosk.text().await.expect("text");
     assert!(html.contains("class=\"kiosk\"") && html.contains("name=\"kiosk\" value=\"1\""));
     assert_eq!(
-        fran.get("/schedule/sessions/999999/check-in").await.status(),
+        fran.get("/schedule/sessions/999999/check-in")
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
 }
@@ -266,10 +303,26 @@ async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
 
     let casey = s.browser("casey").await;
     let note_path = format!("/schedule/sessions/{session}/group-note");
-    let my_day = casey.get("/schedule/my-day").await.text().await.expect("text");
-    assert!(my_day.contains(&format!("href=\"{note_path}\"")), "started from My day");
-    let sheet = casey.get("/schedule/day-sheet").await.text().await.expect("text");
-    assert!(sheet.contains(&format!("href=\"{note_path}\"")), "and from the day sheet");
+    let my_day = casey
+        .get("/schedule/my-day")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        my_day.contains(&format!("href=\"{note_path}\"")),
+        "started from My day"
+    );
+    let sheet = casey
+        .get("/schedule/day-sheet")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        sheet.contains(&format!("href=\"{note_path}\"")),
+        "and from the day sheet"
+    );
 
     // Another counselor, not the facilitator, may not write it; the front desk may not either.
     let olive = s.browser("olive").await;
@@ -279,7 +332,10 @@ async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
     let form = casey.get(&note_path).await.text().await.expect("text");
     assert!(form.contains(&format!("id=\"p{p1}_data\"")));
     assert!(form.contains(&format!("id=\"p{p2}_data\"")));
-    assert!(!form.contains(&format!("id=\"p{p3}_data\"")), "absent: no note");
+    assert!(
+        !form.contains(&format!("id=\"p{p3}_data\"")),
+        "absent: no note"
+    );
     assert!(form.contains(&format!("{sam} · absent: no note")));
     assert!(form.contains("Late: 150 of 180 min, 18:30–21:00"));
     assert!(!form.contains("caseload"));
@@ -289,7 +345,10 @@ async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
         let mut f = vec![("shared_text".to_owned(), shared.to_owned())];
         for (p, data) in [(p1, "Engaged, shared a trigger."), (p2, robin_data)] {
             f.push((format!("p{p}_data"), data.to_owned()));
-            f.push((format!("p{p}_assessment"), "Coping skills improving.".into()));
+            f.push((
+                format!("p{p}_assessment"),
+                "Coping skills improving.".into(),
+            ));
             f.push((format!("p{p}_plan"), "Continue group.".into()));
         }
         f.push(("action".into(), "sign".into()));
@@ -301,9 +360,14 @@ async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.expect("text");
     assert!(html.contains("href=\"#shared_text\">What the group did</a>: is required"));
-    assert!(html.contains(&format!("href=\"#p{p2}_data\">{robin}: Data</a>: is required")));
+    assert!(html.contains(&format!(
+        "href=\"#p{p2}_data\">{robin}: Data</a>: is required"
+    )));
     assert!(html.contains(&format!("id=\"p{p2}_data\"")));
-    assert!(html.contains("Engaged, shared a trigger."), "typed text kept");
+    assert!(
+        html.contains("Engaged, shared a trigger."),
+        "typed text kept"
+    );
     let notes = || async {
         trellis_storage::testing::raw_strings(
             &s.store,
@@ -317,7 +381,10 @@ async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
     assert!(notes().await.is_empty());
 
     // Save and sign in one step.
-    let good = fields("Relapse prevention: warning signs.", "Arrived late; joined the role play.");
+    let good = fields(
+        "Relapse prevention: warning signs.",
+        "Arrived late; joined the role play.",
+    );
     let refs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let res = casey.post(&note_path, &refs).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -334,18 +401,34 @@ async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
     // One note per session; the session now links to it, and so does the list.
     let again = casey.post(&note_path, &refs).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
-    let sheet = casey.get("/schedule/day-sheet").await.text().await.expect("text");
+    let sheet = casey
+        .get("/schedule/day-sheet")
+        .await
+        .text()
+        .await
+        .expect("text");
     assert!(sheet.contains(&format!("href=\"{page_path}\"")));
     let list = casey.get("/group-notes").await.text().await.expect("text");
     assert!(list.contains(&format!("href=\"{page_path}\"")));
-    assert!(!list.contains("name=\"shared_text\""), "the old caseload form is gone");
+    assert!(
+        !list.contains("name=\"shared_text\""),
+        "the old caseload form is gone"
+    );
     assert_eq!(olive.get(&page_path).await.status(), StatusCode::FORBIDDEN);
     let dora = s.browser("dora").await;
     assert_eq!(dora.get(&page_path).await.status(), StatusCode::OK);
-    let chart = casey.get(&format!("/patients/{p2}/notes")).await.text().await.expect("text");
+    let chart = casey
+        .get(&format!("/patients/{p2}/notes"))
+        .await
+        .text()
+        .await
+        .expect("text");
     assert!(chart.contains("Group therapy · 18:30–21:00 · 150 min"));
     assert_eq!(
-        casey.get("/schedule/sessions/999999/group-note").await.status(),
+        casey
+            .get("/schedule/sessions/999999/group-note")
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
 }
@@ -386,12 +469,22 @@ async fn chart_notes_record_their_service_code_and_time() {
         ("crisis", "14:00", "13:00", "end time must be after"),
     ] {
         let res = post(code, started, ended).await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{code} {started} {ended}");
-        assert!(res.text().await.expect("text").contains(message), "{message}");
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{code} {started} {ended}"
+        );
+        assert!(
+            res.text().await.expect("text").contains(message),
+            "{message}"
+        );
     }
     let res = post("crisis", "14:00", "14:50").await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.expect("text");
-    assert!(html.contains("Crisis intervention · 14:00–14:50 · 50 min"), "{html}");
+    assert!(
+        html.contains("Crisis intervention · 14:00–14:50 · 50 min"),
+        "{html}"
+    );
     assert!(html.contains("name=\"started\""));
 }

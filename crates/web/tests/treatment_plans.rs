@@ -451,7 +451,6 @@ async fn overdue_reviews_show_on_the_dashboard_and_the_chart() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(overdue[0]["patient_id"], s.patient_id);
-
 }
 
 #[tokio::test]

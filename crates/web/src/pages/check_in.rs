@@ -96,10 +96,7 @@ fn summary(lines: &[SheetLine]) -> String {
         return "Not checked in yet.".into();
     }
     let count = |pred: fn(AttendanceStatus) -> bool| {
-        lines
-            .iter()
-            .filter(|l| l.status.is_some_and(pred))
-            .count()
+        lines.iter().filter(|l| l.status.is_some_and(pred)).count()
     };
     let mut parts = vec![format!(
         "{} present",
@@ -336,7 +333,9 @@ pub async fn save(
             .get(&format!("missed_{}", l.patient_id))
             .map(|m| m.trim())
             .unwrap_or("");
-        let missed = if raw.is_empty() || !matches!(status, AttendanceStatus::Late | AttendanceStatus::LeftEarly) {
+        let missed = if raw.is_empty()
+            || !matches!(status, AttendanceStatus::Late | AttendanceStatus::LeftEarly)
+        {
             None
         } else if let Ok(m) = raw.parse::<i64>() {
             Some(m)
@@ -405,8 +404,8 @@ pub async fn save(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
     }
     for (line, status, minutes) in marks {
-        let unchanged = line.status == Some(status)
-            && (minutes.is_none() || line.minutes_attended == minutes);
+        let unchanged =
+            line.status == Some(status) && (minutes.is_none() || line.minutes_attended == minutes);
         if unchanged {
             continue;
         }
@@ -440,7 +439,9 @@ pub async fn save(
     let to = if kiosk {
         format!("/schedule/sessions/{session_id}/check-in?kiosk=1&saved=1")
     } else {
-        format!("/schedule/day-sheet?site={site_id}&date={date}&saved={session_id}#session{session_id}")
+        format!(
+            "/schedule/day-sheet?site={site_id}&date={date}&saved={session_id}#session{session_id}"
+        )
     };
     Ok(Redirect::to(&to).into_response())
 }

@@ -115,7 +115,11 @@ async fn render_form(
             .map(|o| {
                 let name = format!("p{}_objective_{}", line.patient_id, o.id);
                 let ticked = typed.contains_key(&name);
-                (name, format!("{} (target {})", o.text, o.target_on.format("%-d %b %Y")), ticked)
+                (
+                    name,
+                    format!("{} (target {})", o.text, o.target_on.format("%-d %b %Y")),
+                    ticked,
+                )
             })
             .collect();
         let sections = NoteTemplate::Dap
@@ -206,7 +210,11 @@ fn check_text(
     label: String,
     errors: &mut Vec<RowError>,
 ) -> String {
-    let text = typed.get(&anchor).map(|t| t.trim()).unwrap_or("").to_owned();
+    let text = typed
+        .get(&anchor)
+        .map(|t| t.trim())
+        .unwrap_or("")
+        .to_owned();
     if text.is_empty() {
         errors.push(RowError::new(anchor, label, "is required"));
     } else if text.chars().count() > MAX_SECTION_CHARS {
@@ -345,8 +353,12 @@ pub async fn view(
     let mut layout = Layout::new(&staff, "groups");
     let count = note.members.len();
     layout.notice = match query.saved.as_deref() {
-        Some("signed") => Some(format!("Group note saved and signed: {count} member notes.")),
-        Some("draft") => Some(format!("Group note saved as a draft: {count} member notes.")),
+        Some("signed") => Some(format!(
+            "Group note saved and signed: {count} member notes."
+        )),
+        Some("draft") => Some(format!(
+            "Group note saved as a draft: {count} member notes."
+        )),
         Some("sign") => Some(format!("Group note signed: {count} member notes.")),
         _ => None,
     };

@@ -89,7 +89,16 @@ async fn render_sheet(
     let links = state.store.session_note_links(&grant, &ids).await?;
     let sessions: Vec<RosterView> = sheet
         .iter()
-        .map(|s| roster_view(&s.session, &s.roster, tz, links.get(&s.session.id), staff, None))
+        .map(|s| {
+            roster_view(
+                &s.session,
+                &s.roster,
+                tz,
+                links.get(&s.session.id),
+                staff,
+                None,
+            )
+        })
         .collect();
     let mut layout = Layout::new(staff, "schedule");
     if let Some(saved) = query.saved {
