@@ -1,4 +1,4 @@
-// Front desk checks patients into today's evening group; the counselor sees weekly hours update.
+// Front desk checks a patient into today's evening group; the counselor sees weekly hours update.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
@@ -11,7 +11,7 @@ test('front desk checks a patient into the evening group and the counselor sees 
     await desk.getByRole('link', { name: 'Day sheet' }).click();
     const evening = desk.locator('section', { has: desk.getByRole('heading', { name: /Evening group/ }) });
     await assert.doesNotReject(evening.waitFor());
-    const row = evening.locator('tbody tr').first();
+    const row = evening.locator('[data-roster-row]').first();
     const patientId = await row.getAttribute('data-patient');
     assert.ok(patientId, 'the evening group has enrolled patients');
 
@@ -22,14 +22,10 @@ test('front desk checks a patient into the evening group and the counselor sees 
     const hoursCell = counselor.locator('#weekly-hours tbody tr').first().locator('td.hours');
     const before = parseFloat(await hoursCell.innerText());
 
-    // Check in: present for the whole session.
-    await row.getByRole('combobox').selectOption('present');
-    await row.getByRole('textbox').fill('');
-    await row.getByRole('button', { name: 'Save' }).click();
-    const saved = desk.locator(`tr[data-patient="${patientId}"]`).first();
-    await assert.doesNotReject(saved.locator('td.status', { hasText: 'Present' }).waitFor());
-    assert.equal((await saved.locator('td.minutes').innerText()).trim(), '180');
-    await desk.screenshot({ path: `${ARTIFACTS}day-sheet.png`, fullPage: true });
+    // Check in: everyone present for the whole session, one save.
+    await evening.getByRole('button', { name: 'Save all' }).click();
+    const saved = desk.locator(`[data-roster-row][data-patient="${patientId}"]`);
+    await assert.doesNotReject(saved.locator('.attended', { hasText: '180 of 180 min' }).waitFor());
 
     await counselor.reload();
     const after = parseFloat(await hoursCell.innerText());

@@ -509,6 +509,22 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
             .await?;
         store.enrol(&grant, track, entry.admitted_on.0).await?;
     }
+    // The evening group is full (the program's cap of 12), so the front desk's first task of the
+    // day is a whole group: patients from the other tracks join it too.
+    let mut evening_size = store.track(evening).await?.enrolled;
+    for (i, entry) in caseload.iter().enumerate() {
+        if evening_size >= 12 {
+            break;
+        }
+        if entry.admitted_on.0 > today || i % 4 < 2 {
+            continue;
+        }
+        let grant = store
+            .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
+            .await?;
+        store.enrol(&grant, evening, entry.admitted_on.0).await?;
+        evening_size += 1;
+    }
     // Last week and this week up to yesterday: mostly present, some late, the odd absence, and
     // one patient who has missed two evenings in a row (an outreach task for the counselor).
     let read = store.grant::<can::ReadSchedule>(front_desk)?;
@@ -701,6 +717,7 @@ async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
                     session_on: today - Duration::days(days_ago),
                     sections: dap("Reviewed the week: attended all groups, one high-risk weekend avoided by calling a sponsor."),
                     objective_ids: Vec::new(),
+                    service: None,
                 },
                 today,
             )
@@ -2074,6 +2091,7 @@ async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
                     session_on: today - Duration::days(2),
                     sections: dap("Worked on the treatment-plan objective; patient reported on the week's practice."),
                     objective_ids: vec![*objective],
+                    service: None,
                 },
                 today,
             )

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod care;
 pub mod consent;
+pub mod documentation;
 pub mod measures;
 pub mod patient;
 pub mod placement;

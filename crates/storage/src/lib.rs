@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod dashboard;
 pub mod discharge;
 pub mod episodes;
+pub mod group_notes;
 pub mod idempotency;
 pub mod jobs;
 pub mod measures;

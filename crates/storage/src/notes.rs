@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use trellis_domain::access::Role;
+use trellis_domain::documentation::{ServiceCode, ServiceTime};
 use trellis_domain::schedule::zone::SiteZone;
 
 use crate::access::{can, patient_scope_sql, Actor, Grant, PatientGrant};
@@ -139,6 +140,15 @@ impl fmt::Display for NoteTemplate {
     }
 }
 
+/// The service a note documents and when: what billing counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoteService {
+    /// The service delivered.
+    pub code: ServiceCode,
+    /// When it started and ended.
+    pub time: ServiceTime,
+}
+
 /// A note to write (or a draft's new text).
 #[derive(Debug, Clone)]
 pub struct NewNote {
@@ -152,6 +162,8 @@ pub struct NewNote {
     pub sections: BTreeMap<String, String>,
     /// Objectives of the patient's signed treatment plan that the session addressed.
     pub objective_ids: Vec<i64>,
+    /// The service and its time (required by the staff pages; older API clients omit it).
+    pub service: Option<NoteService>,
 }
 
 /// A dated addendum to a signed note.
@@ -210,6 +222,14 @@ pub struct Note {
     pub cosigned_by_name: Option<String>,
     /// Addenda, oldest first.
     pub addenda: Vec<Addendum>,
+    /// The service code documented (none on notes written before service codes).
+    pub service_code: Option<String>,
+    /// When the service started.
+    pub started_at: Option<Instant>,
+    /// When it ended.
+    pub ended_at: Option<Instant>,
+    /// Its length in minutes.
+    pub duration_minutes: Option<i64>,
 }
 
 impl Note {
@@ -245,12 +265,17 @@ struct NoteRow {
     needs_cosign: bool,
     cosigned_at: Option<Instant>,
     cosigned_by_name: Option<String>,
+    service_code: Option<String>,
+    started_at: Option<Instant>,
+    ended_at: Option<Instant>,
+    duration_minutes: Option<i64>,
 }
 
 const NOTE_SELECT: &str = "SELECT n.id, n.patient_id, n.group_note_id, g.title AS group_title,
     g.shared_text AS group_shared_text, n.kind, n.template, n.session_on, n.sections,
     n.objective_ids, n.author_id, a.display_name AS author_name, n.created_at, n.signed_at,
-    n.signed_by, n.needs_cosign, n.cosigned_at, c.display_name AS cosigned_by_name
+    n.signed_by, n.needs_cosign, n.cosigned_at, c.display_name AS cosigned_by_name,
+    n.service_code, n.started_at, n.ended_at, n.duration_minutes
     FROM progress_notes n
     JOIN users a ON a.id = n.author_id
     LEFT JOIN users c ON c.id = n.cosigned_by
@@ -385,6 +410,7 @@ pub(crate) async fn insert_note(
     session_on: NaiveDate,
     sections: &[(String, String)],
     objective_ids: &[i64],
+    service: Option<&NoteService>,
 ) -> Result<i64> {
     let json = serde_json::to_string(sections)
         .map_err(|e| StoreError::Corrupt(format!("note sections: {e}")))?;
@@ -396,8 +422,9 @@ pub(crate) async fn insert_note(
     let now = Instant::now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO progress_notes (patient_id, group_note_id, kind, template, session_on,
-             sections, objective_ids, author_id, created_at, updated_at, needs_cosign)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
+             sections, objective_ids, author_id, created_at, updated_at, needs_cosign,
+             service_code, started_at, ended_at, duration_minutes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(patient_id)
     .bind(group_note_id)
@@ -409,6 +436,10 @@ pub(crate) async fn insert_note(
     .bind(actor.staff_id()?)
     .bind(now)
     .bind(false)
+    .bind(service.map(|s| s.code.code()))
+    .bind(service.map(|s| Instant(s.time.started_at)))
+    .bind(service.map(|s| Instant(s.time.ended_at)))
+    .bind(service.map(|s| i64::from(s.time.minutes)))
     .fetch_one(&mut **tx)
     .await?;
     audit::append(
@@ -478,6 +509,12 @@ impl Store {
                 "group notes are written for the whole group on the group note page",
             ));
         }
+        if note.service.is_some_and(|s| s.code == ServiceCode::Group) {
+            return Err(StoreError::invalid(
+                "service_code",
+                "group notes are written from the group's session",
+            ));
+        }
         let sections = checked_sections(note.template, &note.sections)?;
         check_session_day(note.session_on, today)?;
         self.check_objectives(grant.patient_id(), &note.objective_ids)
@@ -494,6 +531,7 @@ impl Store {
             note.session_on,
             &sections,
             &note.objective_ids,
+            note.service.as_ref(),
         )
         .await?;
         tx.commit().await?;
@@ -788,6 +826,10 @@ impl Store {
                 cosigned_at: row.cosigned_at,
                 cosigned_by_name: row.cosigned_by_name,
                 addenda: note_addenda,
+                service_code: row.service_code,
+                started_at: row.started_at,
+                ended_at: row.ended_at,
+                duration_minutes: row.duration_minutes,
             });
         }
         Ok(notes)
@@ -1093,6 +1135,7 @@ impl Store {
                 group.session_on,
                 &sections,
                 objectives,
+                None,
             )
             .await?;
         }
@@ -1102,7 +1145,11 @@ impl Store {
 
     /// Objectives must be on a signed version of the patient's treatment plan (a draft's
     /// objectives are rewritten with the draft, so a note may not point at them), each once.
-    async fn check_objectives(&self, patient_id: i64, objective_ids: &[i64]) -> Result<()> {
+    pub(crate) async fn check_objectives(
+        &self,
+        patient_id: i64,
+        objective_ids: &[i64],
+    ) -> Result<()> {
         let distinct: std::collections::BTreeSet<_> = objective_ids.iter().collect();
         if distinct.len() != objective_ids.len() {
             return Err(StoreError::invalid(

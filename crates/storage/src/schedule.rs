@@ -271,7 +271,8 @@ pub struct AttendanceOutcome {
     pub outreach_task_id: Option<i64>,
 }
 
-const SESSION_SELECT: &str = "SELECT gs.id, gs.track_id, t.name AS track_name, gs.local_date,
+pub(crate) const SESSION_SELECT: &str =
+    "SELECT gs.id, gs.track_id, t.name AS track_name, gs.local_date,
     gs.starts_at, gs.ends_at, gs.minutes, gs.topic_position, tt.title AS topic_title,
     tt.materials AS topic_materials, r.name AS room_name, t.telehealth
     FROM group_sessions gs JOIN tracks t ON t.id = gs.track_id
@@ -290,7 +291,7 @@ const TRACK_SELECT: &str = "SELECT t.id, t.program_id, pr.name AS program_name, 
 type RosterRow = (i64, i64, String, Option<String>, Option<i64>);
 
 /// Name of the patient as staff address them.
-const PATIENT_NAME: &str =
+pub(crate) const PATIENT_NAME: &str =
     "COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name";
 
 fn schedule_error(field: &'static str, e: ScheduleError) -> StoreError {

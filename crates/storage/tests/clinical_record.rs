@@ -67,6 +67,7 @@ async fn write(c: &Clinic, author: &Actor, patient: i64, data: &str) -> i64 {
                 session_on: today(),
                 sections: dap(data),
                 objective_ids: Vec::new(),
+                service: None,
             },
             today(),
         )
@@ -199,6 +200,7 @@ async fn bad_note_input_is_rejected_and_nothing_is_stored() {
                     session_on,
                     sections,
                     objective_ids: Vec::new(),
+                    service: None,
                 },
                 today(),
             )
@@ -325,6 +327,7 @@ async fn unsigned_notes_turn_late_after_24_hours_and_overdue_after_72() {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
                 objective_ids: Vec::new(),
+                service: None,
             },
             today(),
         )

@@ -385,6 +385,7 @@ async fn notes_link_only_objectives_of_the_patients_signed_plan() {
         session_on: today(),
         sections: dap(),
         objective_ids,
+        service: None,
     };
     // A draft's objectives cannot be linked.
     assert!(matches!(

@@ -152,6 +152,28 @@ impl RegistrationForm {
     }
 }
 
+/// A required clock time (what `<input type=time>` sends: `HH:MM`, sometimes with seconds).
+pub fn time(
+    field: &'static str,
+    value: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::NaiveTime> {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.push(FieldError::new(field, "is required"));
+        return None;
+    }
+    match chrono::NaiveTime::parse_from_str(v, "%H:%M")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(v, "%H:%M:%S"))
+    {
+        Ok(t) => Some(t),
+        Err(_) => {
+            errors.push(FieldError::new(field, "must be a time (HH:MM)"));
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

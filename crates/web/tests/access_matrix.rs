@@ -263,8 +263,11 @@ const PAGES: &[Row] = &[
     ("POST", "/notes/{note}/cosign",             Rule::NoteAuthor,                    Allowed::Conflict),
     ("POST", "/notes/{note}/addenda",            Rule::NoteAuthor,                    Allowed::Invalid),
     ("GET",  "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Success),
-    ("POST", "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Invalid),
+    ("GET",  "/group-notes/{group}",             Rule::NoteAuthor,                    Allowed::Success),
     ("POST", "/group-notes/{group}/sign",        Rule::NoteAuthor,                    Allowed::Success),
+    // No session 1 exists: allowed callers get 404, others 403 first.
+    ("GET",  "/schedule/sessions/{session}/group-note", Rule::Role(P::WriteClinical), Allowed::Missing),
+    ("POST", "/schedule/sessions/{session}/group-note", Rule::Role(P::WriteClinical), Allowed::Missing),
     ("GET",  "/patients/{patient}/treatment-plan", Rule::Patient(P::ReadClinical),    Allowed::Success),
     ("POST", "/patients/{patient}/treatment-plan", Rule::Patient(P::WriteClinical),   Allowed::Invalid),
     ("POST", "/patients/{patient}/treatment-plan/revise", Rule::Patient(P::WriteClinical), Allowed::Invalid),
@@ -296,6 +299,8 @@ const PAGES: &[Row] = &[
     ("GET",  "/schedule/day-sheet",              Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("GET",  "/schedule/hours",                  Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("POST", "/schedule/sessions/{session}/attendance", Rule::Role(P::ManageSchedule), Allowed::Invalid),
+    ("GET",  "/schedule/sessions/{session}/check-in", Rule::Role(P::ReadSchedule),  Allowed::Missing),
+    ("POST", "/schedule/sessions/{session}/check-in", Rule::Role(P::ManageSchedule), Allowed::Missing),
     ("GET",  "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Success),
     ("POST", "/schedule/tracks",                 Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("POST", "/schedule/rooms",                  Rule::Role(P::ManagePrograms),       Allowed::Invalid),
@@ -316,6 +321,8 @@ const PAGES: &[Row] = &[
     ("POST", "/schedule/my-day/calendar-feeds/{feed}/revoke", Rule::Role(P::ReadSchedule), Allowed::Missing),
     ("GET",  "/calendar/{file}",                 Rule::Public,                        Allowed::Missing),
     ("GET",  "/static/app.css",                  Rule::Public,                        Allowed::Success),
+    ("GET",  "/static/app.js",                   Rule::Public,                        Allowed::Success),
+    ("GET",  "/static/vendor/htmx-2.0.11.min.js", Rule::Public,                       Allowed::Success),
     // Every role that may disclose may also manage consents, so the tab needs ManageConsents.
     ("GET",  "/patients/{patient}/consents",     Rule::Patient(P::ManageConsents),    Allowed::Success),
     ("POST", "/patients/{patient}/consents",     Rule::Patient(P::ManageConsents),    Allowed::Invalid),
@@ -630,6 +637,7 @@ impl Ids {
             session_on: today(),
             sections: sections("matrix note"),
             objective_ids: Vec::new(),
+            service: None,
         };
         let mut notes = Vec::new();
         for _ in 0..3 {

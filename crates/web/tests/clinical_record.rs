@@ -17,7 +17,9 @@ async fn counselor_writes_signs_and_adds_an_addendum_on_the_notes_tab() {
         .post(
             &tab,
             &[
-                ("kind", "individual"),
+                ("service_code", "individual"),
+                ("started", "10:00"),
+                ("ended", "10:50"),
                 ("template", "dap"),
                 ("session_on", &today),
                 ("data", "Reported five days abstinent"),
@@ -61,7 +63,9 @@ async fn counselor_writes_signs_and_adds_an_addendum_on_the_notes_tab() {
         .post(
             &tab,
             &[
-                ("kind", "individual"),
+                ("service_code", "individual"),
+                ("started", "10:00"),
+                ("ended", "10:50"),
                 ("template", "birp"),
                 ("session_on", &today),
                 ("behavior", "x"),

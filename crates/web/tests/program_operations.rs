@@ -162,7 +162,11 @@ async fn front_desk_checks_in_and_the_counselor_sees_weekly_hours() {
         )
         .await;
     assert_eq!(marked.status(), StatusCode::OK);
-    assert!(marked.text().await.expect("text").contains(">180<"));
+    assert!(marked
+        .text()
+        .await
+        .expect("text")
+        .contains("180 of 180 min"));
     assert_eq!(attendance_rows(&s).await, vec!["present"]);
 
     let casey = s.browser("casey").await;

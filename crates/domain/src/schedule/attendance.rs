@@ -80,6 +80,32 @@ impl FromStr for AttendanceStatus {
     }
 }
 
+/// The minutes attended for a check-in roster row, where staff type the minutes a patient was
+/// late or left early by (what they see at the door) rather than the minutes attended.
+///
+/// Only late and left-early rows use the minutes: present and absent rows ignore whatever the
+/// box holds, so changing a row's status clears minutes that no longer apply. `None` means the
+/// whole session (present) or none (absent), as [`Attendance::record`] takes it.
+pub fn minutes_from_missed(
+    status: AttendanceStatus,
+    session_minutes: u32,
+    missed: Option<i64>,
+) -> Result<Option<i64>, ScheduleError> {
+    match status {
+        AttendanceStatus::Late | AttendanceStatus::LeftEarly => {
+            let missed = missed.ok_or(ScheduleError::MinutesRequired(status.label()))?;
+            if missed < 1 || missed >= i64::from(session_minutes) {
+                return Err(ScheduleError::MissedMinutes {
+                    missed,
+                    session_minutes,
+                });
+            }
+            Ok(Some(i64::from(session_minutes) - missed))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// A checked attendance mark: status plus minutes attended, never negative nor longer than the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Attendance {
@@ -262,6 +288,26 @@ mod tests {
         );
         let err = Attendance::record(AttendanceStatus::AbsentExcused, 180, Some(30)).unwrap_err();
         assert_eq!(err, ScheduleError::MinutesForAbsence(30));
+    }
+
+    #[test]
+    fn check_in_minutes_count_back_from_the_minutes_missed() {
+        use AttendanceStatus::*;
+        assert_eq!(minutes_from_missed(Late, 180, Some(15)), Ok(Some(165)));
+        assert_eq!(minutes_from_missed(LeftEarly, 180, Some(60)), Ok(Some(120)));
+        // Present and absent rows drop minutes typed before the status changed.
+        assert_eq!(minutes_from_missed(Present, 180, Some(15)), Ok(None));
+        assert_eq!(minutes_from_missed(AbsentExcused, 180, Some(15)), Ok(None));
+        assert_eq!(
+            minutes_from_missed(Late, 180, None),
+            Err(ScheduleError::MinutesRequired("Late"))
+        );
+        for bad in [0, -5, 180, 400] {
+            assert!(matches!(
+                minutes_from_missed(Late, 180, Some(bad)),
+                Err(ScheduleError::MissedMinutes { .. })
+            ));
+        }
     }
 
     #[test]

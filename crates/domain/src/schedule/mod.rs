@@ -62,6 +62,14 @@ pub enum ScheduleError {
         "give the minutes attended for a patient marked {0}: the full session cannot be assumed"
     )]
     MinutesRequired(&'static str),
+    /// Minutes late or left early that leave nothing, or less than nothing, of the session.
+    #[error("minutes late or left early must be between 1 and {} (the session is {session_minutes} min)", session_minutes.saturating_sub(1))]
+    MissedMinutes {
+        /// Minutes given.
+        missed: i64,
+        /// Length of the session in minutes.
+        session_minutes: u32,
+    },
     /// Minutes attended recorded against an absence.
     #[error("an absent patient cannot have minutes attended (got {0})")]
     MinutesForAbsence(i64),

@@ -219,6 +219,7 @@ async fn create_note_once(
         session_on,
         sections: new.sections,
         objective_ids: new.objective_ids,
+        service: None,
     };
     let id = state.store.write_note(&grant, &note, state.today()).await?;
     Ok(CreatedAt(format!("/api/v1/notes/{id}"), Created { id }))

@@ -601,9 +601,12 @@ pub struct DayQuery {
 
 /// A group session on the clinician's day.
 pub struct FacilitatedView {
+    id: i64,
     track: String,
     when: String,
     place: String,
+    /// Link to the session's group note (write it, or open it once written).
+    note: Option<(String, &'static str)>,
 }
 
 #[derive(Template)]
@@ -652,6 +655,8 @@ async fn render_day(
         .clinician_day(&grant, clinician_id, date, zone)
         .await?;
     let own = clinician_id == own_id;
+    let ids: Vec<i64> = day.sessions.iter().map(|s| s.id).collect();
+    let links = state.store.session_note_links(&grant, &ids).await?;
     let feeds = if own {
         feed_rows(state.store.clinician_feeds(&grant).await?, tz)
     } else {
@@ -677,6 +682,15 @@ async fn render_day(
             .sessions
             .into_iter()
             .map(|s| FacilitatedView {
+                id: s.id,
+                note: links.get(&s.id).and_then(|l| match l.group_note_id {
+                    Some(g) => Some((format!("/group-notes/{g}"), "Open the group note")),
+                    None if l.writable_by(&staff.actor) => Some((
+                        format!("/schedule/sessions/{}/group-note", s.id),
+                        "Write the group note",
+                    )),
+                    None => None,
+                }),
                 track: s.track_name,
                 when: format!(
                     "{}–{}",

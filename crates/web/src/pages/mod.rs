@@ -5,9 +5,11 @@ mod admin;
 pub(crate) mod appointments;
 pub(crate) mod assessments;
 mod auth;
+mod check_in;
 mod confidentiality;
 mod dashboard;
 mod discharge;
+mod group_notes;
 mod measures;
 mod medications;
 mod notes;
@@ -155,6 +157,10 @@ pub fn routes() -> Router<AppState> {
         .route("/calendar/{file}", get(appointments::feed))
         .route("/schedule/day-sheet", get(schedule::day_sheet))
         .route("/schedule/sessions/{id}/attendance", post(schedule::mark))
+        .route(
+            "/schedule/sessions/{id}/check-in",
+            get(check_in::page).post(check_in::save),
+        )
         .route("/schedule/hours", get(schedule::hours_alerts))
         .route(
             "/schedule/tracks",
@@ -204,11 +210,13 @@ pub fn routes() -> Router<AppState> {
         .route("/notes/{id}/sign", post(notes::sign))
         .route("/notes/{id}/cosign", post(notes::cosign))
         .route("/notes/{id}/addenda", post(notes::addendum))
+        .route("/group-notes", get(group_notes::list))
+        .route("/group-notes/{id}", get(group_notes::view))
+        .route("/group-notes/{id}/sign", post(group_notes::sign))
         .route(
-            "/group-notes",
-            get(notes::group_form).post(notes::group_create),
+            "/schedule/sessions/{id}/group-note",
+            get(group_notes::form).post(group_notes::create),
         )
-        .route("/group-notes/{id}/sign", post(notes::group_sign))
         .route(
             "/patients/{id}/treatment-plan",
             get(treatment_plans::tab).post(treatment_plans::create),
@@ -260,6 +268,29 @@ pub fn routes() -> Router<AppState> {
             post(assessments::resolve_diagnosis),
         )
         .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
+        .route("/static/vendor/htmx-2.0.11.min.js", get(htmx))
+}
+
+/// The vendored htmx: the version is in its path, so it may be cached for good.
+async fn htmx() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        include_str!("../../static/vendor/htmx-2.0.11.min.js"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.js"),
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -296,6 +327,8 @@ pub struct Layout {
     pub can_read_outcomes: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
+    /// A confirmation for the page's live region (after a save without JavaScript).
+    pub notice: Option<String>,
 }
 
 impl Layout {
@@ -314,6 +347,7 @@ impl Layout {
             can_write_clinical: permits(role, Permission::WriteClinical),
             can_read_outcomes: permits(role, Permission::ReadOutcomes),
             section,
+            notice: None,
         }
     }
 }
@@ -346,6 +380,36 @@ impl ChartTabs {
             can_read_schedule: permits(role, Permission::ReadSchedule),
             can_see_consents: permits(role, Permission::ManageConsents)
                 || permits(role, Permission::Disclose),
+        }
+    }
+}
+
+/// Whether a request came from htmx (which then gets a fragment, not a redirect).
+pub fn is_htmx(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("hx-request")
+        .is_some_and(|v| v.as_bytes() == b"true")
+}
+
+/// A problem with one row of a multi-row form: the anchor of the input it is about, a label
+/// naming the record and field ("Alex Rivera: minutes late"), and the message.
+#[derive(Debug, Clone)]
+pub struct RowError {
+    /// The id of the input (the summary links to it).
+    pub anchor: String,
+    /// Record and field.
+    pub label: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl RowError {
+    /// A problem with the input `anchor`.
+    pub fn new(anchor: String, label: String, message: impl Into<String>) -> RowError {
+        RowError {
+            anchor,
+            label,
+            message: message.into(),
         }
     }
 }

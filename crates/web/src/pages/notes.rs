@@ -1,16 +1,19 @@
-//! The chart's Notes tab: progress notes (DAP or BIRP), signing, addenda and co-signature,
-//! and the group note form (shared part once, each attendee's part, one note per chart).
+//! The chart's Notes tab: progress notes (DAP or BIRP) with their service code and time,
+//! signing, addenda and co-signature. Group notes are written from their session
+//! (`pages/group_notes.rs`).
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::TimeZone;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use trellis_domain::access::{permits, Permission, Role};
+use trellis_domain::documentation::{ServiceCode, ServiceTime};
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
-use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, Note, NoteKind, NoteTemplate};
+use trellis_storage::notes::{NewNote, Note, NoteKind, NoteService, NoteTemplate};
 use trellis_storage::treatment_plans::SignedObjective;
 use trellis_storage::StoreError;
 
@@ -54,6 +57,8 @@ pub struct NoteView {
     addenda: Vec<AddendumView>,
     /// The treatment-plan objectives the note addresses, as text.
     objectives: Vec<String>,
+    /// Service code, start and end, duration ("Individual therapy · 14:00–14:50 · 50 min").
+    service: String,
 }
 
 /// A template's new-note form: (code, label, sections as (key, label)).
@@ -77,6 +82,8 @@ struct NotesPage {
     notice: Option<String>,
     /// The objectives of the plan in force, as (id, text), to link a new note to.
     objectives: Vec<(i64, String)>,
+    /// Service codes a chart note may carry: (code, label).
+    service_codes: Vec<(&'static str, &'static str)>,
 }
 
 /// An objective's text as notes show it: the objective, its version and its target date.
@@ -142,7 +149,21 @@ fn note_view(state: &AppState, staff: &Staff, n: Note, objectives: &[SignedObjec
             }
         )
     };
+    let service_label = n
+        .service_code
+        .as_deref()
+        .and_then(|c| c.parse::<ServiceCode>().ok())
+        .map_or("Service not recorded", ServiceCode::label);
+    let service = match (&n.started_at, &n.ended_at, n.duration_minutes) {
+        (Some(s), Some(e), Some(d)) => format!(
+            "{service_label} · {}–{} · {d} min",
+            s.0.with_timezone(&state.timezone).format("%H:%M"),
+            e.0.with_timezone(&state.timezone).format("%H:%M")
+        ),
+        _ => format!("{service_label} · time not recorded"),
+    };
     NoteView {
+        service,
         objectives: n
             .objective_ids
             .iter()
@@ -241,6 +262,10 @@ async fn render(
             .filter(|o| o.in_force)
             .map(|o| (o.id, objective_label(o)))
             .collect(),
+        service_codes: ServiceCode::INDIVIDUAL_NOTES
+            .iter()
+            .map(|c| (c.code(), c.label()))
+            .collect(),
     }
     .render()?)
 }
@@ -270,15 +295,20 @@ async fn rejected(
     }
 }
 
-/// A new note as posted: kind, template, date and the template's sections.
+/// A new note as posted: service code, template, date, start and end time and the template's
+/// sections.
 #[derive(Deserialize)]
 pub struct NoteForm {
     #[serde(default)]
-    kind: String,
+    service_code: String,
     #[serde(default)]
     template: String,
     #[serde(default)]
     session_on: String,
+    #[serde(default)]
+    started: String,
+    #[serde(default)]
+    ended: String,
     #[serde(flatten)]
     sections: BTreeMap<String, String>,
 }
@@ -307,12 +337,22 @@ pub async fn create(
         .patient_grant::<can::WriteClinical>(&staff.actor, id)
         .await?;
     let mut errors = Vec::new();
-    let kind = forms::code::<NoteKind>(
-        "kind",
-        &form.kind,
-        "choose individual or family",
+    let service_code = forms::code::<ServiceCode>(
+        "service_code",
+        &form.service_code,
+        "choose the service this note documents",
         &mut errors,
-    );
+    )
+    .filter(|c| {
+        let fits = ServiceCode::INDIVIDUAL_NOTES.contains(c);
+        if !fits {
+            errors.push(FieldError::new(
+                "service_code",
+                "group notes are written from the group's session",
+            ));
+        }
+        fits
+    });
     let template = forms::code::<NoteTemplate>(
         "template",
         &form.template,
@@ -320,13 +360,44 @@ pub async fn create(
         &mut errors,
     );
     let session_on = forms::date("session_on", &form.session_on, &mut errors);
-    let (Some(kind), Some(template), Some(session_on), true) =
-        (kind, template, session_on, errors.is_empty())
-    else {
+    let started = forms::time("started", &form.started, &mut errors);
+    let ended = forms::time("ended", &form.ended, &mut errors);
+    let (Some(code), Some(template), Some(session_on), Some(started), Some(ended), true) = (
+        service_code,
+        template,
+        session_on,
+        started,
+        ended,
+        errors.is_empty(),
+    ) else {
         return rejected(&state, &staff, id, AppError::Invalid(errors)).await;
     };
+    let instant = |t: chrono::NaiveTime| {
+        state
+            .timezone
+            .from_local_datetime(&session_on.and_time(t))
+            .earliest()
+            .map(|at| at.with_timezone(&chrono::Utc))
+    };
+    let time = match (instant(started), instant(ended)) {
+        (Some(s), Some(e)) => ServiceTime::new(s, e)
+            .map_err(|e| AppError::Invalid(vec![FieldError::new("ended", e.to_string())])),
+        _ => Err(AppError::Invalid(vec![FieldError::new(
+            "started",
+            "is not a time that exists on that day",
+        )])),
+    };
+    let time = match time {
+        Ok(t) => t,
+        Err(e) => return rejected(&state, &staff, id, e).await,
+    };
     let note = NewNote {
-        kind,
+        kind: if code == ServiceCode::Family {
+            NoteKind::Family
+        } else {
+            NoteKind::Individual
+        },
+        service: Some(NoteService { code, time }),
         template,
         session_on,
         sections: section_fields(template, &form.sections),
@@ -421,178 +492,4 @@ pub async fn addendum(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// One patient the facilitator may choose as an attendee.
-pub struct AttendeeChoice {
-    id: i64,
-    name: String,
-    /// The objectives of their plan in force, as (id, text).
-    objectives: Vec<(i64, String)>,
-}
-
-#[derive(Template)]
-#[template(path = "group_note.html")]
-struct GroupNotePage {
-    layout: Layout,
-    patients: Vec<AttendeeChoice>,
-    sections: Vec<(&'static str, &'static str)>,
-    today: String,
-    errors: Vec<LabelledError>,
-    values: BTreeMap<String, String>,
-    groups: Vec<(i64, String, String, i64, bool)>,
-}
-
-impl GroupNotePage {
-    fn value(&self, key: &str) -> &str {
-        self.values.get(key).map(String::as_str).unwrap_or("")
-    }
-
-    fn checked(&self, patient: &i64) -> bool {
-        self.values.contains_key(&format!("attend_{patient}"))
-    }
-
-    fn field(&self, patient: &i64, key: &str) -> &str {
-        self.value(&format!("p{patient}_{key}"))
-    }
-
-    fn objective_checked(&self, patient: &i64, objective: &i64) -> bool {
-        self.values
-            .contains_key(&format!("p{patient}_objective_{objective}"))
-    }
-}
-
-async fn group_page(
-    state: &AppState,
-    staff: &Staff,
-    errors: &[FieldError],
-    values: BTreeMap<String, String>,
-) -> Result<String, AppError> {
-    let grant = state.store.grant::<can::ReadEpisodes>(&staff.actor)?;
-    let write = state.store.grant::<can::WriteClinical>(&staff.actor)?;
-    let mut patients = Vec::new();
-    for c in state.store.caseload(&grant).await? {
-        let read = state
-            .store
-            .patient_grant::<can::ReadClinical>(&staff.actor, c.patient_id)
-            .await?;
-        let objectives = state
-            .store
-            .signed_objectives(&read)
-            .await?
-            .iter()
-            .filter(|o| o.in_force)
-            .map(|o| (o.id, objective_label(o)))
-            .collect();
-        patients.push(AttendeeChoice {
-            id: c.patient_id,
-            name: c.patient_name,
-            objectives,
-        });
-    }
-    let groups = state
-        .store
-        .my_group_notes(&write)
-        .await?
-        .into_iter()
-        .map(|g| {
-            (
-                g.id,
-                g.title,
-                view::day(&g.session_on),
-                g.attendees,
-                g.signed_at.is_some(),
-            )
-        })
-        .collect();
-    Ok(GroupNotePage {
-        layout: Layout::new(staff, "groups"),
-        patients,
-        sections: NoteTemplate::Dap.sections().to_vec(),
-        today: state.today().to_string(),
-        errors: labelled(errors),
-        values,
-        groups,
-    }
-    .render()?)
-}
-
-/// The group note form: the facilitator's patients as possible attendees, and their group notes.
-pub async fn group_form(State(state): State<AppState>, staff: Staff) -> Result<Response, AppError> {
-    Ok(Html(group_page(&state, &staff, &[], BTreeMap::new()).await?).into_response())
-}
-
-/// Writes a group note (DAP): `title`, `session_on`, `shared_text`, and for each attendee
-/// `attend_<id>` plus `p<id>_data`, `p<id>_assessment`, `p<id>_plan` and a
-/// `p<id>_objective_<objective id>` for each of their plan objectives the session addressed.
-pub async fn group_create(
-    State(state): State<AppState>,
-    staff: Staff,
-    Form(form): Form<BTreeMap<String, String>>,
-) -> Result<Response, AppError> {
-    state.store.grant::<can::WriteClinical>(&staff.actor)?;
-    let mut errors = Vec::new();
-    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
-    let session_on = forms::date("session_on", &get("session_on"), &mut errors);
-    let mut attendees = Vec::new();
-    for key in form.keys() {
-        let Some(id) = key
-            .strip_prefix("attend_")
-            .and_then(|s| s.parse::<i64>().ok())
-        else {
-            continue;
-        };
-        let grant = state
-            .store
-            .patient_grant::<can::WriteClinical>(&staff.actor, id)
-            .await?;
-        let sections = NoteTemplate::Dap
-            .sections()
-            .iter()
-            .map(|(k, _)| ((*k).to_owned(), get(&format!("p{id}_{k}"))))
-            .collect();
-        attendees.push((
-            grant,
-            AttendeeNote {
-                sections,
-                objective_ids: ticked_objectives(&form, &format!("p{id}_objective_")),
-            },
-        ));
-    }
-    let outcome = match session_on {
-        Some(session_on) if errors.is_empty() => state
-            .store
-            .write_group_note(
-                &NewGroupNote {
-                    title: get("title"),
-                    session_on,
-                    template: NoteTemplate::Dap,
-                    shared_text: get("shared_text"),
-                },
-                &attendees,
-                state.today(),
-            )
-            .await
-            .map_err(AppError::from),
-        _ => Err(AppError::Invalid(errors)),
-    };
-    match outcome {
-        Ok(_) => Ok(Redirect::to("/group-notes").into_response()),
-        Err(AppError::Invalid(fields)) => {
-            let html = group_page(&state, &staff, &fields, form).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Signs a group note and every attendee's note with it.
-pub async fn group_sign(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let grant = state.store.grant::<can::WriteClinical>(&staff.actor)?;
-    state.store.sign_group_note(&grant, id).await?;
-    Ok(Redirect::to("/group-notes").into_response())
 }

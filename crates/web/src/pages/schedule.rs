@@ -17,6 +17,7 @@ use trellis_storage::org::Site;
 use trellis_storage::schedule::{NewRoom, NewTrack};
 use trellis_storage::StoreError;
 
+use super::check_in::{roster_view, RosterView, CHOICES};
 use super::{labelled, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
@@ -30,27 +31,9 @@ pub struct SheetQuery {
     site: Option<i64>,
     #[serde(default)]
     date: Option<String>,
-}
-
-/// A patient's line on the day sheet.
-pub struct LineView {
-    patient_id: i64,
-    name: String,
-    status: String,
-    status_label: String,
-    minutes: String,
-}
-
-/// A session on the day sheet.
-pub struct SessionView {
-    id: i64,
-    track: String,
-    time: String,
-    minutes: i64,
-    place: String,
-    topic: Option<String>,
-    materials: Option<String>,
-    lines: Vec<LineView>,
+    /// The session whose check-in was just saved, to confirm it.
+    #[serde(default)]
+    saved: Option<i64>,
 }
 
 #[derive(Template)]
@@ -61,9 +44,12 @@ struct DaySheetPage {
     site_id: i64,
     date: String,
     date_label: String,
-    sessions: Vec<SessionView>,
+    sessions: Vec<RosterView>,
     statuses: Vec<(&'static str, &'static str)>,
     can_mark: bool,
+    csrf: String,
+    kiosk: bool,
+    choices: [(&'static str, &'static str); 5],
     error: Option<String>,
     appointments: Vec<super::appointments::AppointmentView>,
 }
@@ -99,49 +85,34 @@ async fn render_sheet(
     let date = pick_date(state, &query.date)?;
     let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(state.timezone);
     let sheet = state.store.day_sheet(&grant, site.id, date).await?;
-    let sessions = sheet
-        .into_iter()
+    let ids: Vec<i64> = sheet.iter().map(|s| s.session.id).collect();
+    let links = state.store.session_note_links(&grant, &ids).await?;
+    let sessions: Vec<RosterView> = sheet
+        .iter()
         .map(|s| {
-            let g = s.session;
-            SessionView {
-                id: g.id,
-                track: g.track_name,
-                time: format!(
-                    "{}–{}",
-                    g.starts_at.0.with_timezone(&tz).format("%H:%M"),
-                    g.ends_at.0.with_timezone(&tz).format("%H:%M %Z")
-                ),
-                minutes: g.minutes,
-                place: if g.telehealth {
-                    "Telehealth".into()
-                } else {
-                    g.room_name.unwrap_or_default()
-                },
-                topic: g.topic_title,
-                materials: g.topic_materials,
-                lines: s
-                    .roster
-                    .into_iter()
-                    .map(|l| LineView {
-                        patient_id: l.patient_id,
-                        name: l.patient_name,
-                        status: l.status.map(|s| s.code()).unwrap_or("").to_owned(),
-                        status_label: l
-                            .status
-                            .map(|s| s.label())
-                            .unwrap_or("Not marked")
-                            .to_owned(),
-                        minutes: l
-                            .minutes_attended
-                            .map(|m| m.to_string())
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
-            }
+            roster_view(
+                &s.session,
+                &s.roster,
+                tz,
+                links.get(&s.session.id),
+                staff,
+                None,
+            )
         })
         .collect();
+    let mut layout = Layout::new(staff, "schedule");
+    if let Some(saved) = query.saved {
+        layout.notice = sheet
+            .iter()
+            .zip(&sessions)
+            .find(|(s, _)| s.session.id == saved)
+            .map(|(_, v)| format!("Check-in saved for {}: {}", v.heading(), v.summary()));
+    }
     Ok(DaySheetPage {
-        layout: Layout::new(staff, "schedule"),
+        layout,
+        csrf: staff.csrf.clone(),
+        kiosk: false,
+        choices: CHOICES,
         site_id: site.id,
         sites,
         date: date.format("%Y-%m-%d").to_string(),
@@ -212,6 +183,7 @@ pub async fn mark(
     let query = SheetQuery {
         site: form.site,
         date: form.date.clone(),
+        saved: None,
     };
     let mut errors = Vec::new();
     let patient_id = forms::id("patient_id", &form.patient_id, &mut errors);
