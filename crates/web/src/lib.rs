@@ -11,6 +11,7 @@ mod forms;
 mod identity;
 mod ops;
 mod pages;
+pub mod proxy;
 mod view;
 
 pub use error::AppError;
@@ -38,6 +39,9 @@ pub struct Config {
     pub metrics: bool,
     /// The longest an API token lives, whatever expiry it was given.
     pub token_max_lifetime: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client address (throttling
+    /// and the audit log); none by default.
+    pub trusted_proxies: Vec<proxy::TrustedProxy>,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             public_url: None,
             metrics: false,
             token_max_lifetime: Duration::days(trellis_storage::staff::DEFAULT_TOKEN_MAX_DAYS),
+            trusted_proxies: Vec::new(),
         }
     }
 }

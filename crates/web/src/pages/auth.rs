@@ -96,7 +96,9 @@ pub async fn login(
                 jar,
                 &state,
                 form.username,
-                Some("This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.".into()),
+                // Only whoever gave the right password learns of the lock (item 6: identical
+                // answers for unknown and locked accounts otherwise).
+                Some("This account is locked for up to 15 minutes after repeated failed sign-ins (from this device, or of the second factor). An administrator can unlock it sooner.".into()),
                 None,
             )
         }
