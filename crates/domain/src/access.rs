@@ -95,6 +95,16 @@ impl Role {
         permits(self, Permission::ReadClinical) || permits(self, Permission::Disclose)
     }
 
+    /// Whether moving someone from role `self` to `to` takes two people: `to` is such a role
+    /// and gives some permission `self` lacks (a step down, e.g. clinical director to counselor,
+    /// takes one).
+    pub fn change_needs_second_approval(self, to: Role) -> bool {
+        to.grant_needs_second_approval()
+            && Permission::ALL
+                .into_iter()
+                .any(|p| permits(to, p) && !permits(self, p))
+    }
+
     /// Whether the role may approve another administrator's proposal of such a role.
     pub fn approves_roles(self) -> bool {
         matches!(self, Role::Admin | Role::PrivacyOfficer)
@@ -342,6 +352,11 @@ mod tests {
                 Role::PrivacyOfficer
             ]
         );
+        assert!(!Role::ClinicalDirector.change_needs_second_approval(Role::Counselor));
+        assert!(Role::Counselor.change_needs_second_approval(Role::ClinicalDirector));
+        assert!(Role::Intake.change_needs_second_approval(Role::Counselor));
+        assert!(Role::Nurse.change_needs_second_approval(Role::Prescriber));
+        assert!(!Role::Counselor.change_needs_second_approval(Role::Billing));
         let approvers: Vec<Role> = Role::ALL.into_iter().filter(|r| r.approves_roles()).collect();
         assert_eq!(approvers, vec![Role::Admin, Role::PrivacyOfficer]);
     }

@@ -47,9 +47,14 @@ pub enum RoleChange {
     AwaitingApproval(i64),
 }
 
-/// Whether the actor's proposal of `role` must wait for a second person.
-pub(super) fn needs_second_person(actor: &Actor, role: Role) -> bool {
-    actor.user_id.is_some() && role.grant_needs_second_approval()
+/// Whether the actor giving `role` (to a new account, or one that had `from`) must wait for a
+/// second person.
+pub(super) fn needs_second_person(actor: &Actor, from: Option<Role>, role: Role) -> bool {
+    actor.user_id.is_some()
+        && match from {
+            None => role.grant_needs_second_approval(),
+            Some(from) => from.change_needs_second_approval(role),
+        }
 }
 
 /// Records a proposal (replacing any open one for the account), audited as `propose_role`.

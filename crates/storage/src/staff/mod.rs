@@ -390,7 +390,7 @@ impl Store {
             &[&username, display_name, new.email.as_deref().unwrap_or("")],
         )?;
         let hash = hash_password(new.password.clone()).await?;
-        let two_person = approvals::needs_second_person(grant.actor(), new.role);
+        let two_person = approvals::needs_second_person(grant.actor(), None, new.role);
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, display_name, email, role, password_hash, active,
@@ -472,14 +472,10 @@ impl Store {
             ));
         }
         let requested = role;
-        let proposed = role.code() != old_role
-            && approvals::needs_second_person(grant.actor(), role);
+        let current: Role = parse_code(&old_role, "role")?;
+        let proposed = approvals::needs_second_person(grant.actor(), Some(current), role);
         // A proposed role is not given yet: the account keeps the one it has.
-        let role = if proposed {
-            parse_code(&old_role, "role")?
-        } else {
-            role
-        };
+        let role = if proposed { current } else { role };
         let changed =
             sqlx::query("UPDATE users SET display_name = $2, role = $3, active = $4 WHERE id = $1")
                 .bind(user_id)
