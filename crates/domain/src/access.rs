@@ -357,7 +357,10 @@ mod tests {
         assert!(Role::Intake.change_needs_second_approval(Role::Counselor));
         assert!(Role::Nurse.change_needs_second_approval(Role::Prescriber));
         assert!(!Role::Counselor.change_needs_second_approval(Role::Billing));
-        let approvers: Vec<Role> = Role::ALL.into_iter().filter(|r| r.approves_roles()).collect();
+        let approvers: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.approves_roles())
+            .collect();
         assert_eq!(approvers, vec![Role::Admin, Role::PrivacyOfficer]);
     }
 

@@ -316,8 +316,16 @@ fn person(id: i64, username: &str, role: Role) -> Actor {
 async fn one_administrator_alone_cannot_create_a_clinical_account() {
     use trellis_storage::staff::RoleChange;
     let store = fresh_store().await.expect("store");
-    let ada = person(account(&store, "ada", Role::Admin).await, "ada", Role::Admin);
-    let abe = person(account(&store, "abe", Role::Admin).await, "abe", Role::Admin);
+    let ada = person(
+        account(&store, "ada", Role::Admin).await,
+        "ada",
+        Role::Admin,
+    );
+    let abe = person(
+        account(&store, "abe", Role::Admin).await,
+        "abe",
+        Role::Admin,
+    );
     let fran = person(
         account(&store, "fran", Role::FrontDesk).await,
         "fran",
@@ -340,7 +348,10 @@ async fn one_administrator_alone_cannot_create_a_clinical_account() {
         .expect("proposed");
     assert!(!store.staff_user(cd).await.expect("user").active);
     assert_eq!(
-        store.login("dir", PASSWORD, "10.0.0.9").await.expect("login"),
+        store
+            .login("dir", PASSWORD, "10.0.0.9")
+            .await
+            .expect("login"),
         LoginOutcome::Invalid
     );
     // Nor can the same administrator activate it, or approve their own proposal.
@@ -411,7 +422,10 @@ async fn one_administrator_alone_cannot_create_a_clinical_account() {
             .expect("update"),
         RoleChange::Applied
     );
-    assert_eq!(store.staff_user(ingrid).await.expect("user").role, "billing");
+    assert_eq!(
+        store.staff_user(ingrid).await.expect("user").role,
+        "billing"
+    );
     let change = store
         .update_staff(&grant, ingrid, "ingrid", Role::Nurse, true)
         .await
@@ -432,6 +446,13 @@ async fn one_administrator_alone_cannot_create_a_clinical_account() {
     .expect("audit");
     assert_eq!(
         audit,
-        vec!["propose_role", "approve_role", "propose_role", "refuse_role", "propose_role", "approve_role"]
+        vec![
+            "propose_role",
+            "approve_role",
+            "propose_role",
+            "refuse_role",
+            "propose_role",
+            "approve_role"
+        ]
     );
 }

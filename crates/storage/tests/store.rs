@@ -618,9 +618,8 @@ fn sqlite_folder(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn database_wal_and_backup_files_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| {
-        std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
-    };
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
     let dir = sqlite_folder("modes");
     let db = dir.join("trellis.db");
     // An earlier version left the database world-readable: opening it tightens that too.

@@ -1038,6 +1038,7 @@ fn normalised(template: &str) -> String {
         "{summary}",
         "{followup}",
         "{appointment_id}",
+        "{approval}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

@@ -63,10 +63,18 @@ async fn level_of_care_reasons_are_clinical_text_only_clinical_roles_read() {
         for row in rows {
             assert!(row.get("reason").is_none(), "{username}: {row}");
         }
-        let html = page(&s, username, &format!("/patients/{}/episodes", s.patient_id)).await;
+        let html = page(
+            &s,
+            username,
+            &format!("/patients/{}/episodes", s.patient_id),
+        )
+        .await;
         assert!(html.contains("Level-of-care history"), "{username}");
         assert!(!html.contains(REASON), "{username} reads the reason");
-        assert!(!html.contains("ASAM assessment"), "{username} reads the reason");
+        assert!(
+            !html.contains("ASAM assessment"),
+            "{username} reads the reason"
+        );
     }
     for username in ["casey", "dora", "priya", "nate", "pete"] {
         let history = api_get(&s, username, &path).await;
@@ -140,7 +148,10 @@ async fn front_desk_sees_demographics_but_no_level_counselor_or_flags_in_the_pat
 async fn curriculum_gaps_on_the_schedule_tab_are_for_clinical_roles_only() {
     let s = start().await;
     let system = Actor::system("test");
-    let programs = s.store.grant::<can::ManagePrograms>(&system).expect("grant");
+    let programs = s
+        .store
+        .grant::<can::ManagePrograms>(&system)
+        .expect("grant");
     let room = s
         .store
         .create_room(
@@ -187,10 +198,18 @@ async fn curriculum_gaps_on_the_schedule_tab_are_for_clinical_roles_only() {
     // The attack review's finding: front desk, billing and admin saw "Relapse prevention" missing.
     for username in ["fran", "bill", "ada"] {
         let html = page(&s, username, &tab).await;
-        assert!(html.contains("Evening"), "{username} still sees the enrolment");
+        assert!(
+            html.contains("Evening"),
+            "{username} still sees the enrolment"
+        );
         assert!(!html.contains("Still missing"), "{username}");
         assert!(!html.contains("Relapse prevention"), "{username}");
-        let body = api_get(&s, username, &format!("/patients/{}/schedule", s.patient_id)).await;
+        let body = api_get(
+            &s,
+            username,
+            &format!("/patients/{}/schedule", s.patient_id),
+        )
+        .await;
         assert!(body.get("coverage").is_none(), "{username}: {body}");
         assert!(body.get("weeks").is_some(), "{username} still sees hours");
     }

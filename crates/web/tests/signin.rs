@@ -878,7 +878,10 @@ async fn behind_a_trusted_proxy_one_attacker_cannot_lock_out_everyone() {
         let res = password_via_proxy(&s, user, "not the password", "203.0.113.9").await;
         let html = res.text().await.expect("text");
         assert!(html.contains("Wrong username or password"), "attempt {i}");
-        assert!(!html.contains("locked"), "attempt {i}: locked and unknown look alike");
+        assert!(
+            !html.contains("locked"),
+            "attempt {i}: locked and unknown look alike"
+        );
     }
     let throttled = password_via_proxy(&s, "ingrid", PASSWORD, "203.0.113.9").await;
     assert!(throttled
@@ -933,7 +936,11 @@ async fn clinical_and_administering_roles_must_set_up_a_second_factor_by_default
         let (c, res) = password_step(&s, username).await;
         assert_eq!(res.url().path(), "/account/mfa", "{username}");
         // Nothing else opens before the authenticator is set up.
-        for path in ["/dashboard", "/patients", &format!("/patients/{}", s.patient_id)] {
+        for path in [
+            "/dashboard",
+            "/patients",
+            &format!("/patients/{}", s.patient_id),
+        ] {
             let res = c
                 .get(format!("{}{path}", s.base))
                 .send()

@@ -177,8 +177,7 @@ impl Store {
         let role: Role = parse_code(&role, "role")?;
         if approver == proposed_by || approver == user_id {
             return Err(StoreError::Conflict(
-                "a second person must decide: not whoever proposed the role, nor its holder"
-                    .into(),
+                "a second person must decide: not whoever proposed the role, nor its holder".into(),
             ));
         }
         let now = Instant::now();

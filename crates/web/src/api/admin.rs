@@ -287,11 +287,9 @@ pub async fn update_user(
         .await?
     {
         RoleChange::Applied => Ok(StatusCode::NO_CONTENT.into_response()),
-        RoleChange::AwaitingApproval(approval_id) => Ok((
-            StatusCode::ACCEPTED,
-            Json(ApprovalPending { approval_id }),
-        )
-            .into_response()),
+        RoleChange::AwaitingApproval(approval_id) => {
+            Ok((StatusCode::ACCEPTED, Json(ApprovalPending { approval_id })).into_response())
+        }
     }
 }
 
@@ -347,7 +345,12 @@ pub async fn role_approvals(
     Ok(Json(list.into_iter().map(approval_body).collect()))
 }
 
-async fn decide(state: &AppState, caller: &ApiCaller, id: i64, approve: bool) -> Result<StatusCode, ApiError> {
+async fn decide(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    approve: bool,
+) -> Result<StatusCode, ApiError> {
     state
         .store
         .decide_role_approval(&caller.actor, id, approve)

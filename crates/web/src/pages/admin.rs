@@ -282,7 +282,10 @@ pub async fn update_user(
                 .store
                 .update_staff(&grant, id, &display_name, role, active)
                 .await?;
-            state.store.set_assignments(&grant, id, &assignments).await?;
+            state
+                .store
+                .set_assignments(&grant, id, &assignments)
+                .await?;
             Ok::<_, StoreError>(change)
         }
         .await;
@@ -590,7 +593,11 @@ async fn role_approvals_page(
                 || staff.actor.user_id == Some(a.user_id),
             name: a.display_name,
             username: a.username,
-            role: a.role.parse::<Role>().map(Role::label).unwrap_or("unknown role"),
+            role: a
+                .role
+                .parse::<Role>()
+                .map(Role::label)
+                .unwrap_or("unknown role"),
             new_account: a.activates,
             proposed_by: a.proposed_by_name,
             proposed_at: view::local_time(&a.proposed_at, state.timezone),
@@ -609,7 +616,12 @@ pub async fn role_approvals(
     State(state): State<AppState>,
     staff: Staff,
 ) -> Result<Response, AppError> {
-    Ok(Html(role_approvals_page(&state, &staff, None, None).await?.render()?).into_response())
+    Ok(Html(
+        role_approvals_page(&state, &staff, None, None)
+            .await?
+            .render()?,
+    )
+    .into_response())
 }
 
 /// Approve or refuse.
