@@ -92,6 +92,10 @@ enum Command {
         /// Serve Prometheus metrics at /metrics (to administrators' API tokens only).
         #[arg(long, env = "TRELLIS_METRICS")]
         metrics: bool,
+        /// Reverse proxies whose X-Forwarded-For gives the client address, comma-separated
+        /// addresses or networks (e.g. 127.0.0.1,10.0.0.0/8). Without it, the peer address is used.
+        #[arg(long, env = "TRELLIS_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<trellis_web::proxy::TrustedProxy>,
         #[command(flatten)]
         tokens: TokenLifetime,
         #[command(flatten)]
@@ -334,7 +338,10 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             println!("\nTrellis demo clinic is running at http://{addr}/\n");
-            println!("Sign in as any of these (password: {}):", demo::PASSWORD);
+            println!(
+                "Sign in as any of these (password: {}; the demo asks for no second factor):",
+                demo::PASSWORD
+            );
             for (username, role, name) in demo::STAFF {
                 println!("  {username:<12} {:<24} {name}", role.label());
             }
@@ -354,6 +361,7 @@ async fn run(cli: Cli) -> Result<()> {
             public_url,
             idle_timeout_minutes,
             metrics,
+            trusted_proxies,
             tokens,
             key,
         } => {
@@ -378,6 +386,7 @@ async fn run(cli: Cli) -> Result<()> {
                 metrics,
                 token_max_lifetime: chrono::Duration::days(tokens.token_max_days),
                 job_poll: Some(JOB_POLL),
+                trusted_proxies,
                 ..Config::default()
             };
             serve(listener, store, config).await

@@ -88,6 +88,37 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Whether giving someone this role takes two people (one administrator proposes, another
+    /// administrator or the privacy officer approves): roles that read clinical text or disclose.
+    pub fn grant_needs_second_approval(self) -> bool {
+        permits(self, Permission::ReadClinical) || permits(self, Permission::Disclose)
+    }
+
+    /// Whether moving someone from role `self` to `to` takes two people: `to` is such a role
+    /// and gives some permission `self` lacks (a step down, e.g. clinical director to counselor,
+    /// takes one).
+    pub fn change_needs_second_approval(self, to: Role) -> bool {
+        to.grant_needs_second_approval()
+            && Permission::ALL
+                .into_iter()
+                .any(|p| permits(to, p) && !permits(self, p))
+    }
+
+    /// Whether the role may approve another administrator's proposal of such a role.
+    pub fn approves_roles(self) -> bool {
+        matches!(self, Role::Admin | Role::PrivacyOfficer)
+    }
+
+    /// Whether the role must sign in with a second factor unless an administrator says otherwise:
+    /// every role that reads clinical text or administers (accounts, consents, the audit log).
+    pub fn requires_mfa_by_default(self) -> bool {
+        permits(self, Permission::ReadClinical)
+            || permits(self, Permission::ManageUsers)
+            || permits(self, Permission::ReadAudit)
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
@@ -174,6 +205,18 @@ impl Permission {
         Permission::ManagePrograms,
         Permission::ReadOutcomes,
     ];
+
+    /// Whether the permission only reads (what emergency access may widen, 42 CFR 2.51: it
+    /// opens a record to treat the patient, never to disclose it or change consents).
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Permission::ReadDemographics
+                | Permission::ReadEpisodes
+                | Permission::ReadClinical
+                | Permission::ReadSchedule
+        )
+    }
 
     /// Whether using this permission touches one patient's record (and so needs scope and audit).
     pub fn is_patient_scoped(self) -> bool {
@@ -290,6 +333,74 @@ mod tests {
         assert!(permits(Role::Counselor, Permission::DischargeEpisode));
         assert!(!permits(Role::Intake, Permission::DischargeEpisode));
         assert!(permits(Role::Intake, Permission::AdmitEpisode));
+    }
+
+    #[test]
+    fn clinical_and_disclosing_roles_take_two_people_to_grant() {
+        let two: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.grant_needs_second_approval())
+            .collect();
+        assert_eq!(
+            two,
+            vec![
+                Role::ClinicalDirector,
+                Role::Counselor,
+                Role::Prescriber,
+                Role::Nurse,
+                Role::PeerSpecialist,
+                Role::PrivacyOfficer
+            ]
+        );
+        assert!(!Role::ClinicalDirector.change_needs_second_approval(Role::Counselor));
+        assert!(Role::Counselor.change_needs_second_approval(Role::ClinicalDirector));
+        assert!(Role::Intake.change_needs_second_approval(Role::Counselor));
+        assert!(Role::Nurse.change_needs_second_approval(Role::Prescriber));
+        assert!(!Role::Counselor.change_needs_second_approval(Role::Billing));
+        let approvers: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.approves_roles())
+            .collect();
+        assert_eq!(approvers, vec![Role::Admin, Role::PrivacyOfficer]);
+    }
+
+    #[test]
+    fn emergency_access_widens_reading_only() {
+        let reads: Vec<Permission> = Permission::ALL
+            .into_iter()
+            .filter(|p| p.is_read())
+            .collect();
+        assert_eq!(
+            reads,
+            vec![
+                Permission::ReadDemographics,
+                Permission::ReadEpisodes,
+                Permission::ReadClinical,
+                Permission::ReadSchedule
+            ]
+        );
+        assert!(!Permission::Disclose.is_read());
+        assert!(!Permission::ManageConsents.is_read());
+    }
+
+    #[test]
+    fn clinical_and_administering_roles_need_a_second_factor_by_default() {
+        let required: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.requires_mfa_by_default())
+            .collect();
+        assert_eq!(
+            required,
+            vec![
+                Role::Admin,
+                Role::ClinicalDirector,
+                Role::Counselor,
+                Role::Prescriber,
+                Role::Nurse,
+                Role::PeerSpecialist,
+                Role::PrivacyOfficer
+            ]
+        );
     }
 
     #[test]

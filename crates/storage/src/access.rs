@@ -175,10 +175,13 @@ impl Store {
         }
         let role_ok = permits(actor.role, P::PERMISSION);
         let in_scope = role_ok && self.in_scope(actor, patient_id).await?;
-        // Emergency access (42 CFR 2.51) widens scope, never role: every grant made under it is
-        // written to the audit log marked "break_glass", so the privacy officer sees each read.
+        // Emergency access (42 CFR 2.51) widens scope, never role, and only for reading: it opens
+        // a record to treat the patient, not to disclose it, change consents or write. Every
+        // grant made under it is written to the audit log marked "break_glass", so the privacy
+        // officer sees each read.
         let by_break_glass = role_ok
             && !in_scope
+            && P::PERMISSION.is_read()
             && match actor.user_id {
                 Some(user_id) => self.has_break_glass(user_id, patient_id).await?,
                 None => false,
@@ -221,6 +224,22 @@ impl Store {
         } else {
             format!("the {} role may not {:?}", actor.role.code(), P::PERMISSION)
         }))
+    }
+
+    /// A grant for a role that holds `P`, `None` (nothing audited) for one that never does.
+    ///
+    /// For pages and answers that show more to some roles than others: the extra part is asked
+    /// for only by roles entitled to it, so other roles' views do not fill the log with refusals.
+    pub async fn patient_grant_if_role<P: Capability>(
+        &self,
+        actor: &Actor,
+        patient_id: i64,
+    ) -> Result<Option<PatientGrant<P>>> {
+        if permits(actor.role, P::PERMISSION) {
+            self.patient_grant::<P>(actor, patient_id).await.map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     async fn in_scope(&self, actor: &Actor, patient_id: i64) -> Result<bool> {

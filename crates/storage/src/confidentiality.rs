@@ -34,6 +34,10 @@ const BREAK_GLASS_RECORD: &str = "break_glass.record";
 pub const NOTICE_SETTING: &str = "part2.disclosure_notice";
 /// Setting key: how many minutes emergency access lasts.
 pub const BREAK_GLASS_MINUTES_SETTING: &str = "part2.break_glass_minutes";
+/// Setting: emergency accesses one person may open within 24 hours.
+pub const BREAK_GLASS_PER_DAY_SETTING: &str = "part2.break_glass_per_day";
+/// Emergency accesses per person within 24 hours unless configured.
+pub const DEFAULT_BREAK_GLASS_PER_DAY: i64 = 2;
 /// Emergency access lasts this long unless the clinic configures otherwise.
 pub const DEFAULT_BREAK_GLASS_MINUTES: i64 = 60;
 
@@ -1032,6 +1036,17 @@ impl Store {
             .ok_or(StoreError::NotFound("disclosure"))
     }
 
+    /// How many times one person may open records in an emergency within 24 hours (configured,
+    /// default [`DEFAULT_BREAK_GLASS_PER_DAY`]).
+    pub async fn break_glass_per_day(&self) -> Result<i64> {
+        Ok(self
+            .setting(BREAK_GLASS_PER_DAY_SETTING)
+            .await?
+            .and_then(|m| m.trim().parse::<i64>().ok())
+            .filter(|m| (1..=20).contains(m))
+            .unwrap_or(DEFAULT_BREAK_GLASS_PER_DAY))
+    }
+
     /// How long emergency access lasts (configured minutes, default 60).
     pub async fn break_glass_duration(&self) -> Result<Duration> {
         let minutes = self
@@ -1100,6 +1115,32 @@ impl Store {
         }
         if !errors.is_empty() {
             return Err(StoreError::Invalid(errors));
+        }
+        let allowed = self.break_glass_per_day().await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM break_glass WHERE user_id = $1 AND started_at > $2",
+        )
+        .bind(user_id)
+        .bind(Instant(now - Duration::hours(24)))
+        .fetch_one(self.reader())
+        .await?;
+        if used >= allowed {
+            audit::record(
+                self,
+                grant.actor(),
+                AuditEvent {
+                    action: "access_denied",
+                    record_type: "patient",
+                    record_id: Some(patient_id),
+                    patient_id: Some(patient_id),
+                    detail: format!("break_glass limit of {allowed} in 24 hours"),
+                },
+            )
+            .await?;
+            return Err(StoreError::Conflict(format!(
+                "you have opened records in an emergency {used} times in the last 24 hours, the \
+                 most allowed; ask the patient's care team or the privacy officer"
+            )));
         }
         let expires = Instant(now + self.break_glass_duration().await?);
         let stored = serde_json::to_string(access)

@@ -85,8 +85,8 @@ pub struct LevelChange {
     pub level: String,
     /// From when.
     pub effective_on: Day,
-    /// Why.
-    pub reason: String,
+    /// Why: the clinician's reasoning, clinical text. `None` unless read with a clinical grant.
+    pub reason: Option<String>,
     /// Who decided (staff id).
     pub decided_by: i64,
     /// Who decided (name).
@@ -202,11 +202,16 @@ impl Store {
     }
 
     /// The level-of-care history of one of the patient's episodes, oldest first (audited).
+    ///
+    /// The reasons are clinicians' free text (minimum necessary): they are read and decrypted only
+    /// when the caller also holds a clinical grant for the patient; otherwise `reason` is `None`.
     pub async fn level_history(
         &self,
         grant: &PatientGrant<can::ReadEpisodes>,
+        clinical: Option<&PatientGrant<can::ReadClinical>>,
         episode_id: i64,
     ) -> Result<Vec<LevelChange>> {
+        let with_reasons = clinical.is_some_and(|c| c.patient_id() == grant.patient_id());
         let mut tx = self.begin().await?;
         audit::append(
             &mut tx,
@@ -216,12 +221,17 @@ impl Store {
                 record_type: "level_of_care_history",
                 record_id: Some(episode_id),
                 patient_id: Some(grant.patient_id()),
-                detail: String::new(),
+                detail: if with_reasons {
+                    "with reasons".into()
+                } else {
+                    String::new()
+                },
             },
         )
         .await?;
         let mut rows: Vec<LevelChange> = sqlx::query_as(
-            "SELECT c.id, c.episode_id, c.level, c.effective_on, c.reason, c.decided_by,
+            "SELECT c.id, c.episode_id, c.level, c.effective_on,
+                 CASE WHEN $3 = 1 THEN c.reason END AS reason, c.decided_by,
                  u.display_name AS decided_by_name, c.recorded_at
              FROM level_of_care_changes c
              JOIN episodes e ON e.id = c.episode_id
@@ -231,11 +241,16 @@ impl Store {
         )
         .bind(episode_id)
         .bind(grant.patient_id())
+        .bind(i64::from(with_reasons))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         for row in &mut rows {
-            row.reason = self.open(REASON_COLUMN, &row.reason)?;
+            row.reason = row
+                .reason
+                .as_deref()
+                .map(|r| self.open(REASON_COLUMN, r))
+                .transpose()?;
         }
         Ok(rows)
     }

@@ -129,13 +129,18 @@ impl Store {
                     StoreError::Config(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
+            private_sqlite_files(Path::new(path))?;
             let url = format!("sqlite://{path}?mode=rwc");
-            let write = sqlite_pool(&url, 1).await?;
+            // Every write goes through this one connection, and each of its commits is one that
+            // matters (patient data and its audit row together): FULL syncs the WAL at each
+            // commit, so an acknowledged write survives a power cut, not only a crash. Readers
+            // change nothing and keep NORMAL. The cost is in docs/security.md.
+            let write = sqlite_pool(&url, 1, "FULL").await?;
             // WAL lets readers run beside the single writer; the setting persists in the file.
             sqlx::query("PRAGMA journal_mode = WAL")
                 .fetch_optional(&write)
                 .await?;
-            let read = sqlite_pool(&url, 8).await?;
+            let read = sqlite_pool(&url, 8, "NORMAL").await?;
             Ok(Store {
                 read,
                 write,
@@ -198,10 +203,14 @@ impl Store {
         let dest = dest
             .to_str()
             .ok_or_else(|| StoreError::Config("backup path must be UTF-8".into()))?;
+        // Created empty and private first (VACUUM INTO accepts an empty file), so the copy is
+        // never readable by others, not even while it is being written.
+        create_private_file(Path::new(dest))?;
         sqlx::query("VACUUM INTO $1")
             .bind(dest.to_owned())
             .execute(&self.write)
             .await?;
+        private_sqlite_files(Path::new(dest))?;
         Ok(())
     }
 
@@ -249,15 +258,54 @@ impl Store {
     }
 }
 
-async fn sqlite_pool(url: &str, size: u32) -> Result<AnyPool> {
+/// Creates `path` empty and readable by its owner only, unless it exists.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Config(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Makes a SQLite database and its WAL and shared-memory files readable by their owner only:
+/// creates the database file that way (SQLite gives the WAL and -shm files the database's
+/// permissions) and tightens files an earlier version left world-readable.
+fn private_sqlite_files(db: &Path) -> Result<()> {
+    create_private_file(db)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            if file.exists() {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| StoreError::Config(format!("cannot restrict {}: {e}", file.display())),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sqlite_pool(url: &str, size: u32, synchronous: &'static str) -> Result<AnyPool> {
     Ok(AnyPoolOptions::new()
         .max_connections(size)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
                 conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute(format!("PRAGMA synchronous = {synchronous}").as_str())
+                    .await?;
                 conn.execute("PRAGMA busy_timeout = 5000").await?;
                 Ok(())
             })

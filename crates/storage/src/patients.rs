@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
+use trellis_domain::access::{permits, Permission};
 use trellis_domain::patient::{
     is_probable_duplicate, name_key, validate_registration, ExistingIdentity, Registration,
 };
@@ -119,16 +120,16 @@ pub struct PatientSummary {
     pub date_of_birth: Day,
     /// Latest episode's program.
     pub program_name: Option<String>,
-    /// Latest episode's current level of care code.
+    /// Latest episode's current level of care code; `None` for roles that do not read episodes.
     pub current_level: Option<String>,
     /// Latest episode's status: "open" or "discharged".
     pub episode_status: Option<String>,
     /// Latest episode's admission date.
     pub admitted_on: Option<Day>,
-    /// Latest episode's primary counselor.
+    /// Latest episode's primary counselor; `None` for roles that do not read episodes.
     pub counselor_name: Option<String>,
-    /// Open safety flags.
-    pub open_flags: i64,
+    /// Open safety flags; `None` for roles that do not read clinical content.
+    pub open_flags: Option<i64>,
 }
 
 /// A possible duplicate found before registering.
@@ -166,10 +167,15 @@ pub struct PatientQuery {
     pub offset: i64,
 }
 
+// Minimum necessary: the level and counselor only when $10 = 1 (the role reads episodes), the
+// count of safety flags only when $11 = 1 (it reads clinical content); otherwise NULL.
 const SUMMARY_SELECT: &str = "SELECT p.id, p.legal_first_name, p.legal_last_name, p.preferred_name,
-    p.pronouns, p.date_of_birth, pr.name AS program_name, e.current_level,
-    e.status AS episode_status, e.admitted_on, u.display_name AS counselor_name,
-    (SELECT COUNT(*) FROM patient_flags f WHERE f.patient_id = p.id AND f.resolved_at IS NULL) AS open_flags
+    p.pronouns, p.date_of_birth, pr.name AS program_name,
+    CASE WHEN $10 = 1 THEN e.current_level END AS current_level,
+    e.status AS episode_status, e.admitted_on,
+    CASE WHEN $10 = 1 THEN u.display_name END AS counselor_name,
+    CASE WHEN $11 = 1 THEN (SELECT COUNT(*) FROM patient_flags f
+        WHERE f.patient_id = p.id AND f.resolved_at IS NULL) END AS open_flags
     FROM patients p
     LEFT JOIN episodes e ON e.id = (SELECT e2.id FROM episodes e2 WHERE e2.patient_id = p.id
         ORDER BY e2.status = 'discharged', e2.admitted_on DESC, e2.id DESC LIMIT 1)
@@ -488,6 +494,8 @@ impl Store {
             .bind(i64::from(query.open_only))
             .bind(query.limit.clamp(1, 500))
             .bind(query.offset.max(0))
+            .bind(i64::from(permits(actor.role, Permission::ReadEpisodes)))
+            .bind(i64::from(permits(actor.role, Permission::ReadClinical)))
             .fetch_all(&mut *tx)
             .await?;
         audit::append(

@@ -243,8 +243,9 @@ pub struct PatientSchedule {
     pub weeks: Vec<CareWeek>,
     /// Days with service, with their per-diem eligibility.
     pub days: Vec<DayEligibility>,
-    /// Curriculum coverage per current enrolment.
-    pub coverage: Vec<Coverage>,
+    /// Curriculum coverage per current enrolment: which topics the patient has not had is
+    /// clinical (minimum necessary), so `None` unless read with a clinical grant.
+    pub coverage: Option<Vec<Coverage>>,
 }
 
 /// A patient whose hours this week are out of range.
@@ -972,10 +973,12 @@ impl Store {
     }
 
     /// The chart's schedule tab: enrolments, attendance, weekly hours against the program's range
-    /// for `weeks` weeks up to `today`, per-diem days and curriculum coverage.
+    /// for `weeks` weeks up to `today`, per-diem days and, with a clinical grant for the same
+    /// patient, curriculum coverage.
     pub async fn patient_schedule(
         &self,
         grant: &PatientGrant<can::ReadSchedule>,
+        clinical: Option<&PatientGrant<can::ReadClinical>>,
         today: NaiveDate,
         weeks: u32,
     ) -> Result<PatientSchedule> {
@@ -1059,7 +1062,10 @@ impl Store {
         let mut days = hours.per_diem_days(&shown_policy);
         days.retain(|d| d.date >= first_week);
         days.reverse();
-        let coverage = self.coverage(patient_id, &enrolments).await?;
+        let coverage = match clinical.filter(|c| c.patient_id() == patient_id) {
+            Some(_) => Some(self.coverage(patient_id, &enrolments).await?),
+            None => None,
+        };
         audit::record(
             self,
             grant.actor(),

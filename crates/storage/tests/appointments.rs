@@ -328,7 +328,7 @@ async fn attended_appointments_count_toward_weekly_hours() {
         .await
         .expect("grant");
     let schedule = store
-        .patient_schedule(&read, day(2026, 11, 6), 1)
+        .patient_schedule(&read, None, day(2026, 11, 6), 1)
         .await
         .expect("schedule");
     // 45 therapy minutes count; the drug screen collection is no service.

@@ -634,6 +634,78 @@ async fn break_the_glass_needs_a_reason_is_audited_notifies_and_expires() {
 }
 
 #[tokio::test]
+async fn break_the_glass_opens_reading_only_and_is_limited_per_person_per_day() {
+    let c = clinic().await;
+    let glass = c
+        .store
+        .grant::<can::BreakGlass>(&c.outsider)
+        .expect("grant");
+    c.store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("break glass");
+    // Reading is widened...
+    c.store
+        .patient_grant::<can::ReadClinical>(&c.outsider, c.patient)
+        .await
+        .expect("emergency read");
+    // ...but not disclosing, consents or writing (the attack review: its widened scope also
+    // covered disclosures and consents).
+    assert!(matches!(
+        c.store
+            .patient_grant::<can::Disclose>(&c.outsider, c.patient)
+            .await,
+        Err(StoreError::Denied(_))
+    ));
+    assert!(matches!(
+        c.store
+            .patient_grant::<can::ManageConsents>(&c.outsider, c.patient)
+            .await,
+        Err(StoreError::Denied(_))
+    ));
+    assert!(matches!(
+        c.store
+            .patient_grant::<can::WriteClinical>(&c.outsider, c.patient)
+            .await,
+        Err(StoreError::Denied(_))
+    ));
+    // The attack review broke the glass four times in a row: the default allows two a day.
+    c.store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("second");
+    let third = c.store.break_glass(&glass, c.patient, &emergency()).await;
+    let Err(StoreError::Conflict(message)) = third else {
+        panic!("expected the daily limit, got {third:?}");
+    };
+    assert!(message.contains("2 times"), "{message}");
+    // Each use raised its own task for the privacy officer; the refusal is audited.
+    let tasks = raw_strings(
+        &c.store,
+        "SELECT assigned_role FROM tasks WHERE kind = 'break_glass_review'",
+    )
+    .await
+    .expect("tasks");
+    assert_eq!(tasks.len(), 2);
+    let refused = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE action = 'access_denied' AND detail LIKE 'break_glass limit%'",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(refused.len(), 1);
+    // The limit is configurable.
+    c.store
+        .set_setting("part2.break_glass_per_day", "3")
+        .await
+        .expect("setting");
+    c.store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("third, now allowed");
+}
+
+#[tokio::test]
 async fn break_the_glass_duration_is_configurable() {
     let c = clinic().await;
     c.store

@@ -359,7 +359,7 @@ async fn recommendation_tells_not_recorded_from_met_and_decision_moves_track() {
         .expect("grant");
     let enrolments = c
         .store
-        .patient_schedule(&sched_read, today, 1)
+        .patient_schedule(&sched_read, None, today, 1)
         .await
         .expect("schedule")
         .enrolments;

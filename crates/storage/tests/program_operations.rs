@@ -393,9 +393,14 @@ async fn attendance_counts_hours_flags_per_diem_and_opens_outreach_once() {
         .patient_grant::<can::ReadSchedule>(&c.counselor, p)
         .await
         .expect("grant");
+    let clinical = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, p)
+        .await
+        .expect("clinical grant");
     let schedule = c
         .store
-        .patient_schedule(&counselor, day(2026, 3, 6), 2)
+        .patient_schedule(&counselor, Some(&clinical), day(2026, 3, 6), 2)
         .await
         .expect("schedule");
     let week = schedule.weeks.last().expect("this week");
@@ -404,8 +409,17 @@ async fn attendance_counts_hours_flags_per_diem_and_opens_outreach_once() {
     assert_eq!(week.standing, WeekStanding::InProgress);
     let per_diem: Vec<bool> = schedule.days.iter().map(|d| d.per_diem_eligible).collect();
     assert_eq!(per_diem, vec![true, false, true], "Thu, Wed (2 h), Mon");
-    assert_eq!(schedule.coverage[0].attended.len(), 3);
-    assert_eq!(schedule.coverage[0].missing.len(), 1);
+    let coverage = schedule.coverage.expect("coverage for a clinical reader");
+    assert_eq!(coverage[0].attended.len(), 3);
+    assert_eq!(coverage[0].missing.len(), 1);
+    // Which topics a patient has missed is clinical: the schedule alone does not carry it.
+    let without = c
+        .store
+        .patient_schedule(&counselor, None, day(2026, 3, 6), 2)
+        .await
+        .expect("schedule");
+    assert_eq!(without.coverage, None);
+    assert_eq!(without.weeks, schedule.weeks);
     let alerts = c
         .store
         .hours_alerts(&read, c.site, day(2026, 3, 4))

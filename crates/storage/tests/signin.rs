@@ -301,3 +301,158 @@ async fn passwords_are_stored_as_argon2id_hashes_only() {
     assert!(hashes[0].starts_with("$argon2id$"), "{}", hashes[0]);
     assert!(!hashes[0].contains(PASSWORD));
 }
+
+fn person(id: i64, username: &str, role: Role) -> Actor {
+    Actor {
+        user_id: Some(id),
+        username: username.into(),
+        role,
+        ip: Some("10.0.0.9".into()),
+        request_id: None,
+    }
+}
+
+#[tokio::test]
+async fn one_administrator_alone_cannot_create_a_clinical_account() {
+    use trellis_storage::staff::RoleChange;
+    let store = fresh_store().await.expect("store");
+    let ada = person(
+        account(&store, "ada", Role::Admin).await,
+        "ada",
+        Role::Admin,
+    );
+    let abe = person(
+        account(&store, "abe", Role::Admin).await,
+        "abe",
+        Role::Admin,
+    );
+    let fran = person(
+        account(&store, "fran", Role::FrontDesk).await,
+        "fran",
+        Role::FrontDesk,
+    );
+    // The attack review: an admin created a clinical-director account and read notes with it.
+    let grant = store.grant::<can::ManageUsers>(&ada).expect("grant");
+    let cd = store
+        .create_staff(
+            &grant,
+            &NewStaff {
+                username: "dir".into(),
+                display_name: "Director".into(),
+                email: None,
+                role: Role::ClinicalDirector,
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("proposed");
+    assert!(!store.staff_user(cd).await.expect("user").active);
+    assert_eq!(
+        store
+            .login("dir", PASSWORD, "10.0.0.9")
+            .await
+            .expect("login"),
+        LoginOutcome::Invalid
+    );
+    // Nor can the same administrator activate it, or approve their own proposal.
+    assert!(matches!(
+        store
+            .update_staff(&grant, cd, "Director", Role::ClinicalDirector, true)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let pending = store.role_approvals(&ada).await.expect("list");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].role, "clinical_director");
+    assert!(matches!(
+        store.decide_role_approval(&ada, pending[0].id, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.decide_role_approval(&fran, pending[0].id, true).await,
+        Err(StoreError::Denied(_))
+    ));
+    assert!(matches!(
+        store.role_approvals(&fran).await,
+        Err(StoreError::Denied(_))
+    ));
+    // A second administrator approves: the account is active with its role.
+    store
+        .decide_role_approval(&abe, pending[0].id, true)
+        .await
+        .expect("approve");
+    let user = store.staff_user(cd).await.expect("user");
+    assert!(user.active);
+    assert_eq!(user.role, "clinical_director");
+    assert!(store.role_approvals(&abe).await.expect("list").is_empty());
+    assert!(matches!(
+        store.decide_role_approval(&abe, pending[0].id, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Promoting an existing account is proposed too; the privacy officer may decide.
+    let ingrid = account(&store, "ingrid", Role::Intake).await;
+    let change = store
+        .update_staff(&grant, ingrid, "ingrid", Role::Counselor, true)
+        .await
+        .expect("update");
+    let RoleChange::AwaitingApproval(approval) = change else {
+        panic!("expected a proposal, got {change:?}");
+    };
+    assert_eq!(
+        store.staff_user(ingrid).await.expect("user").role,
+        "intake",
+        "the role waits"
+    );
+    let pat = person(
+        account(&store, "pat", Role::PrivacyOfficer).await,
+        "pat",
+        Role::PrivacyOfficer,
+    );
+    store
+        .decide_role_approval(&pat, approval, false)
+        .await
+        .expect("refuse");
+    assert_eq!(store.staff_user(ingrid).await.expect("user").role, "intake");
+    // A role without clinical text or disclosure needs no second person.
+    assert_eq!(
+        store
+            .update_staff(&grant, ingrid, "ingrid", Role::Billing, true)
+            .await
+            .expect("update"),
+        RoleChange::Applied
+    );
+    assert_eq!(
+        store.staff_user(ingrid).await.expect("user").role,
+        "billing"
+    );
+    let change = store
+        .update_staff(&grant, ingrid, "ingrid", Role::Nurse, true)
+        .await
+        .expect("update");
+    let RoleChange::AwaitingApproval(approval) = change else {
+        panic!("expected a proposal");
+    };
+    store
+        .decide_role_approval(&pat, approval, true)
+        .await
+        .expect("approve");
+    assert_eq!(store.staff_user(ingrid).await.expect("user").role, "nurse");
+    let audit: Vec<String> = trellis_storage::testing::raw_strings(
+        &store,
+        "SELECT action FROM audit_log WHERE action IN ('propose_role', 'approve_role', 'refuse_role') ORDER BY id",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(
+        audit,
+        vec![
+            "propose_role",
+            "approve_role",
+            "propose_role",
+            "refuse_role",
+            "propose_role",
+            "approve_role"
+        ]
+    );
+}

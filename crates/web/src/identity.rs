@@ -53,18 +53,23 @@ pub enum Identity {
 /// Where the request came from, for the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    /// Peer address.
+    /// The client's address: the peer, or behind a trusted proxy the address it forwarded.
     pub ip: String,
     /// Request id.
     pub request_id: Option<String>,
 }
 
-fn client_info(req: &Request) -> ClientInfo {
+fn client_info(req: &Request, trusted: &[crate::proxy::TrustedProxy]) -> ClientInfo {
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
     ClientInfo {
         ip: req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+            .map(|c| crate::proxy::real_client(c.0.ip(), forwarded, trusted).to_string())
             .unwrap_or_else(|| "unknown".into()),
         request_id: req
             .headers()
@@ -88,7 +93,7 @@ pub async fn resolve_identity(
     mut req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let info = client_info(&req);
+    let info = client_info(&req, &state.config.trusted_proxies);
     let identity = if let Some(token) = bearer(req.headers()) {
         match state
             .store

@@ -12,6 +12,7 @@ mod identity;
 mod jobs;
 mod ops;
 mod pages;
+pub mod proxy;
 mod view;
 
 pub use error::AppError;
@@ -41,6 +42,9 @@ pub struct Config {
     pub token_max_lifetime: Duration,
     /// How often this server looks for background jobs; `None` runs no worker (tests).
     pub job_poll: Option<std::time::Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client address (throttling
+    /// and the audit log); none by default.
+    pub trusted_proxies: Vec<proxy::TrustedProxy>,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             metrics: false,
             token_max_lifetime: Duration::days(trellis_storage::staff::DEFAULT_TOKEN_MAX_DAYS),
             job_poll: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -158,6 +158,10 @@ const API: &[Row] = &[
     ("PUT",  "/mfa-policy",                   Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("GET",  "/audit",                        Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/audit/verify",                 Rule::Role(P::ReadAudit),            Allowed::Success),
+    // Role approvals: administrators and the privacy officer, the roles that read the audit log.
+    ("GET",  "/role-approvals",               Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("POST", "/role-approvals/{approval}/approve", Rule::Role(P::ReadAudit),       Allowed::Missing),
+    ("POST", "/role-approvals/{approval}/refuse", Rule::Role(P::ReadAudit),        Allowed::Missing),
     ("GET",  "/patients/{patient}/medications", Rule::Patient(P::ReadClinical),    Allowed::Success),
     ("POST", "/patients/{patient}/medications", Rule::Patient(P::WriteClinical),   Allowed::Invalid),
     ("POST", "/patients/{patient}/medications/{medication}/stop", Rule::Patient(P::WriteClinical), Allowed::Invalid),
@@ -286,6 +290,8 @@ const PAGES: &[Row] = &[
     ("POST", "/admin/mfa-policy",                Rule::Role(P::ManageUsers),          Allowed::Success),
     ("GET",  "/admin/audit",                     Rule::Role(P::ReadAudit),            Allowed::Success),
     ("POST", "/admin/audit/verify",              Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("GET",  "/admin/role-approvals",            Rule::Role(P::ReadAudit),            Allowed::Success),
+    ("POST", "/admin/role-approvals/{approval}", Rule::Role(P::ReadAudit),            Allowed::Invalid),
     ("GET",  "/admin/programs",                  Rule::Role(P::ManagePrograms),       Allowed::Success),
     ("POST", "/admin/programs/{program}/measures", Rule::Role(P::ManagePrograms),     Allowed::Invalid),
     ("GET",  "/patients/{patient}/medications",  Rule::Patient(P::ReadClinical),      Allowed::Success),
@@ -784,6 +790,8 @@ impl Ids {
             .replace("{assessment}", &assessment.to_string())
             .replace("{diagnosis}", &diagnosis.to_string())
             .replace("{version}", "1")
+            // No proposal has this id: approvers get 404 (or 422 for the empty form).
+            .replace("{approval}", "999999")
             .replace("{program}", &self.program.to_string())
             .replace("{closed}", &self.closed.to_string())
             .replace("{summary}", &self.summary.to_string())
@@ -1048,6 +1056,7 @@ fn normalised(template: &str) -> String {
         "{followup}",
         "{appointment_id}",
         "{feed_id}",
+        "{approval}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

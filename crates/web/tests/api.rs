@@ -1218,6 +1218,23 @@ async fn bad_staff_input_names_the_field_and_stores_nothing() {
 
 // ---- Staff administration ----
 
+/// A second person (the privacy officer) approves the one role waiting.
+async fn approve_the_open_role(privacy: &Api) {
+    let pending = privacy
+        .get("/role-approvals")
+        .await
+        .expect(StatusCode::OK, "approvals");
+    let approval = pending.body[0]["id"].as_i64().expect("approval");
+    privacy
+        .send(
+            Method::POST,
+            &format!("/role-approvals/{approval}/approve"),
+            None,
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "approve");
+}
+
 #[tokio::test]
 async fn administrators_manage_accounts_assignments_passwords_and_mfa_policy() {
     let s = start().await;
@@ -1238,20 +1255,29 @@ async fn administrators_manage_accounts_assignments_passwords_and_mfa_policy() {
         created.headers[LOCATION].to_str().expect("ascii"),
         format!("/api/v1{path}")
     );
+    // A counselor reads clinical records: the account waits, inactive, for a second person.
     let user = admin.get(&path).await.expect(StatusCode::OK, "get");
     assert_eq!(user.body["username"], "quinn");
     assert_eq!(user.body["role"], "counselor");
-    assert_eq!(user.body["active"], true);
+    assert_eq!(user.body["active"], false);
     assert_eq!(user.body["locked"], false);
     assert_eq!(user.body["assignments"], json!([]));
+    let privacy = Api::new(&s, "pat").await;
+    approve_the_open_role(&privacy).await;
+    let user = admin.get(&path).await.expect(StatusCode::OK, "get");
+    assert_eq!(user.body["active"], true);
 
-    admin
+    let proposed = admin
         .put(
             &path,
             json!({"display_name": "Quinn O.", "role": "clinical_director", "active": true}),
         )
         .await
-        .expect(StatusCode::NO_CONTENT, "update");
+        .expect(StatusCode::ACCEPTED, "update");
+    assert!(proposed.body["approval_id"].as_i64().is_some());
+    let user = admin.get(&path).await.expect(StatusCode::OK, "get");
+    assert_eq!(user.body["role"], "counselor", "the role waits");
+    approve_the_open_role(&privacy).await;
     admin
         .put(
             &format!("{path}/assignments"),
@@ -1292,14 +1318,27 @@ async fn administrators_manage_accounts_assignments_passwords_and_mfa_policy() {
             .await
             .expect("login");
     }
-    let locked = admin.get(&path).await.expect(StatusCode::OK, "locked");
-    assert_eq!(locked.body["locked"], true);
+    // Paused for that address; the administrator's unlock lifts it.
+    assert!(matches!(
+        s.store
+            .login("quinn", "a brand new passphrase", "127.0.0.9")
+            .await
+            .expect("login"),
+        trellis_storage::staff::LoginOutcome::Locked(_)
+    ));
     admin
         .send(Method::POST, &format!("{path}/unlock"), None)
         .await
         .expect(StatusCode::NO_CONTENT, "unlock");
     let unlocked = admin.get(&path).await.expect(StatusCode::OK, "unlocked");
     assert_eq!(unlocked.body["locked"], false);
+    assert!(matches!(
+        s.store
+            .login("quinn", "a brand new passphrase", "127.0.0.9")
+            .await
+            .expect("login"),
+        trellis_storage::staff::LoginOutcome::Success(_)
+    ));
     admin
         .send(Method::POST, "/users/999999/unlock", None)
         .await

@@ -92,6 +92,7 @@ async fn world() -> World {
                     .map(|k| (k.to_owned(), "dashboard note".to_owned()))
                     .collect(),
                 objective_ids: Vec::new(),
+                service: None,
             },
             today(),
         )

@@ -834,3 +834,130 @@ async fn a_set_up_key_not_confirmed_within_ten_minutes_is_discarded() {
         .iter()
         .any(|r| r.action == "mfa_enrolled"));
 }
+
+/// Signs in from a client address as a trusted proxy on 127.0.0.1 would report it.
+async fn password_via_proxy(
+    s: &TestServer,
+    username: &str,
+    password: &str,
+    client_ip: &str,
+) -> reqwest::Response {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    c.post(format!("{}/login", s.base))
+        .header("Origin", &s.base)
+        .header("X-Forwarded-For", format!("10.9.9.9, {client_ip}"))
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("post")
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_one_attacker_cannot_lock_out_everyone() {
+    let s = common::start_with(trellis_web::Config {
+        trusted_proxies: vec!["127.0.0.1".parse().expect("proxy")],
+        ..trellis_web::Config::default()
+    })
+    .await;
+    // The attack review: 20 failures through the proxy throttled every user behind it. Now the
+    // attacker's own address is throttled, and nobody else's.
+    for i in 0..20 {
+        let user = if i % 2 == 0 { "casey" } else { "nobody" };
+        let res = password_via_proxy(&s, user, "not the password", "203.0.113.9").await;
+        let html = res.text().await.expect("text");
+        assert!(html.contains("Wrong username or password"), "attempt {i}");
+        assert!(
+            !html.contains("locked"),
+            "attempt {i}: locked and unknown look alike"
+        );
+    }
+    let throttled = password_via_proxy(&s, "ingrid", PASSWORD, "203.0.113.9").await;
+    assert!(throttled
+        .text()
+        .await
+        .expect("text")
+        .contains("Too many failed sign-ins from this device"));
+    // The real owner, at another address, signs in although their account was attacked.
+    let owner = password_via_proxy(&s, "casey", PASSWORD, "192.0.2.7").await;
+    assert_eq!(owner.url().path(), "/dashboard");
+    let colleague = password_via_proxy(&s, "ingrid", PASSWORD, "192.0.2.8").await;
+    assert_eq!(colleague.url().path(), "/dashboard");
+    // The audit log records the real client address, not the proxy's.
+    let failures: Vec<_> = audit_of(&s, "anonymous")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "login_failed")
+        .collect();
+    assert_eq!(failures.len(), 20);
+    assert!(failures
+        .iter()
+        .all(|r| r.ip.as_deref() == Some("203.0.113.9")));
+    let logins: Vec<_> = audit_of(&s, "casey")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "login")
+        .collect();
+    assert_eq!(logins[0].ip.as_deref(), Some("192.0.2.7"));
+}
+
+#[tokio::test]
+async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
+    let s = start().await;
+    for _ in 0..5 {
+        password_via_proxy(&s, "casey", "not the password", "203.0.113.9").await;
+    }
+    // Without a trusted proxy the header is the client's own words: the peer address counts.
+    let rows = audit_of(&s, "anonymous").await;
+    assert!(rows.iter().all(|r| r.ip.as_deref() == Some("127.0.0.1")));
+    let again = password_via_proxy(&s, "casey", PASSWORD, "192.0.2.7").await;
+    assert!(again
+        .text()
+        .await
+        .expect("text")
+        .contains("This account is locked"));
+}
+
+#[tokio::test]
+async fn clinical_and_administering_roles_must_set_up_a_second_factor_by_default() {
+    let s = common::start_with_default_policies(trellis_web::Config::default()).await;
+    for username in ["casey", "dora", "priya", "nate", "pete", "ada", "pat"] {
+        let (c, res) = password_step(&s, username).await;
+        assert_eq!(res.url().path(), "/account/mfa", "{username}");
+        // Nothing else opens before the authenticator is set up.
+        for path in [
+            "/dashboard",
+            "/patients",
+            &format!("/patients/{}", s.patient_id),
+        ] {
+            let res = c
+                .get(format!("{}{path}", s.base))
+                .send()
+                .await
+                .expect("get");
+            assert_ne!(res.url().path(), path, "{username} reached {path}");
+        }
+    }
+    for username in ["fran", "bill", "ingrid"] {
+        let (_, res) = password_step(&s, username).await;
+        assert_eq!(res.url().path(), "/dashboard", "{username}");
+    }
+    // An administrator may still decide otherwise for a role.
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Nurse, false)
+        .await
+        .expect("policy");
+    let (_, res) = password_step(&s, "nate").await;
+    assert_eq!(res.url().path(), "/dashboard");
+}

@@ -18,11 +18,21 @@ use crate::audit::{self, AuditEvent};
 use crate::org::unique_violation;
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 
+mod approvals;
 mod passwords;
+pub use approvals::{RoleApproval, RoleChange};
 pub use passwords::{validate_password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, MIN_STRENGTH};
 
-/// Consecutive failed logins before an account is locked.
+/// Failures before a lock: of the second factor (the account), or of the password from one
+/// client address (that account from that address only).
 pub const LOCKOUT_THRESHOLD: i64 = 5;
+/// Password failures on one account, from any address within the window, after which every
+/// attempt on it waits [`BACKOFF_STEP_MS`] longer per further failure (capped), instead of a lock.
+pub const BACKOFF_AFTER: i64 = 5;
+/// Delay added per password failure beyond [`BACKOFF_AFTER`].
+pub const BACKOFF_STEP_MS: u64 = 500;
+/// Longest delay before an answer on an account under attack.
+pub const BACKOFF_MAX_MS: u64 = 8_000;
 /// How long a lockout lasts.
 pub const LOCKOUT_MINUTES: i64 = 15;
 /// Failed logins from one address within the window before it is throttled.
@@ -101,9 +111,11 @@ pub enum LoginOutcome {
     NeedsMfa(StaffUser),
     /// Password right, but the role requires MFA and the account has none: enrol first.
     NeedsMfaEnrolment(StaffUser),
-    /// Unknown user or wrong password (indistinguishable on purpose).
+    /// Unknown user or wrong password, whether or not the account is locked (indistinguishable
+    /// on purpose: a lockout is told only to whoever gives the right password).
     Invalid,
-    /// Too many failures: locked until the instant.
+    /// Right password, but the account is locked (second-factor failures) or this address has
+    /// failed too often on it: locked until the instant.
     Locked(Instant),
     /// Too many failures from this address.
     Throttled,
@@ -357,7 +369,8 @@ fn validate_username(username: &str) -> Result<()> {
 }
 
 impl Store {
-    /// Creates a staff account.
+    /// Creates a staff account. One for a clinical or disclosing role, made by a person (not the
+    /// command line), stays inactive until a second person approves the role (see `approvals`).
     pub async fn create_staff(
         &self,
         grant: &Grant<can::ManageUsers>,
@@ -377,6 +390,7 @@ impl Store {
             &[&username, display_name, new.email.as_deref().unwrap_or("")],
         )?;
         let hash = hash_password(new.password.clone()).await?;
+        let two_person = approvals::needs_second_person(grant.actor(), None, new.role);
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, display_name, email, role, password_hash, active,
@@ -393,7 +407,7 @@ impl Store {
         )
         .bind(new.role.code())
         .bind(&hash)
-        .bind(true)
+        .bind(!two_person)
         .bind(false)
         .bind(Instant::now())
         .fetch_one(&mut *tx)
@@ -411,11 +425,16 @@ impl Store {
             },
         )
         .await?;
+        if two_person {
+            approvals::propose(&mut tx, grant.actor(), id, new.role, true).await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
 
-    /// Changes an account's name, role and active flag; deactivating ends its sessions.
+    /// Changes an account's name, role and active flag; deactivating ends its sessions. A change
+    /// to a clinical or disclosing role made by a person is only proposed: the account keeps its
+    /// role until a second person approves (`RoleChange::AwaitingApproval`).
     pub async fn update_staff(
         &self,
         grant: &Grant<can::ManageUsers>,
@@ -423,7 +442,7 @@ impl Store {
         display_name: &str,
         role: Role,
         active: bool,
-    ) -> Result<()> {
+    ) -> Result<RoleChange> {
         let display_name = display_name.trim();
         if display_name.is_empty() || display_name.chars().count() > 100 {
             return Err(StoreError::invalid(
@@ -445,6 +464,18 @@ impl Store {
         let Some((old_role, was_active)) = before else {
             return Err(StoreError::NotFound("user"));
         };
+        if active && !was_active.0 && approvals::awaits_activation(&mut tx, user_id).await? {
+            return Err(StoreError::Conflict(
+                "this account waits for a second person to approve its role before it can be \
+                 activated"
+                    .into(),
+            ));
+        }
+        let requested = role;
+        let current: Role = parse_code(&old_role, "role")?;
+        let proposed = approvals::needs_second_person(grant.actor(), Some(current), role);
+        // A proposed role is not given yet: the account keeps the one it has.
+        let role = if proposed { current } else { role };
         let changed =
             sqlx::query("UPDATE users SET display_name = $2, role = $3, active = $4 WHERE id = $1")
                 .bind(user_id)
@@ -478,8 +509,15 @@ impl Store {
             },
         )
         .await?;
+        let outcome = if proposed {
+            RoleChange::AwaitingApproval(
+                approvals::propose(&mut tx, grant.actor(), user_id, requested, false).await?,
+            )
+        } else {
+            RoleChange::Applied
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(outcome)
     }
 
     /// Sets a new password (and clears any lockout). The account's sessions end and its API
@@ -533,6 +571,10 @@ impl Store {
         self.staff_user(user_id).await?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -665,14 +707,15 @@ impl Store {
         Ok(())
     }
 
-    /// Whether a role must use MFA.
+    /// Whether a role must use MFA: the administrator's setting, or by default every role that
+    /// reads clinical text or administers (`Role::requires_mfa_by_default`).
     pub async fn mfa_required(&self, role: Role) -> Result<bool> {
         Ok(
             sqlx::query_scalar::<_, Flag>("SELECT mfa_required FROM role_policies WHERE role = $1")
                 .bind(role.code())
                 .fetch_optional(self.reader())
                 .await?
-                .is_some_and(bool::from),
+                .map_or(role.requires_mfa_by_default(), bool::from),
         )
     }
 
@@ -703,7 +746,14 @@ impl Store {
         Ok(())
     }
 
-    /// Checks a username and password, applying address throttling and account lockout.
+    /// Checks a username and password from a client address (the real client's, behind a trusted
+    /// proxy), applying the address throttle, the per-account-and-address lock and the
+    /// per-account backoff.
+    ///
+    /// Password failures never lock the account for everyone: five from one address pause that
+    /// account for that address only, and failures from many addresses slow every answer on the
+    /// account (at most [`BACKOFF_MAX_MS`]) rather than refuse its owner. Unknown accounts, wrong
+    /// passwords and wrong passwords on locked accounts get the same answer.
     pub async fn login(&self, username: &str, password: &str, ip: &str) -> Result<LoginOutcome> {
         let now = Instant::now();
         let window_start = Instant(now.0 - Duration::minutes(LOCKOUT_MINUTES));
@@ -716,41 +766,61 @@ impl Store {
         if recent >= IP_FAILURE_LIMIT {
             return Ok(LoginOutcome::Throttled);
         }
-        let row: Option<(i64, String, Flag, i64, Option<Instant>)> = sqlx::query_as(
-            "SELECT id, password_hash, active, failed_logins, locked_until FROM users WHERE username = $1",
+        let row: Option<(i64, String, Flag, Option<Instant>)> = sqlx::query_as(
+            "SELECT id, password_hash, active, locked_until FROM users WHERE username = $1",
         )
         .bind(username.trim().to_lowercase())
         .fetch_optional(self.reader())
         .await?;
-        let Some((user_id, hash, active, failures, locked_until)) = row else {
+        let Some((user_id, hash, active, locked_until)) = row else {
             verify_password(password.to_owned(), dummy_hash().await.to_owned()).await;
             self.record_failure(ip, None, now).await?;
             return Ok(LoginOutcome::Invalid);
         };
-        if let Some(until) = locked_until.filter(|u| *u > now) {
-            verify_password(password.to_owned(), dummy_hash().await.to_owned()).await;
-            return Ok(LoginOutcome::Locked(until));
+        let (from_here, everywhere): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN ip = $2 THEN 1 ELSE 0 END), 0), COUNT(*)
+             FROM login_failures WHERE user_id = $1 AND at >= $3",
+        )
+        .bind(user_id)
+        .bind(ip)
+        .bind(window_start)
+        .fetch_one(self.reader())
+        .await?;
+        if everywhere >= BACKOFF_AFTER {
+            let steps = u64::try_from(everywhere - BACKOFF_AFTER + 1).unwrap_or(u64::MAX);
+            let delay = steps.saturating_mul(BACKOFF_STEP_MS).min(BACKOFF_MAX_MS);
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         }
         if !verify_password(password.to_owned(), hash).await || !active.0 {
-            let failures = failures + 1;
-            let lock = (failures >= LOCKOUT_THRESHOLD)
-                .then(|| Instant(now.0 + Duration::minutes(LOCKOUT_MINUTES)));
-            sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
-                .bind(user_id)
-                .bind(if lock.is_some() { 0 } else { failures })
-                .bind(lock)
-                .execute(self.writer())
-                .await?;
             self.record_failure(ip, Some(user_id), now).await?;
-            return Ok(match lock {
-                Some(until) => LoginOutcome::Locked(until),
-                None => LoginOutcome::Invalid,
-            });
+            return Ok(LoginOutcome::Invalid);
         }
+        if let Some(until) = locked_until.filter(|u| *u > now) {
+            return Ok(LoginOutcome::Locked(until));
+        }
+        if from_here >= LOCKOUT_THRESHOLD {
+            let first: Option<Instant> = sqlx::query_scalar(
+                "SELECT MIN(at) FROM login_failures WHERE user_id = $1 AND ip = $2 AND at >= $3",
+            )
+            .bind(user_id)
+            .bind(ip)
+            .bind(window_start)
+            .fetch_one(self.reader())
+            .await?;
+            let until = first.map_or(now, |f| Instant(f.0 + Duration::minutes(LOCKOUT_MINUTES)));
+            return Ok(LoginOutcome::Locked(until));
+        }
+        // The password is right: this address's guesses at it are over (the second factor's
+        // count, on the account, is not touched here).
+        sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND ip = $2")
+            .bind(user_id)
+            .bind(ip)
+            .execute(self.writer())
+            .await?;
         let user = self.staff_user(user_id).await?;
         if user.mfa_enabled {
-            // The failure count stands until the second factor is given too: otherwise a
-            // password holder could re-enter it between guesses at the code and never lock.
+            // The second factor's failure count stands until it is given: otherwise a password
+            // holder could re-enter the password between guesses at the code and never lock.
             return Ok(LoginOutcome::NeedsMfa(user));
         }
         if self.mfa_required(user.role()?).await? {
@@ -864,8 +934,9 @@ impl Store {
 
     async fn record_failure(&self, ip: &str, user_id: Option<i64>, now: Instant) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO login_failures (ip, at) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO login_failures (ip, user_id, at) VALUES ($1, $2, $3)")
             .bind(ip)
+            .bind(user_id)
             .bind(now)
             .execute(&mut *tx)
             .await?;

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use trellis_domain::access::Role;
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::audit::AuditQuery;
-use trellis_storage::staff::{validate_password, NewStaff, StaffUser};
+use trellis_storage::staff::{validate_password, NewStaff, RoleApproval, RoleChange, StaffUser};
 use trellis_storage::{Instant, StoreError};
 
 use super::episodes::Created;
@@ -176,7 +176,10 @@ fn display_name(value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// Creates a staff account.
+/// Creates a staff account. One for a clinical or disclosing role (clinical director,
+/// counselor, prescriber, nurse, peer specialist, privacy officer) is created inactive: it
+/// becomes active when a second administrator or the privacy officer approves the role
+/// (see /role-approvals).
 #[utoipa::path(post, path = "/users", tag = "staff",
     request_body = NewUser,
     responses(
@@ -245,14 +248,24 @@ pub struct UserUpdate {
     pub active: Option<bool>,
 }
 
+/// A role change waiting for a second person.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApprovalPending {
+    /// The proposal to approve or refuse (POST /role-approvals/{id}/approve or /refuse).
+    pub approval_id: i64,
+}
+
 /// Changes an account's name, role and active flag; the person's sessions end at once, and a
-/// change of role or active flag revokes their API tokens.
+/// change of role or active flag revokes their API tokens. A change to a clinical or
+/// disclosing role is only proposed (202): the account keeps its role until a second
+/// administrator or the privacy officer approves it.
 #[utoipa::path(put, path = "/users/{id}", tag = "staff",
     params(("id" = i64, Path, description = "Staff account id")),
     request_body = UserUpdate,
     responses(
         (status = 204, description = "Saved"),
-        (status = 409, description = "Would remove the caller's own administrator access (conflict)", body = ApiErrorBody),
+        (status = 202, description = "Saved, except the role: it waits for a second person's approval", body = ApprovalPending),
+        (status = 409, description = "Would remove the caller's own administrator access, or activate an account whose role waits for approval (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn update_user(
@@ -260,7 +273,7 @@ pub async fn update_user(
     caller: ApiCaller,
     PathId(id): PathId,
     body: JsonBody<UserUpdate>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state.store.grant::<can::ManageUsers>(&caller.actor)?;
     let update = body.parse()?;
     let mut errors = Vec::new();
@@ -272,11 +285,114 @@ pub async fn update_user(
     let (Some(role), Some(active), true) = (role, update.active, errors.is_empty()) else {
         return Err(AppError::Invalid(errors).into());
     };
-    state
+    match state
         .store
         .update_staff(&grant, id, &update.display_name, role, active)
+        .await?
+    {
+        RoleChange::Applied => Ok(StatusCode::NO_CONTENT.into_response()),
+        RoleChange::AwaitingApproval(approval_id) => {
+            Ok((StatusCode::ACCEPTED, Json(ApprovalPending { approval_id })).into_response())
+        }
+    }
+}
+
+/// A role waiting for a second person's approval.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleApprovalBody {
+    /// Id.
+    pub id: i64,
+    /// The account.
+    pub user_id: i64,
+    /// Its username.
+    pub username: String,
+    /// Its name.
+    pub display_name: String,
+    /// The role proposed.
+    pub role: String,
+    /// Whether the account was created for this role (inactive until approved).
+    pub new_account: bool,
+    /// Who proposed it (staff id).
+    pub proposed_by: i64,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// When.
+    pub proposed_at: DateTime<Utc>,
+}
+
+fn approval_body(a: RoleApproval) -> RoleApprovalBody {
+    RoleApprovalBody {
+        id: a.id,
+        user_id: a.user_id,
+        username: a.username,
+        display_name: a.display_name,
+        role: a.role,
+        new_account: a.activates,
+        proposed_by: a.proposed_by,
+        proposed_by_name: a.proposed_by_name,
+        proposed_at: a.proposed_at.0,
+    }
+}
+
+/// Clinical and disclosing roles waiting for a second person, oldest first (administrators and
+/// the privacy officer).
+#[utoipa::path(get, path = "/role-approvals", tag = "staff",
+    responses(
+        (status = 200, description = "Open proposals", body = Vec<RoleApprovalBody>),
+        Unauthenticated, Forbidden,
+    ))]
+pub async fn role_approvals(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> Result<Json<Vec<RoleApprovalBody>>, ApiError> {
+    let list = state.store.role_approvals(&caller.actor).await?;
+    Ok(Json(list.into_iter().map(approval_body).collect()))
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    approve: bool,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .decide_role_approval(&caller.actor, id, approve)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Approves a proposed role: given at once (the account's sessions end, its tokens are
+/// revoked), and an account created for it becomes active. Not by whoever proposed it.
+#[utoipa::path(post, path = "/role-approvals/{id}/approve", tag = "staff",
+    params(("id" = i64, Path, description = "Proposal id")),
+    responses(
+        (status = 204, description = "Approved"),
+        (status = 409, description = "The caller proposed it or would receive it (conflict)", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn approve_role(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    decide(&state, &caller, id, true).await
+}
+
+/// Refuses a proposed role: the account keeps its role (a new one stays inactive).
+#[utoipa::path(post, path = "/role-approvals/{id}/refuse", tag = "staff",
+    params(("id" = i64, Path, description = "Proposal id")),
+    responses(
+        (status = 204, description = "Refused"),
+        (status = 409, description = "The caller proposed it or would receive it (conflict)", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn refuse_role(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    decide(&state, &caller, id, false).await
 }
 
 /// A site, or one program at it, to assign.

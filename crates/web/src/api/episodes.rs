@@ -205,8 +205,10 @@ pub struct LevelChange {
     pub level: String,
     /// From when.
     pub effective_on: NaiveDate,
-    /// Why.
-    pub reason: String,
+    /// Why: the clinician's reasoning. Clinical text, present only for clinical roles
+    /// (counselor, clinical director, prescriber, nurse, peer specialist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Who decided (staff id).
     pub decided_by: i64,
     /// Who decided (name).
@@ -215,7 +217,8 @@ pub struct LevelChange {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// The episode's level-of-care history, oldest first (the read is audited).
+/// The episode's level-of-care history, oldest first (the read is audited). The reasons are
+/// clinical text: other roles get the levels, dates and deciders without them.
 #[utoipa::path(get, path = "/episodes/{id}/levels", tag = "episodes",
     params(PageQuery, ("id" = i64, Path, description = "Episode id")),
     responses(
@@ -234,7 +237,14 @@ pub async fn level_history(
         .store
         .patient_grant::<can::ReadEpisodes>(&caller.actor, patient_id)
         .await?;
-    let history = state.store.level_history(&grant, episode_id).await?;
+    let clinical = state
+        .store
+        .patient_grant_if_role::<can::ReadClinical>(&caller.actor, patient_id)
+        .await?;
+    let history = state
+        .store
+        .level_history(&grant, clinical.as_ref(), episode_id)
+        .await?;
     Ok(paging.page(
         history
             .into_iter()

@@ -128,6 +128,9 @@ operations! {
     put "/users/{id}/assignments" => admin::set_assignments;
     post "/users/{id}/unlock" => admin::unlock_user;
     post "/users/{id}/password" => admin::set_password;
+    get "/role-approvals" => admin::role_approvals;
+    post "/role-approvals/{id}/approve" => admin::approve_role;
+    post "/role-approvals/{id}/refuse" => admin::refuse_role;
     get "/patients/{id}/measures" => measures::list_measures;
     post "/patients/{id}/measures" => measures::record_measure;
     get "/patients/{id}/measures/due" => measures::patient_due;

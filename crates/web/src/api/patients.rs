@@ -46,12 +46,16 @@ pub struct PatientSummary {
     pub status: String,
     /// Latest episode's program.
     pub program_name: Option<String>,
-    /// Latest episode's current ASAM level code.
+    /// Latest episode's current ASAM level code. Absent for front desk (minimum necessary).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub current_level: Option<String>,
-    /// Latest episode's primary counselor.
+    /// Latest episode's primary counselor. Absent for front desk (minimum necessary).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub counselor_name: Option<String>,
-    /// Open safety flags.
-    pub open_flags: i64,
+    /// Open safety flags. Only for roles that read clinical content (counselor, clinical
+    /// director, prescriber, nurse, peer specialist); absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_flags: Option<i64>,
 }
 
 fn summaries(rows: Vec<patients::PatientSummary>, today: NaiveDate) -> Vec<PatientSummary> {

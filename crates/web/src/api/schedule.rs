@@ -474,8 +474,9 @@ pub struct PatientScheduleBody {
     pub weeks: Vec<WeekBody>,
     /// Days with service, newest first.
     pub days: Vec<DayBody>,
-    /// Coverage per current enrolment.
-    pub coverage: Vec<CoverageBody>,
+    /// Curriculum coverage per current enrolment. Clinical: present only for clinical roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Vec<CoverageBody>>,
 }
 
 fn status_code(s: trellis_domain::schedule::hours::WeekStanding) -> String {
@@ -504,9 +505,13 @@ pub async fn patient_schedule(
         .store
         .patient_grant::<can::ReadSchedule>(&caller.actor, id)
         .await?;
+    let clinical = state
+        .store
+        .patient_grant_if_role::<can::ReadClinical>(&caller.actor, id)
+        .await?;
     let s = state
         .store
-        .patient_schedule(&grant, state.today(), 6)
+        .patient_schedule(&grant, clinical.as_ref(), state.today(), 6)
         .await?;
     Ok(Json(PatientScheduleBody {
         weekly_minimum_minutes: s.policy.map(|p| p.weekly_minimum_minutes),
@@ -528,15 +533,16 @@ pub async fn patient_schedule(
                 per_diem_eligible: d.per_diem_eligible,
             })
             .collect(),
-        coverage: s
-            .coverage
-            .into_iter()
-            .map(|c| CoverageBody {
-                track_name: c.track_name,
-                attended: c.attended,
-                missing: c.missing,
-            })
-            .collect(),
+        coverage: s.coverage.map(|coverage| {
+            coverage
+                .into_iter()
+                .map(|c| CoverageBody {
+                    track_name: c.track_name,
+                    attended: c.attended,
+                    missing: c.missing,
+                })
+                .collect()
+        }),
     }))
 }
 

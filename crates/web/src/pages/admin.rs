@@ -10,7 +10,7 @@ use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::audit::AuditQuery;
 use trellis_storage::patients::{mrn, parse_mrn};
-use trellis_storage::staff::NewStaff;
+use trellis_storage::staff::{NewStaff, RoleChange};
 use trellis_storage::{Instant, StoreError};
 
 use super::{labelled, LabelledError, Layout};
@@ -172,6 +172,8 @@ struct UserPage {
     locked: bool,
     roles: Vec<(&'static str, &'static str)>,
     choices: Vec<(String, String, bool)>,
+    /// A role proposed for this account and waiting for a second person: its label.
+    awaiting: Option<&'static str>,
     notice: Option<String>,
     errors: Vec<LabelledError>,
 }
@@ -205,8 +207,15 @@ async fn user_page(
             is_assigned(program.site_id, Some(program.id)),
         ));
     }
+    let awaiting = state
+        .store
+        .role_awaiting_approval(id)
+        .await?
+        .and_then(|a| a.role.parse::<Role>().ok())
+        .map(Role::label);
     Ok(UserPage {
         layout: Layout::new(staff, "users"),
+        awaiting,
         id,
         locked: user.locked_until.is_some_and(|l| l > Instant::now()),
         name: user.display_name,
@@ -269,16 +278,24 @@ pub async fn update_user(
     };
     if let (Some(role), true) = (role, errors.is_empty()) {
         let result = async {
-            state
+            let change = state
                 .store
                 .update_staff(&grant, id, &display_name, role, active)
                 .await?;
-            state.store.set_assignments(&grant, id, &assignments).await
+            state
+                .store
+                .set_assignments(&grant, id, &assignments)
+                .await?;
+            Ok::<_, StoreError>(change)
         }
         .await;
         match result {
-            Ok(()) => {
-                let page = user_page(&state, &staff, id, Some("Saved. The person's open sessions were ended (and, if the role or active status changed, their API tokens revoked) so the change applies at once.".into()), &[]).await?;
+            Ok(change) => {
+                let notice = match change {
+                    RoleChange::Applied => "Saved. The person's open sessions were ended (and, if the role or active status changed, their API tokens revoked) so the change applies at once.".to_owned(),
+                    RoleChange::AwaitingApproval(_) => format!("Saved, except the role: {} reads clinical records or discloses them, so a second administrator or the privacy officer must approve it (Role approvals). Until then the account keeps its current role.", role.label()),
+                };
+                let page = user_page(&state, &staff, id, Some(notice), &[]).await?;
                 return Ok(Html(page.render()?).into_response());
             }
             Err(StoreError::Invalid(e)) => errors = e,
@@ -535,4 +552,130 @@ pub async fn verify(State(state): State<AppState>, staff: Staff) -> Result<Respo
     )
     .await?;
     Ok(Html(page.render()?).into_response())
+}
+
+/// A proposed role on the approvals page.
+pub struct ApprovalRow {
+    id: i64,
+    name: String,
+    username: String,
+    role: &'static str,
+    new_account: bool,
+    proposed_by: String,
+    proposed_at: String,
+    /// Whether the viewer proposed it (and so may not decide it).
+    own: bool,
+}
+
+#[derive(Template)]
+#[template(path = "role_approvals.html")]
+struct RoleApprovalsPage {
+    layout: Layout,
+    approvals: Vec<ApprovalRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn role_approvals_page(
+    state: &AppState,
+    staff: &Staff,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<RoleApprovalsPage, AppError> {
+    let approvals = state
+        .store
+        .role_approvals(&staff.actor)
+        .await?
+        .into_iter()
+        .map(|a| ApprovalRow {
+            id: a.id,
+            own: staff.actor.user_id == Some(a.proposed_by)
+                || staff.actor.user_id == Some(a.user_id),
+            name: a.display_name,
+            username: a.username,
+            role: a
+                .role
+                .parse::<Role>()
+                .map(Role::label)
+                .unwrap_or("unknown role"),
+            new_account: a.activates,
+            proposed_by: a.proposed_by_name,
+            proposed_at: view::local_time(&a.proposed_at, state.timezone),
+        })
+        .collect();
+    Ok(RoleApprovalsPage {
+        layout: Layout::new(staff, "users"),
+        approvals,
+        notice,
+        error,
+    })
+}
+
+/// Clinical and disclosing roles waiting for a second person (administrators, privacy officer).
+pub async fn role_approvals(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Response, AppError> {
+    Ok(Html(
+        role_approvals_page(&state, &staff, None, None)
+            .await?
+            .render()?,
+    )
+    .into_response())
+}
+
+/// Approve or refuse.
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+}
+
+/// Approves or refuses a proposed role; a refusal by the store (own proposal) is re-shown.
+pub async fn decide_role(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    axum::extract::Form(form): axum::extract::Form<DecisionForm>,
+) -> Result<Response, AppError> {
+    // Who may decide is checked before the form, so other roles get 403 whatever they send.
+    state.store.role_approvals(&staff.actor).await?;
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "refuse" => false,
+        _ => {
+            let page = role_approvals_page(
+                &state,
+                &staff,
+                None,
+                Some("Choose Approve or Refuse.".into()),
+            )
+            .await?;
+            return Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                Html(page.render()?),
+            )
+                .into_response());
+        }
+    };
+    match state
+        .store
+        .decide_role_approval(&staff.actor, id, approve)
+        .await
+    {
+        Ok(()) => {
+            let notice = if approve {
+                "Approved: the role is given and the person's open sessions ended."
+            } else {
+                "Refused: the account keeps its role."
+            };
+            let page = role_approvals_page(&state, &staff, Some(notice.into()), None).await?;
+            Ok(Html(page.render()?).into_response())
+        }
+        Err(StoreError::Conflict(message)) => {
+            let page = role_approvals_page(&state, &staff, None, Some(message)).await?;
+            Ok((axum::http::StatusCode::CONFLICT, Html(page.render()?)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

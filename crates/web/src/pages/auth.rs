@@ -89,23 +89,34 @@ pub async fn login(
         LoginOutcome::NeedsMfa(user) => (user, false, "/login/mfa"),
         LoginOutcome::NeedsMfaEnrolment(user) => (user, false, "/account/mfa"),
         LoginOutcome::Invalid => {
-            return render_login(jar, &state, form.username, Some("Wrong username or password.".into()), None)
+            return render_login(
+                jar,
+                &state,
+                form.username,
+                Some("Wrong username or password.".into()),
+                None,
+            )
         }
         LoginOutcome::Locked(_) => {
             return render_login(
                 jar,
                 &state,
                 form.username,
-                Some("This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.".into()),
+                // Only whoever gave the right password learns of the lock (item 6: identical
+                // answers for unknown and locked accounts otherwise).
+                Some("This account is locked for up to 15 minutes after repeated failed sign-ins (from this device, or of the second factor). An administrator can unlock it sooner.".into()),
                 None,
-            )
+            );
         }
         LoginOutcome::Throttled => {
             return render_login(
                 jar,
                 &state,
                 form.username,
-                Some("Too many failed sign-ins from this device. Wait 15 minutes and try again.".into()),
+                Some(
+                    "Too many failed sign-ins from this device. Wait 15 minutes and try again."
+                        .into(),
+                ),
                 None,
             )
         }

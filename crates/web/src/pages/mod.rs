@@ -252,6 +252,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/password", post(admin::set_password))
         .route("/admin/users/{id}/unlock", post(admin::unlock))
         .route("/admin/mfa-policy", post(admin::mfa_policy))
+        .route("/admin/role-approvals", get(admin::role_approvals))
+        .route("/admin/role-approvals/{id}", post(admin::decide_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/programs", get(programs::list))
         .route(

@@ -44,6 +44,8 @@ struct PatientsPage {
     open_only: bool,
     heading: String,
     rows: Vec<PatientRow>,
+    /// Level and counselor columns: only for roles that read episodes (not front desk).
+    shows_care: bool,
     can_register: bool,
     show_pager: bool,
     page: i64,
@@ -80,7 +82,7 @@ fn patient_rows(
                     .unwrap_or_default(),
                 status: status.to_owned(),
                 counselor: r.counselor_name.unwrap_or_default(),
-                flags: r.open_flags,
+                flags: r.open_flags.unwrap_or_default(),
             }
         })
         .collect()
@@ -120,6 +122,7 @@ pub async fn list(
         open_only: false,
         heading: format!("All patients you can see, page {page}"),
         rows: patient_rows(rows, state.today()),
+        shows_care: permits(staff.actor.role, Permission::ReadEpisodes),
         can_register: permits(staff.actor.role, Permission::EditDemographics),
         show_pager: true,
         page,
@@ -166,6 +169,7 @@ pub async fn search(
         query,
         open_only: form.open_only.is_some(),
         rows: patient_rows(rows, state.today()),
+        shows_care: permits(staff.actor.role, Permission::ReadEpisodes),
         can_register: permits(staff.actor.role, Permission::EditDemographics),
         show_pager: false,
         page: 1,
@@ -355,7 +359,8 @@ pub struct ChartHeader {
 pub struct HistoryView {
     effective_on: String,
     level: String,
-    reason: String,
+    /// Clinical text: `None` for roles that do not read it.
+    reason: Option<String>,
     decided_by: String,
     recorded_at: String,
 }
@@ -607,12 +612,16 @@ pub async fn episodes_tab(
         .store
         .patient_grant::<can::ReadEpisodes>(&staff.actor, id)
         .await?;
+    let clinical = state
+        .store
+        .patient_grant_if_role::<can::ReadClinical>(&staff.actor, id)
+        .await?;
     let today = state.today();
     let mut views = Vec::new();
     for e in &data.episodes {
         let history = state
             .store
-            .level_history(&grant, e.id)
+            .level_history(&grant, clinical.as_ref(), e.id)
             .await?
             .into_iter()
             .map(|h| HistoryView {

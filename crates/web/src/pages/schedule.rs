@@ -600,9 +600,13 @@ pub async fn schedule_tab(
         .store
         .patient_grant::<can::ReadSchedule>(&staff.actor, patient_id)
         .await?;
+    let clinical = state
+        .store
+        .patient_grant_if_role::<can::ReadClinical>(&staff.actor, patient_id)
+        .await?;
     let schedule = state
         .store
-        .patient_schedule(&grant, state.today(), 6)
+        .patient_schedule(&grant, clinical.as_ref(), state.today(), 6)
         .await?;
     let tz = state.timezone;
     Ok(ScheduleTab {
@@ -680,8 +684,10 @@ pub async fn schedule_tab(
                 )
             })
             .collect(),
+        // Empty for roles that do not read clinical text: the storage layer gave none.
         coverage: schedule
             .coverage
+            .unwrap_or_default()
             .into_iter()
             .map(|c| (c.track_name, c.attended, c.missing, c.sessions_to_complete))
             .collect(),

@@ -87,8 +87,23 @@ pub async fn start() -> TestServer {
     start_with(Config::default()).await
 }
 
-/// Starts a server with the given settings.
+/// Starts a server with the given settings. Every role signs in with a password alone, as if an
+/// administrator had turned the second factor off, so tests of other features need no codes;
+/// [`start_with_default_policies`] keeps the shipped default (second factor for clinical and
+/// administering roles).
 pub async fn start_with(config: Config) -> TestServer {
+    let s = start_with_default_policies(config).await;
+    for role in Role::ALL {
+        s.store
+            .set_mfa_required(&Actor::system("test"), role, false)
+            .await
+            .expect("policy");
+    }
+    s
+}
+
+/// Starts a server with the given settings and the shipped sign-in policies.
+pub async fn start_with_default_policies(config: Config) -> TestServer {
     let store = fresh_store().await.expect("fresh database");
     let system = Actor::system("test");
     let orgs = store.grant::<can::ManagePrograms>(&system).expect("grant");
