@@ -70,6 +70,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An audit row could not be written, so the data it would record must not be returned.
+    #[error("the audit log could not be written: {0}")]
+    AuditUnavailable(String),
     /// Migrations failed.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -93,6 +96,7 @@ pub struct Store {
     engine: Engine,
     sqlite_path: Option<String>,
     keyring: std::sync::Arc<std::sync::OnceLock<crypto::Keyring>>,
+    appender: std::sync::Arc<std::sync::OnceLock<audit::Appender>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -134,6 +138,7 @@ impl Store {
                 engine: Engine::Sqlite,
                 sqlite_path: Some(path.to_owned()),
                 keyring: Default::default(),
+                appender: Default::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -147,6 +152,7 @@ impl Store {
                 engine: Engine::Postgres,
                 sqlite_path: None,
                 keyring: Default::default(),
+                appender: Default::default(),
             })
         } else {
             Err(StoreError::Config(

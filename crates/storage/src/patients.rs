@@ -390,9 +390,9 @@ impl Store {
 
     /// Reads one patient's demographics (audited).
     pub async fn patient(&self, grant: &PatientGrant<can::ReadDemographics>) -> Result<Patient> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -458,7 +458,7 @@ impl Store {
              LIMIT $8 OFFSET $9",
             scope = patient_scope_sql(actor.role, "$1"),
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<PatientSummary> = sqlx::query_as(&sql)
             .bind(user_id)
             .bind(id)
@@ -471,8 +471,9 @@ impl Store {
             .bind(query.offset.max(0))
             .fetch_all(&mut *tx)
             .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -481,6 +482,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -509,9 +511,9 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<PatientFlag>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

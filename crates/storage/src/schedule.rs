@@ -864,6 +864,7 @@ impl Store {
             .fetch_all(self.reader())
             .await?;
         let mut rosters: HashMap<i64, Vec<SheetLine>> = HashMap::new();
+        let shown: Vec<i64> = rows.iter().map(|r| r.1).collect();
         for (session_id, patient_id, patient_name, status, minutes) in rows {
             let status = status
                 .map(|s| parse_code::<AttendanceStatus>(&s, "attendance status"))
@@ -875,7 +876,7 @@ impl Store {
                 minutes_attended: minutes,
             });
         }
-        audit::record(
+        audit::record_shown(
             self,
             grant.actor(),
             AuditEvent {
@@ -885,6 +886,7 @@ impl Store {
                 patient_id: None,
                 detail: Day(date).to_db(),
             },
+            &shown,
         )
         .await?;
         Ok(sessions
@@ -1236,7 +1238,8 @@ impl Store {
                 });
             }
         }
-        audit::record(
+        let shown: Vec<i64> = alerts.iter().map(|r: &HoursAlert| r.patient_id).collect();
+        audit::record_shown(
             self,
             grant.actor(),
             AuditEvent {
@@ -1246,6 +1249,7 @@ impl Store {
                 patient_id: None,
                 detail: Day(week).to_db(),
             },
+            &shown,
         )
         .await?;
         Ok(alerts)
