@@ -626,7 +626,7 @@ impl Store {
     /// The appender task, started on first use.
     fn appender(&self) -> &Appender {
         self.appender
-            .get_or_init(|| Appender::start(self.writer().clone()))
+            .get_or_init(|| Appender::start(self.audit_pool.clone()))
     }
 
     /// Recomputes the whole chain and reports every break. Keyed rows need the master key

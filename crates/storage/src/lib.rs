@@ -97,6 +97,9 @@ pub struct Store {
     sqlite_path: Option<String>,
     keyring: std::sync::Arc<std::sync::OnceLock<crypto::Keyring>>,
     appender: std::sync::Arc<std::sync::OnceLock<audit::Appender>>,
+    /// The read-audit appender's connection: on PostgreSQL a pool of its own, so readers that
+    /// hold pooled connections while they wait for their audit row can never starve it.
+    audit_pool: AnyPool,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -134,6 +137,7 @@ impl Store {
             let read = sqlite_pool(&url, 8).await?;
             Ok(Store {
                 read,
+                audit_pool: write.clone(),
                 write,
                 engine: Engine::Sqlite,
                 sqlite_path: Some(path.to_owned()),
@@ -146,7 +150,12 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
+            let audit_pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy(url)?;
             Ok(Store {
+                audit_pool,
                 read: pool.clone(),
                 write: pool,
                 engine: Engine::Postgres,
