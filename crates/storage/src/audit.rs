@@ -212,9 +212,7 @@ async fn write_entries(conn: &mut AnyConnection, entries: &[&Entry]) -> Result<(
     .fetch_one(&mut *conn)
     .await?;
     let keys = keys_for(&chain_id)?;
-    let mut id = last_id - count;
-    for entry in entries {
-        id += 1;
+    for (id, entry) in (last_id - count + 1..).zip(entries) {
         let mut row = AuditRow {
             id,
             at: Instant::now(),
@@ -827,6 +825,44 @@ impl Store {
     }
 }
 
+/// See `testing::rewrite_audit_chain`.
+#[cfg(feature = "testing")]
+pub(crate) async fn rewrite_chain(store: &Store, key: Option<&[u8]>) -> Result<()> {
+    let keys = key.map(ChainKeys::derive);
+    let mut rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log ORDER BY id")
+        .fetch_all(store.reader())
+        .await?;
+    let mut patients = patients_between(store, 0, i64::MAX).await?;
+    let mut prev = GENESIS_HASH.to_owned();
+    for row in &mut rows {
+        row.patients = patients.remove(&row.id).unwrap_or_default();
+        row.prev_hash = prev;
+        match &keys {
+            Some(k) => {
+                row.chain = KEYED.into();
+                row.hash = keyed_hash(k, row);
+            }
+            None => {
+                row.chain = UNKEYED.into();
+                row.hash = unkeyed_hash(row);
+            }
+        }
+        sqlx::query("UPDATE audit_log SET prev_hash = $2, hash = $3, chain = $4 WHERE id = $1")
+            .bind(row.id)
+            .bind(&row.prev_hash)
+            .bind(&row.hash)
+            .bind(&row.chain)
+            .execute(store.writer())
+            .await?;
+        prev = row.hash.clone();
+    }
+    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+        .bind(&prev)
+        .execute(store.writer())
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -931,42 +967,4 @@ mod tests {
         row.patients = vec![3];
         assert_ne!(hash, keyed_hash(&keys, &row));
     }
-}
-
-/// See `testing::rewrite_audit_chain`.
-#[cfg(feature = "testing")]
-pub(crate) async fn rewrite_chain(store: &Store, key: Option<&[u8]>) -> Result<()> {
-    let keys = key.map(ChainKeys::derive);
-    let mut rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log ORDER BY id")
-        .fetch_all(store.reader())
-        .await?;
-    let mut patients = patients_between(store, 0, i64::MAX).await?;
-    let mut prev = GENESIS_HASH.to_owned();
-    for row in &mut rows {
-        row.patients = patients.remove(&row.id).unwrap_or_default();
-        row.prev_hash = prev;
-        match &keys {
-            Some(k) => {
-                row.chain = KEYED.into();
-                row.hash = keyed_hash(k, row);
-            }
-            None => {
-                row.chain = UNKEYED.into();
-                row.hash = unkeyed_hash(row);
-            }
-        }
-        sqlx::query("UPDATE audit_log SET prev_hash = $2, hash = $3, chain = $4 WHERE id = $1")
-            .bind(row.id)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
-            .bind(&row.chain)
-            .execute(store.writer())
-            .await?;
-        prev = row.hash.clone();
-    }
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
-        .bind(&prev)
-        .execute(store.writer())
-        .await?;
-    Ok(())
 }
