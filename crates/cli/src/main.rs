@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
+use trellis_storage::audit::Checkpoint;
 use trellis_storage::crypto::MasterKey;
 use trellis_storage::staff::{NewStaff, DEFAULT_TOKEN_MAX_DAYS};
 use trellis_storage::{Instant, Store};
@@ -224,6 +225,8 @@ enum UserCommand {
         /// Work email.
         #[arg(long)]
         email: Option<String>,
+        #[command(flatten)]
+        key: MasterKeyArgs,
     },
 }
 
@@ -247,6 +250,8 @@ enum TokenCommand {
         expires_in_days: Option<i64>,
         #[command(flatten)]
         tokens: TokenLifetime,
+        #[command(flatten)]
+        key: MasterKeyArgs,
     },
     /// Revoke a token by id.
     Revoke {
@@ -254,15 +259,32 @@ enum TokenCommand {
         db: Database,
         /// Token id.
         id: i64,
+        #[command(flatten)]
+        key: MasterKeyArgs,
     },
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exits non-zero if any row was altered, inserted or removed.
+    /// Recompute the keyed hash chain (needs the master key); exits non-zero if any row was
+    /// altered, inserted or removed, or the log no longer reaches a checkpoint given.
     Verify {
         #[command(flatten)]
         db: Database,
+        #[command(flatten)]
+        key: MasterKeyArgs,
+        /// A file of checkpoints (one JSON object a line, as `trellis audit checkpoint` writes).
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Print a signed checkpoint of the chain (rows, head, time) as one JSON line; keep these
+    /// outside the database (e.g. append them to a file on another machine) so verify can detect
+    /// a truncated or rewritten log.
+    Checkpoint {
+        #[command(flatten)]
+        db: Database,
+        #[command(flatten)]
+        key: MasterKeyArgs,
     },
 }
 
@@ -293,6 +315,13 @@ async fn open(db: &Database) -> Result<Store> {
         .await
         .context("cannot open the database (check --database-url / TRELLIS_DATABASE_URL)")?;
     store.migrate().await.context("cannot apply migrations")?;
+    Ok(store)
+}
+
+/// Opens the database and unlocks it: writing or verifying the keyed audit log needs the key.
+async fn open_unlocked(db: &Database, key: &MasterKeyArgs) -> Result<Store> {
+    let store = open(db).await?;
+    store.unlock(&key.load()?).await?;
     Ok(store)
 }
 
@@ -450,6 +479,7 @@ async fn run(cli: Cli) -> Result<()> {
                     name,
                     role,
                     email,
+                    key,
                 },
         } => {
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -458,7 +488,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .read_to_string(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let store = open(&db).await?;
+            let store = open_unlocked(&db, &key).await?;
             let actor = Actor::system("user-create");
             let grant = store.grant::<can::ManageUsers>(&actor)?;
             let id = store
@@ -486,9 +516,10 @@ async fn run(cli: Cli) -> Result<()> {
                     role,
                     expires_in_days,
                     tokens,
+                    key,
                 },
         } => {
-            let store = open(&db).await?;
+            let store = open_unlocked(&db, &key).await?;
             let owner = store.staff_by_username(&user).await.map_err(describe)?;
             let role = match role {
                 Some(r) => r.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -518,9 +549,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Token {
-            command: TokenCommand::Revoke { db, id },
+            command: TokenCommand::Revoke { db, id, key },
         } => {
-            let store = open(&db).await?;
+            let store = open_unlocked(&db, &key).await?;
             store
                 .revoke_token(&Actor::system("token-revoke"), id)
                 .await
@@ -529,10 +560,19 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify { db },
+            command:
+                AuditCommand::Verify {
+                    db,
+                    key,
+                    checkpoints,
+                },
         } => {
-            let store = open(&db).await?;
-            let v = store.verify_audit().await?;
+            let store = open_unlocked(&db, &key).await?;
+            let checkpoints = match checkpoints {
+                Some(path) => read_checkpoints(&path)?,
+                None => Vec::new(),
+            };
+            let v = store.verify_audit_against(&checkpoints).await?;
             if v.is_intact() {
                 println!("audit log intact: {} rows, head {}", v.rows, v.head_hash);
                 Ok(())
@@ -545,6 +585,14 @@ async fn run(cli: Cli) -> Result<()> {
                     v.problems.len()
                 )
             }
+        }
+        Command::Audit {
+            command: AuditCommand::Checkpoint { db, key },
+        } => {
+            let store = open_unlocked(&db, &key).await?;
+            let checkpoint = store.audit_checkpoint().await?;
+            println!("{}", serde_json::to_string(&checkpoint)?);
+            Ok(())
         }
         Command::Keys {
             command: KeysCommand::Generate { out },
@@ -587,6 +635,20 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads checkpoints, one JSON object a line (blank lines skipped).
+fn read_checkpoints(path: &std::path::Path) -> Result<Vec<Checkpoint>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read checkpoints from {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not a checkpoint", path.display(), n + 1))
+        })
+        .collect()
 }
 
 /// The demo's master key: created beside the demo database on first start.

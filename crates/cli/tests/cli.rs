@@ -3,8 +3,21 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+/// The master key the tests run with (32 bytes of base64): writing the keyed audit log needs it.
+const TEST_KEY: &str = "dHJlbGxpcy1jbGktdGVzdHMtbWFzdGVyLWtleS0zMmI=";
+
 fn trellis(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+    trellis_with_key(args, stdin, Some(TEST_KEY))
+}
+
+fn trellis_with_key(args: &[&str], stdin: &str, key: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    command.env_remove("TRELLIS_MASTER_KEY");
+    command.env_remove("TRELLIS_MASTER_KEY_FILE");
+    if let Some(key) = key {
+        command.env("TRELLIS_MASTER_KEY", key);
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -127,13 +140,14 @@ fn bad_configuration_is_refused_with_a_clear_message() {
     );
     assert!(text(&bad_bind.stderr).contains("is not an address like 127.0.0.1:8080"));
     let db = std::env::temp_dir().join(format!("trellis-nokey-{}.db", std::process::id()));
-    let no_key = trellis(
+    let no_key = trellis_with_key(
         &[
             "serve",
             "--database-url",
             &format!("sqlite://{}", db.display()),
         ],
         "",
+        None,
     );
     std::fs::remove_file(&db).ok();
     assert_eq!(no_key.status.code(), Some(2));
@@ -262,5 +276,70 @@ fn user_and_token_commands_refuse_weak_passwords_and_tokens_beyond_the_user() {
     assert!(text(&too_long.stderr).contains("maximum token lifetime"));
     let ok = token(&["--role", "admin"]);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn audit_checkpoints_are_exported_and_checked() {
+    let dir = std::env::temp_dir().join(format!("trellis-cli-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/c.db", dir.display());
+    let created = trellis(
+        &[
+            "user",
+            "create",
+            "--database-url",
+            &url,
+            "--username",
+            "ada",
+            "--name",
+            "Ada Lee",
+            "--role",
+            "admin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let checkpoint = trellis(&["audit", "checkpoint", "--database-url", &url], "");
+    assert!(checkpoint.status.success(), "{}", text(&checkpoint.stderr));
+    let line = text(&checkpoint.stdout);
+    assert!(
+        line.contains("\"rows\":") && line.contains("\"mac\":"),
+        "{line}"
+    );
+    let file = dir.join("checkpoints.jsonl");
+    std::fs::write(&file, &line).expect("write");
+    let file_arg = file.display().to_string();
+    let verify = |key: Option<&str>| {
+        trellis_with_key(
+            &[
+                "audit",
+                "verify",
+                "--database-url",
+                &url,
+                "--checkpoints",
+                &file_arg,
+            ],
+            "",
+            key,
+        )
+    };
+    let ok = verify(Some(TEST_KEY));
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let no_key = verify(None);
+    assert!(!no_key.status.success(), "verify needs the master key");
+    assert!(text(&no_key.stderr).contains("master key"));
+    let forged = line.replacen("\"rows\":", "\"rows\":1", 1);
+    std::fs::write(&file, forged).expect("write");
+    let refused = verify(Some(TEST_KEY));
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("not signed"),
+        "{}",
+        text(&refused.stderr)
+    );
+    std::fs::write(&file, "not json\n").expect("write");
+    let bad = verify(Some(TEST_KEY));
+    assert!(text(&bad.stderr).contains("line 1: not a checkpoint"));
     std::fs::remove_dir_all(&dir).ok();
 }

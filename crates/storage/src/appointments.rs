@@ -645,7 +645,8 @@ impl Store {
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        audit::record(
+        let shown: Vec<i64> = rows.iter().map(|r: &Appointment| r.patient_id).collect();
+        audit::record_shown(
             self,
             grant.actor(),
             AuditEvent {
@@ -655,6 +656,7 @@ impl Store {
                 patient_id: None,
                 detail: Day(date).to_db(),
             },
+            &shown,
         )
         .await?;
         Ok(rows)
@@ -701,7 +703,11 @@ impl Store {
         .bind(Instant(to))
         .fetch_all(self.reader())
         .await?;
-        audit::record(
+        let shown: Vec<i64> = appointments
+            .iter()
+            .map(|r: &Appointment| r.patient_id)
+            .collect();
+        audit::record_shown(
             self,
             grant.actor(),
             AuditEvent {
@@ -711,6 +717,7 @@ impl Store {
                 patient_id: None,
                 detail: Day(date).to_db(),
             },
+            &shown,
         )
         .await?;
         Ok(ClinicianDay {

@@ -275,7 +275,7 @@ impl Store {
         let now = Utc::now().with_timezone(&zone);
         let loaded = self.load_consents(patient_id).await?;
         let consents: Vec<Consent> = loaded.iter().map(|l| l.consent.clone()).collect();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<CollateralRow> = sqlx::query_as(
             "SELECT c.id, c.patient_id, c.relationship, c.details, c.portal_account_id,
                     c.added_at, u.display_name, c.ended_on
@@ -286,8 +286,8 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

@@ -978,9 +978,9 @@ impl Store {
         &self,
         grant: &PatientGrant<can::Disclose>,
     ) -> Result<Vec<DisclosureRecord>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1007,7 +1007,7 @@ impl Store {
         grant: &PatientGrant<can::Disclose>,
         disclosure_id: i64,
     ) -> Result<DisclosureRecord> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<DisclosureRow> = sqlx::query_as(&format!(
             "{DISCLOSURE_SELECT} WHERE d.id = $1 AND d.patient_id = $2"
         ))
@@ -1018,8 +1018,8 @@ impl Store {
         if rows.is_empty() {
             return Err(StoreError::NotFound("disclosure"));
         }
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1247,9 +1247,9 @@ impl Store {
         let zone = SiteZone::from(zone);
         let start = Instant(zone.day_start(from));
         let end = Instant(zone.day_end(to));
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

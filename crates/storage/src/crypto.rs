@@ -192,6 +192,7 @@ impl Store {
         }
         let mut keys = HashMap::new();
         let mut active_id = None;
+        let mut first_key: Option<Vec<u8>> = None;
         for (id, wrapped, fingerprint, retired_at) in rows {
             if fingerprint != master.fingerprint() {
                 return Err(StoreError::Config(format!(
@@ -200,6 +201,7 @@ impl Store {
                 )));
             }
             let bytes = master.unwrap(&id, &wrapped)?;
+            first_key.get_or_insert_with(|| bytes.clone());
             keys.insert(
                 id.clone(),
                 Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
@@ -211,6 +213,11 @@ impl Store {
         let active_id = active_id.ok_or_else(|| StoreError::Config("no active data key".into()))?;
         // A second unlock (same key) keeps the first keyring: the data keys are the same.
         let _ = self.keyring.set(Keyring { active_id, keys });
+        // The audit chain key comes from the oldest data key: only the master key unwraps it,
+        // and re-wrapping under a new master key leaves it (and so the chain) unchanged.
+        if let Some(secret) = first_key {
+            crate::audit::unlock_chain(self, &secret).await?;
+        }
         Ok(())
     }
 

@@ -171,9 +171,9 @@ fn required_text(field: &'static str, value: &str, max: usize) -> Result<String>
 impl Store {
     /// The patient's episodes, newest first (audited).
     pub async fn episodes(&self, grant: &PatientGrant<can::ReadEpisodes>) -> Result<Vec<Episode>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -212,9 +212,9 @@ impl Store {
         episode_id: i64,
     ) -> Result<Vec<LevelChange>> {
         let with_reasons = clinical.is_some_and(|c| c.patient_id() == grant.patient_id());
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -558,7 +558,7 @@ impl Store {
     /// Open episodes whose primary counselor is the actor: "my caseload" (audited as one list).
     pub async fn caseload(&self, grant: &Grant<can::ReadEpisodes>) -> Result<Vec<CaseloadEntry>> {
         let actor = grant.actor();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
             "{CASELOAD_SELECT} WHERE e.status = 'open' AND e.primary_counselor_id = $1
              ORDER BY p.last_name_key, p.first_name_key"
@@ -566,8 +566,9 @@ impl Store {
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -576,6 +577,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -589,7 +591,7 @@ impl Store {
         day: NaiveDate,
     ) -> Result<Vec<CaseloadEntry>> {
         let actor = grant.actor();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
             "{CASELOAD_SELECT} WHERE e.admitted_on = $2 AND {scope}
              ORDER BY p.last_name_key, p.first_name_key",
@@ -599,8 +601,9 @@ impl Store {
         .bind(Day(day))
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -609,6 +612,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;

@@ -78,6 +78,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An audit row could not be written, so the data it would record must not be returned.
+    #[error("the audit log could not be written: {0}")]
+    AuditUnavailable(String),
     /// Migrations failed.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -101,6 +104,10 @@ pub struct Store {
     engine: Engine,
     sqlite_path: Option<String>,
     keyring: std::sync::Arc<std::sync::OnceLock<crypto::Keyring>>,
+    appender: std::sync::Arc<std::sync::OnceLock<audit::Appender>>,
+    /// The read-audit appender's connection: on PostgreSQL a pool of its own, so readers that
+    /// hold pooled connections while they wait for their audit row can never starve it.
+    audit_pool: AnyPool,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -143,10 +150,12 @@ impl Store {
             let read = sqlite_pool(&url, 8, "NORMAL").await?;
             Ok(Store {
                 read,
+                audit_pool: write.clone(),
                 write,
                 engine: Engine::Sqlite,
                 sqlite_path: Some(path.to_owned()),
                 keyring: Default::default(),
+                appender: Default::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -154,12 +163,18 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
+            let audit_pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy(url)?;
             Ok(Store {
+                audit_pool,
                 read: pool.clone(),
                 write: pool,
                 engine: Engine::Postgres,
                 sqlite_path: None,
                 keyring: Default::default(),
+                appender: Default::default(),
             })
         } else {
             Err(StoreError::Config(

@@ -266,9 +266,9 @@ impl Store {
 
     /// The patient's measures, oldest first (audited).
     pub async fn measures(&self, grant: &PatientGrant<can::ReadClinical>) -> Result<Vec<Measure>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -360,7 +360,7 @@ impl Store {
         horizon: NaiveDate,
     ) -> Result<Vec<DueMeasure>> {
         let actor = grant.actor();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let due = due_list(
             &mut tx,
             "e.primary_counselor_id = $1",
@@ -369,8 +369,9 @@ impl Store {
             horizon,
         )
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = due.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -379,6 +380,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", due.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -392,10 +394,10 @@ impl Store {
         today: NaiveDate,
         horizon: NaiveDate,
     ) -> Result<Vec<DueMeasure>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let due = due_list(&mut tx, "p.id = $1", grant.patient_id(), today, horizon).await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

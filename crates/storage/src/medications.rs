@@ -845,9 +845,9 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Medication>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1154,9 +1154,9 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<DrugScreen>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1257,9 +1257,9 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
         since: NaiveDate,
     ) -> Result<Vec<ScreenResultRow>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

@@ -749,9 +749,9 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
         only: Option<i64>,
     ) -> Result<Vec<Note>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -882,7 +882,7 @@ impl Store {
         // Unsigned notes are never marked for co-signature yet, so `needs_cosign = $2` selects
         // them with `false` and the co-signature queue with `true`.
         let needs = what == "cosign queue";
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<NoteListing> = sqlx::query_as(&format!(
             "SELECT n.id, n.patient_id,
                  COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
@@ -900,8 +900,9 @@ impl Store {
         .bind(needs)
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -910,6 +911,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{what}: {} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;

@@ -415,9 +415,9 @@ impl Store {
 
     /// Reads one patient's demographics (audited).
     pub async fn patient(&self, grant: &PatientGrant<can::ReadDemographics>) -> Result<Patient> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -483,7 +483,7 @@ impl Store {
              LIMIT $8 OFFSET $9",
             scope = patient_scope_sql(actor.role, "$1"),
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<PatientSummary> = sqlx::query_as(&sql)
             .bind(user_id)
             .bind(id)
@@ -498,8 +498,9 @@ impl Store {
             .bind(i64::from(permits(actor.role, Permission::ReadClinical)))
             .fetch_all(&mut *tx)
             .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -508,6 +509,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -536,9 +538,9 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<PatientFlag>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

@@ -1012,7 +1012,7 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Option<PhaseReview>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let Some((standing, outcome)) = self.review_in(&mut tx, patient_id, today).await? else {
             tx.commit().await?;
             return Ok(None);
@@ -1028,8 +1028,8 @@ impl Store {
         .bind(standing.episode.id)
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1247,7 +1247,7 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Vec<StepDownCandidate>> {
         let actor = grant.actor();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let patients: Vec<(i64, String)> = sqlx::query_as(
             "SELECT p.id, COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
              FROM episodes e JOIN patients p ON p.id = e.patient_id
@@ -1283,8 +1283,12 @@ impl Store {
                     .collect(),
             });
         }
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = out
+            .iter()
+            .map(|r: &StepDownCandidate| r.patient_id)
+            .collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -1293,6 +1297,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", out.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;

@@ -866,6 +866,7 @@ impl Store {
             .fetch_all(self.reader())
             .await?;
         let mut rosters: HashMap<i64, Vec<SheetLine>> = HashMap::new();
+        let shown: Vec<i64> = rows.iter().map(|r| r.1).collect();
         for (session_id, patient_id, patient_name, status, minutes) in rows {
             let status = status
                 .map(|s| parse_code::<AttendanceStatus>(&s, "attendance status"))
@@ -877,7 +878,7 @@ impl Store {
                 minutes_attended: minutes,
             });
         }
-        audit::record(
+        audit::record_shown(
             self,
             grant.actor(),
             AuditEvent {
@@ -887,6 +888,7 @@ impl Store {
                 patient_id: None,
                 detail: Day(date).to_db(),
             },
+            &shown,
         )
         .await?;
         Ok(sessions
@@ -1246,7 +1248,8 @@ impl Store {
                 });
             }
         }
-        audit::record(
+        let shown: Vec<i64> = alerts.iter().map(|r: &HoursAlert| r.patient_id).collect();
+        audit::record_shown(
             self,
             grant.actor(),
             AuditEvent {
@@ -1256,6 +1259,7 @@ impl Store {
                 patient_id: None,
                 detail: Day(week).to_db(),
             },
+            &shown,
         )
         .await?;
         Ok(alerts)

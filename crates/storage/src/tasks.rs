@@ -261,7 +261,7 @@ impl Store {
     pub async fn my_tasks(&self, grant: &Grant<can::ReadDemographics>) -> Result<Vec<Task>> {
         let actor = grant.actor();
         let scope = crate::access::patient_scope_sql(actor.role, "$1");
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<Task> = sqlx::query_as(&format!(
             "{TASK_SELECT} WHERE t.completed_at IS NULL
                AND (t.assigned_to = $1 OR t.assigned_role = $2)
@@ -272,8 +272,9 @@ impl Store {
         .bind(actor.role.code())
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -282,6 +283,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("{} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -293,9 +295,9 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Task>> {
-        let mut tx = self.begin().await?;
-        audit::append(
-            &mut tx,
+        let mut tx = self.reader().begin().await?;
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",

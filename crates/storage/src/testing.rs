@@ -62,3 +62,31 @@ pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64> {
 pub async fn raw_strings(store: &Store, sql: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(sql).fetch_all(store.reader()).await?)
 }
+
+/// Lifts the append-only triggers on the audit tables, as a database superuser could: only for
+/// tests that simulate tampering.
+pub async fn allow_audit_tampering(store: &Store) -> Result<()> {
+    let statements: &[&str] = match store.engine() {
+        Engine::Sqlite => &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+            "DROP TRIGGER audit_patients_no_update",
+            "DROP TRIGGER audit_patients_no_delete",
+        ],
+        Engine::Postgres => &[
+            "ALTER TABLE audit_log DISABLE TRIGGER USER",
+            "ALTER TABLE audit_patients DISABLE TRIGGER USER",
+        ],
+    };
+    for sql in statements {
+        raw_execute(store, sql).await?;
+    }
+    Ok(())
+}
+
+/// Rewrites every audit row's chain fields as an attacker with database access would after
+/// editing rows: plain SHA-256 (`key: None`, as before keying) or HMAC under a key of their own.
+/// Needs [`allow_audit_tampering`] first.
+pub async fn rewrite_audit_chain(store: &Store, key: Option<&[u8]>) -> Result<()> {
+    crate::audit::rewrite_chain(store, key).await
+}

@@ -851,7 +851,7 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<PlanVersion>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<PlanVersion> = sqlx::query_as(
             "SELECT t.id, t.version, u.display_name AS created_by_name, t.created_at,
                  t.clinician_signed_at, t.review_due_on
@@ -861,8 +861,8 @@ impl Store {
         .bind(grant.patient_id())
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -915,7 +915,7 @@ impl Store {
         patient_id: i64,
         version: i64,
     ) -> Result<Option<TreatmentPlan>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let row: Option<PlanRow> = sqlx::query_as(&format!(
             "{PLAN_SELECT} WHERE t.patient_id = $1 AND t.version = $2"
         ))
@@ -934,8 +934,8 @@ impl Store {
         .bind(row.id)
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             actor,
             AuditEvent {
                 action: "read",
@@ -991,7 +991,7 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<SignedObjective>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let plans: Vec<(i64, String)> = sqlx::query_as(
             "SELECT version, content FROM treatment_plans
              WHERE patient_id = $1 AND clinician_signed_at IS NOT NULL ORDER BY version DESC",
@@ -1007,8 +1007,8 @@ impl Store {
         .bind(grant.patient_id())
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1052,7 +1052,7 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<(u32, u32)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let statuses: Vec<String> = sqlx::query_scalar(
             "SELECT o.status FROM plan_objectives o
              JOIN treatment_plans t ON t.id = o.plan_id
@@ -1067,8 +1067,8 @@ impl Store {
             .filter(|s| *s == ObjectiveStatus::Met.code())
             .count() as u32;
         let total = statuses.len() as u32;
-        audit::append(
-            &mut tx,
+        audit::record(
+            self,
             grant.actor(),
             AuditEvent {
                 action: "read",
@@ -1091,7 +1091,7 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Vec<OverdueReview>> {
         let actor = grant.actor();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<OverdueReview> = sqlx::query_as(
             "SELECT p.id AS patient_id,
                  COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
@@ -1109,8 +1109,9 @@ impl Store {
         .bind(Day(today))
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -1119,6 +1120,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("overdue reviews: {} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -1133,7 +1135,7 @@ impl Store {
         grant: &Grant<can::ReadClinical>,
     ) -> Result<Vec<UnsignedPlan>> {
         let actor = grant.actor();
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<UnsignedPlan> = sqlx::query_as(
             "SELECT p.id AS patient_id,
                  COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
@@ -1152,8 +1154,9 @@ impl Store {
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             AuditEvent {
                 action: "search",
@@ -1162,6 +1165,7 @@ impl Store {
                 patient_id: None,
                 detail: format!("unsigned plans: {} results", rows.len()),
             },
+            &shown,
         )
         .await?;
         tx.commit().await?;

@@ -19,12 +19,15 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use trellis_domain::access::Role;
+use trellis_storage::audit::RequestAudit;
 
 use crate::error::AppError;
 use crate::identity::{csrf_guard, resolve_identity, Identity};
 use crate::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The client's own request id, echoed back for its logs but never trusted or stored.
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// HSTS for a year, subdomains included (OWASP ASVS 14.4.5); sent only when the public URL is
 /// https, since over plain http it would lock browsers out of a server that has no TLS.
@@ -66,9 +69,14 @@ pub fn layers(routes: Router<AppState>, state: AppState) -> Router<AppState> {
             state.clone(),
             resolve_identity,
         ))
-        .layer(middleware::from_fn_with_state(state, record_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .layer(middleware::from_fn_with_state(state, audit_request))
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn(set_aside_client_request_id))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     // Route templates ("/patients/{id}") and ids only: no query strings.
@@ -100,6 +108,35 @@ pub fn layers(routes: Router<AppState>, state: AppState) -> Router<AppState> {
                     Duration::from_secs(30),
                 )),
         )
+}
+
+/// Moves a client's `x-request-id` aside so the id in logs and the audit log is always made by
+/// the server; the client's (if short and printable) comes back as `x-client-request-id`.
+async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
+    let theirs = req.headers_mut().remove(REQUEST_ID).filter(|v| {
+        v.len() <= 64
+            && v.to_str()
+                .is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic()))
+    });
+    let mut response = next.run(req).await;
+    if let Some(theirs) = theirs {
+        response.headers_mut().insert(CLIENT_REQUEST_ID, theirs);
+    }
+    response
+}
+
+/// Gathers the request's audited reads and writes them (one row per action) before the response
+/// leaves; a response whose reads could not be audited is replaced by an error, so no data read
+/// goes out unaudited.
+async fn audit_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let audit = RequestAudit::new();
+    let response = audit.scope(next.run(req)).await;
+    match audit.flush(&state.store).await {
+        Ok(_) => response,
+        Err(e) if api => AppError::from(e).into_api_response(),
+        Err(e) => AppError::from(e).into_response(),
+    }
 }
 
 async fn not_found(req: Request) -> Response {

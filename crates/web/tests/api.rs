@@ -1928,3 +1928,94 @@ async fn calendar_feeds_are_made_listed_and_revoked_through_the_api() {
         "billing may not make a patient's feed",
     );
 }
+
+#[tokio::test]
+async fn the_request_id_in_the_audit_log_is_made_by_the_server() {
+    let s = start().await;
+    let token = s.token("casey").await;
+    let res = client()
+        .get(format!("{}/api/v1/patients/{}", s.base, s.patient_id))
+        .bearer_auth(&token)
+        .header("x-request-id", "chosen-by-the-client")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let ours = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_ne!(ours, "chosen-by-the-client");
+    assert_eq!(
+        res.headers()["x-client-request-id"],
+        "chosen-by-the-client",
+        "the client's id is echoed separately"
+    );
+    let audit = s.audit_for(s.patient_id).await;
+    assert!(audit
+        .iter()
+        .any(|r| r.request_id.as_deref() == Some(ours.as_str())));
+    assert!(audit
+        .iter()
+        .all(|r| r.request_id.as_deref() != Some("chosen-by-the-client")));
+}
+
+#[tokio::test]
+async fn a_page_reading_several_records_writes_one_audit_row_naming_them() {
+    let s = start().await;
+    let casey = s.browser("casey").await;
+    for tab in ["", "/measures", "/schedule"] {
+        let res = casey.get(&format!("/patients/{}{tab}", s.patient_id)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{tab}");
+        let id = res.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let rows: Vec<_> = s
+            .audit_for(s.patient_id)
+            .await
+            .into_iter()
+            .filter(|r| r.request_id.as_deref() == Some(id.as_str()) && r.action == "read")
+            .collect();
+        assert_eq!(rows.len(), 1, "one read row for {tab:?}: {rows:?}");
+        assert_eq!(rows[0].patient_id, Some(s.patient_id));
+        assert!(rows[0].patients.contains(&s.patient_id));
+    }
+    let v = s.store.verify_audit().await.expect("verify");
+    assert!(v.is_intact(), "{:?}", v.problems);
+}
+
+#[tokio::test]
+async fn a_read_whose_audit_row_cannot_be_written_sends_no_data() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let browser = s.browser("casey").await;
+    let path = format!("/patients/{}", s.patient_id);
+    casey.get(&path).await.expect(StatusCode::OK, "read");
+    let refuse: &[&str] = match s.store.engine() {
+        trellis_storage::Engine::Sqlite => {
+            &["CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log
+             WHEN NEW.action = 'read' BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+        }
+        trellis_storage::Engine::Postgres => &[
+            "CREATE FUNCTION refuse_reads() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.action = 'read' THEN RAISE EXCEPTION 'refused'; END IF;
+             RETURN NEW; END; $$",
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_reads()",
+        ],
+    };
+    for sql in refuse {
+        trellis_storage::testing::raw_execute(&s.store, sql)
+            .await
+            .expect("trigger");
+    }
+    let refused = casey.get(&path).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let body = refused.body.to_string();
+    assert!(!body.contains("Reyes") && !body.contains("1990"), "{body}");
+    let page = browser.get(&path).await;
+    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let html = page.text().await.expect("body");
+    assert!(!html.contains("Reyes"), "the chart is not sent");
+}

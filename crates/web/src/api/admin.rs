@@ -609,8 +609,10 @@ pub struct AuditEntry {
     pub record_type: String,
     /// Record id.
     pub record_id: Option<i64>,
-    /// Patient the record belongs to.
+    /// Patient the record belongs to, when the row is about one patient.
     pub patient_id: Option<i64>,
+    /// Every patient the row names (each patient a list showed, each patient a page read).
+    pub patients: Vec<i64>,
     /// Client address.
     pub ip: Option<String>,
     /// Request id, to find the request in the server log.
@@ -692,6 +694,7 @@ pub async fn search_audit(
                 record_type: r.record_type,
                 record_id: r.record_id,
                 patient_id: r.patient_id,
+                patients: r.patients,
                 ip: r.ip,
                 request_id: r.request_id,
                 detail: r.detail,

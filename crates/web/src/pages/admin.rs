@@ -510,7 +510,7 @@ async fn audit_page(
                 },
                 patient: r.patient_id.map(|p| (p, mrn(p))),
                 ip: r.ip.unwrap_or_default(),
-                detail: r.detail,
+                detail: with_patients_named(r.detail, r.patient_id, &r.patients),
             })
             .collect(),
         patient: filters.patient,
@@ -521,6 +521,20 @@ async fn audit_page(
         verification,
         timezone: state.timezone.name().to_owned(),
     })
+}
+
+/// A row about several patients (a list, a page) shows their MRNs after its detail.
+fn with_patients_named(detail: String, patient_id: Option<i64>, patients: &[i64]) -> String {
+    const SHOWN: usize = 20;
+    if patient_id.is_some() || patients.is_empty() {
+        return detail;
+    }
+    let mut named: Vec<String> = patients.iter().take(SHOWN).map(|p| mrn(*p)).collect();
+    if patients.len() > SHOWN {
+        named.push(format!("and {} more", patients.len() - SHOWN));
+    }
+    let sep = if detail.is_empty() { "" } else { " · " };
+    format!("{detail}{sep}patients {}", named.join(", "))
 }
 
 /// Searches the audit log by patient, staff member and dates.
