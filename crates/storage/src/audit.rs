@@ -171,6 +171,15 @@ fn keys_for(chain_id: &str) -> Result<Arc<ChainKeys>> {
         })
 }
 
+/// Seals a row the bulk loader built (ids and previous hash already set) with the chain's key,
+/// exactly as [`write_entries`] would, so generated rows verify like any other.
+pub(crate) fn seal_bulk_row(chain_id: &str, row: &mut AuditRow) -> Result<()> {
+    let keys = keys_for(chain_id)?;
+    row.chain = KEYED.to_owned();
+    row.hash = keyed_hash(&keys, row);
+    Ok(())
+}
+
 /// One row to append.
 #[derive(Debug, Clone)]
 struct Entry {

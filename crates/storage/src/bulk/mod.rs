@@ -6,12 +6,11 @@
 //! each other) and moves PostgreSQL's id sequences past them before it commits. It is for the
 //! command line acting as administrator on a database nobody else is writing to at that moment.
 
-use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
 use crate::access::{can, Grant};
+use crate::audit::{self, AuditRow};
 use crate::{Engine, Instant, Result, Store, StoreError};
 
 /// Parameters per statement: far below the engines' limits (32,766 and 65,535); sqlx handles
@@ -120,6 +119,7 @@ pub struct BulkLoad<'s> {
     tx: Option<Transaction<'static, Any>>,
     last_audit_id: i64,
     last_audit_hash: String,
+    chain_id: String,
     next_ids: HashMap<String, i64>,
     rows: u64,
 }
@@ -132,6 +132,7 @@ impl Store {
             tx: None,
             last_audit_id: 0,
             last_audit_hash: String::new(),
+            chain_id: String::new(),
             next_ids: HashMap::new(),
             rows: 0,
         };
@@ -144,13 +145,15 @@ impl BulkLoad<'_> {
     async fn begin(&mut self) -> Result<()> {
         let mut tx = self.store.begin().await?;
         // Taking the head row first locks out every other appender until this transaction ends.
-        let (id, hash): (i64, String) = sqlx::query_as(
-            "UPDATE audit_head SET last_id = last_id WHERE id = 1 RETURNING last_id, last_hash",
+        let (id, hash, chain_id): (i64, String, String) = sqlx::query_as(
+            "UPDATE audit_head SET last_id = last_id WHERE id = 1
+             RETURNING last_id, last_hash, chain_id",
         )
         .fetch_one(&mut *tx)
         .await?;
         self.last_audit_id = id;
         self.last_audit_hash = hash;
+        self.chain_id = chain_id;
         self.tx = Some(tx);
         Ok(())
     }
@@ -278,9 +281,9 @@ impl BulkLoad<'_> {
         Ok(())
     }
 
-    /// Appends audit rows to the hash chain, in order.
+    /// Appends audit rows to the keyed hash chain, in order, with the patient each names.
     pub async fn audit(&mut self, events: &[BulkAudit]) -> Result<()> {
-        const COLUMNS: [&str; 14] = [
+        const COLUMNS: [&str; 15] = [
             "id",
             "at",
             "user_id",
@@ -295,32 +298,56 @@ impl BulkLoad<'_> {
             "detail",
             "prev_hash",
             "hash",
+            "chain",
         ];
         let mut rows = Vec::with_capacity(events.len());
+        let mut named = Vec::new();
         for e in events {
-            let id = self.last_audit_id + 1;
-            let at = e.at.to_db();
-            let hash = chain_hash(id, &at, e, &self.last_audit_hash);
+            let mut row = AuditRow {
+                id: self.last_audit_id + 1,
+                at: e.at,
+                user_id: e.user_id,
+                username: e.username.clone(),
+                role: e.role.clone(),
+                action: e.action.to_owned(),
+                record_type: e.record_type.to_owned(),
+                record_id: e.record_id,
+                patient_id: e.patient_id,
+                ip: None,
+                request_id: None,
+                detail: e.detail.clone(),
+                prev_hash: self.last_audit_hash.clone(),
+                hash: String::new(),
+                chain: String::new(),
+                patients: e.patient_id.into_iter().collect(),
+            };
+            audit::seal_bulk_row(&self.chain_id, &mut row)?;
+            if let Some(patient) = row.patient_id {
+                named.push(vec![Value::from(patient), Value::from(row.id)]);
+            }
             rows.push(vec![
-                Value::from(id),
-                Value::from(at),
-                Value::from(e.user_id),
-                Value::from(e.username.clone()),
-                Value::from(e.role.clone()),
+                Value::from(row.id),
+                Value::from(row.at),
+                Value::from(row.user_id),
+                Value::from(row.username),
+                Value::from(row.role),
                 Value::from(e.action),
                 Value::from(e.record_type),
-                Value::from(e.record_id),
-                Value::from(e.patient_id),
+                Value::from(row.record_id),
+                Value::from(row.patient_id),
                 Value::Text(None),
                 Value::Text(None),
-                Value::from(e.detail.clone()),
-                Value::from(self.last_audit_hash.clone()),
-                Value::from(hash.clone()),
+                Value::from(row.detail),
+                Value::from(row.prev_hash),
+                Value::from(row.hash.clone()),
+                Value::from(row.chain),
             ]);
-            self.last_audit_id = id;
-            self.last_audit_hash = hash;
+            self.last_audit_id = row.id;
+            self.last_audit_hash = row.hash;
         }
-        self.insert("audit_log", &COLUMNS, &rows).await
+        self.insert("audit_log", &COLUMNS, &rows).await?;
+        self.insert("audit_patients", &["patient_id", "audit_id"], &named)
+            .await
     }
 
     async fn finish_transaction(&mut self) -> Result<()> {
@@ -375,25 +402,4 @@ fn check_name(name: &str) -> Result<()> {
             "{name:?} is not a table or column name"
         )))
     }
-}
-
-/// The audit row hash, as `audit::row_hash` computes it (a JSON array of the fields and the
-/// previous hash); `Store::verify_audit` checks every generated row against that function.
-fn chain_hash(id: i64, at: &str, e: &BulkAudit, prev_hash: &str) -> String {
-    let canonical = json!([
-        id,
-        at,
-        e.user_id,
-        e.username,
-        e.role,
-        e.action,
-        e.record_type,
-        e.record_id,
-        e.patient_id,
-        Option::<String>::None,
-        Option::<String>::None,
-        e.detail,
-        prev_hash,
-    ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
