@@ -56,7 +56,14 @@ async fn a_tiny_network_has_the_counts_asked_and_a_verifiable_audit_log() {
     assert!(report.contains("generated 2 sites"), "{report}");
     assert!(report.contains(" 40 episodes"), "{report}");
 
-    let verified = trellis(&["audit", "verify", "--database-url", &url]);
+    let verified = trellis(&[
+        "audit",
+        "verify",
+        "--database-url",
+        &url,
+        "--master-key-file",
+        &key_path,
+    ]);
     assert!(verified.status.success(), "{}", text(&verified.stderr));
     assert!(text(&verified.stdout).contains("audit log intact"));
 

@@ -217,5 +217,10 @@ async fn curriculum_gaps_on_the_schedule_tab_are_for_clinical_roles_only() {
     assert!(html.contains("Still missing"));
     assert!(html.contains("Relapse prevention"));
     let body = api_get(&s, "casey", &format!("/patients/{}/schedule", s.patient_id)).await;
-    assert_eq!(body["coverage"][0]["missing"][0], "Relapse prevention");
+    assert!(
+        body["coverage"][0]["missing"]
+            .as_array()
+            .is_some_and(|m| m.contains(&serde_json::json!("Relapse prevention"))),
+        "{body}"
+    );
 }

@@ -29,6 +29,13 @@ async fn server(url: &str, key: &MasterKey) -> Server {
     let store = Store::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     store.unlock(key).await.expect("unlock");
+    // Sign-in with a password alone, as the other web tests do (tests/common `start_with`).
+    for role in Role::ALL {
+        store
+            .set_mfa_required(&Actor::system("test"), role, false)
+            .await
+            .expect("policy");
+    }
     let config = Config {
         job_poll: Some(Duration::from_millis(50)),
         ..Config::default()

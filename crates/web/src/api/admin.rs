@@ -337,16 +337,19 @@ fn approval_body(a: RoleApproval) -> RoleApprovalBody {
 /// Clinical and disclosing roles waiting for a second person, oldest first (administrators and
 /// the privacy officer).
 #[utoipa::path(get, path = "/role-approvals", tag = "staff",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Open proposals", body = Vec<RoleApprovalBody>),
+        (status = 200, description = "Open proposals", body = Vec<RoleApprovalBody>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
         Unauthenticated, Forbidden,
     ))]
 pub async fn role_approvals(
     State(state): State<AppState>,
     caller: ApiCaller,
-) -> Result<Json<Vec<RoleApprovalBody>>, ApiError> {
+    paging: Paging,
+) -> Result<Paged<RoleApprovalBody>, ApiError> {
     let list = state.store.role_approvals(&caller.actor).await?;
-    Ok(Json(list.into_iter().map(approval_body).collect()))
+    Ok(paging.page(list.into_iter().map(approval_body).collect()))
 }
 
 async fn decide(
