@@ -9,10 +9,10 @@ test('a conflicting appointment needs an override reason and shows on the day sh
   try {
     const desk = await (await t.browser.newContext()).newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(desk, t.base, 'frontdesk');
-    await desk.getByRole('link', { name: 'Day sheet' }).click();
+    await desk.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Day sheet' }).click();
     const evening = desk.locator('section', { has: desk.getByRole('heading', { name: /Evening group/ }) });
     await assert.doesNotReject(evening.waitFor());
-    const patientId = await evening.locator('tbody tr').first().getAttribute('data-patient');
+    const patientId = await evening.locator('[data-patient]').first().getAttribute('data-patient');
     const today = await desk.locator('#date').inputValue();
 
     await desk.goto(`${t.base}/patients/${patientId}/schedule`);

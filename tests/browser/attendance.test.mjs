@@ -8,7 +8,7 @@ test('front desk checks a patient into the evening group and the counselor sees 
   try {
     const desk = await (await t.browser.newContext()).newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(desk, t.base, 'frontdesk');
-    await desk.getByRole('link', { name: 'Day sheet' }).click();
+    await desk.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Day sheet' }).click();
     const evening = desk.locator('section', { has: desk.getByRole('heading', { name: /Evening group/ }) });
     await assert.doesNotReject(evening.waitFor());
     const row = evening.locator('[data-roster-row]').first();

@@ -32,7 +32,7 @@ test('front desk checks in a group of 12 in at most 3 actions when everyone came
   try {
     const desk = await deskPage(t);
     let actions = 0;
-    await desk.getByRole('link', { name: 'Day sheet' }).click(); actions++;
+    await desk.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Day sheet' }).click(); actions++;
     const evening = eveningOf(desk);
     const rows = evening.locator('[data-roster-row]');
     const n = await rows.count();
@@ -62,7 +62,7 @@ test('front desk checks in 12 with one absent and one late in at most 6 actions;
   try {
     const desk = await deskPage(t);
     let actions = 0;
-    await desk.getByRole('link', { name: 'Day sheet' }).click(); actions++;
+    await desk.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Day sheet' }).click(); actions++;
     const evening = eveningOf(desk);
     const rows = evening.locator('[data-roster-row]');
     const absent = rows.nth(2);

@@ -39,7 +39,7 @@ test('dashboards, tasks and the schedule tab fit every width', async () => {
       await signIn(page, t.base, role);
       const pages = ['/dashboard', '/tasks'];
       if (role === 'counselor') {
-        const patient = await page.locator('#caseload tbody tr a').first().getAttribute('href');
+        const patient = await page.locator('section[aria-labelledby="caseload"] tbody tr a[href^="/patients/"]').first().getAttribute('href');
         pages.push(`${patient}/schedule`);
       }
       for (const path of pages) {

@@ -11,7 +11,7 @@ test('counselor sees the criteria and promotes a patient to phase 2 from next Mo
     const page = await t.browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, t.base, 'counselor');
     const caseload = page.locator('section', { has: page.getByRole('heading', { name: /My caseload/ }) });
-    const hrefs = await caseload.locator('tbody tr a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    const hrefs = await caseload.locator('tbody tr a[href^="/patients/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')).filter((h) => /^\/patients\/\d+$/.test(h)));
     let found = null;
     for (const href of hrefs) {
       await page.goto(`${t.base}${href}/phase`);
