@@ -15,7 +15,7 @@ test('counselor enters a screen with an unexpected positive and sees the flag an
     const link = row.getByRole('link').first();
     const name = (await link.innerText()).trim();
     await link.click();
-    await page.getByRole('link', { name: 'Medications & screens' }).click();
+    await page.getByRole('link', { name: 'Medications', exact: true }).click();
     assert.match(await page.locator('main').innerText(), /Drug screens/);
 
     await page.getByText('Enter a drug screen').click();

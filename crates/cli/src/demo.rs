@@ -318,14 +318,15 @@ pub async fn load(store: &Store) -> Result<()> {
         .await
         .map_err(explained)
         .context("assessments")?;
-    treatment_plans(store, &clinic)
-        .await
-        .map_err(explained)
-        .context("treatment plans")?;
+    // Medications first: a plan names only the medications and diagnoses the patient has.
     medications_and_screens(store, &clinic)
         .await
         .map_err(explained)
         .context("medications and screens")?;
+    treatment_plans(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("treatment plans")?;
     phases(store, &clinic)
         .await
         .map_err(explained)
@@ -1841,7 +1842,7 @@ type DemoProblem = (
     [(&'static str, Modality, &'static str, &'static str); 2],
 );
 
-const SUBSTANCE_PROBLEMS: [DemoProblem; 3] = [
+const SUBSTANCE_PROBLEMS: [DemoProblem; 7] = [
     (
         "Alcohol use disorder, moderate: daily drinking after work, two failed attempts to cut down",
         Some("F10.20"),
@@ -1872,13 +1873,76 @@ const SUBSTANCE_PROBLEMS: [DemoProblem; 3] = [
             ("Learn the stages of relapse and describe own warning signs in group", Modality::RelapsePrevention, "weekly", "counselor"),
         ],
     ),
+    (
+        "Opioid use disorder, severe: daily use until admission",
+        Some("F11.20"),
+        None,
+        "I don't want to be sick and chasing pills any more",
+        [
+            ("Meet the prescriber to talk through medication for opioid use disorder and decide on one", Modality::MedicationManagement, "once, then as agreed", "prescriber"),
+            ("Attend 2 peer recovery meetings a week and name one sober support to call", Modality::PeerSupport, "twice a week", "peer"),
+        ],
+    ),
+    (
+        "Cocaine use disorder, moderate: binges on paydays",
+        Some("F14.20"),
+        None,
+        "I want to keep my paycheck and my friends",
+        [
+            ("Hand over the payday plan to a support person and follow it for 4 paydays", Modality::IndividualCbt, "weekly", "counselor"),
+            ("Learn the stages of relapse and describe own warning signs in group", Modality::RelapsePrevention, "weekly", "counselor"),
+        ],
+    ),
+    (
+        "Cannabis use disorder, moderate: daily use that crowds out work and sleep",
+        Some("F12.20"),
+        None,
+        "I want to be clear-headed at work",
+        [
+            ("Cut to no use on work nights for 4 weeks, tracked on a use diary", Modality::IndividualCbt, "weekly", "counselor"),
+            ("Attend at least 3 IOP group sessions each week for 4 weeks", Modality::Group, "3 times a week", "counselor"),
+        ],
+    ),
+    (
+        "Substance use reported at first contact; the intake assessment is still to be completed",
+        None,
+        Some("Screening at first contact"),
+        "I want to figure out what help I need",
+        [
+            ("Complete the intake assessment with the counselor", Modality::IndividualCbt, "once", "counselor"),
+            ("Attend at least 3 IOP group sessions each week while the assessment is completed", Modality::Group, "3 times a week", "counselor"),
+        ],
+    ),
 ];
+
+/// The substance problem a demo plan addresses: the one for the patient's primary diagnosis
+/// (the buprenorphine wording only for a patient who takes it), or, before any diagnosis is
+/// on the list, one from the screening; with the diagnosis row it comes from.
+fn substance_problem(
+    diagnoses: &[trellis_storage::assessments::Diagnosis],
+    on_buprenorphine: bool,
+) -> (&'static DemoProblem, Option<i64>) {
+    let active = || diagnoses.iter().filter(|d| d.resolved_on.is_none());
+    let primary = active().find(|d| d.primary).or_else(|| active().next());
+    for d in primary.into_iter().chain(active()) {
+        let fits = SUBSTANCE_PROBLEMS.iter().find(|p| {
+            p.1 == Some(d.code.as_str()) && p.0.contains("buprenorphine") == on_buprenorphine
+        });
+        let any = SUBSTANCE_PROBLEMS
+            .iter()
+            .find(|p| p.1 == Some(d.code.as_str()) && !p.0.contains("buprenorphine"));
+        if let Some(p) = fits.or(any) {
+            return (p, Some(d.id));
+        }
+    }
+    (&SUBSTANCE_PROBLEMS[6], None)
+}
 
 const LIFE_PROBLEMS: [DemoProblem; 3] = [
     (
         "Low mood and poor sleep",
         None,
-        Some("PHQ-9 of 14 (moderate) at intake; sleeps 4 hours a night"),
+        Some("Reports low mood most days and sleeping 4 hours a night"),
         "I want to feel like getting out of bed again",
         [
             (
@@ -1940,6 +2004,7 @@ const LIFE_PROBLEMS: [DemoProblem; 3] = [
 fn demo_problem(
     clinic: &Clinic,
     p: &DemoProblem,
+    diagnosis_id: Option<i64>,
     counselor: &str,
     target: NaiveDate,
 ) -> Result<Problem> {
@@ -1961,6 +2026,7 @@ fn demo_problem(
     Ok(Problem {
         text: p.0.into(),
         diagnosis_code: p.1.map(str::to_owned),
+        diagnosis_id,
         finding: p.2.map(str::to_owned),
         goals: vec![Goal {
             text: p.3.into(),
@@ -2005,17 +2071,29 @@ async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
             let grant = store
                 .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
                 .await?;
+            let read = store
+                .patient_grant::<can::ReadClinical>(counselor, entry.patient_id)
+                .await?;
+            let on_buprenorphine = store
+                .active_medications(&read)
+                .await?
+                .iter()
+                .any(|m| m.name.to_lowercase().contains("buprenorphine"));
+            let diagnoses = store.diagnoses(&read).await?;
+            let (substance, diagnosis_id) = substance_problem(&diagnoses, on_buprenorphine);
             let content = PlanContent {
                 problems: vec![
                     demo_problem(
                         clinic,
-                        &SUBSTANCE_PROBLEMS[i % 3],
+                        substance,
+                        diagnosis_id,
                         username,
                         today + Duration::days(21),
                     )?,
                     demo_problem(
                         clinic,
                         &LIFE_PROBLEMS[(i / 3) % 3],
+                        None,
                         username,
                         today + Duration::days(28),
                     )?,

@@ -10,6 +10,7 @@ pub mod appointments;
 pub mod assessments;
 pub mod audit;
 pub mod bulk;
+pub mod chart_overview;
 pub mod collaterals;
 pub mod confidentiality;
 pub mod crypto;

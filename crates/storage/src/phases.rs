@@ -812,6 +812,18 @@ async fn standing(tx: &mut Transaction<'static, Any>, patient_id: i64) -> Result
     }))
 }
 
+/// The name of the patient's current phase and the day it began (the chart overview's line).
+pub(crate) async fn current_phase_in(
+    tx: &mut Transaction<'static, Any>,
+    patient_id: i64,
+) -> Result<Option<(String, Day)>> {
+    Ok(standing(tx, patient_id).await?.and_then(|s| {
+        s.phases
+            .get(s.index)
+            .map(|p| (p.name.clone(), Day(s.since)))
+    }))
+}
+
 impl Store {
     fn decision_from_row(&self, row: DecisionRow) -> Result<PhaseDecision> {
         let snapshot: RecommendationSnapshot =

@@ -15,7 +15,7 @@ use trellis_domain::schedule::attendance::{Attendance, AttendanceStatus};
 use trellis_domain::schedule::curriculum::{Curriculum, Topic};
 use trellis_domain::schedule::hours::{
     care_weeks, service_hours, week_start, CareWeek, DayEligibility, HoursPolicy, HoursStatus,
-    ServiceRecord, ServiceType,
+    ServiceHours, ServiceRecord, ServiceType, WeekStanding,
 };
 use trellis_domain::schedule::track::{expand_sessions, Track, WeeklySlot};
 use trellis_domain::schedule::zone::SiteZone;
@@ -1005,23 +1005,7 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        let program: Option<(String, f64, String, Day)> = sqlx::query_as(
-            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.admitted_on
-             FROM episodes e JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
-             WHERE e.patient_id = $1 AND e.status = 'open'",
-        )
-        .bind(patient_id)
-        .fetch_optional(self.reader())
-        .await?;
-        let zone_name = match &program {
-            Some((tz, _, _, _)) => tz.clone(),
-            None => self.site_timezone_of_patient(patient_id).await?,
-        };
-        let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let policy = program
-            .as_ref()
-            .map(|(_, hours, level, _)| program_policy(*hours, level))
-            .transpose()?;
+        let (zone, policy, in_care_since) = self.hours_setting(patient_id).await?;
         let first_week = week_start(today)
             .ok()
             .and_then(|m| m.checked_sub_days(Days::new(7 * u64::from(weeks.saturating_sub(1)))))
@@ -1048,19 +1032,8 @@ impl Store {
             .into_iter()
             .map(|(_, r)| r),
         );
-        let hours =
-            service_hours(&records, zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let shown_policy = policy.unwrap_or(HoursPolicy {
-            weekly_minimum_minutes: 0,
-            weekly_ceiling_minutes: None,
-            per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
-        });
-        // Without an open episode no week is in care, so none is judged.
-        let in_care_since = program
-            .as_ref()
-            .map_or(NaiveDate::MAX, |(_, _, _, admitted)| admitted.0);
-        let weeks = care_weeks(&hours, &shown_policy, in_care_since, today, weeks)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (hours, shown_policy, weeks) =
+            judge_weeks(&records, zone, policy.as_ref(), in_care_since, today, weeks)?;
         let mut days = hours.per_diem_days(&shown_policy);
         days.retain(|d| d.date >= first_week);
         days.reverse();
@@ -1088,6 +1061,36 @@ impl Store {
             days,
             coverage,
         })
+    }
+
+    /// What the hours rules need about a patient: the site's time zone, the open program's
+    /// weekly range (none without an open episode) and the day care began (none: `MAX`).
+    pub(crate) async fn hours_setting(
+        &self,
+        patient_id: i64,
+    ) -> Result<(SiteZone, Option<HoursPolicy>, NaiveDate)> {
+        let program: Option<(String, f64, String, Day)> = sqlx::query_as(
+            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.admitted_on
+             FROM episodes e JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
+             WHERE e.patient_id = $1 AND e.status = 'open'",
+        )
+        .bind(patient_id)
+        .fetch_optional(self.reader())
+        .await?;
+        let zone_name = match &program {
+            Some((tz, _, _, _)) => tz.clone(),
+            None => self.site_timezone_of_patient(patient_id).await?,
+        };
+        let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let policy = program
+            .as_ref()
+            .map(|(_, hours, level, _)| program_policy(*hours, level))
+            .transpose()?;
+        // Without an open episode no week is in care, so none is judged.
+        let in_care_since = program
+            .as_ref()
+            .map_or(NaiveDate::MAX, |(_, _, _, admitted)| admitted.0);
+        Ok((zone, policy, in_care_since))
     }
 
     async fn site_timezone_of_patient(&self, patient_id: i64) -> Result<String> {
@@ -1179,7 +1182,8 @@ impl Store {
             SiteZone::parse(&site.timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let user_id = grant.actor().staff_id()?;
         let sql = format!(
-            "SELECT p.id, {PATIENT_NAME}, pr.name, pr.weekly_minimum_hours, pr.level_of_care
+            "SELECT p.id, {PATIENT_NAME}, pr.name, pr.weekly_minimum_hours, pr.level_of_care,
+                 e.admitted_on
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id
              WHERE e.status = 'open' AND e.site_id = $1 AND e.admitted_on <= $2 AND {}
@@ -1189,7 +1193,7 @@ impl Store {
         let week_end = week
             .checked_add_days(Days::new(7))
             .ok_or(StoreError::invalid("week", "out of range"))?;
-        let patients: Vec<(i64, String, String, f64, String)> = sqlx::query_as(&sql)
+        let patients: Vec<(i64, String, String, f64, String, Day)> = sqlx::query_as(&sql)
             .bind(site_id)
             .bind(Day(week_end))
             .bind(user_id)
@@ -1230,13 +1234,21 @@ impl Store {
             by_patient.entry(patient_id).or_default().push(record);
         }
         let mut alerts = Vec::new();
-        for (patient_id, patient_name, program_name, hours, level) in patients {
+        for (patient_id, patient_name, program_name, hours, level, admitted_on) in patients {
             let policy = program_policy(hours, &level)?;
             let records = by_patient.remove(&patient_id).unwrap_or_default();
-            let totals =
-                service_hours(&records, zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let minutes = totals.week_minutes(week);
-            let status = policy.classify(minutes);
+            // The Schedule tab's rule: a week that began before admission is not judged (a part
+            // week always looks short). Judged as if it had ended, so this week shows "so far".
+            let (_, _, judged) =
+                judge_weeks(&records, zone, Some(&policy), admitted_on.0, week_end, 2)?;
+            let Some(CareWeek {
+                minutes,
+                standing: WeekStanding::Judged(status),
+                ..
+            }) = judged.first().copied()
+            else {
+                continue;
+            };
             if status != HoursStatus::Within {
                 alerts.push(HoursAlert {
                     patient_id,
@@ -1264,6 +1276,28 @@ impl Store {
         .await?;
         Ok(alerts)
     }
+}
+
+/// The one judgement of weekly hours every page shows (the Schedule tab, the chart overview):
+/// `weeks` weeks up to `today` by the domain's `care_weeks`, with the policy it applied (no
+/// minimum without an open episode).
+pub(crate) fn judge_weeks(
+    records: &[ServiceRecord],
+    zone: SiteZone,
+    policy: Option<&HoursPolicy>,
+    in_care_since: NaiveDate,
+    today: NaiveDate,
+    weeks: u32,
+) -> Result<(ServiceHours, HoursPolicy, Vec<CareWeek>)> {
+    let hours = service_hours(records, zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let shown_policy = policy.cloned().unwrap_or(HoursPolicy {
+        weekly_minimum_minutes: 0,
+        weekly_ceiling_minutes: None,
+        per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
+    });
+    let weeks = care_weeks(&hours, &shown_policy, in_care_since, today, weeks)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok((hours, shown_policy, weeks))
 }
 
 /// The program's weekly minimum with the ceiling of its level of care (IOP: below 20 h).

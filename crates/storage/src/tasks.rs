@@ -90,7 +90,7 @@ pub struct NewTask<'a> {
     pub due_on: Option<Day>,
 }
 
-const TASK_SELECT: &str = "SELECT t.id, t.patient_id,
+pub(crate) const TASK_SELECT: &str = "SELECT t.id, t.patient_id,
     COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name AS patient_name,
     t.flag_id, t.kind, t.title, t.priority, t.assigned_to, t.assigned_role, t.due_on, t.created_at,
     t.completed_at, t.outcome

@@ -214,8 +214,13 @@ pub struct Goal {
 pub struct Problem {
     /// The problem as the clinician states it.
     pub text: String,
-    /// The ICD-10-CM code of the diagnosis it comes from, if any (normalised).
+    /// The ICD-10-CM code of the diagnosis it comes from, if any (normalised), as it was when
+    /// the version was written.
     pub diagnosis_code: Option<String>,
+    /// The diagnosis on the patient's list it comes from (set when written and read back; a
+    /// code alone is matched to the list, and one not on it is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis_id: Option<i64>,
     /// The assessment finding it comes from, if any.
     pub finding: Option<String>,
     /// Its goals.
@@ -568,6 +573,87 @@ impl Store {
         Ok(())
     }
 
+    /// Ties each problem that names a diagnosis to a row of the patient's own list: an id must
+    /// be one of theirs, a code alone must be on their list (active first). The code is then
+    /// the list's, so the plan and the list cannot disagree.
+    async fn link_diagnoses(&self, patient_id: i64, content: &mut PlanContent) -> Result<()> {
+        if content
+            .problems
+            .iter()
+            .all(|p| p.diagnosis_id.is_none() && p.diagnosis_code.is_none())
+        {
+            return Ok(());
+        }
+        let list: Vec<(i64, String, Option<Day>)> = sqlx::query_as(
+            "SELECT id, code, resolved_on FROM patient_diagnoses WHERE patient_id = $1
+             ORDER BY resolved_on IS NOT NULL, id",
+        )
+        .bind(patient_id)
+        .fetch_all(self.reader())
+        .await?;
+        let mut errors = Vec::new();
+        for (p, problem) in content.problems.iter_mut().enumerate() {
+            let place = format!("Problem {}", p + 1);
+            let found = match (problem.diagnosis_id, problem.diagnosis_code.as_deref()) {
+                (None, None) => continue,
+                (Some(id), _) => {
+                    let found = list.iter().find(|(d, _, _)| *d == id);
+                    if found.is_none() {
+                        errors.push(FieldError::new(
+                            "diagnosis_id",
+                            format!("{place}: choose a diagnosis from the patient's list"),
+                        ));
+                    }
+                    found
+                }
+                (None, Some(code)) => {
+                    let found = list.iter().find(|(_, c, _)| c == code);
+                    if found.is_none() {
+                        errors.push(FieldError::new(
+                            "diagnosis_code",
+                            format!(
+                                "{place}: {code} is not on the patient's diagnosis list; add it \
+                                 on the Assessment tab first"
+                            ),
+                        ));
+                    }
+                    found
+                }
+            };
+            if let Some((id, code, _)) = found {
+                problem.diagnosis_id = Some(*id);
+                problem.diagnosis_code = Some(code.clone());
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(errors))
+        }
+    }
+
+    async fn insert_problem_diagnoses(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        plan_id: i64,
+        content: &PlanContent,
+    ) -> Result<()> {
+        for (p, problem) in content.problems.iter().enumerate() {
+            if let Some(diagnosis_id) = problem.diagnosis_id {
+                sqlx::query(
+                    "INSERT INTO plan_problem_diagnoses (plan_id, problem_index, diagnosis_id)
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(plan_id)
+                .bind(p as i64)
+                .bind(diagnosis_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn insert_objectives(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -605,8 +691,10 @@ impl Store {
         content: &PlanContent,
     ) -> Result<PlanRef> {
         let author = grant.actor().staff_id()?;
-        let content = checked_content(content)?;
+        let mut content = checked_content(content)?;
         self.check_responsible_staff(&content).await?;
+        self.link_diagnoses(grant.patient_id(), &mut content)
+            .await?;
         let mut tx = self.begin().await?;
         let latest: Option<(i64, Option<Instant>)> = sqlx::query_as(
             "SELECT version, clinician_signed_at FROM treatment_plans WHERE patient_id = $1
@@ -643,6 +731,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         self.insert_objectives(&mut tx, id, &content).await?;
+        self.insert_problem_diagnoses(&mut tx, id, &content).await?;
         audit::append(
             &mut tx,
             grant.actor(),
@@ -716,8 +805,10 @@ impl Store {
         last_changed: Option<Instant>,
     ) -> Result<()> {
         grant.actor().staff_id()?;
-        let content = checked_content(content)?;
+        let mut content = checked_content(content)?;
         self.check_responsible_staff(&content).await?;
+        self.link_diagnoses(grant.patient_id(), &mut content)
+            .await?;
         let (id, signed) = self.plan_state(grant.patient_id(), version).await?;
         if signed {
             return Err(StoreError::Conflict(
@@ -752,6 +843,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         self.insert_objectives(&mut tx, id, &content).await?;
+        sqlx::query("DELETE FROM plan_problem_diagnoses WHERE plan_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        self.insert_problem_diagnoses(&mut tx, id, &content).await?;
         audit::append(
             &mut tx,
             grant.actor(),
@@ -782,7 +878,10 @@ impl Store {
     }
 
     /// Signs a draft version with the patient's and the clinician's typed signatures, locking
-    /// it; its review falls due after the program's review interval. Returns the due date.
+    /// it; its review falls due the program's review interval after `today`, the day of
+    /// signing. Returns the due date. A signing day more than a day back (a paper plan entered
+    /// late, the demo's history) is recorded at noon UTC of that day, so the signature and the
+    /// review date are counted from the same day.
     pub async fn sign_plan(
         &self,
         grant: &PatientGrant<can::WriteClinical>,
@@ -812,6 +911,16 @@ impl Store {
         .await?;
         let due = today + Duration::days(days.unwrap_or(DEFAULT_REVIEW_DAYS));
         let now = Instant::now();
+        // A day's leeway: the caller's local date may be behind the UTC date.
+        let now = if today < now.0.date_naive() - Duration::days(1) {
+            Instant(
+                today
+                    .and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
+                    .and_utc(),
+            )
+        } else {
+            now
+        };
         let changed = sqlx::query(
             "UPDATE treatment_plans SET patient_signature = $2, patient_signed_at = $3,
                  clinician_signature = $4, clinician_signed_by = $5, clinician_signed_at = $3,
@@ -934,6 +1043,12 @@ impl Store {
         .bind(row.id)
         .fetch_all(&mut *tx)
         .await?;
+        let linked: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT problem_index, diagnosis_id FROM plan_problem_diagnoses WHERE plan_id = $1",
+        )
+        .bind(row.id)
+        .fetch_all(&mut *tx)
+        .await?;
         audit::record(
             self,
             actor,
@@ -951,6 +1066,11 @@ impl Store {
         let mut content: PlanContent = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("plan content: {e}")))?;
         for (p, problem) in content.problems.iter_mut().enumerate() {
+            // The link table is the truth: a copied document carries no other patient's row.
+            problem.diagnosis_id = linked
+                .iter()
+                .find(|(pi, _)| *pi == p as i64)
+                .map(|(_, d)| *d);
             for (g, goal) in problem.goals.iter_mut().enumerate() {
                 for (o, objective) in goal.objectives.iter_mut().enumerate() {
                     let found = objectives.iter().find(|(_, pi, gi, oi, _)| {

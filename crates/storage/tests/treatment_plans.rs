@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
 use trellis_storage::access::can;
+use trellis_storage::assessments::NewDiagnosis;
 use trellis_storage::episodes::Admission;
 use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::testing::raw_strings;
@@ -41,6 +42,24 @@ async fn admitted(c: &Clinic, first: &str, last: &str) -> i64 {
         )
         .await
         .expect("admit");
+    // The plans below name F10.20, which must be on the patient's own list.
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    c.store
+        .add_diagnosis(
+            &write,
+            &NewDiagnosis {
+                code: "F10.20".into(),
+                primary: true,
+                ..NewDiagnosis::default()
+            },
+            today(),
+        )
+        .await
+        .expect("diagnosis");
     patient
 }
 
@@ -61,6 +80,7 @@ fn plan(c: &Clinic) -> PlanContent {
         problems: vec![Problem {
             text: "Alcohol use disorder, moderate: drinking daily after work".into(),
             diagnosis_code: Some("f10.20".into()),
+            diagnosis_id: None,
             finding: None,
             goals: vec![Goal {
                 text: "I want to stop drinking so I can be there for my kids".into(),
@@ -121,6 +141,9 @@ async fn a_signed_version_is_locked_and_due_for_review_after_the_program_interva
         draft.content.problems[0].diagnosis_code.as_deref(),
         Some("F10.20")
     );
+    // The typed code was matched to the row on the patient's list.
+    let listed = c.store.diagnoses(&read).await.expect("diagnoses");
+    assert_eq!(draft.content.problems[0].diagnosis_id, Some(listed[0].id));
     assert!(draft
         .content
         .objectives()
@@ -329,6 +352,29 @@ async fn bad_plans_and_signatures_are_refused_with_the_field_at_fault() {
     assert_eq!(
         field_of(c.store.write_plan(&write, &bad_code).await),
         "diagnosis_code"
+    );
+    // One truth per fact: a plan names only a diagnosis on the patient's own list.
+    let mut not_on_list = plan(&c);
+    not_on_list.problems[0].diagnosis_code = Some("F11.20".into());
+    assert_eq!(
+        field_of(c.store.write_plan(&write, &not_on_list).await),
+        "diagnosis_code"
+    );
+    let other = admitted(&c, "Omar", "Haddad").await;
+    let others: i64 = raw_strings(
+        &c.store,
+        &format!("SELECT CAST(id AS TEXT) FROM patient_diagnoses WHERE patient_id = {other}"),
+    )
+    .await
+    .expect("ids")[0]
+        .parse()
+        .expect("id");
+    let mut someone_elses = plan(&c);
+    someone_elses.problems[0].diagnosis_code = None;
+    someone_elses.problems[0].diagnosis_id = Some(others);
+    assert_eq!(
+        field_of(c.store.write_plan(&write, &someone_elses).await),
+        "diagnosis_id"
     );
     let mut no_frequency = plan(&c);
     no_frequency.problems[0].goals[0].objectives[0].interventions[0].frequency = String::new();

@@ -24,6 +24,7 @@ fn matrix_plan(staff_id: i64) -> PlanContent {
         problems: vec![Problem {
             text: "matrix problem".into(),
             diagnosis_code: None,
+            diagnosis_id: None,
             finding: None,
             goals: vec![Goal {
                 text: "matrix goal".into(),

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use trellis_domain::access::Role;
 use trellis_storage::access::can;
+use trellis_storage::assessments::NewDiagnosis;
 use trellis_storage::treatment_plans::PlanSignatures;
 
 fn target() -> String {
@@ -28,6 +29,34 @@ fn plan_body(staff_id: i64) -> Value {
             }]
         }]
     }]})
+}
+
+/// Puts F10.20 and F11.20 on Dana's diagnosis list (plans name only diagnoses on it); returns
+/// the F11.20 row's id.
+async fn diagnose(s: &TestServer) -> i64 {
+    let casey = actor(&s.users, "casey", Role::Counselor);
+    let write = s
+        .store
+        .patient_grant::<can::WriteClinical>(&casey, s.patient_id)
+        .await
+        .expect("grant");
+    let mut ids = Vec::new();
+    for code in ["F10.20", "F11.20"] {
+        ids.push(
+            s.store
+                .add_diagnosis(
+                    &write,
+                    &NewDiagnosis {
+                        code: code.into(),
+                        ..NewDiagnosis::default()
+                    },
+                    today(),
+                )
+                .await
+                .expect("diagnosis"),
+        );
+    }
+    ids[1]
 }
 
 async fn api(
@@ -55,15 +84,22 @@ fn field(body: &Value) -> &str {
 #[tokio::test]
 async fn counselor_writes_signs_revises_and_prints_a_plan_on_the_chart() {
     let s = start().await;
+    let opioid_dx = diagnose(&s).await;
     let b = s.browser("casey").await;
     let casey = s.users["casey"].to_string();
     let tab = format!("/patients/{}/treatment-plan", s.patient_id);
     let page = b.get(&tab).await.text().await.expect("text");
     assert!(page.contains("Write the treatment plan"));
+    // The form offers the patient's own diagnoses, not a box to type a code into.
+    assert!(
+        page.contains(&format!("<option value=\"{opioid_dx}\">F11.20")),
+        "{page}"
+    );
+    let opioid = opioid_dx.to_string();
     let t = target();
     let plan = [
         ("p0.text", "Opioid use disorder: daily use until admission"),
-        ("p0.code", "f11.20"),
+        ("p0.diagnosis", opioid.as_str()),
         ("p0.g0.text", "I want my life back"),
         ("p0.g0.o0.text", "Attend every IOP group for 4 weeks"),
         ("p0.g0.o0.target", t.as_str()),
@@ -128,6 +164,18 @@ async fn counselor_writes_signs_revises_and_prints_a_plan_on_the_chart() {
         .await
         .expect("text")
         .contains("choose a modality"));
+    // A diagnosis that is not one of the patient's is refused, naming the problem.
+    for bad_dx in ["abc", "999999"] {
+        let mut wrong = plan.to_vec();
+        wrong[1] = ("p0.diagnosis", bad_dx);
+        let bad = b.post(&v1, &wrong).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad_dx}");
+        assert!(bad
+            .text()
+            .await
+            .expect("text")
+            .contains("Problem 1: choose a diagnosis from the patient&#x27;s list"));
+    }
     let mut no_goal = plan.to_vec();
     no_goal[2] = ("p0.g0.text", "");
     let bad = b.post(&v1, &no_goal).await;
@@ -213,6 +261,7 @@ async fn counselor_writes_signs_revises_and_prints_a_plan_on_the_chart() {
 #[tokio::test]
 async fn the_api_writes_signs_and_refuses_bad_plans() {
     let s = start().await;
+    diagnose(&s).await;
     let token = s.token("casey").await;
     let casey = s.users["casey"];
     let plans = format!("/patients/{}/treatment-plans", s.patient_id);
@@ -324,6 +373,7 @@ async fn the_api_writes_signs_and_refuses_bad_plans() {
 #[tokio::test]
 async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() {
     let s = start().await;
+    diagnose(&s).await;
     let b = s.browser("casey").await;
     let unsigned = |html: &str| {
         html.split("id=\"caseload\"")
@@ -404,6 +454,7 @@ async fn the_counselors_dashboard_lists_patients_whose_plan_is_not_yet_signed() 
 #[tokio::test]
 async fn overdue_reviews_show_on_the_dashboard_and_the_chart() {
     let s = start().await;
+    diagnose(&s).await;
     let casey = actor(&s.users, "casey", Role::Counselor);
     let grant = s
         .store
@@ -458,6 +509,7 @@ async fn overdue_reviews_show_on_the_dashboard_and_the_chart() {
 #[tokio::test]
 async fn billing_and_front_desk_cannot_read_plans() {
     let s = start().await;
+    diagnose(&s).await;
     for user in ["bill", "fran"] {
         let token = s.token(user).await;
         let (status, _) = api(
@@ -481,6 +533,7 @@ async fn billing_and_front_desk_cannot_read_plans() {
 #[tokio::test]
 async fn administrators_set_a_programs_review_interval() {
     let s = start().await;
+    diagnose(&s).await;
     let b = s.browser("ada").await;
     let page = b
         .get("/admin/plan-reviews")

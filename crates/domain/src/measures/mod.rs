@@ -17,6 +17,7 @@ pub mod gad7;
 pub mod pcl5;
 pub mod phq9;
 mod result;
+mod trend;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -32,6 +33,7 @@ pub use change::{
 pub use error::MeasureError;
 pub use form::{AnswerOption, Asked, Form, FormItem};
 pub use result::{Band, Flag, MeasureScore, SafetyLevel, SafetySignal};
+pub use trend::{score_trend, ScoreTrend};
 
 /// A standard measure the program administers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -103,7 +103,11 @@ pub struct ProblemBody {
     #[serde(default)]
     #[schema(required = true)]
     pub text: String,
-    /// ICD-10-CM code of the diagnosis it comes from (e.g. F10.20), if any.
+    /// The diagnosis on the patient's list it comes from (its id), if any.
+    #[serde(default)]
+    pub diagnosis_id: Option<i64>,
+    /// ICD-10-CM code of the diagnosis it comes from (e.g. F10.20), if any, when no
+    /// `diagnosis_id` is given: it must be on the patient's diagnosis list.
     #[serde(default)]
     pub diagnosis_code: Option<String>,
     /// The assessment finding it comes from, if any.
@@ -184,6 +188,7 @@ impl PlanBody {
             problems.push(Problem {
                 text: problem.text,
                 diagnosis_code: problem.diagnosis_code,
+                diagnosis_id: problem.diagnosis_id,
                 finding: problem.finding,
                 goals,
             });
@@ -238,6 +243,8 @@ pub struct ProblemOut {
     pub text: String,
     /// ICD-10-CM code, normalised.
     pub diagnosis_code: Option<String>,
+    /// The diagnosis on the patient's list it comes from.
+    pub diagnosis_id: Option<i64>,
     /// Assessment finding.
     pub finding: Option<String>,
     /// Goals.
@@ -291,6 +298,7 @@ fn plan_dto(p: trellis_storage::treatment_plans::TreatmentPlan, today: NaiveDate
             .map(|problem| ProblemOut {
                 text: problem.text,
                 diagnosis_code: problem.diagnosis_code,
+                diagnosis_id: problem.diagnosis_id,
                 finding: problem.finding,
                 goals: problem
                     .goals

@@ -25,6 +25,7 @@ use trellis_storage::confidentiality::{
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::StoreError;
 
+use super::patients::ChartHeader;
 use super::{labelled, ChartTabs, LabelledError, Layout};
 use crate::error::AppError;
 use crate::forms;
@@ -166,8 +167,7 @@ struct ConsentsPage {
     layout: Layout,
     tabs: ChartTabs,
     patient_id: i64,
-    name: String,
-    mrn: String,
+    header: ChartHeader,
     consents: Vec<ConsentView>,
     can_manage: bool,
     can_disclose: bool,
@@ -298,7 +298,9 @@ async fn consents_page(
             .patient_grant::<can::ManageConsents>(&staff.actor, patient_id)
             .await?;
     }
-    let name = patient_heading(state, &staff.actor, patient_id).await?;
+    let header = super::patients::chart_data(state, &staff.actor, patient_id)
+        .await?
+        .header;
     let (records, collaterals) = if can_manage {
         let grant = state
             .store
@@ -322,8 +324,7 @@ async fn consents_page(
         layout: Layout::new(staff, "patients"),
         tabs: ChartTabs::new(staff.actor.role, patient_id, "consents"),
         patient_id,
-        name,
-        mrn: mrn(patient_id),
+        header,
         consents: records.iter().map(|r| consent_view(r, state)).collect(),
         can_manage,
         can_disclose,

@@ -5,6 +5,7 @@ mod admin;
 pub(crate) mod appointments;
 pub(crate) mod assessments;
 mod auth;
+mod chart_overview;
 mod check_in;
 mod confidentiality;
 mod dashboard;

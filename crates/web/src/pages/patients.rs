@@ -6,7 +6,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trellis_domain::access::{permits, Permission};
-use trellis_domain::care::{DischargeReason, LevelOfCare};
+use trellis_domain::care::{DischargeReason, EpisodeStatus, LevelOfCare};
 use trellis_domain::patient::{age_on, FieldError, Sex};
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::{Admission, Episode, REFERRAL_SOURCES};
@@ -59,10 +59,10 @@ fn patient_rows(
     rows.into_iter()
         .map(|r| {
             let status = match (r.episode_status.as_deref(), r.admitted_on) {
-                (Some("discharged"), _) => "Discharged",
-                (Some(_), Some(d)) if d.0 > today => "Admission pending",
-                (Some(_), _) => "In treatment",
-                (None, _) => "Registered",
+                (Some("discharged"), _) => "Discharged".to_owned(),
+                (Some(_), Some(d)) if d.0 > today => pending_status(d.0, today),
+                (Some(_), _) => "In treatment".to_owned(),
+                (None, _) => "Registered".to_owned(),
             };
             let first = r
                 .preferred_name
@@ -80,7 +80,7 @@ fn patient_rows(
                     .as_deref()
                     .map(view::level)
                     .unwrap_or_default(),
-                status: status.to_owned(),
+                status,
                 counselor: r.counselor_name.unwrap_or_default(),
                 flags: r.open_flags.unwrap_or_default(),
             }
@@ -343,15 +343,16 @@ pub struct ChartHeader {
     pub(crate) id: i64,
     /// Display name.
     pub(crate) name: String,
-    legal_name: Option<String>,
-    pronouns: Option<String>,
+    pub(super) legal_name: Option<String>,
+    pub(super) pronouns: Option<String>,
     pub(super) mrn: String,
-    dob: String,
-    age: i32,
-    program: Option<String>,
-    level: Option<String>,
-    counselor: Option<String>,
-    status: String,
+    pub(super) age: i32,
+    pub(super) program: Option<String>,
+    pub(super) level: Option<String>,
+    pub(super) counselor: Option<String>,
+    pub(super) status: String,
+    /// Whether the role reads flags (the count shows, even when none are open).
+    pub(super) shows_flags: bool,
     pub(super) flags: Vec<FlagView>,
 }
 
@@ -405,6 +406,8 @@ pub(super) struct ChartPage {
     pub(super) medications: Option<super::medications::MedicationsTab>,
     /// The Phase tab; the inner `None` when no phases apply.
     pub(super) phase: Option<Option<super::phases::PhaseTab>>,
+    /// The overview tab's summary.
+    overview: Option<super::chart_overview::OverviewTab>,
 }
 
 pub(crate) struct ChartData {
@@ -459,7 +462,6 @@ pub(crate) async fn chart_data(
         name: display,
         pronouns: patient.pronouns.clone(),
         mrn: mrn(patient.id),
-        dob: view::day(&patient.date_of_birth),
         age: age_on(patient.date_of_birth.0, today),
         program: current.map(|e| e.program_name.clone()),
         level: current
@@ -467,12 +469,13 @@ pub(crate) async fn chart_data(
             .map(|e| view::level(&e.current_level)),
         counselor: current.and_then(|e| e.primary_counselor_name.clone()),
         status: match current {
-            Some(e) => e.status_on(today).label().to_owned(),
+            Some(e) => episode_status(e, today),
             None if permits(actor.role, Permission::ReadEpisodes) => {
                 "Registered, not admitted".into()
             }
             None => "Registered".into(),
         },
+        shows_flags: permits(actor.role, Permission::ReadClinical),
         flags: flags
             .into_iter()
             .map(|f| FlagView {
@@ -486,6 +489,23 @@ pub(crate) async fn chart_data(
         episodes,
         header,
     })
+}
+
+/// "Admission pending, admits in 3 days": a future admission says when it starts.
+fn pending_status(admitted_on: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
+    format!(
+        "{}, {}",
+        EpisodeStatus::Pending.label(),
+        super::dashboard::cards::admits_in(admitted_on, today)
+    )
+}
+
+/// Where an episode stands today, in words.
+fn episode_status(e: &Episode, today: chrono::NaiveDate) -> String {
+    match e.status_on(today) {
+        EpisodeStatus::Pending => pending_status(e.admitted_on.0, today),
+        other => other.label().to_owned(),
+    }
 }
 
 fn or_dash(value: &Option<String>) -> String {
@@ -544,6 +564,7 @@ pub(super) fn chart_page(
         schedule: None,
         medications: None,
         phase: None,
+        overview: None,
     }
 }
 
@@ -598,7 +619,34 @@ pub async fn chart(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let data = chart_data(&state, &staff.actor, id).await?;
-    Ok(Html(chart_page(&staff, data, "overview", Vec::new(), None).render()?).into_response())
+    let today = state.today();
+    let care = data
+        .episodes
+        .iter()
+        .find(|e| e.is_open())
+        .map(|e| {
+            let mut facts = vec![
+                ("Level of care", view::level(&e.current_level)),
+                ("Site", e.site_name.clone()),
+            ];
+            facts.push(match e.status_on(today) {
+                EpisodeStatus::Pending => ("Admission", episode_status(e, today)),
+                _ => (
+                    "In care since",
+                    format!(
+                        "{} ({} weeks)",
+                        view::day(&e.admitted_on),
+                        (today - e.admitted_on.0).num_days() / 7
+                    ),
+                ),
+            });
+            facts
+        })
+        .unwrap_or_default();
+    let overview = super::chart_overview::overview(&state, &staff, id, care).await?;
+    let mut page = chart_page(&staff, data, "overview", Vec::new(), None);
+    page.overview = Some(overview);
+    Ok(Html(page.render()?).into_response())
 }
 
 /// The chart's episodes tab, with each episode's level-of-care history.
@@ -636,7 +684,7 @@ pub async fn episodes_tab(
             id: e.id,
             program: e.program_name.clone(),
             site: e.site_name.clone(),
-            status: e.status_on(today).label().to_owned(),
+            status: episode_status(e, today),
             admitted_on: view::day(&e.admitted_on),
             referral_source: e.referral_source.clone(),
             counselor: e

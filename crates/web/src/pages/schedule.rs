@@ -257,7 +257,11 @@ struct HoursPage {
     alerts: Vec<AlertView>,
 }
 
+/// How many weeks of hours the Schedule tab lists (the overview reads at least as many).
+pub const WEEKS_SHOWN: u32 = 6;
+
 /// Hours shown as "7.5 h".
+
 pub fn hours(minutes: u32) -> String {
     let h = f64::from(minutes) / 60.0;
     if minutes.is_multiple_of(60) {
@@ -606,7 +610,7 @@ pub async fn schedule_tab(
         .await?;
     let schedule = state
         .store
-        .patient_schedule(&grant, clinical.as_ref(), state.today(), 6)
+        .patient_schedule(&grant, clinical.as_ref(), state.today(), WEEKS_SHOWN)
         .await?;
     let tz = state.timezone;
     Ok(ScheduleTab {

@@ -162,7 +162,8 @@ pub struct ProblemRow {
     name: String,
     label: String,
     text: String,
-    code: String,
+    /// The chosen diagnosis's id ("" for none).
+    diagnosis: String,
     finding: String,
     goals: Vec<GoalRow>,
 }
@@ -173,8 +174,11 @@ fn content_values(content: &PlanContent) -> BTreeMap<String, String> {
     for (p, problem) in content.problems.iter().enumerate() {
         v.insert(format!("p{p}.text"), problem.text.clone());
         v.insert(
-            format!("p{p}.code"),
-            problem.diagnosis_code.clone().unwrap_or_default(),
+            format!("p{p}.diagnosis"),
+            problem
+                .diagnosis_id
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
         );
         v.insert(
             format!("p{p}.finding"),
@@ -235,7 +239,7 @@ fn form_rows(values: &BTreeMap<String, String>, me: i64) -> Vec<ProblemRow> {
             ProblemRow {
                 label: format!("Problem {}", p + 1),
                 text: get(values, &format!("{pn}.text")),
-                code: get(values, &format!("{pn}.code")),
+                diagnosis: get(values, &format!("{pn}.diagnosis")),
                 finding: get(values, &format!("{pn}.finding")),
                 goals: (0..goals)
                     .map(|g| {
@@ -401,11 +405,29 @@ pub fn parse_form(values: &BTreeMap<String, String>) -> Result<PlanContent, Vec<
                 objectives,
             });
         }
-        let code = get(values, &format!("{pn}.code"));
+        let diagnosis = get(values, &format!("{pn}.diagnosis"));
+        let diagnosis_id = match diagnosis.trim() {
+            "" => None,
+            d => {
+                let id = d.parse().ok();
+                if id.is_none() {
+                    errors.push(FieldError::new(
+                        "diagnosis_id",
+                        format!(
+                            "Problem {}: choose a diagnosis from the patient's list",
+                            p + 1
+                        ),
+                    ));
+                }
+                id
+            }
+        };
         let finding = get(values, &format!("{pn}.finding"));
         problems.push(Problem {
             text: get(values, &format!("{pn}.text")),
-            diagnosis_code: (!code.trim().is_empty()).then_some(code),
+            // The code comes from the patient's list when the store links the diagnosis.
+            diagnosis_code: None,
+            diagnosis_id,
             finding: (!finding.trim().is_empty()).then_some(finding),
             goals,
         });
@@ -439,6 +461,8 @@ struct PlanPage {
     modalities: Vec<(&'static str, &'static str)>,
     statuses: Vec<(&'static str, &'static str)>,
     staff: Vec<(String, String)>,
+    /// The patient's diagnoses a problem may come from: (id, "F10.20 Alcohol dependence…").
+    diagnoses: Vec<(String, String)>,
     versions: Vec<VersionRow>,
     errors: Vec<LabelledError>,
     sign_values: (String, String),
@@ -486,6 +510,23 @@ async fn render(
         .await?;
     let versions = state.store.plan_versions(&grant).await?;
     let names = staff_names(state).await?;
+    let diagnoses = state
+        .store
+        .diagnoses(&grant)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let resolved = if d.resolved_on.is_some() {
+                " (resolved)"
+            } else {
+                ""
+            };
+            (
+                d.id.to_string(),
+                format!("{} {}{resolved}", d.code, d.description),
+            )
+        })
+        .collect();
     let current = state.store.current_plan(&grant).await?;
     let draft = match versions.first() {
         Some(v) if v.clinician_signed_at.is_none() => {
@@ -521,6 +562,7 @@ async fn render(
             .into_iter()
             .map(|(id, name)| (id.to_string(), name))
             .collect(),
+        diagnoses,
         versions: versions
             .iter()
             .map(|v| VersionRow {

@@ -2,7 +2,7 @@
 //! full page. Every card is one round of queries however many patients it covers, and shows
 //! only what the role may see (front desk: schedule and names; billing: counts).
 
-mod cards;
+pub(crate) mod cards;
 
 use askama::Template;
 use axum::extract::State;
