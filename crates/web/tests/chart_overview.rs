@@ -567,12 +567,12 @@ async fn an_overdue_follow_up_call_is_marked_overdue_on_the_discharge_page_and_t
     )
     .await;
     let row = summary
-        .split("<tr>")
+        .split("<tr")
         .find(|r| r.contains("60-day"))
         .expect("the 60-day call");
     assert!(row.contains("badge overdue\">overdue"), "{row}");
     let later = summary
-        .split("<tr>")
+        .split("<tr")
         .find(|r| r.contains("90-day"))
         .expect("the 90-day call");
     assert!(!later.contains("overdue"), "{later}");
