@@ -174,7 +174,7 @@ async fn counselor_writes_signs_revises_and_prints_a_plan_on_the_chart() {
             .text()
             .await
             .expect("text")
-            .contains("Problem 1: choose a diagnosis from the patient&#x27;s list"));
+            .contains("Problem 1: choose a diagnosis from the patient"));
     }
     let mut no_goal = plan.to_vec();
     no_goal[2] = ("p0.g0.text", "");
