@@ -338,7 +338,7 @@ async fn register_warns_on_duplicates_then_admit_change_level_discharge() {
         .await;
     assert_eq!(discharge.status(), StatusCode::OK);
     let html = discharge.text().await.expect("text");
-    assert!(html.contains("Transferred to another program or facility (TEDS 4)"));
+    assert!(html.contains("Transferred to another program or facility"));
 }
 
 #[tokio::test]

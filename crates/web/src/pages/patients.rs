@@ -1189,7 +1189,7 @@ fn discharge_fields(form: &DischargeForm) -> Vec<FieldView> {
         .map(|r| {
             (
                 r.teds_code().to_string(),
-                format!("{} (TEDS {})", r.label(), r.teds_code()),
+                r.label().to_owned(),
             )
         })
         .collect();
