@@ -180,7 +180,7 @@ test('a bad id and an unknown page answer a friendly HTML page under the CSP; th
     assert.equal(await page.getByRole('navigation', { name: 'Main' }).count(), 0);
     const missing = await page.goto(`${t.base}/no-such-page`);
     assert.equal(missing.status(), 404);
-    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Page not found');
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Not found');
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.waitForURL(`${t.base}/dashboard`);
     const api = await page.request.get(`${t.base}/api/v1/patients/abc`);

@@ -243,7 +243,7 @@ fn friendly_title(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "That link is not valid",
         StatusCode::FORBIDDEN => "Not allowed",
-        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::NOT_FOUND => "Not found",
         StatusCode::METHOD_NOT_ALLOWED => "That page cannot be opened this way",
         StatusCode::CONFLICT => "This change cannot be made now",
         StatusCode::PAYLOAD_TOO_LARGE => "That is too large",

@@ -648,7 +648,7 @@ async fn admin_changes_a_role_and_the_change_applies_at_once() {
         .text()
         .await
         .expect("text");
-    assert!(audit.contains("set_assignments"));
+    assert!(audit.contains("Changed assignments"));
 }
 
 #[tokio::test]
