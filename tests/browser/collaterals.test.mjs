@@ -29,6 +29,7 @@ test('counselor adds a collateral contact, consents them, discloses to them and 
 
     // A consent naming the contact: the recipient wording is filled from the contact.
     const record = page.locator('section', { has: page.getByRole('heading', { name: 'Record a consent' }) });
+    await record.getByText('Record a new consent').click();
     await record.getByLabel('Attendance and participation').check();
     await record.getByLabel('Drug screen results').check();
     await record.getByLabel(/Names a collateral contact/).selectOption({ label: 'Riley Quinn, County Probation (Probation or parole officer)' });

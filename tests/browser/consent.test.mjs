@@ -26,6 +26,7 @@ test('counselor records a consent, makes a disclosure and finds it in the accoun
     assert.match(await page.locator('#refusal').innerText(), /Disclosure refused/);
 
     const record = page.locator('section', { has: page.getByRole('heading', { name: 'Record a consent' }) });
+    await record.getByText('Record a new consent').click();
     await record.getByLabel('Attendance and participation').check();
     await record.getByLabel('Drug screen results').check();
     await record.getByLabel('Name of the person or organisation').fill('Morgan Blake, County Probation');

@@ -36,6 +36,7 @@ test('counselor sees the criteria and promotes a patient to phase 2 from next Mo
     }
     await page.screenshot({ path: `${ARTIFACTS}phases-criteria.png`, fullPage: true });
 
+    await page.getByText('Record a phase decision').click();
     await page.getByLabel(/Promote to Phase 2/).check();
     const monday = await page.getByLabel(/^From/).inputValue();
     const day = new Date(`${monday}T12:00:00Z`);

@@ -216,7 +216,7 @@ pub struct FeedContent {
     pub events: Vec<FeedEvent>,
 }
 
-const APPOINTMENT_SELECT: &str = "SELECT a.id, a.patient_id,
+pub(crate) const APPOINTMENT_SELECT: &str = "SELECT a.id, a.patient_id,
     COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name AS patient_name,
     a.site_id, a.kind, a.clinician_id, u.display_name AS clinician_name, a.room_id,
     r.name AS room_name, a.telehealth, a.local_date, a.starts_at, a.ends_at, a.minutes, a.status,

@@ -591,6 +591,15 @@ impl Checkpoint {
     }
 }
 
+/// The audit page's further narrowing: one action, and rows older than a row id (the page).
+#[derive(Debug, Clone, Default)]
+pub struct AuditPage {
+    /// Only rows of this action ("read", "create", "search", ...).
+    pub action: Option<String>,
+    /// Only rows older than this row id (the next page starts after the last row shown).
+    pub before: Option<i64>,
+}
+
 /// Filters for the audit search page.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -788,6 +797,19 @@ impl Store {
         grant: &Grant<can::ReadAudit>,
         query: &AuditQuery,
     ) -> Result<Vec<AuditRow>> {
+        self.search_audit_page(grant, query, &AuditPage::default())
+            .await
+    }
+
+    /// One page of the audit search, newest first, narrowed to one action. Pages are keyed by
+    /// row id (`before`), not an offset: the log only grows, so an offset would shift under a
+    /// reader and make the database count past every earlier row.
+    pub async fn search_audit_page(
+        &self,
+        grant: &Grant<can::ReadAudit>,
+        query: &AuditQuery,
+        page: &AuditPage,
+    ) -> Result<Vec<AuditRow>> {
         record(
             self,
             grant.actor(),
@@ -806,12 +828,16 @@ impl Store {
                AND ($2 IS NULL OR username = $2)
                AND ($3 IS NULL OR at >= $3)
                AND ($4 IS NULL OR at < $4)
-             ORDER BY id DESC LIMIT $5",
+               AND ($5 IS NULL OR action = $5)
+               AND ($6 IS NULL OR id < $6)
+             ORDER BY id DESC LIMIT $7",
         )
         .bind(query.patient_id)
         .bind(&query.username)
         .bind(query.from)
         .bind(query.until)
+        .bind(&page.action)
+        .bind(page.before)
         .bind(query.limit.clamp(1, 1000))
         .fetch_all(self.reader())
         .await?;

@@ -33,6 +33,7 @@ pub mod tasks;
 pub mod testing;
 mod time;
 pub mod treatment_plans;
+pub mod week;
 
 pub use time::{Day, Flag, Instant};
 

@@ -15,7 +15,7 @@ use trellis_storage::access::{can, Actor};
 use trellis_storage::appointments::{BookingOutcome, NewAppointment};
 use trellis_storage::episodes::Admission;
 use trellis_storage::schedule::{NewRoom, NewTrack};
-use trellis_storage::{Instant, StoreError};
+use trellis_storage::{Day, Instant, StoreError};
 
 fn at(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).expect("time")
@@ -531,4 +531,44 @@ async fn booked_times_on_daylight_saving_nights_are_exact_or_refused() {
     assert_eq!(a.ends_at.0.to_rfc3339(), "2026-11-01T07:20:00+00:00");
     assert!(a.ends_at.0 > a.starts_at.0);
     assert_eq!(a.minutes, 170);
+}
+
+#[tokio::test]
+async fn a_site_week_holds_its_sessions_and_appointments_from_monday_to_sunday() {
+    let s = setup().await;
+    let store = &s.c.store;
+    let grant = store
+        .patient_grant::<can::ManageSchedule>(&s.front_desk, s.patient)
+        .await
+        .expect("grant");
+    for date in [(2026, 11, 3), (2026, 11, 10)] {
+        let BookingOutcome::Booked { .. } = store
+            .book_appointment(&grant, &appointment(&s, date, (10, 0), 60))
+            .await
+            .expect("book")
+        else {
+            panic!("book");
+        };
+    }
+    let read = store
+        .grant::<can::ReadSchedule>(&s.front_desk)
+        .expect("grant");
+    let week = store
+        .site_week(&read, s.c.site, day(2026, 11, 2))
+        .await
+        .expect("week");
+    // The evening track meets Monday and Wednesday; one appointment falls in this week.
+    let dates: Vec<_> = week.sessions.iter().map(|g| g.local_date).collect();
+    assert_eq!(dates, vec![Day(day(2026, 11, 2)), Day(day(2026, 11, 4))]);
+    assert_eq!(week.appointments.len(), 1);
+    assert_eq!(week.appointments[0].local_date, Day(day(2026, 11, 3)));
+    // A counselor outside the site's caseload sees the sessions but not the patient.
+    let other = staff(store, "otto", Role::Counselor).await;
+    let theirs = store.grant::<can::ReadSchedule>(&other).expect("grant");
+    let seen = store
+        .site_week(&theirs, s.c.site, day(2026, 11, 9))
+        .await
+        .expect("week");
+    assert_eq!(seen.sessions.len(), 2);
+    assert!(seen.appointments.is_empty());
 }

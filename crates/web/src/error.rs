@@ -236,7 +236,33 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: String,
     fields: Vec<FieldError>,
-    signed_in: bool,
+}
+
+/// The heading of an error page: what happened, in words rather than a status code.
+fn friendly_title(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "That link is not valid",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::METHOD_NOT_ALLOWED => "That page cannot be opened this way",
+        StatusCode::CONFLICT => "This change cannot be made now",
+        StatusCode::PAYLOAD_TOO_LARGE => "That is too large",
+        StatusCode::UNPROCESSABLE_ENTITY => "Some fields need attention",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "That did not work",
+    }
+}
+
+fn error_page(status: StatusCode, message: String, fields: Vec<FieldError>) -> Response {
+    let page = ErrorPage {
+        title: friendly_title(status),
+        message,
+        fields,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, "error").into_response(),
+    }
 }
 
 impl IntoResponse for AppError {
@@ -246,18 +272,36 @@ impl IntoResponse for AppError {
             return axum::response::Redirect::to("/login").into_response();
         }
         let status = self.status();
-        let page = ErrorPage {
-            title: status.canonical_reason().unwrap_or("Error"),
-            message: self.to_string(),
-            fields: match self {
-                AppError::Invalid(f) => f,
-                _ => Vec::new(),
-            },
-            signed_in: true,
+        let message = self.to_string();
+        let fields = match self {
+            AppError::Invalid(f) => f,
+            _ => Vec::new(),
         };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, "error").into_response(),
-        }
+        error_page(status, message, fields)
     }
+}
+
+/// Turns the framework's plain-text refusals of page requests (an id in the path that is not a
+/// number, a form that cannot be read, a method the page does not take) into the same HTML
+/// error page as every other error. The API keeps its JSON errors.
+pub async fn friendly_pages(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_page = !req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !is_page || !status.is_client_error() || !plain {
+        return response;
+    }
+    let message = match status {
+        StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => {
+            "The address does not name a record Trellis knows. Check the link, or find the record from the patient list."
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "This address takes a form, not a visit. Go back and use the page's button.",
+        _ => "Trellis could not read that request. Go back, reload the page and try again.",
+    };
+    error_page(status, message.to_owned(), Vec::new())
 }

@@ -63,6 +63,7 @@ pub fn layers(routes: Router<AppState>, state: AppState) -> Router<AppState> {
         .then(|| header(header::STRICT_TRANSPORT_SECURITY, HSTS));
     routes
         .fallback(not_found)
+        .layer(middleware::from_fn(crate::error::friendly_pages))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn_with_state(

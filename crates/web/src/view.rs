@@ -23,9 +23,96 @@ pub fn level(code: &str) -> String {
         .unwrap_or_else(|_| code.to_owned())
 }
 
-/// A TEDS discharge reason code with its label.
+/// A TEDS discharge reason code as staff read it (the code itself is for the state report,
+/// not the page).
 pub fn discharge_reason(code: Option<i64>) -> String {
     code.and_then(|c| DischargeReason::from_teds_code(c).ok())
-        .map(|r| format!("{} (TEDS {})", r.label(), r.teds_code()))
+        .map(|r| r.label().to_owned())
         .unwrap_or_default()
+}
+
+/// A role code as staff read it, e.g. "clinical_director" → "Clinical director".
+pub fn role(code: &str) -> String {
+    code.parse::<trellis_domain::access::Role>()
+        .map(|r| r.label().to_owned())
+        .unwrap_or_else(|_| words(code))
+}
+
+/// The actions the audit page filters by, with what staff call them.
+pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
+    ("read", "Viewed"),
+    ("search", "Searched"),
+    ("create", "Created"),
+    ("update", "Changed"),
+    ("sign", "Signed"),
+    ("cosign", "Co-signed"),
+    ("delete", "Deleted"),
+    ("revoke", "Revoked"),
+    ("cancel", "Cancelled"),
+    ("admit", "Admitted"),
+    ("discharge", "Discharged"),
+    ("change_level", "Changed level of care"),
+    ("disclose", "Disclosed"),
+    ("disclosure_refused", "Disclosure refused"),
+    ("break_glass", "Emergency access"),
+    ("access_denied", "Access refused"),
+    ("login", "Signed in"),
+    ("logout", "Signed out"),
+    ("login_failed", "Sign-in failed"),
+    ("mfa_failed", "Second factor failed"),
+    ("record_attendance", "Recorded attendance"),
+    ("raise_flag", "Raised a flag"),
+    ("set_password", "Set a password"),
+    ("change_password", "Changed own password"),
+    ("set_assignments", "Changed assignments"),
+    ("propose_role", "Proposed a role"),
+    ("phase_decision", "Decided a phase"),
+];
+
+/// An audit action as staff read it, e.g. "read" → "Viewed".
+pub fn audit_action(code: &str) -> String {
+    AUDIT_ACTIONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, label)| (*label).to_owned())
+        .unwrap_or_else(|| words(code))
+}
+
+/// A kind of record as staff read it, e.g. "progress_note" → "Progress note".
+pub fn record_kind(code: &str) -> String {
+    match code {
+        "intake_assessment" => "Intake assessment".to_owned(),
+        "patient_list" => "Patient list".to_owned(),
+        "site_week" => "Week schedule".to_owned(),
+        "staff_sessions" => "Staff sign-in sessions".to_owned(),
+        "api_token" => "API token".to_owned(),
+        "user" => "Staff account".to_owned(),
+        _ => words(code),
+    }
+}
+
+/// A snake_case code in words with a capital, the fallback for codes without a label.
+fn words(code: &str) -> String {
+    let spaced = code.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(role("clinical_director"), "Clinical director");
+        assert_eq!(role("peer_specialist"), "Peer support specialist");
+        assert_eq!(audit_action("read"), "Viewed");
+        assert_eq!(audit_action("key_chain"), "Key chain");
+        assert_eq!(record_kind("progress_note"), "Progress note");
+        assert_eq!(record_kind("user"), "Staff account");
+        assert_eq!(discharge_reason(Some(1)), "Treatment completed");
+    }
 }

@@ -350,6 +350,7 @@ const PAGES: &[Row] = &[
     ("POST", "/assessments/{assessment}/placement", Rule::Patient(P::WriteClinical),  Allowed::Invalid),
     ("POST", "/patients/{patient}/diagnoses",    Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("POST", "/diagnoses/{diagnosis}/resolve",   Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/schedule/week",                   Rule::Role(P::ReadSchedule),         Allowed::Success),
 ];
 
 /// One staff member per role (casey for the counselor).

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use trellis_domain::access::Role;
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
-use trellis_storage::audit::AuditQuery;
+use trellis_storage::audit::{AuditPage, AuditQuery};
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::staff::{NewStaff, RoleChange};
 use trellis_storage::{Instant, StoreError};
@@ -413,17 +413,26 @@ pub struct AuditView {
 
 #[derive(Template)]
 #[template(path = "audit.html")]
-struct AuditPage {
+struct AuditLogPage {
     layout: Layout,
     patient: String,
     username: String,
     from: String,
     to: String,
+    action: String,
+    actions: &'static [(&'static str, &'static str)],
     error: Option<String>,
     verification: Option<(bool, String)>,
     rows: Vec<AuditView>,
     timezone: String,
+    /// The query string of the next (older) page, when there may be one.
+    older: Option<String>,
+    /// Whether this is a later page (so a link back to the newest is useful).
+    paged: bool,
 }
+
+/// Rows on one page of the audit log.
+const AUDIT_PAGE: usize = 100;
 
 /// Audit search filters (no patient names: patients are found by MRN).
 #[derive(Deserialize, Default)]
@@ -436,6 +445,12 @@ pub struct AuditFilters {
     from: String,
     #[serde(default)]
     to: String,
+    /// One action only ("read", "create", ...); blank for all.
+    #[serde(default)]
+    action: String,
+    /// The page: rows older than this row number.
+    #[serde(default)]
+    before: String,
 }
 
 fn day_start(state: &AppState, day: NaiveDate) -> Option<Instant> {
@@ -452,7 +467,7 @@ async fn audit_page(
     staff: &Staff,
     filters: AuditFilters,
     verification: Option<(bool, String)>,
-) -> Result<AuditPage, AppError> {
+) -> Result<AuditLogPage, AppError> {
     let grant = state.store.grant::<can::ReadAudit>(&staff.actor)?;
     let mut error = None;
     let patient_id = match filters.patient.trim() {
@@ -476,10 +491,24 @@ async fn audit_page(
     let from = parse_day(&filters.from, &mut error).and_then(|d| day_start(state, d));
     let until =
         parse_day(&filters.to, &mut error).and_then(|d| day_start(state, d + Duration::days(1)));
+    let action = filters.action.trim().to_owned();
+    if !action.is_empty() && !view::AUDIT_ACTIONS.iter().any(|(code, _)| *code == action) {
+        error = Some("Choose an action from the list".to_owned());
+    }
+    let before = match filters.before.trim() {
+        "" => None,
+        b => match b.parse::<i64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                error = Some("The page asked for is not a row number".to_owned());
+                None
+            }
+        },
+    };
     let rows = if error.is_none() {
         state
             .store
-            .search_audit(
+            .search_audit_page(
                 &grant,
                 &AuditQuery {
                     patient_id,
@@ -487,14 +516,30 @@ async fn audit_page(
                         .filter(|u| !u.is_empty()),
                     from,
                     until,
-                    limit: 500,
+                    limit: i64::try_from(AUDIT_PAGE).unwrap_or(100),
+                },
+                &AuditPage {
+                    action: Some(action.clone()).filter(|a| !a.is_empty()),
+                    before,
                 },
             )
             .await?
     } else {
         Vec::new()
     };
-    Ok(AuditPage {
+    let older = match rows.last() {
+        Some(last) if rows.len() == AUDIT_PAGE => serde_urlencoded::to_string([
+            ("patient", filters.patient.trim()),
+            ("username", filters.username.trim()),
+            ("from", filters.from.trim()),
+            ("to", filters.to.trim()),
+            ("action", action.as_str()),
+            ("before", &last.id.to_string()),
+        ])
+        .ok(),
+        _ => None,
+    };
+    Ok(AuditLogPage {
         layout: Layout::new(staff, "audit"),
         rows: rows
             .into_iter()
@@ -502,11 +547,11 @@ async fn audit_page(
                 id: r.id,
                 at: view::local_time(&r.at, state.timezone),
                 username: r.username,
-                role: r.role,
-                action: r.action,
+                role: view::role(&r.role),
+                action: view::audit_action(&r.action),
                 record: match r.record_id {
-                    Some(id) => format!("{} {id}", r.record_type),
-                    None => r.record_type,
+                    Some(id) => format!("{} {id}", view::record_kind(&r.record_type)),
+                    None => view::record_kind(&r.record_type),
                 },
                 patient: r.patient_id.map(|p| (p, mrn(p))),
                 ip: r.ip.unwrap_or_default(),
@@ -517,9 +562,13 @@ async fn audit_page(
         username: filters.username,
         from: filters.from,
         to: filters.to,
+        action,
+        actions: view::AUDIT_ACTIONS,
         error,
         verification,
         timezone: state.timezone.name().to_owned(),
+        older,
+        paged: before.is_some(),
     })
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod schedule;
 mod tasks;
 mod treatment_plans;
 mod trends;
+mod week;
 
 pub(crate) use discharge::{parse_aftercare, parse_outcome};
 pub use measures::DUE_HORIZON_DAYS;
@@ -157,6 +158,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/calendar/{file}", get(appointments::feed))
         .route("/schedule/day-sheet", get(schedule::day_sheet))
+        .route("/schedule/week", get(week::page))
         .route("/schedule/sessions/{id}/attendance", post(schedule::mark))
         .route(
             "/schedule/sessions/{id}/check-in",
@@ -328,6 +330,8 @@ pub struct Layout {
     pub can_write_clinical: bool,
     /// Whether to show Outcomes.
     pub can_read_outcomes: bool,
+    /// Whether to show the patient search in the header.
+    pub can_search_patients: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
     /// A confirmation for the page's live region (after a save without JavaScript).
@@ -349,6 +353,7 @@ impl Layout {
             can_break_glass: permits(role, Permission::BreakGlass),
             can_write_clinical: permits(role, Permission::WriteClinical),
             can_read_outcomes: permits(role, Permission::ReadOutcomes),
+            can_search_patients: permits(role, Permission::ReadDemographics),
             section,
             notice: None,
         }

@@ -1234,12 +1234,7 @@ pub struct DischargeForm {
 fn discharge_fields(form: &DischargeForm) -> Vec<FieldView> {
     let mut reasons: Vec<(String, String)> = DischargeReason::ALL
         .iter()
-        .map(|r| {
-            (
-                r.teds_code().to_string(),
-                format!("{} (TEDS {})", r.label(), r.teds_code()),
-            )
-        })
+        .map(|r| (r.teds_code().to_string(), r.label().to_owned()))
         .collect();
     reasons.insert(0, (String::new(), "Choose…".into()));
     let mut note = FieldView::new("note", "Note", "textarea", form.note.clone());
