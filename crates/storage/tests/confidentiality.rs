@@ -1125,7 +1125,14 @@ async fn a_collateral_receives_exactly_what_an_active_consent_allows() {
 
     // Revoked: nothing more.
     c.store
-        .revoke_consent(&grant, consent)
+        .revoke_consent(
+            &grant,
+            consent,
+            &WrittenRevocation {
+                received_on: today(),
+                text: "I revoke it.".into(),
+            },
+        )
         .await
         .expect("revoke");
     let list = c.store.collaterals(&grant).await.expect("list");
