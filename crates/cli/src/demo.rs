@@ -18,7 +18,9 @@ use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::collaterals::NewCollateral;
-use trellis_storage::confidentiality::{DisclosureInput, EmergencyAccess, NewConsent};
+use trellis_storage::confidentiality::{
+    DisclosureInput, EmergencyAccess, NewConsent, WrittenRevocation,
+};
 use trellis_storage::episodes::{Admission, REFERRAL_SOURCES};
 use trellis_storage::measures::NewMeasure;
 use trellis_storage::medications::{NewDrugScreen, NewMedication};
@@ -1274,7 +1276,16 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
                         },
                     )
                     .await?;
-                store.revoke_consent(&manage, consent).await?;
+                store
+                    .revoke_consent(
+                        &manage,
+                        consent,
+                        &WrittenRevocation {
+                            received_on: clinic_today(),
+                            text: "Please stop sharing my information with my employer.".into(),
+                        },
+                    )
+                    .await?;
             }
             2 => {
                 // A consent to the spouse for a family session that has since expired.

@@ -178,10 +178,12 @@ impl Store {
         // Emergency access (42 CFR 2.51) widens scope, never role, and only for reading: it opens
         // a record to treat the patient, not to disclose it, change consents or write. Every
         // grant made under it is written to the audit log marked "break_glass", so the privacy
-        // officer sees each read.
+        // officer sees each read. The one write it allows is recording what was disclosed in the
+        // emergency (§2.51(c)), which is the BreakGlass permission itself.
         let by_break_glass = role_ok
             && !in_scope
-            && P::PERMISSION.is_read()
+            && (P::PERMISSION.is_read()
+                || P::PERMISSION == trellis_domain::access::Permission::BreakGlass)
             && match actor.user_id {
                 Some(user_id) => self.has_break_glass(user_id, patient_id).await?,
                 None => false,

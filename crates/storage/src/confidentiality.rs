@@ -12,10 +12,11 @@ use sqlx::{Any, Transaction};
 use std::collections::BTreeSet;
 use trellis_domain::access::Role;
 use trellis_domain::consent::{
-    check_disclosure, validate_consent, validate_emergency_disclosure, Consent, ConsentElement,
-    ConsentId, ConsentProblem, ConsentStatus, DisclosureRefusal, DisclosureRequest,
-    EmergencyDisclosure, EmergencyGround, EmergencyRecordError, Expiry, InformationCategory,
-    NoticeForm, Purpose, Recipient, RecipientClass, Revocation, Signature,
+    check_disclosure, end_of_treatment, validate_consent, validate_emergency_disclosure,
+    validate_expiry_event, Consent, ConsentElement, ConsentId, ConsentProblem, ConsentStatus,
+    DisclosureRefusal, DisclosureRequest, EmergencyDisclosure, EmergencyGround,
+    EmergencyRecordError, Expiry, InformationCategory, NoticeForm, Purpose, Recipient,
+    RecipientClass, Revocation, Signature, NOTICE_VERSION,
 };
 use trellis_domain::patient::FieldError;
 use trellis_domain::schedule::zone::SiteZone;
@@ -29,8 +30,9 @@ const CONSENT_BODY: &str = "consents.body";
 const DISCLOSURE_RECIPIENT: &str = "disclosures.recipient";
 const DISCLOSURE_PACKET: &str = "disclosures.packet";
 const BREAK_GLASS_RECORD: &str = "break_glass.record";
+const REVOCATION_COPY: &str = "consents.revocation_copy";
 
-/// Setting key: the §2.32 statement attached to every consented disclosure.
+/// Setting key: which §2.32 statement (its code) is attached to every consented disclosure.
 pub const NOTICE_SETTING: &str = "part2.disclosure_notice";
 /// Setting key: how many minutes emergency access lasts.
 pub const BREAK_GLASS_MINUTES_SETTING: &str = "part2.break_glass_minutes";
@@ -91,6 +93,8 @@ pub struct ConsentRecord {
     pub recorded_by: String,
     /// The collateral contact it names, if linked to one.
     pub collateral_id: Option<i64>,
+    /// The patient's written revocation, once received.
+    pub written_revocation: Option<WrittenRevocation>,
 }
 
 /// A consent as loaded for decisions, with its record-keeping facts.
@@ -99,6 +103,16 @@ pub(crate) struct LoadedConsent {
     pub(crate) recorded_at: Instant,
     pub(crate) recorded_by: String,
     pub(crate) collateral_id: Option<i64>,
+    pub(crate) written_revocation: Option<WrittenRevocation>,
+}
+
+/// The patient's written revocation (§2.31(a)(6)), kept with the consent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WrittenRevocation {
+    /// The day the program received it.
+    pub received_on: NaiveDate,
+    /// Its text, as the patient wrote it (or a transcription of the signed copy).
+    pub text: String,
 }
 
 /// A request to disclose, from the disclosure form or the API.
@@ -136,6 +150,9 @@ pub struct Packet {
     pub notice: String,
     /// The consent's scope (§2.32: a copy or a clear explanation of its scope).
     pub consent_scope: String,
+    /// The rule text the notice reproduces (packets made before it was stamped have none).
+    #[serde(default)]
+    pub notice_version: String,
     /// For an emergency disclosure: the four §2.51 facts.
     pub emergency: Option<EmergencyDisclosure>,
 }
@@ -187,6 +204,23 @@ pub struct EmergencyAccess {
     pub recipient_facility: String,
     /// Nature of the emergency.
     pub nature: String,
+}
+
+/// A disclosure made in a medical emergency, recorded when it is made (§2.51(c)).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EmergencyDisclosureInput {
+    /// Medical emergency, declared disaster or FDA product error.
+    pub ground: EmergencyGround,
+    /// Medical personnel who received the information.
+    pub recipient_name: String,
+    /// Their facility.
+    pub recipient_facility: String,
+    /// The nature of the emergency: why the information was disclosed.
+    pub nature: String,
+    /// What was disclosed, by category (the record as it stands goes into the packet).
+    pub categories: BTreeSet<InformationCategory>,
+    /// What was said, in words (e.g. current medications and the last dose).
+    pub information: String,
 }
 
 /// One emergency access, for the privacy officer.
@@ -257,6 +291,7 @@ fn problem_errors(problems: Vec<ConsentProblem>) -> Vec<FieldError> {
                 ConsentProblem::OpenExpiryRequiresTpo
                 | ConsentProblem::ExpiresBeforeSigned { .. } => "expiry",
                 ConsentProblem::GenericRecipientRequiresTpo => "recipients",
+                ConsentProblem::StatementLacks { element, .. } => element_field(*element),
             };
             FieldError::new(field, p.to_string())
         })
@@ -297,6 +332,10 @@ type ConsentRow = (
     Option<Instant>,
     Option<String>,
     Option<i64>,
+    Option<Instant>,
+    Option<Instant>,
+    Option<crate::Day>,
+    Option<String>,
 );
 
 type DisclosureRow = (
@@ -339,32 +378,15 @@ impl Store {
         Ok(format!("{first} {last}"))
     }
 
-    /// When treatment ended, for "end of treatment" expiries: the last discharge, once no
-    /// episode is open.
-    async fn treatment_ended(&self, patient_id: i64) -> Result<Option<DateTime<Utc>>> {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM episodes WHERE patient_id = $1 AND status = 'open'",
+    /// The patient's discharge days, for "end of treatment" expiries.
+    async fn discharge_days(&self, patient_id: i64) -> Result<Vec<NaiveDate>> {
+        let days: Vec<crate::Day> = sqlx::query_scalar(
+            "SELECT discharged_on FROM episodes WHERE patient_id = $1 AND discharged_on IS NOT NULL",
         )
         .bind(patient_id)
-        .fetch_one(self.reader())
+        .fetch_all(self.reader())
         .await?;
-        if open > 0 {
-            return Ok(None);
-        }
-        let last: Option<crate::Day> = sqlx::query_scalar(
-            "SELECT discharged_on FROM episodes WHERE patient_id = $1 AND discharged_on IS NOT NULL
-             ORDER BY discharged_on DESC LIMIT 1",
-        )
-        .bind(patient_id)
-        .fetch_optional(self.reader())
-        .await?;
-        // A consent until the end of treatment covers the whole discharge day, on the site's
-        // calendar.
-        let Some(last) = last else {
-            return Ok(None);
-        };
-        let zone = SiteZone::from(self.patient_zone(patient_id).await?);
-        Ok(Some(zone.day_end(last.0)))
+        Ok(days.into_iter().map(|d| d.0).collect())
     }
 
     /// Loads a patient's consents with revocations and treatment end filled in (no audit row:
@@ -372,7 +394,8 @@ impl Store {
     pub(crate) async fn load_consents(&self, patient_id: i64) -> Result<Vec<LoadedConsent>> {
         let rows: Vec<ConsentRow> = sqlx::query_as(
             "SELECT c.id, c.body, c.recorded_at, u.display_name, c.revoked_at, r.display_name,
-                    c.collateral_id
+                    c.collateral_id, c.expiry_event_at, c.treatment_ended_at,
+                    c.revocation_received_on, c.revocation_copy
              FROM consents c JOIN users u ON u.id = c.recorded_by
              LEFT JOIN users r ON r.id = c.revoked_by
              WHERE c.patient_id = $1 ORDER BY c.id DESC",
@@ -380,30 +403,87 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        let ended = self.treatment_ended(patient_id).await?;
-        rows.into_iter()
-            .map(
-                |(id, body, recorded_at, recorded_by, revoked_at, revoked_by, collateral_id)| {
-                    let mut consent: Consent =
-                        serde_json::from_str(&self.open(CONSENT_BODY, &body)?)
-                            .map_err(|e| StoreError::Corrupt(format!("consent {id}: {e}")))?;
-                    consent.id = ConsentId(id);
-                    consent.revocation = revoked_at.map(|at| Revocation {
-                        revoked_at: at.0,
-                        recorded_by: revoked_by.unwrap_or_default(),
-                    });
-                    if let Some(Expiry::EndOfTreatment { ended_at }) = &mut consent.expiry {
-                        *ended_at = ended;
+        let discharges = self.discharge_days(patient_id).await?;
+        let mut loaded = Vec::with_capacity(rows.len());
+        for (
+            id,
+            body,
+            recorded_at,
+            recorded_by,
+            revoked_at,
+            revoked_by,
+            collateral_id,
+            event_at,
+            treatment_ended_at,
+            received_on,
+            copy,
+        ) in rows
+        {
+            let mut consent: Consent = serde_json::from_str(&self.open(CONSENT_BODY, &body)?)
+                .map_err(|e| StoreError::Corrupt(format!("consent {id}: {e}")))?;
+            consent.id = ConsentId(id);
+            consent.revocation = revoked_at.map(|at| Revocation {
+                revoked_at: at.0,
+                recorded_by: revoked_by.unwrap_or_default(),
+            });
+            let signed_on = consent.signed_on;
+            match &mut consent.expiry {
+                Some(Expiry::Event { occurred_at, .. }) => *occurred_at = event_at.map(|at| at.0),
+                Some(Expiry::EndOfTreatment { ended_at }) => {
+                    *ended_at = match treatment_ended_at {
+                        Some(at) => Some(at.0),
+                        None => {
+                            self.fix_end_of_treatment(patient_id, id, signed_on, &discharges)
+                                .await?
+                        }
                     }
-                    Ok(LoadedConsent {
-                        consent,
-                        recorded_at,
-                        recorded_by,
-                        collateral_id,
-                    })
-                },
-            )
-            .collect()
+                }
+                _ => {}
+            }
+            let written_revocation = match (received_on, copy) {
+                (Some(day), Some(sealed)) => Some(WrittenRevocation {
+                    received_on: day.0,
+                    text: self.open(REVOCATION_COPY, &sealed)?,
+                }),
+                _ => None,
+            };
+            loaded.push(LoadedConsent {
+                consent,
+                recorded_at,
+                recorded_by,
+                collateral_id,
+                written_revocation,
+            });
+        }
+        Ok(loaded)
+    }
+
+    /// Stores when an "end of treatment" consent ended, the first time a discharge on or after
+    /// signing is on file, so readmission never brings it back. A consent until the end of
+    /// treatment covers the whole discharge day, on the site's calendar.
+    async fn fix_end_of_treatment(
+        &self,
+        patient_id: i64,
+        consent_id: i64,
+        signed_on: Option<NaiveDate>,
+        discharges: &[NaiveDate],
+    ) -> Result<Option<DateTime<Utc>>> {
+        let Some(day) =
+            signed_on.and_then(|signed| end_of_treatment(signed, discharges.iter().copied()))
+        else {
+            return Ok(None);
+        };
+        let zone = SiteZone::from(self.patient_zone(patient_id).await?);
+        let ended = zone.day_end(day);
+        sqlx::query(
+            "UPDATE consents SET treatment_ended_at = $1
+             WHERE id = $2 AND treatment_ended_at IS NULL",
+        )
+        .bind(Instant(ended))
+        .bind(consent_id)
+        .execute(self.writer())
+        .await?;
+        Ok(Some(ended))
     }
 
     /// Records a signed consent after checking every §2.31 element (audited).
@@ -560,44 +640,70 @@ impl Store {
                 recorded_at: l.recorded_at,
                 recorded_by: l.recorded_by,
                 collateral_id: l.collateral_id,
+                written_revocation: l.written_revocation,
             })
             .collect())
     }
 
-    /// Records that the patient revoked a consent; it stops covering disclosures from now
-    /// (audited; the privacy officer sees it in the period report).
+    /// Records that the patient revoked a consent in writing, keeping the day it was received
+    /// and its text; it stops covering disclosures from now (audited; the privacy officer sees
+    /// it in the period report).
     pub async fn revoke_consent(
         &self,
         grant: &PatientGrant<can::ManageConsents>,
         consent_id: i64,
+        written: &WrittenRevocation,
     ) -> Result<()> {
         let by = grant.actor().staff_id()?;
-        let mut tx = self.begin().await?;
-        let found: Option<Option<Instant>> =
-            sqlx::query_scalar("SELECT revoked_at FROM consents WHERE id = $1 AND patient_id = $2")
-                .bind(consent_id)
-                .bind(grant.patient_id())
-                .fetch_optional(&mut *tx)
-                .await?;
-        match found {
-            None => return Err(StoreError::NotFound("consent")),
-            Some(Some(_)) => {
-                return Err(StoreError::Conflict(
-                    "this consent has already been revoked".into(),
-                ))
-            }
-            Some(None) => {}
+        let consent = self.patient_consent(grant.patient_id(), consent_id).await?;
+        let zone = self.patient_zone(grant.patient_id()).await?;
+        let today = Utc::now().with_timezone(&zone).date_naive();
+        let mut errors = Vec::new();
+        if written.received_on > today {
+            errors.push(FieldError::new("received_on", "cannot be in the future"));
         }
+        if let Some(signed) = consent.signed_on.filter(|s| written.received_on < *s) {
+            errors.push(FieldError::new(
+                "received_on",
+                format!("cannot be before the consent was signed ({signed})"),
+            ));
+        }
+        let text = written.text.trim();
+        if text.is_empty() {
+            errors.push(FieldError::new(
+                "revocation_text",
+                "copy the patient's written revocation",
+            ));
+        }
+        limit("revocation_text", text, 5000, &mut errors);
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        if consent.revocation.is_some() {
+            return Err(StoreError::Conflict(
+                "this consent has already been revoked".into(),
+            ));
+        }
+        let copy = self.seal(REVOCATION_COPY, text)?;
+        let mut tx = self.begin().await?;
         let now = Instant::now();
-        sqlx::query(
-            "UPDATE consents SET revoked_at = $1, revoked_by = $2, revocation_recorded_at = $1
-             WHERE id = $3",
+        let done = sqlx::query(
+            "UPDATE consents SET revoked_at = $1, revoked_by = $2, revocation_recorded_at = $1,
+                 revocation_received_on = $3, revocation_copy = $4
+             WHERE id = $5 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(by)
+        .bind(crate::Day(written.received_on))
+        .bind(copy)
         .bind(consent_id)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(
+                "this consent has already been revoked".into(),
+            ));
+        }
         audit::append(
             &mut tx,
             grant.actor(),
@@ -606,7 +712,69 @@ impl Store {
                 record_type: "consent",
                 record_id: Some(consent_id),
                 patient_id: Some(grant.patient_id()),
-                detail: String::new(),
+                detail: format!("written revocation received {}", written.received_on),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One of the patient's consents, as loaded for decisions.
+    async fn patient_consent(&self, patient_id: i64, consent_id: i64) -> Result<Consent> {
+        self.load_consents(patient_id)
+            .await?
+            .into_iter()
+            .find(|l| l.consent.id.0 == consent_id)
+            .map(|l| l.consent)
+            .ok_or(StoreError::NotFound("consent"))
+    }
+
+    /// Records that the event a consent expires on has happened (§2.31(a)(7)): from the start of
+    /// that day the consent covers nothing (audited).
+    pub async fn record_expiry_event(
+        &self,
+        grant: &PatientGrant<can::ManageConsents>,
+        consent_id: i64,
+        occurred_on: NaiveDate,
+    ) -> Result<()> {
+        let by = grant.actor().staff_id()?;
+        let consent = self.patient_consent(grant.patient_id(), consent_id).await?;
+        let zone = self.patient_zone(grant.patient_id()).await?;
+        let today = Utc::now().with_timezone(&zone).date_naive();
+        if let Err(problem) = validate_expiry_event(&consent, occurred_on, today) {
+            return Err(match problem {
+                trellis_domain::consent::ExpiryEventProblem::AlreadyRecorded => {
+                    StoreError::Conflict(problem.to_string())
+                }
+                _ => StoreError::invalid("occurred_on", problem.to_string()),
+            });
+        }
+        let at = SiteZone::from(zone).day_start(occurred_on);
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE consents SET expiry_event_at = $1, expiry_event_recorded_by = $2
+             WHERE id = $3 AND expiry_event_at IS NULL",
+        )
+        .bind(Instant(at))
+        .bind(by)
+        .bind(consent_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(
+                "the expiry event is already recorded".into(),
+            ));
+        }
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "expire",
+                record_type: "consent",
+                record_id: Some(consent_id),
+                patient_id: Some(grant.patient_id()),
+                detail: format!("expiry event on {occurred_on}"),
             },
         )
         .await?;
@@ -632,37 +800,34 @@ impl Store {
             .ok_or(StoreError::NotFound("disclosure"))
     }
 
-    /// The §2.32 statement attached to every consented disclosure (configured, or the default).
-    pub async fn disclosure_notice(&self) -> Result<String> {
+    /// Which §2.32 statement accompanies every consented disclosure (Statement 1 unless the
+    /// privacy officer chose Statement 2; any older free-text setting counts as Statement 1).
+    pub async fn disclosure_notice_form(&self) -> Result<NoticeForm> {
         Ok(self
             .setting(NOTICE_SETTING)
             .await?
-            .unwrap_or_else(|| NoticeForm::Long.default_text().to_owned()))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_default())
     }
 
-    /// Replaces the §2.32 statement (privacy officer or administrator; audited).
+    /// The §2.32 statement attached to every consented disclosure, word for word.
+    pub async fn disclosure_notice(&self) -> Result<&'static str> {
+        Ok(self.disclosure_notice_form().await?.text())
+    }
+
+    /// Chooses between the two §2.32 statements (privacy officer or administrator; audited).
     pub async fn set_disclosure_notice(
         &self,
         grant: &Grant<can::ReadAudit>,
-        text: &str,
+        form: NoticeForm,
     ) -> Result<()> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(StoreError::invalid("notice", "is required"));
-        }
-        if text.chars().count() > 5000 {
-            return Err(StoreError::invalid(
-                "notice",
-                "must be at most 5000 characters",
-            ));
-        }
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(NOTICE_SETTING)
-        .bind(text.to_owned())
+        .bind(form.code())
         .execute(&mut *tx)
         .await?;
         audit::append(
@@ -673,7 +838,7 @@ impl Store {
                 record_type: "setting",
                 record_id: None,
                 patient_id: None,
-                detail: NOTICE_SETTING.into(),
+                detail: format!("{NOTICE_SETTING} = {}", form.code()),
             },
         )
         .await?;
@@ -766,8 +931,9 @@ impl Store {
         let packet = Packet {
             patient_name: self.patient_legal_name(patient_id).await?,
             sections: self.packet_sections(patient_id, &input.categories).await?,
-            notice: self.disclosure_notice().await?,
+            notice: self.disclosure_notice().await?.to_owned(),
             consent_scope: found.scope_summary,
+            notice_version: NOTICE_VERSION.into(),
             emergency: None,
         };
         let mut tx = self.begin().await?;
@@ -1059,8 +1225,9 @@ impl Store {
     }
 
     /// Opens a patient's record in a bona fide emergency for someone outside its normal scope:
-    /// requires the reason and the four §2.51 facts, lasts the configured time, records the
-    /// emergency disclosure in the accounting and gives the privacy officer a task.
+    /// requires the reason and the §2.51 facts as expected, lasts the configured time and gives
+    /// the privacy officer a task. Opening is not disclosing: what is actually told to the
+    /// medical personnel is recorded when it is, by [`Store::record_emergency_disclosure`].
     /// Returns when access ends.
     pub async fn break_glass(
         &self,
@@ -1145,18 +1312,6 @@ impl Store {
         let expires = Instant(now + self.break_glass_duration().await?);
         let stored = serde_json::to_string(access)
             .map_err(|e| StoreError::Corrupt(format!("emergency access: {e}")))?;
-        let packet = Packet {
-            patient_name: self.patient_legal_name(patient_id).await?,
-            sections: Vec::new(),
-            notice: self.disclosure_notice().await?,
-            consent_scope: "No consent: medical emergency (42 CFR 2.51).".into(),
-            emergency: Some(record),
-        };
-        let recipient = format!(
-            "{} ({})",
-            access.recipient_name.trim(),
-            access.recipient_facility.trim()
-        );
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO break_glass (patient_id, user_id, record, started_at, expires_at)
@@ -1168,21 +1323,6 @@ impl Store {
         .bind(Instant(now))
         .bind(expires)
         .fetch_one(&mut *tx)
-        .await?;
-        self.insert_disclosure(
-            &mut tx,
-            NewDisclosureRow {
-                patient_id,
-                consent_id: None,
-                kind: "emergency",
-                purpose: "emergency",
-                categories: String::new(),
-                recipient: &recipient,
-                packet: &packet,
-                at: Instant(now),
-                by: user_id,
-            },
-        )
         .await?;
         open_task(
             &mut tx,
@@ -1213,6 +1353,137 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(expires)
+    }
+
+    /// Records a disclosure made in a medical emergency (§2.51(c)), at the moment it is made:
+    /// the recipient and their facility, who disclosed (the signed-in person), the date and time
+    /// (now), the nature of the emergency, and what was disclosed (the categories, as the record
+    /// stands, and what was said). It enters the accounting; the privacy officer gets a task.
+    pub async fn record_emergency_disclosure(
+        &self,
+        grant: &PatientGrant<can::BreakGlass>,
+        input: &EmergencyDisclosureInput,
+    ) -> Result<DisclosureRecord> {
+        let by = grant.actor().staff_id()?;
+        let patient_id = grant.patient_id();
+        let now = Utc::now();
+        let record = EmergencyDisclosure {
+            ground: input.ground,
+            recipient_name: input.recipient_name.trim().to_owned(),
+            recipient_facility: input.recipient_facility.trim().to_owned(),
+            disclosed_by: grant.actor().username.clone(),
+            disclosed_at: Some(now),
+            nature: input.nature.trim().to_owned(),
+        };
+        let mut errors = Vec::new();
+        limit("nature", &input.nature, 2000, &mut errors);
+        limit("recipient_name", &input.recipient_name, 300, &mut errors);
+        limit(
+            "recipient_facility",
+            &input.recipient_facility,
+            300,
+            &mut errors,
+        );
+        if let Err(problems) = validate_emergency_disclosure(&record) {
+            errors.extend(problems.into_iter().filter_map(|p| {
+                let field = match p {
+                    EmergencyRecordError::RecipientName => "recipient_name",
+                    EmergencyRecordError::RecipientFacility => "recipient_facility",
+                    EmergencyRecordError::Nature => "nature",
+                    // Filled in here, never by the form.
+                    EmergencyRecordError::DisclosedBy | EmergencyRecordError::DateTime => {
+                        return None
+                    }
+                };
+                Some(FieldError::new(field, p.to_string()))
+            }));
+        }
+        if input.categories.is_empty() && input.information.trim().is_empty() {
+            errors.push(FieldError::new(
+                "categories",
+                "say what was disclosed: choose the information or describe it",
+            ));
+        }
+        limit("information", &input.information, 2000, &mut errors);
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let mut sections = self.packet_sections(patient_id, &input.categories).await?;
+        if !input.information.trim().is_empty() {
+            sections.push(PacketSection {
+                heading: "Told to the medical personnel".into(),
+                lines: vec![input.information.trim().to_owned()],
+            });
+        }
+        let packet = Packet {
+            patient_name: self.patient_legal_name(patient_id).await?,
+            sections,
+            notice: self.disclosure_notice().await?.to_owned(),
+            consent_scope: "No consent: medical emergency (42 CFR 2.51).".into(),
+            notice_version: NOTICE_VERSION.into(),
+            emergency: Some(record),
+        };
+        let recipient = format!(
+            "{} ({})",
+            input.recipient_name.trim(),
+            input.recipient_facility.trim()
+        );
+        let mut tx = self.begin().await?;
+        let id = self
+            .insert_disclosure(
+                &mut tx,
+                NewDisclosureRow {
+                    patient_id,
+                    consent_id: None,
+                    kind: "emergency",
+                    purpose: "emergency",
+                    categories: category_codes(&input.categories),
+                    recipient: &recipient,
+                    packet: &packet,
+                    at: Instant(now),
+                    by,
+                },
+            )
+            .await?;
+        open_task(
+            &mut tx,
+            grant.actor(),
+            &NewTask {
+                patient_id: Some(patient_id),
+                flag_id: None,
+                kind: "emergency_disclosure_review",
+                title: "Review a disclosure made in a medical emergency (42 CFR 2.51)",
+                priority: "high",
+                assigned_to: None,
+                assigned_role: Some(Role::PrivacyOfficer),
+                due_on: None,
+            },
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "disclose",
+                record_type: "disclosure",
+                record_id: Some(id),
+                patient_id: Some(patient_id),
+                detail: format!(
+                    "emergency; categories {}",
+                    category_codes(&input.categories)
+                ),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let rows: Vec<DisclosureRow> =
+            sqlx::query_as(&format!("{DISCLOSURE_SELECT} WHERE d.id = $1"))
+                .bind(id)
+                .fetch_all(self.writer())
+                .await?;
+        self.disclosure_rows(rows)?
+            .pop()
+            .ok_or(StoreError::NotFound("disclosure"))
     }
 
     /// Whether the actor holds unexpired emergency access to the patient.

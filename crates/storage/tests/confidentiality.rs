@@ -6,14 +6,15 @@ use chrono::{Duration, NaiveDate, Utc};
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::consent::{
-    DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, Purpose, Recipient,
-    RecipientClass, DEFAULT_NOTICE_LONG, DEFAULT_REVOCATION_STATEMENT,
-    DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
+    DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, NoticeForm, Purpose,
+    Recipient, RecipientClass, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::confidentiality::{
-    DisclosureInput, DisclosureOutcome, EmergencyAccess, NewConsent,
+    DisclosureInput, DisclosureOutcome, EmergencyAccess, EmergencyDisclosureInput, NewConsent,
+    WrittenRevocation,
 };
 use trellis_storage::episodes::Admission;
 use trellis_storage::org::{NewProgram, NewSite};
@@ -287,28 +288,25 @@ async fn disclosure_under_a_matching_consent_carries_notice_and_scope_and_is_acc
         DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
     };
     assert_eq!(made.consent_id, Some(consent));
-    assert_eq!(made.packet.notice, DEFAULT_NOTICE_LONG);
+    assert_eq!(made.packet.notice, NOTICE_STATEMENT_1);
+    assert_eq!(made.packet.notice_version, NOTICE_VERSION);
     assert!(made.packet.consent_scope.contains("Jordan Lee"));
     assert!(made.packet.sections[0].lines[0].contains("Adult SUD IOP"));
 
-    // The privacy officer's notice text is used from then on.
+    // The privacy officer's choice of statement is used from then on.
     let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
     c.store
-        .set_disclosure_notice(
-            &po,
-            "42 CFR part 2 prohibits unauthorized use or disclosure of these records.",
-        )
+        .set_disclosure_notice(&po, NoticeForm::Short)
         .await
         .expect("set notice");
-    assert!(matches!(
-        c.store.set_disclosure_notice(&po, "  ").await,
-        Err(StoreError::Invalid(_))
-    ));
     let second = match disclose(&c, &to_probation()).await {
         DisclosureOutcome::Made(d) => d,
         DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
     };
-    assert!(second.packet.notice.starts_with("42 CFR part 2 prohibits"));
+    assert_eq!(
+        second.packet.notice,
+        "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+    );
 
     let grant = c
         .store
@@ -385,13 +383,20 @@ async fn expired_and_revoked_consents_cover_nothing() {
         .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
         .await
         .expect("grant");
-    c.store.revoke_consent(&grant, live).await.expect("revoke");
+    let written = WrittenRevocation {
+        received_on: today(),
+        text: "I take back my consent to tell probation about my treatment.".into(),
+    };
+    c.store
+        .revoke_consent(&grant, live, &written)
+        .await
+        .expect("revoke");
     assert!(matches!(
-        c.store.revoke_consent(&grant, live).await,
+        c.store.revoke_consent(&grant, live, &written).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        c.store.revoke_consent(&grant, 999_999).await,
+        c.store.revoke_consent(&grant, 999_999, &written).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -596,7 +601,7 @@ async fn break_the_glass_needs_a_reason_is_audited_notifies_and_expires() {
     .expect("tasks");
     assert_eq!(tasks, vec!["privacy_officer".to_owned()]);
 
-    // The emergency disclosure is in the accounting with the four §2.51 facts.
+    // Opening the record discloses nothing: the accounting stays empty until something is told.
     let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
     let report = c
         .store
@@ -604,15 +609,7 @@ async fn break_the_glass_needs_a_reason_is_audited_notifies_and_expires() {
         .await
         .expect("report");
     assert_eq!(report.break_glass.len(), 1);
-    let facts = report.disclosures[0]
-        .packet
-        .emergency
-        .as_ref()
-        .expect("emergency record");
-    assert_eq!(facts.recipient_facility, "St. Mary's Emergency Department");
-    assert_eq!(facts.disclosed_by, "olive");
-    assert!(facts.disclosed_at.is_some());
-    assert!(facts.nature.contains("overdose"));
+    assert!(report.disclosures.is_empty());
 
     // Expired access no longer opens the record.
     raw_execute(
@@ -725,29 +722,232 @@ async fn break_the_glass_duration_is_configurable() {
     assert!((13..=15).contains(&minutes), "{minutes}");
 }
 
-#[tokio::test]
-async fn end_of_treatment_consent_expires_at_discharge() {
-    let c = clinic().await;
-    record(&c, &tpo_consent()).await;
+async fn first_state(c: &Clinic) -> &'static str {
     let grant = c
         .store
         .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
         .await
         .expect("grant");
-    assert_eq!(
-        c.store.consents(&grant).await.expect("list")[0].state,
-        "active"
-    );
+    c.store.consents(&grant).await.expect("list")[0].state
+}
+
+#[tokio::test]
+async fn end_of_treatment_is_the_first_discharge_after_signing_and_stays_ended() {
+    let c = clinic().await;
+    record(&c, &tpo_consent()).await; // signed today
+    assert_eq!(first_state(&c).await, "active");
+    // An earlier discharge (before signing) is not the end of this consent's treatment.
     raw_execute(
         &c.store,
         "UPDATE episodes SET status = 'discharged', discharged_on = '2000-01-01'",
     )
     .await
+    .expect("old discharge");
+    assert_eq!(first_state(&c).await, "active");
+    raw_execute(
+        &c.store,
+        &format!("UPDATE episodes SET discharged_on = '{}'", today()),
+    )
+    .await
     .expect("discharge");
+    // Covered through the discharge day, then over: look from tomorrow by moving the stored
+    // end back a day (the rule reads the stored end, not the episodes, once it is fixed).
+    assert_eq!(first_state(&c).await, "active");
+    raw_execute(
+        &c.store,
+        &format!(
+            "UPDATE consents SET treatment_ended_at = '{}'",
+            (Utc::now() - Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ),
+    )
+    .await
+    .expect("move end back");
+    assert_eq!(first_state(&c).await, "expired");
+    // Readmitted: a new open episode does not bring the consent back.
+    raw_execute(
+        &c.store,
+        &format!(
+            "INSERT INTO episodes (patient_id, program_id, site_id, status, admitted_on,
+                 referral_source, primary_counselor_id, current_level, created_at, created_by)
+             SELECT patient_id, program_id, site_id, 'open', '{}', referral_source,
+                 primary_counselor_id, current_level, created_at, created_by FROM episodes",
+            today()
+        ),
+    )
+    .await
+    .expect("readmit");
+    assert_eq!(first_state(&c).await, "expired");
+}
+
+#[tokio::test]
+async fn an_expiry_event_is_recorded_audited_and_ends_the_consent() {
+    let c = clinic().await;
+    let mut on_event = probation_consent(today());
+    on_event.expiry = Some(Expiry::Event {
+        description: "the end of my probation".into(),
+        occurred_at: None,
+    });
+    let id = record(&c, &on_event).await;
+    let dated = record(&c, &probation_consent(today() + Duration::days(30))).await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let bad = [
+        (today() + Duration::days(1), "occurred_on"),
+        (today() - Duration::days(6), "occurred_on"),
+    ];
+    for (day, field) in bad {
+        let Err(StoreError::Invalid(errors)) = c.store.record_expiry_event(&grant, id, day).await
+        else {
+            panic!("expected invalid for {day}");
+        };
+        assert_eq!(errors[0].field, field);
+    }
+    assert!(matches!(
+        c.store.record_expiry_event(&grant, dated, today()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        c.store.record_expiry_event(&grant, 999_999, today()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    c.store
+        .record_expiry_event(&grant, id, today())
+        .await
+        .expect("record event");
+    assert!(matches!(
+        c.store.record_expiry_event(&grant, id, today()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let list = c.store.consents(&grant).await.expect("list");
+    let event = list.iter().find(|r| r.id == id).expect("consent");
+    assert_eq!(event.state, "expired");
+    assert!(matches!(
+        event.consent.expiry,
+        Some(Expiry::Event {
+            occurred_at: Some(_),
+            ..
+        })
+    ));
+    let audit = raw_strings(
+        &c.store,
+        &format!("SELECT action FROM audit_log WHERE record_type = 'consent' AND record_id = {id}"),
+    )
+    .await
+    .expect("audit");
+    assert!(audit.iter().any(|a| a == "expire"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn a_written_revocation_is_kept_with_its_date_and_text() {
+    let c = clinic().await;
+    let id = record(&c, &probation_consent(today() + Duration::days(30))).await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let bad = [
+        (today() + Duration::days(1), "In writing.", "received_on"),
+        (today() - Duration::days(6), "In writing.", "received_on"),
+        (today(), "  ", "revocation_text"),
+    ];
+    for (received_on, text, field) in bad {
+        let written = WrittenRevocation {
+            received_on,
+            text: text.into(),
+        };
+        let Err(StoreError::Invalid(errors)) = c.store.revoke_consent(&grant, id, &written).await
+        else {
+            panic!("expected invalid {field}");
+        };
+        assert_eq!(errors[0].field, field);
+    }
+    let written = WrittenRevocation {
+        received_on: today() - Duration::days(1),
+        text: "I, Alex Rivera, revoke my consent to tell probation.".into(),
+    };
+    c.store
+        .revoke_consent(&grant, id, &written)
+        .await
+        .expect("revoke");
+    let list = c.store.consents(&grant).await.expect("list");
+    assert_eq!(list[0].state, "revoked");
+    assert_eq!(list[0].written_revocation.as_ref(), Some(&written));
+    // The copy is sealed at rest: it is the patient's own words.
+    let raw = raw_strings(&c.store, "SELECT revocation_copy FROM consents")
+        .await
+        .expect("raw");
+    assert!(raw.iter().all(|r| !r.contains("Alex Rivera")));
+}
+
+#[tokio::test]
+async fn statements_without_the_required_elements_are_refused() {
+    let c = clinic().await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let mut weak = tpo_consent();
+    weak.revocation_statement = "I may revoke this consent.".into();
+    weak.redisclosure_statement = "My records may be shared.".into();
+    let Err(StoreError::Invalid(errors)) = c.store.record_consent(&grant, &weak).await else {
+        panic!("expected invalid");
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
     assert_eq!(
-        c.store.consents(&grant).await.expect("list")[0].state,
-        "expired"
+        fields,
+        [
+            "revocation_statement",
+            "revocation_statement",
+            "redisclosure_statement",
+            "redisclosure_statement"
+        ]
     );
+    assert!(
+        errors[1].message.contains("reliance"),
+        "{}",
+        errors[1].message
+    );
+}
+
+#[tokio::test]
+async fn the_daily_check_tells_the_privacy_officer_and_counselor_once() {
+    let c = clinic().await;
+    let soon = record(&c, &probation_consent(today() + Duration::days(10))).await;
+    record(&c, &probation_consent(today() + Duration::days(40))).await;
+    record(&c, &tpo_consent()).await;
+    let result = c.store.consent_expiry_check().await.expect("check");
+    assert!(result.starts_with("1 consents"), "{result}");
+    let tasks = raw_strings(
+        &c.store,
+        "SELECT COALESCE(assigned_role, '') || '|' || COALESCE(CAST(assigned_to AS TEXT), '')
+             || '|' || title FROM tasks WHERE kind = 'consent_expiring' ORDER BY id",
+    )
+    .await
+    .expect("tasks");
+    let counselor = c.counselor.user_id.expect("id");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    assert!(tasks[0].starts_with("privacy_officer||"), "{tasks:?}");
+    assert!(tasks[1].starts_with(&format!("|{counselor}|")), "{tasks:?}");
+    assert!(tasks[0].contains(&format!("Consent #{soon}")));
+    assert!(!tasks[0].contains("Rivera") && !tasks[0].contains("Probation"));
+    // Run again (another day, another server): nothing new.
+    let again = c.store.consent_expiry_check().await.expect("again");
+    assert!(again.starts_with("0 consents"), "{again}");
+    // The check is one of the recurring jobs, scheduled once per day whoever asks.
+    c.store.schedule_recurring().await.expect("schedule");
+    c.store.schedule_recurring().await.expect("schedule again");
+    let jobs = raw_strings(
+        &c.store,
+        "SELECT kind FROM jobs WHERE kind = 'consent_expiry'",
+    )
+    .await
+    .expect("jobs");
+    assert_eq!(jobs.len(), 1);
 }
 
 #[tokio::test]
@@ -925,7 +1125,14 @@ async fn a_collateral_receives_exactly_what_an_active_consent_allows() {
 
     // Revoked: nothing more.
     c.store
-        .revoke_consent(&grant, consent)
+        .revoke_consent(
+            &grant,
+            consent,
+            &WrittenRevocation {
+                received_on: today(),
+                text: "I revoke it.".into(),
+            },
+        )
         .await
         .expect("revoke");
     let list = c.store.collaterals(&grant).await.expect("list");
@@ -983,4 +1190,93 @@ async fn a_collateral_receives_exactly_what_an_active_consent_allows() {
         Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "collateral_id"),
         other => panic!("expected invalid, got {other:?}"),
     }
+}
+
+fn told_the_ed() -> EmergencyDisclosureInput {
+    EmergencyDisclosureInput {
+        ground: EmergencyGround::MedicalEmergency,
+        recipient_name: "Dr Priya Shah".into(),
+        recipient_facility: "St. Mary's Emergency Department".into(),
+        nature: "Suspected overdose; patient unresponsive".into(),
+        categories: [Cat::Demographics].into(),
+        information: "Takes buprenorphine 16 mg daily; last dose this morning.".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_emergency_disclosure_is_recorded_when_made_with_what_was_told() {
+    let c = clinic().await;
+    let glass = c
+        .store
+        .grant::<can::BreakGlass>(&c.outsider)
+        .expect("grant");
+    // Outside the patient's programs, nothing may be recorded until the record is opened.
+    assert!(c
+        .store
+        .patient_grant::<can::BreakGlass>(&c.outsider, c.patient)
+        .await
+        .is_err());
+    c.store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("break glass");
+    let grant = c
+        .store
+        .patient_grant::<can::BreakGlass>(&c.outsider, c.patient)
+        .await
+        .expect("in scope by emergency access");
+    let mut nothing = told_the_ed();
+    nothing.categories.clear();
+    nothing.information = " ".into();
+    nothing.recipient_facility = String::new();
+    let Err(StoreError::Invalid(errors)) =
+        c.store.record_emergency_disclosure(&grant, &nothing).await
+    else {
+        panic!("expected invalid");
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["recipient_facility", "categories"]);
+
+    let before = Utc::now();
+    let made = c
+        .store
+        .record_emergency_disclosure(&grant, &told_the_ed())
+        .await
+        .expect("record");
+    let facts = made.packet.emergency.as_ref().expect("facts");
+    assert_eq!(facts.recipient_name, "Dr Priya Shah");
+    assert_eq!(facts.recipient_facility, "St. Mary's Emergency Department");
+    assert_eq!(facts.disclosed_by, "olive");
+    assert!(facts.disclosed_at.is_some_and(|at| at >= before));
+    assert!(facts.nature.contains("overdose"));
+    assert_eq!(made.kind, "emergency");
+    assert_eq!(made.categories, ["Demographics"]);
+    let headings: Vec<&str> = made
+        .packet
+        .sections
+        .iter()
+        .map(|s| s.heading.as_str())
+        .collect();
+    assert_eq!(headings, ["Demographics", "Told to the medical personnel"]);
+    assert!(made.packet.sections[1].lines[0].contains("buprenorphine"));
+
+    let po = c.store.grant::<can::ReadAudit>(&c.privacy).expect("grant");
+    let report = c
+        .store
+        .privacy_report(&po, chrono_tz::UTC, today(), today())
+        .await
+        .expect("report");
+    assert_eq!(report.disclosures.len(), 1);
+    let tasks = raw_strings(
+        &c.store,
+        "SELECT assigned_role FROM tasks WHERE kind = 'emergency_disclosure_review'",
+    )
+    .await
+    .expect("tasks");
+    assert_eq!(tasks, ["privacy_officer"]);
+    // What was told is sealed at rest.
+    let raw = raw_strings(&c.store, "SELECT packet FROM disclosures")
+        .await
+        .expect("raw");
+    assert!(raw.iter().all(|p| !p.contains("buprenorphine")));
 }

@@ -17,7 +17,9 @@ fn consent_form(expires: &str) -> Vec<(&'static str, String)> {
         ("redisclosure_statement", String::new()),
         (
             "revocation_statement",
-            "I may revoke this consent in writing at any time.".into(),
+            "I may revoke this consent in writing at any time, except where the program has \
+             already acted in reliance on it."
+                .into(),
         ),
         ("expiry_kind", "date".into()),
         ("expiry_date", expires.into()),
@@ -164,7 +166,14 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
     let res = casey
         .post(
             &format!("/patients/{p}/consents/{consent_id}/revoke"),
-            &[("in_writing", "yes")],
+            &[
+                ("in_writing", "yes"),
+                ("received_on", &common::today().to_string()),
+                (
+                    "revocation_text",
+                    "I no longer want probation told anything.",
+                ),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -194,13 +203,16 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
     assert!(html.contains("Jordan Lee, County Probation"));
     assert!(html.contains(&format!("#{consent_id}")));
     let res = pat
+        .post("/privacy/notice", &[("notice", "statement_2")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Only the rule's own statements may be chosen, never other words.
+    let res = pat
         .post(
             "/privacy/notice",
             &[("notice", "Custom Part 2 notice text.")],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = pat.post("/privacy/notice", &[("notice", " ")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let res = pat.get("/privacy?from=notadate").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -421,7 +433,7 @@ async fn the_api_records_consents_discloses_through_the_check_and_keeps_collater
         "recipient_kind": "named",
         "collateral_id": officer,
         "purposes": ["legal"],
-        "revocation_statement": "I may revoke this consent in writing at any time.",
+        "revocation_statement": "I may revoke this consent in writing at any time, except where the program has already acted in reliance on it.",
         "expiry_kind": "date",
         "expiry_date": expires,
         "signer_name": "Dana Reyes",
@@ -601,24 +613,15 @@ async fn the_api_records_consents_discloses_through_the_check_and_keeps_collater
     let revoke = format!("/consents/{consent_id}/revoke");
     let (st, body) = call(&s, &casey, Method::POST, &revoke, Some(json!({}))).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["in_writing"]);
-    let (st, _) = call(
-        &s,
-        &casey,
-        Method::POST,
-        &revoke,
-        Some(json!({"in_writing": true})),
-    )
-    .await;
+    assert_eq!(fields(&body), ["in_writing", "received_on"]);
+    let written = json!({
+        "in_writing": true,
+        "received_on": common::today().to_string(),
+        "revocation_text": "Stop telling the officer anything.",
+    });
+    let (st, _) = call(&s, &casey, Method::POST, &revoke, Some(written.clone())).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, _) = call(
-        &s,
-        &casey,
-        Method::POST,
-        &revoke,
-        Some(json!({"in_writing": true})),
-    )
-    .await;
+    let (st, _) = call(&s, &casey, Method::POST, &revoke, Some(written)).await;
     assert_eq!(st, StatusCode::CONFLICT);
     let (st, body) = call(&s, &casey, Method::POST, &path, Some(to_officer)).await;
     assert_eq!(st, StatusCode::CONFLICT);
@@ -753,6 +756,19 @@ async fn the_api_break_the_glass_needs_the_reason_and_facts_and_the_right_role()
         report["break_glass"][0]["reason"],
         "ED called; patient unresponsive"
     );
+    // Opening the record discloses nothing; what is told is recorded when it is told.
+    assert_eq!(report["disclosures"].as_array().map(Vec::len), Some(0));
+    let told = format!("/patients/{p}/emergency-disclosures");
+    let (st, body) = call(&s, &olive, Method::POST, &told, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["ground"]);
+    let what = json!({"ground": "medical_emergency", "recipient_name": "Dr Priya Shah",
+        "recipient_facility": "St. Mary's ED", "nature": "Suspected overdose",
+        "categories": ["medications"], "information": "Buprenorphine 16 mg daily"});
+    let (st, body) = call(&s, &olive, Method::POST, &told, Some(what)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert_eq!(body["packet"]["emergency"]["disclosed_by"], "olive");
+    let (_, report) = call(&s, &pat, Method::GET, "/privacy-report", None).await;
     assert_eq!(report["disclosures"][0]["kind"], "emergency");
     assert_eq!(
         report["disclosures"][0]["packet"]["emergency"]["ground"],
@@ -817,4 +833,119 @@ async fn the_api_refuses_billing_and_front_desk_and_lets_the_privacy_officer_in(
     )
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_api_records_an_expiry_event_and_keeps_the_written_revocation() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = common::start().await;
+    let p = s.patient_id;
+    let casey = s.token("casey").await;
+    let consent = json!({
+        "disclosing_program": "Adult SUD IOP",
+        "categories": ["attendance"],
+        "recipient_kind": "named",
+        "recipient_name": "Jordan Lee, County Probation",
+        "purposes": ["legal"],
+        "revocation_statement": "I may revoke this consent at any time.",
+        "expiry_kind": "event",
+        "expiry_event": "the end of my probation",
+        "signer_name": "Dana Reyes",
+        "signed_on": common::today().to_string(),
+    });
+    // A revocation statement without "in writing" and the reliance exception is refused.
+    let consents = format!("/patients/{p}/consents");
+    let (st, body) = call(&s, &casey, Method::POST, &consents, Some(consent.clone())).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        fields(&body),
+        ["revocation_statement", "revocation_statement"]
+    );
+    let mut good = consent;
+    good["revocation_statement"] = json!(
+        "I may revoke this consent in writing, except where the program already acted in reliance on it."
+    );
+    let (st, body) = call(&s, &casey, Method::POST, &consents, Some(good.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+
+    let event = format!("/consents/{id}/expiry-event");
+    let tomorrow = (common::today() + chrono::Duration::days(1)).to_string();
+    for bad in [
+        json!({}),
+        json!({"occurred_on": "soon"}),
+        json!({"occurred_on": tomorrow}),
+    ] {
+        let (st, body) = call(&s, &casey, Method::POST, &event, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), ["occurred_on"]);
+    }
+    let today = json!({"occurred_on": common::today().to_string()});
+    let (st, _) = call(&s, &casey, Method::POST, &event, Some(today.clone())).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = call(&s, &casey, Method::POST, &event, Some(today)).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (_, one) = call(&s, &casey, Method::GET, &format!("/consents/{id}"), None).await;
+    assert_eq!(one["state"], "expired");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{p}/disclosures"),
+        Some(
+            json!({"recipient_name": "Jordan Lee, County Probation", "purpose": "legal",
+            "categories": ["attendance"]}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(body["reason"], "consent_expired");
+    let audit = s.audit_for(p).await;
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "expire" && a.record_type == "consent"));
+
+    // A second consent, revoked in writing: the date and text are kept and shown.
+    let (_, body) = call(&s, &casey, Method::POST, &consents, Some(good)).await;
+    let second = body["id"].as_i64().expect("id");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/consents/{second}/revoke"),
+        Some(
+            json!({"in_writing": true, "received_on": common::today().to_string(),
+            "revocation_text": "  "}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["revocation_text"]);
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/consents/{second}/revoke"),
+        Some(
+            json!({"in_writing": true, "received_on": common::today().to_string(),
+            "revocation_text": "Please stop telling probation anything."}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, one) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/consents/{second}"),
+        None,
+    )
+    .await;
+    assert_eq!(one["state"], "revoked");
+    assert_eq!(one["revocation_received_on"], common::today().to_string());
+    assert_eq!(
+        one["revocation_text"],
+        "Please stop telling probation anything."
+    );
 }

@@ -19,11 +19,11 @@ pub use emergency::{
     validate_emergency_disclosure, EmergencyDisclosure, EmergencyGround, EmergencyRecordError,
 };
 pub use model::{
-    validate_consent, Consent, ConsentElement, ConsentId, ConsentProblem, ConsentStatus, Expiry,
-    InformationCategory, Purpose, Recipient, RecipientClass, Revocation, Signature,
-    TPO_GENERIC_RECIPIENTS,
+    end_of_treatment, validate_consent, validate_expiry_event, Consent, ConsentElement, ConsentId,
+    ConsentProblem, ConsentStatus, Expiry, ExpiryEventProblem, InformationCategory, Purpose,
+    Recipient, RecipientClass, Revocation, Signature, TPO_GENERIC_RECIPIENTS,
 };
 pub use notice::{
-    NoticeForm, DEFAULT_NOTICE_LONG, DEFAULT_NOTICE_SHORT, DEFAULT_REVOCATION_STATEMENT,
-    DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    NoticeForm, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    NOTICE_STATEMENT_1, NOTICE_STATEMENT_2, NOTICE_VERSION,
 };

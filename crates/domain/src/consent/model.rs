@@ -403,6 +403,14 @@ pub enum ConsentProblem {
     /// The generic TPO recipient description on a consent that is not for TPO.
     #[error("the generic recipient description is only acceptable on a consent for treatment, payment and health care operations; name the recipient")]
     GenericRecipientRequiresTpo,
+    /// A statement is there but lacks something the rule requires it to say.
+    #[error("the {} must say {lacks} ({})", .element.name(), .element.citation())]
+    StatementLacks {
+        /// The statement.
+        element: ConsentElement,
+        /// What it must say, in words.
+        lacks: &'static str,
+    },
     /// The expiry date falls before the date signed.
     #[error("the consent expires ({expires}) before it was signed ({signed})")]
     ExpiresBeforeSigned {
@@ -417,6 +425,93 @@ fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
+// What each required statement must say, each point as (what, any of these words). Words, not
+// exact phrases: programs word their forms differently, but a statement without any of them
+// cannot be saying the thing.
+const REVOCATION_POINTS: &[(&str, &[&str])] = &[
+    (
+        "that the patient may revoke the consent",
+        &["revok", "revoc", "withdraw"],
+    ),
+    ("how: in writing", &["writing", "written"]),
+    (
+        "the exception for action already taken in reliance on the consent",
+        &["reliance", "relied", "already acted", "already been taken"],
+    ),
+];
+const REDISCLOSURE_POINTS: &[(&str, &[&str])] = &[
+    (
+        "that the records may be redisclosed as HIPAA permits",
+        &["hipaa", "45 cfr"],
+    ),
+    (
+        "the exception for proceedings against the patient",
+        &["proceeding"],
+    ),
+];
+
+fn statement_gaps(
+    element: ConsentElement,
+    text: &str,
+    points: &[(&'static str, &[&str])],
+    problems: &mut Vec<ConsentProblem>,
+) {
+    let lower = text.to_lowercase();
+    for (lacks, words) in points {
+        if !words.iter().any(|w| lower.contains(w)) {
+            problems.push(ConsentProblem::StatementLacks { element, lacks });
+        }
+    }
+}
+
+/// "End of treatment" for a consent signed on `signed_on`: the first discharge on or after that
+/// day. Fixed once reached, so a later readmission never brings the consent back.
+pub fn end_of_treatment(
+    signed_on: NaiveDate,
+    discharges: impl IntoIterator<Item = NaiveDate>,
+) -> Option<NaiveDate> {
+    discharges.into_iter().filter(|d| *d >= signed_on).min()
+}
+
+/// Why a consent's expiry event cannot be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpiryEventProblem {
+    /// The consent does not expire on an event.
+    #[error("this consent does not expire on an event")]
+    NotAnEvent,
+    /// The event is already on file.
+    #[error("the expiry event is already recorded")]
+    AlreadyRecorded,
+    /// A date after today.
+    #[error("the event date cannot be in the future")]
+    InTheFuture,
+    /// A date before the consent was signed.
+    #[error("the event date cannot be before the consent was signed ({0})")]
+    BeforeSigning(NaiveDate),
+}
+
+/// Checks that the expiry event of `consent` may be recorded as having happened on `occurred_on`.
+pub fn validate_expiry_event(
+    consent: &Consent,
+    occurred_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), ExpiryEventProblem> {
+    match &consent.expiry {
+        Some(Expiry::Event {
+            occurred_at: None, ..
+        }) => {}
+        Some(Expiry::Event { .. }) => return Err(ExpiryEventProblem::AlreadyRecorded),
+        _ => return Err(ExpiryEventProblem::NotAnEvent),
+    }
+    if occurred_on > today {
+        return Err(ExpiryEventProblem::InTheFuture);
+    }
+    match consent.signed_on {
+        Some(signed) if occurred_on < signed => Err(ExpiryEventProblem::BeforeSigning(signed)),
+        _ => Ok(()),
+    }
+}
+
 // Names and phrases compared as people write them: case and spacing do not matter.
 pub(crate) fn same_text(a: &str, b: &str) -> bool {
     let norm = |s: &str| {
@@ -429,6 +524,19 @@ pub(crate) fn same_text(a: &str, b: &str) -> bool {
 }
 
 impl Consent {
+    /// The last day of a consent that expires on a date within `days` days of `today` (and is
+    /// not revoked): the ones to renew or let lapse knowingly.
+    pub fn expires_within(&self, today: NaiveDate, days: i64) -> Option<NaiveDate> {
+        match (&self.expiry, &self.revocation) {
+            (Some(Expiry::OnDate { date }), None)
+                if *date >= today && *date <= today + chrono::Duration::days(days) =>
+            {
+                Some(*date)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether every purpose is treatment, payment or health care operations (a "TPO consent").
     pub fn is_tpo(&self) -> bool {
         !self.purposes.is_empty() && self.purposes.iter().all(|p| p.is_tpo())
@@ -486,10 +594,12 @@ pub fn validate_consent(consent: &Consent) -> Result<(), Vec<ConsentProblem>> {
     }
     // Required when a covered entity or business associate receives for TPO; every TPO consent
     // may reach one, so Trellis always asks for it.
-    if consent.is_tpo() && blank(&consent.redisclosure_statement) {
+    let redisclosure_blank = blank(&consent.redisclosure_statement);
+    if consent.is_tpo() && redisclosure_blank {
         missing(E::RedisclosureStatement);
     }
-    if blank(&consent.revocation_statement) {
+    let revocation_blank = blank(&consent.revocation_statement);
+    if revocation_blank {
         missing(E::RightToRevoke);
     }
     match &consent.expiry {
@@ -513,6 +623,22 @@ pub fn validate_consent(consent: &Consent) -> Result<(), Vec<ConsentProblem>> {
     }
     if consent.signed_on.is_none() {
         missing(E::DateSigned);
+    }
+    if !revocation_blank {
+        statement_gaps(
+            E::RightToRevoke,
+            &consent.revocation_statement,
+            REVOCATION_POINTS,
+            &mut problems,
+        );
+    }
+    if consent.is_tpo() && !redisclosure_blank {
+        statement_gaps(
+            E::RedisclosureStatement,
+            &consent.redisclosure_statement,
+            REDISCLOSURE_POINTS,
+            &mut problems,
+        );
     }
 
     if !consent.is_tpo() {
@@ -590,7 +716,7 @@ pub(crate) mod tests {
             other_purpose: String::new(),
             redisclosure_statement: crate::consent::notice::DEFAULT_TPO_REDISCLOSURE_STATEMENT
                 .into(),
-            revocation_statement: "I may revoke this consent in writing at any time.".into(),
+            revocation_statement: crate::consent::notice::DEFAULT_REVOCATION_STATEMENT.into(),
             expiry: Some(Expiry::NoExpiry),
             signature: Some(Signature {
                 signer_name: "Alex Rivera".into(),
@@ -829,6 +955,111 @@ pub(crate) mod tests {
             occurred_at: None,
         });
         assert_eq!(open.status(&at(2030, 1, 1, 12)), ConsentStatus::Active);
+    }
+
+    #[test]
+    fn statements_must_say_what_the_rule_requires() {
+        use ConsentElement as E;
+        let mut consent = tpo_consent(1);
+        consent.revocation_statement = "I may revoke this consent at any time.".into();
+        consent.redisclosure_statement = "My records may be shared.".into();
+        let lacks: Vec<(ConsentElement, &str)> = problems(&consent)
+            .into_iter()
+            .map(|p| match p {
+                ConsentProblem::StatementLacks { element, lacks } => (element, lacks),
+                other => panic!("unexpected {other}"),
+            })
+            .collect();
+        assert_eq!(
+            lacks,
+            vec![
+                (E::RightToRevoke, "how: in writing"),
+                (
+                    E::RightToRevoke,
+                    "the exception for action already taken in reliance on the consent"
+                ),
+                (
+                    E::RedisclosureStatement,
+                    "that the records may be redisclosed as HIPAA permits"
+                ),
+                (
+                    E::RedisclosureStatement,
+                    "the exception for proceedings against the patient"
+                ),
+            ]
+        );
+        assert_eq!(
+            ConsentProblem::StatementLacks {
+                element: E::RightToRevoke,
+                lacks: "how: in writing"
+            }
+            .to_string(),
+            "the statement of the right to revoke must say how: in writing (§2.31(a)(6))"
+        );
+        // A consent that is not for TPO needs no redisclosure statement, so none is checked.
+        let mut probation = probation_consent(2);
+        probation.redisclosure_statement = "anything".into();
+        assert_eq!(validate_consent(&probation), Ok(()));
+    }
+
+    #[test]
+    fn end_of_treatment_is_the_first_discharge_after_signing() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+        // Discharged before signing (an earlier episode), then on 3 March, then readmitted and
+        // discharged again: the consent ended on 3 March and stays ended.
+        assert_eq!(
+            end_of_treatment(d(1, 10), [d(1, 2), d(5, 20), d(3, 3)]),
+            Some(d(3, 3))
+        );
+        assert_eq!(end_of_treatment(d(1, 10), [d(1, 10)]), Some(d(1, 10)));
+        assert_eq!(end_of_treatment(d(1, 10), [d(1, 2)]), None);
+    }
+
+    #[test]
+    fn an_expiry_event_is_recorded_once_within_the_consents_life() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+        let mut consent = probation_consent(2); // signed 2025-01-10
+        assert_eq!(
+            validate_expiry_event(&consent, d(2, 1), d(2, 2)),
+            Err(ExpiryEventProblem::NotAnEvent)
+        );
+        consent.expiry = Some(Expiry::Event {
+            description: "end of probation".into(),
+            occurred_at: None,
+        });
+        assert_eq!(validate_expiry_event(&consent, d(2, 1), d(2, 2)), Ok(()));
+        assert_eq!(
+            validate_expiry_event(&consent, d(2, 3), d(2, 2)),
+            Err(ExpiryEventProblem::InTheFuture)
+        );
+        assert_eq!(
+            validate_expiry_event(&consent, d(1, 9), d(2, 2)),
+            Err(ExpiryEventProblem::BeforeSigning(d(1, 10)))
+        );
+        consent.expiry = Some(Expiry::Event {
+            description: "end of probation".into(),
+            occurred_at: Some(Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap()),
+        });
+        assert_eq!(
+            validate_expiry_event(&consent, d(2, 1), d(2, 2)),
+            Err(ExpiryEventProblem::AlreadyRecorded)
+        );
+    }
+
+    #[test]
+    fn consents_expiring_on_a_date_soon_are_found() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+        let consent = probation_consent(2); // expires end of 2025-06-30
+        assert_eq!(consent.expires_within(d(6, 16), 14), Some(d(6, 30)));
+        assert_eq!(consent.expires_within(d(6, 15), 14), None);
+        assert_eq!(consent.expires_within(d(7, 1), 14), None);
+        assert_eq!(tpo_consent(1).expires_within(d(6, 16), 14), None);
+        let mut revoked = probation_consent(2);
+        revoked.revocation = Some(Revocation {
+            revoked_at: Utc.with_ymd_and_hms(2025, 3, 1, 14, 0, 0).unwrap(),
+            recorded_by: "J. Privacy".into(),
+        });
+        assert_eq!(revoked.expires_within(d(6, 16), 14), None);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! SQLite's single writer does the same by serialising), runs it, and marks it done. A job whose
 //! lease ran out (its server died) is claimed again; a failing one is retried with back-off.
 
+mod consent_expiry;
 mod housekeeping;
 
+pub use consent_expiry::{CONSENT_EXPIRY, EXPIRY_NOTICE_DAYS};
 pub use housekeeping::HOUSEKEEPING;
 
 use chrono::Duration;
@@ -128,6 +130,7 @@ impl Store {
     pub async fn run_job(&self, job: &Job) -> Result<String> {
         match job.kind.as_str() {
             HOUSEKEEPING => self.housekeeping().await,
+            CONSENT_EXPIRY => self.consent_expiry_check().await,
             other => Err(StoreError::Conflict(format!("unknown job kind {other:?}"))),
         }
     }
@@ -159,6 +162,15 @@ impl Store {
         self.schedule_job(&NewJob {
             kind: HOUSEKEEPING.into(),
             unique_key: Some(format!("{HOUSEKEEPING}:{hour}")),
+            payload: "{}".into(),
+            run_at: now,
+        })
+        .await?;
+        // One consent-expiry check per UTC day, likewise.
+        let day = now.0.format("%Y-%m-%d").to_string();
+        self.schedule_job(&NewJob {
+            kind: CONSENT_EXPIRY.into(),
+            unique_key: Some(format!("{CONSENT_EXPIRY}:{day}")),
             payload: "{}".into(),
             run_at: now,
         })

@@ -18,7 +18,7 @@ use trellis_storage::access::can;
 use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
 use trellis_storage::confidentiality::{
     ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
-    NewConsent,
+    EmergencyDisclosureInput, NewConsent, WrittenRevocation,
 };
 
 use super::episodes::Created;
@@ -81,6 +81,10 @@ pub struct ConsentView {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Who recorded the revocation.
     pub revoked_by: Option<String>,
+    /// The day the patient's written revocation was received.
+    pub revocation_received_on: Option<NaiveDate>,
+    /// The written revocation's text, as kept.
+    pub revocation_text: Option<String>,
     /// The scope statement sent with disclosures made under it.
     pub scope: String,
     /// The collateral contact it names, if linked to one.
@@ -138,6 +142,8 @@ fn consent_view(patient_id: i64, r: ConsentRecord) -> ConsentView {
         signed_on: c.signed_on,
         revoked_at: c.revocation.as_ref().map(|rv| rv.revoked_at),
         revoked_by: c.revocation.map(|rv| rv.recorded_by),
+        revocation_received_on: r.written_revocation.as_ref().map(|w| w.received_on),
+        revocation_text: r.written_revocation.map(|w| w.text),
         scope: r.scope,
         collateral_id: r.collateral_id,
         recorded_at: r.recorded_at.0,
@@ -385,15 +391,24 @@ pub async fn get_consent(
     Ok(Json(consent_view(patient, record)))
 }
 
-/// Confirmation that the patient revoked in writing (§2.31(a)(6)).
+/// The patient's written revocation (§2.31(a)(6)), kept with the consent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RevokeBody {
     /// Must be true: the patient revoked the consent in writing.
     #[schema(value_type = bool, required = true)]
     pub in_writing: Option<bool>,
+    /// The day the program received the written revocation, YYYY-MM-DD (not in the future, not
+    /// before the consent was signed).
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub received_on: String,
+    /// The text of the written revocation (1–5000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 5000)]
+    pub revocation_text: String,
 }
 
-/// Records the patient's revocation: the consent covers no disclosure from now on.
+/// Records the patient's written revocation: the consent covers no disclosure from now on.
 #[utoipa::path(post, path = "/consents/{id}/revoke", tag = "confidentiality",
     params(("id" = i64, Path, description = "Consent id")),
     request_body = RevokeBody,
@@ -413,14 +428,61 @@ pub async fn revoke_consent(
         .store
         .patient_grant::<can::ManageConsents>(&caller.actor, patient)
         .await?;
-    if body.parse()?.in_writing != Some(true) {
-        return Err(AppError::Invalid(vec![FieldError::new(
+    let body = body.parse()?;
+    let mut errors = Vec::new();
+    if body.in_writing != Some(true) {
+        errors.push(FieldError::new(
             "in_writing",
             "confirm that the patient revoked the consent in writing",
-        )])
-        .into());
+        ));
     }
-    state.store.revoke_consent(&grant, id).await?;
+    let received_on = forms::date("received_on", &body.received_on, &mut errors);
+    let Some(received_on) = received_on.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    let written = WrittenRevocation {
+        received_on,
+        text: body.revocation_text,
+    };
+    state.store.revoke_consent(&grant, id, &written).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The day a consent's expiry event happened.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ExpiryEventBody {
+    /// YYYY-MM-DD: not in the future, not before the consent was signed. The consent covers
+    /// nothing from the start of that day.
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub occurred_on: String,
+}
+
+/// Records that the event a consent expires on has happened (§2.31(a)(7)).
+#[utoipa::path(post, path = "/consents/{id}/expiry-event", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Consent id")),
+    request_body = ExpiryEventBody,
+    responses(
+        (status = 204, description = "Recorded: the consent is expired from that day"),
+        (status = 409, description = "The event is already recorded", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn record_expiry_event(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<ExpiryEventBody>,
+) -> Result<StatusCode, ApiError> {
+    let patient = state.store.consent_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&caller.actor, patient)
+        .await?;
+    let mut errors = Vec::new();
+    let Some(on) = forms::date("occurred_on", &body.parse()?.occurred_on, &mut errors) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    state.store.record_expiry_event(&grant, id, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -457,8 +519,10 @@ pub struct Packet {
     pub patient_name: String,
     /// The record, by category.
     pub sections: Vec<PacketSection>,
-    /// The §2.32 notice, as configured at the time.
+    /// The §2.32 statement chosen at the time, word for word.
     pub notice: String,
+    /// The rule text the notice reproduces (empty on packets made before it was stamped).
+    pub notice_version: String,
     /// A clear explanation of the consent's scope.
     pub consent_scope: String,
     /// For an emergency disclosure.
@@ -520,6 +584,7 @@ fn disclosure_dto(d: DisclosureRecord) -> Disclosure {
                 })
                 .collect(),
             notice: p.notice,
+            notice_version: p.notice_version,
             consent_scope: p.consent_scope,
             emergency: p.emergency.map(|e| EmergencyFacts {
                 ground: ground_code(e.ground),
@@ -714,7 +779,8 @@ pub struct EmergencyGranted {
 }
 
 /// Opens a patient's record in a bona fide emergency (break-the-glass): time-limited, audited,
-/// recorded in the accounting with the §2.51 facts, and the privacy officer gets a task.
+/// and the privacy officer gets a task. What is then told to medical personnel is recorded, when
+/// it is told, with `POST /patients/{id}/emergency-disclosures`.
 #[utoipa::path(post, path = "/patients/{id}/emergency-access", tag = "confidentiality",
     params(("id" = i64, Path, description = "Patient id")),
     request_body = EmergencyBody,
@@ -758,10 +824,103 @@ pub async fn break_glass(
         )
         .await?;
     Ok(CreatedAt(
-        format!("/api/v1/patients/{id}/disclosures"),
+        format!("/api/v1/patients/{id}"),
         EmergencyGranted {
             expires_at: expires.0,
         },
+    ))
+}
+
+fn emergency_ground(code: &str, errors: &mut Vec<FieldError>) -> Option<EmergencyGround> {
+    match code.trim() {
+        "medical_emergency" => Some(EmergencyGround::MedicalEmergency),
+        "declared_disaster" => Some(EmergencyGround::DeclaredDisaster),
+        "fda_product_error" => Some(EmergencyGround::FdaProductError),
+        _ => {
+            errors.push(FieldError::new(
+                "ground",
+                "must be medical_emergency, declared_disaster or fda_product_error",
+            ));
+            None
+        }
+    }
+}
+
+/// A disclosure made in a medical emergency, as it is made (§2.51(c)).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EmergencyDisclosureBody {
+    /// medical_emergency, declared_disaster or fda_product_error.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub ground: String,
+    /// Medical personnel receiving the information (1–300 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 300)]
+    pub recipient_name: String,
+    /// Their facility (1–300 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 300)]
+    pub recipient_facility: String,
+    /// The nature of the emergency: why it was disclosed (1–2000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 2000)]
+    pub nature: String,
+    /// Information category codes disclosed (the record as it stands goes into the packet).
+    /// At least one category or `information` is required.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// What was said, in words (at most 2000 characters).
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub information: String,
+}
+
+/// Records a disclosure made in a medical emergency at the moment it is made: to whom, by whom
+/// (the caller), when (now), why and what. It enters the accounting and the privacy officer
+/// gets a task. The caller must have the patient in scope, normally or by emergency access.
+#[utoipa::path(post, path = "/patients/{id}/emergency-disclosures", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = EmergencyDisclosureBody,
+    responses(
+        (status = 201, description = "Recorded in the accounting", body = Disclosure,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn record_emergency_disclosure(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<EmergencyDisclosureBody>,
+) -> Result<CreatedAt<Disclosure>, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::BreakGlass>(&caller.actor, id)
+        .await?;
+    let b = body.parse()?;
+    let mut errors = Vec::new();
+    let ground = emergency_ground(&b.ground, &mut errors);
+    let categories: BTreeSet<InformationCategory> =
+        code_set("categories", &b.categories, &mut errors);
+    let (Some(ground), true) = (ground, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    let made = state
+        .store
+        .record_emergency_disclosure(
+            &grant,
+            &EmergencyDisclosureInput {
+                ground,
+                recipient_name: b.recipient_name,
+                recipient_facility: b.recipient_facility,
+                nature: b.nature,
+                categories,
+                information: b.information,
+            },
+        )
+        .await?;
+    Ok(CreatedAt(
+        format!("/api/v1/disclosures/{}", made.id),
+        disclosure_dto(made),
     ))
 }
 

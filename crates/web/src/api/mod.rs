@@ -204,10 +204,12 @@ operations! {
     post "/patients/{id}/consents" => confidentiality::record_consent;
     get "/consents/{id}" => confidentiality::get_consent;
     post "/consents/{id}/revoke" => confidentiality::revoke_consent;
+    post "/consents/{id}/expiry-event" => confidentiality::record_expiry_event;
     post "/patients/{id}/disclosures" => confidentiality::disclose;
     get "/patients/{id}/disclosures" => confidentiality::accounting;
     get "/disclosures/{id}" => confidentiality::get_disclosure;
     post "/patients/{id}/emergency-access" => confidentiality::break_glass;
+    post "/patients/{id}/emergency-disclosures" => confidentiality::record_emergency_disclosure;
     get "/privacy-report" => confidentiality::privacy_report;
     get "/patients/{id}/collaterals" => confidentiality::list_collaterals;
     post "/patients/{id}/collaterals" => confidentiality::add_collateral;

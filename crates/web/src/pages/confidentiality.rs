@@ -20,7 +20,7 @@ use trellis_storage::access::{can, Actor};
 use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
 use trellis_storage::confidentiality::{
     ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
-    NewConsent, PrivacyReport,
+    EmergencyDisclosureInput, NewConsent, PrivacyReport, WrittenRevocation,
 };
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::StoreError;
@@ -79,6 +79,9 @@ pub struct ConsentView {
     expiry: String,
     signed: String,
     revoked: Option<String>,
+    /// The consent expires on an event not yet recorded (the form to record it is shown).
+    awaits_event: bool,
+    written_revocation: Option<String>,
 }
 
 fn consent_view(r: &ConsentRecord, state: &AppState) -> ConsentView {
@@ -128,6 +131,17 @@ fn consent_view(r: &ConsentRecord, state: &AppState) -> ConsentView {
                 rv.recorded_by
             )
         }),
+        awaits_event: matches!(
+            c.expiry,
+            Some(Expiry::Event {
+                occurred_at: None,
+                ..
+            })
+        ),
+        written_revocation: r
+            .written_revocation
+            .as_ref()
+            .map(|w| format!("received {}: {}", w.received_on, w.text)),
     }
 }
 
@@ -651,11 +665,16 @@ pub async fn print_consent(
     Ok(Html(page.render()?).into_response())
 }
 
-/// Revocation form: the patient must have revoked in writing (§2.31(a)(6)).
+/// Revocation form: the patient must have revoked in writing (§2.31(a)(6)), and the writing is
+/// kept.
 #[derive(Debug, Deserialize)]
 pub struct RevokeForm {
     #[serde(default)]
     in_writing: String,
+    #[serde(default)]
+    received_on: String,
+    #[serde(default)]
+    revocation_text: String,
 }
 
 /// Records the patient's revocation of a consent.
@@ -669,13 +688,54 @@ pub async fn revoke_consent(
         .store
         .patient_grant::<can::ManageConsents>(&staff.actor, id)
         .await?;
+    let mut errors = Vec::new();
     if form.in_writing != "yes" {
-        return Err(AppError::Invalid(vec![FieldError::new(
+        errors.push(FieldError::new(
             "in_writing",
             "confirm that the patient revoked the consent in writing",
-        )]));
+        ));
     }
-    state.store.revoke_consent(&grant, consent_id).await?;
+    let received_on = forms::date("received_on", &form.received_on, &mut errors);
+    let Some(received_on) = received_on.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Invalid(errors));
+    };
+    let written = WrittenRevocation {
+        received_on,
+        text: form.revocation_text,
+    };
+    state
+        .store
+        .revoke_consent(&grant, consent_id, &written)
+        .await?;
+    Ok(Redirect::to(&format!("/patients/{id}/consents")).into_response())
+}
+
+/// Expiry-event form: the day the event the consent expires on happened.
+#[derive(Debug, Deserialize)]
+pub struct ExpiryEventForm {
+    #[serde(default)]
+    occurred_on: String,
+}
+
+/// Records that a consent's expiry event has happened (§2.31(a)(7)).
+pub async fn record_expiry_event(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, consent_id)): Path<(i64, i64)>,
+    Form(form): Form<ExpiryEventForm>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ManageConsents>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let Some(on) = forms::date("occurred_on", &form.occurred_on, &mut errors) else {
+        return Err(AppError::Invalid(errors));
+    };
+    state
+        .store
+        .record_expiry_event(&grant, consent_id, on)
+        .await?;
     Ok(Redirect::to(&format!("/patients/{id}/consents")).into_response())
 }
 
@@ -904,7 +964,13 @@ pub async fn break_glass(
     let access = parse_emergency(&pairs, &mut errors);
     if let (Some(patient), true) = (patient, errors.is_empty()) {
         match state.store.break_glass(&grant, patient, &access).await {
-            Ok(_) => return Ok(Redirect::to(&format!("/patients/{patient}")).into_response()),
+            // Straight to the form for recording what is then disclosed, which links the chart.
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("/patients/{patient}/emergency-disclosure"))
+                        .into_response(),
+                )
+            }
             Err(StoreError::Invalid(e)) => errors = e,
             Err(StoreError::NotFound(_)) => {
                 errors = vec![FieldError::new("mrn", "no patient has this record number")]
@@ -915,6 +981,123 @@ pub async fn break_glass(
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,
         Html(emergency_page(&state, &staff, pairs, &errors).await?),
+    )
+        .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "emergency_disclosure.html")]
+struct EmergencyDisclosurePage {
+    layout: Layout,
+    patient_id: i64,
+    name: String,
+    mrn: String,
+    form: Pairs,
+    errors: Vec<LabelledError>,
+    categories: Vec<(&'static str, &'static str)>,
+    recorded: Option<i64>,
+}
+
+impl EmergencyDisclosurePage {
+    fn value(&self, key: &str) -> String {
+        one(&self.form, key)
+    }
+
+    fn checked(&self, code: &str) -> bool {
+        self.form
+            .iter()
+            .any(|(k, v)| k == "categories" && v == code)
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+async fn emergency_disclosure_page(
+    state: &AppState,
+    staff: &Staff,
+    patient_id: i64,
+    form: Pairs,
+    errors: &[FieldError],
+    recorded: Option<i64>,
+) -> Result<String, AppError> {
+    Ok(EmergencyDisclosurePage {
+        layout: Layout::new(staff, "emergency"),
+        patient_id,
+        name: patient_heading(state, &staff.actor, patient_id).await?,
+        mrn: mrn(patient_id),
+        form,
+        errors: labelled(errors),
+        categories: InformationCategory::ALL
+            .iter()
+            .map(|c| (c.code(), c.label()))
+            .collect(),
+        recorded,
+    }
+    .render()?)
+}
+
+/// The form for recording a disclosure made in a medical emergency.
+pub async fn emergency_disclosure_form(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    state
+        .store
+        .patient_grant::<can::BreakGlass>(&staff.actor, id)
+        .await?;
+    Ok(
+        Html(emergency_disclosure_page(&state, &staff, id, Vec::new(), &[], None).await?)
+            .into_response(),
+    )
+}
+
+/// Records a disclosure made in a medical emergency, at the moment it is made (§2.51(c)).
+pub async fn record_emergency_disclosure(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::BreakGlass>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let facts = parse_emergency(&pairs, &mut errors);
+    let categories = codes(&pairs, "categories", &mut errors);
+    if errors.is_empty() {
+        let input = EmergencyDisclosureInput {
+            ground: facts.ground,
+            recipient_name: facts.recipient_name,
+            recipient_facility: facts.recipient_facility,
+            nature: facts.nature,
+            categories,
+            information: one(&pairs, "information"),
+        };
+        match state
+            .store
+            .record_emergency_disclosure(&grant, &input)
+            .await
+        {
+            Ok(made) => {
+                let page =
+                    emergency_disclosure_page(&state, &staff, id, Vec::new(), &[], Some(made.id))
+                        .await?;
+                return Ok(Html(page).into_response());
+            }
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Html(emergency_disclosure_page(&state, &staff, id, pairs, &errors, None).await?),
     )
         .into_response())
 }
@@ -935,7 +1118,9 @@ struct PrivacyPage {
     report: PrivacyReport,
     disclosures: Vec<(i64, DisclosureView)>,
     tz: chrono_tz::Tz,
-    notice: String,
+    notice: trellis_domain::consent::NoticeForm,
+    notice_forms: &'static [trellis_domain::consent::NoticeForm],
+    notice_version: &'static str,
     errors: Vec<LabelledError>,
 }
 
@@ -972,7 +1157,9 @@ async fn privacy_page(
             .collect(),
         report,
         tz: state.timezone,
-        notice: state.store.disclosure_notice().await?,
+        notice: state.store.disclosure_notice_form().await?,
+        notice_forms: trellis_domain::consent::NoticeForm::ALL,
+        notice_version: trellis_domain::consent::NOTICE_VERSION,
         errors: labelled(&errors),
     })
 }
@@ -1004,25 +1191,28 @@ pub async fn privacy(
     }
 }
 
-/// Notice form.
+/// Notice form: which of the two §2.32 statements.
 #[derive(Debug, Deserialize)]
 pub struct NoticeForm {
     #[serde(default)]
     notice: String,
 }
 
-/// Replaces the §2.32 notice text attached to disclosures.
+/// Chooses the §2.32 statement attached to disclosures (one of the rule's two, nothing else).
 pub async fn set_notice(
     State(state): State<AppState>,
     staff: Staff,
     Form(form): Form<NoticeForm>,
 ) -> Result<Response, AppError> {
     let grant = state.store.grant::<can::ReadAudit>(&staff.actor)?;
-    match state
-        .store
-        .set_disclosure_notice(&grant, &form.notice)
-        .await
-    {
+    let saved = match form.notice.parse() {
+        Ok(chosen) => state.store.set_disclosure_notice(&grant, chosen).await,
+        Err(_) => Err(StoreError::invalid(
+            "notice",
+            "choose Statement 1 or Statement 2 of 42 CFR 2.32",
+        )),
+    };
+    match saved {
         Ok(()) => Ok(Redirect::to("/privacy").into_response()),
         Err(StoreError::Invalid(errors)) => {
             let today = state.today();

@@ -183,6 +183,15 @@ pub fn routes() -> Router<AppState> {
             post(confidentiality::revoke_consent),
         )
         .route(
+            "/patients/{id}/consents/{consent}/expiry-event",
+            post(confidentiality::record_expiry_event),
+        )
+        .route(
+            "/patients/{id}/emergency-disclosure",
+            get(confidentiality::emergency_disclosure_form)
+                .post(confidentiality::record_emergency_disclosure),
+        )
+        .route(
             "/patients/{id}/collaterals",
             post(confidentiality::add_collateral),
         )
