@@ -15,7 +15,8 @@ test('counselor sees the criteria and promotes a patient to phase 2 from next Mo
     let found = null;
     for (const href of hrefs) {
       await page.goto(`${t.base}${href}/phase`);
-      const main = await page.locator('main').innerText();
+      // textContent: the decision form is folded in a <details> until opened.
+      const main = await page.locator('main').textContent();
       if (/Current phase: Phase 1/.test(main) && /Promote to Phase 2/.test(main)) {
         found = href;
         break;
