@@ -1,5 +1,7 @@
-//! What each role's dashboard summarises: counts and short lists, one round of queries per card,
-//! each read audited as one search. Nothing here returns clinical text.
+//! What each role's dashboard summarises: counts and short lists, one round of queries per card
+//! on the reader pool, each read joining the request's audit row as a search (naming the
+//! patients a list shows), so dashboards never wait for the single writer. Nothing here returns
+//! clinical text.
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
@@ -151,7 +153,7 @@ impl Store {
         let filter = format!(
             "t.completed_at IS NULL AND t.kind IN ('outreach', $2) AND t.due_on <= $3 AND {scope}"
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows: Vec<DueTask> = sqlx::query_as(&format!(
             "SELECT t.id, t.kind, p.id AS patient_id, {PATIENT_NAME} AS patient_name, t.due_on
              FROM tasks t JOIN patients p ON p.id = t.patient_id
@@ -170,7 +172,8 @@ impl Store {
         .bind(Day(today + Duration::days(7)))
         .fetch_one(&mut *tx)
         .await?;
-        audit::append(&mut tx, actor, search("outreach due", rows.len())).await?;
+        let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(self, actor, search("outreach due", rows.len()), &shown).await?;
         tx.commit().await?;
         Ok((total, rows))
     }
@@ -187,7 +190,7 @@ impl Store {
                 "the program overview is for clinical directors".into(),
             ));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let (census, pending_admissions): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(CASE WHEN admitted_on <= $1 THEN 1 ELSE 0 END), 0),
                  COALESCE(SUM(CASE WHEN admitted_on > $1 THEN 1 ELSE 0 END), 0)
@@ -239,7 +242,7 @@ impl Store {
         .bind(Day(today))
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(&mut tx, actor, search("program overview", counselors.len())).await?;
+        audit::record(self, actor, search("program overview", counselors.len())).await?;
         tx.commit().await?;
         Ok(ProgramOverview {
             census,
@@ -262,7 +265,7 @@ impl Store {
         let actor = grant.actor();
         let scope = patient_scope_sql(actor.role, "$1");
         let user = actor.user_id.unwrap_or(0);
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let (on_medication, on_moud): (i64, i64) = sqlx::query_as(&format!(
             "SELECT COUNT(DISTINCT m.patient_id),
                  COUNT(DISTINCT CASE WHEN m.moud = $3 THEN m.patient_id END)
@@ -299,10 +302,12 @@ impl Store {
         .bind(Day(today - Duration::days(14)))
         .fetch_all(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = unexpected_results.iter().map(|r| r.patient_id).collect();
+        audit::record_shown(
+            self,
             actor,
             search("medication and screen summary", unexpected_results.len()),
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -330,7 +335,7 @@ impl Store {
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id"
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let admitted: Vec<Admission> = sqlx::query_as(&format!(
             "{select} WHERE e.status = 'open' AND e.admitted_on >= $2 AND {scope}
              ORDER BY e.admitted_on, p.last_name_key, p.first_name_key"
@@ -358,10 +363,16 @@ impl Store {
         .bind(Day(today))
         .fetch_one(&mut *tx)
         .await?;
-        audit::append(
-            &mut tx,
+        let shown: Vec<i64> = admitted
+            .iter()
+            .chain(&incomplete)
+            .map(|a| a.patient_id)
+            .collect();
+        audit::record_shown(
+            self,
             actor,
             search("admissions", admitted.len() + incomplete.len()),
+            &shown,
         )
         .await?;
         tx.commit().await?;
@@ -392,7 +403,7 @@ impl Store {
         let actor = grant.actor();
         let scope = patient_scope_sql(actor.role, "$1");
         let user = actor.user_id.unwrap_or(0);
-        let mut tx = self.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let census: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM episodes e JOIN patients p ON p.id = e.patient_id
              WHERE e.status = 'open' AND e.admitted_on <= $2 AND {scope}"
@@ -412,7 +423,7 @@ impl Store {
         .bind(Day(today))
         .fetch_one(&mut *tx)
         .await?;
-        audit::append(&mut tx, actor, search("billing counts", 2)).await?;
+        audit::record(self, actor, search("billing counts", 2)).await?;
         tx.commit().await?;
         Ok(BillingSummary {
             census,
