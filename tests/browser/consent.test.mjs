@@ -1,4 +1,6 @@
-// Part 2 flow: record a consent, disclose under it, see the disclosure in the accounting.
+// Part 2 flow: the privacy officer lists the recipient with their class in the recipient
+// directory; the counselor records a consent, discloses to the directory entry under it, and
+// sees the disclosure in the accounting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
@@ -6,6 +8,20 @@ import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
 test('counselor records a consent, makes a disclosure and finds it in the accounting', async () => {
   const t = await startTrellis();
   try {
+    const officer = await t.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(officer, t.base, 'privacy');
+    await officer.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Privacy' }).click();
+    await officer.getByRole('link', { name: 'Recipient directory' }).click();
+    const add = officer.locator('section', { has: officer.getByRole('heading', { name: 'Add a recipient' }) });
+    await add.getByLabel(/^Name/).fill('Morgan Blake, County Probation');
+    await add.getByLabel('Class').selectOption({ label: 'Law enforcement, probation or parole' });
+    await add.getByLabel(/How to reach them/).fill('County Probation, Fax 555-201-9100');
+    await add.getByRole('button', { name: 'Add recipient' }).click();
+    assert.match(await officer.locator('#live').innerText(), /saved/);
+    const row = officer.getByRole('row', { name: /Morgan Blake, County Probation/ });
+    assert.match(await row.innerText(), /Law enforcement, probation or parole/);
+    await officer.screenshot({ path: `${ARTIFACTS}recipient-directory.png`, fullPage: true });
+
     const page = await t.browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, t.base, 'counselor');
     const caseload = page.locator('section', { has: page.getByRole('heading', { name: /My caseload/ }) });
@@ -19,7 +35,8 @@ test('counselor records a consent, makes a disclosure and finds it in the accoun
 
     // A disclosure to someone the patient has not consented to is refused, with the reason.
     const disclose = page.locator('section', { has: page.getByRole('heading', { name: 'Disclose information' }) });
-    await disclose.getByLabel('Recipient (person or organisation)').fill('Morgan Blake, County Probation');
+    // The recipient is chosen from the directory: no class can be typed here.
+    await disclose.getByLabel(/^Recipient/).selectOption({ label: 'Morgan Blake, County Probation · Law enforcement, probation or parole' });
     await disclose.getByLabel('Purpose', { exact: true }).selectOption('legal');
     await disclose.getByLabel('Attendance and participation').check();
     await disclose.getByRole('button', { name: 'Check consent and disclose' }).click();
@@ -39,7 +56,7 @@ test('counselor records a consent, makes a disclosure and finds it in the accoun
     assert.equal(await page.locator('[data-state="active"]').count() > 0, true);
 
     const again = page.locator('section', { has: page.getByRole('heading', { name: 'Disclose information' }) });
-    await again.getByLabel('Recipient (person or organisation)').fill('Morgan Blake, County Probation');
+    await again.getByLabel(/^Recipient/).selectOption({ label: 'Morgan Blake, County Probation · Law enforcement, probation or parole' });
     await again.getByLabel('Purpose', { exact: true }).selectOption('legal');
     await again.getByLabel('Attendance and participation').check();
     await again.getByRole('button', { name: 'Check consent and disclose' }).click();

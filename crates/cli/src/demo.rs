@@ -11,7 +11,7 @@ use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::consent::{
     CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose, Recipient,
-    RecipientClass, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    RecipientKind, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
     TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::measures::Instrument;
@@ -27,6 +27,7 @@ use trellis_storage::medications::{NewDrugScreen, NewMedication};
 use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::recipients::NewRecipient;
 use trellis_storage::staff::NewStaff;
 use trellis_storage::treatment_plans::{
     Goal, Intervention, Modality, Objective, ObjectiveStatus, PlanContent, PlanSignatures, Problem,
@@ -1117,6 +1118,36 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
     use InformationCategory as Info;
     let today = clinic_today();
     let counselor = clinic.actor("counselor")?;
+    // The privacy officer's recipient directory: disclosures choose from it.
+    let directory = store.grant::<can::ManageRecipients>(clinic.actor("privacy")?)?;
+    let mut listed = Vec::new();
+    for (name, kind, contact) in [
+        (
+            "Valley Health Plan",
+            RecipientKind::HealthPlan,
+            "Claims, PO Box 4410, Fax 555-201-4400",
+        ),
+        (
+            "Officer Dana Brooks, County Adult Probation",
+            RecipientKind::LawEnforcement,
+            "County Adult Probation, 12 Court St, Fax 555-201-9100",
+        ),
+        (
+            "Morgan Tate, Tate Logistics",
+            RecipientKind::Employer,
+            "hr@tatelogistics.example.com",
+        ),
+    ] {
+        let entry = NewRecipient {
+            name: name.into(),
+            kind,
+            contact: contact.into(),
+        };
+        listed.push(store.add_recipient(&directory, &entry).await?);
+    }
+    let [health_plan, probation_office, employer_hr] = listed[..] else {
+        return Err(anyhow::anyhow!("the demo directory has three entries"));
+    };
     let caseload = store
         .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
         .await?;
@@ -1157,8 +1188,7 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
             .disclose(
                 &disclose,
                 &DisclosureInput {
-                    recipient_name: None,
-                    recipient_class: Some(RecipientClass::HealthPlans),
+                    recipient_id: Some(health_plan),
                     purpose: Purpose::Payment,
                     purpose_detail: String::new(),
                     categories: [Info::Demographics, Info::Attendance].into(),
@@ -1219,10 +1249,7 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
                     .disclose(
                         &disclose,
                         &DisclosureInput {
-                            recipient_name: Some(
-                                "Officer Dana Brooks, County Adult Probation".into(),
-                            ),
-                            recipient_class: None,
+                            recipient_id: Some(probation_office),
                             purpose: Purpose::LegalProceedings,
                             purpose_detail: String::new(),
                             categories: [Info::Attendance, Info::DrugScreens].into(),
@@ -1268,8 +1295,7 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
                     .disclose(
                         &disclose,
                         &DisclosureInput {
-                            recipient_name: Some("Morgan Tate, Tate Logistics".into()),
-                            recipient_class: None,
+                            recipient_id: Some(employer_hr),
                             purpose: Purpose::Employment,
                             purpose_detail: String::new(),
                             categories: [Info::Attendance].into(),

@@ -180,11 +180,13 @@ pub enum Permission {
     ManagePrograms,
     /// See program outcome reports (aggregate).
     ReadOutcomes,
+    /// Keep the Part 2 recipient directory: who disclosures may go to, and their class.
+    ManageRecipients,
 }
 
 impl Permission {
     /// Every permission, in the order the matrix lists them.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ReadDemographics,
         Permission::EditDemographics,
         Permission::ReadEpisodes,
@@ -204,6 +206,7 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ManagePrograms,
         Permission::ReadOutcomes,
+        Permission::ManageRecipients,
     ];
 
     /// Whether the permission only reads (what emergency access may widen, 42 CFR 2.51: it
@@ -226,6 +229,7 @@ impl Permission {
                 | Permission::ReadAudit
                 | Permission::ManagePrograms
                 | Permission::ReadOutcomes
+                | Permission::ManageRecipients
         )
     }
 }
@@ -273,6 +277,8 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ReadAudit => matches!(role, R::Admin | R::PrivacyOfficer),
         P::ManagePrograms => matches!(role, R::Admin | R::ClinicalDirector),
         P::ReadOutcomes => matches!(role, R::Admin | R::ClinicalDirector),
+        // The class decides which consents reach a recipient, so only the privacy officer sets it.
+        P::ManageRecipients => matches!(role, R::PrivacyOfficer),
     }
 }
 

@@ -87,6 +87,7 @@ pub mod can {
         ReadAudit,
         ManagePrograms,
         ReadOutcomes,
+        ManageRecipients,
     );
 }
 

@@ -118,10 +118,8 @@ pub struct WrittenRevocation {
 /// A request to disclose, from the disclosure form or the API.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DisclosureInput {
-    /// Recipient by name (a person or organisation).
-    pub recipient_name: Option<String>,
-    /// Or by class (for TPO and class consents).
-    pub recipient_class: Option<RecipientClass>,
+    /// The recipient, an entry of the recipient directory (which carries their class).
+    pub recipient_id: Option<i64>,
     /// Why.
     pub purpose: Purpose,
     /// The purpose, when "other".
@@ -857,20 +855,14 @@ impl Store {
         let by = grant.actor().staff_id()?;
         let patient_id = grant.patient_id();
         let mut errors = Vec::new();
-        let recipient_name = input
-            .recipient_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty());
-        if let Some(name) = recipient_name {
-            limit("recipient_name", name, 300, &mut errors);
-        }
-        if recipient_name.is_none() && input.recipient_class.is_none() {
-            errors.push(FieldError::new(
-                "recipient_name",
-                "name the recipient or choose a class of recipient",
-            ));
-        }
+        let directory_entry = match self.disclosure_recipient(input.recipient_id).await {
+            Ok(entry) => Some(entry),
+            Err(StoreError::Invalid(mut field)) => {
+                errors.append(&mut field);
+                None
+            }
+            Err(e) => return Err(e),
+        };
         if input.categories.is_empty() {
             errors.push(FieldError::new(
                 "categories",
@@ -881,9 +873,9 @@ impl Store {
             errors.push(FieldError::new("purpose_detail", "describe the purpose"));
         }
         limit("purpose_detail", &input.purpose_detail, 500, &mut errors);
-        if !errors.is_empty() {
+        let Some(entry) = directory_entry.filter(|_| errors.is_empty()) else {
             return Err(StoreError::Invalid(errors));
-        }
+        };
         let zone = self.patient_zone(patient_id).await?;
         let now = Utc::now();
         let consents: Vec<Consent> = self
@@ -893,8 +885,8 @@ impl Store {
             .map(|l| l.consent)
             .collect();
         let request = DisclosureRequest {
-            recipient_name: recipient_name.map(str::to_owned),
-            recipient_class: input.recipient_class,
+            recipient_name: Some(entry.recipient.name.clone()),
+            recipient_kind: Some(entry.recipient.kind),
             purpose: input.purpose,
             purpose_detail: input.purpose_detail.trim().to_owned(),
             categories: input.categories.clone(),
@@ -911,7 +903,9 @@ impl Store {
                         record_id: None,
                         patient_id: Some(patient_id),
                         detail: format!(
-                            "purpose {}; categories {}; {}",
+                            "recipient {}; class {}; purpose {}; categories {}; {}",
+                            entry.id,
+                            entry.recipient.kind.code(),
                             input.purpose.code(),
                             category_codes(&input.categories),
                             refusal_code(&refusal)
@@ -923,11 +917,7 @@ impl Store {
             }
             Ok(found) => found,
         };
-        let recipient = match (recipient_name, input.recipient_class) {
-            (Some(name), _) => name.to_owned(),
-            (None, Some(class)) => class.label().to_owned(),
-            (None, None) => String::new(),
-        };
+        let recipient = entry.recipient.name.clone();
         let packet = Packet {
             patient_name: self.patient_legal_name(patient_id).await?,
             sections: self.packet_sections(patient_id, &input.categories).await?,
@@ -944,6 +934,7 @@ impl Store {
                     patient_id,
                     consent_id: Some(found.consent_id.0),
                     kind: "consent",
+                    recipient_id: Some(entry.id),
                     purpose: input.purpose.code(),
                     categories: category_codes(&input.categories),
                     recipient: &recipient,
@@ -962,8 +953,9 @@ impl Store {
                 record_id: Some(id),
                 patient_id: Some(patient_id),
                 detail: format!(
-                    "consent {}; purpose {}; categories {}",
+                    "consent {}; recipient {}; purpose {}; categories {}",
                     found.consent_id.0,
+                    entry.id,
                     input.purpose.code(),
                     category_codes(&input.categories)
                 ),
@@ -994,8 +986,8 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("packet: {e}")))?;
         Ok(sqlx::query_scalar(
             "INSERT INTO disclosures (patient_id, consent_id, kind, purpose, categories, recipient,
-                 packet, disclosed_at, disclosed_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 packet, disclosed_at, disclosed_by, recipient_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(row.patient_id)
         .bind(row.consent_id)
@@ -1006,6 +998,7 @@ impl Store {
         .bind(self.seal(DISCLOSURE_PACKET, &packet)?)
         .bind(row.at)
         .bind(row.by)
+        .bind(row.recipient_id)
         .fetch_one(&mut **tx)
         .await?)
     }
@@ -1436,6 +1429,8 @@ impl Store {
                     patient_id,
                     consent_id: None,
                     kind: "emergency",
+                    // §2.51: the treating medical personnel are recorded as met, not from the directory.
+                    recipient_id: None,
                     purpose: "emergency",
                     categories: category_codes(&input.categories),
                     recipient: &recipient,
@@ -1598,6 +1593,7 @@ struct NewDisclosureRow<'a> {
     patient_id: i64,
     consent_id: Option<i64>,
     kind: &'a str,
+    recipient_id: Option<i64>,
     purpose: &'a str,
     categories: String,
     recipient: &'a str,
@@ -1628,5 +1624,6 @@ fn refusal_code(refusal: &DisclosureRefusal) -> &'static str {
         DisclosureRefusal::DifferentPurpose { .. } => "different purpose",
         DisclosureRefusal::InformationNotCovered { .. } => "information not covered",
         DisclosureRefusal::ProceedingsAgainstPatient => "proceedings against the patient",
+        DisclosureRefusal::BeyondTpo { .. } => "recipient beyond a TPO consent",
     }
 }

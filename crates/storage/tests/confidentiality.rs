@@ -7,8 +7,8 @@ use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::consent::{
     DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, NoticeForm, Purpose,
-    Recipient, RecipientClass, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
-    NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
+    Recipient, RecipientClass, RecipientKind, DEFAULT_REVOCATION_STATEMENT,
+    DEFAULT_TPO_REDISCLOSURE_STATEMENT, NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
@@ -19,6 +19,7 @@ use trellis_storage::confidentiality::{
 use trellis_storage::episodes::Admission;
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::recipients::NewRecipient;
 use trellis_storage::staff::NewStaff;
 use trellis_storage::testing::{fresh_store, raw_execute, raw_strings};
 use trellis_storage::{Store, StoreError};
@@ -30,6 +31,28 @@ struct Clinic {
     outsider: Actor,
     privacy: Actor,
     billing: Actor,
+    /// Recipient directory entries, kept by the privacy officer.
+    probation_office: i64,
+    employer: i64,
+    health_plan: i64,
+    officer_lee: i64,
+}
+
+async fn listed(store: &Store, privacy: &Actor, name: &str, kind: RecipientKind) -> i64 {
+    let grant = store
+        .grant::<can::ManageRecipients>(privacy)
+        .expect("grant");
+    store
+        .add_recipient(
+            &grant,
+            &NewRecipient {
+                name: name.into(),
+                kind,
+                contact: "Fax 555-201-0000".into(),
+            },
+        )
+        .await
+        .expect("add recipient")
 }
 
 async fn staff(store: &Store, username: &str, role: Role) -> Actor {
@@ -155,6 +178,28 @@ async fn clinic() -> Clinic {
         )
         .await
         .expect("admit");
+    let probation_office = listed(
+        &store,
+        &privacy,
+        "Jordan Lee, County Probation",
+        RecipientKind::LawEnforcement,
+    )
+    .await;
+    let employer = listed(&store, &privacy, "Acme Staffing", RecipientKind::Employer).await;
+    let health_plan = listed(
+        &store,
+        &privacy,
+        "Valley Health Plan",
+        RecipientKind::HealthPlan,
+    )
+    .await;
+    let officer_lee = listed(
+        &store,
+        &privacy,
+        "Officer J. Lee, Probation Dept.",
+        RecipientKind::LawEnforcement,
+    )
+    .await;
     Clinic {
         store,
         patient,
@@ -162,6 +207,10 @@ async fn clinic() -> Clinic {
         outsider,
         privacy,
         billing,
+        probation_office,
+        employer,
+        health_plan,
+        officer_lee,
     }
 }
 
@@ -210,10 +259,9 @@ fn tpo_consent() -> NewConsent {
     }
 }
 
-fn to_probation() -> DisclosureInput {
+fn to_probation(c: &Clinic) -> DisclosureInput {
     DisclosureInput {
-        recipient_name: Some("Jordan Lee, County Probation".into()),
-        recipient_class: None,
+        recipient_id: Some(c.probation_office),
         purpose: Purpose::LegalProceedings,
         purpose_detail: String::new(),
         categories: [Cat::Attendance].into(),
@@ -261,7 +309,7 @@ async fn accounting_len(c: &Clinic) -> usize {
 async fn disclosure_is_refused_without_consent_and_the_refusal_is_audited() {
     let c = clinic().await;
     assert_eq!(
-        refused(disclose(&c, &to_probation()).await),
+        refused(disclose(&c, &to_probation(&c)).await),
         DisclosureRefusal::NoConsentOnFile
     );
     assert_eq!(accounting_len(&c).await, 0);
@@ -283,7 +331,7 @@ async fn disclosure_is_refused_without_consent_and_the_refusal_is_audited() {
 async fn disclosure_under_a_matching_consent_carries_notice_and_scope_and_is_accounted_for() {
     let c = clinic().await;
     let consent = record(&c, &probation_consent(today() + Duration::days(90))).await;
-    let made = match disclose(&c, &to_probation()).await {
+    let made = match disclose(&c, &to_probation(&c)).await {
         DisclosureOutcome::Made(d) => d,
         DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
     };
@@ -299,7 +347,7 @@ async fn disclosure_under_a_matching_consent_carries_notice_and_scope_and_is_acc
         .set_disclosure_notice(&po, NoticeForm::Short)
         .await
         .expect("set notice");
-    let second = match disclose(&c, &to_probation()).await {
+    let second = match disclose(&c, &to_probation(&c)).await {
         DisclosureOutcome::Made(d) => d,
         DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
     };
@@ -342,19 +390,19 @@ async fn disclosure_under_a_matching_consent_carries_notice_and_scope_and_is_acc
 async fn disclosure_is_refused_for_another_recipient_purpose_or_information() {
     let c = clinic().await;
     record(&c, &probation_consent(today() + Duration::days(90))).await;
-    let mut other_recipient = to_probation();
-    other_recipient.recipient_name = Some("Acme Staffing".into());
+    let mut other_recipient = to_probation(&c);
+    other_recipient.recipient_id = Some(c.employer);
     assert!(matches!(
         refused(disclose(&c, &other_recipient).await),
         DisclosureRefusal::DifferentRecipient { .. }
     ));
-    let mut other_purpose = to_probation();
+    let mut other_purpose = to_probation(&c);
     other_purpose.purpose = Purpose::Employment;
     assert!(matches!(
         refused(disclose(&c, &other_purpose).await),
         DisclosureRefusal::DifferentPurpose { .. }
     ));
-    let mut more = to_probation();
+    let mut more = to_probation(&c);
     more.categories = [Cat::Attendance, Cat::Diagnoses].into();
     assert!(matches!(
         refused(disclose(&c, &more).await),
@@ -369,13 +417,13 @@ async fn expired_and_revoked_consents_cover_nothing() {
     // Signed five days ago, expired yesterday.
     record(&c, &probation_consent(today() - Duration::days(1))).await;
     assert!(matches!(
-        refused(disclose(&c, &to_probation()).await),
+        refused(disclose(&c, &to_probation(&c)).await),
         DisclosureRefusal::Expired { .. }
     ));
 
     let live = record(&c, &probation_consent(today() + Duration::days(30))).await;
     assert!(matches!(
-        disclose(&c, &to_probation()).await,
+        disclose(&c, &to_probation(&c)).await,
         DisclosureOutcome::Made(_)
     ));
     let grant = c
@@ -400,7 +448,7 @@ async fn expired_and_revoked_consents_cover_nothing() {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        refused(disclose(&c, &to_probation()).await),
+        refused(disclose(&c, &to_probation(&c)).await),
         DisclosureRefusal::Revoked { .. }
     ));
 
@@ -437,8 +485,7 @@ async fn tpo_consent_covers_classes_but_never_proceedings_against_the_patient() 
     let c = clinic().await;
     record(&c, &tpo_consent()).await;
     let to_plan = DisclosureInput {
-        recipient_name: None,
-        recipient_class: Some(RecipientClass::HealthPlans),
+        recipient_id: Some(c.health_plan),
         purpose: Purpose::Payment,
         purpose_detail: String::new(),
         categories: [Cat::Demographics, Cat::BillingAndClaims].into(),
@@ -449,7 +496,7 @@ async fn tpo_consent_covers_classes_but_never_proceedings_against_the_patient() 
     };
     assert!(made.packet.sections[0].lines[0].contains("Alex Rivera"));
     assert_eq!(
-        refused(disclose(&c, &to_probation()).await),
+        refused(disclose(&c, &to_probation(&c)).await),
         DisclosureRefusal::ProceedingsAgainstPatient
     );
 }
@@ -492,8 +539,7 @@ async fn a_consent_missing_elements_is_rejected_with_each_field_named() {
     assert!(c.store.consents(&grant).await.expect("list").is_empty());
 
     let bad_input = DisclosureInput {
-        recipient_name: Some("  ".into()),
-        recipient_class: None,
+        recipient_id: None,
         purpose: Purpose::Other,
         purpose_detail: String::new(),
         categories: Default::default(),
@@ -959,7 +1005,7 @@ async fn a_backup_file_holds_no_consent_or_disclosure_text_in_clear() {
     let c = clinic().await;
     record(&c, &probation_consent(today() + Duration::days(30))).await;
     assert!(matches!(
-        disclose(&c, &to_probation()).await,
+        disclose(&c, &to_probation(&c)).await,
         DisclosureOutcome::Made(_)
     ));
     let dir = std::env::temp_dir().join(format!(
@@ -1099,8 +1145,8 @@ async fn a_collateral_receives_exactly_what_an_active_consent_allows() {
     let made = disclose(
         &c,
         &DisclosureInput {
-            recipient_name: Some(allowed.recipient.clone()),
-            ..to_probation()
+            recipient_id: Some(c.officer_lee),
+            ..to_probation(&c)
         },
     )
     .await;

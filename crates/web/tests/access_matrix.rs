@@ -215,6 +215,10 @@ const API: &[Row] = &[
     ("POST", "/patients/{patient}/availability", Rule::Patient(P::ManageSchedule), Allowed::Invalid),
     ("GET",  "/sites/{site}/appointments",    Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("GET",  "/openapi.json",                 Rule::Public,                        Allowed::Success),
+    ("GET",  "/recipients",                   Rule::Role(P::Disclose),             Allowed::Success),
+    ("POST", "/recipients",                   Rule::Role(P::ManageRecipients),     Allowed::Invalid),
+    ("GET",  "/recipients/{recipient}",       Rule::Role(P::Disclose),             Allowed::Missing),
+    ("PUT",  "/recipients/{recipient}",       Rule::Role(P::ManageRecipients),     Allowed::Invalid),
 ];
 
 #[rustfmt::skip]
@@ -356,6 +360,9 @@ const PAGES: &[Row] = &[
     ("POST", "/patients/{patient}/diagnoses",    Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("POST", "/diagnoses/{diagnosis}/resolve",   Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("GET",  "/schedule/week",                   Rule::Role(P::ReadSchedule),         Allowed::Success),
+    ("GET",  "/privacy/recipients",              Rule::Role(P::ManageRecipients),     Allowed::Success),
+    ("POST", "/privacy/recipients",              Rule::Role(P::ManageRecipients),     Allowed::Invalid),
+    ("POST", "/privacy/recipients/{recipient}",  Rule::Role(P::ManageRecipients),     Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -417,7 +424,7 @@ struct Ids {
 /// Records a TPO consent and one disclosure under it, as the clinical director.
 async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
     use trellis_domain::consent::{
-        Expiry, InformationCategory, Purpose, Recipient, RecipientClass,
+        Expiry, InformationCategory, Purpose, Recipient, RecipientClass, RecipientKind,
     };
     use trellis_storage::confidentiality::{DisclosureInput, DisclosureOutcome, NewConsent};
     let dora = actor(&s.users, "dora", Role::ClinicalDirector);
@@ -463,8 +470,10 @@ async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
         .disclose(
             &grant,
             &DisclosureInput {
-                recipient_name: None,
-                recipient_class: Some(RecipientClass::HealthPlans),
+                recipient_id: Some(
+                    s.recipient("Valley Health Plan", RecipientKind::HealthPlan)
+                        .await,
+                ),
                 purpose: Purpose::Payment,
                 purpose_detail: String::new(),
                 categories: [InformationCategory::Demographics].into(),
@@ -812,6 +821,8 @@ impl Ids {
             .replace("{feed}", "0")
             .replace("{feed_id}", "0")
             .replace("{file}", "cal_unknown.ics")
+            // No directory entry has this id: readers get 404, the privacy officer 422 first.
+            .replace("{recipient}", "999999")
     }
 
     fn patient(&self, target: Target) -> i64 {
@@ -1066,6 +1077,7 @@ fn normalised(template: &str) -> String {
         "{appointment_id}",
         "{feed_id}",
         "{approval}",
+        "{recipient}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

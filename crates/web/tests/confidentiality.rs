@@ -32,21 +32,37 @@ fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     v.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-const TO_PROBATION: [(&str, &str); 3] = [
-    ("recipient_name", "Jordan Lee, County Probation"),
-    ("purpose", "legal"),
-    ("categories", "attendance"),
-];
+/// A disclosure to the directory entry `officer` (the probation officer's id).
+fn to_probation(officer: &str) -> [(&'static str, &str); 3] {
+    [
+        ("recipient_id", officer),
+        ("purpose", "legal"),
+        ("categories", "attendance"),
+    ]
+}
+
+async fn probation_officer(s: &common::TestServer) -> String {
+    s.recipient(
+        "Jordan Lee, County Probation",
+        trellis_domain::consent::RecipientKind::LawEnforcement,
+    )
+    .await
+    .to_string()
+}
 
 #[tokio::test]
 async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
     let s = common::start().await;
     let casey = s.browser("casey").await;
     let p = s.patient_id;
+    let officer = probation_officer(&s).await;
 
     // Refused with no consent on file: the reason is shown and nothing is recorded.
     let res = casey
-        .post(&format!("/patients/{p}/disclosures"), &TO_PROBATION)
+        .post(
+            &format!("/patients/{p}/disclosures"),
+            &to_probation(&officer),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.expect("text");
@@ -95,7 +111,7 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
         .post(
             &format!("/patients/{p}/disclosures"),
             &[
-                ("recipient_name", "Jordan Lee, County Probation"),
+                ("recipient_id", officer.as_str()),
                 ("purpose", "employment"),
                 ("categories", "attendance"),
             ],
@@ -118,7 +134,10 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
 
     // Allowed: the packet carries the record, the notice and the consent's scope.
     let res = casey
-        .post(&format!("/patients/{p}/disclosures"), &TO_PROBATION)
+        .post(
+            &format!("/patients/{p}/disclosures"),
+            &to_probation(&officer),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.url().path().contains("/disclosures/"));
@@ -192,7 +211,10 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
         .expect("text")
         .contains("Right to revoke"));
     let res = casey
-        .post(&format!("/patients/{p}/disclosures"), &TO_PROBATION)
+        .post(
+            &format!("/patients/{p}/disclosures"),
+            &to_probation(&officer),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.expect("text").contains("revoked"));
@@ -222,12 +244,16 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
 async fn who_may_see_consents_disclose_and_read_the_privacy_page() {
     let s = common::start().await;
     let p = s.patient_id;
+    let officer = probation_officer(&s).await;
     for user in ["bill", "fran", "nate"] {
         let b = s.browser(user).await;
         let res = b.get(&format!("/patients/{p}/consents")).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{user}");
         let res = b
-            .post(&format!("/patients/{p}/disclosures"), &TO_PROBATION)
+            .post(
+                &format!("/patients/{p}/disclosures"),
+                &to_probation(&officer),
+            )
             .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{user}");
     }
@@ -548,36 +574,47 @@ async fn the_api_records_consents_discloses_through_the_check_and_keeps_collater
         &casey,
         Method::POST,
         &path,
-        Some(json!({"purpose": "legal", "recipient_class": "judges", "categories": ["x"]})),
+        Some(json!({"purpose": "legal", "recipient_id": 1, "categories": ["x"]})),
     )
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["recipient_class", "categories"]);
+    assert_eq!(fields(&body), ["categories"]);
     let (st, body) = call(
         &s,
         &casey,
         Method::POST,
         &path,
-        Some(json!({"purpose": "legal", "categories": []})),
+        Some(json!({"purpose": "legal", "recipient_class": "health_plans", "categories": []})),
     )
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["recipient_name", "categories"]);
+    // A class cannot be typed at disclosure time: only a directory entry names the recipient.
+    assert_eq!(fields(&body), ["recipient_id", "categories"]);
+    let roofer = s
+        .recipient(
+            "Sam Ortiz, Ortiz Roofing",
+            trellis_domain::consent::RecipientKind::Employer,
+        )
+        .await;
+    let officer_entry = s
+        .recipient(
+            "Jordan Lee, County Probation",
+            trellis_domain::consent::RecipientKind::LawEnforcement,
+        )
+        .await;
     let (st, body) = call(
         &s,
         &casey,
         Method::POST,
         &path,
-        Some(
-            json!({"recipient_name": "Sam Ortiz, Ortiz Roofing", "purpose": "employment",
-            "categories": ["attendance"]}),
-        ),
+        Some(json!({"recipient_id": roofer, "purpose": "employment",
+            "categories": ["attendance"]})),
     )
     .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "disclosure_refused");
     assert_eq!(body["reason"], "different_recipient");
-    let to_officer = json!({"recipient_name": allowed["recipient"], "purpose": "legal",
+    let to_officer = json!({"recipient_id": officer_entry, "purpose": "legal",
         "categories": ["attendance", "drug_screens"]});
     let (st, made) = call(&s, &casey, Method::POST, &path, Some(to_officer.clone())).await;
     assert_eq!(st, StatusCode::CREATED, "{made}");

@@ -99,7 +99,7 @@ pub fn may_receive(
             for category in InformationCategory::ALL {
                 let request = DisclosureRequest {
                     recipient_name: Some(name.clone()),
-                    recipient_class: None,
+                    recipient_kind: None,
                     purpose: *purpose,
                     purpose_detail: detail.clone(),
                     categories: [*category].into(),

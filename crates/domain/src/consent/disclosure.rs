@@ -6,9 +6,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+use super::directory::RecipientKind;
 use super::model::{
     same_text, validate_consent, Consent, ConsentId, ConsentProblem, ConsentStatus,
-    InformationCategory, Purpose, Recipient, RecipientClass, Revocation,
+    InformationCategory, Purpose, Recipient, Revocation,
 };
 
 /// A proposed disclosure of one patient's records.
@@ -16,8 +17,9 @@ use super::model::{
 pub struct DisclosureRequest {
     /// The recipient's name, if known.
     pub recipient_name: Option<String>,
-    /// The recipient's class, if it is one of the TPO classes.
-    pub recipient_class: Option<RecipientClass>,
+    /// The recipient's class as the recipient directory records it (never as the requester
+    /// declares it): decides which consent classes cover them and whether a TPO consent can.
+    pub recipient_kind: Option<RecipientKind>,
     /// Why the information is wanted.
     pub purpose: Purpose,
     /// The purpose in words; compared with the consent when the purpose is "other".
@@ -96,6 +98,12 @@ pub enum DisclosureRefusal {
         /// The requested categories no single consent covers.
         not_covered: Vec<InformationCategory>,
     },
+    /// The recipient is of a class no TPO consent reaches.
+    #[error("a treatment, payment and operations consent never covers disclosure to this recipient ({}): law enforcement, courts, employers and family members need the patient's specific written consent naming them and this purpose", .kind.label())]
+    BeyondTpo {
+        /// The recipient's class in the directory.
+        kind: RecipientKind,
+    },
     /// Use in proceedings against the patient is never covered by a TPO consent.
     #[error("records may not be used in civil, criminal, administrative or legislative proceedings against the patient under a treatment, payment and operations consent: this needs the patient's specific written consent or a court order (§§2.64–2.65)")]
     ProceedingsAgainstPatient,
@@ -116,6 +124,7 @@ impl DisclosureRefusal {
             DisclosureRefusal::DifferentPurpose { .. } => "different_purpose",
             DisclosureRefusal::InformationNotCovered { .. } => "information_not_covered",
             DisclosureRefusal::ProceedingsAgainstPatient => "proceedings_against_patient",
+            DisclosureRefusal::BeyondTpo { .. } => "recipient_beyond_tpo",
         }
     }
 }
@@ -136,16 +145,26 @@ fn labels<T: std::fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
+// A TPO consent never reaches law enforcement, courts, employers or family, even by name.
+fn barred(consent: &Consent, request: &DisclosureRequest) -> bool {
+    consent.is_tpo()
+        && request
+            .recipient_kind
+            .is_some_and(RecipientKind::beyond_tpo)
+}
+
 fn covers_recipient(consent: &Consent, request: &DisclosureRequest) -> bool {
-    consent.recipients.iter().any(|r| match r {
-        Recipient::Named { name } => request
-            .recipient_name
-            .as_deref()
-            .is_some_and(|n| same_text(n, name)),
-        Recipient::Class { class, .. } => request.recipient_class == Some(*class),
-        // The generic description covers every TPO recipient class.
-        Recipient::TpoGeneric { .. } => request.recipient_class.is_some(),
-    })
+    let class = request.recipient_kind.and_then(RecipientKind::tpo_class);
+    !barred(consent, request)
+        && consent.recipients.iter().any(|r| match r {
+            Recipient::Named { name } => request
+                .recipient_name
+                .as_deref()
+                .is_some_and(|n| same_text(n, name)),
+            Recipient::Class { class: named, .. } => class == Some(*named),
+            // The generic description covers every TPO recipient class.
+            Recipient::TpoGeneric { .. } => class.is_some(),
+        })
 }
 
 fn covers_purpose(consent: &Consent, request: &DisclosureRequest) -> bool {
@@ -184,7 +203,7 @@ pub fn check_disclosure(
         .recipient_name
         .as_deref()
         .is_none_or(|n| n.trim().is_empty())
-        && request.recipient_class.is_none()
+        && request.recipient_kind.is_none()
     {
         return Err(DisclosureRefusal::RecipientNotIdentified);
     }
@@ -271,6 +290,12 @@ pub fn check_disclosure(
             .any(|c| c.purposes.contains(&Purpose::LegalProceedings))
     {
         return Err(DisclosureRefusal::ProceedingsAgainstPatient);
+    }
+    // Likewise name the bar when only TPO consents stand between the request and the recipient.
+    if let Some(kind) = request.recipient_kind.filter(|k| k.beyond_tpo()) {
+        if pool.iter().any(|c| c.is_tpo()) && !pool.iter().any(|c| covers_recipient(c, request)) {
+            return Err(DisclosureRefusal::BeyondTpo { kind });
+        }
     }
     let to_recipient: Vec<&Consent> = pool
         .iter()
@@ -372,7 +397,7 @@ mod tests {
     fn to_provider(categories: &[Info]) -> DisclosureRequest {
         DisclosureRequest {
             recipient_name: Some("Dr Sam Okafor".into()),
-            recipient_class: Some(RecipientClass::TreatingProviders),
+            recipient_kind: Some(RecipientKind::TreatingProvider),
             purpose: Purpose::Treatment,
             purpose_detail: String::new(),
             categories: categories.iter().copied().collect(),
@@ -382,7 +407,7 @@ mod tests {
     fn to_probation(purpose: Purpose) -> DisclosureRequest {
         DisclosureRequest {
             recipient_name: Some("officer dana lee, county probation".into()),
-            recipient_class: None,
+            recipient_kind: None,
             purpose,
             purpose_detail: String::new(),
             categories: [Info::Attendance].into(),
@@ -490,7 +515,7 @@ mod tests {
     fn consent_for_another_recipient() {
         let request = DisclosureRequest {
             recipient_name: Some("Acme Staffing (employer)".into()),
-            recipient_class: None,
+            recipient_kind: None,
             purpose: Purpose::LegalProceedings,
             purpose_detail: String::new(),
             categories: [Info::Attendance].into(),
@@ -568,7 +593,7 @@ mod tests {
     fn proceedings_against_the_patient_need_specific_consent() {
         let court = DisclosureRequest {
             recipient_name: Some("County Superior Court".into()),
-            recipient_class: None,
+            recipient_kind: None,
             purpose: Purpose::LegalProceedings,
             purpose_detail: String::new(),
             categories: [Info::DrugScreens].into(),
@@ -579,7 +604,7 @@ mod tests {
         );
         // Even when the court is presented as a TPO-class recipient.
         let mut as_class = court.clone();
-        as_class.recipient_class = Some(RecipientClass::HealthPlans);
+        as_class.recipient_kind = Some(RecipientKind::HealthPlan);
         assert_eq!(
             check_disclosure(&[tpo_consent(1)], &as_class, &now()),
             Err(DisclosureRefusal::ProceedingsAgainstPatient)
@@ -636,11 +661,88 @@ mod tests {
         );
     }
 
+    fn from_directory(name: &str, kind: RecipientKind, purpose: Purpose) -> DisclosureRequest {
+        DisclosureRequest {
+            recipient_name: Some(name.into()),
+            recipient_kind: Some(kind),
+            purpose,
+            purpose_detail: String::new(),
+            categories: [Info::Attendance].into(),
+        }
+    }
+
+    #[test]
+    fn a_tpo_consent_never_reaches_law_enforcement_courts_employers_or_family() {
+        // The attack review's findings: a probation officer passed off as program operations and
+        // an employer passed off as a health plan. The class now comes from the directory.
+        let officer = from_directory(
+            "Officer Dana Lee, County Probation",
+            RecipientKind::LawEnforcement,
+            Purpose::HealthCareOperations,
+        );
+        assert_eq!(
+            check_disclosure(&[tpo_consent(1)], &officer, &now()),
+            Err(DisclosureRefusal::BeyondTpo {
+                kind: RecipientKind::LawEnforcement
+            })
+        );
+        let employer = from_directory("Acme Staffing", RecipientKind::Employer, Purpose::Payment);
+        let refusal = check_disclosure(&[tpo_consent(1)], &employer, &now()).unwrap_err();
+        assert_eq!(refusal.code(), "recipient_beyond_tpo");
+        assert!(refusal.to_string().contains("(Employer)"), "{refusal}");
+        // Even a TPO consent that names them does not reach them.
+        for kind in [RecipientKind::Court, RecipientKind::FamilyMember] {
+            let mut naming = tpo_consent(3);
+            naming.recipients.push(Recipient::Named {
+                name: "Jamie Rivera".into(),
+            });
+            let request = from_directory("Jamie Rivera", kind, Purpose::Treatment);
+            assert_eq!(
+                check_disclosure(&[naming], &request, &now()),
+                Err(DisclosureRefusal::BeyondTpo { kind })
+            );
+        }
+        // The patient's specific consent for the officer still covers them.
+        let legal = from_directory(
+            "officer dana lee, county probation",
+            RecipientKind::LawEnforcement,
+            Purpose::LegalProceedings,
+        );
+        assert_eq!(
+            check_disclosure(&[tpo_consent(1), probation_consent(2)], &legal, &now())
+                .map(|m| m.consent_id),
+            Ok(ConsentId(2))
+        );
+    }
+
+    #[test]
+    fn directory_classes_decide_which_tpo_recipients_a_consent_covers() {
+        let plan = from_directory(
+            "Valley Health Plan",
+            RecipientKind::HealthPlan,
+            Purpose::Payment,
+        );
+        assert_eq!(
+            check_disclosure(&[tpo_consent(1)], &plan, &now()).map(|m| m.consent_id),
+            Ok(ConsentId(1))
+        );
+        // An unclassified recipient is not a TPO class, whatever the purpose.
+        let other = from_directory(
+            "Legal Aid Society",
+            RecipientKind::Other,
+            Purpose::Treatment,
+        );
+        assert!(matches!(
+            check_disclosure(&[tpo_consent(1)], &other, &now()),
+            Err(DisclosureRefusal::DifferentRecipient { .. })
+        ));
+    }
+
     #[test]
     fn malformed_requests_are_refused() {
         let mut request = to_provider(&[Info::Attendance]);
         request.recipient_name = Some("  ".into());
-        request.recipient_class = None;
+        request.recipient_kind = None;
         assert_eq!(
             check_disclosure(&[tpo_consent(1)], &request, &now()),
             Err(DisclosureRefusal::RecipientNotIdentified)

@@ -6,12 +6,14 @@
 //! and the actual sending live elsewhere, and every decision takes the current instant explicitly.
 
 pub mod collateral;
+pub mod directory;
 pub mod disclosure;
 pub mod emergency;
 pub mod model;
 pub mod notice;
 
 pub use collateral::{may_receive, CollateralAllowance, CollateralRelationship};
+pub use directory::RecipientKind;
 pub use disclosure::{
     check_disclosure, scope_summary, ConsentMatch, DisclosureRefusal, DisclosureRequest,
 };

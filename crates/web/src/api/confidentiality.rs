@@ -601,10 +601,10 @@ fn disclosure_dto(d: DisclosureRecord) -> Disclosure {
 /// A proposed disclosure.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DisclosureBody {
-    /// The recipient's name (a person or organisation), as the consent names them.
-    pub recipient_name: Option<String>,
-    /// Or a class: treating_providers, health_plans, program_operations.
-    pub recipient_class: Option<String>,
+    /// The recipient: an entry of the recipient directory (`GET /recipients`), whose class the
+    /// privacy officer set. A class cannot be given here.
+    #[schema(required = true)]
+    pub recipient_id: Option<i64>,
     /// Purpose code: treatment, payment, operations, patient_request, legal, employment, other.
     #[serde(default)]
     #[schema(required = true)]
@@ -625,8 +625,8 @@ pub struct DisclosureRefused {
     pub error: ApiErrorDetail,
     /// Stable reason: no_consent_on_file, consent_expired, consent_revoked,
     /// consent_not_yet_in_effect, consent_incomplete, different_recipient, different_purpose,
-    /// information_not_covered, proceedings_against_patient, recipient_not_identified,
-    /// nothing_requested.
+    /// information_not_covered, proceedings_against_patient, recipient_beyond_tpo,
+    /// recipient_not_identified, nothing_requested.
     pub reason: String,
 }
 
@@ -660,27 +660,13 @@ pub async fn disclose(
         "must be treatment, payment, operations, patient_request, legal, employment or other",
         &mut errors,
     );
-    let recipient_class = b
-        .recipient_class
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .and_then(|c| {
-            forms::code::<RecipientClass>(
-                "recipient_class",
-                c,
-                "must be treating_providers, health_plans or program_operations",
-                &mut errors,
-            )
-        });
     let categories: BTreeSet<InformationCategory> =
         code_set("categories", &b.categories, &mut errors);
     let (Some(purpose), true) = (purpose, errors.is_empty()) else {
         return Err(AppError::Invalid(errors).into());
     };
     let input = DisclosureInput {
-        recipient_name: b.recipient_name,
-        recipient_class,
+        recipient_id: b.recipient_id,
         purpose,
         purpose_detail: b.purpose_detail,
         categories,

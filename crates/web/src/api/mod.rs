@@ -24,6 +24,7 @@ mod org;
 mod paging;
 mod patients;
 mod phases;
+mod recipients;
 mod responses;
 mod schedule;
 mod tasks;
@@ -222,6 +223,10 @@ operations! {
     post "/patients/{id}/diagnoses" => assessments::add_diagnosis;
     post "/diagnoses/{id}/resolve" => assessments::resolve_diagnosis;
     get "/diagnosis-codes" => assessments::curated_codes;
+    get "/recipients" => recipients::list_recipients;
+    post "/recipients" => recipients::add_recipient;
+    get "/recipients/{id}" => recipients::get_recipient;
+    put "/recipients/{id}" => recipients::update_recipient;
     get "/openapi.json" => openapi_document;
 }
 

@@ -23,6 +23,7 @@ use trellis_storage::confidentiality::{
     EmergencyDisclosureInput, NewConsent, PrivacyReport, WrittenRevocation,
 };
 use trellis_storage::patients::{mrn, parse_mrn};
+use trellis_storage::recipients::RecipientRecord;
 use trellis_storage::StoreError;
 
 use super::patients::ChartHeader;
@@ -188,6 +189,9 @@ struct ConsentsPage {
     categories: Vec<(&'static str, &'static str)>,
     purposes: Vec<(&'static str, &'static str)>,
     classes: Vec<(&'static str, &'static str)>,
+    /// Current recipient directory entries a disclosure may go to: (id, "name · class").
+    recipients: Vec<(String, String)>,
+    can_manage_recipients: bool,
     form: Pairs,
     errors: Vec<LabelledError>,
     refusal: Option<String>,
@@ -315,6 +319,11 @@ async fn consents_page(
     let header = super::patients::chart_data(state, &staff.actor, patient_id)
         .await?
         .header;
+    let recipients = if can_disclose {
+        directory_choices(state, &staff.actor).await?
+    } else {
+        Vec::new()
+    };
     let (records, collaterals) = if can_manage {
         let grant = state
             .store
@@ -351,6 +360,8 @@ async fn consents_page(
             .iter()
             .map(|c| (c.code(), c.label()))
             .collect(),
+        recipients,
+        can_manage_recipients: permits(role, Permission::ManageRecipients),
         form,
         errors: labelled(errors),
         refusal,
@@ -365,6 +376,52 @@ async fn consents_page(
             .map(|r| (r.code(), r.label()))
             .collect(),
     })
+}
+
+/// The directory entries a disclosure may go to, as (id, "name · class") choices.
+async fn directory_choices(
+    state: &AppState,
+    actor: &Actor,
+) -> Result<Vec<(String, String)>, AppError> {
+    let grant = state.store.grant::<can::Disclose>(actor)?;
+    Ok(state
+        .store
+        .recipients(&grant)
+        .await?
+        .into_iter()
+        .filter(RecipientRecord::is_current)
+        .map(|r| {
+            (
+                r.id.to_string(),
+                format!("{} · {}", r.recipient.name, r.recipient.kind.label()),
+            )
+        })
+        .collect())
+}
+
+// The directory entry a collateral's consent wording names, if the privacy officer listed them.
+async fn directory_entry_named(
+    state: &AppState,
+    actor: &Actor,
+    name: &str,
+) -> Result<Option<i64>, AppError> {
+    if !permits(actor.role, Permission::Disclose) {
+        return Ok(None);
+    }
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let grant = state.store.grant::<can::Disclose>(actor)?;
+    Ok(state
+        .store
+        .recipients(&grant)
+        .await?
+        .into_iter()
+        .find(|r| r.is_current() && norm(&r.recipient.name) == norm(name))
+        .map(|r| r.id))
 }
 
 fn render(page: ConsentsPage, status: StatusCode) -> Result<Response, AppError> {
@@ -397,19 +454,22 @@ pub async fn consents_tab(
             .iter()
             .find(|c| c.id == collateral)
             .ok_or(AppError::NotFound("collateral contact"))?;
-        match contact.may_receive.get(to.allowance.unwrap_or(0)) {
-            Some(a) => {
-                form.push(("d_recipient_name".to_owned(), a.recipient.clone()));
-                form.push(("d_purpose".to_owned(), a.purpose.code().to_owned()));
-                form.push(("d_purpose_detail".to_owned(), a.purpose_detail.clone()));
-                form.extend(
-                    a.categories
-                        .iter()
-                        .map(|c| ("d_categories".to_owned(), c.code().to_owned())),
-                );
-            }
-            // Nothing is allowed: the form names them so the check can say why.
-            None => form.push(("d_recipient_name".to_owned(), contact.recipient_label())),
+        let allowance = contact.may_receive.get(to.allowance.unwrap_or(0));
+        if let Some(a) = allowance {
+            form.push(("d_purpose".to_owned(), a.purpose.code().to_owned()));
+            form.push(("d_purpose_detail".to_owned(), a.purpose_detail.clone()));
+            form.extend(
+                a.categories
+                    .iter()
+                    .map(|c| ("d_categories".to_owned(), c.code().to_owned())),
+            );
+        }
+        // The disclosure goes to the directory entry the consent names; if the privacy officer
+        // has not listed them yet, the form says so instead of taking a typed name.
+        let named = allowance.map_or_else(|| contact.recipient_label(), |a| a.recipient.clone());
+        match directory_entry_named(&state, &staff.actor, &named).await? {
+            Some(entry) => form.push(("d_recipient_id".to_owned(), entry.to_string())),
+            None => form.push(("d_not_in_directory".to_owned(), named)),
         }
     }
     let page = consents_page(&state, &staff, id, form, &[], None).await?;
@@ -748,23 +808,24 @@ pub fn parse_disclosure(pairs: &Pairs, errors: &mut Vec<FieldError>) -> Option<D
             None
         }
     };
-    let class = one(pairs, "recipient_class");
-    let recipient_class = if class.is_empty() {
+    let recipient = one(pairs, "recipient_id");
+    let recipient_id = if recipient.is_empty() {
         None
     } else {
-        match class.parse::<RecipientClass>() {
-            Ok(c) => Some(c),
+        match recipient.parse::<i64>() {
+            Ok(id) => Some(id),
             Err(_) => {
-                errors.push(FieldError::new("recipient_class", "unknown class"));
+                errors.push(FieldError::new(
+                    "recipient_id",
+                    "choose a recipient from the directory",
+                ));
                 None
             }
         }
     };
-    let name = one(pairs, "recipient_name");
     let categories = codes(pairs, "categories", errors);
     purpose.map(|purpose| DisclosureInput {
-        recipient_name: (!name.is_empty()).then_some(name),
-        recipient_class,
+        recipient_id,
         purpose,
         purpose_detail: one(pairs, "purpose_detail"),
         categories,
@@ -811,8 +872,7 @@ pub async fn disclose(
 
 fn disclosure_field(field: &str) -> &'static str {
     match field {
-        "recipient_name" => "d_recipient_name",
-        "recipient_class" => "d_recipient_class",
+        "recipient_id" => "d_recipient_id",
         "purpose" => "d_purpose",
         "purpose_detail" => "d_purpose_detail",
         _ => "d_categories",

@@ -17,6 +17,7 @@ mod notes;
 mod patients;
 mod phases;
 mod programs;
+mod recipients;
 pub(crate) mod schedule;
 mod tasks;
 mod treatment_plans;
@@ -217,6 +218,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/privacy", get(confidentiality::privacy))
         .route("/privacy/notice", post(confidentiality::set_notice))
+        .route(
+            "/privacy/recipients",
+            get(recipients::list).post(recipients::add),
+        )
+        .route("/privacy/recipients/{id}", post(recipients::update))
         .route("/patients/{id}/notes", get(notes::tab).post(notes::create))
         .route("/notes/{id}", post(notes::update))
         .route("/notes/{id}/sign", post(notes::sign))

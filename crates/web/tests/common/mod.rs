@@ -394,3 +394,25 @@ impl Browser {
             .expect("post")
     }
 }
+
+impl TestServer {
+    /// Adds a recipient directory entry as the privacy officer ("pat") would; returns its id.
+    pub async fn recipient(&self, name: &str, kind: trellis_domain::consent::RecipientKind) -> i64 {
+        let privacy = actor(&self.users, "pat", Role::PrivacyOfficer);
+        let grant = self
+            .store
+            .grant::<can::ManageRecipients>(&privacy)
+            .expect("grant");
+        self.store
+            .add_recipient(
+                &grant,
+                &trellis_storage::recipients::NewRecipient {
+                    name: name.into(),
+                    kind,
+                    contact: String::new(),
+                },
+            )
+            .await
+            .expect("add recipient")
+    }
+}
