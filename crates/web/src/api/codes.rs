@@ -6,6 +6,7 @@ use trellis_domain::consent::collateral::CollateralRelationship;
 use trellis_domain::consent::emergency::EmergencyGround;
 use trellis_domain::patient::Sex;
 use trellis_domain::schedule::appointments::AppointmentKind;
+use trellis_domain::schedule::attendance::AttendanceStatus;
 use trellis_storage::discharge::AftercareKind;
 use trellis_storage::notes::{NoteKind, NoteTemplate};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
@@ -73,4 +74,9 @@ pub fn aftercare_kind() -> Object {
             .filter(|k| **k != AftercareKind::CrisisLine)
             .map(|k| k.code()),
     )
+}
+
+/// Attendance marks.
+pub fn attendance_status() -> Object {
+    one_of(AttendanceStatus::ALL.map(AttendanceStatus::code))
 }

@@ -3,7 +3,7 @@
 //! contacts. Every handler calls the same store function as the Consents & disclosures tab.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -25,7 +25,8 @@ use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
-use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Stale, Unauthenticated};
+use super::versions::{etag, IfMatch};
 use crate::error::{ApiError, ApiErrorBody, ApiErrorDetail, AppError};
 use crate::forms;
 use crate::identity::ApiCaller;
@@ -358,18 +359,20 @@ pub async fn record_consent(
     ))
 }
 
-/// One consent laid out with every element, for printing (the read is audited).
+/// One consent laid out with every element, for printing (the read is audited). Its `ETag`
+/// names the version read, for a revocation's `If-Match`.
 #[utoipa::path(get, path = "/consents/{id}", tag = "confidentiality",
     params(("id" = i64, Path, description = "Consent id")),
     responses(
-        (status = 200, description = "The consent", body = ConsentView),
+        (status = 200, description = "The consent", body = ConsentView,
+            headers(("ETag" = String, description = "The version read, for If-Match"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn get_consent(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<ConsentView>, ApiError> {
+) -> Result<Response, ApiError> {
     let patient = state.store.consent_patient_id(id).await?;
     let grant = state
         .store
@@ -382,7 +385,12 @@ pub async fn get_consent(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or(AppError::NotFound("consent"))?;
-    Ok(Json(consent_view(patient, record)))
+    let version = etag(record.last_changed().0);
+    Ok((
+        [(header::ETAG, version)],
+        Json(consent_view(patient, record)),
+    )
+        .into_response())
 }
 
 /// Confirmation that the patient revoked in writing (§2.31(a)(6)).
@@ -393,19 +401,23 @@ pub struct RevokeBody {
     pub in_writing: Option<bool>,
 }
 
-/// Records the patient's revocation: the consent covers no disclosure from now on.
+/// Records the patient's revocation: the consent covers no disclosure from now on. With
+/// `If-Match` (the `ETag` of a read) it is recorded only if the consent has not changed since:
+/// else 412 and nothing is recorded.
 #[utoipa::path(post, path = "/consents/{id}/revoke", tag = "confidentiality",
-    params(("id" = i64, Path, description = "Consent id")),
+    params(("id" = i64, Path, description = "Consent id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version read")),
     request_body = RevokeBody,
     responses(
         (status = 204, description = "Revoked"),
         (status = 409, description = "Already revoked", body = ApiErrorBody),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        Unauthenticated, Forbidden, NotFound, BadBody, Stale,
     ))]
 pub async fn revoke_consent(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    if_match: IfMatch,
     body: JsonBody<RevokeBody>,
 ) -> Result<StatusCode, ApiError> {
     let patient = state.store.consent_patient_id(id).await?;
@@ -420,7 +432,11 @@ pub async fn revoke_consent(
         )])
         .into());
     }
-    state.store.revoke_consent(&grant, id).await?;
+    let last_changed = if_match.last_changed("the consent")?;
+    state
+        .store
+        .revoke_consent_if(&grant, id, last_changed)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
