@@ -297,7 +297,7 @@ async fn replayed_once(api: &Api, path: &str, list: &str, key: &str, body: Value
     let mut other = body;
     other["idempotency_test"] = json!("another body");
     let reused = api.post(path, &headers, other).await;
-    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+    assert_eq!(reused.status, StatusCode::CONFLICT, "{path}");
     assert_eq!(reused.code(), "idempotency_key_reused", "{path}");
 }
 

@@ -397,7 +397,7 @@ pub async fn get_consent(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RevokeBody {
     /// Must be true: the patient revoked the consent in writing.
-    #[schema(value_type = bool, required = true)]
+    #[schema(required = true, schema_with = super::codes::confirmed)]
     pub in_writing: Option<bool>,
 }
 
@@ -786,9 +786,9 @@ pub async fn break_glass(
 #[into_params(parameter_in = Query)]
 pub struct PrivacyPeriod {
     /// First day, YYYY-MM-DD (default 30 days ago).
-    pub from: Option<String>,
+    pub from: Option<NaiveDate>,
     /// Last day, YYYY-MM-DD, inclusive (default today).
-    pub to: Option<String>,
+    pub to: Option<NaiveDate>,
 }
 
 /// One emergency access.
@@ -853,18 +853,8 @@ pub async fn privacy_report(
 ) -> Result<Json<PrivacyReport>, ApiError> {
     let grant = state.store.grant::<can::ReadAudit>(&caller.actor)?;
     let today = state.today();
-    let mut errors = Vec::new();
-    let from = match period.from.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => forms::date("from", s, &mut errors),
-        None => Some(today - Duration::days(30)),
-    };
-    let to = match period.to.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => forms::date("to", s, &mut errors),
-        None => Some(today),
-    };
-    let (Some(from), Some(to), true) = (from, to, errors.is_empty()) else {
-        return Err(AppError::Invalid(errors).into());
-    };
+    let from = period.from.unwrap_or(today - Duration::days(30));
+    let to = period.to.unwrap_or(today);
     let report = state
         .store
         .privacy_report(&grant, state.timezone, from, to)

@@ -8,7 +8,9 @@ use trellis_domain::access::{permits, Permission, Role};
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation as OpenApiOperation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{ObjectBuilder, OpenApi, RefOr, Required, Type};
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{ArrayItems, OneOfBuilder, Schema, SchemaType};
+use utoipa::openapi::{ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{IntoResponses, Modify};
 
 use super::idempotency::{MAX_KEY_LEN, REPLAYED};
@@ -108,11 +110,17 @@ pub struct Operation {
 }
 
 /// Writes each operation's access rule (`x-permission`, and a sentence in its description) and,
-/// on idempotent ones, the `Idempotency-Key` header and its answers.
+/// on idempotent ones, the `Idempotency-Key` header and its answers; and states that required
+/// text in request bodies may not be blank.
 pub struct Contract;
+
+/// What every required free-text field of a request body must match: the handlers trim text
+/// and refuse it when nothing is left.
+const NOT_BLANK: &str = "\\S";
 
 impl Modify for Contract {
     fn modify(&self, openapi: &mut OpenApi) {
+        require_text(openapi);
         for op in super::OPERATIONS {
             let Some(item) = openapi.paths.paths.get_mut(op.path) else {
                 continue;
@@ -129,6 +137,54 @@ impl Modify for Contract {
             describe_access(operation, op.access);
             if op.idempotent {
                 describe_idempotency(operation);
+            }
+        }
+    }
+}
+
+/// Adds [`NOT_BLANK`] to each required string property (no enum, format or pattern of its own)
+/// of the schemas sent as request bodies.
+fn require_text(openapi: &mut OpenApi) {
+    let mut sent = Vec::new();
+    for item in openapi.paths.paths.values() {
+        for operation in [&item.post, &item.put].into_iter().flatten() {
+            let bodies = operation
+                .request_body
+                .iter()
+                .flat_map(|b| b.content.values());
+            for content in bodies {
+                let name = match &content.schema {
+                    Some(RefOr::Ref(r)) => r.ref_location.rsplit('/').next(),
+                    Some(RefOr::T(Schema::Array(array))) => match &array.items {
+                        ArrayItems::RefOrSchema(item) => match item.as_ref() {
+                            RefOr::Ref(r) => r.ref_location.rsplit('/').next(),
+                            RefOr::T(_) => None,
+                        },
+                        ArrayItems::False => None,
+                    },
+                    _ => None,
+                };
+                sent.extend(name.map(str::to_owned));
+            }
+        }
+    }
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for name in sent {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name) else {
+            continue;
+        };
+        for field in &object.required {
+            let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else {
+                continue;
+            };
+            if property.schema_type == SchemaType::Type(Type::String)
+                && property.enum_values.is_none()
+                && property.format.is_none()
+                && property.pattern.is_none()
+            {
+                property.pattern = Some(NOT_BLANK.to_owned());
             }
         }
     }
@@ -197,7 +253,39 @@ fn describe_idempotency(operation: &mut OpenApiOperation) {
             }
         }
     }
-    for (status, response) in KeyInUse::responses() {
-        operation.responses.responses.insert(status, response);
+    for (status, added) in KeyInUse::responses() {
+        match operation.responses.responses.get_mut(&status) {
+            Some(RefOr::T(existing)) => merge(existing, added),
+            _ => {
+                operation.responses.responses.insert(status, added);
+            }
+        }
     }
+}
+
+/// Folds a key refusal into an answer the operation already documents for the same status:
+/// the key's wording where both are plain errors, else either body (e.g. a possible duplicate
+/// or an error).
+fn merge(existing: &mut Response, added: RefOr<Response>) {
+    let RefOr::T(added) = added else {
+        return;
+    };
+    let error = RefOr::Ref(Ref::from_schema_name("ApiErrorBody"));
+    let mut plain = true;
+    for content in existing.content.values_mut() {
+        match content.schema.take() {
+            Some(schema) if schema != error => {
+                plain = false;
+                content.schema = Some(RefOr::T(Schema::OneOf(
+                    OneOfBuilder::new().item(schema).item(error.clone()).build(),
+                )));
+            }
+            schema => content.schema = schema,
+        }
+    }
+    existing.description = if plain {
+        added.description
+    } else {
+        format!("{}; or {}", existing.description, added.description)
+    };
 }

@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on the POSTs that create clinical records (those marked `idempotent` in
 //! the `operations!` list): a retry with the same key and body gets the first answer again
 //! (marked `Idempotent-Replayed: true`) and records nothing; the same key with another body or
-//! record is refused with 422. A layer around the handler, so every such operation behaves
+//! record is refused with 409: the key is already bound to another request, a state of the
+//! server no schema can express (as a request is refused while the first is still answered). A layer around the handler, so every such operation behaves
 //! alike and the handlers stay as they are.
 
 use axum::body::{to_bytes, Body};
@@ -106,7 +107,7 @@ async fn replay_or_run(
         } => return Ok(replayed(status, location, body)),
         Claim::Mismatch => {
             return Err(ApiError::request(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used for a different request; use a new key \
                  for a new record",

@@ -335,7 +335,7 @@ pub struct MeasureSchedule {
     pub program_id: i64,
     /// Instrument code.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::instrument)]
     pub instrument: String,
     /// Days between administrations (null stops giving it, when setting).
     #[serde(default)]

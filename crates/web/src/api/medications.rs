@@ -353,7 +353,7 @@ pub struct AdherenceBody {
     #[schema(required = true)]
     pub noted_on: Option<NaiveDate>,
     /// as_prescribed, missed_doses or not_taking.
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::adherence)]
     pub status: String,
     /// Note.
     pub note: Option<String>,
@@ -408,7 +408,7 @@ pub struct SideEffectBody {
     #[schema(required = true)]
     pub effect: String,
     /// mild, moderate or severe.
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::side_effect_severity)]
     pub severity: String,
 }
 

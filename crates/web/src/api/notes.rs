@@ -444,7 +444,7 @@ pub struct NewGroupNoteBody {
     pub session_on: String,
     /// dap or birp.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::note_template)]
     pub template: String,
     /// What the group did, written once.
     #[serde(default)]
