@@ -199,7 +199,7 @@ fn document_declares_bearer_security_and_error_schema() {
     // A possible duplicate, or (with an Idempotency-Key) the first request still being answered.
     assert_eq!(
         doc["paths"]["/patients"]["post"]["responses"]["409"]["content"]["application/json"]
-            ["schema"]["oneOf"],
+            ["schema"]["anyOf"],
         json!([
             {"$ref": "#/components/schemas/PossibleDuplicate"},
             {"$ref": "#/components/schemas/ApiErrorBody"}

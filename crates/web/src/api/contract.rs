@@ -9,7 +9,7 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation as OpenApiOperation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::Response;
-use utoipa::openapi::schema::{ArrayItems, OneOfBuilder, Schema, SchemaType};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayItems, Schema, SchemaType};
 use utoipa::openapi::{ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{IntoResponses, Modify};
 
@@ -265,7 +265,7 @@ fn describe_idempotency(operation: &mut OpenApiOperation) {
 
 /// Folds a key refusal into an answer the operation already documents for the same status:
 /// the key's wording where both are plain errors, else either body (e.g. a possible duplicate
-/// or an error).
+/// or an error; `anyOf`, as a body may look like both).
 fn merge(existing: &mut Response, added: RefOr<Response>) {
     let RefOr::T(added) = added else {
         return;
@@ -276,8 +276,8 @@ fn merge(existing: &mut Response, added: RefOr<Response>) {
         match content.schema.take() {
             Some(schema) if schema != error => {
                 plain = false;
-                content.schema = Some(RefOr::T(Schema::OneOf(
-                    OneOfBuilder::new().item(schema).item(error.clone()).build(),
+                content.schema = Some(RefOr::T(Schema::AnyOf(
+                    AnyOfBuilder::new().item(schema).item(error.clone()).build(),
                 )));
             }
             schema => content.schema = schema,
