@@ -108,7 +108,14 @@ pub struct Appointment {
     pub attendance_status: Option<String>,
     /// Minutes attended, once marked.
     pub minutes_attended: Option<i64>,
+    /// When it last changed (booked, cancelled or attendance marked): its version for
+    /// `If-Match`. An appointment is either cancelled or has attendance, never both, and a
+    /// new mark replaces the last, so this is always the latest change.
+    pub last_changed: Instant,
 }
+
+/// SQL: an appointment's last-changed instant (see [`Appointment::last_changed`]).
+const APPOINTMENT_VERSION: &str = "COALESCE(attendance_recorded_at, cancelled_at, created_at)";
 
 impl Appointment {
     /// The kind, parsed.
@@ -220,7 +227,8 @@ pub(crate) const APPOINTMENT_SELECT: &str = "SELECT a.id, a.patient_id,
     COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name AS patient_name,
     a.site_id, a.kind, a.clinician_id, u.display_name AS clinician_name, a.room_id,
     r.name AS room_name, a.telehealth, a.local_date, a.starts_at, a.ends_at, a.minutes, a.status,
-    a.override_reason, a.attendance_status, a.minutes_attended
+    a.override_reason, a.attendance_status, a.minutes_attended,
+    COALESCE(a.attendance_recorded_at, a.cancelled_at, a.created_at) AS last_changed
     FROM appointments a JOIN patients p ON p.id = a.patient_id JOIN users u ON u.id = a.clinician_id
     LEFT JOIN rooms r ON r.id = a.room_id";
 
@@ -464,7 +472,7 @@ impl Store {
     /// Active staff who may see patients in appointments (the clinical roles), by name.
     pub async fn clinicians(&self) -> Result<Vec<(i64, String)>> {
         let users: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, display_name, role FROM users WHERE active = $1 ORDER BY display_name",
+            "SELECT id, display_name, role FROM users WHERE active = $1 ORDER BY display_name, id",
         )
         .bind(true)
         .fetch_all(self.reader())
@@ -506,8 +514,22 @@ impl Store {
         grant: &PatientGrant<can::ManageSchedule>,
         id: i64,
     ) -> Result<()> {
+        self.cancel_appointment_if(grant, id, None).await
+    }
+
+    /// Cancels a booked appointment only if it was last changed at `last_changed` (the version
+    /// the caller read), else `Stale`; `None` cancels whatever the current version.
+    pub async fn cancel_appointment_if(
+        &self,
+        grant: &PatientGrant<can::ManageSchedule>,
+        id: i64,
+        last_changed: Option<Instant>,
+    ) -> Result<()> {
         let patient_id = grant.patient_id();
         let appointment = self.patient_appointment(patient_id, id).await?;
+        if last_changed.is_some_and(|at| at != appointment.last_changed) {
+            return Err(StoreError::Stale("the appointment"));
+        }
         if appointment.attendance_status.is_some() {
             return Err(StoreError::Conflict(
                 "attendance has been marked; the appointment stays on record".into(),
@@ -515,20 +537,23 @@ impl Store {
         }
         let actor = grant.actor();
         let mut tx = self.begin().await?;
-        let changed = sqlx::query(
+        let changed = sqlx::query(&format!(
             "UPDATE appointments SET status = 'cancelled', cancelled_at = $2, cancelled_by = $3
-             WHERE id = $1 AND status = 'booked'",
-        )
+             WHERE id = $1 AND status = 'booked' AND attendance_status IS NULL
+             AND {APPOINTMENT_VERSION} = $4"
+        ))
         .bind(id)
         .bind(Instant::now())
         .bind(actor.staff_id()?)
+        .bind(appointment.last_changed)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if changed == 0 {
-            return Err(StoreError::Conflict(
-                "the appointment is already cancelled".into(),
-            ));
+            return Err(match last_changed {
+                Some(_) => StoreError::Stale("the appointment"),
+                None => StoreError::Conflict("the appointment is already cancelled".into()),
+            });
         }
         audit::append(
             &mut tx,
@@ -555,8 +580,25 @@ impl Store {
         status: AttendanceStatus,
         minutes: Option<i64>,
     ) -> Result<()> {
+        self.record_appointment_attendance_if(grant, id, status, minutes, None)
+            .await
+    }
+
+    /// Marks attendance only if the appointment was last changed at `last_changed` (the
+    /// version the caller read), else `Stale`; `None` marks whatever the current version.
+    pub async fn record_appointment_attendance_if(
+        &self,
+        grant: &PatientGrant<can::ManageSchedule>,
+        id: i64,
+        status: AttendanceStatus,
+        minutes: Option<i64>,
+        last_changed: Option<Instant>,
+    ) -> Result<()> {
         let patient_id = grant.patient_id();
         let appointment = self.patient_appointment(patient_id, id).await?;
+        if last_changed.is_some_and(|at| at != appointment.last_changed) {
+            return Err(StoreError::Stale("the appointment"));
+        }
         if appointment.status != "booked" {
             return Err(StoreError::Conflict("the appointment was cancelled".into()));
         }
@@ -571,19 +613,30 @@ impl Store {
         };
         let actor = grant.actor();
         let mut tx = self.begin().await?;
-        sqlx::query(
+        // Conditional on the version read, so that of two marks racing only one is recorded.
+        let changed = sqlx::query(&format!(
             "UPDATE appointments SET attendance_status = $2, minutes_attended = $3,
                  service_start = $4, attendance_recorded_at = $5, attendance_recorded_by = $6
-             WHERE id = $1",
-        )
+             WHERE id = $1 AND status = 'booked' AND {APPOINTMENT_VERSION} = $7"
+        ))
         .bind(id)
         .bind(status.code())
         .bind(i64::from(mark.minutes_attended()))
         .bind(Instant(service_start))
         .bind(Instant::now())
         .bind(actor.staff_id()?)
+        .bind(appointment.last_changed)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(match last_changed {
+                Some(_) => StoreError::Stale("the appointment"),
+                None => StoreError::Conflict(
+                    "the appointment changed while the mark was being recorded; try again".into(),
+                ),
+            });
+        }
         audit::append(
             &mut tx,
             actor,
@@ -607,7 +660,7 @@ impl Store {
     ) -> Result<Vec<Appointment>> {
         let patient_id = grant.patient_id();
         let rows = sqlx::query_as(&format!(
-            "{APPOINTMENT_SELECT} WHERE a.patient_id = $1 ORDER BY a.starts_at DESC"
+            "{APPOINTMENT_SELECT} WHERE a.patient_id = $1 ORDER BY a.starts_at DESC, a.id DESC"
         ))
         .bind(patient_id)
         .fetch_all(self.reader())
@@ -696,7 +749,7 @@ impl Store {
         .await?;
         let sessions = sqlx::query_as(&format!(
             "{FACILITATED_SELECT} WHERE t.facilitator_id = $1 AND gs.starts_at >= $2
-             AND gs.starts_at < $3 ORDER BY gs.starts_at"
+             AND gs.starts_at < $3 ORDER BY gs.starts_at, gs.id"
         ))
         .bind(clinician_id)
         .bind(Instant(from))
@@ -771,7 +824,7 @@ impl Store {
     ) -> Result<Vec<AvailabilityWindow>> {
         let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
             "SELECT id, label, weekday, start_time, end_time FROM patient_availability
-             WHERE patient_id = $1 ORDER BY weekday, start_time",
+             WHERE patient_id = $1 ORDER BY weekday, start_time, id",
         )
         .bind(grant.patient_id())
         .fetch_all(self.reader())

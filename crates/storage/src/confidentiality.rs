@@ -97,6 +97,16 @@ pub struct ConsentRecord {
     pub written_revocation: Option<WrittenRevocation>,
 }
 
+impl ConsentRecord {
+    /// When it last changed (recorded, or revoked): its version for `If-Match`.
+    pub fn last_changed(&self) -> Instant {
+        self.consent
+            .revocation
+            .as_ref()
+            .map_or(self.recorded_at, |r| Instant(r.revoked_at))
+    }
+}
+
 /// A consent as loaded for decisions, with its record-keeping facts.
 pub(crate) struct LoadedConsent {
     pub(crate) consent: Consent,
@@ -652,6 +662,19 @@ impl Store {
         consent_id: i64,
         written: &WrittenRevocation,
     ) -> Result<()> {
+        self.revoke_consent_if(grant, consent_id, written, None).await
+    }
+
+    /// Revokes a consent only if it was last changed at `last_changed` (the version the caller
+    /// read, see [`ConsentRecord::last_changed`]), else `Stale`; `None` revokes whatever the
+    /// current version. Refused if already revoked.
+    pub async fn revoke_consent_if(
+        &self,
+        grant: &PatientGrant<can::ManageConsents>,
+        consent_id: i64,
+        written: &WrittenRevocation,
+        last_changed: Option<Instant>,
+    ) -> Result<()> {
         let by = grant.actor().staff_id()?;
         let consent = self.patient_consent(grant.patient_id(), consent_id).await?;
         let zone = self.patient_zone(grant.patient_id()).await?;
@@ -677,15 +700,29 @@ impl Store {
         if !errors.is_empty() {
             return Err(StoreError::Invalid(errors));
         }
-        if consent.revocation.is_some() {
+        let copy = self.seal(REVOCATION_COPY, text)?;
+        let mut tx = self.begin().await?;
+        let found: Option<(Instant, Option<Instant>)> = sqlx::query_as(
+            "SELECT recorded_at, revoked_at FROM consents WHERE id = $1 AND patient_id = $2",
+        )
+        .bind(consent_id)
+        .bind(grant.patient_id())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((recorded_at, revoked_at)) = found else {
+            return Err(StoreError::NotFound("consent"));
+        };
+        if last_changed.is_some_and(|at| at != revoked_at.unwrap_or(recorded_at)) {
+            return Err(StoreError::Stale("the consent"));
+        }
+        if revoked_at.is_some() {
             return Err(StoreError::Conflict(
                 "this consent has already been revoked".into(),
             ));
         }
-        let copy = self.seal(REVOCATION_COPY, text)?;
-        let mut tx = self.begin().await?;
         let now = Instant::now();
-        let done = sqlx::query(
+        // Conditional, so that of two revocations racing only one is recorded.
+        let changed = sqlx::query(
             "UPDATE consents SET revoked_at = $1, revoked_by = $2, revocation_recorded_at = $1,
                  revocation_received_on = $3, revocation_copy = $4
              WHERE id = $5 AND revoked_at IS NULL",
@@ -696,11 +733,13 @@ impl Store {
         .bind(copy)
         .bind(consent_id)
         .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(
-                "this consent has already been revoked".into(),
-            ));
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(match last_changed {
+                Some(_) => StoreError::Stale("the consent"),
+                None => StoreError::Conflict("this consent has already been revoked".into()),
+            });
         }
         audit::append(
             &mut tx,
@@ -1046,7 +1085,7 @@ impl Store {
                         sqlx::query_as(
                             "SELECT pr.name, e.admitted_on, e.discharged_on, e.current_level
                              FROM episodes e JOIN programs pr ON pr.id = e.program_id
-                             WHERE e.patient_id = $1 ORDER BY e.admitted_on",
+                             WHERE e.patient_id = $1 ORDER BY e.admitted_on, e.id",
                         )
                         .bind(patient_id)
                         .fetch_all(self.reader())
@@ -1537,7 +1576,7 @@ impl Store {
         let glass: Vec<(i64, i64, String, Instant, Instant, String)> = sqlx::query_as(
             "SELECT b.id, b.patient_id, u.display_name, b.started_at, b.expires_at, b.record
              FROM break_glass b JOIN users u ON u.id = b.user_id
-             WHERE b.started_at >= $1 AND b.started_at < $2 ORDER BY b.started_at DESC",
+             WHERE b.started_at >= $1 AND b.started_at < $2 ORDER BY b.started_at DESC, b.id DESC",
         )
         .bind(start)
         .bind(end)
@@ -1546,7 +1585,7 @@ impl Store {
         let revocations: Vec<(i64, i64, Instant, String)> = sqlx::query_as(
             "SELECT c.id, c.patient_id, c.revoked_at, u.display_name
              FROM consents c JOIN users u ON u.id = c.revoked_by
-             WHERE c.revoked_at >= $1 AND c.revoked_at < $2 ORDER BY c.revoked_at DESC",
+             WHERE c.revoked_at >= $1 AND c.revoked_at < $2 ORDER BY c.revoked_at DESC, c.id DESC",
         )
         .bind(start)
         .bind(end)

@@ -237,7 +237,7 @@ impl Store {
                      THEN 1 ELSE 0 END), 0) AS reviews_overdue
              FROM episodes e JOIN users u ON u.id = e.primary_counselor_id
              WHERE e.status = 'open' AND e.admitted_on <= $1
-             GROUP BY u.id, u.display_name ORDER BY u.display_name",
+             GROUP BY u.id, u.display_name ORDER BY u.display_name, u.id",
         )
         .bind(Day(today))
         .fetch_all(&mut *tx)
@@ -338,7 +338,7 @@ impl Store {
         let mut tx = self.reader().begin().await?;
         let admitted: Vec<Admission> = sqlx::query_as(&format!(
             "{select} WHERE e.status = 'open' AND e.admitted_on >= $2 AND {scope}
-             ORDER BY e.admitted_on, p.last_name_key, p.first_name_key"
+             ORDER BY e.admitted_on, p.last_name_key, p.first_name_key, p.id"
         ))
         .bind(user)
         .bind(Day(monday(today)))

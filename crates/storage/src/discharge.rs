@@ -560,7 +560,7 @@ async fn curriculum_section(
         "SELECT DISTINCT t.id, t.name FROM track_enrolments te JOIN tracks t ON t.id = te.track_id
          WHERE te.patient_id = $1 AND te.enrolled_on <= $3
            AND (te.ended_on IS NULL OR te.ended_on >= $2)
-         ORDER BY t.name",
+         ORDER BY t.name, t.id",
     )
     .bind(episode.patient_id)
     .bind(from)
@@ -746,7 +746,7 @@ impl Store {
             "SELECT name, dose, route, frequency, stopped_on, moud FROM medications
                  WHERE patient_id = $1 AND (stopped_on IS NULL OR stopped_on >= $2)
                    AND started_on <= $3
-                 ORDER BY name",
+                 ORDER BY name, id",
         )
         .bind(episode.patient_id)
         .bind(Day(episode.admitted_on.0))
@@ -1252,7 +1252,7 @@ impl Store {
         self.episode_of(&mut tx, grant.patient_id(), episode_id)
             .await?;
         let rows: Vec<FollowUpRow> = sqlx::query_as(&format!(
-            "{FOLLOW_UP_SELECT} WHERE f.episode_id = $1 ORDER BY f.days_after"
+            "{FOLLOW_UP_SELECT} WHERE f.episode_id = $1 ORDER BY f.days_after, f.id"
         ))
         .bind(episode_id)
         .fetch_all(&mut *tx)

@@ -561,7 +561,7 @@ impl Store {
         let mut tx = self.reader().begin().await?;
         let rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
             "{CASELOAD_SELECT} WHERE e.status = 'open' AND e.primary_counselor_id = $1
-             ORDER BY p.last_name_key, p.first_name_key"
+             ORDER BY p.last_name_key, p.first_name_key, p.id"
         ))
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
@@ -594,7 +594,7 @@ impl Store {
         let mut tx = self.reader().begin().await?;
         let rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
             "{CASELOAD_SELECT} WHERE e.admitted_on = $2 AND {scope}
-             ORDER BY p.last_name_key, p.first_name_key",
+             ORDER BY p.last_name_key, p.first_name_key, p.id",
             scope = patient_scope_sql(actor.role, "$1")
         ))
         .bind(actor.user_id.unwrap_or(0))

@@ -131,7 +131,7 @@ impl Store {
              LEFT JOIN attendance a ON a.session_id = $1 AND a.patient_id = p.id
              WHERE te.track_id = $2 AND te.enrolled_on <= $3
                  AND (te.ended_on IS NULL OR te.ended_on >= $3) AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name",
+             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
             patient_scope_sql(actor.role, "$4")
         );
         let rows: Vec<MemberRow> = sqlx::query_as(&sql)
@@ -458,7 +458,7 @@ impl Store {
                  n.started_at, n.ended_at, n.duration_minutes
              FROM progress_notes n JOIN patients p ON p.id = n.patient_id
              WHERE n.group_note_id = $1 AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name",
+             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
             patient_scope_sql(actor.role, "$2")
         );
         let members: Vec<GroupNoteMember> = sqlx::query_as(&sql)

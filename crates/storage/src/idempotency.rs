@@ -5,6 +5,8 @@ use crate::access::Actor;
 use crate::{Instant, Result, Store, StoreError};
 
 const RESPONSE_COLUMN: &str = "idempotency_keys.response";
+/// The status of answers kept before the status was (all of them were 201 Created).
+const CREATED: u16 = 201;
 
 /// What a claim on an idempotency key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub enum Claim {
     Fresh,
     /// The key was used for this same request, which was answered: send the same answer.
     Replay {
+        /// The first answer's status (201 unless it said otherwise).
+        status: u16,
         /// The `Location` of the first answer.
         location: Option<String>,
         /// The first answer's JSON body.
@@ -44,19 +48,26 @@ impl Store {
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {}
             Err(e) => return Err(StoreError::Database(e)),
         }
-        let (stored, location, response): (String, Option<String>, Option<String>) =
-            sqlx::query_as(
-                "SELECT fingerprint, location, response FROM idempotency_keys
+        let (stored, status, location, response): (
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "SELECT fingerprint, status, location, response FROM idempotency_keys
                  WHERE user_id = $1 AND idempotency_key = $2",
-            )
-            .bind(user_id)
-            .bind(key)
-            .fetch_one(self.writer())
-            .await?;
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_one(self.writer())
+        .await?;
         Ok(match response {
             _ if stored != fingerprint => Claim::Mismatch,
             None => Claim::InProgress,
             Some(sealed) => Claim::Replay {
+                status: status
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(CREATED),
                 location,
                 body: self.open(RESPONSE_COLUMN, &sealed)?,
             },
@@ -68,15 +79,17 @@ impl Store {
         &self,
         actor: &Actor,
         key: &str,
+        status: u16,
         location: Option<&str>,
         body: &str,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE idempotency_keys SET location = $3, response = $4
+            "UPDATE idempotency_keys SET status = $3, location = $4, response = $5
              WHERE user_id = $1 AND idempotency_key = $2",
         )
         .bind(actor.staff_id()?)
         .bind(key)
+        .bind(i64::from(status))
         .bind(location)
         .bind(self.seal(RESPONSE_COLUMN, body)?)
         .execute(self.writer())

@@ -508,7 +508,7 @@ impl Store {
     pub async fn prescribers(&self) -> Result<Vec<(i64, String)>> {
         Ok(sqlx::query_as(
             "SELECT id, display_name FROM users WHERE active = $1 AND role = 'prescriber'
-             ORDER BY display_name",
+             ORDER BY display_name, id",
         )
         .bind(true)
         .fetch_all(self.reader())

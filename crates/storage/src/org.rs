@@ -199,7 +199,7 @@ impl Store {
     /// Every site, by name.
     pub async fn sites(&self) -> Result<Vec<Site>> {
         Ok(sqlx::query_as(
-            "SELECT id, code, name, timezone, address, phone FROM sites ORDER BY name",
+            "SELECT id, code, name, timezone, address, phone FROM sites ORDER BY name, id",
         )
         .fetch_all(self.reader())
         .await?)
@@ -217,7 +217,7 @@ impl Store {
     /// Every program, by site and name.
     pub async fn programs(&self) -> Result<Vec<Program>> {
         Ok(
-            sqlx::query_as(&format!("{PROGRAM_SELECT} ORDER BY s.name, pr.name"))
+            sqlx::query_as(&format!("{PROGRAM_SELECT} ORDER BY s.name, pr.name, pr.id"))
                 .fetch_all(self.reader())
                 .await?,
         )

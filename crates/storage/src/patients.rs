@@ -554,7 +554,7 @@ impl Store {
         let flags = sqlx::query_as(
             "SELECT id, kind, severity, summary, raised_at FROM patient_flags
              WHERE patient_id = $1 AND resolved_at IS NULL
-             ORDER BY severity = 'high' DESC, raised_at DESC",
+             ORDER BY severity = 'high' DESC, raised_at DESC, id DESC",
         )
         .bind(grant.patient_id())
         .fetch_all(&mut *tx)

@@ -1265,7 +1265,7 @@ impl Store {
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              WHERE e.status = 'open' AND e.primary_counselor_id = $1
              AND EXISTS (SELECT 1 FROM program_phases ph WHERE ph.program_id = e.program_id)
-             ORDER BY p.last_name_key, p.first_name_key",
+             ORDER BY p.last_name_key, p.first_name_key, p.id",
         )
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)

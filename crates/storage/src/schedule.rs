@@ -476,7 +476,7 @@ impl Store {
     /// Every track with its pattern and curriculum, by program and name.
     pub async fn tracks(&self) -> Result<Vec<TrackInfo>> {
         let rows: Vec<TrackRow> =
-            sqlx::query_as(&format!("{TRACK_SELECT} ORDER BY pr.name, t.name"))
+            sqlx::query_as(&format!("{TRACK_SELECT} ORDER BY pr.name, t.name, t.id"))
                 .fetch_all(self.reader())
                 .await?;
         self.track_details(rows).await
@@ -840,7 +840,7 @@ impl Store {
             .await?;
         let sessions: Vec<GroupSession> = sqlx::query_as(&format!(
             "{SESSION_SELECT} JOIN programs pr ON pr.id = t.program_id
-             WHERE pr.site_id = $1 AND gs.local_date = $2 ORDER BY gs.starts_at, t.name"
+             WHERE pr.site_id = $1 AND gs.local_date = $2 ORDER BY gs.starts_at, t.name, gs.id"
         ))
         .bind(site_id)
         .bind(Day(date))
@@ -856,7 +856,7 @@ impl Store {
              JOIN patients p ON p.id = te.patient_id
              LEFT JOIN attendance a ON a.session_id = gs.id AND a.patient_id = p.id
              WHERE pr.site_id = $1 AND gs.local_date = $2 AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name",
+             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
             patient_scope_sql(grant.actor().role, "$3")
         );
         let rows: Vec<RosterRow> = sqlx::query_as(&roster_sql)
@@ -1000,7 +1000,7 @@ impl Store {
                  a.session_minutes
              FROM attendance a JOIN group_sessions gs ON gs.id = a.session_id
              JOIN tracks t ON t.id = gs.track_id
-             WHERE a.patient_id = $1 ORDER BY gs.starts_at DESC",
+             WHERE a.patient_id = $1 ORDER BY gs.starts_at DESC, gs.id DESC",
         )
         .bind(patient_id)
         .fetch_all(self.reader())
@@ -1187,7 +1187,7 @@ impl Store {
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id
              WHERE e.status = 'open' AND e.site_id = $1 AND e.admitted_on <= $2 AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name",
+             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
             patient_scope_sql(grant.actor().role, "$3")
         );
         let week_end = week

@@ -1298,7 +1298,7 @@ impl Store {
             "SELECT id, display_name FROM users WHERE active = $1
                AND role IN ('counselor', 'clinical_director', 'prescriber', 'nurse',
                             'peer_specialist')
-             ORDER BY display_name",
+             ORDER BY display_name, id",
         )
         .bind(true)
         .fetch_all(self.reader())
@@ -1309,7 +1309,7 @@ impl Store {
     pub async fn plan_review_intervals(&self) -> Result<Vec<(i64, String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT pr.id, s.name || ' — ' || pr.name, pr.plan_review_days
-             FROM programs pr JOIN sites s ON s.id = pr.site_id ORDER BY s.name, pr.name",
+             FROM programs pr JOIN sites s ON s.id = pr.site_id ORDER BY s.name, pr.name, pr.id",
         )
         .fetch_all(self.reader())
         .await?)

@@ -110,7 +110,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(pages::routes())
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes(&state))
         .merge(ops::routes());
     ops::layers(routes, state.clone()).with_state(state)
 }

@@ -1142,3 +1142,64 @@ fn the_page_matrix_covers_every_page_route() {
         "add these page routes to PAGES: {missing:?}; remove these, no longer routed: {stale:?}"
     );
 }
+
+/// The rule the OpenAPI document states for an operation (`x-permission`), in the matrix's
+/// terms: the scope and the permission code.
+fn documented_rule(document: &serde_json::Value, method: &str, path: &str) -> (String, String) {
+    let x = &document["paths"][path][method]["x-permission"];
+    (
+        x["scope"].as_str().unwrap_or("missing").to_owned(),
+        x["permission"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn the_document_states_the_rule_the_matrix_verifies_for_every_operation() {
+    let document = serde_json::to_value(trellis_web::api::openapi()).expect("document");
+    let code = |p: P| {
+        serde_json::to_value(p)
+            .expect("code")
+            .as_str()
+            .expect("str")
+            .to_owned()
+    };
+    for op in trellis_web::api::OPERATIONS {
+        let (_, _, rule, _) = API
+            .iter()
+            .find(|(m, p, _, _)| {
+                m.to_lowercase() == op.method && normalised(p) == normalised(op.path)
+            })
+            .unwrap_or_else(|| panic!("{} {} is not in the matrix", op.method, op.path));
+        let expected = match *rule {
+            Rule::Public => ("public".to_owned(), String::new()),
+            Rule::SignedIn => ("signed_in".to_owned(), String::new()),
+            Rule::Role(p) => ("organisation".to_owned(), code(p)),
+            Rule::Patient(p) | Rule::Note(p) => ("patient".to_owned(), code(p)),
+            Rule::TaskAssignee => ("task_assignee".to_owned(), String::new()),
+            Rule::NoteAuthor => ("note_author".to_owned(), String::new()),
+        };
+        assert_eq!(
+            documented_rule(&document, op.method, op.path),
+            expected,
+            "{} {}: the document must state the rule the matrix verifies",
+            op.method,
+            op.path
+        );
+        let documented_roles: Vec<&str> = document["paths"][op.path][op.method]["x-permission"]
+            ["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .filter_map(|r| r.as_str())
+            .collect();
+        let permitted: Vec<&str> = match *rule {
+            Rule::Role(p) | Rule::Patient(p) | Rule::Note(p) => Role::ALL
+                .iter()
+                .filter(|r| permits(**r, p))
+                .map(|r| r.code())
+                .collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(documented_roles, permitted, "{} {}", op.method, op.path);
+    }
+}

@@ -196,10 +196,14 @@ fn document_declares_bearer_security_and_error_schema() {
         .expect("security")
         .contains(&json!({"bearer": []})));
     assert!(doc["components"]["schemas"]["ApiErrorBody"].is_object());
+    // A possible duplicate, or (with an Idempotency-Key) the first request still being answered.
     assert_eq!(
         doc["paths"]["/patients"]["post"]["responses"]["409"]["content"]["application/json"]
-            ["schema"]["$ref"],
-        "#/components/schemas/PossibleDuplicate"
+            ["schema"]["anyOf"],
+        json!([
+            {"$ref": "#/components/schemas/PossibleDuplicate"},
+            {"$ref": "#/components/schemas/ApiErrorBody"}
+        ])
     );
 }
 
@@ -1780,7 +1784,7 @@ async fn a_replayed_idempotency_key_records_the_measure_once() {
     let reused = casey
         .post_with_key(&path, "4d8e2c1a-retry", other.clone())
         .await
-        .expect(StatusCode::UNPROCESSABLE_ENTITY, "same key, other body");
+        .expect(StatusCode::CONFLICT, "same key, other body");
     assert_eq!(reused.code(), "idempotency_key_reused");
     let bad = casey
         .post_with_key(&path, "", other.clone())

@@ -597,7 +597,7 @@ impl Store {
     /// Every staff account, by name.
     pub async fn staff(&self) -> Result<Vec<StaffUser>> {
         Ok(
-            sqlx::query_as(&format!("{USER_SELECT} ORDER BY display_name"))
+            sqlx::query_as(&format!("{USER_SELECT} ORDER BY display_name, id"))
                 .fetch_all(self.reader())
                 .await?,
         )
@@ -624,7 +624,7 @@ impl Store {
     /// Active counselors and clinical directors, for the primary-counselor choice.
     pub async fn counselors(&self) -> Result<Vec<StaffUser>> {
         Ok(sqlx::query_as(&format!(
-            "{USER_SELECT} WHERE active = $1 AND role IN ('counselor', 'clinical_director') ORDER BY display_name"
+            "{USER_SELECT} WHERE active = $1 AND role IN ('counselor', 'clinical_director') ORDER BY display_name, id"
         ))
         .bind(true)
         .fetch_all(self.reader())
@@ -637,7 +637,7 @@ impl Store {
             "SELECT a.site_id, s.name AS site_name, a.program_id, pr.name AS program_name
              FROM staff_assignments a JOIN sites s ON s.id = a.site_id
              LEFT JOIN programs pr ON pr.id = a.program_id
-             WHERE a.user_id = $1 ORDER BY s.name, pr.name",
+             WHERE a.user_id = $1 ORDER BY s.name, pr.name, pr.id",
         )
         .bind(user_id)
         .fetch_all(self.reader())

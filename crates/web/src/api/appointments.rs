@@ -17,7 +17,8 @@ use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
-use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Stale, Unauthenticated};
+use super::versions::{etag, IfMatch};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
 use crate::identity::ApiCaller;
@@ -202,6 +203,9 @@ pub struct AppointmentBody {
     pub attendance_status: Option<String>,
     /// Minutes attended, if marked.
     pub minutes_attended: Option<i64>,
+    /// The version read: send it as `If-Match` when cancelling or marking attendance, so that
+    /// a change made by someone else since is not overwritten (412).
+    pub etag: String,
 }
 
 fn body_of(a: Appointment) -> AppointmentBody {
@@ -218,6 +222,10 @@ fn body_of(a: Appointment) -> AppointmentBody {
         override_reason: a.override_reason,
         attendance_status: a.attendance_status,
         minutes_attended: a.minutes_attended,
+        etag: etag(a.last_changed.0)
+            .to_str()
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 
@@ -248,16 +256,19 @@ pub async fn list_appointments(
     ))
 }
 
-/// Cancels a booked appointment (refused once attendance is marked).
+/// Cancels a booked appointment (refused once attendance is marked). With `If-Match` (its
+/// `etag` as listed) it is cancelled only if nobody changed it since: else 412.
 #[utoipa::path(post, path = "/appointments/{id}/cancel", tag = "schedule",
-    params(("id" = i64, Path, description = "Appointment id")),
+    params(("id" = i64, Path, description = "Appointment id"),
+        ("If-Match" = Option<String>, Header, description = "The appointment's etag as read")),
     responses((status = 204, description = "Cancelled"),
         (status = 409, description = "Already cancelled, or attendance marked", body = ApiErrorBody),
-        Unauthenticated, Forbidden, NotFound))]
+        Unauthenticated, Forbidden, NotFound, Stale))]
 pub async fn cancel_appointment(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     state.store.grant::<can::ManageSchedule>(&caller.actor)?;
     let patient_id = state.store.appointment_patient(id).await?;
@@ -265,7 +276,11 @@ pub async fn cancel_appointment(
         .store
         .patient_grant::<can::ManageSchedule>(&caller.actor, patient_id)
         .await?;
-    state.store.cancel_appointment(&grant, id).await?;
+    let last_changed = if_match.last_changed("the appointment")?;
+    state
+        .store
+        .cancel_appointment_if(&grant, id, last_changed)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,22 +289,27 @@ pub async fn cancel_appointment(
 pub struct AppointmentAttendanceBody {
     /// present, late, left_early, absent_excused or absent_unexcused.
     #[serde(default)]
+    #[schema(required = true, schema_with = super::codes::attendance_status)]
     pub status: String,
     /// Minutes attended; defaults to the whole appointment when present.
     pub minutes_attended: Option<i64>,
 }
 
 /// Marks attendance at an appointment (check-in); attended minutes count toward weekly hours.
+/// A new mark replaces the last; with `If-Match` (its `etag` as listed) only if nobody changed
+/// it since: else 412.
 #[utoipa::path(post, path = "/appointments/{id}/attendance", tag = "schedule",
-    params(("id" = i64, Path, description = "Appointment id")),
+    params(("id" = i64, Path, description = "Appointment id"),
+        ("If-Match" = Option<String>, Header, description = "The appointment's etag as read")),
     request_body = AppointmentAttendanceBody,
     responses((status = 204, description = "Recorded"),
         (status = 409, description = "The appointment was cancelled", body = ApiErrorBody),
-        Unauthenticated, Forbidden, NotFound, BadBody))]
+        Unauthenticated, Forbidden, NotFound, BadBody, Stale))]
 pub async fn record_appointment_attendance(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    if_match: IfMatch,
     body: JsonBody<AppointmentAttendanceBody>,
 ) -> Result<StatusCode, ApiError> {
     state.store.grant::<can::ManageSchedule>(&caller.actor)?;
@@ -308,9 +328,10 @@ pub async fn record_appointment_attendance(
     ) else {
         return Err(AppError::Invalid(errors).into());
     };
+    let last_changed = if_match.last_changed("the appointment")?;
     state
         .store
-        .record_appointment_attendance(&grant, id, status, b.minutes_attended)
+        .record_appointment_attendance_if(&grant, id, status, b.minutes_attended, last_changed)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -399,7 +420,7 @@ pub async fn add_availability(
 #[into_params(parameter_in = Query)]
 pub struct AppointmentDayQuery {
     /// Local date (YYYY-MM-DD); today if omitted.
-    pub date: Option<String>,
+    pub date: Option<NaiveDate>,
 }
 
 /// A site's booked appointments on a day (of the patients the caller may see).
@@ -416,13 +437,7 @@ pub async fn site_appointments(
     paging: Paging,
 ) -> Result<Paged<AppointmentBody>, ApiError> {
     let grant = state.store.grant::<can::ReadSchedule>(&caller.actor)?;
-    let date: NaiveDate = match q.date.as_deref() {
-        None => state.today(),
-        Some(d) => {
-            let mut errors = Vec::new();
-            forms::date("date", d, &mut errors).ok_or(AppError::Invalid(errors))?
-        }
-    };
+    let date = q.date.unwrap_or_else(|| state.today());
     state.store.site(site_id).await?;
     Ok(paging.page(
         state

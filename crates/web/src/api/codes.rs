@@ -4,9 +4,12 @@
 use trellis_domain::access::Role;
 use trellis_domain::consent::collateral::CollateralRelationship;
 use trellis_domain::consent::emergency::EmergencyGround;
+use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Sex;
 use trellis_domain::schedule::appointments::AppointmentKind;
+use trellis_domain::schedule::attendance::AttendanceStatus;
 use trellis_storage::discharge::AftercareKind;
+use trellis_storage::medications::{Adherence, SideEffectSeverity};
 use trellis_storage::notes::{NoteKind, NoteTemplate};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
@@ -73,4 +76,32 @@ pub fn aftercare_kind() -> Object {
             .filter(|k| **k != AftercareKind::CrisisLine)
             .map(|k| k.code()),
     )
+}
+
+/// Attendance marks.
+pub fn attendance_status() -> Object {
+    one_of(AttendanceStatus::ALL.map(AttendanceStatus::code))
+}
+
+/// A confirmation that must be given: `true` is the only value accepted.
+pub fn confirmed() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
+/// Medication adherence codes.
+pub fn adherence() -> Object {
+    one_of(Adherence::ALL.iter().map(|a| a.code()))
+}
+
+/// Side-effect severities.
+pub fn side_effect_severity() -> Object {
+    one_of(SideEffectSeverity::ALL.iter().map(|s| s.code()))
+}
+
+/// Measure instruments.
+pub fn instrument() -> Object {
+    one_of(Instrument::ALL.map(Instrument::code))
 }

@@ -3,7 +3,7 @@
 //! contacts. Every handler calls the same store function as the Consents & disclosures tab.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -25,7 +25,8 @@ use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
-use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Stale, Unauthenticated};
+use super::versions::{etag, IfMatch};
 use crate::error::{ApiError, ApiErrorBody, ApiErrorDetail, AppError};
 use crate::forms;
 use crate::identity::ApiCaller;
@@ -364,18 +365,20 @@ pub async fn record_consent(
     ))
 }
 
-/// One consent laid out with every element, for printing (the read is audited).
+/// One consent laid out with every element, for printing (the read is audited). Its `ETag`
+/// names the version read, for a revocation's `If-Match`.
 #[utoipa::path(get, path = "/consents/{id}", tag = "confidentiality",
     params(("id" = i64, Path, description = "Consent id")),
     responses(
-        (status = 200, description = "The consent", body = ConsentView),
+        (status = 200, description = "The consent", body = ConsentView,
+            headers(("ETag" = String, description = "The version read, for If-Match"))),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn get_consent(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<ConsentView>, ApiError> {
+) -> Result<Response, ApiError> {
     let patient = state.store.consent_patient_id(id).await?;
     let grant = state
         .store
@@ -388,14 +391,19 @@ pub async fn get_consent(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or(AppError::NotFound("consent"))?;
-    Ok(Json(consent_view(patient, record)))
+    let version = etag(record.last_changed().0);
+    Ok((
+        [(header::ETAG, version)],
+        Json(consent_view(patient, record)),
+    )
+        .into_response())
 }
 
 /// The patient's written revocation (§2.31(a)(6)), kept with the consent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RevokeBody {
     /// Must be true: the patient revoked the consent in writing.
-    #[schema(value_type = bool, required = true)]
+    #[schema(required = true, schema_with = super::codes::confirmed)]
     pub in_writing: Option<bool>,
     /// The day the program received the written revocation, YYYY-MM-DD (not in the future, not
     /// before the consent was signed).
@@ -408,19 +416,23 @@ pub struct RevokeBody {
     pub revocation_text: String,
 }
 
-/// Records the patient's written revocation: the consent covers no disclosure from now on.
+/// Records the patient's written revocation: the consent covers no disclosure from now on. With
+/// `If-Match` (the `ETag` of a read) it is recorded only if the consent has not changed since:
+/// else 412 and nothing is recorded.
 #[utoipa::path(post, path = "/consents/{id}/revoke", tag = "confidentiality",
-    params(("id" = i64, Path, description = "Consent id")),
+    params(("id" = i64, Path, description = "Consent id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version read")),
     request_body = RevokeBody,
     responses(
         (status = 204, description = "Revoked"),
         (status = 409, description = "Already revoked", body = ApiErrorBody),
-        Unauthenticated, Forbidden, NotFound, BadBody,
+        Unauthenticated, Forbidden, NotFound, BadBody, Stale,
     ))]
 pub async fn revoke_consent(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
+    if_match: IfMatch,
     body: JsonBody<RevokeBody>,
 ) -> Result<StatusCode, ApiError> {
     let patient = state.store.consent_patient_id(id).await?;
@@ -444,7 +456,11 @@ pub async fn revoke_consent(
         received_on,
         text: body.revocation_text,
     };
-    state.store.revoke_consent(&grant, id, &written).await?;
+    let last_changed = if_match.last_changed("the consent")?;
+    state
+        .store
+        .revoke_consent_if(&grant, id, &written, last_changed)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -915,9 +931,9 @@ pub async fn record_emergency_disclosure(
 #[into_params(parameter_in = Query)]
 pub struct PrivacyPeriod {
     /// First day, YYYY-MM-DD (default 30 days ago).
-    pub from: Option<String>,
+    pub from: Option<NaiveDate>,
     /// Last day, YYYY-MM-DD, inclusive (default today).
-    pub to: Option<String>,
+    pub to: Option<NaiveDate>,
 }
 
 /// One emergency access.
@@ -982,18 +998,8 @@ pub async fn privacy_report(
 ) -> Result<Json<PrivacyReport>, ApiError> {
     let grant = state.store.grant::<can::ReadAudit>(&caller.actor)?;
     let today = state.today();
-    let mut errors = Vec::new();
-    let from = match period.from.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => forms::date("from", s, &mut errors),
-        None => Some(today - Duration::days(30)),
-    };
-    let to = match period.to.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => forms::date("to", s, &mut errors),
-        None => Some(today),
-    };
-    let (Some(from), Some(to), true) = (from, to, errors.is_empty()) else {
-        return Err(AppError::Invalid(errors).into());
-    };
+    let from = period.from.unwrap_or(today - Duration::days(30));
+    let to = period.to.unwrap_or(today);
     let report = state
         .store
         .privacy_report(&grant, state.timezone, from, to)

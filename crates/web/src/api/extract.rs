@@ -45,19 +45,6 @@ impl<S: Send + Sync, T> FromRequest<S> for JsonBody<T> {
     }
 }
 
-impl<T> JsonBody<T> {
-    /// A digest of the body as sent and the operation it was sent to, telling a retried request
-    /// from a different one under the same idempotency key.
-    pub fn fingerprint(&self, operation: &str) -> String {
-        use sha2::{Digest, Sha256};
-        let mut digest = Sha256::new();
-        digest.update(operation.as_bytes());
-        digest.update([0]);
-        digest.update(&self.bytes);
-        hex::encode(digest.finalize())
-    }
-}
-
 impl<T: DeserializeOwned> JsonBody<T> {
     /// The body as `T`, or a 4xx naming the field at fault.
     pub fn parse(self) -> Result<T, ApiError> {

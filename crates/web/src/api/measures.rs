@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::measures::{FormItem, Instrument};
@@ -14,10 +13,9 @@ use trellis_storage::measures::{self, NewMeasure};
 use trellis_storage::StoreError;
 
 use super::extract::{JsonBody, PathId};
-use super::idempotency::{once, IdempotencyKey};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
-use super::responses::{BadBody, Forbidden, KeyInUse, NotFound, Unauthenticated};
+use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, AppError};
 use crate::identity::ApiCaller;
 use crate::pages::DUE_HORIZON_DAYS;
@@ -129,29 +127,15 @@ pub struct RecordedMeasure {
 /// violations answer 422 with a message naming the item; nothing is stored. A safety signal
 /// raises a flag on the chart and tasks for the primary counselor (and the clinical directors
 /// for high risk).
-/// With an `Idempotency-Key`, a retry answers the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/patients/{id}/measures", tag = "measures",
-    params(("id" = i64, Path, description = "Patient id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own (e.g. a UUID) making a retry safe: the same key and body answer the first result again, never recording twice")),
+    params(("id" = i64, Path, description = "Patient id")),
     request_body = NewMeasureBody,
     responses(
         (status = 201, description = "Recorded, with its score", body = RecordedMeasure,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
-        Unauthenticated, Forbidden, NotFound, BadBody, KeyInUse,
+        Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_measure(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    PathId(id): PathId,
-    key: IdempotencyKey,
-    body: JsonBody<NewMeasureBody>,
-) -> Result<Response, ApiError> {
-    let fingerprint = body.fingerprint(&format!("POST /patients/{id}/measures"));
-    let work = record_measure_once(State(state.clone()), caller.clone(), PathId(id), body);
-    once(&state, &caller, key, fingerprint, work).await
-}
-
-async fn record_measure_once(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
@@ -351,7 +335,7 @@ pub struct MeasureSchedule {
     pub program_id: i64,
     /// Instrument code.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::instrument)]
     pub instrument: String,
     /// Days between administrations (null stops giving it, when setting).
     #[serde(default)]

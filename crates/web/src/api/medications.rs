@@ -6,7 +6,6 @@
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::screens::{ingredient, Finding, INGREDIENTS};
@@ -15,10 +14,9 @@ use trellis_storage::medications::{self, NewDrugScreen, NewMedication};
 
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
-use super::idempotency::{once, IdempotencyKey};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
-use super::responses::{BadBody, BadQuery, Forbidden, KeyInUse, NotFound, Unauthenticated};
+use super::responses::{BadBody, BadQuery, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiFieldError};
 use crate::identity::ApiCaller;
 use crate::AppState;
@@ -355,7 +353,7 @@ pub struct AdherenceBody {
     #[schema(required = true)]
     pub noted_on: Option<NaiveDate>,
     /// as_prescribed, missed_doses or not_taking.
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::adherence)]
     pub status: String,
     /// Note.
     pub note: Option<String>,
@@ -410,7 +408,7 @@ pub struct SideEffectBody {
     #[schema(required = true)]
     pub effect: String,
     /// mild, moderate or severe.
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::side_effect_severity)]
     pub severity: String,
 }
 
@@ -652,29 +650,15 @@ pub struct RecordedScreen {
 /// someone records the response; adherence findings and explained opioids also open a review
 /// task for the medication's prescriber (the prescribers who see the patient when the
 /// prescriber is outside).
-/// With an `Idempotency-Key`, a retry answers the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/patients/{id}/drug-screens", tag = "medications",
-    params(("id" = i64, Path, description = "Patient id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own (e.g. a UUID) making a retry safe: the same key and body answer the first result again, never recording twice")),
+    params(("id" = i64, Path, description = "Patient id")),
     request_body = NewDrugScreenBody,
     responses(
         (status = 201, description = "Recorded and classified", body = RecordedScreen,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
-        Unauthenticated, Forbidden, NotFound, BadBody, KeyInUse,
+        Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_screen(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    PathId(id): PathId,
-    key: IdempotencyKey,
-    body: JsonBody<NewDrugScreenBody>,
-) -> Result<Response, ApiError> {
-    let fingerprint = body.fingerprint(&format!("POST /patients/{id}/drug-screens"));
-    let work = record_screen_once(State(state.clone()), caller.clone(), PathId(id), body);
-    once(&state, &caller, key, fingerprint, work).await
-}
-
-async fn record_screen_once(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,

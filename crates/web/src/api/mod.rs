@@ -13,6 +13,7 @@ mod assessments;
 mod calendar_feeds;
 mod codes;
 mod confidentiality;
+mod contract;
 mod discharge;
 mod episodes;
 mod extract;
@@ -39,19 +40,77 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, AppError};
 use crate::AppState;
+use contract::Contract;
 use paging::PagingRefusals;
+use trellis_storage::access::{can, Capability};
 
-/// Declares each operation once: the router, [`ROUTES`] and the OpenAPI document's paths all
-/// come from this list, so none of them can miss an operation.
+/// Who may call an operation, as the `operations!` list writes it.
+macro_rules! access {
+    (public) => {
+        contract::Access::Public
+    };
+    (signed_in) => {
+        contract::Access::SignedIn
+    };
+    (task_assignee) => {
+        contract::Access::TaskAssignee
+    };
+    (note_author) => {
+        contract::Access::NoteAuthor
+    };
+    (role($capability:ident)) => {
+        contract::Access::Role(<can::$capability as Capability>::PERMISSION)
+    };
+    (patient($capability:ident)) => {
+        contract::Access::Patient(<can::$capability as Capability>::PERMISSION)
+    };
+}
+
+/// Whether an operation is marked `idempotent`.
+macro_rules! is_idempotent {
+    () => {
+        false
+    };
+    (idempotent) => {
+        true
+    };
+}
+
+/// The method router of one operation: an idempotent one answers a retried request from its
+/// `Idempotency-Key` (see `idempotency::replay`).
+macro_rules! method_router {
+    ($state:ident, $method:ident, $handler:path) => {
+        axum::routing::$method($handler)
+    };
+    ($state:ident, $method:ident, $handler:path, idempotent) => {
+        axum::routing::$method($handler).layer(axum::middleware::from_fn_with_state(
+            $state.clone(),
+            idempotency::replay,
+        ))
+    };
+}
+
+/// Declares each operation once with who may call it: the router, [`ROUTES`], [`OPERATIONS`]
+/// and the OpenAPI document's paths all come from this list, so none of them can miss an
+/// operation.
 macro_rules! operations {
-    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
+    ($($method:ident $path:literal => $($handler:ident)::+,
+        $who:ident $(($capability:ident))? $(, $idempotent:ident)?;)*) => {
         /// Every operation as (method, path below /api/v1), as the router declares them.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
+        /// Every operation with who may call it and whether it takes an `Idempotency-Key`.
+        pub const OPERATIONS: &[contract::Operation] = &[$(contract::Operation {
+            method: stringify!($method),
+            path: $path,
+            access: access!($who $(($capability))?),
+            idempotent: is_idempotent!($($idempotent)?),
+        }),*];
+
         /// The API routes; a method a path does not declare answers 405 with a JSON error.
-        pub fn routes() -> Router<AppState> {
+        pub fn routes(state: &AppState) -> Router<AppState> {
             Router::new()
-                $(.route($path, axum::routing::$method($($handler)::+)))*
+                $(.route($path, method_router!(state, $method, $($handler)::+ $(, $idempotent)?)))*
                 .method_not_allowed_fallback(method_not_allowed)
         }
 
@@ -71,7 +130,7 @@ macro_rules! operations {
             servers((url = "/api/v1")),
             components(schemas(crate::error::ApiErrorBody)),
             paths($($($handler)::+),*),
-            modifiers(&Security, &PagingRefusals),
+            modifiers(&Security, &PagingRefusals, &Contract),
             security(("bearer" = []), ("session" = [])),
             tags(
                 (name = "account", description = "The caller"),
@@ -98,136 +157,136 @@ macro_rules! operations {
 }
 
 operations! {
-    get "/me" => org::me;
-    get "/sites" => org::list_sites;
-    get "/programs" => org::list_programs;
-    get "/counselors" => org::list_counselors;
-    get "/dashboard" => org::dashboard;
-    get "/patients" => patients::list_patients;
-    post "/patients" => patients::register_patient;
-    post "/patients/search" => patients::search_patients;
-    get "/patients/{id}" => patients::get_patient;
-    put "/patients/{id}" => patients::update_patient;
-    get "/patients/{id}/episodes" => episodes::list_episodes;
-    post "/patients/{id}/episodes" => episodes::admit_patient;
-    get "/episodes/{id}/levels" => episodes::level_history;
-    post "/episodes/{id}/levels" => episodes::change_level;
-    post "/episodes/{id}/discharge" => episodes::discharge_episode;
-    get "/episodes/{id}/discharge-summary" => discharge::get_summary;
-    post "/episodes/{id}/discharge-summary" => discharge::generate_summary;
-    put "/discharge-summaries/{id}" => discharge::update_summary;
-    post "/discharge-summaries/{id}/sign" => discharge::sign_summary;
-    get "/episodes/{id}/aftercare" => discharge::aftercare_plan;
-    post "/episodes/{id}/aftercare" => discharge::add_aftercare;
-    get "/episodes/{id}/follow-ups" => discharge::list_follow_ups;
-    post "/follow-ups/{id}/outcome" => discharge::record_follow_up;
-    get "/reports/follow-up-outcomes" => discharge::outcome_report;
-    get "/users" => admin::list_users;
-    post "/users" => admin::create_user;
-    get "/users/{id}" => admin::get_user;
-    put "/users/{id}" => admin::update_user;
-    put "/users/{id}/assignments" => admin::set_assignments;
-    post "/users/{id}/unlock" => admin::unlock_user;
-    post "/users/{id}/password" => admin::set_password;
-    get "/role-approvals" => admin::role_approvals;
-    post "/role-approvals/{id}/approve" => admin::approve_role;
-    post "/role-approvals/{id}/refuse" => admin::refuse_role;
-    get "/patients/{id}/measures" => measures::list_measures;
-    post "/patients/{id}/measures" => measures::record_measure;
-    get "/patients/{id}/measures/due" => measures::patient_due;
-    get "/measures/due" => measures::caseload_due;
-    get "/measure-schedules" => measures::list_schedules;
-    put "/measure-schedules" => measures::set_schedule;
-    get "/patients/{id}/medications" => medications::list_medications;
-    post "/patients/{id}/medications" => medications::add_medication;
-    post "/patients/{id}/medications/{medication}/stop" => medications::stop_medication;
-    post "/patients/{id}/medications/{medication}/adherence" => medications::record_adherence;
-    post "/patients/{id}/medications/{medication}/side-effects" => medications::record_side_effect;
-    get "/patients/{id}/drug-screens" => medications::list_screens;
-    post "/patients/{id}/drug-screens" => medications::record_screen;
-    get "/tracks" => schedule::list_tracks;
-    post "/tracks" => schedule::create_track;
-    get "/rooms" => schedule::list_rooms;
-    post "/rooms" => schedule::create_room;
-    get "/sites/{id}/day-sheet" => schedule::day_sheet;
-    get "/sites/{id}/hours-alerts" => schedule::hours_alerts;
-    post "/sessions/{id}/attendance" => schedule::record_attendance;
-    post "/patients/{id}/enrolments" => schedule::enrol;
-    get "/patients/{id}/schedule" => schedule::patient_schedule;
-    get "/programs/{id}/phases" => phases::get_settings;
-    put "/programs/{id}/phases" => phases::set_settings;
-    get "/patients/{id}/phase" => phases::get_phase;
-    post "/patients/{id}/phase-decisions" => phases::decide;
-    get "/phases/step-down-review" => phases::step_down_review;
-    post "/patients/{id}/appointments" => appointments::book_appointment;
-    get "/patients/{id}/appointments" => appointments::list_appointments;
-    post "/appointments/{id}/cancel" => appointments::cancel_appointment;
-    post "/appointments/{id}/attendance" => appointments::record_appointment_attendance;
-    get "/patients/{id}/availability" => appointments::list_availability;
-    post "/patients/{id}/availability" => appointments::add_availability;
-    get "/sites/{id}/appointments" => appointments::site_appointments;
-    get "/calendar-feeds" => calendar_feeds::list_own_feeds;
-    post "/calendar-feeds" => calendar_feeds::create_own_feed;
-    get "/calendar-feeds/{id}" => calendar_feeds::get_own_feed;
-    post "/calendar-feeds/{id}/revoke" => calendar_feeds::revoke_own_feed;
-    get "/patients/{id}/calendar-feeds" => calendar_feeds::list_patient_feeds;
-    post "/patients/{id}/calendar-feeds" => calendar_feeds::create_patient_feed;
-    get "/patients/{id}/calendar-feeds/{feed}" => calendar_feeds::get_patient_feed;
-    post "/patients/{id}/calendar-feeds/{feed}/revoke" => calendar_feeds::revoke_patient_feed;
-    get "/tasks" => tasks::list_tasks;
-    post "/tasks/{id}/complete" => tasks::complete_task;
-    get "/patients/{id}/flags" => tasks::list_flags;
-    post "/patients/{id}/flags" => tasks::raise_flag;
-    get "/patients/{id}/notes" => notes::list_notes;
-    post "/patients/{id}/notes" => notes::create_note;
-    get "/notes/late" => notes::late_notes;
-    get "/notes/cosign-queue" => notes::cosign_queue;
-    get "/notes/{id}" => notes::get_note;
-    put "/notes/{id}" => notes::update_note;
-    post "/notes/{id}/sign" => notes::sign_note;
-    post "/notes/{id}/cosign" => notes::cosign_note;
-    post "/notes/{id}/addenda" => notes::add_addendum;
-    post "/group-notes" => notes::create_group_note;
-    post "/group-notes/{id}/sign" => notes::sign_group_note;
-    put "/users/{id}/requires-cosign" => notes::set_requires_cosign;
-    get "/patients/{id}/treatment-plans" => treatment_plans::list_versions;
-    post "/patients/{id}/treatment-plans" => treatment_plans::create_version;
-    get "/patients/{id}/treatment-plans/{version}" => treatment_plans::get_version;
-    put "/patients/{id}/treatment-plans/{version}" => treatment_plans::update_version;
-    post "/patients/{id}/treatment-plans/{version}/sign" => treatment_plans::sign_version;
-    get "/treatment-plans/overdue" => treatment_plans::overdue_reviews;
-    get "/treatment-plans/unsigned" => treatment_plans::unsigned_plans;
-    get "/mfa-policy" => admin::get_mfa_policy;
-    put "/mfa-policy" => admin::set_mfa_policy;
-    get "/audit" => admin::search_audit;
-    post "/audit/verify" => admin::verify_audit;
-    get "/patients/{id}/consents" => confidentiality::list_consents;
-    post "/patients/{id}/consents" => confidentiality::record_consent;
-    get "/consents/{id}" => confidentiality::get_consent;
-    post "/consents/{id}/revoke" => confidentiality::revoke_consent;
-    post "/consents/{id}/expiry-event" => confidentiality::record_expiry_event;
-    post "/patients/{id}/disclosures" => confidentiality::disclose;
-    get "/patients/{id}/disclosures" => confidentiality::accounting;
-    get "/disclosures/{id}" => confidentiality::get_disclosure;
-    post "/patients/{id}/emergency-access" => confidentiality::break_glass;
-    post "/patients/{id}/emergency-disclosures" => confidentiality::record_emergency_disclosure;
-    get "/privacy-report" => confidentiality::privacy_report;
-    get "/patients/{id}/collaterals" => confidentiality::list_collaterals;
-    post "/patients/{id}/collaterals" => confidentiality::add_collateral;
-    put "/collaterals/{id}" => confidentiality::update_collateral;
-    post "/collaterals/{id}/end" => confidentiality::end_collateral;
-    get "/patients/{id}/assessments" => assessments::list_assessments;
-    post "/patients/{id}/assessments" => assessments::record_assessment;
-    post "/assessments/{id}/placement" => assessments::record_placement;
-    get "/patients/{id}/diagnoses" => assessments::list_diagnoses;
-    post "/patients/{id}/diagnoses" => assessments::add_diagnosis;
-    post "/diagnoses/{id}/resolve" => assessments::resolve_diagnosis;
-    get "/diagnosis-codes" => assessments::curated_codes;
-    get "/recipients" => recipients::list_recipients;
-    post "/recipients" => recipients::add_recipient;
-    get "/recipients/{id}" => recipients::get_recipient;
-    put "/recipients/{id}" => recipients::update_recipient;
-    get "/openapi.json" => openapi_document;
+    get "/me" => org::me, signed_in;
+    get "/sites" => org::list_sites, signed_in;
+    get "/programs" => org::list_programs, signed_in;
+    get "/counselors" => org::list_counselors, signed_in;
+    get "/dashboard" => org::dashboard, role(ReadDemographics);
+    get "/patients" => patients::list_patients, role(ReadDemographics);
+    post "/patients" => patients::register_patient, role(EditDemographics), idempotent;
+    post "/patients/search" => patients::search_patients, role(ReadDemographics);
+    get "/patients/{id}" => patients::get_patient, patient(ReadDemographics);
+    put "/patients/{id}" => patients::update_patient, patient(EditDemographics);
+    get "/patients/{id}/episodes" => episodes::list_episodes, patient(ReadEpisodes);
+    post "/patients/{id}/episodes" => episodes::admit_patient, patient(AdmitEpisode), idempotent;
+    get "/episodes/{id}/levels" => episodes::level_history, patient(ReadEpisodes);
+    post "/episodes/{id}/levels" => episodes::change_level, patient(ChangeLevelOfCare), idempotent;
+    post "/episodes/{id}/discharge" => episodes::discharge_episode, patient(DischargeEpisode), idempotent;
+    get "/episodes/{id}/discharge-summary" => discharge::get_summary, patient(ReadClinical);
+    post "/episodes/{id}/discharge-summary" => discharge::generate_summary, patient(WriteClinical), idempotent;
+    put "/discharge-summaries/{id}" => discharge::update_summary, patient(WriteClinical);
+    post "/discharge-summaries/{id}/sign" => discharge::sign_summary, patient(WriteClinical);
+    get "/episodes/{id}/aftercare" => discharge::aftercare_plan, patient(ReadClinical);
+    post "/episodes/{id}/aftercare" => discharge::add_aftercare, patient(WriteClinical), idempotent;
+    get "/episodes/{id}/follow-ups" => discharge::list_follow_ups, patient(ReadClinical);
+    post "/follow-ups/{id}/outcome" => discharge::record_follow_up, patient(WriteClinical), idempotent;
+    get "/reports/follow-up-outcomes" => discharge::outcome_report, role(ReadOutcomes);
+    get "/users" => admin::list_users, role(ManageUsers);
+    post "/users" => admin::create_user, role(ManageUsers);
+    get "/users/{id}" => admin::get_user, role(ManageUsers);
+    put "/users/{id}" => admin::update_user, role(ManageUsers);
+    put "/users/{id}/assignments" => admin::set_assignments, role(ManageUsers);
+    post "/users/{id}/unlock" => admin::unlock_user, role(ManageUsers);
+    post "/users/{id}/password" => admin::set_password, role(ManageUsers);
+    get "/role-approvals" => admin::role_approvals, role(ReadAudit);
+    post "/role-approvals/{id}/approve" => admin::approve_role, role(ReadAudit);
+    post "/role-approvals/{id}/refuse" => admin::refuse_role, role(ReadAudit);
+    get "/patients/{id}/measures" => measures::list_measures, patient(ReadClinical);
+    post "/patients/{id}/measures" => measures::record_measure, patient(WriteClinical), idempotent;
+    get "/patients/{id}/measures/due" => measures::patient_due, patient(ReadClinical);
+    get "/measures/due" => measures::caseload_due, role(ReadClinical);
+    get "/measure-schedules" => measures::list_schedules, signed_in;
+    put "/measure-schedules" => measures::set_schedule, role(ManagePrograms);
+    get "/patients/{id}/medications" => medications::list_medications, patient(ReadClinical);
+    post "/patients/{id}/medications" => medications::add_medication, patient(WriteClinical), idempotent;
+    post "/patients/{id}/medications/{medication}/stop" => medications::stop_medication, patient(WriteClinical);
+    post "/patients/{id}/medications/{medication}/adherence" => medications::record_adherence, patient(WriteClinical), idempotent;
+    post "/patients/{id}/medications/{medication}/side-effects" => medications::record_side_effect, patient(WriteClinical), idempotent;
+    get "/patients/{id}/drug-screens" => medications::list_screens, patient(ReadClinical);
+    post "/patients/{id}/drug-screens" => medications::record_screen, patient(WriteClinical), idempotent;
+    get "/tracks" => schedule::list_tracks, role(ReadSchedule);
+    post "/tracks" => schedule::create_track, role(ManagePrograms);
+    get "/rooms" => schedule::list_rooms, role(ReadSchedule);
+    post "/rooms" => schedule::create_room, role(ManagePrograms);
+    get "/sites/{id}/day-sheet" => schedule::day_sheet, role(ReadSchedule);
+    get "/sites/{id}/hours-alerts" => schedule::hours_alerts, role(ReadSchedule);
+    post "/sessions/{id}/attendance" => schedule::record_attendance, role(ManageSchedule);
+    post "/patients/{id}/enrolments" => schedule::enrol, patient(ManageSchedule), idempotent;
+    get "/patients/{id}/schedule" => schedule::patient_schedule, patient(ReadSchedule);
+    get "/programs/{id}/phases" => phases::get_settings, role(ManagePrograms);
+    put "/programs/{id}/phases" => phases::set_settings, role(ManagePrograms);
+    get "/patients/{id}/phase" => phases::get_phase, patient(ReadClinical);
+    post "/patients/{id}/phase-decisions" => phases::decide, patient(ChangeLevelOfCare), idempotent;
+    get "/phases/step-down-review" => phases::step_down_review, role(ReadClinical);
+    post "/patients/{id}/appointments" => appointments::book_appointment, patient(ManageSchedule), idempotent;
+    get "/patients/{id}/appointments" => appointments::list_appointments, patient(ReadSchedule);
+    post "/appointments/{id}/cancel" => appointments::cancel_appointment, role(ManageSchedule);
+    post "/appointments/{id}/attendance" => appointments::record_appointment_attendance, role(ManageSchedule);
+    get "/patients/{id}/availability" => appointments::list_availability, patient(ReadSchedule);
+    post "/patients/{id}/availability" => appointments::add_availability, patient(ManageSchedule), idempotent;
+    get "/sites/{id}/appointments" => appointments::site_appointments, role(ReadSchedule);
+    get "/calendar-feeds" => calendar_feeds::list_own_feeds, role(ReadSchedule);
+    post "/calendar-feeds" => calendar_feeds::create_own_feed, role(ReadSchedule);
+    get "/calendar-feeds/{id}" => calendar_feeds::get_own_feed, role(ReadSchedule);
+    post "/calendar-feeds/{id}/revoke" => calendar_feeds::revoke_own_feed, role(ReadSchedule);
+    get "/patients/{id}/calendar-feeds" => calendar_feeds::list_patient_feeds, patient(ReadSchedule);
+    post "/patients/{id}/calendar-feeds" => calendar_feeds::create_patient_feed, patient(ManageSchedule);
+    get "/patients/{id}/calendar-feeds/{feed}" => calendar_feeds::get_patient_feed, patient(ReadSchedule);
+    post "/patients/{id}/calendar-feeds/{feed}/revoke" => calendar_feeds::revoke_patient_feed, patient(ManageSchedule);
+    get "/tasks" => tasks::list_tasks, role(ReadDemographics);
+    post "/tasks/{id}/complete" => tasks::complete_task, task_assignee;
+    get "/patients/{id}/flags" => tasks::list_flags, patient(ReadClinical);
+    post "/patients/{id}/flags" => tasks::raise_flag, patient(WriteClinical), idempotent;
+    get "/patients/{id}/notes" => notes::list_notes, patient(ReadClinical);
+    post "/patients/{id}/notes" => notes::create_note, patient(WriteClinical), idempotent;
+    get "/notes/late" => notes::late_notes, role(ReadClinical);
+    get "/notes/cosign-queue" => notes::cosign_queue, role(ReadClinical);
+    get "/notes/{id}" => notes::get_note, patient(ReadClinical);
+    put "/notes/{id}" => notes::update_note, note_author;
+    post "/notes/{id}/sign" => notes::sign_note, note_author;
+    post "/notes/{id}/cosign" => notes::cosign_note, note_author;
+    post "/notes/{id}/addenda" => notes::add_addendum, note_author, idempotent;
+    post "/group-notes" => notes::create_group_note, role(WriteClinical), idempotent;
+    post "/group-notes/{id}/sign" => notes::sign_group_note, note_author;
+    put "/users/{id}/requires-cosign" => notes::set_requires_cosign, role(ManageUsers);
+    get "/patients/{id}/treatment-plans" => treatment_plans::list_versions, patient(ReadClinical);
+    post "/patients/{id}/treatment-plans" => treatment_plans::create_version, patient(WriteClinical), idempotent;
+    get "/patients/{id}/treatment-plans/{version}" => treatment_plans::get_version, patient(ReadClinical);
+    put "/patients/{id}/treatment-plans/{version}" => treatment_plans::update_version, patient(WriteClinical);
+    post "/patients/{id}/treatment-plans/{version}/sign" => treatment_plans::sign_version, patient(WriteClinical);
+    get "/treatment-plans/overdue" => treatment_plans::overdue_reviews, role(ReadClinical);
+    get "/treatment-plans/unsigned" => treatment_plans::unsigned_plans, role(ReadClinical);
+    get "/mfa-policy" => admin::get_mfa_policy, role(ManageUsers);
+    put "/mfa-policy" => admin::set_mfa_policy, role(ManageUsers);
+    get "/audit" => admin::search_audit, role(ReadAudit);
+    post "/audit/verify" => admin::verify_audit, role(ReadAudit);
+    get "/patients/{id}/consents" => confidentiality::list_consents, patient(ManageConsents);
+    post "/patients/{id}/consents" => confidentiality::record_consent, patient(ManageConsents), idempotent;
+    get "/consents/{id}" => confidentiality::get_consent, patient(ManageConsents);
+    post "/consents/{id}/revoke" => confidentiality::revoke_consent, patient(ManageConsents);
+    post "/consents/{id}/expiry-event" => confidentiality::record_expiry_event, patient(ManageConsents);
+    post "/patients/{id}/disclosures" => confidentiality::disclose, patient(Disclose), idempotent;
+    get "/patients/{id}/disclosures" => confidentiality::accounting, patient(Disclose);
+    get "/disclosures/{id}" => confidentiality::get_disclosure, patient(Disclose);
+    post "/patients/{id}/emergency-access" => confidentiality::break_glass, role(BreakGlass), idempotent;
+    post "/patients/{id}/emergency-disclosures" => confidentiality::record_emergency_disclosure, patient(BreakGlass), idempotent;
+    get "/privacy-report" => confidentiality::privacy_report, role(ReadAudit);
+    get "/patients/{id}/collaterals" => confidentiality::list_collaterals, patient(ManageConsents);
+    post "/patients/{id}/collaterals" => confidentiality::add_collateral, patient(ManageConsents), idempotent;
+    put "/collaterals/{id}" => confidentiality::update_collateral, patient(ManageConsents);
+    post "/collaterals/{id}/end" => confidentiality::end_collateral, patient(ManageConsents);
+    get "/patients/{id}/assessments" => assessments::list_assessments, patient(ReadClinical);
+    post "/patients/{id}/assessments" => assessments::record_assessment, patient(WriteClinical), idempotent;
+    post "/assessments/{id}/placement" => assessments::record_placement, patient(WriteClinical), idempotent;
+    get "/patients/{id}/diagnoses" => assessments::list_diagnoses, patient(ReadClinical);
+    post "/patients/{id}/diagnoses" => assessments::add_diagnosis, patient(WriteClinical), idempotent;
+    post "/diagnoses/{id}/resolve" => assessments::resolve_diagnosis, patient(WriteClinical);
+    get "/diagnosis-codes" => assessments::curated_codes, signed_in;
+    get "/recipients" => recipients::list_recipients, role(Disclose);
+    post "/recipients" => recipients::add_recipient, role(ManageRecipients);
+    get "/recipients/{id}" => recipients::get_recipient, role(Disclose);
+    put "/recipients/{id}" => recipients::update_recipient, role(ManageRecipients);
+    get "/openapi.json" => openapi_document, public;
 }
 
 struct Security;

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,10 +14,9 @@ use trellis_storage::notes::{
 
 use super::episodes::Created;
 use super::extract::{JsonBody, PathId};
-use super::idempotency::{once, IdempotencyKey};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
-use super::responses::{BadBody, Forbidden, KeyInUse, NotFound, Unauthenticated};
+use super::responses::{BadBody, Forbidden, NotFound, Unauthenticated};
 use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::forms;
 use crate::identity::ApiCaller;
@@ -161,29 +159,15 @@ pub struct NewNoteBody {
 }
 
 /// Starts a draft note; only its author may change or sign it.
-/// With an `Idempotency-Key`, a retry answers the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/patients/{id}/notes", tag = "notes",
-    params(("id" = i64, Path, description = "Patient id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own (e.g. a UUID) making a retry safe: the same key and body answer the first result again, never recording twice")),
+    params(("id" = i64, Path, description = "Patient id")),
     request_body = NewNoteBody,
     responses(
         (status = 201, description = "Draft saved", body = Created,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
-        Unauthenticated, Forbidden, NotFound, BadBody, KeyInUse,
+        Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn create_note(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    PathId(id): PathId,
-    key: IdempotencyKey,
-    body: JsonBody<NewNoteBody>,
-) -> Result<Response, ApiError> {
-    let fingerprint = body.fingerprint(&format!("POST /patients/{id}/notes"));
-    let work = create_note_once(State(state.clone()), caller.clone(), PathId(id), body);
-    once(&state, &caller, key, fingerprint, work).await
-}
-
-async fn create_note_once(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
@@ -460,7 +444,7 @@ pub struct NewGroupNoteBody {
     pub session_on: String,
     /// dap or birp.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::note_template)]
     pub template: String,
     /// What the group did, written once.
     #[serde(default)]

@@ -70,10 +70,11 @@ error_responses! {
     }
     /// An idempotency key whose first request is still being answered.
     KeyInUse {
-        "409" => "The first request with this Idempotency-Key is still being answered (conflict); \
-            retry shortly",
-        "422" => "The Idempotency-Key is malformed (validation_failed), or was already used for \
-            a different request (idempotency_key_reused); or fields are missing or invalid",
+        "409" => "The first request with this Idempotency-Key is still being answered \
+            (conflict; retry shortly), or the key was already used for a different request \
+            (idempotency_key_reused; use a new key for a new record)",
+        "422" => "The Idempotency-Key is malformed (validation_failed); or fields are missing or \
+            invalid",
     }
     /// The query string cannot be used.
     BadQuery {
