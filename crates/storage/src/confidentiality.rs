@@ -15,8 +15,8 @@ use trellis_domain::consent::{
     check_disclosure, end_of_treatment, validate_consent, validate_emergency_disclosure,
     validate_expiry_event, Consent, ConsentElement, ConsentId, ConsentProblem, ConsentStatus,
     DisclosureRefusal, DisclosureRequest, EmergencyDisclosure, EmergencyGround,
-    EmergencyRecordError, Expiry, InformationCategory, NoticeForm, Purpose, Recipient,
-    RecipientClass, Revocation, Signature, NOTICE_VERSION,
+    EmergencyRecordError, Expiry, InformationCategory, NoticeForm, Purpose, Recipient, Revocation,
+    Signature, NOTICE_VERSION,
 };
 use trellis_domain::patient::FieldError;
 use trellis_domain::schedule::zone::SiteZone;
@@ -662,7 +662,8 @@ impl Store {
         consent_id: i64,
         written: &WrittenRevocation,
     ) -> Result<()> {
-        self.revoke_consent_if(grant, consent_id, written, None).await
+        self.revoke_consent_if(grant, consent_id, written, None)
+            .await
     }
 
     /// Revokes a consent only if it was last changed at `last_changed` (the version the caller

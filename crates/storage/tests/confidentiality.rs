@@ -7,8 +7,8 @@ use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::consent::{
     DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, NoticeForm, Purpose,
-    Recipient, RecipientClass, RecipientKind, DEFAULT_REVOCATION_STATEMENT,
-    DEFAULT_TPO_REDISCLOSURE_STATEMENT, NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
+    Recipient, RecipientKind, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
+    NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};

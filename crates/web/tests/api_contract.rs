@@ -117,7 +117,7 @@ fn consent_body() -> Value {
         "recipient_kind": "named",
         "recipient_name": "County Probation",
         "purposes": ["legal"],
-        "revocation_statement": "I may revoke this consent in writing at any time.",
+        "revocation_statement": trellis_domain::consent::DEFAULT_REVOCATION_STATEMENT,
         "expiry_kind": "date",
         "expiry_date": (today() + chrono::Duration::days(90)).to_string(),
         "signer_name": "Dana Reyes",
@@ -141,7 +141,8 @@ async fn a_stale_if_match_on_a_consent_revocation_is_refused_with_412() {
     let path = format!("/consents/{id}");
     let read = casey.get(&path).await.expect(StatusCode::OK, "read");
     let etag = read.header(ETAG.as_str()).expect("ETag").to_owned();
-    let revoke = json!({"in_writing": true});
+    let revoke = json!({"in_writing": true, "received_on": today().to_string(),
+        "revocation_text": "I revoke my consent to share my records with County Probation."});
     let never = casey
         .post(
             &format!("{path}/revoke"),

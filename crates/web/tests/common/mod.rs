@@ -396,9 +396,15 @@ impl Browser {
 }
 
 impl TestServer {
-    /// Adds a recipient directory entry as the privacy officer ("pat") would; returns its id.
+    /// The id of the recipient directory entry with this name, added as the privacy officer
+    /// ("pat") would if it is not there yet.
     pub async fn recipient(&self, name: &str, kind: trellis_domain::consent::RecipientKind) -> i64 {
         let privacy = actor(&self.users, "pat", Role::PrivacyOfficer);
+        let listing = self.store.grant::<can::Disclose>(&privacy).expect("grant");
+        let known = self.store.recipients(&listing).await.expect("directory");
+        if let Some(found) = known.iter().find(|r| r.recipient.name == name) {
+            return found.id;
+        }
         let grant = self
             .store
             .grant::<can::ManageRecipients>(&privacy)
