@@ -261,7 +261,6 @@ struct HoursPage {
 pub const WEEKS_SHOWN: u32 = 6;
 
 /// Hours shown as "7.5 h".
-
 pub fn hours(minutes: u32) -> String {
     let h = f64::from(minutes) / 60.0;
     if minutes.is_multiple_of(60) {
