@@ -8,7 +8,7 @@ test('intake coordinator finds a registered patient and admits them', async () =
   try {
     const page = await t.browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, t.base, 'intake');
-    await page.getByLabel(/Find a patient/).fill('Quinn');
+    await page.getByRole('main').getByLabel(/Find a patient/).fill('Quinn');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: 'Fatima Quinn' }).click();
     await assert.doesNotReject(page.getByRole('heading', { level: 1, name: /Fatima Quinn/ }).waitFor());
