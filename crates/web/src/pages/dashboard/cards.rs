@@ -157,13 +157,13 @@ pub(super) async fn caseload(
         add(
             r.patient_id,
             format!(
-                "{} ({} days since admission)",
+                "{} ({})",
                 if r.drafts > 0 {
                     "Plan waiting for signatures"
                 } else {
                     "Plan not written"
                 },
-                (today - r.admitted_on.0).num_days()
+                since_admission(r.admitted_on.0, today)
             ),
             format!("/patients/{}/treatment-plan", r.patient_id),
             false,
@@ -429,6 +429,16 @@ pub struct IntakeCard {
     pub(super) incomplete_more: i64,
 }
 
+/// How long a patient has been in care, or when a future admission starts ("admits in 3 days").
+fn since_admission(admitted_on: NaiveDate, today: NaiveDate) -> String {
+    match (today - admitted_on).num_days() {
+        0 => "admitted today".to_owned(),
+        1 => "1 day since admission".to_owned(),
+        n if n > 1 => format!("{n} days since admission"),
+        _ => admits_in(admitted_on, today),
+    }
+}
+
 /// "admits today", "admits tomorrow", "admits in N days" for an admission on `day`.
 pub fn admits_in(day: NaiveDate, today: NaiveDate) -> String {
     match (day - today).num_days() {
@@ -635,6 +645,20 @@ mod tests {
         assert_eq!(
             admits_in(today - Duration::days(3), today),
             "admitted 3 days ago"
+        );
+    }
+
+    #[test]
+    fn an_unwritten_plan_before_admission_says_when_the_patient_admits() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).expect("day");
+        assert_eq!(since_admission(today, today), "admitted today");
+        assert_eq!(
+            since_admission(today - Duration::days(4), today),
+            "4 days since admission"
+        );
+        assert_eq!(
+            since_admission(today + Duration::days(3), today),
+            "admits in 3 days"
         );
     }
 
