@@ -84,7 +84,7 @@ pub struct MedicalSummary {
     pub unexpected_results: Vec<DueTask>,
 }
 
-/// How often a patient in care is expected to give a drug screen, for "screens to collect".
+/// How often a patient in care is expected to give a drug screen, for "patients due a drug screen".
 pub const SCREEN_INTERVAL_DAYS: i64 = 7;
 
 /// Admissions work for the intake coordinator.

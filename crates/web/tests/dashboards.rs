@@ -303,7 +303,7 @@ async fn nurse_sees_medication_and_screen_work_but_no_caseload() {
     assert!(html.contains("Medications and screens"));
     // Dana and Sam are in care with no screen in the last week.
     assert!(
-        html.contains("<strong>2</strong> screens to collect"),
+        html.contains("<strong>2</strong> patients due a drug screen"),
         "{html}"
     );
     assert!(!html.contains("id=\"caseload\""));
