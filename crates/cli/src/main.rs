@@ -228,6 +228,17 @@ enum UserCommand {
         #[command(flatten)]
         key: MasterKeyArgs,
     },
+    /// Issue a one-time code with which the person sets up their first second factor at sign-in
+    /// (valid 72 hours, replaces any earlier one); printed once, stored only hashed.
+    EnrolmentCode {
+        #[command(flatten)]
+        db: Database,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        key: MasterKeyArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -505,6 +516,24 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .map_err(describe)?;
             println!("created {username} (id {id}, {})", role.label());
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::EnrolmentCode { db, username, key },
+        } => {
+            let store = open_unlocked(&db, &key).await?;
+            let user = store.staff_by_username(&username).await.map_err(describe)?;
+            let actor = Actor::system("user-enrolment-code");
+            let grant = store.grant::<can::ManageUsers>(&actor)?;
+            let issued = store
+                .issue_enrolment_code(&grant, user.id)
+                .await
+                .map_err(describe)?;
+            println!(
+                "enrolment code for {username}: {} (works once, until {} UTC)",
+                issued.code,
+                issued.expires_at.0.format("%Y-%m-%d %H:%M")
+            );
             Ok(())
         }
         Command::Token {

@@ -276,6 +276,30 @@ fn user_and_token_commands_refuse_weak_passwords_and_tokens_beyond_the_user() {
     assert!(text(&too_long.stderr).contains("maximum token lifetime"));
     let ok = token(&["--role", "admin"]);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
+    // An enrolment code for the first second factor: printed once, for a known account only.
+    let code = |user: &str| {
+        trellis(
+            &[
+                "user",
+                "enrolment-code",
+                "--database-url",
+                &url,
+                "--username",
+                user,
+            ],
+            "",
+        )
+    };
+    let issued = code("ada");
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let said = text(&issued.stdout);
+    let printed = said
+        .split(": ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("code printed");
+    assert_eq!(printed.len(), 19, "{said}");
+    assert!(!code("nobody").status.success());
     std::fs::remove_dir_all(&dir).ok();
 }
 

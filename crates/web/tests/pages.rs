@@ -483,6 +483,17 @@ async fn a_role_that_requires_mfa_must_enrol_before_using_trellis() {
         )
         .await
         .expect("policy");
+    let grant = s
+        .store
+        .grant::<trellis_storage::access::can::ManageUsers>(
+            &trellis_storage::access::Actor::system("test"),
+        )
+        .expect("grant");
+    let issued = s
+        .store
+        .issue_enrolment_code(&grant, s.users["casey"])
+        .await
+        .expect("enrolment code");
     let (c, res) = password_step(&s, "casey").await;
     assert_eq!(res.url().path(), "/account/mfa");
     let html = res.text().await.expect("text");
@@ -505,6 +516,7 @@ async fn a_role_that_requires_mfa_must_enrol_before_using_trellis() {
         .form(&[
             ("csrf_token", csrf_in(&html).as_str()),
             ("code", totp_now(&key).as_str()),
+            ("enrolment_code", issued.code.as_str()),
         ])
         .send()
         .await

@@ -276,3 +276,22 @@ async fn only_the_privacy_officer_sets_a_recipients_class() {
         .collect();
     assert_eq!(actions, ["pat retire", "pat create", "pat create"]);
 }
+
+#[tokio::test]
+async fn the_privacy_page_links_the_directory_only_for_whoever_may_keep_it() {
+    let s = start().await;
+    // The administrator reads the privacy page but would be refused the directory: no link.
+    for (user, linked) in [("pat", true), ("ada", false)] {
+        let browser = s.browser(user).await;
+        let res = browser.get("/privacy").await;
+        assert_eq!(res.status(), StatusCode::OK, "{user}");
+        let html = res.text().await.expect("text");
+        assert_eq!(
+            html.contains("href=\"/privacy/recipients\""),
+            linked,
+            "{user}"
+        );
+        let directory = browser.get("/privacy/recipients").await.status();
+        assert_eq!(directory == StatusCode::OK, linked, "{user}: {directory}");
+    }
+}

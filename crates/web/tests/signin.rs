@@ -447,6 +447,19 @@ fn key_in(html: &str) -> String {
         .to_owned()
 }
 
+/// An enrolment code for the account, issued as an administrator would.
+async fn enrolment_code(s: &TestServer, username: &str) -> String {
+    let grant = s
+        .store
+        .grant::<can::ManageUsers>(&Actor::system("test"))
+        .expect("grant");
+    s.store
+        .issue_enrolment_code(&grant, s.users[username])
+        .await
+        .expect("issue")
+        .code
+}
+
 async fn post_set_up(
     s: &TestServer,
     c: &reqwest::Client,
@@ -493,6 +506,7 @@ async fn wrong_set_up_codes_lock_the_account_and_are_audited_without_code_or_key
         .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
         .await
         .expect("policy");
+    let issued = enrolment_code(&s, "casey").await;
     let (c, res) = password_step(&s, "casey").await;
     assert_eq!(res.url().path(), "/account/mfa");
     let html = res.text().await.expect("text");
@@ -500,7 +514,13 @@ async fn wrong_set_up_codes_lock_the_account_and_are_audited_without_code_or_key
     let right: u32 = code_of(&key, 0).parse().expect("digits");
     let wrong = format!("{:06}", (right + 500_000) % 1_000_000);
     for attempt in 1..=6 {
-        let res = post_set_up(&s, &c, &csrf, &[("code", &wrong)]).await;
+        let res = post_set_up(
+            &s,
+            &c,
+            &csrf,
+            &[("code", &wrong), ("enrolment_code", &issued)],
+        )
+        .await;
         let status = res.status();
         let path = res.url().path().to_owned();
         let html = res.text().await.expect("text");
@@ -544,7 +564,11 @@ async fn wrong_set_up_codes_lock_the_account_and_are_audited_without_code_or_key
             row.detail
         );
         assert!(row.ip.is_some());
-        assert!(!row.detail.contains(&wrong) && !row.detail.contains(&key));
+        assert!(
+            !row.detail.contains(&wrong)
+                && !row.detail.contains(&key)
+                && !row.detail.contains(&issued)
+        );
     }
 }
 
@@ -796,6 +820,7 @@ async fn a_set_up_key_not_confirmed_within_ten_minutes_is_discarded() {
         .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
         .await
         .expect("policy");
+    let issued = enrolment_code(&s, "casey").await;
     let (c, res) = password_step(&s, "casey").await;
     let html = res.text().await.expect("text");
     let (csrf, key) = (csrf_in(&html), key_in(&html));
@@ -810,7 +835,13 @@ async fn a_set_up_key_not_confirmed_within_ten_minutes_is_discarded() {
     )
     .await
     .expect("age the set-up");
-    let res = post_set_up(&s, &c, &csrf, &[("code", &code_of(&key, 0))]).await;
+    let res = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[("code", &code_of(&key, 0)), ("enrolment_code", &issued)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.expect("text");
     assert!(html.contains("not confirmed within 10 minutes"));
@@ -823,7 +854,13 @@ async fn a_set_up_key_not_confirmed_within_ten_minutes_is_discarded() {
             .expect("user")
             .mfa_enabled
     );
-    let done = post_set_up(&s, &c, &csrf, &[("code", &code_of(&fresh, 0))]).await;
+    let done = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[("code", &code_of(&fresh, 0)), ("enrolment_code", &issued)],
+    )
+    .await;
     assert_eq!(done.status(), StatusCode::OK);
     assert_eq!(
         s.store.mfa_secret(s.users["casey"]).await.expect("secret"),
@@ -960,4 +997,275 @@ async fn clinical_and_administering_roles_must_set_up_a_second_factor_by_default
         .expect("policy");
     let (_, res) = password_step(&s, "nate").await;
     assert_eq!(res.url().path(), "/dashboard");
+}
+
+#[tokio::test]
+async fn a_stolen_password_alone_cannot_set_up_the_first_authenticator() {
+    let s = start().await;
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
+        .await
+        .expect("policy");
+    // The attacker has casey's password and a working authenticator app of their own.
+    let (c, res) = password_step(&s, "casey").await;
+    assert_eq!(res.url().path(), "/account/mfa");
+    let html = res.text().await.expect("text");
+    assert!(
+        html.contains("name=\"enrolment_code\""),
+        "the code is asked for"
+    );
+    let (csrf, key) = (csrf_in(&html), key_in(&html));
+    let guessed = "ABCD-EFGH-JKMN-PQRS";
+    for given in ["", guessed] {
+        let res = post_set_up(
+            &s,
+            &c,
+            &csrf,
+            &[("code", &code_of(&key, 0)), ("enrolment_code", given)],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{given:?}");
+        assert!(res
+            .text()
+            .await
+            .expect("text")
+            .contains("Enrolment code: not right, already used or expired"));
+    }
+    // A code past its 72 hours is refused too.
+    let old = enrolment_code(&s, "casey").await;
+    let expired = trellis_storage::Instant(chrono::Utc::now() - chrono::Duration::minutes(1));
+    trellis_storage::testing::raw_execute(
+        &s.store,
+        &format!(
+            "UPDATE users SET enrolment_code_expires_at = '{}' WHERE id = {}",
+            expired.to_db(),
+            s.users["casey"]
+        ),
+    )
+    .await
+    .expect("age the code");
+    let res = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[("code", &code_of(&key, 0)), ("enrolment_code", &old)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let casey = s.store.staff_user(s.users["casey"]).await.expect("user");
+    assert!(!casey.mfa_enabled);
+    let blocked = c
+        .get(format!("{}/dashboard", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_ne!(blocked.url().path(), "/dashboard");
+    let failures: Vec<_> = audit_of(&s, "casey")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "mfa_failed")
+        .collect();
+    assert_eq!(failures.len(), 3);
+    for row in &failures {
+        assert!(
+            row.detail.starts_with("set-up: enrolment code"),
+            "{}",
+            row.detail
+        );
+        assert!(!row.detail.contains(&old) && !row.detail.contains(guessed));
+    }
+
+    // The administrator issues a new code (the page shows it once); the holder types it
+    // loosely (lower case, spaces) and is in.
+    let admin = s.browser("ada").await;
+    let page = admin
+        .post(
+            &format!("/admin/users/{}/enrolment-code", s.users["casey"]),
+            &[],
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("text");
+    let issued = html
+        .split("<code class=\"enrolment-code\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("code shown")
+        .to_owned();
+    assert_eq!(issued.len(), 19, "{issued}");
+    let typed = issued.to_lowercase().replace('-', " ");
+    let done = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[("code", &code_of(&key, 0)), ("enrolment_code", &typed)],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(
+        s.store
+            .staff_user(s.users["casey"])
+            .await
+            .expect("user")
+            .mfa_enabled
+    );
+    let rows = audit_of(&s, "casey").await;
+    assert!(rows
+        .iter()
+        .any(|r| r.action == "mfa_enrolled" && r.detail.contains("enrolment code")));
+    let issued_rows: Vec<_> = audit_of(&s, "ada")
+        .await
+        .into_iter()
+        .filter(|r| r.action == "mfa_enrolment_code_issued")
+        .collect();
+    assert_eq!(issued_rows.len(), 1);
+    assert!(!issued_rows[0].detail.contains(&issued));
+
+    // The code worked once: with the authenticator removed, it no longer enrols one.
+    s.store
+        .set_mfa_secret(&Actor::system("test"), s.users["casey"], None, false)
+        .await
+        .expect("remove");
+    let (c, res) = password_step(&s, "casey").await;
+    let html = res.text().await.expect("text");
+    let (csrf, key) = (csrf_in(&html), key_in(&html));
+    let again = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[("code", &code_of(&key, 30)), ("enrolment_code", &issued)],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn wrong_enrolment_codes_lock_the_account() {
+    let s = start().await;
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Counselor, true)
+        .await
+        .expect("policy");
+    let issued = enrolment_code(&s, "casey").await;
+    let (c, res) = password_step(&s, "casey").await;
+    let html = res.text().await.expect("text");
+    let (csrf, key) = (csrf_in(&html), key_in(&html));
+    for attempt in 1..=5 {
+        let res = post_set_up(
+            &s,
+            &c,
+            &csrf,
+            &[
+                ("code", &code_of(&key, 0)),
+                ("enrolment_code", "0000-0000-0000-0000"),
+            ],
+        )
+        .await;
+        let html = res.text().await.expect("text");
+        if attempt == 5 {
+            assert!(html.contains("This account is locked"), "attempt {attempt}");
+        } else {
+            assert!(
+                html.contains("Enrolment code: not right"),
+                "attempt {attempt}"
+            );
+        }
+    }
+    // Locked: the password and the real code get nowhere for now.
+    let (_, again) = password_step(&s, "casey").await;
+    assert!(again
+        .text()
+        .await
+        .expect("text")
+        .contains("This account is locked"));
+    let res = post_set_up(
+        &s,
+        &c,
+        &csrf,
+        &[("code", &code_of(&key, 0)), ("enrolment_code", &issued)],
+    )
+    .await;
+    assert_eq!(res.url().path(), "/login", "the half session ended");
+    assert!(
+        !s.store
+            .staff_user(s.users["casey"])
+            .await
+            .expect("user")
+            .mfa_enabled
+    );
+}
+
+#[tokio::test]
+async fn enrolment_codes_are_issued_by_administrators_only_and_never_for_an_account_with_a_factor()
+{
+    let s = start().await;
+    let casey = s.users["casey"];
+    let path = format!("{}/api/v1/users/{casey}/enrolment-code", s.base);
+    for user in ["casey", "dora", "pat", "fran"] {
+        let res = client()
+            .post(&path)
+            .bearer_auth(s.token(user).await)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{user}");
+    }
+    let ada = s.token("ada").await;
+    let res = client()
+        .post(&path)
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.expect("json");
+    let code = body["code"].as_str().expect("code");
+    assert_eq!(code.len(), 19);
+    let expires: chrono::DateTime<chrono::Utc> = body["expires_at"]
+        .as_str()
+        .expect("expiry")
+        .parse()
+        .expect("time");
+    let hours = (expires - chrono::Utc::now()).num_minutes();
+    assert!((71 * 60..=72 * 60).contains(&hours), "{hours} minutes");
+    // A second code replaces the first.
+    let second = client()
+        .post(&path)
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .expect("post");
+    let second: serde_json::Value = second.json().await.expect("json");
+    assert_ne!(second["code"], body["code"]);
+    for (bad, status) in [
+        ("999999".to_owned(), StatusCode::NOT_FOUND),
+        ("x".to_owned(), StatusCode::BAD_REQUEST),
+    ] {
+        let res = client()
+            .post(format!("{}/api/v1/users/{bad}/enrolment-code", s.base))
+            .bearer_auth(&ada)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), status, "{bad}");
+    }
+    enable_mfa(&s, "casey").await;
+    let res = client()
+        .post(&path)
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = s
+        .browser("ada")
+        .await
+        .post(&format!("/admin/users/{casey}/enrolment-code"), &[])
+        .await;
+    assert_eq!(page.status(), StatusCode::CONFLICT);
+    assert!(page
+        .text()
+        .await
+        .expect("text")
+        .contains("already has a second factor"));
 }

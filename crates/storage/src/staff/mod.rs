@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, FromRow, Transaction};
 use std::sync::OnceLock;
+use subtle::ConstantTimeEq;
 use trellis_domain::access::Role;
 
 use crate::access::{can, Actor, Grant};
@@ -41,6 +42,8 @@ pub const IP_FAILURE_LIMIT: i64 = 20;
 pub const DEFAULT_TOKEN_MAX_DAYS: i64 = 90;
 /// How long an authenticator being set up waits for its confirming code before it is discarded.
 pub const MFA_ENROLMENT_MINUTES: i64 = 10;
+/// How long an administrator's enrolment code stays usable.
+pub const ENROLMENT_CODE_HOURS: i64 = 72;
 
 /// A staff account as listed for administrators.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
@@ -58,7 +61,7 @@ pub struct StaffUser {
     /// Whether the account can log in.
     #[sqlx(try_from = "Flag")]
     pub active: bool,
-    /// Whether TOTP is set up.
+    /// Whether a second factor (authenticator app or passkey) is set up.
     #[sqlx(try_from = "Flag")]
     pub mfa_enabled: bool,
     /// Locked until, after repeated failures.
@@ -141,6 +144,9 @@ pub enum EnrolmentOutcome {
     Enrolled,
     /// The code from the new authenticator was wrong.
     Wrong,
+    /// The account has no second factor yet and the administrator's enrolment code was
+    /// missing, wrong, already used or expired.
+    EnrolmentCodeWrong,
     /// The account already has a second factor and the code from it was wrong or already used.
     CurrentCodeWrong,
     /// No set-up is waiting, or it was not confirmed within [`MFA_ENROLMENT_MINUTES`].
@@ -301,6 +307,60 @@ const USER_SELECT: &str = "SELECT id, username, display_name, email, role, activ
 /// the database cannot be used to log in.
 pub(crate) fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A one-time enrolment code as issued: shown once to the administrator, stored only hashed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EnrolmentCode {
+    /// The code to hand to the person, in four groups of four.
+    pub code: String,
+    /// When it stops working.
+    pub expires_at: Instant,
+}
+
+/// Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A fresh enrolment code: 16 characters of 5 bits each (80 bits) from the OS generator.
+fn new_enrolment_code() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| char::from(CODE_ALPHABET[usize::from(b & 31)]))
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The hash an enrolment code is kept as: case, spaces and dashes do not matter, and the
+/// letters Crockford reads as digits (O, I, L) are read so.
+fn enrolment_code_hash(code: &str) -> String {
+    let normal: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    secret_hash(&normal)
+}
+
+/// Whether a given enrolment code is the one issued and still within its time.
+fn enrolment_code_matches(
+    stored_hash: Option<&str>,
+    expires_at: Option<Instant>,
+    given: &str,
+    now: Instant,
+) -> bool {
+    let given = enrolment_code_hash(given);
+    expires_at.is_some_and(|e| e > now)
+        && stored_hash.is_some_and(|h| bool::from(h.as_bytes().ct_eq(given.as_bytes())))
 }
 
 /// A fresh random secret: 32 bytes from the OS generator, hex.
@@ -592,6 +652,49 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Issues a one-time code with which the account's holder sets up their first second
+    /// factor, valid for [`ENROLMENT_CODE_HOURS`]; a new code replaces any earlier one. Refused
+    /// for an account that already has one (it is replaced only with a code from it). Audited,
+    /// never with the code.
+    pub async fn issue_enrolment_code(
+        &self,
+        grant: &Grant<can::ManageUsers>,
+        user_id: i64,
+    ) -> Result<EnrolmentCode> {
+        let user = self.staff_user(user_id).await?;
+        if user.mfa_enabled {
+            return Err(StoreError::Conflict(
+                "this account already has a second factor; its holder replaces it from their Security page"
+                    .into(),
+            ));
+        }
+        let code = new_enrolment_code();
+        let expires_at = Instant(Instant::now().0 + Duration::hours(ENROLMENT_CODE_HOURS));
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE users SET enrolment_code_hash = $2, enrolment_code_expires_at = $3 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(enrolment_code_hash(&code))
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "mfa_enrolment_code_issued",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: format!("valid {ENROLMENT_CODE_HOURS} hours"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(EnrolmentCode { code, expires_at })
     }
 
     /// Every staff account, by name.
@@ -1175,7 +1278,8 @@ impl Store {
     /// Confirms the authenticator being set up. `new_step` is the time step the code from the
     /// new authenticator matched (none if wrong); `current_step` the step the code from the
     /// authenticator in use matched, needed only when the account already has one (a stolen
-    /// session alone cannot swap it). A failure is audited like a failed sign-in (never a code
+    /// session alone cannot swap it); `enrolment_code` the administrator's one-time code,
+    /// needed only when it has none (a password alone cannot enrol one), used up on success. A failure is audited like a failed sign-in (never a code
     /// or secret) and counts toward the lockout, at which this session ends. On success the
     /// change is audited and every other session of the account ends.
     pub async fn confirm_mfa_enrolment(
@@ -1184,6 +1288,7 @@ impl Store {
         user_id: i64,
         new_step: Option<i64>,
         current_step: Option<i64>,
+        enrolment_code: &str,
         ip: &str,
     ) -> Result<EnrolmentOutcome> {
         #[derive(FromRow)]
@@ -1197,12 +1302,15 @@ impl Store {
             mfa_last_step: Option<i64>,
             mfa_pending_secret: Option<String>,
             mfa_pending_at: Option<Instant>,
+            enrolment_code_hash: Option<String>,
+            enrolment_code_expires_at: Option<Instant>,
         }
         let now = Instant::now();
         let mut tx = self.begin().await?;
         let row: Row = sqlx::query_as(
             "SELECT username, role, failed_logins, locked_until, mfa_enabled, mfa_last_step,
-                 mfa_pending_secret, mfa_pending_at FROM users WHERE id = $1",
+                 mfa_pending_secret, mfa_pending_at, enrolment_code_hash,
+                 enrolment_code_expires_at FROM users WHERE id = $1",
         )
         .bind(user_id)
         .fetch_optional(&mut *tx)
@@ -1232,13 +1340,24 @@ impl Store {
         let last = row.mfa_last_step;
         let current_ok =
             !row.mfa_enabled || current_step.is_some_and(|c| last.is_none_or(|l| c > l));
-        let failure = match (current_ok, new_step) {
-            (false, _) => Some((
+        let code_ok = row.mfa_enabled
+            || enrolment_code_matches(
+                row.enrolment_code_hash.as_deref(),
+                row.enrolment_code_expires_at,
+                enrolment_code,
+                now,
+            );
+        let failure = match (code_ok, current_ok, new_step) {
+            (false, _, _) => Some((
+                EnrolmentOutcome::EnrolmentCodeWrong,
+                "set-up: enrolment code missing, wrong, used or expired",
+            )),
+            (_, false, _) => Some((
                 EnrolmentOutcome::CurrentCodeWrong,
                 "set-up: current code wrong or already used",
             )),
-            (true, None) => Some((EnrolmentOutcome::Wrong, "set-up: wrong code")),
-            (true, Some(_)) => None,
+            (_, true, None) => Some((EnrolmentOutcome::Wrong, "set-up: wrong code")),
+            (_, true, Some(_)) => None,
         };
         if let Some((outcome, reason)) = failure {
             let failure = CredentialFailure {
@@ -1263,8 +1382,9 @@ impl Store {
         let step = [new_step, current_step, last].into_iter().flatten().max();
         sqlx::query(
             "UPDATE users SET mfa_secret = $2, mfa_enabled = $3, mfa_last_step = $4,
-                 mfa_pending_secret = NULL, mfa_pending_at = NULL, failed_logins = 0,
-                 locked_until = NULL, last_login_at = $5
+                 mfa_pending_secret = NULL, mfa_pending_at = NULL, enrolment_code_hash = NULL,
+                 enrolment_code_expires_at = NULL, failed_logins = 0, locked_until = NULL,
+                 last_login_at = $5
              WHERE id = $1",
         )
         .bind(user_id)
@@ -1304,7 +1424,12 @@ impl Store {
                 record_type: "user",
                 record_id: Some(user_id),
                 patient_id: None,
-                detail: "by the account holder; other sessions ended".into(),
+                detail: if row.mfa_enabled {
+                    "by the account holder; other sessions ended"
+                } else {
+                    "by the account holder with an administrator's enrolment code; other sessions ended"
+                }
+                .into(),
             },
         )
         .await?;

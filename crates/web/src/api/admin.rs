@@ -460,6 +460,37 @@ pub async fn unlock_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A one-time enrolment code, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrolmentCodeBody {
+    /// The code to hand to the person (16 characters in groups of four); stored only hashed.
+    pub code: String,
+    /// When it stops working (72 hours after issue).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Issues a one-time code with which the person sets up their first second factor at sign-in
+/// (a password alone cannot); it replaces any earlier code and is audited, never with the code.
+#[utoipa::path(post, path = "/users/{id}/enrolment-code", tag = "staff",
+    params(("id" = i64, Path, description = "Staff account id")),
+    responses(
+        (status = 200, description = "Issued; the code is shown only in this answer", body = EnrolmentCodeBody),
+        (status = 409, description = "The account already has a second factor (conflict)", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn issue_enrolment_code(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<EnrolmentCodeBody>, ApiError> {
+    let grant = state.store.grant::<can::ManageUsers>(&caller.actor)?;
+    let issued = state.store.issue_enrolment_code(&grant, id).await?;
+    Ok(Json(EnrolmentCodeBody {
+        code: issued.code,
+        expires_at: issued.expires_at.0,
+    }))
+}
+
 /// A password chosen by an administrator.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {

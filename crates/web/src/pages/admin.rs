@@ -10,7 +10,7 @@ use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::audit::{AuditPage, AuditQuery};
 use trellis_storage::patients::{mrn, parse_mrn};
-use trellis_storage::staff::{NewStaff, RoleChange};
+use trellis_storage::staff::{EnrolmentCode, NewStaff, RoleChange, ENROLMENT_CODE_HOURS};
 use trellis_storage::{Instant, StoreError};
 
 use super::{labelled, LabelledError, Layout};
@@ -170,6 +170,12 @@ struct UserPage {
     role: String,
     active: bool,
     locked: bool,
+    /// Whether the account has a second factor (else an enrolment code can be issued).
+    mfa_enabled: bool,
+    /// A code just issued, shown this once.
+    enrolment_code: Option<EnrolmentCode>,
+    /// How long an enrolment code works.
+    hours: i64,
     roles: Vec<(&'static str, &'static str)>,
     choices: Vec<(String, String, bool)>,
     /// A role proposed for this account and waiting for a second person: its label.
@@ -218,6 +224,9 @@ async fn user_page(
         awaiting,
         id,
         locked: user.locked_until.is_some_and(|l| l > Instant::now()),
+        mfa_enabled: user.mfa_enabled,
+        enrolment_code: None,
+        hours: ENROLMENT_CODE_HOURS,
         name: user.display_name,
         username: user.username,
         role: user.role,
@@ -352,6 +361,29 @@ pub async fn set_password(
         ),
     )
         .into_response())
+}
+
+/// Issues a one-time enrolment code with which the person sets up their first second factor;
+/// it is shown on the page this once.
+pub async fn enrolment_code(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    let (code, errors) = match state.store.issue_enrolment_code(&grant, id).await {
+        Ok(code) => (Some(code), Vec::new()),
+        Err(StoreError::Conflict(m)) => (None, vec![FieldError::new("enrolment_code", m)]),
+        Err(e) => return Err(e.into()),
+    };
+    let status = if errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::CONFLICT
+    };
+    let mut page = user_page(&state, &staff, id, None, &errors).await?;
+    page.enrolment_code = code;
+    Ok((status, Html(page.render()?)).into_response())
 }
 
 /// Lifts a lockout.

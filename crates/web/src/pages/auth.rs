@@ -191,6 +191,8 @@ struct MfaPage {
     show_form: bool,
     /// Replacing an authenticator: a code from the one in use is asked for too.
     replacing: bool,
+    /// Setting up the first one: the administrator's enrolment code is asked for too.
+    first: bool,
     /// A fully signed-in user: links to the account's other settings.
     signed_in: bool,
 }
@@ -203,6 +205,9 @@ pub struct CodeForm {
     /// When replacing an authenticator: a code from the one in use.
     #[serde(default)]
     current_code: String,
+    /// When setting up the first one: the one-time code an administrator issued.
+    #[serde(default)]
+    enrolment_code: String,
 }
 
 fn totp(secret_base32: &str) -> Result<TOTP, AppError> {
@@ -262,6 +267,7 @@ pub async fn mfa_page(Extension(identity): Extension<Identity>) -> Result<Respon
         enrolment: None,
         show_form: true,
         replacing: false,
+        first: false,
         signed_in: false,
     };
     Ok(Html(page.render()?).into_response())
@@ -312,6 +318,7 @@ pub async fn mfa_verify(
         enrolment: None,
         show_form: true,
         replacing: false,
+        first: false,
         signed_in: false,
     };
     Ok(Html(page.render()?).into_response())
@@ -378,14 +385,16 @@ fn enrolment_page(
         enrolment: Some(enrolment(&session.user, secret)?),
         show_form: true,
         replacing: session.user.mfa_enabled,
+        first: !session.user.mfa_enabled,
         signed_in: session.mfa_verified,
     };
     Ok((status, Html(page.render()?)).into_response())
 }
 
 /// Shows the authenticator set-up (also reached straight after sign-in when the role requires
-/// MFA). An account that already has one sees its status, and may replace it once fully signed
-/// in, with a code from the one in use.
+/// MFA); the first one is confirmed only with an administrator's one-time enrolment code. An
+/// account that already has one sees its status, and may replace it once fully signed in, with
+/// a code from the one in use.
 pub async fn enrol_page(
     State(state): State<AppState>,
     Extension(identity): Extension<Identity>,
@@ -407,6 +416,7 @@ pub async fn enrol_page(
                 enrolment: None,
                 show_form: false,
                 replacing: false,
+                first: false,
                 signed_in: true,
             };
             return Ok(Html(page.render()?).into_response());
@@ -443,7 +453,14 @@ pub async fn enrol(
     };
     let outcome = state
         .store
-        .confirm_mfa_enrolment(session_secret, user.id, new_step, current_step, &info.ip)
+        .confirm_mfa_enrolment(
+            session_secret,
+            user.id,
+            new_step,
+            current_step,
+            &form.enrolment_code,
+            &info.ip,
+        )
         .await?;
     let message = match outcome {
         EnrolmentOutcome::Enrolled => {
@@ -458,6 +475,7 @@ pub async fn enrol(
                 enrolment: None,
                 show_form: false,
                 replacing: false,
+        first: false,
                 signed_in: true,
             };
             return Ok(Html(page.render()?).into_response());
@@ -478,6 +496,9 @@ pub async fn enrol(
         }
         EnrolmentOutcome::Wrong => {
             "New authenticator code: not right. Check the app shows Trellis and enter its current code."
+        }
+        EnrolmentOutcome::EnrolmentCodeWrong => {
+            "Enrolment code: not right, already used or expired. Ask an administrator for a new one."
         }
         EnrolmentOutcome::CurrentCodeWrong => {
             "Code from your current authenticator: not right, or already used. Wait for its next code."

@@ -1181,6 +1181,8 @@ struct PrivacyPage {
     notice: trellis_domain::consent::NoticeForm,
     notice_forms: &'static [trellis_domain::consent::NoticeForm],
     notice_version: &'static str,
+    /// Whether the directory link is shown: only the privacy officer keeps it (others get 403).
+    manages_recipients: bool,
     errors: Vec<LabelledError>,
 }
 
@@ -1220,6 +1222,7 @@ async fn privacy_page(
         notice: state.store.disclosure_notice_form().await?,
         notice_forms: trellis_domain::consent::NoticeForm::ALL,
         notice_version: trellis_domain::consent::NOTICE_VERSION,
+        manages_recipients: permits(staff.actor.role, Permission::ManageRecipients),
         errors: labelled(&errors),
     })
 }

@@ -269,6 +269,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users/{id}/password", post(admin::set_password))
         .route("/admin/users/{id}/unlock", post(admin::unlock))
+        .route(
+            "/admin/users/{id}/enrolment-code",
+            post(admin::enrolment_code),
+        )
         .route("/admin/mfa-policy", post(admin::mfa_policy))
         .route("/admin/role-approvals", get(admin::role_approvals))
         .route("/admin/role-approvals/{id}", post(admin::decide_role))
