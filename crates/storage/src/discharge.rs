@@ -811,6 +811,40 @@ impl Store {
         .ok_or(StoreError::NotFound("episode"))
     }
 
+    /// The patient's signed discharge summaries as packet lines (drafts never leave the
+    /// program). No audit row: the disclosure that carries them is the record.
+    pub(crate) async fn signed_summary_lines(&self, patient_id: i64) -> Result<Vec<String>> {
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "{SUMMARY_SELECT} WHERE d.patient_id = $1 AND d.signed_at IS NOT NULL ORDER BY d.id"
+        ))
+        .bind(patient_id)
+        .fetch_all(self.reader())
+        .await?;
+        let mut lines = Vec::new();
+        for row in rows {
+            let summary = self.summary_from_row(row)?;
+            lines.push(format!(
+                "Discharge summary signed {} by {}",
+                summary
+                    .signed_at
+                    .map(|at| at.0.date_naive().to_string())
+                    .unwrap_or_default(),
+                summary.signed_by_name.as_deref().unwrap_or("unknown")
+            ));
+            lines.extend(
+                summary
+                    .sections
+                    .into_iter()
+                    .filter(|s| !s.text.trim().is_empty())
+                    .map(|s| format!("{}: {}", s.label, s.text.trim())),
+            );
+        }
+        if lines.is_empty() {
+            lines.push("No signed discharge summary.".into());
+        }
+        Ok(lines)
+    }
+
     fn summary_from_row(&self, row: SummaryRow) -> Result<DischargeSummary> {
         let stored: BTreeMap<String, String> =
             serde_json::from_str(&self.open(SECTIONS_COLUMN, &row.sections)?)

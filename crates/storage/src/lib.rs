@@ -13,6 +13,7 @@ pub mod bulk;
 pub mod chart_overview;
 pub mod collaterals;
 pub mod confidentiality;
+pub mod counseling_notes;
 pub mod crypto;
 pub mod dashboard;
 pub mod discharge;

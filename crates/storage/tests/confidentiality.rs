@@ -4,11 +4,11 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use trellis_domain::access::Role;
-use trellis_domain::care::LevelOfCare;
+use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::consent::{
     DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, NoticeForm, Purpose,
-    Recipient, RecipientKind, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
-    NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
+    Recipient, RecipientKind, COUNSELING_NOTES_STATEMENT, DEFAULT_REVOCATION_STATEMENT,
+    DEFAULT_TPO_REDISCLOSURE_STATEMENT, NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
@@ -16,6 +16,7 @@ use trellis_storage::confidentiality::{
     DisclosureInput, DisclosureOutcome, EmergencyAccess, EmergencyDisclosureInput, NewConsent,
     WrittenRevocation,
 };
+use trellis_storage::counseling_notes::NewCounselingNote;
 use trellis_storage::episodes::Admission;
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
@@ -1325,4 +1326,350 @@ async fn an_emergency_disclosure_is_recorded_when_made_with_what_was_told() {
         .await
         .expect("raw");
     assert!(raw.iter().all(|p| !p.contains("buprenorphine")));
+}
+
+async fn set_up_director(c: &Clinic) -> Actor {
+    let director = staff(&c.store, "dana", Role::ClinicalDirector).await;
+    let site: Vec<String> = raw_strings(&c.store, "SELECT CAST(id AS TEXT) FROM sites")
+        .await
+        .expect("site");
+    let users = c
+        .store
+        .grant::<can::ManageUsers>(&Actor::system("test"))
+        .expect("grant");
+    c.store
+        .set_assignments(
+            &users,
+            director.user_id.expect("id"),
+            &[(site[0].parse().expect("id"), None)],
+        )
+        .await
+        .expect("assign");
+    director
+}
+
+fn counseling_notes_consent() -> NewConsent {
+    NewConsent {
+        categories: [Cat::CounselingNotes].into(),
+        information_description: COUNSELING_NOTES_STATEMENT.into(),
+        recipients: vec![Recipient::Named {
+            name: "Dr. Sam Ortiz".into(),
+        }],
+        purposes: [Purpose::Treatment].into(),
+        expiry: Some(Expiry::OnDate {
+            date: today() + Duration::days(90),
+        }),
+        signed_on: Some(today()),
+        ..tpo_consent()
+    }
+}
+
+#[tokio::test]
+async fn sud_counseling_notes_are_read_by_their_author_alone_and_leave_only_under_their_own_consent(
+) {
+    let c = clinic().await;
+    let director = set_up_director(&c).await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let empty = c
+        .store
+        .write_counseling_note(
+            &write,
+            &NewCounselingNote {
+                session_on: today(),
+                text: "  ".into(),
+            },
+            today(),
+        )
+        .await;
+    assert!(
+        matches!(&empty, Err(StoreError::Invalid(f)) if f[0].field == "text"),
+        "{empty:?}"
+    );
+    let future = c
+        .store
+        .write_counseling_note(
+            &write,
+            &NewCounselingNote {
+                session_on: today() + Duration::days(1),
+                text: "x".into(),
+            },
+            today(),
+        )
+        .await;
+    assert!(
+        matches!(&future, Err(StoreError::Invalid(f)) if f[0].field == "session_on"),
+        "{future:?}"
+    );
+    c.store
+        .write_counseling_note(
+            &write,
+            &NewCounselingNote {
+                session_on: today(),
+                text: "Talked through the brother's relapse and the guilt it stirred.".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("write");
+
+    // The author reads it; the clinical director (whose role reads every clinical record) and
+    // another counselor given the patient by emergency access read none of it.
+    let read = |actor: Actor| {
+        let store = c.store.clone();
+        let patient = c.patient;
+        async move {
+            let grant = store
+                .patient_grant::<can::ReadClinical>(&actor, patient)
+                .await
+                .expect("grant");
+            store.my_counseling_notes(&grant).await.expect("read")
+        }
+    };
+    let own = read(c.counselor.clone()).await;
+    assert_eq!(own.len(), 1);
+    assert!(own[0].text.contains("brother's relapse"));
+    assert!(read(director.clone()).await.is_empty());
+    let glass = c
+        .store
+        .grant::<can::BreakGlass>(&c.outsider)
+        .expect("grant");
+    c.store
+        .break_glass(&glass, c.patient, &emergency())
+        .await
+        .expect("break glass");
+    assert!(read(c.outsider.clone()).await.is_empty());
+    // Sealed at rest.
+    let raw = raw_strings(&c.store, "SELECT body FROM counseling_notes")
+        .await
+        .expect("raw");
+    assert!(!raw[0].contains("relapse"));
+
+    // A consent that combines counseling notes with anything else is refused, and so is one
+    // that does not say treatment does not depend on it.
+    let consents = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let mut combined = counseling_notes_consent();
+    combined.categories.insert(Cat::DischargeSummary);
+    let mut conditioned = counseling_notes_consent();
+    conditioned.information_description = "my counselor's notes".into();
+    for (consent, message) in [(combined, "nothing else"), (conditioned, "does not depend")] {
+        let refused = c.store.record_consent(&consents, &consent).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Invalid(f)) if f.iter().any(|e| e.message.contains(message))),
+            "{refused:?}"
+        );
+    }
+
+    // Every other category, under a consent covering them all, carries none of the note.
+    let ortiz = listed(
+        &c.store,
+        &c.privacy,
+        "Dr. Sam Ortiz",
+        RecipientKind::TreatingProvider,
+    )
+    .await;
+    let everything_else: std::collections::BTreeSet<Cat> = Cat::ALL
+        .iter()
+        .copied()
+        .filter(|k| *k != Cat::CounselingNotes)
+        .collect();
+    record(
+        &c,
+        &NewConsent {
+            categories: everything_else.clone(),
+            ..counseling_notes_consent()
+        },
+    )
+    .await;
+    let DisclosureOutcome::Made(packet) = disclose(
+        &c,
+        &DisclosureInput {
+            recipient_id: Some(ortiz),
+            purpose: Purpose::Treatment,
+            purpose_detail: String::new(),
+            categories: everything_else,
+        },
+    )
+    .await
+    else {
+        panic!("expected the disclosure under the consent for everything else");
+    };
+    let text = serde_json::to_string(&packet.packet).expect("json");
+    assert!(!text.contains("relapse"), "{text}");
+
+    // Asking for the notes with anything else is refused: no consent can cover both.
+    let both = disclose(
+        &c,
+        &DisclosureInput {
+            recipient_id: Some(ortiz),
+            purpose: Purpose::Treatment,
+            purpose_detail: String::new(),
+            categories: [Cat::CounselingNotes, Cat::Diagnoses].into(),
+        },
+    )
+    .await;
+    assert!(matches!(both, DisclosureOutcome::Refused(_)));
+
+    // Under their own consent, the author discloses them; the director, who wrote none, cannot.
+    record(&c, &counseling_notes_consent()).await;
+    let notes_only = DisclosureInput {
+        recipient_id: Some(ortiz),
+        purpose: Purpose::Treatment,
+        purpose_detail: String::new(),
+        categories: [Cat::CounselingNotes].into(),
+    };
+    let DisclosureOutcome::Made(own) = disclose(&c, &notes_only).await else {
+        panic!("expected the author's disclosure");
+    };
+    assert!(own.packet.sections[0].lines[0].contains("brother's relapse"));
+    let by_director = c
+        .store
+        .patient_grant::<can::Disclose>(&director, c.patient)
+        .await
+        .expect("grant");
+    let theirs = c.store.disclose(&by_director, &notes_only).await;
+    assert!(
+        matches!(&theirs, Err(StoreError::Invalid(f)) if f[0].field == "categories"),
+        "{theirs:?}"
+    );
+
+    // An emergency disclosure never carries them.
+    let emergency_grant = c
+        .store
+        .patient_grant::<can::BreakGlass>(&c.outsider, c.patient)
+        .await
+        .expect("grant");
+    let mut told = told_the_ed();
+    told.categories.insert(Cat::CounselingNotes);
+    let refused = c
+        .store
+        .record_emergency_disclosure(&emergency_grant, &told)
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid(f)) if f[0].field == "categories"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_packet_carries_the_signed_discharge_summary_diagnoses_and_medications() {
+    let c = clinic().await;
+    let episode: i64 = raw_strings(&c.store, "SELECT CAST(id AS TEXT) FROM episodes")
+        .await
+        .expect("episode")[0]
+        .parse()
+        .expect("id");
+    let discharge = c
+        .store
+        .patient_grant::<can::DischargeEpisode>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    c.store
+        .discharge(
+            &discharge,
+            episode,
+            today() - Duration::days(1),
+            DischargeReason::TreatmentCompleted,
+            None,
+            today(),
+        )
+        .await
+        .expect("discharge");
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let summary = c
+        .store
+        .generate_discharge_summary(&write, episode)
+        .await
+        .expect("generate");
+    let ortiz = listed(
+        &c.store,
+        &c.privacy,
+        "Dr. Sam Ortiz",
+        RecipientKind::TreatingProvider,
+    )
+    .await;
+    record(
+        &c,
+        &NewConsent {
+            categories: [Cat::DischargeSummary, Cat::Diagnoses, Cat::Medications].into(),
+            information_description: "discharge summary, diagnoses and medications".into(),
+            ..counseling_notes_consent()
+        },
+    )
+    .await;
+    let input = DisclosureInput {
+        recipient_id: Some(ortiz),
+        purpose: Purpose::Treatment,
+        purpose_detail: String::new(),
+        categories: [Cat::DischargeSummary].into(),
+    };
+    // A draft never leaves the program.
+    let DisclosureOutcome::Made(draft) = disclose(&c, &input).await else {
+        panic!("expected a disclosure");
+    };
+    assert_eq!(
+        draft.packet.sections[0].lines,
+        ["No signed discharge summary."]
+    );
+    c.store
+        .update_discharge_summary(
+            &write,
+            summary,
+            &std::collections::BTreeMap::from([(
+                "course".to_owned(),
+                "Engaged well; completed IOP.".to_owned(),
+            )]),
+        )
+        .await
+        .expect("edit");
+    c.store
+        .sign_discharge_summary(&write, summary)
+        .await
+        .expect("sign");
+    let DisclosureOutcome::Made(signed) = disclose(&c, &input).await else {
+        panic!("expected a disclosure");
+    };
+    let lines = &signed.packet.sections[0].lines;
+    assert!(
+        lines[0].starts_with("Discharge summary signed"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "Course of treatment: Engaged well; completed IOP."),
+        "{lines:?}"
+    );
+    assert_eq!(signed.packet.notice, NOTICE_STATEMENT_1);
+    let DisclosureOutcome::Made(other) = disclose(
+        &c,
+        &DisclosureInput {
+            categories: [Cat::Diagnoses, Cat::Medications].into(),
+            ..input
+        },
+    )
+    .await
+    else {
+        panic!("expected a disclosure");
+    };
+    let headings: Vec<&str> = other
+        .packet
+        .sections
+        .iter()
+        .map(|s| s.heading.as_str())
+        .collect();
+    assert_eq!(headings, ["Diagnoses", "Medications"]);
+    assert_eq!(other.packet.sections[0].lines, ["No diagnoses recorded."]);
+    assert_eq!(accounting_len(&c).await, 3);
 }

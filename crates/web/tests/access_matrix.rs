@@ -136,6 +136,8 @@ const API: &[Row] = &[
     ("PUT",  "/measure-schedules",            Rule::Role(P::ManagePrograms),       Allowed::Invalid),
     ("GET",  "/patients/{patient}/notes",     Rule::Patient(P::ReadClinical),      Allowed::Success),
     ("POST", "/patients/{patient}/notes",     Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/counseling-notes", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("POST", "/patients/{patient}/counseling-notes", Rule::Patient(P::WriteClinical), Allowed::Invalid),
     ("GET",  "/notes/late",                   Rule::Role(P::ReadClinical),         Allowed::Success),
     ("GET",  "/notes/cosign-queue",           Rule::Role(P::ReadClinical),         Allowed::Success),
     ("GET",  "/notes/{note}",                 Rule::Note(P::ReadClinical),         Allowed::Success),
@@ -187,6 +189,7 @@ const API: &[Row] = &[
     ("POST", "/consents/{consent_id}/expiry-event", Rule::Patient(P::ManageConsents), Allowed::Invalid),
     ("POST", "/patients/{patient}/emergency-disclosures", Rule::Patient(P::BreakGlass), Allowed::Invalid),
     ("POST", "/patients/{patient}/disclosures", Rule::Patient(P::Disclose),        Allowed::Invalid),
+    ("POST", "/patients/{patient}/patient-copies", Rule::Patient(P::Disclose), Allowed::Invalid),
     ("GET",  "/patients/{patient}/disclosures", Rule::Patient(P::Disclose),        Allowed::Success),
     ("GET",  "/disclosures/{disclosure_id}",  Rule::Patient(P::Disclose),          Allowed::Success),
     // Emergency access is for patients outside one's view: the role alone decides.
@@ -269,6 +272,8 @@ const PAGES: &[Row] = &[
     ("GET",  "/patients/{patient}/measures/new", Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("GET",  "/patients/{patient}/notes",        Rule::Patient(P::ReadClinical),      Allowed::Success),
     ("POST", "/patients/{patient}/notes",        Rule::Patient(P::WriteClinical),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/counseling-notes", Rule::Patient(P::ReadClinical), Allowed::Success),
+    ("POST", "/patients/{patient}/counseling-notes", Rule::Patient(P::WriteClinical), Allowed::Invalid),
     // The store checks authorship before the text, so other clinicians are refused first.
     ("POST", "/notes/{draft}",                   Rule::NoteAuthor,                    Allowed::Invalid),
     ("POST", "/notes/{tosign}/sign",             Rule::NoteAuthor,                    Allowed::Success),
@@ -348,6 +353,7 @@ const PAGES: &[Row] = &[
     ("POST", "/patients/{patient}/emergency-disclosure", Rule::Patient(P::BreakGlass), Allowed::Invalid),
     ("GET",  "/patients/{patient}/disclosures",  Rule::Patient(P::Disclose),          Allowed::Success),
     ("POST", "/patients/{patient}/disclosures",  Rule::Patient(P::Disclose),          Allowed::Invalid),
+    ("POST", "/patients/{patient}/patient-copies", Rule::Patient(P::Disclose), Allowed::Invalid),
     ("GET",  "/patients/{patient}/disclosures/{disclosure}", Rule::Patient(P::Disclose), Allowed::Success),
     ("GET",  "/emergency-access",                Rule::Role(P::BreakGlass),           Allowed::Success),
     ("POST", "/emergency-access",                Rule::Role(P::BreakGlass),           Allowed::Invalid),

@@ -986,3 +986,249 @@ async fn the_api_records_an_expiry_event_and_keeps_the_written_revocation() {
         "Please stop telling probation anything."
     );
 }
+
+#[tokio::test]
+async fn sud_counseling_notes_are_the_authors_alone_and_need_a_consent_of_their_own() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = common::start().await;
+    let p = s.patient_id;
+    let casey = s.browser("casey").await;
+    let today = common::today().to_string();
+
+    // Bad input is refused with the field named, nothing stored.
+    let res = casey
+        .post(
+            &format!("/patients/{p}/counseling-notes"),
+            &[("session_on", today.as_str()), ("text", "  ")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = casey
+        .post(
+            &format!("/patients/{p}/counseling-notes"),
+            &[("session_on", "someday"), ("text", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let res = casey
+        .post(
+            &format!("/patients/{p}/counseling-notes"),
+            &[
+                ("session_on", today.as_str()),
+                ("text", "Grief about her father came up; she wept."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("Counseling note saved"), "{html}");
+    assert!(html.contains("Grief about her father"));
+
+    // Through the API: the author lists it; the clinical director (who reads every clinical
+    // record) lists none; a counselor outside the patient's programs is refused.
+    let (st, body) = call(
+        &s,
+        &s.token("casey").await,
+        Method::GET,
+        &format!("/patients/{p}/counseling-notes"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
+    let dora = s.token("dora").await;
+    let (st, body) = call(
+        &s,
+        &dora,
+        Method::GET,
+        &format!("/patients/{p}/counseling-notes"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body, json!([]));
+    let (st, _) = call(
+        &s,
+        &s.token("olive").await,
+        Method::GET,
+        &format!("/patients/{p}/counseling-notes"),
+        None,
+    )
+    .await;
+    assert!(
+        st == StatusCode::NOT_FOUND || st == StatusCode::FORBIDDEN,
+        "{st}"
+    );
+    let (st, body) = call(
+        &s,
+        &dora,
+        Method::POST,
+        &format!("/patients/{p}/counseling-notes"),
+        Some(json!({"session_on": today, "text": ""})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["text"]);
+
+    // Nor on the director's pages: the Notes tab, the counseling-notes page, the chart.
+    let director = s.browser("dora").await;
+    for page in [
+        format!("/patients/{p}/notes"),
+        format!("/patients/{p}/counseling-notes"),
+        format!("/patients/{p}"),
+    ] {
+        let html = director.get(&page).await.text().await.expect("text");
+        assert!(!html.contains("Grief about her father"), "{page}");
+    }
+
+    // A consent naming counseling notes with anything else is refused, as is one that does
+    // not say treatment does not depend on it.
+    let expires = (common::today() + chrono::Duration::days(90)).to_string();
+    let mut combined = consent_form(&expires);
+    combined.retain(|(k, _)| *k != "categories");
+    combined.push(("categories", "counseling_notes".into()));
+    combined.push(("categories", "attendance".into()));
+    combined.push((
+        "information_description",
+        trellis_domain::consent::COUNSELING_NOTES_STATEMENT.into(),
+    ));
+    let res = casey
+        .post(&format!("/patients/{p}/consents"), &pairs(&combined))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("may cover nothing else"));
+    let mut silent = consent_form(&expires);
+    silent.retain(|(k, _)| *k != "categories");
+    silent.push(("categories", "counseling_notes".into()));
+    let res = casey
+        .post(&format!("/patients/{p}/consents"), &pairs(&silent))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("treatment does not depend on signing it"));
+    let mut alone = silent.clone();
+    alone.push((
+        "information_description",
+        trellis_domain::consent::COUNSELING_NOTES_STATEMENT.into(),
+    ));
+    let res = casey
+        .post(&format!("/patients/{p}/consents"), &pairs(&alone))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Under it, the author discloses them to the named recipient; the packet carries them.
+    let officer = probation_officer(&s).await;
+    let res = casey
+        .post(
+            &format!("/patients/{p}/disclosures"),
+            &[
+                ("recipient_id", officer.as_str()),
+                ("purpose", "legal"),
+                ("categories", "counseling_notes"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("Grief about her father"), "{html}");
+    assert!(html.contains("SUD counseling notes"));
+}
+
+#[tokio::test]
+async fn a_copy_for_the_patient_needs_no_consent_and_is_in_the_accounting() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = common::start().await;
+    let p = s.patient_id;
+    let casey = s.browser("casey").await;
+
+    // Nothing chosen, or counseling notes: refused, nothing recorded.
+    let res = casey
+        .post(&format!("/patients/{p}/patient-copies"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = casey
+        .post(
+            &format!("/patients/{p}/patient-copies"),
+            &[("categories", "counseling_notes")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("are not part of the patient"));
+
+    // With no consent on file, the copy is made, carries the notice and is accounted for.
+    let res = casey
+        .post(
+            &format!("/patients/{p}/patient-copies"),
+            &[("categories", "demographics"), ("categories", "attendance")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("The patient (right of access)"), "{html}");
+    assert!(html.contains("42 CFR 2.23"));
+    assert!(html.contains("id=\"notice\""));
+    let accounting = casey
+        .get(&format!("/patients/{p}/disclosures"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(accounting.contains("The patient (right of access)"));
+
+    // The API: bad input names the field; a copy is 201 and in the accounting.
+    let token = s.token("casey").await;
+    let (st, body) = call(
+        &s,
+        &token,
+        Method::POST,
+        &format!("/patients/{p}/patient-copies"),
+        Some(json!({"categories": ["gossip"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), ["categories"]);
+    let (st, body) = call(
+        &s,
+        &token,
+        Method::POST,
+        &format!("/patients/{p}/patient-copies"),
+        Some(json!({"categories": ["demographics"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert_eq!(body["kind"], "patient_access");
+    assert!(body["consent_id"].is_null());
+    let (_, list) = call(
+        &s,
+        &token,
+        Method::GET,
+        &format!("/patients/{p}/disclosures"),
+        None,
+    )
+    .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    // Billing may not make one.
+    let (st, _) = call(
+        &s,
+        &s.token("bill").await,
+        Method::POST,
+        &format!("/patients/{p}/patient-copies"),
+        Some(json!({"categories": ["demographics"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}

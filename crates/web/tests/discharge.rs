@@ -183,11 +183,16 @@ async fn counselor_discharges_then_writes_signs_plans_aftercare_and_records_a_fo
         .get(&format!("/episodes/{episode}/discharge-summary/print"))
         .await;
     assert_eq!(print.status(), StatusCode::OK);
-    assert!(print
-        .text()
-        .await
-        .expect("text")
-        .contains("Met the plan goals"));
+    let print = print.text().await.expect("text");
+    assert!(print.contains("Met the plan goals"));
+    // The print is the program's own copy; a copy for outside goes through the disclosure
+    // path (consent check, the 42 CFR 2.32 notice, the accounting), never this page.
+    assert!(print.contains("Internal copy: for use within the program only."));
+    assert!(print.contains(&format!(
+        "/patients/{}/consents?information=discharge_summary#disclose-h",
+        s.patient_id
+    )));
+    assert!(!print.contains("any further disclosure needs"));
 
     // Aftercare: 988 is always there; a referral needs a contact.
     let bad = b

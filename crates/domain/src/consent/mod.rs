@@ -23,7 +23,8 @@ pub use emergency::{
 pub use model::{
     end_of_treatment, validate_consent, validate_expiry_event, Consent, ConsentElement, ConsentId,
     ConsentProblem, ConsentStatus, Expiry, ExpiryEventProblem, InformationCategory, Purpose,
-    Recipient, RecipientClass, Revocation, Signature, TPO_GENERIC_RECIPIENTS,
+    Recipient, RecipientClass, Revocation, Signature, COUNSELING_NOTES_STATEMENT,
+    TPO_GENERIC_RECIPIENTS,
 };
 pub use notice::{
     NoticeForm, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,

@@ -59,8 +59,8 @@ macro_rules! code_list {
 }
 pub(crate) use code_list;
 
-/// A kind of record a consent may cover. SUD counseling notes are deliberately absent: the 2024
-/// rule gives them separate handling and they need a consent of their own.
+/// A kind of record a consent may cover. SUD counseling notes (§2.11) are a category of their
+/// own: a consent that names them may name nothing else (§2.31(b)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InformationCategory {
@@ -84,6 +84,8 @@ pub enum InformationCategory {
     DischargeSummary,
     /// Dates of service, charges and claims.
     BillingAndClaims,
+    /// SUD counseling notes (§2.11): the counselor's own notes kept apart from the record.
+    CounselingNotes,
 }
 
 code_list!(InformationCategory, "information category", [
@@ -97,6 +99,7 @@ code_list!(InformationCategory, "information category", [
     ProgressSummary => "progress_summary", "Summary of progress";
     DischargeSummary => "discharge_summary", "Discharge summary";
     BillingAndClaims => "billing", "Billing and claims";
+    CounselingNotes => "counseling_notes", "SUD counseling notes";
 ]);
 
 /// Why information may be disclosed.
@@ -411,6 +414,12 @@ pub enum ConsentProblem {
         /// What it must say, in words.
         lacks: &'static str,
     },
+    /// SUD counseling notes named together with other information (§2.31(b)).
+    #[error("a consent for SUD counseling notes may cover nothing else: record a separate consent for the other information (42 CFR 2.31(b))")]
+    CounselingNotesCombined,
+    /// A consent for SUD counseling notes that does not say treatment does not depend on it.
+    #[error("a consent for SUD counseling notes must say that treatment does not depend on signing it (42 CFR 2.31(b); 45 CFR 164.508(b)(4))")]
+    CounselingNotesConditioned,
     /// The expiry date falls before the date signed.
     #[error("the consent expires ({expires}) before it was signed ({signed})")]
     ExpiresBeforeSigned {
@@ -463,6 +472,23 @@ fn statement_gaps(
         }
     }
 }
+
+/// Whether one of the consent's statements says that treatment does not depend on signing it
+/// (the HIPAA authorisation statement §2.31(b) brings in for counseling notes). Words, as for
+/// the other statements: "treatment" with "condition" or "depend".
+fn says_treatment_does_not_depend_on_it(consent: &Consent) -> bool {
+    [
+        &consent.information_description,
+        &consent.revocation_statement,
+        &consent.redisclosure_statement,
+    ]
+    .iter()
+    .map(|t| t.to_lowercase())
+    .any(|t| t.contains("treatment") && (t.contains("condition") || t.contains("depend")))
+}
+
+/// The statement Trellis offers on a consent for SUD counseling notes.
+pub const COUNSELING_NOTES_STATEMENT: &str = "My treatment, payment, enrollment and eligibility for benefits do not depend on whether I sign this consent.";
 
 /// "End of treatment" for a consent signed on `signed_on`: the first discharge on or after that
 /// day. Fixed once reached, so a later readmission never brings the consent back.
@@ -651,6 +677,17 @@ pub fn validate_consent(consent: &Consent) -> Result<(), Vec<ConsentProblem>> {
             .any(|r| matches!(r, Recipient::TpoGeneric { .. }))
         {
             problems.push(ConsentProblem::GenericRecipientRequiresTpo);
+        }
+    }
+    if consent
+        .categories
+        .contains(&InformationCategory::CounselingNotes)
+    {
+        if consent.categories.len() > 1 {
+            problems.push(ConsentProblem::CounselingNotesCombined);
+        }
+        if !says_treatment_does_not_depend_on_it(consent) {
+            problems.push(ConsentProblem::CounselingNotesConditioned);
         }
     }
     if let (Some(Expiry::OnDate { date }), Some(signed)) = (&consent.expiry, consent.signed_on) {
@@ -1060,6 +1097,50 @@ pub(crate) mod tests {
             recorded_by: "J. Privacy".into(),
         });
         assert_eq!(revoked.expires_within(d(6, 16), 14), None);
+    }
+
+    /// A consent to give the counselor's notes to a named psychiatrist, alone.
+    fn counseling_notes_consent(id: i64) -> Consent {
+        Consent {
+            categories: [InformationCategory::CounselingNotes].into(),
+            information_description: COUNSELING_NOTES_STATEMENT.into(),
+            recipients: vec![Recipient::Named {
+                name: "Dr. Sam Ortiz".into(),
+            }],
+            purposes: [Purpose::Treatment].into(),
+            expiry: Some(Expiry::OnDate {
+                date: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
+            }),
+            ..tpo_consent(id)
+        }
+    }
+
+    #[test]
+    fn counseling_notes_need_a_consent_of_their_own() {
+        assert_eq!(validate_consent(&counseling_notes_consent(1)), Ok(()));
+        let mut combined = counseling_notes_consent(2);
+        combined
+            .categories
+            .insert(InformationCategory::DischargeSummary);
+        assert_eq!(
+            problems(&combined),
+            vec![ConsentProblem::CounselingNotesCombined]
+        );
+        let mut tpo = tpo_consent(3);
+        tpo.categories.insert(InformationCategory::CounselingNotes);
+        assert!(problems(&tpo).contains(&ConsentProblem::CounselingNotesCombined));
+    }
+
+    #[test]
+    fn a_counseling_notes_consent_says_treatment_does_not_depend_on_it() {
+        let mut silent = counseling_notes_consent(1);
+        silent.information_description = "My counselor's notes.".into();
+        assert_eq!(
+            problems(&silent),
+            vec![ConsentProblem::CounselingNotesConditioned]
+        );
+        // Other consents are not asked for it.
+        assert_eq!(validate_consent(&probation_consent(2)), Ok(()));
     }
 
     #[test]

@@ -634,6 +634,48 @@ pub struct DisclosureBody {
     pub categories: Vec<String>,
 }
 
+/// A copy of the record for the patient.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PatientCopyBody {
+    /// Information category codes to copy (not counseling_notes).
+    #[serde(default)]
+    #[schema(required = true, min_items = 1)]
+    pub categories: Vec<String>,
+}
+
+/// Makes a copy of the chosen information for the patient (right of access: 42 CFR 2.23, 45 CFR
+/// 164.524). No consent is needed; the copy leaves by the same path as every other, with the
+/// notice, and is in the accounting (`kind` patient_access). SUD counseling notes are refused.
+#[utoipa::path(post, path = "/patients/{id}/patient-copies", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = PatientCopyBody,
+    responses(
+        (status = 201, description = "Copied and recorded in the accounting", body = Disclosure,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn copy_for_patient(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<PatientCopyBody>,
+) -> Result<Response, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&caller.actor, id)
+        .await?;
+    let b = body.parse()?;
+    let mut errors = Vec::new();
+    let categories: BTreeSet<InformationCategory> =
+        code_set("categories", &b.categories, &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors).into());
+    }
+    let d = state.store.copy_for_patient(&grant, &categories).await?;
+    let location = format!("/api/v1/disclosures/{}", d.id);
+    Ok(CreatedAt(location, disclosure_dto(d)).into_response())
+}
+
 /// A refused disclosure: nothing was sent, and the refusal is in the audit log.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DisclosureRefused {

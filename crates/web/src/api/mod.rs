@@ -240,6 +240,8 @@ operations! {
     post "/patients/{id}/flags" => tasks::raise_flag, patient(WriteClinical), idempotent;
     get "/patients/{id}/notes" => notes::list_notes, patient(ReadClinical);
     post "/patients/{id}/notes" => notes::create_note, patient(WriteClinical), idempotent;
+    get "/patients/{id}/counseling-notes" => notes::list_counseling_notes, patient(ReadClinical);
+    post "/patients/{id}/counseling-notes" => notes::create_counseling_note, patient(WriteClinical), idempotent;
     get "/notes/late" => notes::late_notes, role(ReadClinical);
     get "/notes/cosign-queue" => notes::cosign_queue, role(ReadClinical);
     get "/notes/{id}" => notes::get_note, patient(ReadClinical);
@@ -268,6 +270,7 @@ operations! {
     post "/consents/{id}/expiry-event" => confidentiality::record_expiry_event, patient(ManageConsents);
     post "/patients/{id}/disclosures" => confidentiality::disclose, patient(Disclose), idempotent;
     get "/patients/{id}/disclosures" => confidentiality::accounting, patient(Disclose);
+    post "/patients/{id}/patient-copies" => confidentiality::copy_for_patient, patient(Disclose), idempotent;
     get "/disclosures/{id}" => confidentiality::get_disclosure, patient(Disclose);
     post "/patients/{id}/emergency-access" => confidentiality::break_glass, role(BreakGlass), idempotent;
     post "/patients/{id}/emergency-disclosures" => confidentiality::record_emergency_disclosure, patient(BreakGlass), idempotent;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
+use trellis_storage::counseling_notes::NewCounselingNote;
 use trellis_storage::notes::{
     AttendeeNote, Lateness, NewGroupNote, NewNote, NoteKind, NoteListing, NoteTemplate,
 };
@@ -569,4 +570,110 @@ pub async fn set_requires_cosign(
         .set_requires_cosign(&grant, id, required)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One of the caller's own SUD counseling notes (42 CFR 2.11).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CounselingNote {
+    /// Id.
+    pub id: i64,
+    /// Patient.
+    pub patient_id: i64,
+    /// Session date.
+    pub session_on: NaiveDate,
+    /// The note.
+    pub text: String,
+    /// When it was written.
+    pub written_at: DateTime<Utc>,
+}
+
+/// The caller's own SUD counseling notes on the patient, newest session first (audited). Only
+/// the author's are ever listed, whatever the role: a clinical director sees none of a
+/// counselor's.
+#[utoipa::path(get, path = "/patients/{id}/counseling-notes", tag = "notes",
+    params(PageQuery, ("id" = i64, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "The caller's own counseling notes", body = Vec<CounselingNote>,
+            headers(("X-Total-Count" = i64, description = "How many entries the whole list has"))),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn list_counseling_notes(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    paging: Paging,
+) -> Result<Paged<CounselingNote>, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::ReadClinical>(&caller.actor, id)
+        .await?;
+    Ok(paging.page(
+        state
+            .store
+            .my_counseling_notes(&grant)
+            .await?
+            .into_iter()
+            .map(|n| CounselingNote {
+                id: n.id,
+                patient_id: n.patient_id,
+                session_on: n.session_on,
+                text: n.text,
+                written_at: n.written_at.0,
+            })
+            .collect(),
+    ))
+}
+
+/// A new SUD counseling note.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewCounselingNoteBody {
+    /// Session date, YYYY-MM-DD (not in the future, within a year).
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub session_on: String,
+    /// The note (1–20000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 20000)]
+    pub text: String,
+}
+
+/// Writes a SUD counseling note; the caller is its author and its only reader. It is never in
+/// a chart, print, packet or export; it leaves only under a consent for counseling notes alone.
+#[utoipa::path(post, path = "/patients/{id}/counseling-notes", tag = "notes",
+    params(("id" = i64, Path, description = "Patient id")),
+    request_body = NewCounselingNoteBody,
+    responses(
+        (status = 201, description = "Saved", body = Created,
+            headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn create_counseling_note(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<NewCounselingNoteBody>,
+) -> Result<CreatedAt<Created>, ApiError> {
+    let grant = state
+        .store
+        .patient_grant::<can::WriteClinical>(&caller.actor, id)
+        .await?;
+    let new = body.parse()?;
+    let mut errors = Vec::new();
+    let Some(session_on) =
+        forms::date("session_on", &new.session_on, &mut errors).filter(|_| errors.is_empty())
+    else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    let note = NewCounselingNote {
+        session_on,
+        text: new.text,
+    };
+    let id = state
+        .store
+        .write_counseling_note(&grant, &note, state.today())
+        .await?;
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{}/counseling-notes", grant.patient_id()),
+        Created { id },
+    ))
 }

@@ -12,15 +12,15 @@ use std::collections::BTreeSet;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
     CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose, Recipient,
-    RecipientClass, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
-    TPO_GENERIC_RECIPIENTS,
+    RecipientClass, COUNSELING_NOTES_STATEMENT, DEFAULT_REVOCATION_STATEMENT,
+    DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
 use trellis_storage::confidentiality::{
     ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
-    EmergencyDisclosureInput, NewConsent, PrivacyReport, WrittenRevocation,
+    EmergencyDisclosureInput, NewConsent, PrivacyReport, WrittenRevocation, PATIENT_ACCESS_KIND,
 };
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::recipients::RecipientRecord;
@@ -168,10 +168,13 @@ fn disclosure_view(d: &DisclosureRecord, state: &AppState) -> DisclosureView {
             .map(|p| p.label().to_owned())
             .unwrap_or_else(|_| "Medical emergency (42 CFR 2.51)".into()),
         categories: d.categories.join(", "),
-        consent: d
-            .consent_id
-            .map(|c| format!("Consent #{c}"))
-            .unwrap_or_else(|| "No consent: medical emergency".into()),
+        consent: match d.consent_id {
+            Some(c) => format!("Consent #{c}"),
+            None if d.kind == PATIENT_ACCESS_KIND => {
+                "No consent needed: the patient's own access (42 CFR 2.23)".into()
+            }
+            None => "No consent: medical emergency".into(),
+        },
         by: d.disclosed_by.clone(),
     }
 }
@@ -200,6 +203,7 @@ struct ConsentsPage {
     tpo_recipients: &'static str,
     redisclosure: &'static str,
     revocation: &'static str,
+    counseling_notes_statement: &'static str,
     collaterals: Vec<CollateralView>,
     relationships: Vec<(&'static str, &'static str)>,
 }
@@ -370,6 +374,7 @@ async fn consents_page(
         tpo_recipients: TPO_GENERIC_RECIPIENTS,
         redisclosure: DEFAULT_TPO_REDISCLOSURE_STATEMENT,
         revocation: DEFAULT_REVOCATION_STATEMENT,
+        counseling_notes_statement: COUNSELING_NOTES_STATEMENT,
         collaterals: collaterals.iter().map(collateral_view).collect(),
         relationships: CollateralRelationship::ALL
             .iter()
@@ -428,11 +433,13 @@ fn render(page: ConsentsPage, status: StatusCode) -> Result<Response, AppError> 
     Ok((status, Html(page.render()?)).into_response())
 }
 
-/// The "disclose to this contact" shortcut: which contact, and which of their allowances.
+/// The "disclose to this contact" shortcut (which contact, and which of their allowances), or
+/// the information a print page sends out through the disclosure form.
 #[derive(Debug, Deserialize)]
 pub struct DiscloseTo {
     to_collateral: Option<i64>,
     allowance: Option<usize>,
+    information: Option<String>,
 }
 
 /// The chart's Consents tab; with `to_collateral` the disclosure form is pre-filled with what
@@ -444,6 +451,15 @@ pub async fn consents_tab(
     Query(to): Query<DiscloseTo>,
 ) -> Result<Response, AppError> {
     let mut form = Vec::new();
+    // A print page's "copy for someone outside the program": the information is chosen, the
+    // recipient and purpose are not, and the check runs when it is sent.
+    if let Some(category) = to
+        .information
+        .as_deref()
+        .and_then(|c| c.parse::<InformationCategory>().ok())
+    {
+        form.push(("d_categories".to_owned(), category.code().to_owned()));
+    }
     if let Some(collateral) = to.to_collateral {
         let grant = state
             .store
@@ -867,6 +883,39 @@ pub async fn disclose(
         .map(|e| FieldError::new(disclosure_field(e.field), e.message))
         .collect();
     let page = consents_page(&state, &staff, id, form, &errors, refusal).await?;
+    render(page, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// A copy of the record for the patient (right of access): no consent, but the same path, so
+/// it is in the accounting.
+pub async fn copy_for_patient(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::Disclose>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let categories = codes(&pairs, "categories", &mut errors);
+    if errors.is_empty() {
+        match state.store.copy_for_patient(&grant, &categories).await {
+            Ok(d) => {
+                return Ok(
+                    Redirect::to(&format!("/patients/{id}/disclosures/{}", d.id)).into_response(),
+                )
+            }
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let errors: Vec<FieldError> = errors
+        .into_iter()
+        .map(|e| FieldError::new("p_categories", e.message))
+        .collect();
+    let page = consents_page(&state, &staff, id, Vec::new(), &errors, None).await?;
     render(page, StatusCode::UNPROCESSABLE_ENTITY)
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod chart_overview;
 mod check_in;
 mod confidentiality;
+mod counseling_notes;
 mod dashboard;
 mod discharge;
 mod group_notes;
@@ -209,6 +210,10 @@ pub fn routes() -> Router<AppState> {
             get(confidentiality::accounting).post(confidentiality::disclose),
         )
         .route(
+            "/patients/{id}/patient-copies",
+            post(confidentiality::copy_for_patient),
+        )
+        .route(
             "/patients/{id}/disclosures/{disclosure}",
             get(confidentiality::packet),
         )
@@ -224,6 +229,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/privacy/recipients/{id}", post(recipients::update))
         .route("/patients/{id}/notes", get(notes::tab).post(notes::create))
+        .route(
+            "/patients/{id}/counseling-notes",
+            get(counseling_notes::page).post(counseling_notes::create),
+        )
         .route("/notes/{id}", post(notes::update))
         .route("/notes/{id}/sign", post(notes::sign))
         .route("/notes/{id}/cosign", post(notes::cosign))

@@ -5,6 +5,11 @@
 //! Consent bodies, disclosure packets and emergency records are sealed (encrypted at rest): they
 //! name recipients, purposes and clinical facts. Only ids, codes and instants stay in clear.
 
+mod packet;
+mod patient_access;
+
+pub use patient_access::PATIENT_ACCESS_KIND;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -299,6 +304,8 @@ fn problem_errors(problems: Vec<ConsentProblem>) -> Vec<FieldError> {
                 ConsentProblem::OpenExpiryRequiresTpo
                 | ConsentProblem::ExpiresBeforeSigned { .. } => "expiry",
                 ConsentProblem::GenericRecipientRequiresTpo => "recipients",
+                ConsentProblem::CounselingNotesCombined => "categories",
+                ConsentProblem::CounselingNotesConditioned => "information_description",
                 ConsentProblem::StatementLacks { element, .. } => element_field(*element),
             };
             FieldError::new(field, p.to_string())
@@ -913,6 +920,17 @@ impl Store {
             errors.push(FieldError::new("purpose_detail", "describe the purpose"));
         }
         limit("purpose_detail", &input.purpose_detail, 500, &mut errors);
+        // Only their author reads SUD counseling notes, so only their author discloses them.
+        if input
+            .categories
+            .contains(&InformationCategory::CounselingNotes)
+            && self.counseling_notes_by(patient_id, by).await?.is_empty()
+        {
+            errors.push(FieldError::new(
+                "categories",
+                "SUD counseling notes are disclosed by their author, and you have written none on this patient",
+            ));
+        }
         let Some(entry) = directory_entry.filter(|_| errors.is_empty()) else {
             return Err(StoreError::Invalid(errors));
         };
@@ -960,7 +978,9 @@ impl Store {
         let recipient = entry.recipient.name.clone();
         let packet = Packet {
             patient_name: self.patient_legal_name(patient_id).await?,
-            sections: self.packet_sections(patient_id, &input.categories).await?,
+            sections: self
+                .packet_sections(patient_id, &input.categories, by)
+                .await?,
             notice: self.disclosure_notice().await?.to_owned(),
             consent_scope: found.scope_summary,
             notice_version: NOTICE_VERSION.into(),
@@ -1041,93 +1061,6 @@ impl Store {
         .bind(row.recipient_id)
         .fetch_one(&mut **tx)
         .await?)
-    }
-
-    /// The information drawn from today's record for each requested category.
-    async fn packet_sections(
-        &self,
-        patient_id: i64,
-        categories: &BTreeSet<InformationCategory>,
-    ) -> Result<Vec<PacketSection>> {
-        let mut sections = Vec::new();
-        for category in categories {
-            let lines = match category {
-                InformationCategory::Demographics => {
-                    let row: (
-                        String,
-                        String,
-                        Option<String>,
-                        crate::Day,
-                        String,
-                        Option<String>,
-                    ) = sqlx::query_as(
-                        "SELECT legal_first_name, legal_last_name, preferred_name,
-                                 date_of_birth, sex, address
-                             FROM patients WHERE id = $1",
-                    )
-                    .bind(patient_id)
-                    .fetch_one(self.reader())
-                    .await?;
-                    let mut lines = vec![
-                        format!("Legal name: {} {}", row.0, row.1),
-                        format!("Date of birth: {}", row.3),
-                        format!("Sex: {}", row.4),
-                    ];
-                    if let Some(p) = row.2 {
-                        lines.push(format!("Preferred name: {p}"));
-                    }
-                    if let Some(a) = row.5 {
-                        lines.push(format!("Address: {a}"));
-                    }
-                    lines
-                }
-                InformationCategory::Attendance => {
-                    let rows: Vec<(String, crate::Day, Option<crate::Day>, String)> =
-                        sqlx::query_as(
-                            "SELECT pr.name, e.admitted_on, e.discharged_on, e.current_level
-                             FROM episodes e JOIN programs pr ON pr.id = e.program_id
-                             WHERE e.patient_id = $1 ORDER BY e.admitted_on, e.id",
-                        )
-                        .bind(patient_id)
-                        .fetch_all(self.reader())
-                        .await?;
-                    let mut lines: Vec<String> = rows
-                        .into_iter()
-                        .map(|(program, admitted, discharged, level)| match discharged {
-                            Some(d) => format!(
-                                "{program}: admitted {admitted}, discharged {d} (last level of care {level})"
-                            ),
-                            None => format!(
-                                "{program}: admitted {admitted}, in treatment (level of care {level})"
-                            ),
-                        })
-                        .collect();
-                    let changes: Vec<(String, crate::Day)> = sqlx::query_as(
-                        "SELECT c.level, c.effective_on FROM level_of_care_changes c
-                         JOIN episodes e ON e.id = c.episode_id
-                         WHERE e.patient_id = $1 ORDER BY c.effective_on, c.id",
-                    )
-                    .bind(patient_id)
-                    .fetch_all(self.reader())
-                    .await?;
-                    lines.extend(
-                        changes
-                            .into_iter()
-                            .map(|(level, on)| format!("Level of care {level} from {on}")),
-                    );
-                    if lines.is_empty() {
-                        lines.push("No episodes of care recorded.".into());
-                    }
-                    lines
-                }
-                _ => vec!["Not kept in Trellis yet: nothing disclosed for this category.".into()],
-            };
-            sections.push(PacketSection {
-                heading: category.label().to_owned(),
-                lines,
-            });
-        }
-        Ok(sections)
     }
 
     fn disclosure_rows(&self, rows: Vec<DisclosureRow>) -> Result<Vec<DisclosureRecord>> {
@@ -1438,10 +1371,21 @@ impl Store {
             ));
         }
         limit("information", &input.information, 2000, &mut errors);
+        if input
+            .categories
+            .contains(&InformationCategory::CounselingNotes)
+        {
+            errors.push(FieldError::new(
+                "categories",
+                "SUD counseling notes are disclosed only under the patient's consent for them (42 CFR 2.31(b))",
+            ));
+        }
         if !errors.is_empty() {
             return Err(StoreError::Invalid(errors));
         }
-        let mut sections = self.packet_sections(patient_id, &input.categories).await?;
+        let mut sections = self
+            .packet_sections(patient_id, &input.categories, by)
+            .await?;
         if !input.information.trim().is_empty() {
             sections.push(PacketSection {
                 heading: "Told to the medical personnel".into(),
