@@ -223,8 +223,10 @@ pub struct FeedContent {
     pub events: Vec<FeedEvent>,
 }
 
+crate::patients::names_patient!(Appointment);
+
 pub(crate) const APPOINTMENT_SELECT: &str = "SELECT a.id, a.patient_id,
-    COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name AS patient_name,
+    CAST('' AS TEXT) AS patient_name,
     a.site_id, a.kind, a.clinician_id, u.display_name AS clinician_name, a.room_id,
     r.name AS room_name, a.telehealth, a.local_date, a.starts_at, a.ends_at, a.minutes, a.status,
     a.override_reason, a.attendance_status, a.minutes_attended,
@@ -498,14 +500,17 @@ impl Store {
 
     /// One appointment of the patient.
     async fn patient_appointment(&self, patient_id: i64, id: i64) -> Result<Appointment> {
-        sqlx::query_as(&format!(
+        let mut appointment: Appointment = sqlx::query_as(&format!(
             "{APPOINTMENT_SELECT} WHERE a.id = $1 AND a.patient_id = $2"
         ))
         .bind(id)
         .bind(patient_id)
         .fetch_optional(self.reader())
         .await?
-        .ok_or(StoreError::NotFound("appointment"))
+        .ok_or(StoreError::NotFound("appointment"))?;
+        self.fill_patient_names(std::slice::from_mut(&mut appointment))
+            .await?;
+        Ok(appointment)
     }
 
     /// Cancels a booked appointment; refused once attendance has been marked.
@@ -659,12 +664,13 @@ impl Store {
         grant: &PatientGrant<can::ReadSchedule>,
     ) -> Result<Vec<Appointment>> {
         let patient_id = grant.patient_id();
-        let rows = sqlx::query_as(&format!(
+        let mut rows: Vec<Appointment> = sqlx::query_as(&format!(
             "{APPOINTMENT_SELECT} WHERE a.patient_id = $1 ORDER BY a.starts_at DESC, a.id DESC"
         ))
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         audit::record(
             self,
             grant.actor(),
@@ -692,12 +698,13 @@ impl Store {
              AND a.status = 'booked' AND {} ORDER BY a.starts_at, a.id",
             patient_scope_sql(grant.actor().role, "$3")
         );
-        let rows = sqlx::query_as(&sql)
+        let mut rows: Vec<Appointment> = sqlx::query_as(&sql)
             .bind(site_id)
             .bind(Day(date))
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
+        self.fill_patient_names(&mut rows).await?;
         let shown: Vec<i64> = rows.iter().map(|r: &Appointment| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -736,7 +743,7 @@ impl Store {
             .map_err(|e| StoreError::invalid("date", e.to_string()))?;
         // Only patients the reader may see: a counselor looking at a colleague's day sees the
         // appointments of their own caseload.
-        let appointments = sqlx::query_as(&format!(
+        let mut appointments: Vec<Appointment> = sqlx::query_as(&format!(
             "{APPOINTMENT_SELECT} WHERE a.clinician_id = $1 AND a.starts_at >= $2 AND a.starts_at < $3
              AND {} ORDER BY a.starts_at, a.id",
             patient_scope_sql(grant.actor().role, "$4")
@@ -747,6 +754,7 @@ impl Store {
         .bind(grant.actor().staff_id()?)
         .fetch_all(self.reader())
         .await?;
+        self.fill_patient_names(&mut appointments).await?;
         let sessions = sqlx::query_as(&format!(
             "{FACILITATED_SELECT} WHERE t.facilitator_id = $1 AND gs.starts_at >= $2
              AND gs.starts_at < $3 ORDER BY gs.starts_at, gs.id"

@@ -468,10 +468,11 @@ impl Store {
         .bind(patient_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let born: Day = sqlx::query_scalar("SELECT date_of_birth FROM patients WHERE id = $1")
+        let born: String = sqlx::query_scalar("SELECT date_of_birth FROM patients WHERE id = $1")
             .bind(patient_id)
             .fetch_one(&mut *tx)
             .await?;
+        let born = self.open_date_of_birth(&born)?;
         let population = match &episode {
             Some((_, p)) if p == "adolescent" => Population::Adolescent,
             Some(_) => Population::Adult,

@@ -319,13 +319,14 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Task>> {
         let patient_id = grant.patient_id();
-        let rows = sqlx::query_as(&format!(
+        let mut rows: Vec<Task> = sqlx::query_as(&format!(
             "{TASK_SELECT} WHERE t.patient_id = $1 AND t.completed_at IS NULL
              ORDER BY t.due_on IS NULL, t.due_on, t.id"
         ))
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         audit::record(
             self,
             grant.actor(),

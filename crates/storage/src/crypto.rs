@@ -8,6 +8,8 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -131,6 +133,19 @@ fn open_bytes(cipher: &Aes256Gcm, context: &str, text: &str) -> Result<Vec<u8>> 
 pub(crate) struct Keyring {
     active_id: String,
     keys: HashMap<String, Aes256Gcm>,
+    /// The blind-index key (HKDF from the oldest data key): never stored anywhere.
+    index_key: [u8; 32],
+}
+
+/// Derives the blind-index key from the oldest data key, so re-wrapping the data keys under a
+/// new master key leaves every stored index valid.
+fn derive_index_key(secret: &[u8]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's output limit, so expand cannot fail.
+    Hkdf::<Sha256>::new(Some(b"trellis-blind-index-v1"), secret)
+        .expand(b"patient identity", &mut key)
+        .expect("32 bytes is a valid HKDF length");
+    key
 }
 
 impl Keyring {
@@ -146,6 +161,18 @@ impl Keyring {
             self.active_id,
             seal_bytes(cipher, column, text.as_bytes())?
         ))
+    }
+
+    /// A blind index of an already normalised value: HMAC-SHA256 under the index key, with the
+    /// kind of value ("dob", "last-prefix") bound in so equal texts of different kinds differ.
+    /// Truncated to 128 bits, which keeps collisions out of reach.
+    pub(crate) fn blind_index(&self, kind: &str, value: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key)
+            .expect("HMAC takes any key length");
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Decrypts a value sealed for the same column.
@@ -211,13 +238,25 @@ impl Store {
             }
         }
         let active_id = active_id.ok_or_else(|| StoreError::Config("no active data key".into()))?;
+        let index_key = derive_index_key(
+            first_key
+                .as_deref()
+                .ok_or_else(|| StoreError::Config("no data key".into()))?,
+        );
         // A second unlock (same key) keeps the first keyring: the data keys are the same.
-        let _ = self.keyring.set(Keyring { active_id, keys });
+        let _ = self.keyring.set(Keyring {
+            active_id,
+            keys,
+            index_key,
+        });
         // The audit chain key comes from the oldest data key: only the master key unwraps it,
         // and re-wrapping under a new master key leaves it (and so the chain) unchanged.
         if let Some(secret) = first_key {
             crate::audit::unlock_chain(self, &secret).await?;
         }
+        // Identities written before they were encrypted (an upgraded database) are sealed now:
+        // only here is the key at hand.
+        crate::patients::seal_clear_identities(self).await?;
         Ok(())
     }
 
@@ -260,6 +299,11 @@ impl Store {
         self.keyring()?.open(column, sealed)
     }
 
+    /// A blind index (keyed hash) of a normalised value, for equality search on encrypted data.
+    pub(crate) fn blind_index(&self, kind: &str, value: &str) -> Result<String> {
+        Ok(self.keyring()?.blind_index(kind, value))
+    }
+
     fn keyring(&self) -> Result<&Keyring> {
         self.keyring.get().ok_or_else(|| {
             StoreError::Config(
@@ -282,7 +326,27 @@ mod tests {
         Keyring {
             active_id: "k1".into(),
             keys,
+            index_key: derive_index_key(b"test data key"),
         }
+    }
+
+    #[test]
+    fn blind_indexes_are_stable_keyed_and_bound_to_their_kind() {
+        let ring = keyring();
+        let other = Keyring {
+            index_key: derive_index_key(b"another data key"),
+            ..keyring()
+        };
+        let a = ring.blind_index("dob", "1988-03-14");
+        assert_eq!(a, ring.blind_index("dob", "1988-03-14"));
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, ring.blind_index("last-prefix", "1988-03-14"));
+        assert_ne!(a, ring.blind_index("dob", "1988-03-15"));
+        assert_ne!(
+            a,
+            other.blind_index("dob", "1988-03-14"),
+            "another key, another index"
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::{Day, Instant, Result, Store, StoreError};
 /// How many items a dashboard list shows before it links to the full page.
 pub const SHORT_LIST: usize = 5;
 
-const PATIENT_NAME: &str =
-    "COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name";
+/// The patient's name is encrypted: queries leave a placeholder that `fill_patient_names` fills.
+const PATIENT_NAME: &str = "CAST('' AS TEXT)";
 
 /// A task due soon, as a dashboard line (patient name and due day only).
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
@@ -32,6 +32,8 @@ pub struct DueTask {
     /// Due day.
     pub due_on: Day,
 }
+
+crate::patients::names_patient!(DueTask);
 
 /// One counselor's share of the program, for the clinical director.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
@@ -115,6 +117,8 @@ pub struct Admission {
     pub admitted_on: Day,
 }
 
+crate::patients::names_patient!(Admission);
+
 /// Placeholder counts for billing until the revenue work lands.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BillingSummary {
@@ -154,7 +158,7 @@ impl Store {
             "t.completed_at IS NULL AND t.kind IN ('outreach', $2) AND t.due_on <= $3 AND {scope}"
         );
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<DueTask> = sqlx::query_as(&format!(
+        let mut rows: Vec<DueTask> = sqlx::query_as(&format!(
             "SELECT t.id, t.kind, p.id AS patient_id, {PATIENT_NAME} AS patient_name, t.due_on
              FROM tasks t JOIN patients p ON p.id = t.patient_id
              WHERE {filter} ORDER BY t.due_on, t.id LIMIT {SHORT_LIST}"
@@ -164,6 +168,7 @@ impl Store {
         .bind(Day(today + Duration::days(7)))
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         let total: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM tasks t JOIN patients p ON p.id = t.patient_id WHERE {filter}"
         ))
@@ -289,7 +294,7 @@ impl Store {
         .bind(Day(today - Duration::days(SCREEN_INTERVAL_DAYS)))
         .fetch_one(&mut *tx)
         .await?;
-        let unexpected_results: Vec<DueTask> = sqlx::query_as(&format!(
+        let mut unexpected_results: Vec<DueTask> = sqlx::query_as(&format!(
             "SELECT d.id, CAST('drug_screen' AS TEXT) AS kind, p.id AS patient_id,
                  {PATIENT_NAME} AS patient_name, d.collected_on AS due_on
              FROM drug_screens d JOIN patients p ON p.id = d.patient_id
@@ -302,6 +307,7 @@ impl Store {
         .bind(Day(today - Duration::days(14)))
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut unexpected_results).await?;
         let shown: Vec<i64> = unexpected_results.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -336,25 +342,28 @@ impl Store {
              JOIN programs pr ON pr.id = e.program_id"
         );
         let mut tx = self.reader().begin().await?;
-        let admitted: Vec<Admission> = sqlx::query_as(&format!(
-            "{select} WHERE e.status = 'open' AND e.admitted_on >= $2 AND {scope}
-             ORDER BY e.admitted_on, p.last_name_key, p.first_name_key, p.id"
+        let mut admitted: Vec<Admission> = sqlx::query_as(&format!(
+            "{select} WHERE e.status = 'open' AND e.admitted_on >= $2 AND {scope}"
         ))
         .bind(user)
         .bind(Day(monday(today)))
         .fetch_all(&mut *tx)
         .await?;
+        // This week's and later admissions: few enough to sort by name after decrypting.
+        let names = self.fill_patient_names(&mut admitted).await?;
+        admitted.sort_by_cached_key(|a| (a.admitted_on, names.order(a.patient_id)));
         let incomplete_filter = format!(
             "e.status = 'open' AND e.admitted_on <= $2 AND {scope}
                AND NOT EXISTS (SELECT 1 FROM intake_assessments a WHERE a.episode_id = e.id)"
         );
-        let incomplete: Vec<Admission> = sqlx::query_as(&format!(
+        let mut incomplete: Vec<Admission> = sqlx::query_as(&format!(
             "{select} WHERE {incomplete_filter} ORDER BY e.admitted_on, p.id LIMIT {SHORT_LIST}"
         ))
         .bind(user)
         .bind(Day(today))
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut incomplete).await?;
         let incomplete_total: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM episodes e JOIN patients p ON p.id = e.patient_id
              WHERE {incomplete_filter}"

@@ -559,13 +559,15 @@ impl Store {
     pub async fn caseload(&self, grant: &Grant<can::ReadEpisodes>) -> Result<Vec<CaseloadEntry>> {
         let actor = grant.actor();
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
-            "{CASELOAD_SELECT} WHERE e.status = 'open' AND e.primary_counselor_id = $1
-             ORDER BY p.last_name_key, p.first_name_key, p.id"
+        let mut rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
+            "{CASELOAD_SELECT} WHERE e.status = 'open' AND e.primary_counselor_id = $1"
         ))
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
+        // Sorted by name after decrypting: one counselor's caseload is a few dozen rows.
+        let names = self.fill_patient_names(&mut rows).await?;
+        rows.sort_by_cached_key(|r| names.order(r.patient_id));
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -592,15 +594,17 @@ impl Store {
     ) -> Result<Vec<CaseloadEntry>> {
         let actor = grant.actor();
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
-            "{CASELOAD_SELECT} WHERE e.admitted_on = $2 AND {scope}
-             ORDER BY p.last_name_key, p.first_name_key, p.id",
+        let mut rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
+            "{CASELOAD_SELECT} WHERE e.admitted_on = $2 AND {scope}",
             scope = patient_scope_sql(actor.role, "$1")
         ))
         .bind(actor.user_id.unwrap_or(0))
         .bind(Day(day))
         .fetch_all(&mut *tx)
         .await?;
+        // One day's admissions: few enough to sort by name after decrypting.
+        let names = self.fill_patient_names(&mut rows).await?;
+        rows.sort_by_cached_key(|r| names.order(r.patient_id));
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -641,8 +645,10 @@ pub struct CaseloadEntry {
     pub open_flags: i64,
 }
 
+crate::patients::names_patient!(CaseloadEntry);
+
 const CASELOAD_SELECT: &str = "SELECT p.id AS patient_id,
-    COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name AS patient_name,
+    CAST('' AS TEXT) AS patient_name,
     p.pronouns, e.id AS episode_id, pr.name AS program_name, e.current_level, e.admitted_on,
     (SELECT COUNT(*) FROM patient_flags f WHERE f.patient_id = p.id AND f.resolved_at IS NULL) AS open_flags
     FROM episodes e

@@ -100,6 +100,8 @@ pub struct GroupNoteMember {
     pub duration_minutes: Option<i64>,
 }
 
+crate::patients::names_patient!(GroupNoteMember);
+
 type MemberRow = (i64, String, Option<String>, Option<i64>);
 
 impl Store {
@@ -130,17 +132,22 @@ impl Store {
              FROM track_enrolments te JOIN patients p ON p.id = te.patient_id
              LEFT JOIN attendance a ON a.session_id = $1 AND a.patient_id = p.id
              WHERE te.track_id = $2 AND te.enrolled_on <= $3
-                 AND (te.ended_on IS NULL OR te.ended_on >= $3) AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
+                 AND (te.ended_on IS NULL OR te.ended_on >= $3) AND {}",
             patient_scope_sql(actor.role, "$4")
         );
-        let rows: Vec<MemberRow> = sqlx::query_as(&sql)
+        let mut rows: Vec<MemberRow> = sqlx::query_as(&sql)
             .bind(session.id)
             .bind(session.track_id)
             .bind(session.local_date)
             .bind(actor.staff_id()?)
             .fetch_all(self.reader())
             .await?;
+        // A group's roster, sorted by name once decrypted.
+        let names = self.listed_names(rows.iter().map(|r| r.0)).await?;
+        rows.sort_by_cached_key(|r| names.order(r.0));
+        for row in &mut rows {
+            row.1 = names.display(row.0);
+        }
         rows.into_iter()
             .map(|(patient_id, patient_name, status, minutes)| {
                 Ok(SheetLine {
@@ -457,15 +464,16 @@ impl Store {
             "SELECT n.id AS note_id, p.id AS patient_id, {PATIENT_NAME} AS patient_name,
                  n.started_at, n.ended_at, n.duration_minutes
              FROM progress_notes n JOIN patients p ON p.id = n.patient_id
-             WHERE n.group_note_id = $1 AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
+             WHERE n.group_note_id = $1 AND {}",
             patient_scope_sql(actor.role, "$2")
         );
-        let members: Vec<GroupNoteMember> = sqlx::query_as(&sql)
+        let mut members: Vec<GroupNoteMember> = sqlx::query_as(&sql)
             .bind(group_note_id)
             .bind(actor.staff_id()?)
             .fetch_all(self.reader())
             .await?;
+        let names = self.fill_patient_names(&mut members).await?;
+        members.sort_by_cached_key(|m| names.order(m.patient_id));
         audit::record(
             self,
             actor,

@@ -124,6 +124,8 @@ pub struct DueMeasure {
     pub overdue: bool,
 }
 
+crate::patients::names_patient!(DueMeasure);
+
 const MEASURE_SELECT: &str = "SELECT m.id, m.patient_id, m.episode_id, m.instrument,
     m.administered_on, m.responses, m.total, m.subscales, m.band_code, m.band_label,
     m.safety_level, m.flag_id, u.display_name AS recorded_by_name, m.recorded_at
@@ -362,6 +364,7 @@ impl Store {
         let actor = grant.actor();
         let mut tx = self.reader().begin().await?;
         let due = due_list(
+            self,
             &mut tx,
             "e.primary_counselor_id = $1",
             actor.user_id.unwrap_or(0),
@@ -395,7 +398,15 @@ impl Store {
         horizon: NaiveDate,
     ) -> Result<Vec<DueMeasure>> {
         let mut tx = self.reader().begin().await?;
-        let due = due_list(&mut tx, "p.id = $1", grant.patient_id(), today, horizon).await?;
+        let due = due_list(
+            self,
+            &mut tx,
+            "p.id = $1",
+            grant.patient_id(),
+            today,
+            horizon,
+        )
+        .await?;
         audit::record(
             self,
             grant.actor(),
@@ -417,6 +428,7 @@ impl Store {
 /// `$1`): the last administration in the episode plus the program's interval, or the admission
 /// date when never given.
 async fn due_list(
+    store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     filter: &str,
     param: i64,
@@ -425,7 +437,7 @@ async fn due_list(
 ) -> Result<Vec<DueMeasure>> {
     let rows: Vec<(i64, String, i64, Day, String, i64)> = sqlx::query_as(&format!(
         "SELECT p.id,
-             COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name,
+             CAST('' AS TEXT),
              e.id, e.admitted_on, s.instrument, s.every_days
          FROM episodes e
          JOIN patients p ON p.id = e.patient_id
@@ -471,6 +483,7 @@ async fn due_list(
             });
         }
     }
+    store.fill_patient_names(&mut due).await?;
     due.sort_by(|a, b| {
         (a.due_on.0, &a.patient_name, a.instrument).cmp(&(
             b.due_on.0,

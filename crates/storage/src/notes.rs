@@ -305,6 +305,8 @@ pub struct NoteListing {
     pub site_timezone: String,
 }
 
+crate::patients::names_patient!(NoteListing);
+
 /// How late an unsigned note is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -883,10 +885,9 @@ impl Store {
         // them with `false` and the co-signature queue with `true`.
         let needs = what == "cosign queue";
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<NoteListing> = sqlx::query_as(&format!(
+        let mut rows: Vec<NoteListing> = sqlx::query_as(&format!(
             "SELECT n.id, n.patient_id,
-                 COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
-                     AS patient_name,
+                 CAST('' AS TEXT) AS patient_name,
                  n.kind, n.session_on, n.author_id, a.display_name AS author_name, n.signed_at,
                  s.timezone AS site_timezone
              FROM progress_notes n
@@ -900,6 +901,7 @@ impl Store {
         .bind(needs)
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,

@@ -1261,15 +1261,21 @@ impl Store {
         let actor = grant.actor();
         let mut tx = self.reader().begin().await?;
         let patients: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT p.id, COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
+            "SELECT p.id, CAST('' AS TEXT)
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              WHERE e.status = 'open' AND e.primary_counselor_id = $1
-             AND EXISTS (SELECT 1 FROM program_phases ph WHERE ph.program_id = e.program_id)
-             ORDER BY p.last_name_key, p.first_name_key, p.id",
+             AND EXISTS (SELECT 1 FROM program_phases ph WHERE ph.program_id = e.program_id)",
         )
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
+        // One counselor's caseload, sorted by name once decrypted.
+        let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
+        let mut patients: Vec<(i64, String)> = patients
+            .into_iter()
+            .map(|(id, _)| (id, names.display(id)))
+            .collect();
+        patients.sort_by_cached_key(|p| names.order(p.0));
         let mut out = Vec::new();
         for (patient_id, patient_name) in patients {
             let Some((standing, outcome)) = self.review_in(&mut tx, patient_id, today).await?

@@ -174,6 +174,8 @@ pub struct SheetLine {
     pub minutes_attended: Option<i64>,
 }
 
+crate::patients::names_patient!(SheetLine);
+
 /// A session on the day sheet with its roster.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SheetSession {
@@ -265,6 +267,8 @@ pub struct HoursAlert {
     pub status: HoursStatus,
 }
 
+crate::patients::names_patient!(HoursAlert);
+
 /// What recording attendance set off.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct AttendanceOutcome {
@@ -291,9 +295,9 @@ const TRACK_SELECT: &str = "SELECT t.id, t.program_id, pr.name AS program_name, 
 /// One roster row: session, patient, name, status marked, minutes attended.
 type RosterRow = (i64, i64, String, Option<String>, Option<i64>);
 
-/// Name of the patient as staff address them.
-pub(crate) const PATIENT_NAME: &str =
-    "COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name";
+/// Where a query would name the patient: names are encrypted, so queries leave a placeholder
+/// that `fill_patient_names` or `listed_names` fills after decrypting.
+pub(crate) const PATIENT_NAME: &str = "CAST('' AS TEXT)";
 
 fn schedule_error(field: &'static str, e: ScheduleError) -> StoreError {
     StoreError::invalid(field, e.to_string())
@@ -855,16 +859,21 @@ impl Store {
                  AND (te.ended_on IS NULL OR te.ended_on >= gs.local_date)
              JOIN patients p ON p.id = te.patient_id
              LEFT JOIN attendance a ON a.session_id = gs.id AND a.patient_id = p.id
-             WHERE pr.site_id = $1 AND gs.local_date = $2 AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
+             WHERE pr.site_id = $1 AND gs.local_date = $2 AND {}",
             patient_scope_sql(grant.actor().role, "$3")
         );
-        let rows: Vec<RosterRow> = sqlx::query_as(&roster_sql)
+        let mut rows: Vec<RosterRow> = sqlx::query_as(&roster_sql)
             .bind(site_id)
             .bind(Day(date))
             .bind(user_id)
             .fetch_all(self.reader())
             .await?;
+        // Rosters are sorted by name once the names are decrypted: a day's rosters are small.
+        let names = self.listed_names(rows.iter().map(|r| r.1)).await?;
+        rows.sort_by_cached_key(|r| names.order(r.1));
+        for row in &mut rows {
+            row.2 = names.display(row.1);
+        }
         let mut rosters: HashMap<i64, Vec<SheetLine>> = HashMap::new();
         let shown: Vec<i64> = rows.iter().map(|r| r.1).collect();
         for (session_id, patient_id, patient_name, status, minutes) in rows {
@@ -1186,19 +1195,24 @@ impl Store {
                  e.admitted_on
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id
-             WHERE e.status = 'open' AND e.site_id = $1 AND e.admitted_on <= $2 AND {}
-             ORDER BY p.legal_last_name, p.legal_first_name, p.id",
+             WHERE e.status = 'open' AND e.site_id = $1 AND e.admitted_on <= $2 AND {}",
             patient_scope_sql(grant.actor().role, "$3")
         );
         let week_end = week
             .checked_add_days(Days::new(7))
             .ok_or(StoreError::invalid("week", "out of range"))?;
-        let patients: Vec<(i64, String, String, f64, String, Day)> = sqlx::query_as(&sql)
+        let mut patients: Vec<(i64, String, String, f64, String, Day)> = sqlx::query_as(&sql)
             .bind(site_id)
             .bind(Day(week_end))
             .bind(user_id)
             .fetch_all(self.reader())
             .await?;
+        // One site's open episodes, sorted by name after decrypting.
+        let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
+        patients.sort_by_cached_key(|p| names.order(p.0));
+        for patient in &mut patients {
+            patient.1 = names.display(patient.0);
+        }
         // A day either side, so services crossing local midnight are counted; the domain then
         // assigns every minute to its local day.
         let from = zone

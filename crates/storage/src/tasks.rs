@@ -90,8 +90,17 @@ pub struct NewTask<'a> {
     pub due_on: Option<Day>,
 }
 
+impl crate::patients::NamesPatient for Task {
+    fn named_patient(&self) -> Option<i64> {
+        self.patient_id
+    }
+    fn set_patient_name(&mut self, name: String) {
+        self.patient_name = Some(name);
+    }
+}
+
 pub(crate) const TASK_SELECT: &str = "SELECT t.id, t.patient_id,
-    COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name AS patient_name,
+    CAST(NULL AS TEXT) AS patient_name,
     t.flag_id, t.kind, t.title, t.priority, t.assigned_to, t.assigned_role, t.due_on, t.created_at,
     t.completed_at, t.outcome
     FROM tasks t LEFT JOIN patients p ON p.id = t.patient_id";
@@ -262,7 +271,7 @@ impl Store {
         let actor = grant.actor();
         let scope = crate::access::patient_scope_sql(actor.role, "$1");
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<Task> = sqlx::query_as(&format!(
+        let mut rows: Vec<Task> = sqlx::query_as(&format!(
             "{TASK_SELECT} WHERE t.completed_at IS NULL
                AND (t.assigned_to = $1 OR t.assigned_role = $2)
                AND (t.patient_id IS NULL OR {scope})
@@ -272,6 +281,7 @@ impl Store {
         .bind(actor.role.code())
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         let shown: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -315,6 +325,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.fill_patient_names(&mut rows).await?;
         for row in &mut rows {
             row.outcome = row
                 .outcome

@@ -49,6 +49,27 @@ pub async fn fresh_store() -> Result<Store> {
     Ok(store)
 }
 
+/// A fresh store migrated only up to `version` and not unlocked: a database as an older
+/// Trellis left it, for upgrade tests. `Store::migrate` and `Store::unlock` then upgrade it.
+pub async fn store_at_version(version: i64) -> Result<Store> {
+    let store = Store::connect(&fresh_database_url().await?).await?;
+    let all = match store.engine() {
+        Engine::Sqlite => &crate::SQLITE_MIGRATIONS,
+        Engine::Postgres => &crate::POSTGRES_MIGRATIONS,
+    };
+    let older = sqlx::migrate::Migrator {
+        migrations: all
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    older.run(store.writer()).await?;
+    Ok(store)
+}
+
 /// Runs raw SQL, bypassing grants and audit: only for tests that simulate tampering.
 pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64> {
     Ok(sqlx::query(sql)

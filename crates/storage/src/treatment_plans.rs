@@ -341,6 +341,8 @@ pub struct OverdueReview {
     pub review_due_on: Day,
 }
 
+crate::patients::names_patient!(OverdueReview);
+
 /// A patient in an open episode with no signed treatment plan yet, for the caseload list (no
 /// clinical text).
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
@@ -354,6 +356,8 @@ pub struct UnsignedPlan {
     /// How many draft versions are waiting (0: nothing written yet).
     pub drafts: i64,
 }
+
+crate::patients::names_patient!(UnsignedPlan);
 
 /// An objective of a signed version, as notes offer and show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1212,10 +1216,9 @@ impl Store {
     ) -> Result<Vec<OverdueReview>> {
         let actor = grant.actor();
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<OverdueReview> = sqlx::query_as(
+        let mut rows: Vec<OverdueReview> = sqlx::query_as(
             "SELECT p.id AS patient_id,
-                 COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
-                     AS patient_name,
+                 CAST('' AS TEXT) AS patient_name,
                  t.version, t.review_due_on
              FROM treatment_plans t
              JOIN patients p ON p.id = t.patient_id
@@ -1229,6 +1232,7 @@ impl Store {
         .bind(Day(today))
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -1256,10 +1260,9 @@ impl Store {
     ) -> Result<Vec<UnsignedPlan>> {
         let actor = grant.actor();
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<UnsignedPlan> = sqlx::query_as(
+        let mut rows: Vec<UnsignedPlan> = sqlx::query_as(
             "SELECT p.id AS patient_id,
-                 COALESCE(p.preferred_name, p.legal_first_name) || ' ' || p.legal_last_name
-                     AS patient_name,
+                 CAST('' AS TEXT) AS patient_name,
                  e.admitted_on,
                  (SELECT COUNT(*) FROM treatment_plans d
                      WHERE d.patient_id = p.id AND d.clinician_signed_at IS NULL) AS drafts
@@ -1274,6 +1277,7 @@ impl Store {
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
+        self.fill_patient_names(&mut rows).await?;
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,

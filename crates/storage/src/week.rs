@@ -51,13 +51,14 @@ impl Store {
              AND a.status = 'booked' AND {} ORDER BY a.starts_at, a.id",
             patient_scope_sql(grant.actor().role, "$4")
         );
-        let appointments: Vec<Appointment> = sqlx::query_as(&sql)
+        let mut appointments: Vec<Appointment> = sqlx::query_as(&sql)
             .bind(site_id)
             .bind(Day(monday))
             .bind(Day(sunday))
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
+        self.fill_patient_names(&mut appointments).await?;
         let shown: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
         audit::record_shown(
             self,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::HashMap;
-use trellis_domain::patient::name_key;
+use trellis_domain::patient::Registration;
 use trellis_storage::bulk::{BulkAudit, BulkLoad, Value};
 use trellis_storage::episodes::REFERRAL_SOURCES;
 use trellis_storage::Instant;
@@ -138,6 +138,7 @@ impl<'a> Generator<'a> {
     ) -> Result<()> {
         let t = self.templates;
         let mut patients = Rows::default();
+        let mut name_tokens = Rows::default();
         let mut episodes = Rows::default();
         let mut enrolments = Rows::default();
         let mut attendance = Rows::default();
@@ -182,23 +183,37 @@ impl<'a> Generator<'a> {
                     let last = LAST[rng.gen_range(0..LAST.len())];
                     let age = rng.gen_range(18..66);
                     let born = e.admitted_on - Duration::days(365 * age + rng.gen_range(0..365));
-                    patients.push(vec![
-                        id.into(),
-                        site.id.into(),
-                        first.into(),
-                        last.into(),
-                        name_key(first).into(),
-                        name_key(last).into(),
-                        day(born),
-                        sex.into(),
-                        pronouns.into(),
-                        format!(
+                    // Sealed and indexed exactly as registering a patient does.
+                    let identity = load.seal_identity(&Registration {
+                        legal_first_name: first.into(),
+                        legal_last_name: last.into(),
+                        date_of_birth: Some(born),
+                        sex: sex.into(),
+                        pronouns: Some(pronouns.into()),
+                        phone: Some(format!(
                             "(555) {:03}-{:04}",
                             rng.gen_range(200..999),
                             rng.gen_range(0..10000)
-                        )
-                        .into(),
-                        LANGUAGES[rng.gen_range(0..LANGUAGES.len())].into(),
+                        )),
+                        preferred_language: Some(
+                            LANGUAGES[rng.gen_range(0..LANGUAGES.len())].into(),
+                        ),
+                        ..Registration::default()
+                    })?;
+                    for token in identity.name_tokens {
+                        name_tokens.push(vec![id.into(), token.into()]);
+                    }
+                    patients.push(vec![
+                        id.into(),
+                        site.id.into(),
+                        identity.legal_first_name.into(),
+                        identity.legal_last_name.into(),
+                        identity.date_of_birth.into(),
+                        identity.dob_index.into(),
+                        sex.into(),
+                        identity.pronouns.into(),
+                        identity.phone.into(),
+                        identity.preferred_language.into(),
                         admitted_at.into(),
                         site.intake.id.into(),
                         admitted_at.into(),
@@ -592,9 +607,8 @@ impl<'a> Generator<'a> {
                 "site_id",
                 "legal_first_name",
                 "legal_last_name",
-                "first_name_key",
-                "last_name_key",
                 "date_of_birth",
+                "dob_index",
                 "sex",
                 "pronouns",
                 "phone",
@@ -604,6 +618,12 @@ impl<'a> Generator<'a> {
                 "updated_at",
             ],
             &patients.0,
+        )
+        .await?;
+        load.insert(
+            "patient_name_tokens",
+            &["patient_id", "token"],
+            &name_tokens.0,
         )
         .await?;
         load.insert(

@@ -191,6 +191,14 @@ impl BulkLoad<'_> {
         self.store.seal(column, text)
     }
 
+    /// Seals a patient's identity and computes its blind indexes, as registering does.
+    pub fn seal_identity(
+        &self,
+        registration: &trellis_domain::patient::Registration,
+    ) -> Result<crate::patients::SealedIdentity> {
+        self.store.seal_identity(registration)
+    }
+
     /// Decrypts a value read from `table.column` (e.g. a template row).
     pub fn open(&self, column: &str, sealed: &str) -> Result<String> {
         self.store.open(column, sealed)

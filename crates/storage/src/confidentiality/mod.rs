@@ -390,7 +390,11 @@ impl Store {
                 .fetch_optional(self.reader())
                 .await?
                 .ok_or(StoreError::NotFound("patient"))?;
-        Ok(format!("{first} {last}"))
+        Ok(format!(
+            "{} {}",
+            self.open_identity("legal_first_name", &first)?,
+            self.open_identity("legal_last_name", &last)?
+        ))
     }
 
     /// The patient's discharge days, for "end of treatment" expiries.

@@ -20,11 +20,11 @@ impl Store {
         for category in categories {
             let lines = match category {
                 InformationCategory::Demographics => {
-                    let row: (
+                    let sealed: (
                         String,
                         String,
                         Option<String>,
-                        crate::Day,
+                        String,
                         String,
                         Option<String>,
                     ) = sqlx::query_as(
@@ -35,6 +35,14 @@ impl Store {
                     .bind(patient_id)
                     .fetch_one(self.reader())
                     .await?;
+                    let row = (
+                        self.open_identity("legal_first_name", &sealed.0)?,
+                        self.open_identity("legal_last_name", &sealed.1)?,
+                        self.open_identity_opt("preferred_name", sealed.2)?,
+                        self.open_date_of_birth(&sealed.3)?,
+                        sealed.4,
+                        self.open_identity_opt("address", sealed.5)?,
+                    );
                     let mut lines = vec![
                         format!("Legal name: {} {}", row.0, row.1),
                         format!("Date of birth: {}", row.3),

@@ -1,4 +1,10 @@
-//! Patients: registration with duplicate detection, search, the chart's demographics.
+//! Patients: registration with duplicate detection, search, the chart's demographics. Identities
+//! are encrypted at rest, searched through blind indexes (`sealed`).
+
+mod sealed;
+
+pub use sealed::SealedIdentity;
+pub(crate) use sealed::{names_patient, seal_clear_identities, NamesPatient};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -7,6 +13,8 @@ use trellis_domain::access::{permits, Permission};
 use trellis_domain::patient::{
     is_probable_duplicate, name_key, validate_registration, ExistingIdentity, Registration,
 };
+
+use sealed::write_name_tokens;
 
 use crate::access::{can, patient_scope_sql, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -167,6 +175,46 @@ pub struct PatientQuery {
     pub offset: i64,
 }
 
+/// A row of the patient list as stored: identity columns sealed.
+#[derive(FromRow)]
+struct SealedSummary {
+    id: i64,
+    legal_first_name: String,
+    legal_last_name: String,
+    preferred_name: Option<String>,
+    pronouns: Option<String>,
+    date_of_birth: String,
+    program_name: Option<String>,
+    current_level: Option<String>,
+    episode_status: Option<String>,
+    admitted_on: Option<Day>,
+    counselor_name: Option<String>,
+    open_flags: Option<i64>,
+}
+
+/// A patient's record as stored: identity columns sealed.
+#[derive(FromRow)]
+struct SealedPatient {
+    id: i64,
+    site_id: i64,
+    legal_first_name: String,
+    legal_last_name: String,
+    preferred_name: Option<String>,
+    date_of_birth: String,
+    sex: String,
+    gender_identity: Option<String>,
+    pronouns: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    address: Option<String>,
+    emergency_contact_name: Option<String>,
+    emergency_contact_phone: Option<String>,
+    emergency_contact_relationship: Option<String>,
+    preferred_language: Option<String>,
+    created_at: Instant,
+    updated_at: Instant,
+}
+
 // Minimum necessary: the level and counselor only when $10 = 1 (the role reads episodes), the
 // count of safety flags only when $11 = 1 (it reads clinical content); otherwise NULL.
 const SUMMARY_SELECT: &str = "SELECT p.id, p.legal_first_name, p.legal_last_name, p.preferred_name,
@@ -235,34 +283,32 @@ impl Store {
             .ok_or_else(|| StoreError::invalid("date_of_birth", "is required"))?;
         let mut tx = self.begin().await?;
         if !confirmed_new {
-            let same_dob: Vec<(i64, String, String, Day)> = sqlx::query_as(
+            // The blind index finds everyone born that day (a handful even at network scale);
+            // decrypting them and applying the domain's rule finds the same duplicates as before.
+            let same_dob: Vec<(i64, String, String, String)> = sqlx::query_as(
                 "SELECT id, legal_first_name, legal_last_name, date_of_birth FROM patients
-                 WHERE date_of_birth = $1 AND last_name_key = $2",
+                 WHERE dob_index = $1",
             )
-            .bind(Day(dob))
-            .bind(name_key(&r.legal_last_name))
+            .bind(self.dob_index(dob)?)
             .fetch_all(&mut *tx)
             .await?;
-            let candidates: Vec<DuplicateCandidate> = same_dob
-                .into_iter()
-                .filter(|(id, first, last, dob)| {
-                    is_probable_duplicate(
-                        &r,
-                        &ExistingIdentity {
-                            patient_id: *id,
-                            first_name: first.clone(),
-                            last_name: last.clone(),
-                            date_of_birth: dob.0,
-                        },
-                    )
-                })
-                .map(|(id, first, last, dob)| DuplicateCandidate {
+            let mut candidates = Vec::new();
+            for (id, first, last, born) in same_dob {
+                let existing = ExistingIdentity {
                     patient_id: id,
-                    mrn: mrn(id),
-                    name: format!("{first} {last}"),
-                    date_of_birth: dob,
-                })
-                .collect();
+                    first_name: self.open_identity("legal_first_name", &first)?,
+                    last_name: self.open_identity("legal_last_name", &last)?,
+                    date_of_birth: self.open_date_of_birth(&born)?.0,
+                };
+                if is_probable_duplicate(&r, &existing) {
+                    candidates.push(DuplicateCandidate {
+                        patient_id: id,
+                        mrn: mrn(id),
+                        name: format!("{} {}", existing.first_name, existing.last_name),
+                        date_of_birth: Day(existing.date_of_birth),
+                    });
+                }
+            }
             if !candidates.is_empty() {
                 for c in &candidates {
                     audit::append(
@@ -283,37 +329,37 @@ impl Store {
             }
         }
         let now = Instant::now();
+        let sealed = self.seal_identity(&r)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO patients (site_id, legal_first_name, legal_last_name, preferred_name,
-                 first_name_key, last_name_key, date_of_birth, sex, gender_identity, pronouns,
-                 phone, email, address, emergency_contact_name, emergency_contact_phone,
-                 emergency_contact_relationship, preferred_language, created_at, created_by,
-                 updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $18)
+                 date_of_birth, dob_index, sex, gender_identity, pronouns, phone, email, address,
+                 emergency_contact_name, emergency_contact_phone, emergency_contact_relationship,
+                 preferred_language, created_at, created_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $17)
              RETURNING id",
         )
         .bind(site_id)
-        .bind(&r.legal_first_name)
-        .bind(&r.legal_last_name)
-        .bind(&r.preferred_name)
-        .bind(name_key(&r.legal_first_name))
-        .bind(name_key(&r.legal_last_name))
-        .bind(Day(dob))
+        .bind(&sealed.legal_first_name)
+        .bind(&sealed.legal_last_name)
+        .bind(&sealed.preferred_name)
+        .bind(&sealed.date_of_birth)
+        .bind(&sealed.dob_index)
         .bind(&r.sex)
-        .bind(&r.gender_identity)
-        .bind(&r.pronouns)
-        .bind(&r.phone)
-        .bind(&r.email)
-        .bind(&r.address)
-        .bind(&r.emergency_contact_name)
-        .bind(&r.emergency_contact_phone)
-        .bind(&r.emergency_contact_relationship)
-        .bind(&r.preferred_language)
+        .bind(&sealed.gender_identity)
+        .bind(&sealed.pronouns)
+        .bind(&sealed.phone)
+        .bind(&sealed.email)
+        .bind(&sealed.address)
+        .bind(&sealed.emergency_contact_name)
+        .bind(&sealed.emergency_contact_phone)
+        .bind(&sealed.emergency_contact_relationship)
+        .bind(&sealed.preferred_language)
         .bind(now)
         .bind(created_by)
         .fetch_one(&mut *tx)
         .await?;
+        write_name_tokens(&mut tx, id, &sealed.name_tokens).await?;
         audit::append(
             &mut tx,
             grant.actor(),
@@ -360,9 +406,8 @@ impl Store {
         if !errors.is_empty() {
             return Err(StoreError::Invalid(errors));
         }
-        let dob = r
-            .date_of_birth
-            .ok_or_else(|| StoreError::invalid("date_of_birth", "is required"))?;
+        // Sealed before the transaction starts: it needs the key, not the database.
+        let sealed = self.seal_identity(&r)?;
         let mut tx = self.begin().await?;
         audit::append(
             &mut tx,
@@ -378,29 +423,28 @@ impl Store {
         .await?;
         let changed = sqlx::query(
             "UPDATE patients SET legal_first_name = $2, legal_last_name = $3, preferred_name = $4,
-                 first_name_key = $5, last_name_key = $6, date_of_birth = $7, sex = $8,
-                 gender_identity = $9, pronouns = $10, phone = $11, email = $12, address = $13,
-                 emergency_contact_name = $14, emergency_contact_phone = $15,
-                 emergency_contact_relationship = $16, preferred_language = $17, updated_at = $18
-             WHERE id = $1 AND updated_at = COALESCE($19, updated_at)",
+                 date_of_birth = $5, dob_index = $6, sex = $7, gender_identity = $8,
+                 pronouns = $9, phone = $10, email = $11, address = $12,
+                 emergency_contact_name = $13, emergency_contact_phone = $14,
+                 emergency_contact_relationship = $15, preferred_language = $16, updated_at = $17
+             WHERE id = $1 AND updated_at = COALESCE($18, updated_at)",
         )
         .bind(grant.patient_id())
-        .bind(&r.legal_first_name)
-        .bind(&r.legal_last_name)
-        .bind(&r.preferred_name)
-        .bind(name_key(&r.legal_first_name))
-        .bind(name_key(&r.legal_last_name))
-        .bind(Day(dob))
+        .bind(&sealed.legal_first_name)
+        .bind(&sealed.legal_last_name)
+        .bind(&sealed.preferred_name)
+        .bind(&sealed.date_of_birth)
+        .bind(&sealed.dob_index)
         .bind(&r.sex)
-        .bind(&r.gender_identity)
-        .bind(&r.pronouns)
-        .bind(&r.phone)
-        .bind(&r.email)
-        .bind(&r.address)
-        .bind(&r.emergency_contact_name)
-        .bind(&r.emergency_contact_phone)
-        .bind(&r.emergency_contact_relationship)
-        .bind(&r.preferred_language)
+        .bind(&sealed.gender_identity)
+        .bind(&sealed.pronouns)
+        .bind(&sealed.phone)
+        .bind(&sealed.email)
+        .bind(&sealed.address)
+        .bind(&sealed.emergency_contact_name)
+        .bind(&sealed.emergency_contact_phone)
+        .bind(&sealed.emergency_contact_relationship)
+        .bind(&sealed.preferred_language)
         .bind(Instant::now())
         .bind(last_changed)
         .execute(&mut *tx)
@@ -409,6 +453,7 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::Stale("the patient's demographics"));
         }
+        write_name_tokens(&mut tx, grant.patient_id(), &sealed.name_tokens).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -428,7 +473,7 @@ impl Store {
             },
         )
         .await?;
-        let patient: Patient = sqlx::query_as(
+        let row: SealedPatient = sqlx::query_as(
             "SELECT id, site_id, legal_first_name, legal_last_name, preferred_name, date_of_birth,
                  sex, gender_identity, pronouns, phone, email, address, emergency_contact_name,
                  emergency_contact_phone, emergency_contact_relationship, preferred_language,
@@ -440,7 +485,7 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound("patient"))?;
         tx.commit().await?;
-        Ok(patient)
+        self.open_patient(row)
     }
 
     /// Lists the patients in the actor's view matching a query; the listing is audited once.
@@ -452,14 +497,16 @@ impl Store {
         let actor = grant.actor();
         let user_id = actor.user_id.unwrap_or(0);
         let text = query.text.as_deref().map(str::trim).unwrap_or("");
-        let (mut first, mut last, mut id, mut dob) = (None, None, None, None);
+        // Names are matched by prefix on their blind indexes: `last` (or either name, for a
+        // single word) and `first`, each folded like the duplicate rule folds them.
+        let (mut first, mut last, mut either, mut id, mut dob) = (None, None, None, None, None);
         if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            dob = Some(Day(d));
+            dob = Some(self.dob_index(d)?);
         } else if let Some(n) = parse_mrn(text).filter(|_| text.len() >= 2) {
             id = Some(n);
         } else if let Some((l, f)) = text.split_once(',') {
             last = Some(name_key(l));
-            first = Some(name_key(f)).filter(|k| !k.is_empty());
+            first = Some(name_key(f));
         } else if !text.is_empty() {
             // One word matches first or last name; two words are "first last".
             let words: Vec<String> = text.split_whitespace().map(name_key).collect();
@@ -467,29 +514,39 @@ impl Store {
                 first = Some(words[0].clone());
                 last = Some(words[words.len() - 1].clone());
             } else {
-                last = Some(words[0].clone());
+                either = Some(words[0].clone());
             }
         }
-        let single_word = first.is_none() && last.is_some() && !text.contains(',');
+        let token = |part: &str, key: Option<String>| {
+            key.filter(|k| !k.is_empty())
+                .map(|k| self.name_prefix_index(part, &k))
+                .transpose()
+        };
+        let first_token = token("first", first.or_else(|| either.clone()))?;
+        let last_token = token("last", last.or(either.clone()))?;
+        let single_word = either.is_some();
+        // Ordered by record number: names cannot be sorted in SQL once encrypted, and the
+        // record number says nothing about the person. Only the page shown is decrypted.
         let sql = format!(
             "{SUMMARY_SELECT} WHERE {scope}
                AND ($2 IS NULL OR p.id = $2)
-               AND ($3 IS NULL OR p.date_of_birth = $3)
-               AND ($4 IS NULL OR p.last_name_key LIKE $4 || '%'
-                    OR ($6 = 1 AND p.first_name_key LIKE $4 || '%'))
-               AND ($5 IS NULL OR p.first_name_key LIKE $5 || '%')
+               AND ($3 IS NULL OR p.dob_index = $3)
+               AND ($4 IS NULL OR p.id IN (SELECT t.patient_id FROM patient_name_tokens t
+                    WHERE t.token = $4 OR ($6 = 1 AND t.token = $5)))
+               AND ($5 IS NULL OR $6 = 1 OR p.id IN (SELECT t.patient_id
+                    FROM patient_name_tokens t WHERE t.token = $5))
                AND ($7 = 0 OR e.status = 'open')
-             ORDER BY p.last_name_key, p.first_name_key, p.id
+             ORDER BY p.id DESC
              LIMIT $8 OFFSET $9",
             scope = patient_scope_sql(actor.role, "$1"),
         );
         let mut tx = self.reader().begin().await?;
-        let rows: Vec<PatientSummary> = sqlx::query_as(&sql)
+        let sealed: Vec<SealedSummary> = sqlx::query_as(&sql)
             .bind(user_id)
             .bind(id)
             .bind(dob)
-            .bind(last)
-            .bind(first)
+            .bind(last_token)
+            .bind(first_token)
             .bind(i64::from(single_word))
             .bind(i64::from(query.open_only))
             .bind(query.limit.clamp(1, 500))
@@ -498,6 +555,10 @@ impl Store {
             .bind(i64::from(permits(actor.role, Permission::ReadClinical)))
             .fetch_all(&mut *tx)
             .await?;
+        let rows = sealed
+            .into_iter()
+            .map(|r| self.open_summary(r))
+            .collect::<Result<Vec<_>>>()?;
         let shown: Vec<i64> = rows.iter().map(|r| r.id).collect();
         audit::record_shown(
             self,
@@ -514,6 +575,54 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(rows)
+    }
+}
+
+impl Store {
+    fn open_summary(&self, r: SealedSummary) -> Result<PatientSummary> {
+        Ok(PatientSummary {
+            id: r.id,
+            legal_first_name: self.open_identity("legal_first_name", &r.legal_first_name)?,
+            legal_last_name: self.open_identity("legal_last_name", &r.legal_last_name)?,
+            preferred_name: self.open_identity_opt("preferred_name", r.preferred_name)?,
+            pronouns: self.open_identity_opt("pronouns", r.pronouns)?,
+            date_of_birth: self.open_date_of_birth(&r.date_of_birth)?,
+            program_name: r.program_name,
+            current_level: r.current_level,
+            episode_status: r.episode_status,
+            admitted_on: r.admitted_on,
+            counselor_name: r.counselor_name,
+            open_flags: r.open_flags,
+        })
+    }
+
+    fn open_patient(&self, r: SealedPatient) -> Result<Patient> {
+        Ok(Patient {
+            id: r.id,
+            site_id: r.site_id,
+            legal_first_name: self.open_identity("legal_first_name", &r.legal_first_name)?,
+            legal_last_name: self.open_identity("legal_last_name", &r.legal_last_name)?,
+            preferred_name: self.open_identity_opt("preferred_name", r.preferred_name)?,
+            date_of_birth: self.open_date_of_birth(&r.date_of_birth)?,
+            sex: r.sex,
+            gender_identity: self.open_identity_opt("gender_identity", r.gender_identity)?,
+            pronouns: self.open_identity_opt("pronouns", r.pronouns)?,
+            phone: self.open_identity_opt("phone", r.phone)?,
+            email: self.open_identity_opt("email", r.email)?,
+            address: self.open_identity_opt("address", r.address)?,
+            emergency_contact_name: self
+                .open_identity_opt("emergency_contact_name", r.emergency_contact_name)?,
+            emergency_contact_phone: self
+                .open_identity_opt("emergency_contact_phone", r.emergency_contact_phone)?,
+            emergency_contact_relationship: self.open_identity_opt(
+                "emergency_contact_relationship",
+                r.emergency_contact_relationship,
+            )?,
+            preferred_language: self
+                .open_identity_opt("preferred_language", r.preferred_language)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
     }
 }
 
