@@ -1,4 +1,5 @@
-//! The API contract over real HTTP: 412 on a stale `If-Match` for consents and appointments,
+//! The API contract over real HTTP: 412 on a stale `If-Match` for consents, appointments and
+//! treatment plans,
 //! a replayed `Idempotency-Key` on the POSTs that create clinical records, and paging through
 //! lists whose sort keys tie.
 
@@ -277,6 +278,92 @@ async fn a_stale_if_match_on_an_appointment_is_refused_with_412() {
 
 /// Posts `body` twice under one key: the second answer is the first again, marked replayed,
 /// and `list` grows by one entry only.
+#[tokio::test]
+async fn a_stale_if_match_on_a_treatment_plan_draft_is_refused_with_412() {
+    let s = start().await;
+    let casey = Api::new(&s, "casey").await;
+    let p = s.patient_id;
+    casey
+        .post(
+            &format!("/patients/{p}/diagnoses"),
+            &[],
+            json!({"code": "F10.20", "onset_on": today().to_string()}),
+        )
+        .await
+        .expect(StatusCode::CREATED, "diagnosis");
+    let plan = |objective: &str| {
+        json!({"problems": [{
+            "text": "Alcohol use disorder, moderate",
+            "diagnosis_code": "F10.20",
+            "goals": [{
+                "text": "I want to be sober for my daughter's graduation",
+                "objectives": [{
+                    "text": objective,
+                    "target_on": (today() + chrono::Duration::days(30)).to_string(),
+                    "interventions": [{"modality": "group", "frequency": "3 times a week",
+                        "staff_id": s.users["casey"]}]
+                }]
+            }]
+        }]})
+    };
+    casey
+        .post(
+            &format!("/patients/{p}/treatment-plans"),
+            &[],
+            plan("Attend 3 groups a week"),
+        )
+        .await
+        .expect(StatusCode::CREATED, "draft");
+    let draft = format!("/patients/{p}/treatment-plans/1");
+    let read = casey.get(&draft).await.expect(StatusCode::OK, "read");
+    let etag = read.header(ETAG.as_str()).expect("ETag").to_owned();
+    casey
+        .send(
+            Method::PUT,
+            &draft,
+            &[(IF_MATCH.as_str(), etag.as_str())],
+            Some(plan("Attend 4 groups a week")),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "first writer");
+    // A second writer holding the same read is refused, and nothing of theirs is saved.
+    let stale = casey
+        .send(
+            Method::PUT,
+            &draft,
+            &[(IF_MATCH.as_str(), etag.as_str())],
+            Some(plan("Attend 1 group a week")),
+        )
+        .await
+        .expect(StatusCode::PRECONDITION_FAILED, "second writer");
+    assert_eq!(stale.code(), "precondition_failed");
+    casey
+        .send(
+            Method::PUT,
+            &draft,
+            &[(IF_MATCH.as_str(), "\"not a version\"")],
+            Some(plan("Attend 1 group a week")),
+        )
+        .await
+        .expect(StatusCode::PRECONDITION_FAILED, "a version never issued");
+    let now = casey.get(&draft).await.expect(StatusCode::OK, "read again");
+    assert_eq!(
+        now.body["problems"][0]["goals"][0]["objectives"][0]["text"],
+        "Attend 4 groups a week"
+    );
+    let fresh = now.header(ETAG.as_str()).expect("ETag").to_owned();
+    assert_ne!(fresh, etag);
+    casey
+        .send(
+            Method::PUT,
+            &draft,
+            &[(IF_MATCH.as_str(), fresh.as_str())],
+            Some(plan("Attend 1 group a week")),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT, "with the fresh version");
+}
+
 async fn replayed_once(api: &Api, path: &str, list: &str, key: &str, body: Value) {
     let before = api.get(list).await.expect(StatusCode::OK, list).body;
     let count = |v: &Value| v.as_array().map_or(0, Vec::len);
@@ -339,6 +426,18 @@ async fn a_replayed_idempotency_key_records_each_kind_of_clinical_record_once() 
             "kind": "individual_therapy", "clinician_id": s.users["casey"], "room_id": room,
             "date": (today() + chrono::Duration::days(2)).to_string(),
             "start": "09:00", "end": "09:50", "occupants": 2,
+        }),
+    )
+    .await;
+    let notes = format!("/patients/{p}/notes");
+    replayed_once(
+        &casey,
+        &notes,
+        &notes,
+        "note-1",
+        json!({
+            "kind": "individual", "template": "dap", "session_on": today().to_string(),
+            "sections": {"data": "d", "assessment": "a", "plan": "p"},
         }),
     )
     .await;

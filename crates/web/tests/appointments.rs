@@ -317,10 +317,17 @@ async fn the_api_books_and_refuses_bad_input() {
     };
     let res = mark(json!({"status": "snoozing"})).await.expect("send");
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Longer than the stored appointment: well-formed, but it does not fit the record.
     let res = mark(json!({"status": "present", "minutes_attended": 61}))
         .await
         .expect("send");
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = mark(json!({"status": "late"})).await.expect("send");
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "late needs minutes"
+    );
     let res = mark(json!({"status": "present"})).await.expect("send");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let cancel = client

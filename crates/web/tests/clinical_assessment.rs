@@ -229,6 +229,18 @@ async fn due_measures_show_on_the_dashboard_and_the_chart() {
         .await
         .expect("send");
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = client
+        .put(format!("{}/api/v1/measure-schedules", s.base))
+        .bearer_auth(&token)
+        .json(&json!({"program_id": 999_999, "instrument": "phq9", "every_days": 7}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        unknown.status(),
+        StatusCode::NOT_FOUND,
+        "an unknown program"
+    );
     let ok = client
         .put(format!("{}/api/v1/measure-schedules", s.base))
         .bearer_auth(&token)

@@ -414,6 +414,8 @@ pub struct AssignmentInput {
     request_body = Vec<AssignmentInput>,
     responses(
         (status = 204, description = "Saved"),
+        (status = 409, description = "A site or program named does not exist, or a program is not \
+            at the site given with it", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn set_assignments(
@@ -437,7 +439,8 @@ pub async fn set_assignments(
     state
         .store
         .set_assignments(&grant, id, &assignments)
-        .await?;
+        .await
+        .map_err(super::contract::against_record(&["assignments"]))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -565,7 +568,7 @@ pub async fn get_mfa_policy(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MfaPolicy {
     /// Role codes.
-    #[schema(value_type = Vec<String>, required = true)]
+    #[schema(schema_with = super::codes::roles, required = true)]
     pub mfa_required: Option<Vec<String>>,
 }
 
@@ -664,7 +667,8 @@ fn instant(
     value: Option<&str>,
     errors: &mut Vec<FieldError>,
 ) -> Option<Instant> {
-    let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+    // An empty value is refused like any other non-instant: omit the filter instead.
+    let value = value.map(str::trim)?;
     match Instant::parse(value) {
         Ok(t) => Some(t),
         Err(_) => {

@@ -291,7 +291,9 @@ pub struct AppointmentAttendanceBody {
     #[serde(default)]
     #[schema(required = true, schema_with = super::codes::attendance_status)]
     pub status: String,
-    /// Minutes attended; defaults to the whole appointment when present.
+    /// Minutes attended, at most the appointment's length; defaults to the whole appointment
+    /// when present, required when late or left early, none (or 0) when absent.
+    #[schema(minimum = 0, maximum = 1440)]
     pub minutes_attended: Option<i64>,
 }
 
@@ -303,7 +305,8 @@ pub struct AppointmentAttendanceBody {
         ("If-Match" = Option<String>, Header, description = "The appointment's etag as read")),
     request_body = AppointmentAttendanceBody,
     responses((status = 204, description = "Recorded"),
-        (status = 409, description = "The appointment was cancelled", body = ApiErrorBody),
+        (status = 409, description = "The appointment was cancelled, or the minutes exceed its \
+            length", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody, Stale))]
 pub async fn record_appointment_attendance(
     State(state): State<AppState>,
@@ -328,11 +331,13 @@ pub async fn record_appointment_attendance(
     ) else {
         return Err(AppError::Invalid(errors).into());
     };
+    super::schedule::check_mark(status, b.minutes_attended)?;
     let last_changed = if_match.last_changed("the appointment")?;
     state
         .store
         .record_appointment_attendance_if(&grant, id, status, b.minutes_attended, last_changed)
-        .await?;
+        .await
+        .map_err(super::contract::against_record(&["minutes_attended"]))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,13 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use trellis_domain::patient::FieldError;
 use trellis_domain::placement::{
-    DiagnosisGroup, Dimension, Population, Recommendation, CURATED_DIAGNOSES,
+    DiagnosisGroup, Dimension, DiscrepancyReason, Population, Recommendation, CURATED_DIAGNOSES,
 };
 use trellis_storage::access::can;
 use trellis_storage::assessments::{self, NewAssessment, NewDiagnosis, SubstanceUse};
 
+use super::contract::when;
 use super::extract::{JsonBody, PathId};
 use super::paging::{PageQuery, Paged, Paging};
 use super::responses::CreatedAt;
@@ -21,6 +23,7 @@ use crate::error::{ApiError, ApiErrorBody, AppError};
 use crate::identity::ApiCaller;
 use crate::pages::assessments::{parse_placement, parse_ratings};
 use crate::AppState;
+use utoipa::openapi::schema::Object;
 
 /// One substance the patient uses or has used.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -328,20 +331,36 @@ pub async fn record_assessment(
 pub struct PlacementRequest {
     /// ASAM level code the patient is placed at (e.g. 2.1).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::level_of_care)]
     pub actual_level: String,
-    /// Discrepancy reason codes, required when the level differs from the recommendation:
-    /// service_not_available, provider_judgement, patient_preference, transportation,
-    /// accessibility, financial, preferred_to_wait, language_cultural, environment,
-    /// mental_health, physical_health, court_ordered, other (or not_applicable).
+    /// Discrepancy reason codes: at least one besides not_applicable when the level differs
+    /// from the recommendation as stored, none besides not_applicable when it agrees.
     #[serde(default)]
+    #[schema(schema_with = super::codes::discrepancy_reasons)]
     pub discrepancy_reasons: Vec<String>,
-    /// Text for "other" (required with it).
+    /// Text for "other" (required with it), at most 10000 characters.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub discrepancy_other: String,
-    /// Optional explanation.
+    /// Optional explanation, at most 10000 characters.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub discrepancy_explanation: String,
+}
+
+/// The reason "other" needs its text.
+pub fn placement_rules(object: &mut Object) {
+    when(
+        object,
+        json!({
+            "required": ["discrepancy_reasons"],
+            "properties": { "discrepancy_reasons": { "contains": { "const": DiscrepancyReason::Other.code() } } },
+        }),
+        json!({
+            "required": ["discrepancy_other"],
+            "properties": { "discrepancy_other": { "pattern": "\\S" } },
+        }),
+    );
 }
 
 /// Records the actual level of care for an assessment. A level other than the recommended
@@ -352,7 +371,8 @@ pub struct PlacementRequest {
     request_body = PlacementRequest,
     responses(
         (status = 204, description = "Recorded"),
-        (status = 409, description = "The placement is already recorded (conflict)", body = ApiErrorBody),
+        (status = 409, description = "The placement is already recorded, or the discrepancy \
+            reasons do not fit the recommendation as stored", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_placement(
@@ -378,7 +398,11 @@ pub async fn record_placement(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors).into());
     }
-    state.store.record_placement(&grant, id, &input).await?;
+    state
+        .store
+        .record_placement(&grant, id, &input)
+        .await
+        .map_err(super::contract::against_record(&["discrepancy_reasons"]))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,16 +2,19 @@
 //! document offers exactly the codes the server accepts.
 
 use trellis_domain::access::Role;
+use trellis_domain::care::LevelOfCare;
 use trellis_domain::consent::collateral::CollateralRelationship;
 use trellis_domain::consent::emergency::EmergencyGround;
+use trellis_domain::consent::model::InformationCategory;
 use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Sex;
+use trellis_domain::placement::DiscrepancyReason;
 use trellis_domain::schedule::appointments::AppointmentKind;
 use trellis_domain::schedule::attendance::AttendanceStatus;
 use trellis_storage::discharge::AftercareKind;
 use trellis_storage::medications::{Adherence, SideEffectSeverity};
 use trellis_storage::notes::{NoteKind, NoteTemplate};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 
 fn one_of(codes: impl IntoIterator<Item = &'static str>) -> Object {
     ObjectBuilder::new()
@@ -28,6 +31,40 @@ pub fn sex() -> Object {
 /// Role codes.
 pub fn role() -> Object {
     one_of(Role::ALL.map(Role::code))
+}
+
+/// A list of role codes.
+pub fn roles() -> Array {
+    ArrayBuilder::new().items(role()).build()
+}
+
+/// ASAM levels of care.
+pub fn level_of_care() -> Object {
+    one_of(LevelOfCare::ALL.map(LevelOfCare::code))
+}
+
+/// The ambulatory levels of care, the ones an episode here can be at.
+pub fn ambulatory_level() -> Object {
+    one_of(
+        LevelOfCare::ALL
+            .into_iter()
+            .filter(|l| l.is_ambulatory())
+            .map(LevelOfCare::code),
+    )
+}
+
+/// A list of Part 2 information categories.
+pub fn information_categories() -> Array {
+    ArrayBuilder::new()
+        .items(one_of(InformationCategory::ALL.iter().map(|c| c.code())))
+        .build()
+}
+
+/// A list of placement discrepancy reasons.
+pub fn discrepancy_reasons() -> Array {
+    ArrayBuilder::new()
+        .items(one_of(DiscrepancyReason::ALL.map(DiscrepancyReason::code)))
+        .build()
 }
 
 /// Appointment kinds.

@@ -185,7 +185,7 @@ pub struct NewConsentBody {
     /// (a)(3) Information category codes: demographics, attendance, assessment, diagnoses,
     /// medications, drug_screens, treatment_plan, progress_summary, discharge_summary, billing.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::information_categories)]
     pub categories: Vec<String>,
     /// (a)(3) Further description of the information.
     #[serde(default)]
@@ -630,7 +630,7 @@ pub struct DisclosureBody {
     pub purpose_detail: String,
     /// Information category codes to send.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::information_categories)]
     pub categories: Vec<String>,
 }
 
@@ -895,7 +895,7 @@ fn emergency_ground(code: &str, errors: &mut Vec<FieldError>) -> Option<Emergenc
 pub struct EmergencyDisclosureBody {
     /// medical_emergency, declared_disaster or fda_product_error.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::ground)]
     pub ground: String,
     /// Medical personnel receiving the information (1–300 characters).
     #[serde(default)]
@@ -912,11 +912,27 @@ pub struct EmergencyDisclosureBody {
     /// Information category codes disclosed (the record as it stands goes into the packet).
     /// At least one category or `information` is required.
     #[serde(default)]
+    #[schema(schema_with = super::codes::information_categories)]
     pub categories: Vec<String>,
     /// What was said, in words (at most 2000 characters).
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub information: String,
+}
+
+/// An emergency disclosure says what was disclosed: a category, or the information in words.
+pub fn emergency_disclosure_rules(object: &mut utoipa::openapi::schema::Object) {
+    super::contract::when(
+        object,
+        serde_json::json!({ "not": {
+            "required": ["categories"],
+            "properties": { "categories": { "minItems": 1 } },
+        } }),
+        serde_json::json!({
+            "required": ["information"],
+            "properties": { "information": { "pattern": "\\S" } },
+        }),
+    );
 }
 
 /// Records a disclosure made in a medical emergency at the moment it is made: to whom, by whom

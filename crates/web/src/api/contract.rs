@@ -9,12 +9,15 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation as OpenApiOperation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::Response;
-use utoipa::openapi::schema::{AnyOfBuilder, ArrayItems, Schema, SchemaType};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayItems, Object, Schema, SchemaType};
 use utoipa::openapi::{ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{IntoResponses, Modify};
 
 use super::idempotency::{MAX_KEY_LEN, REPLAYED};
 use super::responses::KeyInUse;
+use crate::error::{ApiError, ApiFieldError};
+use axum::http::StatusCode;
+use trellis_storage::StoreError;
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,13 @@ const NOT_BLANK: &str = "\\S";
 impl Modify for Contract {
     fn modify(&self, openapi: &mut OpenApi) {
         require_text(openapi);
+        if let Some(components) = openapi.components.as_mut() {
+            for (name, rule) in super::BODY_RULES {
+                if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*name) {
+                    rule(object);
+                }
+            }
+        }
         for op in super::OPERATIONS {
             let Some(item) = openapi.paths.paths.get_mut(op.path) else {
                 continue;
@@ -288,4 +298,45 @@ fn merge(existing: &mut Response, added: RefOr<Response>) {
     } else {
         format!("{}; or {}", existing.description, added.description)
     };
+}
+
+/// A rule between the fields of a request body, added to its schema by name.
+pub type BodyRule = (&'static str, fn(&mut Object));
+
+/// States in a body's schema that when `condition` holds, `then` must too (JSON Schema
+/// `if`/`then` under `allOf`). utoipa has no field for these keywords; its extension map is
+/// written flat into the schema object, so they come out as plain JSON Schema.
+pub fn when(object: &mut Object, condition: Value, then: Value) {
+    let rules = object
+        .extensions
+        .get_or_insert_with(Extensions::default)
+        .entry("allOf".to_owned())
+        .or_insert_with(|| json!([]));
+    if let Value::Array(rules) = rules {
+        rules.push(json!({ "if": condition, "then": then }));
+    }
+}
+
+/// Input refused because of what is stored, not how it is written (more minutes than the stored
+/// session lasts, a patient not enrolled that day): no schema can know the record, so the API
+/// answers 409 `conflict`, naming the fields, for refusals of `fields` only; others pass as they are.
+pub fn against_record(fields: &'static [&'static str]) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::Invalid(errors)
+            if !errors.is_empty() && errors.iter().all(|f| fields.contains(&f.field)) =>
+        {
+            let message = errors
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            ApiError::Request {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message,
+                fields: errors.iter().map(ApiFieldError::from).collect(),
+            }
+        }
+        other => other.into(),
+    }
 }

@@ -107,19 +107,19 @@ pub struct NewEpisode {
     #[serde(default)]
     #[schema(required = true, format = Date)]
     pub admitted_on: String,
-    /// Who referred the patient, e.g. "Self or family".
+    /// Who referred the patient, e.g. "Self or family" (at most 200 characters).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 200)]
     pub referral_source: String,
     /// Primary counselor (see GET /counselors).
     pub primary_counselor_id: Option<i64>,
     /// Initial ASAM level code, e.g. "2.1".
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::ambulatory_level)]
     pub level: String,
-    /// Why this level of care, e.g. the ASAM assessment's findings.
+    /// Why this level of care, e.g. the ASAM assessment's findings (at most 1000 characters).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 1000)]
     pub reason: String,
 }
 
@@ -265,9 +265,9 @@ pub async fn level_history(
 /// A change of level of care.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewLevel {
-    /// New ASAM level code, e.g. "2.5".
+    /// New ASAM level code, e.g. "2.5" (not the episode's current level).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = super::codes::ambulatory_level)]
     pub level: String,
     /// From when, YYYY-MM-DD (not before the last change, at most 30 days ahead).
     #[serde(default)]

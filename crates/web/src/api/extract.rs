@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::marker::PhantomData;
 
 use crate::error::{ApiError, ApiFieldError};
@@ -55,9 +56,39 @@ impl<T: DeserializeOwned> JsonBody<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        Json::<T>::from_bytes(&self.bytes)
+        Json::<T>::from_bytes(&whole_numbers(self.bytes))
             .map(|Json(value)| value)
             .map_err(json_rejection)
+    }
+}
+
+/// JSON Schema counts a number with a zero fraction (`2.0`) as an integer, as the document's
+/// `integer` fields promise; serde does not, so such numbers are written as integers before the
+/// body is read. Anything else, including a body that is not JSON, is left as sent.
+fn whole_numbers(bytes: Bytes) -> Bytes {
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return bytes;
+    };
+    if !integral(&mut value) {
+        return bytes;
+    }
+    serde_json::to_vec(&value).map_or(bytes, Bytes::from)
+}
+
+/// Rewrites whole floating-point numbers within the i64 range as integers; true if any was.
+fn integral(value: &mut Value) -> bool {
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            // 2^63 is exact as a float; values below it in magnitude fit an i64.
+            Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => {
+                *value = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |any, v| integral(v) | any),
+        Value::Object(fields) => fields.values_mut().fold(false, |any, v| integral(v) | any),
+        _ => false,
     }
 }
 
@@ -234,6 +265,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_integers() {
+        let sent =
+            Bytes::from_static(br#"{"a": 2.0, "b": [1.5, -3.0], "c": {"d": 1e3}, "e": "2.0"}"#);
+        let read: Value = serde_json::from_slice(&whole_numbers(sent)).expect("json");
+        assert_eq!(read["a"], Value::from(2));
+        assert_eq!(read["b"][0], Value::from(1.5));
+        assert_eq!(read["b"][1], Value::from(-3));
+        assert_eq!(read["c"]["d"], Value::from(1000));
+        assert_eq!(read["e"], Value::from("2.0"));
+        let not_json = Bytes::from_static(b"{not json");
+        assert_eq!(whole_numbers(not_json.clone()), not_json);
+    }
 
     #[test]
     fn problems_name_the_field_without_repeating_the_value() {

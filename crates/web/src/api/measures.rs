@@ -337,8 +337,9 @@ pub struct MeasureSchedule {
     #[serde(default)]
     #[schema(required = true, schema_with = super::codes::instrument)]
     pub instrument: String,
-    /// Days between administrations (null stops giving it, when setting).
+    /// Days between administrations, 1–365 (null stops giving it, when setting).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 365)]
     pub every_days: Option<i64>,
 }
 
@@ -373,7 +374,7 @@ pub async fn list_schedules(
     request_body = MeasureSchedule,
     responses(
         (status = 204, description = "Saved"),
-        Unauthenticated, Forbidden, BadBody,
+        Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn set_schedule(
     State(state): State<AppState>,
@@ -386,6 +387,8 @@ pub async fn set_schedule(
         .instrument
         .parse::<Instrument>()
         .map_err(|e| AppError::Invalid(vec![FieldError::new("instrument", e.to_string())]))?;
+    // An unknown program is a missing record, not a database failure.
+    state.store.program(body.program_id).await?;
     state
         .store
         .set_measure_schedule(&grant, body.program_id, instrument, body.every_days)

@@ -293,6 +293,19 @@ operations! {
     get "/openapi.json" => openapi_document, public;
 }
 
+/// Rules between the fields of request bodies, by schema name (see `contract::when`).
+const BODY_RULES: &[contract::BodyRule] = &[
+    ("AttendanceBody", schedule::attendance_rules),
+    ("AppointmentAttendanceBody", schedule::attendance_rules),
+    ("NewTrackBody", schedule::track_rules),
+    ("PhaseRulesBody", phases::screen_rules),
+    ("PlacementRequest", assessments::placement_rules),
+    (
+        "EmergencyDisclosureBody",
+        confidentiality::emergency_disclosure_rules,
+    ),
+];
+
 struct Security;
 
 impl Modify for Security {

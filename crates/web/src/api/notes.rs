@@ -311,9 +311,9 @@ pub async fn cosign_note(
 /// An addendum's text.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewAddendum {
-    /// The text (encrypted at rest).
+    /// The text, at most 20000 characters (encrypted at rest).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 20000)]
     pub body: String,
 }
 
@@ -447,13 +447,13 @@ pub struct NewGroupNoteBody {
     #[serde(default)]
     #[schema(required = true, schema_with = super::codes::note_template)]
     pub template: String,
-    /// What the group did, written once.
+    /// What the group did, written once (at most 20000 characters).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 20000)]
     pub shared_text: String,
     /// At least one attendee.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, min_items = 1)]
     pub attendees: Vec<GroupAttendee>,
 }
 
@@ -461,14 +461,16 @@ pub struct NewGroupNoteBody {
 #[utoipa::path(post, path = "/group-notes", tag = "notes",
     request_body = NewGroupNoteBody,
     responses(
-        (status = 201, description = "Saved; the id is the group note's", body = Created),
+        (status = 201, description = "Saved; the id is the group note's", body = Created,
+            headers(("Location" = String, description = "The notes of the first attendee, where \
+                their part of the group note appears"))),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn create_group_note(
     State(state): State<AppState>,
     caller: ApiCaller,
     body: JsonBody<NewGroupNoteBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<CreatedAt<Created>, ApiError> {
     state.store.grant::<can::WriteClinical>(&caller.actor)?;
     let new = body.parse()?;
     let mut errors = Vec::new();
@@ -503,6 +505,13 @@ pub async fn create_group_note(
     let (Some(template), Some(session_on), true) = (template, session_on, errors.is_empty()) else {
         return Err(AppError::Invalid(errors).into());
     };
+    let Some(first) = attendees.first().map(|(grant, _)| grant.patient_id()) else {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "attendees",
+            "list at least one attendee",
+        )])
+        .into());
+    };
     let id = state
         .store
         .write_group_note(
@@ -516,7 +525,10 @@ pub async fn create_group_note(
             state.today(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok(CreatedAt(
+        format!("/api/v1/patients/{first}/notes"),
+        Created { id },
+    ))
 }
 
 /// Signs a group note and every attendee's note (the facilitator only).

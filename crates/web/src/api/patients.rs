@@ -423,7 +423,8 @@ pub struct PossibleDuplicate {
     responses(
         (status = 201, description = "Registered", body = PatientCreated,
             headers(("Location" = String, description = "The new patient's URL"))),
-        (status = 409, description = "Possible duplicates; nothing was registered", body = PossibleDuplicate),
+        (status = 409, description = "Possible duplicates, or a site that does not exist; nothing \
+            was registered", body = PossibleDuplicate),
         Unauthenticated, Forbidden, BadBody,
     ))]
 pub async fn register_patient(
@@ -443,7 +444,8 @@ pub async fn register_patient(
     let outcome = state
         .store
         .register_patient(&grant, site_id, &registration, today, confirm_new)
-        .await?;
+        .await
+        .map_err(super::contract::against_record(&["site_id"]))?;
     Ok(match outcome {
         RegisterOutcome::Created(id) => (
             StatusCode::CREATED,

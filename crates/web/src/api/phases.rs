@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use trellis_domain::patient::FieldError;
 use trellis_domain::schedule::phases::{Destination, Recommended};
 use trellis_storage::access::can;
@@ -12,7 +13,9 @@ use trellis_storage::phases::{
     self, CheckStatus, NewPhase, NewPhaseDecision, PhaseDecisionKind, PhaseRules, PhaseSettings,
 };
 use trellis_storage::StoreError;
+use utoipa::openapi::schema::Object;
 
+use super::contract::when;
 use super::episodes::Created;
 use super::extract::{JsonBody, PathId};
 use super::paging::{PageQuery, Paged, Paging};
@@ -29,14 +32,17 @@ pub struct PhaseBody {
     /// Id (ignored on input: phases are matched by position).
     #[serde(default)]
     pub id: Option<i64>,
-    /// Name staff see.
+    /// Name staff see (1–80 characters).
     #[serde(default)]
+    #[schema(required = true, pattern = "\\S", max_length = 80)]
     pub name: String,
     /// Treatment days required per week, 1–7.
     #[serde(default)]
+    #[schema(required = true, minimum = 1, maximum = 7)]
     pub days_per_week: i64,
-    /// Service minutes required per week.
+    /// Service minutes required per week (at most the 10080 minutes of a week).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10080)]
     pub weekly_minutes: i64,
 }
 
@@ -46,27 +52,51 @@ pub struct PhaseBody {
 /// a step down, and an open high-severity flag is always a step-up sign.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhaseRulesBody {
-    /// Minimum whole weeks in the current phase before a step down.
+    /// Minimum whole weeks in the current phase before a step down (0–52).
+    #[schema(maximum = 52)]
     pub min_weeks_in_phase: u32,
     /// Minimum attendance rate in the phase, in percent (0–100).
+    #[schema(maximum = 100)]
     pub min_attendance_percent: u32,
-    /// How many of the latest drug screens must all be negative.
+    /// How many of the latest drug screens must all be negative (0–20).
+    #[schema(maximum = 20)]
     pub negative_screens: u32,
-    /// Minimum treatment-plan objectives met.
+    /// Minimum treatment-plan objectives met (0–50).
+    #[schema(maximum = 50)]
     pub objectives_met: u32,
     /// Whether excused absences count as missed sessions.
     pub excused_count_as_missed: bool,
-    /// Consecutive weeks under the phase's weekly minutes that suggest a step up (0 disables).
+    /// Consecutive weeks under the phase's weekly minutes that suggest a step up (0–12; 0 disables).
+    #[schema(maximum = 12)]
     pub weeks_under_minimum: u32,
-    /// Positive or invalid screens among the latest `screen_window` that suggest a step up (0 disables).
+    /// Positive or invalid screens among the latest `screen_window` that suggest a step up
+    /// (0 disables; at most `screen_window`).
+    #[schema(maximum = 20)]
     pub positive_screens: u32,
-    /// How many of the latest screens the step-up check looks at.
+    /// How many of the latest screens the step-up check looks at (0–20).
+    #[schema(maximum = 20)]
     pub screen_window: u32,
     /// Unexcused absences in a row that open an outreach task for the counselor (1–10).
+    #[schema(minimum = 1, maximum = 10)]
     pub outreach_after_unexcused: u32,
     /// Whether an excused absence ends a run of unexcused ones.
     pub outreach_excused_breaks_run: bool,
 }
+
+/// The screens counted as a step-up sign cannot be more than the screens looked at: one rule
+/// per window size, as JSON Schema cannot compare two fields.
+pub fn screen_rules(object: &mut Object) {
+    for window in 0..=MAX_SCREEN_WINDOW {
+        when(
+            object,
+            json!({ "properties": { "screen_window": { "const": window } } }),
+            json!({ "properties": { "positive_screens": { "maximum": window } } }),
+        );
+    }
+}
+
+/// The largest `screen_window`.
+const MAX_SCREEN_WINDOW: u32 = 20;
 
 impl From<PhaseRules> for PhaseRulesBody {
     fn from(r: PhaseRules) -> Self {

@@ -4,11 +4,14 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use trellis_domain::patient::FieldError;
-use trellis_domain::schedule::attendance::AttendanceStatus;
+use trellis_domain::schedule::attendance::{Attendance, AttendanceStatus};
 use trellis_storage::access::can;
 use trellis_storage::schedule::{NewRoom, NewTrack};
+use utoipa::openapi::schema::Object;
 
+use super::contract::{against_record, when};
 use super::episodes::Created;
 use super::extract::{ApiQuery, JsonBody, PathId};
 use super::paging::{PageQuery, Paged, Paging};
@@ -24,6 +27,7 @@ use crate::AppState;
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopicBody {
     /// Title.
+    #[schema(pattern = "\\S")]
     pub title: String,
     /// Materials the facilitator uses.
     #[serde(default)]
@@ -97,10 +101,11 @@ pub async fn list_tracks(
 pub struct NewTrackBody {
     /// Program.
     pub program_id: i64,
-    /// Name, e.g. "Evening".
+    /// Name, e.g. "Evening" (at most 100 characters).
     #[serde(default)]
+    #[schema(required = true, max_length = 100)]
     pub name: String,
-    /// Room (omit for telehealth).
+    /// Room, at the program's site (required unless held by telehealth).
     pub room_id: Option<i64>,
     /// Held by telehealth.
     #[serde(default)]
@@ -109,19 +114,30 @@ pub struct NewTrackBody {
     #[serde(default)]
     #[schema(required = true, format = Date)]
     pub starts_on: String,
-    /// Weekly sessions in the site's local time, e.g. "Mon 18:00-21:00".
+    /// Weekly sessions in the site's local time, e.g. "Mon 18:00-21:00" (at least one).
     #[serde(default)]
+    #[schema(required = true, min_items = 1)]
     pub slots: Vec<String>,
     /// Curriculum in teaching order.
     #[serde(default)]
     pub topics: Vec<TopicBody>,
 }
 
+/// A track not held by telehealth needs a room.
+pub fn track_rules(object: &mut Object) {
+    when(
+        object,
+        json!({ "not": { "required": ["telehealth"], "properties": { "telehealth": { "const": true } } } }),
+        json!({ "required": ["room_id"], "properties": { "room_id": { "type": "integer" } } }),
+    );
+}
+
 /// Creates a track (program admins).
 #[utoipa::path(post, path = "/tracks", tag = "schedule", request_body = NewTrackBody,
     responses((status = 201, description = "Created", body = Created,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
-        (status = 409, description = "The program already has a track with this name", body = ApiErrorBody),
+        (status = 409, description = "The program already has a track with this name, or the \
+            program or room named does not exist (or the room is at another site)", body = ApiErrorBody),
         Unauthenticated, Forbidden, BadBody))]
 pub async fn create_track(
     State(state): State<AppState>,
@@ -155,7 +171,8 @@ pub async fn create_track(
                 topics,
             },
         )
-        .await?;
+        .await
+        .map_err(against_record(&["program_id", "room_id"]))?;
     Ok(CreatedAt("/api/v1/tracks".to_owned(), Created { id }))
 }
 
@@ -204,10 +221,12 @@ pub async fn list_rooms(
 pub struct NewRoomBody {
     /// Site.
     pub site_id: i64,
-    /// Name.
+    /// Name (at most 100 characters).
     #[serde(default)]
+    #[schema(required = true, max_length = 100)]
     pub name: String,
     /// Seats, 1–200.
+    #[schema(minimum = 1, maximum = 200)]
     pub capacity: i64,
 }
 
@@ -215,7 +234,8 @@ pub struct NewRoomBody {
 #[utoipa::path(post, path = "/rooms", tag = "schedule", request_body = NewRoomBody,
     responses((status = 201, description = "Created", body = Created,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
-        (status = 409, description = "The site already has a room with this name", body = ApiErrorBody),
+        (status = 409, description = "The site already has a room with this name, or the site \
+            does not exist", body = ApiErrorBody),
         Unauthenticated, Forbidden, BadBody))]
 pub async fn create_room(
     State(state): State<AppState>,
@@ -234,7 +254,8 @@ pub async fn create_room(
                 capacity: new.capacity,
             },
         )
-        .await?;
+        .await
+        .map_err(against_record(&["site_id"]))?;
     Ok(CreatedAt("/api/v1/rooms".to_owned(), Created { id }))
 }
 
@@ -338,10 +359,52 @@ pub struct AttendanceBody {
     pub patient_id: i64,
     /// present, late, left_early, absent_excused or absent_unexcused.
     #[serde(default)]
+    #[schema(required = true, schema_with = super::codes::attendance_status)]
     pub status: String,
-    /// Minutes attended; defaults to the whole session when present, required when late or
-    /// left early.
+    /// Minutes attended, at most the session's length; defaults to the whole session when
+    /// present, required when late or left early, none (or 0) when absent.
+    #[schema(minimum = 0, maximum = 1440)]
     pub minutes_attended: Option<i64>,
+}
+
+/// The longest mark: a session or appointment lies within a day.
+const MAX_MARK_MINUTES: u32 = 24 * 60;
+
+/// Checks what an attendance mark says on its own (a part attendance needs its minutes, an
+/// absence has none, minutes are 0 to a day), so that a refusal by the store after it is about
+/// the stored session or appointment (longer than it lasts): a conflict, not bad input.
+pub fn check_mark(status: AttendanceStatus, minutes: Option<i64>) -> Result<(), ApiError> {
+    Attendance::record(status, MAX_MARK_MINUTES, minutes)
+        .map(|_| ())
+        .map_err(|e| {
+            AppError::Invalid(vec![FieldError::new("minutes_attended", e.to_string())]).into()
+        })
+}
+
+/// The rules between an attendance mark's status and minutes (a session's or an
+/// appointment's), from the domain's statuses: a part attendance (late, left early) needs the
+/// minutes, since assuming the whole session would overstate service; an absence has none.
+pub fn attendance_rules(object: &mut Object) {
+    let codes = |part: bool| {
+        AttendanceStatus::ALL
+            .into_iter()
+            .filter(|s| s.attended() == part && *s != AttendanceStatus::Present)
+            .map(AttendanceStatus::code)
+            .collect::<Vec<_>>()
+    };
+    when(
+        object,
+        json!({ "properties": { "status": { "enum": codes(true) } } }),
+        json!({
+            "required": ["minutes_attended"],
+            "properties": { "minutes_attended": { "type": "integer" } },
+        }),
+    );
+    when(
+        object,
+        json!({ "properties": { "status": { "enum": codes(false) } } }),
+        json!({ "properties": { "minutes_attended": { "maximum": 0 } } }),
+    );
 }
 
 /// What a mark set off.
@@ -356,6 +419,8 @@ pub struct AttendanceResult {
     params(("id" = i64, Path, description = "Session id")),
     request_body = AttendanceBody,
     responses((status = 200, description = "Recorded", body = AttendanceResult),
+        (status = 409, description = "The mark does not fit the stored session: more minutes than it \
+            lasts, or a patient not enrolled in the group that day", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody))]
 pub async fn record_attendance(
     State(state): State<AppState>,
@@ -375,10 +440,12 @@ pub async fn record_attendance(
             "use present, late, left_early, absent_excused or absent_unexcused",
         )])
     })?;
+    check_mark(status, mark.minutes_attended)?;
     let outcome = state
         .store
         .record_attendance(&grant, session_id, status, mark.minutes_attended)
-        .await?;
+        .await
+        .map_err(against_record(&["minutes_attended", "patient_id"]))?;
     Ok(Json(AttendanceResult {
         outreach_task_id: outcome.outreach_task_id,
     }))

@@ -86,7 +86,7 @@ pub async fn list_tasks(
 pub struct TaskOutcome {
     /// What was done, at most 2000 characters (encrypted at rest).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 2000)]
     pub outcome: String,
 }
 
