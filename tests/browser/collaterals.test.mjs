@@ -29,6 +29,7 @@ test('counselor adds a collateral contact, consents them, discloses to them and 
     await page.getByRole('link', { name: /Consents/ }).click();
 
     const contacts = page.locator('section', { has: page.getByRole('heading', { name: 'Collateral contacts' }) });
+    await contacts.getByText('Add a collateral contact').click();
     await contacts.getByLabel('Relationship', { exact: true }).last().selectOption('probation_officer');
     await contacts.getByLabel('Contact name').fill('Riley Quinn');
     await contacts.getByLabel(/^Organisation/).last().fill('County Probation');
@@ -56,6 +57,7 @@ test('counselor adds a collateral contact, consents them, discloses to them and 
     await page.getByRole('article', { name: 'Riley Quinn, County Probation' })
       .getByRole('link', { name: 'Disclose to this contact' }).click();
     const disclose = page.locator('section', { has: page.getByRole('heading', { name: 'Disclose information' }) });
+    // Pre-filled from the contact, so the disclosure form is already open.
     assert.match(await disclose.locator('#d_recipient_id option:checked').innerText(), /^Riley Quinn, County Probation · /);
     await disclose.getByRole('button', { name: 'Check consent and disclose' }).click();
     assert.match(await page.locator('#notice').innerText(), /42 CFR part 2/);

@@ -35,6 +35,8 @@ test('counselor records a consent, makes a disclosure and finds it in the accoun
 
     // A disclosure to someone the patient has not consented to is refused, with the reason.
     const disclose = page.locator('section', { has: page.getByRole('heading', { name: 'Disclose information' }) });
+    // The form opens on demand, like the consent form.
+    await disclose.getByText('Start a disclosure').click();
     // The recipient is chosen from the directory: no class can be typed here.
     await disclose.getByLabel(/^Recipient/).selectOption({ label: 'Morgan Blake, County Probation · Law enforcement, probation or parole' });
     await disclose.getByLabel('Purpose', { exact: true }).selectOption('legal');
@@ -56,6 +58,7 @@ test('counselor records a consent, makes a disclosure and finds it in the accoun
     assert.equal(await page.locator('[data-state="active"]').count() > 0, true);
 
     const again = page.locator('section', { has: page.getByRole('heading', { name: 'Disclose information' }) });
+    await again.getByText('Start a disclosure').click();
     await again.getByLabel(/^Recipient/).selectOption({ label: 'Morgan Blake, County Probation · Law enforcement, probation or parole' });
     await again.getByLabel('Purpose', { exact: true }).selectOption('legal');
     await again.getByLabel('Attendance and participation').check();

@@ -75,6 +75,11 @@ async function check(page, base, role, path, problems) {
         menuRows: new Set(menu).size,
       };
     });
+    if (width === WIDTHS[0]) {
+      // Codes are for machines: staff read labels ("Absent (unexcused)", not "absent_unexcused").
+      const codes = (await page.locator('main').innerText()).match(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/g) ?? [];
+      if (codes.length) problems.push(`${role} ${path}: raw codes shown: ${[...new Set(codes)].slice(0, 5).join(', ')}`);
+    }
     if (layout.scrollWidth > layout.innerWidth) {
       problems.push(`${role} ${path} at ${width}px: overflows (${layout.scrollWidth} > ${layout.innerWidth})`);
     }
@@ -121,6 +126,18 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       '/no-such-page', '/patients/abc',
     ];
     if (episode) directorPages.push(`${episode}/level`, `${episode}/discharge`, `${episode}/discharge-summary`);
+    // A discharged episode's summary and its print page, found from a discharged patient's episodes.
+    await d.goto(`${t.base}/patients`);
+    const discharged = await d.locator('main tbody tr', { hasText: 'Discharged' }).locator('a[href^="/patients/"]')
+      .evaluateAll((as) => as.map((a) => a.getAttribute('href')).filter((h) => /^\/patients\/\d+$/.test(h)));
+    const summaries = [];
+    for (const h of discharged.slice(0, 6)) {
+      const found = await firstLink(d, t.base, `${h}/episodes`, /^\/episodes\/\d+\/discharge-summary$/);
+      if (found) summaries.push(found);
+    }
+    // The summary page links its print page once a summary is drafted.
+    const summary = (await findLink(d, t.base, summaries, /^\/episodes\/\d+\/discharge-summary\/print$/))?.replace(/\/print$/, '');
+    if (summary) directorPages.push(summary, `${summary}/print`);
     if (version) directorPages.push(version, `${version}/print`);
     if (groupNote) directorPages.push(groupNote);
     if (session) directorPages.push(`${session}/check-in`, `${session}/check-in?kiosk=1`, `${session}/group-note`);
@@ -149,8 +166,17 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       await check(a, t.base, 'admin', path, problems);
       visited.push(path);
     }
+    // The counselor facilitates the evening group: its tablet check-in and group note pages.
+    const counselor = await roleContext(t, 'counselor');
+    const c = counselor.page;
+    const own = (await firstLink(c, t.base, '/schedule/my-day', /^\/schedule\/sessions\/\d+\/group-note$/))?.match(/^\/schedule\/sessions\/\d+/)?.[0];
+    const counselorPages = ['/schedule/my-day', ...(own ? [`${own}/check-in?kiosk=1`, `${own}/group-note`] : [])];
+    for (const path of counselorPages) {
+      await check(c, t.base, 'counselor', path, problems);
+      visited.push(path);
+    }
     // The other roles' first pages.
-    const others = [];
+    const others = [counselor];
     for (const role of ['counselor', 'frontdesk', 'nurse', 'prescriber', 'intake', 'peer', 'billing']) {
       const r = await roleContext(t, role);
       for (const path of ['/dashboard', '/tasks']) await check(r.page, t.base, role, path, problems);
@@ -163,6 +189,8 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
     }
     assert.ok(consent, 'a consent to print in the demo');
     assert.ok(session, 'a session on the day sheet or My day');
+    if (!own) problems.push("no session of the counselor's own on My day");
+    if (!summary) problems.push('no discharge summary found in the demo');
     assert.deepEqual(problems, [], `${visited.length} pages checked; problems:\n${problems.join('\n')}`);
   } finally {
     await t.stop();

@@ -263,7 +263,7 @@ pub async fn load(store: &Store) -> Result<()> {
             "counselor3" => vec![(riverside, Some(rvs_adult)), (riverside, Some(rvs_cooc))],
             "prescriber" | "nurse" | "peer" => vec![(downtown, None), (riverside, None)],
             "intake" | "billing" => vec![(downtown, None), (riverside, None)],
-            "frontdesk" => vec![(downtown, None)],
+            "frontdesk" => vec![(downtown, None), (riverside, None)],
             _ => Vec::new(),
         };
         if !assignments.is_empty() {
@@ -459,7 +459,7 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
         ),
         (
             "Evening",
-            vec![Weekday::Mon, Weekday::Wed, Weekday::Thu],
+            vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu],
             at(18, 0),
             at(21, 0),
             rooms[1],
@@ -467,7 +467,7 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
         (
             "Weekend",
             vec![Weekday::Sat, Weekday::Sun],
-            at(10, 0),
+            at(9, 0),
             at(13, 30),
             rooms[0],
         ),
@@ -496,52 +496,102 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
     let front_desk = clinic.actor("frontdesk")?;
     let manage = store.grant::<can::ManageSchedule>(front_desk)?;
     let evening = tracks[1];
-    if !matches!(today.weekday(), Weekday::Mon | Weekday::Wed | Weekday::Thu) {
+    if !matches!(
+        today.weekday(),
+        Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu
+    ) {
         store
             .add_one_off_session(&manage, evening, today, at(18, 0), at(21, 0))
             .await?;
     }
-    // The program's patients: evening for most (they work days), mornings and weekends for some.
+    // The program's patients: the evening group (they work days) up to the program's cap of 12,
+    // so the front desk's first task of the day is a whole group; mornings and weekends for the
+    // rest. Each is in one track only: two would take them past IOP's 20 h ceiling.
     let counselor = clinic.actor("counselor")?;
     let read_episodes = store.grant::<can::ReadEpisodes>(counselor)?;
     let caseload = store.caseload(&read_episodes).await?;
+    let mut evening_size = 0;
     for (i, entry) in caseload.iter().enumerate() {
         if entry.admitted_on.0 > today {
             continue;
         }
-        let track = match i % 4 {
-            0 | 1 => evening,
-            2 => tracks[0],
-            _ => tracks[2],
+        let track = if evening_size < 12 {
+            evening_size += 1;
+            evening
+        } else if i % 2 == 0 {
+            tracks[0]
+        } else {
+            tracks[2]
         };
         let grant = store
             .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
             .await?;
         store.enrol(&grant, track, entry.admitted_on.0).await?;
     }
-    // The evening group is full (the program's cap of 12), so the front desk's first task of the
-    // day is a whole group: patients from the other tracks join it too.
-    let mut evening_size = store.track(evening).await?.enrolled;
-    for (i, entry) in caseload.iter().enumerate() {
-        if evening_size >= 12 {
-            break;
-        }
-        if entry.admitted_on.0 > today || i % 4 < 2 {
-            continue;
-        }
-        let grant = store
-            .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
+    // Only patients at the program's level (IOP) are scheduled for its 9 h; a patient stepped
+    // down to outpatient comes to fewer hours than IOP's minimum.
+    let at_iop = |entry: &trellis_storage::episodes::CaseloadEntry| {
+        entry.current_level == LevelOfCare::IntensiveOutpatient.code()
+    };
+    // The other programs' IOP patients have a day track of their own program, at its site.
+    let mut sites = vec![downtown];
+    for (index, &(site, program)) in clinic.programs.iter().enumerate().skip(1) {
+        let room = store
+            .create_room(
+                &orgs,
+                NewRoom {
+                    site_id: site,
+                    name: format!("Day room {index}"),
+                    capacity: 12,
+                },
+            )
             .await?;
-        store.enrol(&grant, evening, entry.admitted_on.0).await?;
-        evening_size += 1;
+        let track = store
+            .create_track(
+                &orgs,
+                NewTrack {
+                    program_id: program,
+                    name: "Day".into(),
+                    room_id: Some(room),
+                    telehealth: false,
+                    starts_on,
+                    slots: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Fri]
+                        .into_iter()
+                        .map(|d| WeeklySlot::new(d, at(13, 0), at(16, 0)))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    topics: topics.clone(),
+                },
+            )
+            .await?;
+        if !sites.contains(&site) {
+            sites.push(site);
+        }
+        let counselor = clinic.actor(counselor_for(index))?;
+        let program_name = store.program(program).await?.name;
+        for entry in store
+            .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
+            .await?
+        {
+            if entry.program_name != program_name || entry.admitted_on.0 > today || !at_iop(&entry)
+            {
+                continue;
+            }
+            let grant = store
+                .patient_grant::<can::ManageSchedule>(front_desk, entry.patient_id)
+                .await?;
+            store.enrol(&grant, track, entry.admitted_on.0).await?;
+        }
     }
     // Last week and this week up to yesterday: mostly present, some late, the odd absence, and
     // one patient who has missed two evenings in a row (an outreach task for the counselor).
     let read = store.grant::<can::ReadSchedule>(front_desk)?;
     let mut rng = StdRng::seed_from_u64(4);
-    for offset in (1..=10).rev() {
+    for (offset, site) in (1..=10)
+        .rev()
+        .flat_map(|offset| sites.iter().map(move |site| (offset, *site)))
+    {
         let date = today - Duration::days(offset);
-        for sheet in store.day_sheet(&read, downtown, date).await? {
+        for sheet in store.day_sheet(&read, site, date).await? {
             for (n, line) in sheet.roster.iter().enumerate() {
                 let grant = store
                     .patient_grant::<can::ManageSchedule>(front_desk, line.patient_id)
@@ -571,9 +621,11 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
         }
     }
     // A fortnight ahead is on the calendar too.
-    store
-        .materialise_sessions(&read, downtown, today, today + Duration::days(14))
-        .await?;
+    for site in sites {
+        store
+            .materialise_sessions(&read, site, today, today + Duration::days(14))
+            .await?;
+    }
     Ok(())
 }
 

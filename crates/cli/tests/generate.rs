@@ -111,6 +111,28 @@ async fn a_tiny_network_has_the_counts_asked_and_a_verifiable_audit_log() {
         .await,
         40
     );
+    // A generated plan names only diagnoses on its own patient's list, each problem linked.
+    let linked = count(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM plan_problem_diagnoses l \
+             JOIN treatment_plans t ON t.id = l.plan_id JOIN patients p ON p.id = t.patient_id \
+             WHERE p.site_id IN ({generated_sites})"
+        ),
+    )
+    .await;
+    assert!(linked > 0, "generated plans link their diagnoses");
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM plan_problem_diagnoses l \
+             JOIN treatment_plans t ON t.id = l.plan_id \
+             JOIN patient_diagnoses d ON d.id = l.diagnosis_id \
+             WHERE d.patient_id <> t.patient_id"
+        )
+        .await,
+        0
+    );
     // Two sites, each fully staffed, and session ids that later inserts do not collide with.
     assert_eq!(
         count(

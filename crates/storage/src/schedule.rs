@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use serde::Serialize;
 use sqlx::{Any, FromRow, Transaction};
+use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::absences::{outreach_needed, SessionMark};
 use trellis_domain::schedule::attendance::{Attendance, AttendanceStatus};
 use trellis_domain::schedule::curriculum::{Curriculum, Topic};
@@ -1078,8 +1079,9 @@ impl Store {
         &self,
         patient_id: i64,
     ) -> Result<(SiteZone, Option<HoursPolicy>, NaiveDate)> {
-        let program: Option<(String, f64, String, Day)> = sqlx::query_as(
-            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.admitted_on
+        let program: Option<(String, f64, String, String, Day)> = sqlx::query_as(
+            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.current_level,
+                 e.admitted_on
              FROM episodes e JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
              WHERE e.patient_id = $1 AND e.status = 'open'",
         )
@@ -1087,18 +1089,18 @@ impl Store {
         .fetch_optional(self.reader())
         .await?;
         let zone_name = match &program {
-            Some((tz, _, _, _)) => tz.clone(),
+            Some((tz, _, _, _, _)) => tz.clone(),
             None => self.site_timezone_of_patient(patient_id).await?,
         };
         let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let policy = program
-            .as_ref()
-            .map(|(_, hours, level, _)| program_policy(*hours, level))
-            .transpose()?;
+        let policy = match &program {
+            Some((_, hours, level, current, _)) => program_policy(*hours, level, current)?,
+            None => None,
+        };
         // Without an open episode no week is in care, so none is judged.
         let in_care_since = program
             .as_ref()
-            .map_or(NaiveDate::MAX, |(_, _, _, admitted)| admitted.0);
+            .map_or(NaiveDate::MAX, |(_, _, _, _, admitted)| admitted.0);
         Ok((zone, policy, in_care_since))
     }
 
@@ -1192,7 +1194,7 @@ impl Store {
         let user_id = grant.actor().staff_id()?;
         let sql = format!(
             "SELECT p.id, {PATIENT_NAME}, pr.name, pr.weekly_minimum_hours, pr.level_of_care,
-                 e.admitted_on
+                 e.current_level, e.admitted_on
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id
              WHERE e.status = 'open' AND e.site_id = $1 AND e.admitted_on <= $2 AND {}",
@@ -1201,7 +1203,7 @@ impl Store {
         let week_end = week
             .checked_add_days(Days::new(7))
             .ok_or(StoreError::invalid("week", "out of range"))?;
-        let mut patients: Vec<(i64, String, String, f64, String, Day)> = sqlx::query_as(&sql)
+        let mut patients: Vec<(i64, String, String, f64, String, String, Day)> = sqlx::query_as(&sql)
             .bind(site_id)
             .bind(Day(week_end))
             .bind(user_id)
@@ -1248,8 +1250,11 @@ impl Store {
             by_patient.entry(patient_id).or_default().push(record);
         }
         let mut alerts = Vec::new();
-        for (patient_id, patient_name, program_name, hours, level, admitted_on) in patients {
-            let policy = program_policy(hours, &level)?;
+        for (patient_id, patient_name, program_name, hours, level, current, admitted_on) in patients
+        {
+            let Some(policy) = program_policy(hours, &level, &current)? else {
+                continue;
+            };
             let records = by_patient.remove(&patient_id).unwrap_or_default();
             // The Schedule tab's rule: a week that began before admission is not judged (a part
             // week always looks short). Judged as if it had ended, so this week shows "so far".
@@ -1314,9 +1319,23 @@ pub(crate) fn judge_weeks(
     Ok((hours, shown_policy, weeks))
 }
 
-/// The program's weekly minimum with the ceiling of its level of care (IOP: below 20 h).
-fn program_policy(weekly_minimum_hours: f64, level: &str) -> Result<HoursPolicy> {
-    let level = parse_code(level, "level of care")?;
+/// The weekly range a patient is held to: the program's minimum with the ceiling of its level
+/// of care (IOP: below 20 h) while they are at the program's level; once stepped to another
+/// level, that level's own ASAM range (Level 1: under 9 h, no minimum), or none where ASAM sets
+/// no hours.
+fn program_policy(
+    weekly_minimum_hours: f64,
+    level: &str,
+    current_level: &str,
+) -> Result<Option<HoursPolicy>> {
+    let level: LevelOfCare = parse_code(level, "level of care")?;
+    let current: LevelOfCare = parse_code(current_level, "level of care")?;
+    if current != level {
+        return Ok(HoursPolicy::for_level(
+            current,
+            trellis_domain::schedule::hours::Population::Adult,
+        ));
+    }
     let ceiling = HoursPolicy::for_level(level, trellis_domain::schedule::hours::Population::Adult)
         .and_then(|p| p.weekly_ceiling_minutes);
     // Hours are held to two decimals at most in practice; rounding keeps 9.0 at exactly 540.
@@ -1328,6 +1347,7 @@ fn program_policy(weekly_minimum_hours: f64, level: &str) -> Result<HoursPolicy>
     };
     let ceiling = ceiling.filter(|c| *c > minimum);
     HoursPolicy::new(minimum, ceiling, HoursPolicy::PER_DIEM_MINIMUM_MINUTES)
+        .map(Some)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

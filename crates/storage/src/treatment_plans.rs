@@ -1053,6 +1053,13 @@ impl Store {
         .bind(row.id)
         .fetch_all(&mut *tx)
         .await?;
+        let listed: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, code FROM patient_diagnoses WHERE patient_id = $1
+             ORDER BY resolved_on IS NOT NULL, id",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
         audit::record(
             self,
             actor,
@@ -1074,7 +1081,14 @@ impl Store {
             problem.diagnosis_id = linked
                 .iter()
                 .find(|(pi, _)| *pi == p as i64)
-                .map(|(_, d)| *d);
+                .map(|(_, d)| *d)
+                // A version written before problems were linked names its diagnosis by code
+                // alone: it refers to the row of the patient's own list with that code, as a
+                // code is matched when a plan is written; a code not on the list stays unlinked.
+                .or_else(|| {
+                    let code = problem.diagnosis_code.as_deref()?;
+                    listed.iter().find(|(_, c)| c == code).map(|(id, _)| *id)
+                });
             for (g, goal) in problem.goals.iter_mut().enumerate() {
                 for (o, objective) in goal.objectives.iter_mut().enumerate() {
                     let found = objectives.iter().find(|(_, pi, gi, oi, _)| {

@@ -535,3 +535,38 @@ async fn billing_and_front_desk_cannot_read_plans() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn a_version_written_before_problems_were_linked_reads_as_linked_to_the_patients_row() {
+    let c = clinic().await;
+    let patient = admitted(&c, "Maya", "Lopez").await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    let read = c
+        .store
+        .patient_grant::<can::ReadClinical>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    c.store.write_plan(&write, &plan(&c)).await.expect("write");
+    c.store
+        .sign_plan(&write, 1, &signatures(), today())
+        .await
+        .expect("sign");
+    // As a version from before the link table: its problem names the diagnosis by code only.
+    trellis_storage::testing::raw_execute(&c.store, "DELETE FROM plan_problem_diagnoses")
+        .await
+        .expect("unlink");
+    let listed = c.store.diagnoses(&read).await.expect("diagnoses");
+    let old = c.store.plan_version(&read, 1).await.expect("read");
+    assert_eq!(old.content.problems[0].diagnosis_id, Some(listed[0].id));
+    let current = c
+        .store
+        .current_plan(&read)
+        .await
+        .expect("current")
+        .expect("signed");
+    assert_eq!(current.content.problems[0].diagnosis_id, Some(listed[0].id));
+}

@@ -91,6 +91,12 @@ pub fn record_kind(code: &str) -> String {
     }
 }
 
+/// An audit row's detail as staff read it: the code writes codes into it ("patient_flags",
+/// "absent_unexcused"), which read as words ("patient flags").
+pub fn audit_detail(detail: &str) -> String {
+    detail.replace('_', " ")
+}
+
 /// A snake_case code in words with a capital, the fallback for codes without a label.
 fn words(code: &str) -> String {
     let spaced = code.replace('_', " ");
@@ -114,5 +120,6 @@ mod tests {
         assert_eq!(record_kind("progress_note"), "Progress note");
         assert_eq!(record_kind("user"), "Staff account");
         assert_eq!(discharge_reason(Some(1)), "Treatment completed");
+        assert_eq!(audit_detail("read patient_flags"), "read patient flags");
     }
 }

@@ -583,3 +583,47 @@ async fn an_overdue_follow_up_call_is_marked_overdue_on_the_discharge_page_and_t
         .expect("the call among the open tasks");
     assert!(line.contains("badge overdue\">overdue"), "{line}");
 }
+
+#[tokio::test]
+async fn a_high_flag_is_one_task_line_on_the_overview_naming_who_holds_it() {
+    let s = start().await;
+    let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+    let grant = s
+        .store
+        .patient_grant::<can::WriteClinical>(&dora, s.patient_id)
+        .await
+        .expect("grant");
+    s.store
+        .raise_manual_flag(
+            &grant,
+            trellis_storage::tasks::Severity::High,
+            "Said she has a stockpile of pills",
+        )
+        .await
+        .expect("flag");
+    // Two tasks answer it: casey's, as primary counselor, and the clinical directors'.
+    let open = trellis_storage::testing::raw_strings(
+        &s.store,
+        "SELECT title FROM tasks WHERE kind = 'safety_flag' AND completed_at IS NULL",
+    )
+    .await
+    .expect("tasks");
+    assert_eq!(open.len(), 2);
+    let overview = page(&s, "casey", &format!("/patients/{}", s.patient_id)).await;
+    let tasks = overview
+        .split("aria-label=\"Open tasks\"")
+        .nth(1)
+        .and_then(|t| t.split("</ul>").next())
+        .expect("the open tasks");
+    assert_eq!(
+        tasks
+            .matches("Respond to flag: Said she has a stockpile of pills")
+            .count(),
+        1,
+        "{tasks}"
+    );
+    assert!(
+        tasks.contains("(with the counselor and the clinical director)"),
+        "{tasks}"
+    );
+}

@@ -181,12 +181,28 @@ async fn peer_note_waits_for_cosignature_and_group_note_reaches_each_chart() {
     let pete = s.token("pete").await;
     let url = |p: &str| format!("{}/api/v1{p}", s.base);
     let dap = json!({"data": "d", "assessment": "a", "plan": "p"});
+    // Pete facilitates tonight's group; the patient came.
+    let (session, _) = evening_group(&s, "pete").await;
+    let fran = actor(&s.users, "fran", trellis_domain::access::Role::FrontDesk);
+    let mark = s
+        .store
+        .patient_grant::<trellis_storage::access::can::ManageSchedule>(&fran, s.patient_id)
+        .await
+        .expect("grant");
+    s.store
+        .record_attendance(
+            &mark,
+            session,
+            trellis_domain::schedule::attendance::AttendanceStatus::Present,
+            None,
+        )
+        .await
+        .expect("attended");
     let group = client()
         .post(url("/group-notes"))
         .bearer_auth(&pete)
         .json(&json!({
-            "title": "Evening peer group", "session_on": today().to_string(), "template": "dap",
-            "shared_text": "Sharing recovery stories",
+            "session_id": session, "shared_text": "Sharing recovery stories",
             "attendees": [{"patient_id": s.patient_id, "sections": dap}]
         }))
         .send()
@@ -199,10 +215,7 @@ async fn peer_note_waits_for_cosignature_and_group_note_reaches_each_chart() {
     let empty = client()
         .post(url("/group-notes"))
         .bearer_auth(&pete)
-        .json(
-            &json!({"title": "x", "session_on": today().to_string(), "template": "dap",
-                      "shared_text": "x", "attendees": []}),
-        )
+        .json(&json!({"session_id": session, "shared_text": "x", "attendees": []}))
         .send()
         .await
         .expect("send");
@@ -241,7 +254,7 @@ async fn peer_note_waits_for_cosignature_and_group_note_reaches_each_chart() {
         .text()
         .await
         .expect("text");
-    assert!(html.contains("Evening peer group"));
+    assert!(html.contains("Evening group"));
     assert!(html.contains("Sharing recovery stories"));
     assert!(html.contains("co-signed"));
 }

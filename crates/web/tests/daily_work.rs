@@ -3,114 +3,7 @@
 
 mod common;
 
-use chrono::{NaiveTime, Utc, Weekday};
 use reqwest::StatusCode;
-use trellis_domain::access::Role;
-use trellis_domain::schedule::track::WeeklySlot;
-use trellis_domain::schedule::zone::SiteZone;
-use trellis_storage::access::{can, Actor};
-use trellis_storage::schedule::{NewRoom, NewTrack};
-
-/// A track meeting every day 18:00–21:00, facilitated by casey, with three patients of
-/// casey's enrolled: returns (today's session, [patients]).
-async fn evening_group(s: &common::TestServer) -> (i64, Vec<(i64, String)>) {
-    let system = Actor::system("test");
-    let grant = s
-        .store
-        .grant::<can::ManagePrograms>(&system)
-        .expect("grant");
-    let room = s
-        .store
-        .create_room(
-            &grant,
-            NewRoom {
-                site_id: s.site_id,
-                name: "Group room A".into(),
-                capacity: 12,
-            },
-        )
-        .await
-        .expect("room");
-    let at = |h| NaiveTime::from_hms_opt(h, 0, 0).expect("time");
-    let track = s
-        .store
-        .create_track(
-            &grant,
-            NewTrack {
-                program_id: s.program_id,
-                name: "Evening".into(),
-                room_id: Some(room),
-                telehealth: false,
-                starts_on: common::today() - chrono::Duration::days(30),
-                slots: [
-                    Weekday::Mon,
-                    Weekday::Tue,
-                    Weekday::Wed,
-                    Weekday::Thu,
-                    Weekday::Fri,
-                    Weekday::Sat,
-                    Weekday::Sun,
-                ]
-                .into_iter()
-                .map(|d| WeeklySlot::new(d, at(18), at(21)).expect("slot"))
-                .collect(),
-                topics: Vec::new(),
-            },
-        )
-        .await
-        .expect("track");
-    s.store
-        .set_track_facilitator(&grant, track, Some(s.users["casey"]))
-        .await
-        .expect("facilitator");
-    let intake = common::actor(&s.users, "ingrid", Role::Intake);
-    let mut patients = vec![(s.patient_id, String::new())];
-    for (first, last) in [("Robin", "Okafor"), ("Sam", "Lindqvist")] {
-        let (id, _) = common::admitted(
-            &s.store,
-            &intake,
-            s.site_id,
-            s.program_id,
-            s.users["casey"],
-            first,
-            last,
-        )
-        .await;
-        patients.push((id, format!("{first} {last}")));
-    }
-    let fran = common::actor(&s.users, "fran", Role::FrontDesk);
-    for (id, _) in &patients {
-        let grant = s
-            .store
-            .patient_grant::<can::ManageSchedule>(&fran, *id)
-            .await
-            .expect("grant");
-        s.store
-            .enrol(&grant, track, common::today() - chrono::Duration::days(14))
-            .await
-            .expect("enrol");
-    }
-    let site = s.store.site(s.site_id).await.expect("site");
-    let today = SiteZone::parse(&site.timezone)
-        .expect("zone")
-        .local_date(Utc::now());
-    let read = s.store.grant::<can::ReadSchedule>(&fran).expect("grant");
-    let sheet = s
-        .store
-        .day_sheet(&read, s.site_id, today)
-        .await
-        .expect("sheet");
-    let session = &sheet[0];
-    // The first patient's name as the roster shows it.
-    patients[0].1 = session
-        .roster
-        .iter()
-        .find(|l| l.patient_id == s.patient_id)
-        .expect("on roster")
-        .patient_name
-        .clone();
-    (session.session.id, patients)
-}
 
 async fn marks(s: &common::TestServer) -> Vec<String> {
     let mut rows = trellis_storage::testing::raw_strings(
@@ -127,7 +20,7 @@ async fn marks(s: &common::TestServer) -> Vec<String> {
 #[tokio::test]
 async fn a_roster_is_checked_in_with_one_save_and_bad_rows_name_the_patient() {
     let s = common::start().await;
-    let (session, patients) = evening_group(&s).await;
+    let (session, patients) = common::evening_group(&s, "casey").await;
     let [(p1, _), (p2, robin), (p3, _)] = [
         patients[0].clone(),
         patients[1].clone(),
@@ -274,7 +167,7 @@ async fn a_roster_is_checked_in_with_one_save_and_bad_rows_name_the_patient() {
 #[tokio::test]
 async fn a_group_note_is_written_and_signed_from_the_sessions_attendance() {
     let s = common::start().await;
-    let (session, patients) = evening_group(&s).await;
+    let (session, patients) = common::evening_group(&s, "casey").await;
     let [(p1, _), (p2, robin), (p3, sam)] = [
         patients[0].clone(),
         patients[1].clone(),
@@ -487,4 +380,114 @@ async fn chart_notes_record_their_service_code_and_time() {
         "{html}"
     );
     assert!(html.contains("name=\"started\""));
+}
+
+async fn post_group_note(
+    s: &common::TestServer,
+    token: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    common::client()
+        .post(format!("{}/api/v1/group-notes", s.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send")
+}
+
+#[tokio::test]
+async fn the_group_note_api_starts_from_a_session_and_writes_only_for_those_who_came() {
+    use serde_json::json;
+    use trellis_domain::access::Role;
+    use trellis_domain::schedule::attendance::AttendanceStatus;
+    use trellis_storage::access::can;
+
+    let s = common::start().await;
+    let (session, patients) = common::evening_group(&s, "casey").await;
+    let (came, absent) = (patients[0].0, patients[2].0);
+    let fran = common::actor(&s.users, "fran", Role::FrontDesk);
+    for (patient, status) in [
+        (came, AttendanceStatus::Present),
+        (absent, AttendanceStatus::AbsentUnexcused),
+    ] {
+        let grant = s
+            .store
+            .patient_grant::<can::ManageSchedule>(&fran, patient)
+            .await
+            .expect("grant");
+        s.store
+            .record_attendance(&grant, session, status, None)
+            .await
+            .expect("mark");
+    }
+    let casey = s.token("casey").await;
+    let dap = json!({"data": "Shared a trigger.", "assessment": "Engaged.", "plan": "Continue."});
+    let part = |patient: i64| json!({"patient_id": patient, "sections": dap.clone()});
+
+    // Bad input: no session, a session that does not exist, a member who did not come.
+    let res = post_group_note(
+        &s,
+        &casey,
+        json!({"shared_text": "Relapse prevention", "attendees": [part(came)]}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.expect("text").contains("session_id"));
+    let res = post_group_note(
+        &s,
+        &casey,
+        json!({"session_id": 999_999, "shared_text": "x", "attendees": [part(came)]}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = post_group_note(
+        &s,
+        &casey,
+        json!({"session_id": session, "shared_text": "x", "attendees": [part(came), part(absent)]}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = post_group_note(
+        &s,
+        &casey,
+        json!({"session_id": session, "shared_text": "  ", "attendees": [part(came)]}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Only the track's facilitator (or a clinical director) writes it.
+    let pete = s.token("pete").await;
+    let res = post_group_note(
+        &s,
+        &pete,
+        json!({"session_id": session, "shared_text": "x", "attendees": [part(came)]}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = post_group_note(
+        &s,
+        &casey,
+        json!({"session_id": session, "shared_text": "Relapse prevention: warning signs.",
+               "attendees": [part(came)], "sign": true}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let notes = trellis_storage::testing::raw_strings(
+        &s.store,
+        "SELECT CAST(patient_id AS TEXT) || ':' || service_code || ':'
+             || CAST(duration_minutes AS TEXT) || ':' || COALESCE(signed_at, 'unsigned')
+         FROM progress_notes WHERE group_note_id IS NOT NULL",
+    )
+    .await
+    .expect("rows");
+    assert_eq!(notes.len(), 1, "no note for the absent member");
+    assert!(notes[0].starts_with(&format!("{came}:group:180:")) && !notes[0].ends_with("unsigned"));
+    let again = post_group_note(
+        &s,
+        &casey,
+        json!({"session_id": session, "shared_text": "x", "attendees": [part(came)]}),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
 }

@@ -95,10 +95,12 @@ pub struct Generator<'a> {
     templates: &'a Templates,
     today: NaiveDate,
     now: DateTime<Utc>,
-    /// Per site: (patient id, the day their last episode ended).
-    patients: Vec<Vec<(i64, NaiveDate)>>,
+    /// Per site: (patient id, the day their last episode ended, their legal name).
+    patients: Vec<Vec<(i64, NaiveDate, String)>>,
     /// Plan versions per patient.
     plan_versions: HashMap<i64, i64>,
+    /// The diagnoses on each patient's list: (code, row id).
+    diagnoses: HashMap<i64, Vec<(String, i64)>>,
 }
 
 fn day(d: NaiveDate) -> Value {
@@ -125,6 +127,7 @@ impl<'a> Generator<'a> {
             now: Utc::now(),
             patients: vec![Vec::new(); network.sites.len()],
             plan_versions: HashMap::new(),
+            diagnoses: HashMap::new(),
         }
     }
 
@@ -145,6 +148,8 @@ impl<'a> Generator<'a> {
         let mut notes = Rows::default();
         let mut measures = Rows::default();
         let mut plans = Rows::default();
+        let mut diagnoses = Rows::default();
+        let mut plan_diagnoses = Rows::default();
         let mut objectives = Rows::default();
         let mut screens = Rows::default();
         let mut results = Rows::default();
@@ -171,11 +176,10 @@ impl<'a> Generator<'a> {
             } else {
                 None
             };
-            let patient_id = match readmit {
+            let (patient_id, legal_name) = match readmit {
                 Some(i) => {
-                    let id = earlier[i].0;
                     earlier[i].1 = e.planned_end.max(earlier[i].1);
-                    id
+                    (earlier[i].0, earlier[i].2.clone())
                 }
                 None => {
                     let id = load.reserve_ids("patients", 1).await?;
@@ -226,8 +230,9 @@ impl<'a> Generator<'a> {
                         Some(id),
                         String::new(),
                     ));
-                    earlier.push((id, e.planned_end));
-                    id
+                    let name = format!("{first} {last}");
+                    earlier.push((id, e.planned_end, name.clone()));
+                    (id, name)
                 }
             };
 
@@ -495,10 +500,48 @@ impl<'a> Generator<'a> {
                 *version += 1;
                 let plan_id = load.reserve_ids("treatment_plans", 1).await?;
                 let signed = at(zone, plan_day, 15);
+                // The patient signs with their own name, not the demo patient's.
                 let patient_signature = match &p.patient_signature {
-                    Some(s) => Value::from(load.seal("treatment_plans.patient_signature", s)?),
+                    Some(_) => {
+                        Value::from(load.seal("treatment_plans.patient_signature", &legal_name)?)
+                    }
                     None => Value::Text(None),
                 };
+                // Each problem from a diagnosis links a row on this patient's own list, added
+                // at intake (before the plan) when it is not there yet.
+                let list = self.diagnoses.entry(patient_id).or_default();
+                for (problem_index, code, description) in &p.diagnoses {
+                    let diagnosis_id = match list.iter().find(|(c, _)| c == code) {
+                        Some((_, id)) => *id,
+                        None => {
+                            let id = load.reserve_ids("patient_diagnoses", 1).await?;
+                            diagnoses.push(vec![
+                                id.into(),
+                                patient_id.into(),
+                                code.clone().into(),
+                                description.clone(),
+                                list.is_empty().into(),
+                                at(zone, e.admitted_on, 11).into(),
+                                counselor.id.into(),
+                            ]);
+                            audit.push(counselor.audit(
+                                at(zone, e.admitted_on, 11),
+                                "create",
+                                "diagnosis",
+                                id,
+                                Some(patient_id),
+                                String::new(),
+                            ));
+                            list.push((code.clone(), id));
+                            id
+                        }
+                    };
+                    plan_diagnoses.push(vec![
+                        plan_id.into(),
+                        (*problem_index).into(),
+                        diagnosis_id.into(),
+                    ]);
+                }
                 plans.push(vec![
                     plan_id.into(),
                     patient_id.into(),
@@ -717,6 +760,20 @@ impl<'a> Generator<'a> {
         )
         .await?;
         load.insert(
+            "patient_diagnoses",
+            &[
+                "id",
+                "patient_id",
+                "code",
+                "description",
+                "is_primary",
+                "recorded_at",
+                "recorded_by",
+            ],
+            &diagnoses.0,
+        )
+        .await?;
+        load.insert(
             "treatment_plans",
             &[
                 "id",
@@ -735,6 +792,12 @@ impl<'a> Generator<'a> {
                 "review_due_on",
             ],
             &plans.0,
+        )
+        .await?;
+        load.insert(
+            "plan_problem_diagnoses",
+            &["plan_id", "problem_index", "diagnosis_id"],
+            &plan_diagnoses.0,
         )
         .await?;
         load.insert(

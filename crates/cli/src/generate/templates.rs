@@ -41,6 +41,9 @@ pub struct PlanTemplate {
     pub clinician_signature: Value,
     /// (problem_index, goal_index, position, status)
     pub objectives: Vec<[Value; 4]>,
+    /// The diagnoses its problems come from: (problem_index, ICD-10-CM code, description). The
+    /// generated patient is given these, so the plan names only diagnoses on their own list.
+    pub diagnoses: Vec<(i64, String, Value)>,
 }
 
 /// A drug screen and its per-analyte results.
@@ -93,6 +96,27 @@ pub struct Templates {
 
 fn take<const N: usize>(row: &[Value]) -> [Value; N] {
     std::array::from_fn(|i| row[i].clone())
+}
+
+/// The diagnosis each problem of a plan's content comes from, with its description; `None`
+/// when one has no known description (the plan is then not cloned).
+fn plan_diagnoses(
+    content: &str,
+    descriptions: &HashMap<String, Value>,
+) -> Result<Option<Vec<(i64, String, Value)>>> {
+    let content: serde_json::Value = serde_json::from_str(content)?;
+    let mut out = Vec::new();
+    let problems = content["problems"].as_array().cloned().unwrap_or_default();
+    for (i, problem) in problems.iter().enumerate() {
+        let Some(code) = problem["diagnosis_code"].as_str() else {
+            continue;
+        };
+        let Some(description) = descriptions.get(code) else {
+            return Ok(None);
+        };
+        out.push((i as i64, code.to_owned(), description.clone()));
+    }
+    Ok(Some(out))
 }
 
 impl Templates {
@@ -191,6 +215,12 @@ impl Templates {
             let plan = r[0].as_int().unwrap_or_default();
             objectives.entry(plan).or_default().push(take(&r[1..]));
         }
+        let descriptions: HashMap<String, Value> = load
+            .sample("patient_diagnoses", &["code", "description"])
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r[0].as_text()?.to_owned(), r[1].clone())))
+            .collect();
         let mut plans = Vec::new();
         for r in load
             .sample(
@@ -213,6 +243,13 @@ impl Templates {
                 "treatment_plans.content",
                 r[1].as_text().unwrap_or_default(),
             )?;
+            // Generated patients take no medications, so a plan naming one is not cloned.
+            if content.to_lowercase().contains("buprenorphine") {
+                continue;
+            }
+            let Some(diagnoses) = plan_diagnoses(&content, &descriptions)? else {
+                continue;
+            };
             let patient_signature = match r[2].as_text() {
                 Some(s) => Some(load.open("treatment_plans.patient_signature", s)?),
                 None => None,
@@ -222,6 +259,7 @@ impl Templates {
                 patient_signature,
                 clinician_signature: r[3].clone(),
                 objectives: objectives.remove(&id).unwrap_or_default(),
+                diagnoses,
             });
         }
 

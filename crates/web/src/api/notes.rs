@@ -10,7 +10,7 @@ use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::counseling_notes::NewCounselingNote;
 use trellis_storage::notes::{
-    AttendeeNote, Lateness, NewGroupNote, NewNote, NoteKind, NoteListing, NoteTemplate,
+    AttendeeNote, Lateness, NewNote, NoteKind, NoteListing, NoteTemplate,
 };
 
 use super::episodes::Created;
@@ -432,38 +432,37 @@ pub struct GroupAttendee {
     pub objective_ids: Vec<i64>,
 }
 
-/// A group note: the shared part once, each attendee's part.
+/// A group note written from a session: the shared part once, each attending member's part.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewGroupNoteBody {
-    /// The group's name.
-    #[serde(default)]
-    #[schema(required = true)]
-    pub title: String,
-    /// Session date, YYYY-MM-DD.
-    #[serde(default)]
-    #[schema(required = true, format = Date)]
-    pub session_on: String,
-    /// dap or birp.
-    #[serde(default)]
-    #[schema(required = true, schema_with = super::codes::note_template)]
-    pub template: String,
+    /// The group session it documents; its date, service and each member's time come from the
+    /// session's check-in.
+    #[schema(value_type = i64, required = true)]
+    pub session_id: Option<i64>,
     /// What the group did, written once (at most 20000 characters).
     #[serde(default)]
     #[schema(required = true, max_length = 20000)]
     pub shared_text: String,
-    /// At least one attendee.
+    /// A part for members checked in as attending (present, late or left early); absent
+    /// members get no note. DAP sections: data, assessment, plan.
     #[serde(default)]
     #[schema(required = true, min_items = 1)]
     pub attendees: Vec<GroupAttendee>,
+    /// true: the author signs the group note and every member's note in the same step.
+    #[serde(default)]
+    pub sign: bool,
 }
 
-/// Writes a group note: one draft note lands in each attendee's chart.
+/// Writes a session's group note: one note lands in each attending member's chart, with the
+/// group service code and the member's own time. The track's facilitator or a clinical
+/// director writes it; one group note per session.
 #[utoipa::path(post, path = "/group-notes", tag = "notes",
     request_body = NewGroupNoteBody,
     responses(
         (status = 201, description = "Saved; the id is the group note's", body = Created,
             headers(("Location" = String, description = "The notes of the first attendee, where \
                 their part of the group note appears"))),
+        (status = 409, description = "The session already has a group note", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn create_group_note(
@@ -471,40 +470,42 @@ pub async fn create_group_note(
     caller: ApiCaller,
     body: JsonBody<NewGroupNoteBody>,
 ) -> Result<CreatedAt<Created>, ApiError> {
-    state.store.grant::<can::WriteClinical>(&caller.actor)?;
+    let grant = state.store.grant::<can::WriteClinical>(&caller.actor)?;
     let new = body.parse()?;
     let mut errors = Vec::new();
-    let template = forms::code::<NoteTemplate>(
-        "template",
-        &new.template,
-        "must be dap or birp",
-        &mut errors,
-    );
-    let session_on = forms::date("session_on", &new.session_on, &mut errors);
+    if new.session_id.is_none() {
+        errors.push(FieldError::new("session_id", "is required"));
+    }
+    if new.attendees.is_empty() {
+        errors.push(FieldError::new(
+            "attendees",
+            "list each member checked in as attending",
+        ));
+    }
+    if new.attendees.iter().any(|a| a.patient_id.is_none()) {
+        errors.push(FieldError::new(
+            "attendees",
+            "each attendee needs a patient_id",
+        ));
+    }
+    let (Some(session_id), true) = (new.session_id, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors).into());
+    };
     let mut attendees = Vec::new();
     for a in new.attendees {
-        let Some(patient_id) = a.patient_id else {
-            errors.push(FieldError::new(
-                "attendees",
-                "each attendee needs a patient_id",
-            ));
-            continue;
-        };
-        let grant = state
+        let patient_id = a.patient_id.unwrap_or_default();
+        let patient = state
             .store
             .patient_grant::<can::WriteClinical>(&caller.actor, patient_id)
             .await?;
         attendees.push((
-            grant,
+            patient,
             AttendeeNote {
                 sections: a.sections,
                 objective_ids: a.objective_ids,
             },
         ));
     }
-    let (Some(template), Some(session_on), true) = (template, session_on, errors.is_empty()) else {
-        return Err(AppError::Invalid(errors).into());
-    };
     let Some(first) = attendees.first().map(|(grant, _)| grant.patient_id()) else {
         return Err(AppError::Invalid(vec![FieldError::new(
             "attendees",
@@ -514,14 +515,12 @@ pub async fn create_group_note(
     };
     let id = state
         .store
-        .write_group_note(
-            &NewGroupNote {
-                title: new.title,
-                session_on,
-                template,
-                shared_text: new.shared_text,
-            },
+        .write_session_group_note(
+            &grant,
+            session_id,
+            &new.shared_text,
             &attendees,
+            new.sign,
             state.today(),
         )
         .await?;

@@ -587,7 +587,11 @@ async fn audit_page(
                 },
                 patient: r.patient_id.map(|p| (p, mrn(p))),
                 ip: r.ip.unwrap_or_default(),
-                detail: with_patients_named(r.detail, r.patient_id, &r.patients),
+                detail: with_patients_named(
+                    view::audit_detail(&r.detail),
+                    r.patient_id,
+                    &r.patients,
+                ),
             })
             .collect(),
         patient: filters.patient,

@@ -9,6 +9,7 @@ use trellis_domain::schedule::appointments::AppointmentKind;
 use trellis_domain::schedule::hours::{weeks_under_minimum, WeekStanding};
 use trellis_storage::access::can;
 use trellis_storage::chart_overview::UpcomingService;
+use trellis_storage::tasks::Task;
 
 use super::schedule::{hours, WEEKS_SHOWN};
 use crate::error::AppError;
@@ -161,7 +162,7 @@ async fn schedule_summary(
             )),
         });
     Ok(Some(ScheduleSummary {
-        minimum: minimum.map(hours),
+        minimum: minimum.filter(|m| *m > 0).map(hours),
         this_week: hours(this_week),
         still_scheduled: hours(scheduled),
         short: minimum.is_some_and(|m| m > 0 && this_week + scheduled < m),
@@ -241,22 +242,7 @@ async fn clinical_summary(
             }
         })
         .collect();
-    let tasks = store
-        .open_patient_tasks(&grant)
-        .await?
-        .into_iter()
-        .map(|t| {
-            let overdue = t.due_on.is_some_and(|d| d.0 < today);
-            Line {
-                text: match &t.due_on {
-                    Some(d) => format!("{}, due {}", t.title, view::day(d)),
-                    None => t.title.clone(),
-                },
-                href: Some(format!("/tasks#task{}", t.id)),
-                badge: overdue.then(|| ("overdue".to_owned(), "overdue")),
-            }
-        })
-        .collect();
+    let tasks = task_lines(store.open_patient_tasks(&grant).await?, today);
     let plan = store.current_plan(&grant).await?;
     let goals = plan
         .iter()
@@ -290,6 +276,49 @@ async fn clinical_summary(
         goals,
         plan,
     }))
+}
+
+/// One line per piece of work: a flag's copies (its counselor's and, for high risk, the
+/// clinical directors') are one line naming who holds it, not the same words twice.
+fn task_lines(tasks: Vec<Task>, today: NaiveDate) -> Vec<Line> {
+    let mut groups: Vec<Vec<Task>> = Vec::new();
+    for t in tasks {
+        match groups
+            .iter_mut()
+            .find(|g| t.flag_id.is_some() && g[0].flag_id == t.flag_id)
+        {
+            Some(group) => group.push(t),
+            None => groups.push(vec![t]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|group| {
+            let t = &group[0];
+            let due = group.iter().filter_map(|t| t.due_on.as_ref()).min();
+            let mut text = match due {
+                Some(d) => format!("{}, due {}", t.title, view::day(d)),
+                None => t.title.clone(),
+            };
+            if group.len() > 1 {
+                let holders: Vec<String> = group
+                    .iter()
+                    .map(|t| match &t.assigned_role {
+                        Some(role) => view::role(role).to_lowercase(),
+                        None => "counselor".to_owned(),
+                    })
+                    .collect();
+                text.push_str(&format!(" (with the {})", holders.join(" and the ")));
+            }
+            Line {
+                text,
+                href: Some(format!("/tasks#task{}", t.id)),
+                badge: due
+                    .is_some_and(|d| d.0 < today)
+                    .then(|| ("overdue".to_owned(), "overdue")),
+            }
+        })
+        .collect()
 }
 
 async fn consents_in_force(
@@ -360,5 +389,48 @@ mod tests {
         let sunday = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
         assert_eq!(week_end(wednesday), sunday);
         assert_eq!(week_end(sunday), sunday);
+    }
+
+    fn task(id: i64, flag_id: Option<i64>, role: Option<&str>, due: NaiveDate) -> Task {
+        Task {
+            id,
+            patient_id: Some(1),
+            patient_name: None,
+            flag_id,
+            kind: "safety_flag".into(),
+            title: format!("Task {}", flag_id.unwrap_or(id)),
+            priority: "high".into(),
+            assigned_to: role.is_none().then_some(7),
+            assigned_role: role.map(str::to_owned),
+            due_on: Some(trellis_storage::Day(due)),
+            created_at: trellis_storage::Instant::now(),
+            completed_at: None,
+            outcome: None,
+        }
+    }
+
+    #[test]
+    fn a_flags_copies_are_one_line_naming_who_holds_it() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+        let lines = task_lines(
+            vec![
+                task(1, Some(9), None, today),
+                task(2, Some(9), Some("clinical_director"), today),
+                task(3, None, None, today - Duration::days(1)),
+                task(4, None, None, today - Duration::days(1)),
+            ],
+            today,
+        );
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Task 9, due Dec 7, 2026 (with the counselor and the clinical director)",
+                "Task 3, due Dec 6, 2026",
+                "Task 4, due Dec 6, 2026",
+            ]
+        );
+        assert!(lines[0].badge.is_none());
+        assert!(lines[1].badge.is_some());
     }
 }

@@ -274,6 +274,12 @@ impl ConsentsPage {
         !self.form.iter().any(|(k, _)| k == "disclosing_program")
     }
 
+    /// Whether the form whose fields start with `prefix` was sent back or pre-filled, so it
+    /// opens instead of waiting to be asked for.
+    fn filled(&self, prefix: &str) -> bool {
+        self.form.iter().any(|(k, _)| k.starts_with(prefix))
+    }
+
     fn value(&self, key: &str) -> String {
         one(&self.form, key)
     }

@@ -333,7 +333,6 @@ pub async fn register(
 
 /// A chart header flag.
 pub struct FlagView {
-    pub(super) kind: String,
     pub(super) summary: String,
 }
 
@@ -478,10 +477,7 @@ pub(crate) async fn chart_data(
         shows_flags: permits(actor.role, Permission::ReadClinical),
         flags: flags
             .into_iter()
-            .map(|f| FlagView {
-                kind: f.kind,
-                summary: f.summary,
-            })
+            .map(|f| FlagView { summary: f.summary })
             .collect(),
     };
     Ok(ChartData {

@@ -242,7 +242,7 @@ pub struct AlertView {
     program: String,
     hours: String,
     minimum: String,
-    status: &'static str,
+    status: String,
     under: bool,
 }
 
@@ -254,6 +254,8 @@ struct HoursPage {
     site_id: i64,
     week: String,
     week_label: String,
+    /// The week shown is this week, not yet over.
+    in_progress: bool,
     alerts: Vec<AlertView>,
 }
 
@@ -281,6 +283,8 @@ pub async fn hours_alerts(
     let date = pick_date(&state, &query.date)?;
     let monday = week_start(date)
         .map_err(|e| AppError::Invalid(vec![FieldError::new("date", e.to_string())]))?;
+    // The week in progress is not judged yet (the Schedule tab's "this week, so far").
+    let in_progress = week_start(state.today()).is_ok_and(|m| m == monday);
     let alerts = state
         .store
         .hours_alerts(&grant, site.id, monday)
@@ -292,7 +296,11 @@ pub async fn hours_alerts(
             program: a.program_name,
             hours: hours(a.minutes),
             minimum: hours(a.minimum_minutes),
-            status: a.status.label(),
+            status: if in_progress {
+                format!("{}, so far", a.status.label())
+            } else {
+                a.status.label().to_owned()
+            },
             under: a.status == trellis_domain::schedule::hours::HoursStatus::UnderMinimum,
         })
         .collect();
@@ -303,6 +311,7 @@ pub async fn hours_alerts(
             sites,
             week: monday.format("%Y-%m-%d").to_string(),
             week_label: monday.format("%b %-d, %Y").to_string(),
+            in_progress,
             alerts,
         }
         .render()?,
@@ -643,10 +652,15 @@ pub async fn schedule_tab(
             })
             .collect(),
         can_enrol: permits(staff.actor.role, Permission::ManageSchedule),
-        minimum: schedule
-            .policy
-            .map(|p| hours(p.weekly_minimum_minutes))
-            .unwrap_or_else(|| "none (no open episode)".into()),
+        minimum: match &schedule.policy {
+            // Stepped down to outpatient: no minimum, only the level's ceiling.
+            Some(p) if p.weekly_minimum_minutes == 0 => match p.weekly_ceiling_minutes {
+                Some(c) => format!("none at this level of care (under {})", hours(c)),
+                None => "none at this level of care".into(),
+            },
+            Some(p) => hours(p.weekly_minimum_minutes),
+            None => "none (no open episode at a level with weekly hours)".into(),
+        },
         weeks: schedule
             .weeks
             .iter()

@@ -89,9 +89,9 @@ fn plan_view(state: &AppState, staff_names: &BTreeMap<i64, String>, p: &Treatmen
             .iter()
             .map(|problem| ProblemView {
                 text: problem.text.clone(),
-                source: match (&problem.diagnosis_code, &problem.finding) {
-                    (Some(c), Some(f)) => Some(format!("Diagnosis {c}; finding: {f}")),
-                    (Some(c), None) => Some(format!("Diagnosis {c}")),
+                source: match (diagnosis_source(problem), &problem.finding) {
+                    (Some(d), Some(f)) => Some(format!("{d}; finding: {f}")),
+                    (Some(d), None) => Some(d),
                     (None, Some(f)) => Some(format!("Assessment finding: {f}")),
                     (None, None) => None,
                 },
@@ -166,6 +166,16 @@ pub struct ProblemRow {
     diagnosis: String,
     finding: String,
     goals: Vec<GoalRow>,
+}
+
+/// Where a problem comes from, if a diagnosis: its code, and a warning when an old version
+/// names a code that is not on the patient's list (it cannot be linked to a row).
+fn diagnosis_source(problem: &trellis_storage::treatment_plans::Problem) -> Option<String> {
+    let code = problem.diagnosis_code.as_ref()?;
+    Some(match problem.diagnosis_id {
+        Some(_) => format!("Diagnosis {code}"),
+        None => format!("Diagnosis {code} (not on the patient's diagnosis list)"),
+    })
 }
 
 /// The field values of a plan, named as the draft form names them ("p0.g0.o1.target").

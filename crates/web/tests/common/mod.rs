@@ -422,3 +422,107 @@ impl TestServer {
             .expect("add recipient")
     }
 }
+
+/// A track meeting every day 18:00–21:00, facilitated by `facilitator`, with three
+/// patients of casey's enrolled: returns (today's session, [patients]).
+pub async fn evening_group(s: &TestServer, facilitator: &'static str) -> (i64, Vec<(i64, String)>) {
+    let system = Actor::system("test");
+    let grant = s
+        .store
+        .grant::<can::ManagePrograms>(&system)
+        .expect("grant");
+    let room = s
+        .store
+        .create_room(
+            &grant,
+            trellis_storage::schedule::NewRoom {
+                site_id: s.site_id,
+                name: "Group room A".into(),
+                capacity: 12,
+            },
+        )
+        .await
+        .expect("room");
+    let at = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).expect("time");
+    let track = s
+        .store
+        .create_track(
+            &grant,
+            trellis_storage::schedule::NewTrack {
+                program_id: s.program_id,
+                name: "Evening".into(),
+                room_id: Some(room),
+                telehealth: false,
+                starts_on: today() - chrono::Duration::days(30),
+                slots: [
+                    chrono::Weekday::Mon,
+                    chrono::Weekday::Tue,
+                    chrono::Weekday::Wed,
+                    chrono::Weekday::Thu,
+                    chrono::Weekday::Fri,
+                    chrono::Weekday::Sat,
+                    chrono::Weekday::Sun,
+                ]
+                .into_iter()
+                .map(|d| {
+                    trellis_domain::schedule::track::WeeklySlot::new(d, at(18), at(21))
+                        .expect("slot")
+                })
+                .collect(),
+                topics: Vec::new(),
+            },
+        )
+        .await
+        .expect("track");
+    s.store
+        .set_track_facilitator(&grant, track, Some(s.users[facilitator]))
+        .await
+        .expect("facilitator");
+    let intake = actor(&s.users, "ingrid", Role::Intake);
+    let mut patients = vec![(s.patient_id, String::new())];
+    for (first, last) in [("Robin", "Okafor"), ("Sam", "Lindqvist")] {
+        let (id, _) = admitted(
+            &s.store,
+            &intake,
+            s.site_id,
+            s.program_id,
+            s.users["casey"],
+            first,
+            last,
+        )
+        .await;
+        patients.push((id, format!("{first} {last}")));
+    }
+    let fran = actor(&s.users, "fran", Role::FrontDesk);
+    for (id, _) in &patients {
+        let grant = s
+            .store
+            .patient_grant::<can::ManageSchedule>(&fran, *id)
+            .await
+            .expect("grant");
+        s.store
+            .enrol(&grant, track, today() - chrono::Duration::days(14))
+            .await
+            .expect("enrol");
+    }
+    let site = s.store.site(s.site_id).await.expect("site");
+    let today = trellis_domain::schedule::zone::SiteZone::parse(&site.timezone)
+        .expect("zone")
+        .local_date(chrono::Utc::now());
+    let read = s.store.grant::<can::ReadSchedule>(&fran).expect("grant");
+    let sheet = s
+        .store
+        .day_sheet(&read, s.site_id, today)
+        .await
+        .expect("sheet");
+    let session = &sheet[0];
+    // The first patient's name as the roster shows it.
+    patients[0].1 = session
+        .roster
+        .iter()
+        .find(|l| l.patient_id == s.patient_id)
+        .expect("on roster")
+        .patient_name
+        .clone();
+    (session.session.id, patients)
+}

@@ -295,6 +295,8 @@ pub struct ProgramCard {
     pub(super) follow_ups_overdue: i64,
     pub(super) under_minimum: usize,
     pub(super) hours_week: String,
+    /// That week's Monday, for the weekly-hours page's link (YYYY-MM-DD).
+    pub(super) hours_date: String,
     pub(super) unsigned_plans: i64,
     pub(super) reviews_overdue: i64,
     pub(super) cosign: usize,
@@ -351,6 +353,7 @@ pub(super) async fn program(
         follow_ups_overdue: overview.follow_ups_overdue,
         under_minimum,
         hours_week: view::day(&Day(last_week)),
+        hours_date: last_week.format("%Y-%m-%d").to_string(),
         unsigned_plans: counselors.iter().map(|c| c.unsigned_plans).sum(),
         reviews_overdue: counselors.iter().map(|c| c.reviews_overdue).sum(),
         cosign,
