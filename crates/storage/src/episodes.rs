@@ -372,7 +372,6 @@ impl Store {
             &mut tx,
             grant.actor(),
             grant.patient_id(),
-            admission.primary_counselor_id,
             admission.admitted_on,
         )
         .await?;

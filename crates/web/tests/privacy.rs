@@ -289,11 +289,10 @@ async fn admission_opens_a_notice_task_that_recording_the_notice_completes() {
         "Haddad",
     )
     .await;
-    let casey = actor(&s.users, "casey", Role::Counselor);
     let tasks = |s: &TestServer| {
         let grant = s
             .store
-            .grant::<can::ReadDemographics>(&casey)
+            .grant::<can::ReadDemographics>(&intake)
             .expect("grant");
         let store = s.store.clone();
         async move {

@@ -329,7 +329,7 @@ impl Store {
                 ));
             }
         }
-        if new.patients_affected < 1 || new.patients_affected > 10_000_000 {
+        if !(1..=10_000_000).contains(&new.patients_affected) {
             errors.push(FieldError::new(
                 "patients_affected",
                 "must be between 1 and 10,000,000",
@@ -340,7 +340,7 @@ impl Store {
                 "is fewer than the patients named",
             ));
         }
-        if new.most_in_one_state < 0 || new.most_in_one_state > new.patients_affected.max(0) {
+        if !(0..=new.patients_affected.max(0)).contains(&new.most_in_one_state) {
             errors.push(FieldError::new(
                 "most_in_one_state",
                 "must be between 0 and the number of patients affected",

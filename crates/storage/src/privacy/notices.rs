@@ -5,6 +5,7 @@
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{Any, Transaction};
+use trellis_domain::access::Role;
 use trellis_domain::consent::{NoticeAcknowledgment, PATIENT_NOTICE_VERSION};
 use trellis_domain::patient::FieldError;
 
@@ -34,12 +35,12 @@ pub struct NoticeRecord {
 }
 
 /// Opens the "give the patient notice" task on admission when the patient has none on file,
-/// inside the admission's transaction: for the primary counselor, or whoever admitted.
+/// inside the admission's transaction. It goes to the intake coordinators, who do the admission
+/// paperwork, so it never crowds a clinician's safety tasks.
 pub(crate) async fn task_if_no_notice(
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     patient_id: i64,
-    assignee: Option<i64>,
     admitted_on: NaiveDate,
 ) -> Result<()> {
     let given: Option<i64> =
@@ -59,8 +60,8 @@ pub(crate) async fn task_if_no_notice(
             kind: NOTICE_TASK_KIND,
             title: "Give the patient the Part 2 notice and record the acknowledgment (42 CFR 2.22)",
             priority: "routine",
-            assigned_to: assignee.or(actor.user_id),
-            assigned_role: None,
+            assigned_to: None,
+            assigned_role: Some(Role::Intake),
             due_on: Some(Day(admitted_on)),
         },
     )
