@@ -21,6 +21,14 @@ use crate::forms;
 use crate::identity::Staff;
 use crate::AppState;
 
+/// An assessment as shown: each factor with its weight, the notes, the conclusion, who and when.
+type AssessmentShown = (
+    Vec<(&'static str, &'static str)>,
+    String,
+    &'static str,
+    String,
+);
+
 /// An incident in the register, ready to show.
 pub struct IncidentRow {
     id: i64,
@@ -37,12 +45,7 @@ pub struct IncidentRow {
     media_notified_on: String,
     hhs_notified_on: String,
     text: IncidentText,
-    assessment: Option<(
-        Vec<(&'static str, &'static str)>,
-        String,
-        &'static str,
-        String,
-    )>,
+    assessment: Option<AssessmentShown>,
     patients: Vec<(i64, String, String, String)>,
     letters_complete: bool,
     breach: bool,
