@@ -182,11 +182,15 @@ pub enum Permission {
     ReadOutcomes,
     /// Keep the Part 2 recipient directory: who disclosures may go to, and their class.
     ManageRecipients,
+    /// Agree to or refuse a patient's request to restrict disclosures (42 CFR 2.26).
+    DecideRestrictions,
+    /// Keep the breach register: incidents, risk assessments, letters, the log for HHS.
+    KeepBreachRegister,
 }
 
 impl Permission {
     /// Every permission, in the order the matrix lists them.
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 22] = [
         Permission::ReadDemographics,
         Permission::EditDemographics,
         Permission::ReadEpisodes,
@@ -207,6 +211,8 @@ impl Permission {
         Permission::ManagePrograms,
         Permission::ReadOutcomes,
         Permission::ManageRecipients,
+        Permission::DecideRestrictions,
+        Permission::KeepBreachRegister,
     ];
 
     /// Whether the permission only reads (what emergency access may widen, 42 CFR 2.51: it
@@ -230,6 +236,7 @@ impl Permission {
                 | Permission::ManagePrograms
                 | Permission::ReadOutcomes
                 | Permission::ManageRecipients
+                | Permission::KeepBreachRegister
         )
     }
 }
@@ -279,6 +286,8 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ReadOutcomes => matches!(role, R::Admin | R::ClinicalDirector),
         // The class decides which consents reach a recipient, so only the privacy officer sets it.
         P::ManageRecipients => matches!(role, R::PrivacyOfficer),
+        // §2.26 and the breach rule name the program's privacy official as the one who decides.
+        P::DecideRestrictions | P::KeepBreachRegister => matches!(role, R::PrivacyOfficer),
     }
 }
 
@@ -407,6 +416,24 @@ mod tests {
                 Role::PrivacyOfficer
             ]
         );
+    }
+
+    #[test]
+    fn only_the_privacy_officer_decides_restrictions_and_keeps_the_breach_register() {
+        for role in Role::ALL {
+            for p in [
+                Permission::DecideRestrictions,
+                Permission::KeepBreachRegister,
+            ] {
+                assert_eq!(
+                    permits(role, p),
+                    role == Role::PrivacyOfficer,
+                    "{role} {p:?}"
+                );
+            }
+        }
+        assert!(Permission::DecideRestrictions.is_patient_scoped());
+        assert!(!Permission::KeepBreachRegister.is_patient_scoped());
     }
 
     #[test]

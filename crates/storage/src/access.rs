@@ -88,6 +88,8 @@ pub mod can {
         ManagePrograms,
         ReadOutcomes,
         ManageRecipients,
+        DecideRestrictions,
+        KeepBreachRegister,
     );
 }
 

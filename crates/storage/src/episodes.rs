@@ -368,6 +368,13 @@ impl Store {
             },
         )
         .await?;
+        crate::privacy::notices::task_if_no_notice(
+            &mut tx,
+            grant.actor(),
+            grant.patient_id(),
+            admission.admitted_on,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }

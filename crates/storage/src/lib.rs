@@ -27,6 +27,7 @@ pub mod notes;
 pub mod org;
 pub mod patients;
 pub mod phases;
+pub mod privacy;
 pub mod recipients;
 pub mod schedule;
 pub mod staff;

@@ -223,6 +223,24 @@ const API: &[Row] = &[
     ("POST", "/recipients",                   Rule::Role(P::ManageRecipients),     Allowed::Invalid),
     ("GET",  "/recipients/{recipient}",       Rule::Role(P::Disclose),             Allowed::Missing),
     ("PUT",  "/recipients/{recipient}",       Rule::Role(P::ManageRecipients),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/restrictions", Rule::Patient(P::ManageConsents), Allowed::Success),
+    ("POST", "/patients/{patient}/restrictions", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("GET",  "/restrictions/pending",         Rule::Role(P::DecideRestrictions),   Allowed::Success),
+    ("POST", "/restrictions/{restriction_id}/decision", Rule::Patient(P::DecideRestrictions), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/patient-notices", Rule::Patient(P::ManageConsents), Allowed::Success),
+    ("POST", "/patients/{patient}/patient-notices", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("GET",  "/patients/{patient}/date-of-death", Rule::Patient(P::ManageConsents), Allowed::Success),
+    ("PUT",  "/patients/{patient}/date-of-death", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("GET",  "/sites/{site}/minor-consent",   Rule::Role(P::ManageConsents),       Allowed::Success),
+    ("PUT",  "/sites/{site}/minor-consent",   Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/breaches",                     Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("POST", "/breaches",                     Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
+    ("GET",  "/breaches/{breach_id}",         Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("POST", "/breaches/{breach_id}/assessment", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("GET",  "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Success),
+    ("POST", "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("POST", "/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
+    ("GET",  "/breach-log",                   Rule::Role(P::KeepBreachRegister),   Allowed::Success),
 ];
 
 #[rustfmt::skip]
@@ -371,6 +389,23 @@ const PAGES: &[Row] = &[
     ("GET",  "/privacy/recipients",              Rule::Role(P::ManageRecipients),     Allowed::Success),
     ("POST", "/privacy/recipients",              Rule::Role(P::ManageRecipients),     Allowed::Invalid),
     ("POST", "/privacy/recipients/{recipient}",  Rule::Role(P::ManageRecipients),     Allowed::Invalid),
+    ("GET",  "/patients/{patient}/privacy",      Rule::Patient(P::ManageConsents),    Allowed::Success),
+    ("POST", "/patients/{patient}/restrictions", Rule::Patient(P::ManageConsents),    Allowed::Invalid),
+    ("POST", "/patients/{patient}/restrictions/{restriction}/decision", Rule::Patient(P::DecideRestrictions), Allowed::Invalid),
+    ("POST", "/patients/{patient}/patient-notices", Rule::Patient(P::ManageConsents), Allowed::Invalid),
+    ("POST", "/patients/{patient}/date-of-death", Rule::Patient(P::ManageConsents),   Allowed::Invalid),
+    ("GET",  "/privacy/restrictions",            Rule::Role(P::DecideRestrictions),   Allowed::Success),
+    ("GET",  "/privacy/minor-consent",           Rule::Role(P::ManagePrograms),       Allowed::Success),
+    ("POST", "/privacy/minor-consent/{site}",    Rule::Role(P::ManagePrograms),       Allowed::Invalid),
+    ("GET",  "/privacy/breaches",                Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("POST", "/privacy/breaches",                Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
+    ("GET",  "/privacy/breaches/log",            Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("GET",  "/privacy/breaches/log.csv",        Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("GET",  "/privacy/breaches/{breach_id}",    Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("POST", "/privacy/breaches/{breach_id}/assessment", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("GET",  "/privacy/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Success),
+    ("POST", "/privacy/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("POST", "/privacy/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -421,6 +456,9 @@ struct Ids {
     group: i64,
     /// An unplaced assessment and an active diagnosis, for each patient.
     assessment: [(i64, i64); 2],
+    /// A pending restriction request of each patient, and an incident naming both.
+    restriction: [i64; 2],
+    breach: i64,
     /// The adult program; both programs have phases, so the phase reads succeed.
     program: i64,
     /// Sam's discharged episode, its draft summary and its 30-day follow-up task.
@@ -493,6 +531,64 @@ async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
         DisclosureOutcome::Made(d) => (consent, d.id),
         DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
     }
+}
+
+/// A pending restriction request of each patient (recorded by the clinical director) and an
+/// incident in the breach register naming both (recorded by the privacy officer).
+async fn privacy_records(s: &TestServer) -> ([i64; 2], i64) {
+    use trellis_storage::privacy::breaches::{IncidentText, NewIncident};
+    use trellis_storage::privacy::restrictions::NewRestriction;
+    let dora = actor(&s.users, "dora", Role::ClinicalDirector);
+    let mut restrictions = [0; 2];
+    for (slot, patient) in restrictions
+        .iter_mut()
+        .zip([s.patient_id, s.other_patient_id])
+    {
+        let grant = s
+            .store
+            .patient_grant::<can::ManageConsents>(&dora, patient)
+            .await
+            .expect("grant");
+        *slot = s
+            .store
+            .record_restriction(
+                &grant,
+                &NewRestriction {
+                    what: "Nothing to my employer".into(),
+                    requested_on: Some(today()),
+                    ..NewRestriction::default()
+                },
+            )
+            .await
+            .expect("restriction");
+    }
+    let pat = actor(&s.users, "pat", Role::PrivacyOfficer);
+    let grant = s
+        .store
+        .grant::<can::KeepBreachRegister>(&pat)
+        .expect("grant");
+    let breach = s
+        .store
+        .record_incident(
+            &grant,
+            &NewIncident {
+                discovered_on: Some(today()),
+                occurred_on: None,
+                text: IncidentText {
+                    what_happened: "A day sheet was faxed to the wrong number".into(),
+                    information_involved: "Names and group times".into(),
+                    steps_for_patients: "Nothing is needed".into(),
+                    what_we_are_doing: "Fax numbers are now checked twice".into(),
+                    contact: "Call 555-0100".into(),
+                },
+                patients_affected: 2,
+                most_in_one_state: 2,
+                patient_ids: vec![s.patient_id, s.other_patient_id],
+            },
+        )
+        .await
+        .expect("incident");
+    (restrictions, breach)
 }
 
 /// A collateral contact of the patient, added by the clinical director.
@@ -742,7 +838,10 @@ impl Ids {
                 .expect("phases");
         }
         let (closed, summary, followup) = discharged(s).await;
+        let (restriction, breach) = privacy_records(s).await;
         Ids {
+            restriction,
+            breach,
             program: s.program_id,
             closed,
             summary,
@@ -793,6 +892,10 @@ impl Ids {
             Target::InView => self.assessment[0],
             Target::OtherProgram => self.assessment[1],
         };
+        let restriction = match target {
+            Target::InView => self.restriction[0],
+            Target::OtherProgram => self.restriction[1],
+        };
         template
             .replace("{patient}", &patient.to_string())
             .replace("{episode}", &episode.to_string())
@@ -831,6 +934,10 @@ impl Ids {
             .replace("{file}", "cal_unknown.ics")
             // No directory entry has this id: readers get 404, the privacy officer 422 first.
             .replace("{recipient}", "999999")
+            .replace("{restriction}", &restriction.to_string())
+            .replace("{restriction_id}", &restriction.to_string())
+            .replace("{breach_id}", &self.breach.to_string())
+            .replace("{patient_id}", &patient.to_string())
     }
 
     fn patient(&self, target: Target) -> i64 {
@@ -1086,6 +1193,8 @@ fn normalised(template: &str) -> String {
         "{feed_id}",
         "{approval}",
         "{recipient}",
+        "{restriction_id}",
+        "{breach_id}",
     ]
     .iter()
     .fold(template.to_owned(), |path, p| path.replace(p, "{id}"))

@@ -107,6 +107,13 @@ pub enum DisclosureRefusal {
     /// Use in proceedings against the patient is never covered by a TPO consent.
     #[error("records may not be used in civil, criminal, administrative or legislative proceedings against the patient under a treatment, payment and operations consent: this needs the patient's specific written consent or a court order (§§2.64–2.65)")]
     ProceedingsAgainstPatient,
+    /// A restriction the program agreed to, or a self-pay restriction to a health plan, covers
+    /// the disclosure (§2.26).
+    #[error("the patient's restriction request #{restriction_id} covers this recipient and information, so it may not be disclosed (42 CFR 2.26)")]
+    Restricted {
+        /// The restriction request that refuses it.
+        restriction_id: i64,
+    },
 }
 
 impl DisclosureRefusal {
@@ -125,6 +132,7 @@ impl DisclosureRefusal {
             DisclosureRefusal::InformationNotCovered { .. } => "information_not_covered",
             DisclosureRefusal::ProceedingsAgainstPatient => "proceedings_against_patient",
             DisclosureRefusal::BeyondTpo { .. } => "recipient_beyond_tpo",
+            DisclosureRefusal::Restricted { .. } => "restricted_by_patient",
         }
     }
 }

@@ -5,13 +5,21 @@
 //! accompany a disclosure, and the §2.51 medical-emergency record. Pure functions: storage, audit
 //! and the actual sending live elsewhere, and every decision takes the current instant explicitly.
 
+pub mod breach;
 pub mod collateral;
 pub mod directory;
 pub mod disclosure;
 pub mod emergency;
 pub mod model;
 pub mod notice;
+pub mod rights;
+pub mod signer;
 
+pub use breach::{
+    annual_log_due, draft_letter, hhs_notice_with_patients, in_annual_log, media_notice_required,
+    notification_deadline, notification_overdue, validate_conclusion, BreachConclusion,
+    BreachProblem, FactorRisk, LetterFacts, RiskAssessment,
+};
 pub use collateral::{may_receive, CollateralAllowance, CollateralRelationship};
 pub use directory::RecipientKind;
 pub use disclosure::{
@@ -29,4 +37,11 @@ pub use model::{
 pub use notice::{
     NoticeForm, DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT,
     NOTICE_STATEMENT_1, NOTICE_STATEMENT_2, NOTICE_VERSION,
+};
+pub use rights::{
+    blocking_restriction, validate_decision, validate_restriction, NoticeAcknowledgment,
+    Restriction, RestrictionDecision, RestrictionProblem, PATIENT_NOTICE_VERSION,
+};
+pub use signer::{
+    check_signer, MinorConsentRule, PatientFacts, SignerAuthority, SignerProblem, Signing,
 };

@@ -953,7 +953,22 @@ impl Store {
             purpose_detail: input.purpose_detail.trim().to_owned(),
             categories: input.categories.clone(),
         };
-        let decision = check_disclosure(&consents, &request, &now.with_timezone(&zone));
+        let decision = match check_disclosure(&consents, &request, &now.with_timezone(&zone)) {
+            // A consent allows it; a restriction the patient asked for may still refuse it.
+            Ok(found) => match self
+                .restriction_refusing(
+                    patient_id,
+                    entry.id,
+                    entry.recipient.kind,
+                    &input.categories,
+                )
+                .await?
+            {
+                Some(restriction_id) => Err(DisclosureRefusal::Restricted { restriction_id }),
+                None => Ok(found),
+            },
+            refused => refused,
+        };
         let found = match decision {
             Err(refusal) => {
                 audit::record(
@@ -1613,5 +1628,6 @@ fn refusal_code(refusal: &DisclosureRefusal) -> &'static str {
         DisclosureRefusal::InformationNotCovered { .. } => "information not covered",
         DisclosureRefusal::ProceedingsAgainstPatient => "proceedings against the patient",
         DisclosureRefusal::BeyondTpo { .. } => "recipient beyond a TPO consent",
+        DisclosureRefusal::Restricted { .. } => "restricted by the patient",
     }
 }

@@ -684,7 +684,7 @@ pub struct DisclosureRefused {
     /// Stable reason: no_consent_on_file, consent_expired, consent_revoked,
     /// consent_not_yet_in_effect, consent_incomplete, different_recipient, different_purpose,
     /// information_not_covered, proceedings_against_patient, recipient_beyond_tpo,
-    /// recipient_not_identified, nothing_requested.
+    /// restricted_by_patient, recipient_not_identified, nothing_requested.
     pub reason: String,
 }
 

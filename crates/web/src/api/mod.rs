@@ -25,6 +25,7 @@ mod org;
 mod paging;
 mod patients;
 mod phases;
+pub(crate) mod privacy;
 mod recipients;
 mod responses;
 mod schedule;
@@ -148,7 +149,7 @@ macro_rules! operations {
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
-                (name = "confidentiality", description = "42 CFR Part 2: consents, consent-checked disclosures, the accounting of disclosures, emergency access, the privacy report and collateral contacts"),
+                (name = "confidentiality", description = "42 CFR Part 2: consents, consent-checked disclosures, the accounting of disclosures, emergency access, the privacy report and collateral contacts; patient rights (restriction requests, the patient notice), who may sign, and the breach register"),
                 (name = "meta", description = "This document"),
             ),
         )]
@@ -290,6 +291,24 @@ operations! {
     post "/recipients" => recipients::add_recipient, role(ManageRecipients);
     get "/recipients/{id}" => recipients::get_recipient, role(Disclose);
     put "/recipients/{id}" => recipients::update_recipient, role(ManageRecipients);
+    get "/patients/{id}/restrictions" => privacy::restrictions::list_restrictions, patient(ManageConsents);
+    post "/patients/{id}/restrictions" => privacy::restrictions::record_restriction, patient(ManageConsents), idempotent;
+    get "/restrictions/pending" => privacy::restrictions::pending_restrictions, role(DecideRestrictions);
+    post "/restrictions/{id}/decision" => privacy::restrictions::decide_restriction, patient(DecideRestrictions);
+    get "/patients/{id}/patient-notices" => privacy::restrictions::list_patient_notices, patient(ManageConsents);
+    post "/patients/{id}/patient-notices" => privacy::restrictions::record_patient_notice, patient(ManageConsents), idempotent;
+    get "/patients/{id}/date-of-death" => privacy::restrictions::get_date_of_death, patient(ManageConsents);
+    put "/patients/{id}/date-of-death" => privacy::restrictions::record_date_of_death, patient(ManageConsents);
+    get "/sites/{id}/minor-consent" => privacy::restrictions::get_minor_consent, role(ManageConsents);
+    put "/sites/{id}/minor-consent" => privacy::restrictions::set_minor_consent, role(ManagePrograms);
+    get "/breaches" => privacy::breaches::list_breaches, role(KeepBreachRegister);
+    post "/breaches" => privacy::breaches::record_breach, role(KeepBreachRegister), idempotent;
+    get "/breaches/{id}" => privacy::breaches::get_breach, role(KeepBreachRegister);
+    post "/breaches/{id}/assessment" => privacy::breaches::assess_breach, role(KeepBreachRegister);
+    get "/breaches/{id}/letters/{patient_id}" => privacy::breaches::breach_letter, role(KeepBreachRegister);
+    post "/breaches/{id}/letters/{patient_id}" => privacy::breaches::record_breach_letter, role(KeepBreachRegister);
+    post "/breaches/{id}/notices" => privacy::breaches::record_breach_notices, role(KeepBreachRegister);
+    get "/breach-log" => privacy::breaches::annual_log, role(KeepBreachRegister);
     get "/openapi.json" => openapi_document, public;
 }
 

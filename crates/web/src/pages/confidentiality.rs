@@ -206,6 +206,8 @@ struct ConsentsPage {
     counseling_notes_statement: &'static str,
     collaterals: Vec<CollateralView>,
     relationships: Vec<(&'static str, &'static str)>,
+    /// The patient's rights in one line (notice, restrictions), for roles that manage consents.
+    rights: Option<super::privacy::rights::RightsSummary>,
 }
 
 /// What a collateral contact may receive under one consent, ready to show.
@@ -334,6 +336,11 @@ async fn consents_page(
     } else {
         Vec::new()
     };
+    let rights = if can_manage {
+        Some(super::privacy::rights::summary(state, &staff.actor, patient_id).await?)
+    } else {
+        None
+    };
     let (records, collaterals) = if can_manage {
         let grant = state
             .store
@@ -386,6 +393,7 @@ async fn consents_page(
             .iter()
             .map(|r| (r.code(), r.label()))
             .collect(),
+        rights,
     })
 }
 

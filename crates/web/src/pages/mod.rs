@@ -17,6 +17,7 @@ mod medications;
 mod notes;
 mod patients;
 mod phases;
+mod privacy;
 mod programs;
 mod recipients;
 pub(crate) mod schedule;
@@ -228,6 +229,51 @@ pub fn routes() -> Router<AppState> {
             get(recipients::list).post(recipients::add),
         )
         .route("/privacy/recipients/{id}", post(recipients::update))
+        .route("/patients/{id}/privacy", get(privacy::rights::page))
+        .route(
+            "/patients/{id}/restrictions",
+            post(privacy::rights::record_restriction),
+        )
+        .route(
+            "/patients/{id}/restrictions/{restriction}/decision",
+            post(privacy::rights::decide),
+        )
+        .route(
+            "/patients/{id}/patient-notices",
+            post(privacy::rights::record_notice),
+        )
+        .route(
+            "/patients/{id}/date-of-death",
+            post(privacy::rights::record_death),
+        )
+        .route("/privacy/restrictions", get(privacy::rights::queue))
+        .route(
+            "/privacy/minor-consent",
+            get(privacy::rights::minor_consent),
+        )
+        .route(
+            "/privacy/minor-consent/{id}",
+            post(privacy::rights::set_minor_consent),
+        )
+        .route(
+            "/privacy/breaches",
+            get(privacy::breaches::register).post(privacy::breaches::record),
+        )
+        .route("/privacy/breaches/log", get(privacy::breaches::log))
+        .route("/privacy/breaches/log.csv", get(privacy::breaches::log_csv))
+        .route("/privacy/breaches/{id}", get(privacy::breaches::incident))
+        .route(
+            "/privacy/breaches/{id}/assessment",
+            post(privacy::breaches::assess),
+        )
+        .route(
+            "/privacy/breaches/{id}/letters/{patient_id}",
+            get(privacy::breaches::letter).post(privacy::breaches::letter_sent),
+        )
+        .route(
+            "/privacy/breaches/{id}/notices",
+            post(privacy::breaches::notices),
+        )
         .route("/patients/{id}/notes", get(notes::tab).post(notes::create))
         .route(
             "/patients/{id}/counseling-notes",

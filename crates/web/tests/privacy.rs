@@ -1,0 +1,759 @@
+//! 42 CFR Part 2 patient rights and the breach register over HTTP (issue 20, items 5–7):
+//! restriction requests recorded, decided and honoured by the disclosure path (§2.26), the
+//! self-pay restriction that cannot be refused, the patient notice and its admission task
+//! (§2.22), the date of death and the site's minor-consent rule (§2.14, §2.15), and the breach
+//! register's assessment, 60-day clock, letters and annual log (§2.16, 45 CFR 164.400–414).
+
+mod common;
+
+use chrono::{Datelike, Duration};
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use trellis_domain::access::Role;
+use trellis_domain::consent::{
+    Expiry, InformationCategory, Purpose, Recipient, RecipientKind, SignerAuthority, Signing,
+    DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
+};
+use trellis_storage::access::can;
+use trellis_storage::confidentiality::NewConsent;
+
+async fn call(
+    s: &TestServer,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client()
+        .request(method, format!("{}/api/v1{path}", s.base))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.expect("send");
+    let status = res.status();
+    (status, res.json().await.unwrap_or_default())
+}
+
+fn fields(body: &Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Dana's treatment, payment and operations consent covering attendance and diagnoses.
+async fn tpo_consent(s: &TestServer) {
+    let casey = actor(&s.users, "casey", Role::Counselor);
+    let grant = s
+        .store
+        .patient_grant::<can::ManageConsents>(&casey, s.patient_id)
+        .await
+        .expect("grant");
+    s.store
+        .record_consent(
+            &grant,
+            &NewConsent {
+                disclosing_program: "Adult SUD IOP".into(),
+                categories: [
+                    InformationCategory::Attendance,
+                    InformationCategory::Diagnoses,
+                ]
+                .into(),
+                information_description: String::new(),
+                recipients: vec![Recipient::TpoGeneric {
+                    description: TPO_GENERIC_RECIPIENTS.into(),
+                }],
+                purposes: [
+                    Purpose::Treatment,
+                    Purpose::Payment,
+                    Purpose::HealthCareOperations,
+                ]
+                .into(),
+                other_purpose: String::new(),
+                redisclosure_statement: DEFAULT_TPO_REDISCLOSURE_STATEMENT.into(),
+                revocation_statement: DEFAULT_REVOCATION_STATEMENT.into(),
+                expiry: Some(Expiry::EndOfTreatment { ended_at: None }),
+                signer_name: "Dana Reyes".into(),
+                signer_relationship: None,
+                signed_on: Some(today()),
+                collateral_id: None,
+            },
+        )
+        .await
+        .expect("consent");
+}
+
+async fn disclose(s: &TestServer, token: &str, to: i64, purpose: &str) -> (StatusCode, Value) {
+    call(
+        s,
+        token,
+        Method::POST,
+        &format!("/patients/{}/disclosures", s.patient_id),
+        Some(json!({"recipient_id": to, "purpose": purpose, "categories": ["diagnoses"]})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_agreed_restriction_refuses_what_the_consent_would_allow() {
+    // §2.26(a)(1)-(4): recorded, decided by the privacy officer, and binding once agreed.
+    let s = start().await;
+    tpo_consent(&s).await;
+    let provider = s
+        .recipient(
+            "Dr. Lena Ortiz, Family Clinic",
+            RecipientKind::TreatingProvider,
+        )
+        .await;
+    let plan = s
+        .recipient("Valley Health Plan", RecipientKind::HealthPlan)
+        .await;
+    let casey = s.token("casey").await;
+    let pat = s.token("pat").await;
+    let path = format!("/patients/{}/restrictions", s.patient_id);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &path,
+        Some(json!({"what": "Do not send my diagnoses to Dr. Ortiz",
+            "requested_on": today().to_string(), "recipient_id": provider,
+            "categories": ["diagnoses"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    // Pending: not binding yet.
+    let (st, body) = disclose(&s, &casey, provider, "treatment").await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    // Only the privacy officer decides; a refusal needs its reason.
+    let decision = format!("/restrictions/{id}/decision");
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &decision,
+        Some(json!({"decision": "agreed"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for (bad, field) in [
+        (json!({"decision": "refused", "reason": " "}), "reason"),
+        (json!({"decision": "pending"}), "decision"),
+        (json!({"decision": "maybe"}), "decision"),
+    ] {
+        let (st, body) = call(&s, &pat, Method::POST, &decision, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), [field]);
+    }
+    let (st, body) = call(&s, &pat, Method::GET, "/restrictions/pending", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body[0]["id"], id);
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &decision,
+        Some(json!({"decision": "agreed"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &decision,
+        Some(json!({"decision": "refused", "reason": "changed our mind"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // Agreed: the same disclosure is refused with the restriction's reason; others go ahead.
+    let (st, body) = disclose(&s, &casey, provider, "treatment").await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["reason"], "restricted_by_patient");
+    assert!(body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains(&format!("#{id}")));
+    let (st, body) = disclose(&s, &casey, plan, "payment").await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, body) = call(&s, &casey, Method::GET, &path, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body[0]["decision"], "agreed");
+    assert_eq!(body[0]["in_force"], true);
+    assert!(s.audit_for(s.patient_id).await.iter().any(
+        |r| r.action == "disclosure_refused" && r.detail.contains("restricted by the patient")
+    ));
+}
+
+#[tokio::test]
+async fn a_self_pay_restriction_to_a_health_plan_binds_at_once_and_cannot_be_refused() {
+    // §2.26(a)(6), applying 45 CFR 164.522(a)(1)(vi).
+    let s = start().await;
+    tpo_consent(&s).await;
+    let plan = s
+        .recipient("Valley Health Plan", RecipientKind::HealthPlan)
+        .await;
+    let employer = s.recipient("Acme Staffing", RecipientKind::Employer).await;
+    let casey = s.token("casey").await;
+    let pat = s.token("pat").await;
+    let path = format!("/patients/{}/restrictions", s.patient_id);
+    let request = |extra: Value| {
+        let mut body = json!({"what": "I paid for these sessions myself",
+            "requested_on": today().to_string(), "self_pay": true});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        body
+    };
+    // Bad input names the field.
+    let tomorrow = (today() + Duration::days(1)).to_string();
+    for (bad, field) in [
+        (request(json!({"recipient_id": employer})), "recipient_id"),
+        (request(json!({})), "recipient_id"),
+        (request(json!({"recipient_id": plan, "what": " "})), "what"),
+        (
+            request(json!({"recipient_id": plan, "requested_on": tomorrow})),
+            "requested_on",
+        ),
+        (
+            request(json!({"recipient_id": plan, "requested_on": "7/12/2026"})),
+            "requested_on",
+        ),
+        (
+            request(json!({"recipient_id": plan, "recipient_class": "court"})),
+            "recipient_kind",
+        ),
+        (
+            request(json!({"recipient_class": "insurer", "self_pay": false})),
+            "recipient_class",
+        ),
+        (
+            request(json!({"recipient_id": plan, "categories": ["notes"]})),
+            "categories",
+        ),
+        (request(json!({"recipient_id": 999_999})), "recipient_id"),
+    ] {
+        let (st, body) = call(&s, &casey, Method::POST, &path, Some(bad.clone())).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(fields(&body), [field], "{bad}");
+    }
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &path,
+        Some(request(json!({"recipient_id": plan}))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    // Binding before anyone decides.
+    let (st, body) = disclose(&s, &casey, plan, "payment").await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["reason"], "restricted_by_patient");
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/restrictions/{id}/decision"),
+        Some(json!({"decision": "refused", "reason": "we bill every visit"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["decision"]);
+    assert!(body["error"]["fields"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("cannot be refused"));
+}
+
+#[tokio::test]
+async fn admission_opens_a_notice_task_that_recording_the_notice_completes() {
+    // §2.22: the notice given at admission, with its version, acknowledged or refused.
+    let s = start().await;
+    let intake = actor(&s.users, "ingrid", Role::Intake);
+    let (patient, _) = admitted(
+        &s.store,
+        &intake,
+        s.site_id,
+        s.program_id,
+        s.users["casey"],
+        "Noor",
+        "Haddad",
+    )
+    .await;
+    let tasks = |s: &TestServer| {
+        let grant = s
+            .store
+            .grant::<can::ReadDemographics>(&intake)
+            .expect("grant");
+        let store = s.store.clone();
+        async move {
+            store
+                .my_tasks(&grant)
+                .await
+                .expect("tasks")
+                .into_iter()
+                .filter(|t| t.patient_id == Some(patient) && t.kind == "patient_notice")
+                .count()
+        }
+    };
+    assert_eq!(tasks(&s).await, 1, "admission opens the notice task");
+    let token = s.token("casey").await;
+    let path = format!("/patients/{patient}/patient-notices");
+    let tomorrow = (today() + Duration::days(1)).to_string();
+    for (bad, field) in [
+        (
+            json!({"given_on": tomorrow, "acknowledgment": "acknowledged"}),
+            "given_on",
+        ),
+        (
+            json!({"given_on": "", "acknowledgment": "acknowledged"}),
+            "given_on",
+        ),
+        (
+            json!({"given_on": today().to_string(), "acknowledgment": "nodded"}),
+            "acknowledgment",
+        ),
+    ] {
+        let (st, body) = call(&s, &token, Method::POST, &path, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), [field]);
+    }
+    let page = s.browser("casey").await;
+    let html = page
+        .get(&format!("/patients/{patient}/consents"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("none on file"),
+        "the Consents tab shows the missing notice"
+    );
+    let (st, body) = call(
+        &s,
+        &token,
+        Method::POST,
+        &path,
+        Some(json!({"given_on": today().to_string(), "acknowledgment": "refused_to_sign"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        tasks(&s).await,
+        0,
+        "recording the notice completes the task"
+    );
+    let (st, body) = call(&s, &token, Method::GET, &path, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body[0]["acknowledgment"], "refused_to_sign");
+    assert!(body[0]["version"]
+        .as_str()
+        .expect("version")
+        .contains("2.22"));
+    let html = page
+        .get(&format!("/patients/{patient}/consents"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("refused to sign"), "{html}");
+    // A readmission of a patient with a notice on file opens no new task.
+    assert!(s
+        .audit_for(patient)
+        .await
+        .iter()
+        .any(|r| r.action == "create" && r.record_type == "patient_notice"));
+}
+
+#[tokio::test]
+async fn who_signs_follows_the_sites_rule_and_the_recorded_date_of_death() {
+    // §2.14 minors under the site's rule; §2.15(b) only an executor or next of kin after death.
+    let s = start().await;
+    let ada = s.token("ada").await;
+    let pat = s.token("pat").await;
+    let casey = s.token("casey").await;
+    let rule = format!("/sites/{}/minor-consent", s.site_id);
+    let (st, body) = call(&s, &casey, Method::GET, &rule, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"age_of_majority": 18, "minor_may_consent_alone_from": null})
+    );
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::PUT,
+        &rule,
+        Some(json!({"age_of_majority": 18, "minor_may_consent_alone_from": 12})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for (bad, field) in [
+        (
+            json!({"age_of_majority": 30, "minor_may_consent_alone_from": null}),
+            "age_of_majority",
+        ),
+        (
+            json!({"age_of_majority": 18, "minor_may_consent_alone_from": 18}),
+            "minor_may_consent_alone_from",
+        ),
+    ] {
+        let (st, body) = call(&s, &ada, Method::PUT, &rule, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), [field]);
+    }
+    let (st, body) = call(
+        &s,
+        &ada,
+        Method::PUT,
+        &rule,
+        Some(json!({"age_of_majority": 18, "minor_may_consent_alone_from": 12})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let executor = Signing {
+        authority: SignerAuthority::ExecutorOrAdministrator,
+        signed_on: today(),
+        minor_also_signed: false,
+        court_document: String::new(),
+    };
+    let refused = s
+        .store
+        .check_consent_signer(s.patient_id, &executor)
+        .await
+        .expect_err("no death recorded");
+    assert!(
+        refused.to_string().contains("signer_authority")
+            || format!("{refused:?}").contains("date of death")
+    );
+    let death = format!("/patients/{}/date-of-death", s.patient_id);
+    let tomorrow = (today() + Duration::days(1)).to_string();
+    for bad in [
+        json!({"date_of_death": tomorrow}),
+        json!({"date_of_death": "1900-01-01"}),
+        json!({}),
+    ] {
+        let (st, body) = call(&s, &casey, Method::PUT, &death, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), ["date_of_death"]);
+    }
+    let yesterday = (today() - Duration::days(1)).to_string();
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::PUT,
+        &death,
+        Some(json!({"date_of_death": yesterday})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, body) = call(&s, &casey, Method::GET, &death, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body["date_of_death"], yesterday);
+    assert!(body["recorded_by"].is_string());
+    s.store
+        .check_consent_signer(s.patient_id, &executor)
+        .await
+        .expect("an executor signs after death");
+    let patient_signs = Signing {
+        authority: SignerAuthority::Patient,
+        ..executor
+    };
+    assert!(s
+        .store
+        .check_consent_signer(s.patient_id, &patient_signs)
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn the_breach_register_keeps_the_clock_the_letters_and_the_annual_log() {
+    // 45 CFR 164.402(2), 164.404(b)-(c), 164.406, 164.408(c).
+    let s = start().await;
+    let pat = s.token("pat").await;
+    for user in ["casey", "dora", "ada"] {
+        let token = s.token(user).await;
+        let (st, _) = call(&s, &token, Method::GET, "/breaches", None).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{user}");
+    }
+    let discovered = today() - Duration::days(70);
+    let incident = json!({
+        "discovered_on": discovered.to_string(),
+        "occurred_on": (discovered - Duration::days(2)).to_string(),
+        "what_happened": "a day sheet was emailed to the wrong address",
+        "information_involved": "Names and group times",
+        "steps_for_patients": "Nothing is needed; call us with questions",
+        "what_we_are_doing": "The recipient deleted it and confirmed in writing",
+        "contact": "Call 1-800-555-0100",
+        "patients_affected": 2,
+        "most_in_one_state": 2,
+        "patient_ids": [s.patient_id, s.other_patient_id],
+    });
+    let with = |k: &str, v: Value| {
+        let mut b = incident.clone();
+        b[k] = v;
+        b
+    };
+    let tomorrow = (today() + Duration::days(1)).to_string();
+    for (bad, field) in [
+        (with("discovered_on", json!(tomorrow)), "discovered_on"),
+        (with("discovered_on", json!("")), "discovered_on"),
+        (
+            with("occurred_on", json!(today().to_string())),
+            "occurred_on",
+        ),
+        (with("what_happened", json!("  ")), "what_happened"),
+        (with("contact", json!("")), "contact"),
+        (
+            {
+                let mut b = with("patients_affected", json!(1));
+                b["most_in_one_state"] = json!(1);
+                b
+            },
+            "patients_affected",
+        ),
+        (with("most_in_one_state", json!(3)), "most_in_one_state"),
+        (with("patient_ids", json!([999_999])), "patient_ids"),
+    ] {
+        let (st, body) = call(&s, &pat, Method::POST, "/breaches", Some(bad.clone())).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(fields(&body), [field], "{bad}");
+    }
+    let (st, body) = call(&s, &pat, Method::POST, "/breaches", Some(incident.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let (st, body) = call(&s, &pat, Method::GET, &format!("/breaches/{id}"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        body["deadline"],
+        (discovered + Duration::days(60)).to_string()
+    );
+    assert_eq!(
+        body["overdue"], true,
+        "70 days after discovery, nobody told"
+    );
+    assert_eq!(body["media_notice_required"], false);
+    // The privacy officer has the task, due on the 60th day.
+    let officer = actor(&s.users, "pat", Role::PrivacyOfficer);
+    let tasks = s
+        .store
+        .my_tasks(
+            &s.store
+                .grant::<can::ReadDemographics>(&officer)
+                .expect("grant"),
+        )
+        .await
+        .expect("tasks");
+    let task = tasks
+        .iter()
+        .find(|t| t.kind == "breach_notification")
+        .expect("breach task");
+    assert_eq!(
+        task.due_on.map(|d| d.0),
+        Some(discovered + Duration::days(60))
+    );
+    // Low probability needs every factor low.
+    let assess = format!("/breaches/{id}/assessment");
+    let assessment = json!({"nature_and_extent": "low", "unauthorized_recipient": "low",
+        "acquired_or_viewed": "high", "mitigation": "low",
+        "notes": "It was opened before it was deleted", "conclusion": "low_probability"});
+    let (st, body) = call(&s, &pat, Method::POST, &assess, Some(assessment.clone())).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["conclusion"]);
+    let mut bad = assessment.clone();
+    bad["mitigation"] = json!("medium");
+    let (st, body) = call(&s, &pat, Method::POST, &assess, Some(bad)).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["mitigation"]);
+    let mut breach = assessment.clone();
+    breach["conclusion"] = json!("breach");
+    let (st, body) = call(&s, &pat, Method::POST, &assess, Some(breach)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    // Letters drafted from the incident, then recorded as sent.
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::GET,
+        &format!("/breaches/{id}/letters/{}", s.patient_id),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let letter = body["text"].as_str().expect("text");
+    assert!(letter.starts_with("Dear Dana Reyes"), "{letter}");
+    assert!(letter.contains("a day sheet was emailed to the wrong address"));
+    assert!(letter.contains("How to reach us\nCall 1-800-555-0100"));
+    let before = (discovered - Duration::days(1)).to_string();
+    for bad in [
+        json!({"sent_on": before}),
+        json!({"sent_on": tomorrow}),
+        json!({}),
+    ] {
+        let (st, body) = call(
+            &s,
+            &pat,
+            Method::POST,
+            &format!("/breaches/{id}/letters/{}", s.patient_id),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), ["sent_on"]);
+    }
+    for patient in [s.patient_id, s.other_patient_id] {
+        let (st, body) = call(
+            &s,
+            &pat,
+            Method::POST,
+            &format!("/breaches/{id}/letters/{patient}"),
+            Some(json!({"sent_on": today().to_string()})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (_, body) = call(&s, &pat, Method::GET, &format!("/breaches/{id}"), None).await;
+    assert_eq!(body["letters_complete"], true);
+    assert_eq!(body["overdue"], false);
+    let tasks = s
+        .store
+        .my_tasks(
+            &s.store
+                .grant::<can::ReadDemographics>(&officer)
+                .expect("grant"),
+        )
+        .await
+        .expect("tasks");
+    assert!(
+        tasks.iter().all(|t| t.kind != "breach_notification"),
+        "task completed"
+    );
+    // Media notice only above 500 in a State.
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/breaches/{id}/notices"),
+        Some(json!({"media_notified_on": today().to_string()})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["media_notified_on"]);
+    // The annual log for HHS: this year's breaches under 500.
+    let year = discovered.year();
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::GET,
+        &format!("/breach-log?year={year}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+    assert_eq!(body[0]["id"], id);
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::GET,
+        &format!("/breach-log?year={}", year - 1),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body.as_array().map(Vec::len), Some(0));
+    let (st, _) = call(&s, &pat, Method::GET, "/breach-log?year=1999", None).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = s.browser("pat").await;
+    let res = page
+        .get(&format!("/privacy/breaches/log.csv?year={year}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.expect("csv");
+    assert!(csv.starts_with("incident,"), "{csv}");
+    assert!(csv.contains(&format!("\"{id}\"")));
+    assert!(!csv.contains("Dana"), "the log names no patient");
+    // Each patient's audit trail shows the incident.
+    assert!(s
+        .audit_for(s.other_patient_id)
+        .await
+        .iter()
+        .any(|r| r.record_type == "breach_patient" && r.action == "letter_sent"));
+}
+
+#[tokio::test]
+async fn the_privacy_pages_record_a_restriction_and_an_incident_and_name_bad_fields() {
+    let s = start().await;
+    let page = s.browser("pat").await;
+    let path = format!("/patients/{}/restrictions", s.patient_id);
+    let res = page
+        .post(&path, &[("what", ""), ("requested_on", "")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("href=\"#requested_on\""), "{html}");
+    let today = today().to_string();
+    let res = page
+        .post(
+            &path,
+            &[
+                ("what", "Nothing to my employer"),
+                ("requested_on", today.as_str()),
+                ("recipient_kind", "employer"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("Restriction request recorded."));
+    assert!(html.contains("Any employer"));
+    let res = page.get("/privacy/restrictions").await;
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("Nothing to my employer"));
+    let res = page
+        .post("/privacy/breaches", &[("discovered_on", today.as_str())])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("href=\"#what_happened\""));
+    let mrn = trellis_storage::patients::mrn(s.patient_id);
+    let res = page
+        .post(
+            "/privacy/breaches",
+            &[
+                ("discovered_on", today.as_str()),
+                ("what_happened", "a laptop was stolen"),
+                ("information_involved", "Names"),
+                ("steps_for_patients", "Watch for calls"),
+                ("what_we_are_doing", "Disabled the account"),
+                ("contact", "Call 555-0100"),
+                ("patients_affected", "1"),
+                ("most_in_one_state", "1"),
+                ("patients", mrn.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("a task is due on its 60th day"), "{html}");
+    assert!(html.contains("To assess"));
+    let counselor = s.browser("casey").await;
+    assert_eq!(
+        counselor.get("/privacy/breaches").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
