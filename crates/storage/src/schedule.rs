@@ -1236,11 +1236,8 @@ impl Store {
             .await?;
         let mut zones: HashMap<String, SiteZone> = HashMap::new();
         for (.., timezone) in &patients {
-            if !zones.contains_key(timezone) {
-                let zone =
-                    SiteZone::parse(timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                zones.insert(timezone.clone(), zone);
-            }
+            let zone = SiteZone::parse(timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            zones.insert(timezone.clone(), zone);
         }
         // The week in every zone concerned, a day earlier too, so services crossing local
         // midnight are counted; the domain then assigns every minute to its local day.
