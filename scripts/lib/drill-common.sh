@@ -7,7 +7,7 @@ build_trellis() {
     trellis="$TRELLIS_BIN"
     return
   fi
-  cargo build --release --locked --bin trellis >&2
+  cargo build --release --locked --workspace --bins >&2
   trellis="${CARGO_TARGET_DIR:-target}/release/trellis"
 }
 

@@ -23,6 +23,7 @@ use trellis_domain::schedule::zone::SiteZone;
 
 use crate::access::{can, patient_scope_sql, Actor, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
+use crate::schedule::OpenCaseload;
 use crate::staff::{random_secret, secret_hash};
 use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
 
@@ -1320,34 +1321,46 @@ fn place(room: Option<String>, telehealth: bool, site: &str) -> String {
     }
 }
 
-/// The attended minutes of a patient's appointments (or every patient's, with `None`) starting in
-/// `from..to`, as service records for the weekly hours. Drug screens count as no service.
+/// The attended minutes of a patient's appointments starting in `from..to`, as service records
+/// for the weekly hours. Drug screens count as no service.
 pub(crate) async fn appointment_service_records(
     store: &Store,
-    patient_id: Option<i64>,
+    patient_id: i64,
     from: Instant,
     to: Instant,
 ) -> Result<Vec<(i64, ServiceRecord)>> {
-    let sql = "SELECT patient_id, kind, service_start, minutes_attended FROM appointments
+    let rows: Vec<(i64, String, Instant, i64)> = sqlx::query_as(
+        "SELECT patient_id, kind, service_start, minutes_attended FROM appointments
          WHERE status = 'booked' AND minutes_attended > 0 AND service_start >= $1
-         AND service_start < $2";
-    let rows: Vec<(i64, String, Instant, i64)> = match patient_id {
-        Some(id) => {
-            sqlx::query_as(&format!("{sql} AND patient_id = $3"))
-                .bind(from)
-                .bind(to)
-                .bind(id)
-                .fetch_all(store.reader())
-                .await?
-        }
-        None => {
-            sqlx::query_as(sql)
-                .bind(from)
-                .bind(to)
-                .fetch_all(store.reader())
-                .await?
-        }
-    };
+         AND service_start < $2 AND patient_id = $3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(patient_id)
+    .fetch_all(store.reader())
+    .await?;
+    as_service_records(rows)
+}
+
+/// The attended appointment minutes starting in `from..to` of the patients of a weekly-hours
+/// list's open episodes, as service records (read by patient, not the whole network's week).
+pub(crate) async fn caseload_appointment_records(
+    store: &Store,
+    caseload: &OpenCaseload,
+    from: Instant,
+    to: Instant,
+) -> Result<Vec<(i64, ServiceRecord)>> {
+    let sql = format!(
+        "SELECT patient_id, kind, service_start, minutes_attended FROM appointments
+         WHERE status = 'booked' AND minutes_attended > 0 AND service_start >= $1
+         AND service_start < $2
+         AND patient_id IN (SELECT e.patient_id FROM episodes e WHERE {})",
+        caseload.filter(3)
+    );
+    let rows: Vec<(i64, String, Instant, i64)> = caseload
+        .bind(sqlx::query_as(&sql).bind(from).bind(to))
+        .fetch_all(store.reader())
+        .await?;
     as_service_records(rows)
 }
 

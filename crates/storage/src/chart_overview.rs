@@ -183,7 +183,7 @@ impl Store {
             })
             .collect();
         records.extend(
-            crate::appointments::appointment_service_records(self, Some(patient_id), from, to)
+            crate::appointments::appointment_service_records(self, patient_id, from, to)
                 .await?
                 .into_iter()
                 .map(|(_, r)| r),

@@ -7,8 +7,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use serde::Serialize;
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
 use sqlx::{Any, FromRow, Transaction};
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::absences::{outreach_needed, SessionMark};
@@ -1033,7 +1035,7 @@ impl Store {
         records.extend(
             crate::appointments::appointment_service_records(
                 self,
-                Some(patient_id),
+                patient_id,
                 // Every appointment, like the attendance list above: the weeks shown filter later.
                 Instant(chrono::DateTime::UNIX_EPOCH),
                 Instant(Utc::now() + TimeDelta::days(366)),
@@ -1179,8 +1181,8 @@ impl Store {
     }
 
     /// Patients with an open episode at a site whose service hours in the week starting on Monday
-    /// `week` are under their program's minimum or at or over the level's ceiling. Two queries for
-    /// any number of patients: the caseload, then every attended minute that week.
+    /// `week` are under their program's minimum or at or over the level's ceiling. Three queries
+    /// for any number of patients: the caseload, then their attended minutes that week.
     pub async fn hours_alerts(
         &self,
         grant: &Grant<can::ReadSchedule>,
@@ -1188,50 +1190,105 @@ impl Store {
         week: NaiveDate,
     ) -> Result<Vec<HoursAlert>> {
         let week = week_start(week).map_err(|e| schedule_error("week", e))?;
-        let site = self.site(site_id).await?;
-        let zone =
-            SiteZone::parse(&site.timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // An unknown site is not found rather than an empty list.
+        self.site(site_id).await?;
+        let alerts = self
+            .judge_caseload_hours(grant, Some(site_id), week)
+            .await?;
+        audit_hours_alerts(self, grant, Some(site_id), week, &alerts).await?;
+        Ok(alerts)
+    }
+
+    /// [`Store::hours_alerts`] for every site at once (the clinical director's dashboard): the
+    /// same judgement in the same three queries, however many sites, rather than one round per
+    /// site each reading the whole network's week.
+    pub async fn network_hours_alerts(
+        &self,
+        grant: &Grant<can::ReadSchedule>,
+        week: NaiveDate,
+    ) -> Result<Vec<HoursAlert>> {
+        let week = week_start(week).map_err(|e| schedule_error("week", e))?;
+        let alerts = self.judge_caseload_hours(grant, None, week).await?;
+        audit_hours_alerts(self, grant, None, week, &alerts).await?;
+        Ok(alerts)
+    }
+
+    /// The weekly-hours judgement of the open episodes at one site (or all) in view, for the week
+    /// starting on Monday `week`. Only the caseload's own attendance and appointments are read
+    /// (by patient, through their indexes), never the whole network's week.
+    async fn judge_caseload_hours(
+        &self,
+        grant: &Grant<can::ReadSchedule>,
+        site_id: Option<i64>,
+        week: NaiveDate,
+    ) -> Result<Vec<HoursAlert>> {
         let user_id = grant.actor().staff_id()?;
-        let sql = format!(
-            "SELECT p.id, {PATIENT_NAME}, pr.name, pr.weekly_minimum_hours, pr.level_of_care,
-                 e.current_level, e.admitted_on
-             FROM episodes e JOIN patients p ON p.id = e.patient_id
-             JOIN programs pr ON pr.id = e.program_id
-             WHERE e.status = 'open' AND e.site_id = $1 AND e.admitted_on <= $2 AND {}",
-            patient_scope_sql(grant.actor().role, "$3")
-        );
         let week_end = week
             .checked_add_days(Days::new(7))
             .ok_or(StoreError::invalid("week", "out of range"))?;
-        let mut patients: Vec<(i64, String, String, f64, String, String, Day)> = sqlx::query_as(&sql)
-            .bind(site_id)
-            .bind(Day(week_end))
-            .bind(user_id)
+        let caseload = OpenCaseload {
+            admitted_by: Day(week_end),
+            site_id,
+        };
+        let sql = format!(
+            "SELECT p.id, {PATIENT_NAME}, pr.name, pr.weekly_minimum_hours, pr.level_of_care,
+                 e.current_level, e.admitted_on, s.timezone
+             FROM episodes e JOIN patients p ON p.id = e.patient_id
+             JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
+             WHERE {} AND {}",
+            patient_scope_sql(grant.actor().role, "$1"),
+            caseload.filter(2)
+        );
+        type CaseloadRow = (i64, String, String, f64, String, String, Day, String);
+        let mut patients: Vec<CaseloadRow> = caseload
+            .bind(sqlx::query_as(&sql).bind(user_id))
             .fetch_all(self.reader())
             .await?;
-        // One site's open episodes, sorted by name after decrypting.
+        // Sorted by name after decrypting.
         let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
         patients.sort_by_cached_key(|p| names.order(p.0));
         for patient in &mut patients {
             patient.1 = names.display(patient.0);
         }
-        // A day either side, so services crossing local midnight are counted; the domain then
-        // assigns every minute to its local day.
-        let from = zone
-            .resolve(week.and_time(NaiveTime::MIN))
-            .map_err(|e| schedule_error("week", e))?
-            - TimeDelta::days(1);
-        let to = zone
-            .resolve(week_end.and_time(NaiveTime::MIN))
-            .map_err(|e| schedule_error("week", e))?;
-        let minutes: Vec<(i64, Instant, i64, String)> = sqlx::query_as(
-            "SELECT patient_id, service_start, minutes_attended, service_type FROM attendance
-             WHERE service_start >= $1 AND service_start < $2 AND minutes_attended > 0",
-        )
-        .bind(Instant(from))
-        .bind(Instant(to))
-        .fetch_all(self.reader())
-        .await?;
+        let mut zones: HashMap<String, SiteZone> = HashMap::new();
+        for (.., timezone) in &patients {
+            let zone = SiteZone::parse(timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            zones.insert(timezone.clone(), zone);
+        }
+        // The week in every zone concerned, a day earlier too, so services crossing local
+        // midnight are counted; the domain then assigns every minute to its local day.
+        let mut window: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+        for zone in zones.values() {
+            let from = zone
+                .resolve(week.and_time(NaiveTime::MIN))
+                .map_err(|e| schedule_error("week", e))?
+                - TimeDelta::days(1);
+            let to = zone
+                .resolve(week_end.and_time(NaiveTime::MIN))
+                .map_err(|e| schedule_error("week", e))?;
+            window = Some(match window {
+                Some((f, t)) => (f.min(from), t.max(to)),
+                None => (from, to),
+            });
+        }
+        let Some((from, to)) = window else {
+            return Ok(Vec::new());
+        };
+        let minutes: Vec<(i64, Instant, i64, String)> = caseload
+            .bind(
+                sqlx::query_as(&format!(
+                    "SELECT a.patient_id, a.service_start, a.minutes_attended, a.service_type
+                     FROM attendance a
+                     WHERE a.service_start >= $1 AND a.service_start < $2
+                       AND a.minutes_attended > 0
+                       AND a.patient_id IN (SELECT e.patient_id FROM episodes e WHERE {})",
+                    caseload.filter(3)
+                ))
+                .bind(Instant(from))
+                .bind(Instant(to)),
+            )
+            .fetch_all(self.reader())
+            .await?;
         let mut by_patient: BTreeMap<i64, Vec<ServiceRecord>> = BTreeMap::new();
         for (patient_id, start, minutes, service) in minutes {
             by_patient
@@ -1243,19 +1300,25 @@ impl Store {
                     service: parse_code(&service, "service type")?,
                 });
         }
-        for (patient_id, record) in
-            crate::appointments::appointment_service_records(self, None, Instant(from), Instant(to))
-                .await?
+        for (patient_id, record) in crate::appointments::caseload_appointment_records(
+            self,
+            &caseload,
+            Instant(from),
+            Instant(to),
+        )
+        .await?
         {
             by_patient.entry(patient_id).or_default().push(record);
         }
         let mut alerts = Vec::new();
-        for (patient_id, patient_name, program_name, hours, level, current, admitted_on) in patients
+        for (patient_id, patient_name, program_name, hours, level, current, admitted_on, timezone) in
+            patients
         {
             let Some(policy) = program_policy(hours, &level, &current)? else {
                 continue;
             };
             let records = by_patient.remove(&patient_id).unwrap_or_default();
+            let zone = zones[&timezone];
             // The Schedule tab's rule: a week that began before admission is not judged (a part
             // week always looks short). Judged as if it had ended, so this week shows "so far".
             let (_, _, judged) =
@@ -1279,22 +1342,63 @@ impl Store {
                 });
             }
         }
-        let shown: Vec<i64> = alerts.iter().map(|r: &HoursAlert| r.patient_id).collect();
-        audit::record_shown(
-            self,
-            grant.actor(),
-            AuditEvent {
-                action: "read",
-                record_type: "hours_alerts",
-                record_id: Some(site_id),
-                patient_id: None,
-                detail: Day(week).to_db(),
-            },
-            &shown,
-        )
-        .await?;
         Ok(alerts)
     }
+}
+
+/// The open episodes a weekly-hours list covers: admitted by a day, at one site or every site.
+pub(crate) struct OpenCaseload {
+    /// Admitted on or before this day.
+    pub(crate) admitted_by: Day,
+    /// One site, or every site.
+    pub(crate) site_id: Option<i64>,
+}
+
+impl OpenCaseload {
+    /// The condition on `episodes e`, its parameters numbered from `$first`.
+    pub(crate) fn filter(&self, first: usize) -> String {
+        let mut sql = format!("e.status = 'open' AND e.admitted_on <= ${first}");
+        if self.site_id.is_some() {
+            sql.push_str(&format!(" AND e.site_id = ${}", first + 1));
+        }
+        sql
+    }
+
+    /// Binds the condition's parameters, after the query's own.
+    pub(crate) fn bind<'q, O>(
+        &self,
+        query: QueryAs<'q, Any, O, AnyArguments<'q>>,
+    ) -> QueryAs<'q, Any, O, AnyArguments<'q>> {
+        let query = query.bind(self.admitted_by);
+        match self.site_id {
+            Some(id) => query.bind(id),
+            None => query,
+        }
+    }
+}
+
+/// One audit row for a weekly-hours list, naming every patient it shows.
+async fn audit_hours_alerts(
+    store: &Store,
+    grant: &Grant<can::ReadSchedule>,
+    site_id: Option<i64>,
+    week: NaiveDate,
+    alerts: &[HoursAlert],
+) -> Result<()> {
+    let shown: Vec<i64> = alerts.iter().map(|r| r.patient_id).collect();
+    audit::record_shown(
+        store,
+        grant.actor(),
+        AuditEvent {
+            action: "read",
+            record_type: "hours_alerts",
+            record_id: site_id,
+            patient_id: None,
+            detail: Day(week).to_db(),
+        },
+        &shown,
+    )
+    .await
 }
 
 /// The one judgement of weekly hours every page shows (the Schedule tab, the chart overview):

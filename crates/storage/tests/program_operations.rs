@@ -339,6 +339,111 @@ async fn enrolment_respects_the_group_cap_and_needs_an_open_episode() {
 }
 
 #[tokio::test]
+async fn every_sites_weekly_hours_in_one_list_judged_as_each_site_judges_them() {
+    let c = clinic(12).await;
+    let ana = admitted(&c, "Ana").await;
+    enrol(&c, ana).await.expect("enrol");
+    let admin = Actor::system("test");
+    let programs = c.store.grant::<can::ManagePrograms>(&admin).expect("grant");
+    // A second site three hours west, whose week starts three hours later in UTC.
+    let west_site = c
+        .store
+        .create_site(
+            &programs,
+            NewSite {
+                code: "HBR".into(),
+                name: "Harbor".into(),
+                timezone: "America/Los_Angeles".into(),
+                address: None,
+                phone: None,
+            },
+        )
+        .await
+        .expect("site");
+    let west_program = c
+        .store
+        .create_program(
+            &programs,
+            NewProgram {
+                site_id: west_site,
+                name: "Adult SUD IOP West".into(),
+                population: "adult".into(),
+                level_of_care: LevelOfCare::IntensiveOutpatient,
+                weekly_minimum_hours: 9.0,
+                max_group_size: 12,
+            },
+        )
+        .await
+        .expect("program");
+    let west = Clinic {
+        store: c.store.clone(),
+        site: west_site,
+        program: west_program,
+        track: c.track,
+        counselor: c.counselor.clone(),
+        front_desk: c.front_desk.clone(),
+    };
+    let bo = admitted(&west, "Bo").await;
+    let read = c
+        .store
+        .grant::<can::ReadSchedule>(&c.front_desk)
+        .expect("grant");
+    let monday = c
+        .store
+        .day_sheet(&read, c.site, day(2026, 3, 2))
+        .await
+        .expect("sheet")[0]
+        .session
+        .id;
+    let mark = c
+        .store
+        .patient_grant::<can::ManageSchedule>(&c.front_desk, ana)
+        .await
+        .expect("grant");
+    c.store
+        .record_attendance(&mark, monday, AttendanceStatus::Present, None)
+        .await
+        .expect("mark");
+    let director = staff(&c.store, "dana", Role::ClinicalDirector).await;
+    let every_site = c
+        .store
+        .grant::<can::ReadSchedule>(&director)
+        .expect("grant");
+    let week = day(2026, 3, 4);
+    let mut per_site = Vec::new();
+    for site in [c.site, west_site] {
+        per_site.extend(
+            c.store
+                .hours_alerts(&every_site, site, week)
+                .await
+                .expect("alerts"),
+        );
+    }
+    let minutes: Vec<(i64, u32)> = per_site.iter().map(|a| (a.patient_id, a.minutes)).collect();
+    assert_eq!(minutes, vec![(ana, 180), (bo, 0)], "both under the minimum");
+    let network = c
+        .store
+        .network_hours_alerts(&every_site, week)
+        .await
+        .expect("alerts");
+    assert_eq!(network, per_site, "one list, the same judgement");
+    // The list keeps to what the reader may see: the front desk works at the first site only.
+    let front_desk = c
+        .store
+        .network_hours_alerts(&read, week)
+        .await
+        .expect("alerts");
+    let shown: Vec<i64> = front_desk.iter().map(|a| a.patient_id).collect();
+    assert_eq!(shown, vec![ana]);
+    assert!(matches!(
+        c.store
+            .hours_alerts(&every_site, west_site + 100, week)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
 async fn attendance_counts_hours_flags_per_diem_and_opens_outreach_once() {
     let c = clinic(12).await;
     let p = admitted(&c, "Ana").await;

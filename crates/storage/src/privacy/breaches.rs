@@ -249,19 +249,20 @@ impl Store {
             }
             _ => None,
         };
-        let patients: Vec<(i64, String, String, Option<Day>)> = sqlx::query_as(
-            "SELECT bp.patient_id, p.legal_first_name, p.legal_last_name, bp.letter_sent_on
-             FROM breach_patients bp JOIN patients p ON p.id = bp.patient_id
-             WHERE bp.breach_id = $1 ORDER BY p.legal_last_name, p.legal_first_name, p.id",
+        let mut patients: Vec<(i64, Option<Day>)> = sqlx::query_as(
+            "SELECT patient_id, letter_sent_on FROM breach_patients WHERE breach_id = $1",
         )
         .bind(id)
         .fetch_all(self.reader())
         .await?;
+        // Names are sealed at rest: decrypted for the rows shown, then sorted.
+        let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
+        patients.sort_by_cached_key(|p| names.order(p.0));
         let patients: Vec<AffectedPatient> = patients
             .into_iter()
-            .map(|(patient_id, first, last, sent)| AffectedPatient {
+            .map(|(patient_id, sent)| AffectedPatient {
                 patient_id,
-                name: format!("{first} {last}"),
+                name: names.display(patient_id),
                 letter_sent_on: sent.map(|d| d.0),
             })
             .collect();

@@ -148,10 +148,11 @@ impl Store {
                 "cannot be in the future",
             ));
         }
-        let born: Day = sqlx::query_scalar("SELECT date_of_birth FROM patients WHERE id = $1")
+        let born: String = sqlx::query_scalar("SELECT date_of_birth FROM patients WHERE id = $1")
             .bind(patient_id)
             .fetch_one(self.reader())
             .await?;
+        let born = self.open_date_of_birth(&born)?;
         if day < born.0 {
             return Err(StoreError::invalid(
                 "date_of_death",
@@ -189,13 +190,14 @@ impl Store {
     /// Whether this signer may sign a consent for the patient, under their site's rule and
     /// their recorded date of death: the field error names why not (`signer_authority`).
     pub async fn check_consent_signer(&self, patient_id: i64, signing: &Signing) -> Result<()> {
-        let (site_id, born, died): (i64, Day, Option<Day>) = sqlx::query_as(
+        let (site_id, born, died): (i64, String, Option<Day>) = sqlx::query_as(
             "SELECT site_id, date_of_birth, date_of_death FROM patients WHERE id = $1",
         )
         .bind(patient_id)
         .fetch_optional(self.reader())
         .await?
         .ok_or(StoreError::NotFound("patient"))?;
+        let born = self.open_date_of_birth(&born)?;
         let rule = self.minor_consent_rule(site_id).await?;
         let facts = PatientFacts {
             date_of_birth: born.0,

@@ -316,15 +316,12 @@ pub(super) async fn program(
     // Hours are judged on the last whole week, the one the weekly-hours page opens on.
     let last_week = today - Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
     let schedule = store.grant::<can::ReadSchedule>(&staff.actor)?;
-    let mut under_minimum = 0;
-    for site in store.sites().await? {
-        under_minimum += store
-            .hours_alerts(&schedule, site.id, last_week)
-            .await?
-            .iter()
-            .filter(|a| a.status == HoursStatus::UnderMinimum)
-            .count();
-    }
+    let under_minimum = store
+        .network_hours_alerts(&schedule, last_week)
+        .await?
+        .iter()
+        .filter(|a| a.status == HoursStatus::UnderMinimum)
+        .count();
     let counselors: Vec<CounselorLine> = overview
         .counselors
         .into_iter()
