@@ -1311,8 +1311,16 @@ impl Store {
             by_patient.entry(patient_id).or_default().push(record);
         }
         let mut alerts = Vec::new();
-        for (patient_id, patient_name, program_name, hours, level, current, admitted_on, timezone) in
-            patients
+        for (
+            patient_id,
+            patient_name,
+            program_name,
+            hours,
+            level,
+            current,
+            admitted_on,
+            timezone,
+        ) in patients
         {
             let Some(policy) = program_policy(hours, &level, &current)? else {
                 continue;

@@ -1455,6 +1455,50 @@ async fn audit_search_and_verification() {
             .expect(StatusCode::UNPROCESSABLE_ENTITY, query);
         assert_eq!(r.fields(), names(fields), "{query}");
     }
+    // Pages are keyed by row id: the second page starts below the first one's last row,
+    // overlaps nothing, and the last page says no more follow.
+    let first = privacy
+        .get("/audit?limit=2")
+        .await
+        .expect(StatusCode::OK, "first page");
+    assert_eq!(first.headers["x-has-more"], "true");
+    let next: i64 = first.headers["x-next-before"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("row id");
+    let first_ids: Vec<i64> = first
+        .body
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(first_ids.len(), 2);
+    assert_eq!(*first_ids.last().expect("last"), next);
+    let second = privacy
+        .get(&format!("/audit?limit=2&before={next}"))
+        .await
+        .expect(StatusCode::OK, "second page");
+    assert!(second
+        .body
+        .as_array()
+        .expect("rows")
+        .iter()
+        .all(|r| r["id"].as_i64().is_some_and(|id| id < next)));
+    let oldest = privacy
+        .get("/audit?limit=1000&before=2")
+        .await
+        .expect(StatusCode::OK, "oldest page");
+    assert_eq!(oldest.body.as_array().expect("rows").len(), 1);
+    assert_eq!(oldest.headers["x-has-more"], "false");
+    assert!(oldest.headers.get("x-next-before").is_none());
+    let r = privacy
+        .get("/audit?before=0")
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, "before=0");
+    assert_eq!(r.fields(), names(&["before"]));
+
     let searches = audit_rows(&s.store, "pat").await;
     assert!(searches
         .iter()
@@ -1591,8 +1635,12 @@ fn every_201_names_its_location_and_every_list_its_total() {
                 );
             }
             let ok = &responses["200"];
-            // The audit search pages by its own `limit` (1–1000) and time window instead.
-            if ok["content"]["application/json"]["schema"]["type"] == "array" && path != "/audit" {
+            // The audit log pages by row id (`before`, `X-Has-More`): it only grows.
+            if path == "/audit" {
+                assert!(ok["headers"].get("X-Has-More").is_some(), "/audit pages");
+                continue;
+            }
+            if ok["content"]["application/json"]["schema"]["type"] == "array" {
                 assert!(
                     ok["headers"].get("X-Total-Count").is_some(),
                     "{method} {path}: a list documents X-Total-Count"

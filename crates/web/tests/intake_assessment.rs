@@ -444,7 +444,8 @@ async fn api_records_places_lists_and_refuses_bad_input() {
     let no_reason = post(place.clone(), json!({"actual_level": "1"}))
         .await
         .expect("send");
-    assert_eq!(no_reason.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Well-formed, but the stored recommendation (2.1) makes a reason necessary: a conflict.
+    assert_eq!(no_reason.status(), StatusCode::CONFLICT);
     let body: Value = no_reason.json().await.expect("json");
     assert_eq!(body["error"]["fields"][0]["field"], "discrepancy_reasons");
     let bad_level = post(place.clone(), json!({"actual_level": "9"}))

@@ -280,6 +280,16 @@ async fn the_api_reads_and_decides_and_refuses_bad_input() {
             json!({"phases": [{"name": "P", "days_per_week": 3, "weekly_minutes": -5}], "rules": rules()}),
             "phases",
         ),
+        // A rule's error names the field as sent, inside `rules`.
+        (
+            {
+                let mut r = rules();
+                r["screen_window"] = json!(2);
+                r["positive_screens"] = json!(3);
+                json!({"phases": [{"name": "P", "days_per_week": 3, "weekly_minutes": 540}], "rules": r})
+            },
+            "rules.positive_screens",
+        ),
     ] {
         let (status, body) = api(
             &s,

@@ -1,7 +1,7 @@
 //! Administration: staff accounts, roles, assignments, the MFA policy, and the audit log.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use trellis_domain::access::Role;
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
-use trellis_storage::audit::AuditQuery;
+use trellis_storage::audit::{AuditPage, AuditQuery};
 use trellis_storage::staff::{validate_password, NewStaff, RoleApproval, RoleChange, StaffUser};
 use trellis_storage::{Instant, StoreError};
 
@@ -625,6 +625,10 @@ pub struct AuditFilters {
     /// At most this many rows, newest first: 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Only rows older than this row id: the next page, from the last answer's
+    /// `X-Next-Before` (the log only grows, so pages are keyed by row, never by offset).
+    #[param(minimum = 1)]
+    pub before: Option<i64>,
 }
 
 /// One audit log row.
@@ -685,14 +689,20 @@ fn instant(
 #[utoipa::path(get, path = "/audit", tag = "audit",
     params(AuditFilters),
     responses(
-        (status = 200, description = "Matching rows, newest first", body = Vec<AuditEntry>),
+        (status = 200, description = "Matching rows, newest first. Pages are keyed by row id, \
+            not counted: the log holds millions of rows and only grows.", body = Vec<AuditEntry>,
+            headers(
+                ("X-Has-More" = bool, description = "Whether older matching rows follow this page"),
+                ("X-Next-Before" = Option<i64>, description = "Send as `before` for the next page \
+                    (present when `X-Has-More` is true)"),
+            )),
         Unauthenticated, Forbidden, BadQuery,
     ))]
 pub async fn search_audit(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiQuery(filters): ApiQuery<AuditFilters>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state.store.grant::<can::ReadAudit>(&caller.actor)?;
     let mut errors = Vec::new();
     let from = instant("from", filters.from.as_deref(), &mut errors);
@@ -701,12 +711,16 @@ pub async fn search_audit(
     if !(1..=1000).contains(&limit) {
         errors.push(FieldError::new("limit", "must be between 1 and 1000"));
     }
+    if filters.before.is_some_and(|b| b < 1) {
+        errors.push(FieldError::new("before", "must be a row id of 1 or more"));
+    }
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors).into());
     }
-    let rows = state
+    // One row beyond the page says whether another page follows, without counting the log.
+    let mut rows = state
         .store
-        .search_audit(
+        .search_audit_page(
             &grant,
             &AuditQuery {
                 patient_id: filters.patient_id,
@@ -716,11 +730,18 @@ pub async fn search_audit(
                     .filter(|u| !u.is_empty()),
                 from,
                 until,
-                limit,
+                limit: limit + 1,
+            },
+            &AuditPage {
+                action: None,
+                before: filters.before,
             },
         )
         .await?;
-    Ok(Json(
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_before = rows.last().map(|r| r.id).filter(|_| has_more);
+    let mut response = Json(
         rows.into_iter()
             .map(|r| AuditEntry {
                 id: r.id,
@@ -739,9 +760,24 @@ pub async fn search_audit(
                 prev_hash: r.prev_hash,
                 hash: r.hash,
             })
-            .collect(),
-    ))
+            .collect::<Vec<_>>(),
+    )
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        HAS_MORE,
+        HeaderValue::from_static(if has_more { "true" } else { "false" }),
+    );
+    if let Some(id) = next_before {
+        headers.insert(NEXT_BEFORE, HeaderValue::from(id));
+    }
+    Ok(response)
 }
+
+/// Whether older audit rows follow the page.
+const HAS_MORE: HeaderName = HeaderName::from_static("x-has-more");
+/// The `before` of the next audit page.
+const NEXT_BEFORE: HeaderName = HeaderName::from_static("x-next-before");
 
 /// The result of recomputing the audit log's hash chain.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

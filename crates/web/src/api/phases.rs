@@ -235,8 +235,35 @@ pub async fn set_settings(
     let saved = state
         .store
         .set_phase_settings(&grant, id, &phases, &input.rules.into())
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(errors) => StoreError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: rules_field(e.field),
+                        message: e.message,
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
     Ok(Json(settings_body(saved)))
+}
+
+/// A rule's field as the body sends it, inside `rules`.
+fn rules_field(field: &'static str) -> &'static str {
+    match field {
+        "min_weeks_in_phase" => "rules.min_weeks_in_phase",
+        "min_attendance_percent" => "rules.min_attendance_percent",
+        "negative_screens" => "rules.negative_screens",
+        "objectives_met" => "rules.objectives_met",
+        "weeks_under_minimum" => "rules.weeks_under_minimum",
+        "screen_window" => "rules.screen_window",
+        "positive_screens" => "rules.positive_screens",
+        "outreach_after_unexcused" => "rules.outreach_after_unexcused",
+        other => other,
+    }
 }
 
 /// How a criterion stands.
