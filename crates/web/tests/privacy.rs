@@ -751,7 +751,26 @@ async fn the_privacy_pages_record_a_restriction_and_an_incident_and_name_bad_fie
     let html = res.text().await.expect("text");
     assert!(html.contains("a task is due on its 60th day"), "{html}");
     assert!(html.contains("To assess"));
+    // The privacy officer's dashboard counts both, and shows the incident by dates only.
+    let html = page.get("/dashboard").await.text().await.expect("text");
+    assert!(
+        html.contains("<strong>1</strong> restriction request to decide"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>1</strong> breach incident open"),
+        "{html}"
+    );
+    assert!(html.contains("risk assessment to make"), "{html}");
+    assert!(!html.contains("a laptop was stolen"), "{html}");
     let counselor = s.browser("casey").await;
+    assert!(!counselor
+        .get("/dashboard")
+        .await
+        .text()
+        .await
+        .expect("text")
+        .contains("breach incident"));
     assert_eq!(
         counselor.get("/privacy/breaches").await.status(),
         StatusCode::FORBIDDEN

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
+use trellis_domain::consent::breach::BreachConclusion;
 use trellis_domain::schedule::hours::HoursStatus;
 use trellis_storage::access::can;
 use trellis_storage::dashboard::{DueTask, SHORT_LIST};
@@ -526,6 +527,60 @@ pub(super) async fn outreach(
             })
             .collect(),
         total,
+    })
+}
+
+/// An open breach incident on the privacy officer's card: dates only, never its text.
+pub struct IncidentLine {
+    pub(super) id: i64,
+    pub(super) discovered_on: String,
+    pub(super) what: &'static str,
+    pub(super) deadline: String,
+    pub(super) overdue: bool,
+}
+
+/// The privacy officer's work: restriction requests to decide and breach incidents still open.
+pub struct PrivacyCard {
+    pub(super) restrictions_pending: usize,
+    pub(super) oldest_request: Option<String>,
+    pub(super) incidents: Vec<IncidentLine>,
+}
+
+pub(super) async fn privacy(state: &AppState, staff: &Staff) -> Result<PrivacyCard, AppError> {
+    let store = &state.store;
+    let pending = store
+        .pending_restrictions(&store.grant::<can::DecideRestrictions>(&staff.actor)?)
+        .await?;
+    let incidents = store
+        .incidents(&store.grant::<can::KeepBreachRegister>(&staff.actor)?)
+        .await?;
+    Ok(PrivacyCard {
+        restrictions_pending: pending.len(),
+        oldest_request: pending
+            .iter()
+            .map(|r| r.requested_on)
+            .min()
+            .map(|d| view::day(&Day(d))),
+        incidents: incidents
+            .into_iter()
+            .filter_map(|i| {
+                // Open until assessed, and for a breach until every patient has a letter.
+                let what = match i.conclusion() {
+                    None => "risk assessment to make",
+                    Some(BreachConclusion::Breach) if !i.letters_complete => {
+                        "letters to patients to send"
+                    }
+                    Some(_) => return None,
+                };
+                Some(IncidentLine {
+                    id: i.id,
+                    discovered_on: view::day(&Day(i.discovered_on)),
+                    what,
+                    deadline: view::day(&Day(i.deadline)),
+                    overdue: i.overdue,
+                })
+            })
+            .collect(),
     })
 }
 

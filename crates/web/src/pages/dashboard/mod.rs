@@ -16,7 +16,7 @@ use crate::AppState;
 
 use cards::{
     BillingCard, CaseloadCard, FrontDeskCard, IntakeCard, LateNotesCard, MedicalCard, OutreachCard,
-    ProgramCard, TasksCard,
+    PrivacyCard, ProgramCard, TasksCard,
 };
 
 #[derive(Template)]
@@ -34,6 +34,7 @@ struct DashboardPage {
     outreach: Option<OutreachCard>,
     front_desk: Option<FrontDeskCard>,
     billing: Option<BillingCard>,
+    privacy: Option<PrivacyCard>,
 }
 
 /// The signed-in person's dashboard.
@@ -53,6 +54,7 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         outreach: None,
         front_desk: None,
         billing: None,
+        privacy: None,
     };
     match role {
         Role::Counselor => {
@@ -75,7 +77,8 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         }
         Role::FrontDesk => page.front_desk = Some(cards::front_desk(&state, &staff, today).await?),
         Role::Billing => page.billing = Some(cards::billing(&state, &staff, today).await?),
-        Role::Admin | Role::PrivacyOfficer => {}
+        Role::PrivacyOfficer => page.privacy = Some(cards::privacy(&state, &staff).await?),
+        Role::Admin => {}
     }
     Ok(Html(page.render()?).into_response())
 }
