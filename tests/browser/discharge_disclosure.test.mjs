@@ -73,6 +73,8 @@ test('a discharge summary for an outside provider goes through the consent check
     assert.equal(await page.locator('[data-state="active"]').count() > 0, true);
 
     const again = page.getByRole('main').locator('section', { has: page.getByRole('heading', { name: 'Disclose information' }) });
+    // The disclosure form opens on demand once nothing in it is pre-filled.
+    await again.getByText('Start a disclosure').click();
     await again.getByLabel(/^Recipient/).selectOption({ label: ENTRY });
     await again.getByLabel('Purpose', { exact: true }).selectOption('treatment');
     await again.getByLabel('Discharge summary').check();

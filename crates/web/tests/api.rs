@@ -2082,3 +2082,39 @@ async fn a_read_whose_audit_row_cannot_be_written_sends_no_data() {
     let html = page.text().await.expect("body");
     assert!(!html.contains("Reyes"), "the chart is not sent");
 }
+
+/// The document's examples are real requests: sent as written (with this server's ids), the
+/// server accepts them.
+#[tokio::test]
+async fn the_documented_examples_are_accepted_as_sent() {
+    let s = start().await;
+    let doc = document();
+    let example = |schema: &str| doc["components"]["schemas"][schema]["example"].clone();
+    for schema in [
+        "NewPatient",
+        "NewEpisode",
+        "NewMeasureBody",
+        "NewDiagnosisBody",
+        "NewNoteBody",
+        "BookingBody",
+        "AttendanceBody",
+        "NewMedicationBody",
+    ] {
+        assert!(example(schema).is_object(), "{schema} has an example");
+    }
+    let casey = Api::new(&s, "casey").await;
+    let mut patient = example("NewPatient");
+    patient["site_id"] = json!(s.site_id);
+    casey
+        .send(Method::POST, "/patients", Some(patient))
+        .await
+        .expect(StatusCode::CREATED, "the patient example");
+    casey
+        .send(
+            Method::POST,
+            &format!("/patients/{}/measures", s.patient_id),
+            Some(example("NewMeasureBody")),
+        )
+        .await
+        .expect(StatusCode::CREATED, "the measure example");
+}

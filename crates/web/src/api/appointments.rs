@@ -27,6 +27,7 @@ use crate::AppState;
 
 /// An appointment to book, in the site's local time.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"kind": "individual_therapy", "clinician_id": 3, "date": "2026-12-14", "start": "10:00", "end": "10:50", "room_id": 1, "telehealth": false}))]
 pub struct BookingBody {
     /// individual_therapy, family_session, psychiatric_evaluation, medication_management,
     /// case_management or drug_screen.

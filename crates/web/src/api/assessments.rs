@@ -464,6 +464,7 @@ pub async fn list_diagnoses(
 
 /// A diagnosis to add.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"code": "F10.20", "primary": true, "onset_on": "2024-06-01"}))]
 pub struct NewDiagnosisBody {
     /// ICD-10-CM code; case, spaces and the dot are forgiven (f1020 is F10.20).
     #[serde(default)]

@@ -634,12 +634,19 @@ pub struct DisclosureBody {
     pub categories: Vec<String>,
 }
 
+/// At least one information category.
+fn patient_copy_categories() -> utoipa::openapi::schema::Array {
+    let mut categories = super::codes::information_categories();
+    categories.min_items = Some(1);
+    categories
+}
+
 /// A copy of the record for the patient.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PatientCopyBody {
-    /// Information category codes to copy (not counseling_notes).
+    /// Information category codes to copy, at least one (not counseling_notes).
     #[serde(default)]
-    #[schema(required = true, min_items = 1)]
+    #[schema(required = true, schema_with = patient_copy_categories)]
     pub categories: Vec<String>,
 }
 
@@ -922,6 +929,7 @@ pub struct EmergencyDisclosureBody {
 
 /// An emergency disclosure says what was disclosed: a category, or the information in words.
 pub fn emergency_disclosure_rules(object: &mut utoipa::openapi::schema::Object) {
+    no_counseling_notes(object);
     super::contract::when(
         object,
         serde_json::json!({ "not": {
@@ -932,6 +940,18 @@ pub fn emergency_disclosure_rules(object: &mut utoipa::openapi::schema::Object) 
             "required": ["information"],
             "properties": { "information": { "pattern": "\\S" } },
         }),
+    );
+}
+
+/// SUD counseling notes leave only under their own consent (42 CFR 2.31(b)): never in an
+/// emergency disclosure or the patient's copy. `if: {}` always holds, so `then` always applies.
+pub fn no_counseling_notes(object: &mut utoipa::openapi::schema::Object) {
+    super::contract::when(
+        object,
+        serde_json::json!({}),
+        serde_json::json!({ "properties": { "categories": {
+            "items": { "not": { "const": "counseling_notes" } }
+        } } }),
     );
 }
 

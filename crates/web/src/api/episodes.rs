@@ -99,6 +99,7 @@ pub async fn list_episodes(
 
 /// An admission.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"program_id": 1, "admitted_on": "2026-11-02", "level": "2.1", "referral_source": "Self-referred", "reason": "Alcohol use disorder; ASAM dimensions support IOP", "primary_counselor_id": 3}))]
 pub struct NewEpisode {
     /// Program admitted to (see GET /programs).
     #[schema(value_type = i64, required = true)]

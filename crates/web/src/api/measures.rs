@@ -91,6 +91,7 @@ pub async fn list_measures(
 
 /// A measure to record.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"instrument": "phq9", "administered_on": "2026-11-30", "answers": [1, 2, 1, 1, 0, 1, 1, 0, 0]}))]
 pub struct NewMeasureBody {
     /// Instrument code: phq9, gad7, audit, auditc, dast10, pcl5, cssrs or bam.
     #[serde(default)]

@@ -213,6 +213,7 @@ pub async fn list_medications(
 /// A medication to record.
 #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"name": "Naltrexone", "dose": "50 mg", "route": "oral", "frequency": "once daily", "started_on": "2026-11-03", "ingredients": ["7243"], "moud": true, "prescriber_name": "Dr. A. Outside, MD"}))]
 pub struct NewMedicationBody {
     /// Name and strength, e.g. "Buprenorphine/naloxone 8/2 mg film".
     #[schema(required = true)]

@@ -323,6 +323,11 @@ const BODY_RULES: &[contract::BodyRule] = &[
         "EmergencyDisclosureBody",
         confidentiality::emergency_disclosure_rules,
     ),
+    (
+        "MinorConsentView",
+        privacy::restrictions::minor_consent_rules,
+    ),
+    ("PatientCopyBody", confidentiality::no_counseling_notes),
 ];
 
 struct Security;

@@ -137,6 +137,7 @@ pub async fn list_notes(
 
 /// A new individual or family note (a draft).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"kind": "individual", "template": "dap", "session_on": "2026-11-30", "sections": {"data": "Reports three alcohol-free days.", "assessment": "Engaged; cravings lower.", "plan": "Continue evening track; review coping plan."}, "objective_ids": []}))]
 pub struct NewNoteBody {
     /// individual or family.
     #[serde(default)]

@@ -318,6 +318,7 @@ impl PatientFields {
 // The fields are repeated rather than flattened from `PatientFields`: serde loses the field
 // name of a type error inside a flattened struct, and errors must name their field.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"site_id": 1, "legal_first_name": "Dana", "legal_last_name": "Example", "preferred_name": "Dee", "date_of_birth": "1988-04-12", "sex": "female", "pronouns": "she/her", "phone": "555-0142", "preferred_language": "English"}))]
 pub struct NewPatient {
     /// Site registering the patient (see GET /sites).
     #[schema(value_type = i64, required = true)]

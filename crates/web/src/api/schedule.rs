@@ -354,6 +354,7 @@ pub async fn day_sheet(
 
 /// An attendance mark.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"patient_id": 12, "status": "late", "minutes_attended": 150}))]
 pub struct AttendanceBody {
     /// Patient.
     pub patient_id: i64,

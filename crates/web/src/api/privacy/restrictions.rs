@@ -505,6 +505,19 @@ pub struct MinorConsentView {
     pub minor_may_consent_alone_from: Option<i32>,
 }
 
+/// States the rule between the two ages: a minor consents alone from an age below majority.
+pub fn minor_consent_rules(object: &mut utoipa::openapi::schema::Object) {
+    for majority in 16..=21 {
+        super::super::contract::when(
+            object,
+            serde_json::json!({ "properties": { "age_of_majority": { "const": majority } } }),
+            serde_json::json!({ "properties": {
+                "minor_may_consent_alone_from": { "maximum": majority - 1 }
+            } }),
+        );
+    }
+}
+
 /// The site's minor-consent rule (the cautious default when the site has set none).
 #[utoipa::path(get, path = "/sites/{id}/minor-consent", tag = "confidentiality",
     params(("id" = i64, Path, description = "Site id")),
