@@ -38,6 +38,8 @@ mod time;
 pub mod treatment_plans;
 pub mod week;
 
+/// The database driver's error, as carried by [`StoreError::Database`].
+pub use sqlx::Error as DatabaseError;
 pub use time::{Day, Flag, Instant};
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
@@ -95,6 +97,24 @@ impl StoreError {
     /// An invalid-input error about one field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         StoreError::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    /// Whether the error means "overloaded for a moment, nothing was done, try again" rather
+    /// than a fault: the pool gave no connection within its timeout, or SQLite's writer stayed
+    /// busy past the busy timeout.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                // SQLITE_BUSY is 5; its extended codes (261, 517, …) keep 5 in the low byte.
+                db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && db
+                        .code()
+                        .and_then(|c| c.parse::<i32>().ok())
+                        .is_some_and(|c| c & 0xff == 5)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -199,6 +219,29 @@ impl Store {
             Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await?,
             Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await?,
         }
+        if self.engine == Engine::Sqlite {
+            // SQLite plans without statistics until something gathers them (PostgreSQL's
+            // autovacuum does it on its own): without them the planner scanned a network's every
+            // administration and note for one counselor's dashboard. Its documented practice is
+            // this pragma when a long-lived connection opens (and periodically); it analyses
+            // only tables never analysed or grown many times over, with a bounded sample.
+            sqlx::query("PRAGMA optimize=0x10002")
+                .execute(&self.write)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Gathers the query planner's statistics on every table now (after a bulk load such as the
+    /// network generator, before autovacuum or the daily pass would get to it).
+    pub async fn analyze(&self) -> Result<()> {
+        if self.engine == Engine::Sqlite {
+            // A bounded sample per index keeps this to a second on a network-sized file.
+            sqlx::query("PRAGMA analysis_limit = 1000")
+                .execute(&self.write)
+                .await?;
+        }
+        sqlx::query("ANALYZE").execute(&self.write).await?;
         Ok(())
     }
 

@@ -845,7 +845,7 @@ impl Store {
         }
         self.note_listing(
             grant,
-            "n.signed_at IS NOT NULL AND n.needs_cosign = $2 AND n.cosigned_at IS NULL",
+            "n.signed_at IS NOT NULL AND n.needs_cosign = TRUE AND n.cosigned_at IS NULL",
             "cosign queue",
         )
         .await
@@ -859,9 +859,9 @@ impl Store {
         now: Instant,
     ) -> Result<Vec<(NoteListing, Lateness)>> {
         let filter = if grant.actor().role == Role::ClinicalDirector {
-            "n.signed_at IS NULL AND n.needs_cosign = $2"
+            "n.signed_at IS NULL AND n.needs_cosign = FALSE"
         } else {
-            "n.signed_at IS NULL AND n.needs_cosign = $2 AND n.author_id = $1"
+            "n.signed_at IS NULL AND n.needs_cosign = FALSE AND n.author_id = $1"
         };
         let rows = self.note_listing(grant, filter, "late notes").await?;
         Ok(rows
@@ -881,9 +881,6 @@ impl Store {
     ) -> Result<Vec<NoteListing>> {
         let actor = grant.actor();
         let scope = patient_scope_sql(actor.role, "$1");
-        // Unsigned notes are never marked for co-signature yet, so `needs_cosign = $2` selects
-        // them with `false` and the co-signature queue with `true`.
-        let needs = what == "cosign queue";
         let mut tx = self.reader().begin().await?;
         let mut rows: Vec<NoteListing> = sqlx::query_as(&format!(
             "SELECT n.id, n.patient_id,
@@ -898,7 +895,6 @@ impl Store {
              ORDER BY n.session_on, n.id"
         ))
         .bind(actor.user_id.unwrap_or(0))
-        .bind(needs)
         .fetch_all(&mut *tx)
         .await?;
         self.fill_patient_names(&mut rows).await?;

@@ -33,6 +33,10 @@ pub enum AppError {
     /// The request body is larger than Trellis accepts.
     #[error("the request is too large")]
     TooLarge,
+    /// Trellis is overloaded for a moment (no database connection came free in time): the
+    /// request did nothing and may be sent again.
+    #[error("Trellis is busy; nothing was changed, please try again in a moment")]
+    Busy(String),
     /// CSRF check failed.
     #[error("this form has expired or did not come from Trellis; reload the page and try again")]
     Csrf,
@@ -49,10 +53,14 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(fields) => AppError::Invalid(fields),
             StoreError::Conflict(why) => AppError::Conflict(why),
             StoreError::Stale(what) => AppError::Stale(what),
+            other if other.is_busy() => AppError::Busy(other.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }
 }
+
+/// Seconds a client should wait before retrying a request refused as busy.
+const BUSY_RETRY_AFTER_SECONDS: &str = "2";
 
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
@@ -71,6 +79,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Stale(_) => StatusCode::PRECONDITION_FAILED,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,14 +95,28 @@ impl AppError {
             AppError::Stale(_) => "precondition_failed",
             AppError::Csrf => "csrf_failed",
             AppError::TooLarge => "payload_too_large",
+            AppError::Busy(_) => "busy",
             AppError::Internal(_) => "internal",
         }
     }
 
     fn log(&self) {
-        if let AppError::Internal(cause) = self {
-            tracing::error!(%cause, "request failed");
+        match self {
+            AppError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            AppError::Busy(cause) => tracing::warn!(%cause, "request refused: busy"),
+            _ => {}
         }
+    }
+
+    /// Adds `Retry-After` to a busy refusal (RFC 9110 §10.2.3), so clients and proxies back off.
+    fn with_retry_after(&self, mut response: Response) -> Response {
+        if matches!(self, AppError::Busy(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(BUSY_RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 
     /// The error as an API response.
@@ -104,8 +127,10 @@ impl AppError {
             _ => Vec::new(),
         };
         let challenge = matches!(self, AppError::Unauthenticated);
-        let mut response = ApiErrorBody::new(self.code(), self.to_string(), fields)
-            .into_response_with(self.status());
+        let mut response = self.with_retry_after(
+            ApiErrorBody::new(self.code(), self.to_string(), fields)
+                .into_response_with(self.status()),
+        );
         if challenge {
             // RFC 6750: a 401 names the scheme the client should use.
             response.headers_mut().insert(
@@ -204,7 +229,8 @@ impl ApiErrorBody {
 pub struct ApiErrorDetail {
     /// Stable code: bad_request, unauthenticated, forbidden, not_found, method_not_allowed,
     /// conflict, possible_duplicate, precondition_failed, idempotency_key_reused,
-    /// payload_too_large, unsupported_media_type, validation_failed, csrf_failed, internal.
+    /// payload_too_large, unsupported_media_type, validation_failed, csrf_failed, busy (503,
+    /// with Retry-After: nothing was done, send it again), internal.
     pub code: String,
     /// A sentence for people.
     pub message: String,
@@ -248,6 +274,7 @@ fn friendly_title(status: StatusCode) -> &'static str {
         StatusCode::CONFLICT => "This change cannot be made now",
         StatusCode::PAYLOAD_TOO_LARGE => "That is too large",
         StatusCode::UNPROCESSABLE_ENTITY => "Some fields need attention",
+        StatusCode::SERVICE_UNAVAILABLE => "Trellis is busy",
         s if s.is_server_error() => "Something went wrong",
         _ => "That did not work",
     }
@@ -273,11 +300,17 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let message = self.to_string();
+        let busy = matches!(self, AppError::Busy(_));
         let fields = match self {
             AppError::Invalid(f) => f,
             _ => Vec::new(),
         };
-        error_page(status, message, fields)
+        let page = error_page(status, message, fields);
+        if busy {
+            AppError::Busy(String::new()).with_retry_after(page)
+        } else {
+            page
+        }
     }
 }
 
@@ -304,4 +337,33 @@ pub async fn friendly_pages(req: axum::extract::Request, next: axum::middleware:
         _ => "Trellis could not read that request. Go back, reload the page and try again.",
     };
     error_page(status, message.to_owned(), Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_busy_503_with_retry_after_on_pages_and_api() {
+        let busy = || AppError::from(StoreError::Database(sqlx_pool_timed_out()));
+        assert!(matches!(busy(), AppError::Busy(_)));
+        for response in [busy().into_api_response(), busy().into_response()] {
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                response.headers().get(axum::http::header::RETRY_AFTER),
+                Some(&axum::http::HeaderValue::from_static("2"))
+            );
+        }
+        let other = AppError::from(StoreError::Corrupt("x".into()));
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(other
+            .into_api_response()
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .is_none());
+    }
+
+    fn sqlx_pool_timed_out() -> trellis_storage::DatabaseError {
+        trellis_storage::DatabaseError::PoolTimedOut
+    }
 }

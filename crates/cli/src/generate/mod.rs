@@ -138,6 +138,12 @@ pub async fn network(store: &Store, options: &Options, today: NaiveDate) -> Resu
         );
     }
     load.commit().await?;
+    // The planner's statistics still describe the demo clinic: without fresh ones the first
+    // pages on the network plan as if every table had sixty patients.
+    store
+        .analyze()
+        .await
+        .context("cannot gather the query planner's statistics")?;
     progress(
         options,
         &format!("\ndone in {:.0} s\n", started.elapsed().as_secs_f64()),

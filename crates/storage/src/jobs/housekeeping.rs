@@ -1,5 +1,5 @@
 //! Housekeeping: removes ended sign-in sessions and login failures too old to count towards a
-//! rate limit, and records the run in the audit log.
+//! rate limit, records the run in the audit log, and keeps SQLite's planner statistics fresh.
 
 use chrono::Duration;
 
@@ -46,6 +46,11 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        if self.engine == crate::Engine::Sqlite {
+            // SQLite's practice for long-lived connections: refresh the planner's statistics
+            // now and then; it re-analyses only tables that changed enough to matter.
+            sqlx::query("PRAGMA optimize").execute(&self.write).await?;
+        }
         Ok(result)
     }
 }
