@@ -233,15 +233,23 @@ impl Store {
     }
 
     /// Gathers the query planner's statistics on every table now (after a bulk load such as the
-    /// network generator, before autovacuum or the daily pass would get to it).
+    /// network generator, before autovacuum or housekeeping would get to it).
     pub async fn analyze(&self) -> Result<()> {
-        if self.engine == Engine::Sqlite {
-            // A bounded sample per index keeps this to a second on a network-sized file.
-            sqlx::query("PRAGMA analysis_limit = 1000")
-                .execute(&self.write)
-                .await?;
+        match self.engine {
+            Engine::Sqlite => {
+                // A bounded sample per index keeps this to a second on a network-sized file.
+                sqlx::query("PRAGMA analysis_limit = 1000")
+                    .execute(&self.write)
+                    .await?;
+                sqlx::query("ANALYZE").execute(&self.write).await?;
+            }
+            Engine::Postgres => {
+                // VACUUM too: it marks the freshly written pages all-visible, so scope checks
+                // read the episode indexes alone (index-only scans) instead of visiting the
+                // table (network x0.25: a clinical director's dashboard from 154 ms to 21 ms).
+                sqlx::query("VACUUM ANALYZE").execute(&self.write).await?;
+            }
         }
-        sqlx::query("ANALYZE").execute(&self.write).await?;
         Ok(())
     }
 

@@ -10,3 +10,8 @@ CREATE INDEX IF NOT EXISTS measure_administrations_episode
 -- help when statistics show nearly every note with the same value, so the queue gets its own.
 CREATE INDEX IF NOT EXISTS progress_notes_cosign_queue ON progress_notes (session_on, id)
     WHERE needs_cosign = TRUE AND cosigned_at IS NULL AND signed_at IS NOT NULL;
+-- Recent unexpected screens on the nurse's dashboard and the week's appointments in the weekly
+-- hours: found by date instead of a scan of every screen or appointment (PostgreSQL chose
+-- sequential scans of 100,000 rows for both).
+CREATE INDEX IF NOT EXISTS drug_screens_collected ON drug_screens (collected_on);
+CREATE INDEX IF NOT EXISTS appointments_service_start ON appointments (service_start);

@@ -16,7 +16,7 @@ use trellis_domain::patient::{
 
 use sealed::write_name_tokens;
 
-use crate::access::{can, patient_scope_sql, Grant, PatientGrant};
+use crate::access::{can, patient_set_scope_sql, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
 use crate::{Day, Instant, Result, Store, StoreError};
 
@@ -538,7 +538,7 @@ impl Store {
                AND ($7 = 0 OR e.status = 'open')
              ORDER BY p.id DESC
              LIMIT $8 OFFSET $9",
-            scope = patient_scope_sql(actor.role, "$1"),
+            scope = patient_set_scope_sql(actor.role, "$1"),
         );
         let mut tx = self.reader().begin().await?;
         let sealed: Vec<SealedSummary> = sqlx::query_as(&sql)
