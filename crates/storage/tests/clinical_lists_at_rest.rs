@@ -290,7 +290,9 @@ async fn diagnoses_flag_summaries_and_task_titles_are_not_stored_in_the_clear() 
         ]
     );
     assert_eq!(flags.len(), 2);
-    assert!(flags.iter().any(|f| f == "Said she has a stockpile of pills"));
+    assert!(flags
+        .iter()
+        .any(|f| f == "Said she has a stockpile of pills"));
     assert!(
         flags.iter().any(|f| f.contains("Fentanyl")),
         "raised by the screen: {flags:?}"
