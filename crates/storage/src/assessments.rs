@@ -252,6 +252,22 @@ pub struct NewDiagnosis {
     pub onset_on: Option<NaiveDate>,
 }
 
+/// A diagnosis's code is sealed like its description: "F11.20" says "opioid use disorder" as
+/// plainly as the words. Every query that needs codes reads one patient's short list, so they
+/// are opened in Rust and no blind index is kept.
+pub(crate) const CODE_COLUMN: &str = "patient_diagnoses.code";
+
+/// The diagnosis's wording, sealed.
+pub(crate) const DESCRIPTION_COLUMN: &str = "patient_diagnoses.description";
+
+impl Store {
+    /// The codes of a patient's diagnoses as stored (sealed), opened and parsed.
+    pub(crate) fn open_diagnosis_code(&self, sealed: &str) -> Result<DiagnosisCode> {
+        DiagnosisCode::parse(&self.open(CODE_COLUMN, sealed)?)
+            .map_err(|_| StoreError::Corrupt("stored diagnosis code".into()))
+    }
+}
+
 const DIAGNOSIS_SELECT: &str = "SELECT d.id, d.patient_id, d.code, d.description, d.is_primary,
     d.onset_on, d.resolved_on, vu.display_name AS resolved_by_name,
     ru.display_name AS recorded_by_name, d.recorded_at
@@ -493,8 +509,8 @@ impl Store {
         .await?;
         let parsed: Vec<DiagnosisCode> = codes
             .iter()
-            .filter_map(|c| DiagnosisCode::parse(c).ok())
-            .collect();
+            .map(|c| self.open_diagnosis_code(c))
+            .collect::<Result<_>>()?;
         let suicide_screens = self
             .latest_suicide_screens(&mut tx, patient_id, assessment.assessed_on)
             .await?;
@@ -792,9 +808,8 @@ impl Store {
                 Ok(Diagnosis {
                     id: r.id,
                     patient_id: r.patient_id,
-                    code: DiagnosisCode::parse(&r.code)
-                        .map_err(|_| StoreError::Corrupt("stored diagnosis code".into()))?,
-                    description: r.description,
+                    code: self.open_diagnosis_code(&r.code)?,
+                    description: self.open(DESCRIPTION_COLUMN, &r.description)?,
                     primary: r.is_primary,
                     onset_on: r.onset_on,
                     resolved_on: r.resolved_on,
@@ -848,15 +863,17 @@ impl Store {
         let staff_id = grant.actor().staff_id()?;
         let patient_id = grant.patient_id();
         let mut tx = self.begin().await?;
-        let active: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM patient_diagnoses
-             WHERE patient_id = $1 AND code = $2 AND resolved_on IS NULL",
+        let active: Vec<String> = sqlx::query_scalar(
+            "SELECT code FROM patient_diagnoses WHERE patient_id = $1 AND resolved_on IS NULL",
         )
         .bind(patient_id)
-        .bind(code.as_str().to_owned())
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        if active.is_some() {
+        let mut already = false;
+        for sealed in &active {
+            already |= self.open_diagnosis_code(sealed)? == code;
+        }
+        if already {
             return Err(StoreError::invalid(
                 "code",
                 format!("{code} is already on the active diagnosis list"),
@@ -880,8 +897,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(patient_id)
-        .bind(code.as_str().to_owned())
-        .bind(description)
+        .bind(self.seal(CODE_COLUMN, code.as_str())?)
+        .bind(self.seal(DESCRIPTION_COLUMN, &description)?)
         .bind(diagnosis.primary)
         .bind(diagnosis.onset_on.map(Day))
         .bind(Instant::now())

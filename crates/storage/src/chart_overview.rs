@@ -214,13 +214,16 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<ActiveMedication>> {
         let patient_id = grant.patient_id();
-        let rows = sqlx::query_as(
+        let mut rows: Vec<ActiveMedication> = sqlx::query_as(
             "SELECT name, dose, frequency, moud FROM medications
              WHERE patient_id = $1 AND stopped_on IS NULL ORDER BY started_on DESC, id DESC",
         )
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
+        for m in &mut rows {
+            (m.name, m.dose, m.frequency) = self.open_medication(&m.name, &m.dose, &m.frequency)?;
+        }
         audit::record(
             self,
             grant.actor(),
@@ -327,6 +330,7 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         self.fill_patient_names(&mut rows).await?;
+        self.open_task_titles(&mut rows)?;
         audit::record(
             self,
             grant.actor(),

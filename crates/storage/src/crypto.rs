@@ -257,6 +257,8 @@ impl Store {
         // Identities written before they were encrypted (an upgraded database) are sealed now:
         // only here is the key at hand.
         crate::patients::seal_clear_identities(self).await?;
+        crate::patients::pad_name_tokens(self).await?;
+        crate::at_rest::seal_clear_columns(self).await?;
         Ok(())
     }
 

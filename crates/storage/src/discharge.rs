@@ -413,6 +413,7 @@ async fn audit_event(
 /// They go to the primary counselor (the clinical directors if there is none). No outreach is
 /// scheduled after a death.
 pub(crate) async fn schedule_follow_ups(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     episode: &Episode,
@@ -422,6 +423,7 @@ pub(crate) async fn schedule_follow_ups(
         let due_on = discharged_on + Duration::days(days);
         let title = format!("{days}-day follow-up call after discharge");
         let task_id = open_task(
+            store,
             tx,
             actor,
             &NewTask {
@@ -742,20 +744,30 @@ impl Store {
         let discharged = episode
             .discharged_on
             .map_or_else(String::new, |d| d.0.to_string());
-        let rows: Vec<(String, String, String, String, Option<Day>, crate::Flag)> = sqlx::query_as(
-            "SELECT name, dose, route, frequency, stopped_on, moud FROM medications
+        let sealed: Vec<(String, String, String, String, Option<Day>, crate::Flag)> =
+            sqlx::query_as(
+                "SELECT name, dose, route, frequency, stopped_on, moud FROM medications
                  WHERE patient_id = $1 AND (stopped_on IS NULL OR stopped_on >= $2)
                    AND started_on <= $3
-                 ORDER BY name, id",
-        )
-        .bind(episode.patient_id)
-        .bind(Day(episode.admitted_on.0))
-        .bind(discharged)
-        .fetch_all(&mut **tx)
-        .await?;
-        if rows.is_empty() {
+                 ORDER BY id",
+            )
+            .bind(episode.patient_id)
+            .bind(Day(episode.admitted_on.0))
+            .bind(discharged)
+            .fetch_all(&mut **tx)
+            .await?;
+        if sealed.is_empty() {
             return Ok(None);
         }
+        // Names are sealed, so the alphabetical order is made here (stable: by id within a name).
+        let mut rows = sealed
+            .into_iter()
+            .map(|(name, dose, route, frequency, stopped, moud)| {
+                let (name, dose, frequency) = self.open_medication(&name, &dose, &frequency)?;
+                Ok((name, dose, route, frequency, stopped, moud))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let lines: Vec<String> = rows
             .into_iter()
             .map(|(name, dose, route, frequency, stopped, moud)| {

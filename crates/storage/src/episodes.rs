@@ -369,6 +369,7 @@ impl Store {
         )
         .await?;
         crate::privacy::notices::task_if_no_notice(
+            self,
             &mut tx,
             grant.actor(),
             grant.patient_id(),
@@ -555,8 +556,14 @@ impl Store {
         .await?;
         // Outreach after discharge is part of the discharge, so its tasks cannot be forgotten.
         if reason != DischargeReason::Death {
-            crate::discharge::schedule_follow_ups(&mut tx, grant.actor(), &episode, discharged_on)
-                .await?;
+            crate::discharge::schedule_follow_ups(
+                self,
+                &mut tx,
+                grant.actor(),
+                &episode,
+                discharged_on,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

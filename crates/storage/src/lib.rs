@@ -8,6 +8,7 @@
 pub mod access;
 pub mod appointments;
 pub mod assessments;
+mod at_rest;
 pub mod audit;
 pub mod bulk;
 pub mod chart_overview;

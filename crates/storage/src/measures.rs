@@ -214,6 +214,7 @@ impl Store {
                 };
                 Some(
                     raise_flag(
+                        self,
                         &mut tx,
                         grant.actor(),
                         patient_id,

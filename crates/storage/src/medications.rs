@@ -23,6 +23,61 @@ use crate::audit::{self, AuditEvent};
 use crate::tasks::{open_task, patient_today, raise_flag, NewTask, Severity};
 use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
 
+/// A medication's name and strength, sealed: "Buprenorphine/naloxone 8/2 mg" says what it
+/// treats. The route and the MOUD mark stay clear (see docs/security.md).
+pub(crate) const NAME_COLUMN: &str = "medications.name";
+/// Its dose, sealed.
+pub(crate) const DOSE_COLUMN: &str = "medications.dose";
+/// How often it is taken, sealed.
+pub(crate) const FREQUENCY_COLUMN: &str = "medications.frequency";
+
+/// A coded ingredient (RxNorm), sealed: the code says what the medication is as plainly as its
+/// name. Only one patient's list is ever read, so it is opened in Rust.
+pub(crate) const INGREDIENT_COLUMN: &str = "medication_ingredients.rxcui";
+
+impl Store {
+    /// The coded ingredients of a patient's medications: (medication id, RxNorm code), opened.
+    async fn coded_ingredients(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        patient_id: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        let sealed: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT i.medication_id, i.rxcui FROM medication_ingredients i
+             JOIN medications m ON m.id = i.medication_id WHERE m.patient_id = $1",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        sealed
+            .into_iter()
+            .map(|(id, code)| Ok((id, self.open(INGREDIENT_COLUMN, &code)?)))
+            .collect()
+    }
+
+    /// Opens a medication's sealed name, dose and frequency.
+    pub(crate) fn open_medication(
+        &self,
+        name: &str,
+        dose: &str,
+        frequency: &str,
+    ) -> Result<(String, String, String)> {
+        Ok((
+            self.open(NAME_COLUMN, name)?,
+            self.open(DOSE_COLUMN, dose)?,
+            self.open(FREQUENCY_COLUMN, frequency)?,
+        ))
+    }
+}
+
+/// A screen result's analyte ("fentanyl"), sealed. Whether a positive was expected stays
+/// clear: the medical dashboard finds unexpected results in SQL.
+pub(crate) const ANALYTE_COLUMN: &str = "drug_screen_results.analyte";
+/// Its result ("positive"), sealed.
+pub(crate) const RESULT_COLUMN: &str = "drug_screen_results.result";
+/// What explains a positive, which may name a medication, sealed.
+pub(crate) const EXPECTATION_REASON_COLUMN: &str = "drug_screen_results.expectation_reason";
+
 /// Why a medication was prescribed: clinical text, encrypted at rest.
 const REASON_COLUMN: &str = "medications.reason";
 /// Why it was stopped.
@@ -609,10 +664,10 @@ impl Store {
              RETURNING id",
         )
         .bind(grant.patient_id())
-        .bind(name)
-        .bind(dose)
+        .bind(self.seal(NAME_COLUMN, &name)?)
+        .bind(self.seal(DOSE_COLUMN, &dose)?)
         .bind(route.code())
-        .bind(frequency)
+        .bind(self.seal(FREQUENCY_COLUMN, &frequency)?)
         .bind(m.prescriber_id)
         .bind(prescriber_name)
         .bind(Day(started_on))
@@ -634,7 +689,7 @@ impl Store {
                 "INSERT INTO medication_ingredients (medication_id, rxcui) VALUES ($1, $2)",
             )
             .bind(id)
-            .bind(rxcui.clone())
+            .bind(self.seal(INGREDIENT_COLUMN, rxcui)?)
             .execute(&mut *tx)
             .await?;
         }
@@ -879,13 +934,7 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
-        let coded: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT i.medication_id, i.rxcui FROM medication_ingredients i
-             JOIN medications m ON m.id = i.medication_id WHERE m.patient_id = $1",
-        )
-        .bind(patient_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let coded = self.coded_ingredients(&mut tx, patient_id).await?;
         let effects: Vec<SideEffectRow> = sqlx::query_as(
             "SELECT s.id, s.medication_id, s.noted_on, s.effect, s.severity,
                  u.display_name AS recorded_by_name
@@ -899,6 +948,7 @@ impl Store {
         tx.commit().await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
+            let (name, dose, frequency) = self.open_medication(&r.name, &r.dose, &r.frequency)?;
             let adherence = adherence
                 .iter()
                 .filter(|a| a.medication_id == r.id)
@@ -929,9 +979,9 @@ impl Store {
                 id: r.id,
                 ingredients: ingredients_of(&coded, r.id),
                 route: parse_code(&r.route, "route")?,
-                name: r.name,
-                dose: r.dose,
-                frequency: r.frequency,
+                name,
+                dose,
+                frequency,
                 prescriber_id: r.prescriber_id,
                 prescriber_name: r.prescriber_name,
                 started_on: r.started_on,
@@ -1009,7 +1059,7 @@ impl Store {
             return Err(StoreError::Invalid(errors));
         };
         let mut tx = self.begin().await?;
-        let active: Vec<ActiveRow> = sqlx::query_as(
+        let mut active: Vec<ActiveRow> = sqlx::query_as(
             "SELECT id, name, moud, prescriber_id FROM medications WHERE patient_id = $1
                AND started_on <= $2 AND (stopped_on IS NULL OR stopped_on >= $2) ORDER BY id",
         )
@@ -1017,13 +1067,10 @@ impl Store {
         .bind(Day(collected_on))
         .fetch_all(&mut *tx)
         .await?;
-        let coded: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT i.medication_id, i.rxcui FROM medication_ingredients i
-             JOIN medications m ON m.id = i.medication_id WHERE m.patient_id = $1",
-        )
-        .bind(patient_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        for m in &mut active {
+            m.name = self.open(NAME_COLUMN, &m.name)?;
+        }
+        let coded = self.coded_ingredients(&mut tx, patient_id).await?;
         let episode_id: Option<i64> =
             sqlx::query_scalar("SELECT id FROM episodes WHERE patient_id = $1 AND status = 'open'")
                 .bind(patient_id)
@@ -1055,6 +1102,7 @@ impl Store {
                 };
                 Some(
                     raise_flag(
+                        self,
                         &mut tx,
                         grant.actor(),
                         patient_id,
@@ -1091,7 +1139,7 @@ impl Store {
                     assigned_role: prescriber.is_none().then_some(Role::Prescriber),
                     due_on: Some(due),
                 };
-                review_task_ids.push(open_task(&mut tx, grant.actor(), &task).await?);
+                review_task_ids.push(open_task(self, &mut tx, grant.actor(), &task).await?);
             }
         }
         let id: i64 = sqlx::query_scalar(
@@ -1118,10 +1166,14 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
-            .bind(r.analyte.clone())
-            .bind(result.code())
+            .bind(self.seal(ANALYTE_COLUMN, &r.analyte)?)
+            .bind(self.seal(RESULT_COLUMN, result.code())?)
             .bind(r.finding.map(Finding::expectation))
-            .bind(r.reason.clone())
+            .bind(sealed_opt(
+                self,
+                EXPECTATION_REASON_COLUMN,
+                r.reason.as_deref(),
+            )?)
             .bind(r.finding.map(Finding::code))
             .bind(r.medication.map(|i| active[i].id))
             .execute(&mut *tx)
@@ -1176,7 +1228,7 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
-        let results: Vec<ResultRow> = sqlx::query_as(
+        let mut results: Vec<ResultRow> = sqlx::query_as(
             "SELECT r.screen_id, r.analyte, r.result, r.expectation, r.expectation_reason,
                  r.finding, r.medication_id
              FROM drug_screen_results r JOIN drug_screens s ON s.id = r.screen_id
@@ -1185,6 +1237,12 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
+        for r in &mut results {
+            r.analyte = self.open(ANALYTE_COLUMN, &r.analyte)?;
+            r.result = self.open(RESULT_COLUMN, &r.result)?;
+            r.expectation_reason =
+                opened_opt(self, EXPECTATION_REASON_COLUMN, r.expectation_reason.take())?;
+        }
         tx.commit().await?;
         screens
             .into_iter()
@@ -1270,17 +1328,28 @@ impl Store {
             },
         )
         .await?;
-        let rows = sqlx::query_as(
+        let mut rows: Vec<ScreenResultRow> = sqlx::query_as(
             "SELECT s.id AS screen_id, s.collected_on, r.analyte, r.result, r.expectation
              FROM drug_screens s JOIN drug_screen_results r ON r.screen_id = s.id
-             WHERE s.patient_id = $1 AND s.collected_on >= $2
-             ORDER BY s.collected_on, s.id, r.analyte",
+             WHERE s.patient_id = $1 AND s.collected_on >= $2",
         )
         .bind(grant.patient_id())
         .bind(Day(since))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        for r in &mut rows {
+            r.analyte = self.open(ANALYTE_COLUMN, &r.analyte)?;
+            r.result = self.open(RESULT_COLUMN, &r.result)?;
+        }
+        // The analyte is sealed, so the order is made here.
+        rows.sort_by(|a, b| {
+            (a.collected_on.0, a.screen_id, &a.analyte).cmp(&(
+                b.collected_on.0,
+                b.screen_id,
+                &b.analyte,
+            ))
+        });
         Ok(rows)
     }
 }

@@ -454,6 +454,7 @@ struct ReviewOutcome {
 /// analyte is an unexpected positive (a prescribed medication explains an expected one), invalid
 /// when any analyte is invalid, otherwise negative. `None` when no screen was collected since.
 async fn drug_screens_for_phase_review(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     patient_id: i64,
     since: NaiveDate,
@@ -470,6 +471,7 @@ async fn drug_screens_for_phase_review(
     .await?;
     let mut screens: Vec<(i64, ScreenResult)> = Vec::new();
     for (screen, result, expectation) in rows {
+        let result = store.open(crate::medications::RESULT_COLUMN, &result)?;
         let this = match (result.as_str(), expectation.as_deref()) {
             // A negative with an MOUD adherence finding ("missing") is never negative.
             ("positive", Some("expected")) | ("negative", None) => ScreenResult::Negative,
@@ -584,6 +586,7 @@ async fn phase_weekly_hours(
 /// weekly minutes since the phase began, drug screens, treatment-plan objectives, open safety
 /// flags (moderate or high) and unanswered safety tasks.
 async fn gather_phase_progress(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     patient_id: i64,
     standing: &Standing,
@@ -625,7 +628,7 @@ async fn gather_phase_progress(
     .bind(crate::medications::PRESCRIBER_REVIEW_TASK_KIND)
     .fetch_one(&mut **tx)
     .await?;
-    let screens = drug_screens_for_phase_review(tx, patient_id, since).await?;
+    let screens = drug_screens_for_phase_review(store, tx, patient_id, since).await?;
     let objectives = plan_objectives_met_for_phase_review(tx, standing.episode.id).await?;
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(PhaseProgress {
@@ -1009,7 +1012,7 @@ impl Store {
             return Ok(None);
         };
         let rules = rules_in(tx, standing.episode.program_id).await?;
-        let progress = gather_phase_progress(tx, patient_id, &standing, today).await?;
+        let progress = gather_phase_progress(self, tx, patient_id, &standing, today).await?;
         let recommendation = plan_of(&standing.phases)?
             .recommend(&progress, &rules.criteria(), &rules.triggers())
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;

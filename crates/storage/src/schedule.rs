@@ -981,7 +981,7 @@ impl Store {
             },
         )
         .await?;
-        let outreach_task_id = open_outreach_if_needed(&mut tx, actor, patient_id).await?;
+        let outreach_task_id = open_outreach_if_needed(self, &mut tx, actor, patient_id).await?;
         tx.commit().await?;
         Ok(AttendanceOutcome { outreach_task_id })
     }
@@ -1598,6 +1598,7 @@ pub(crate) async fn enrol_in_track(
 /// Opens an outreach task for the primary counselor when the patient's latest marks make a run of
 /// unexcused absences, once per run (the run is known by its first absence).
 async fn open_outreach_if_needed(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     patient_id: i64,
@@ -1655,6 +1656,7 @@ async fn open_outreach_if_needed(
     let today = crate::tasks::patient_today(tx, patient_id).await?;
     let title = format!("Reach out: {}", needed.reason);
     let task_id = open_task(
+        store,
         tx,
         actor,
         &NewTask {

@@ -108,8 +108,26 @@ pub(crate) const TASK_SELECT: &str = "SELECT t.id, t.patient_id,
 /// What completing a task may record; outcomes are clinical text, encrypted at rest.
 const OUTCOME_COLUMN: &str = "tasks.outcome";
 
-/// Opens a task inside the caller's transaction (audited).
+/// A task's title names what happened ("Respond to flag: positive fentanyl screen"), so it is
+/// sealed like clinical text.
+pub(crate) const TITLE_COLUMN: &str = "tasks.title";
+
+/// A flag's summary is the clinical reason for it, sealed like clinical text.
+pub(crate) const SUMMARY_COLUMN: &str = "patient_flags.summary";
+
+impl Store {
+    /// Decrypts the titles of the tasks about to be shown (only those: lists page in SQL first).
+    pub(crate) fn open_task_titles(&self, tasks: &mut [Task]) -> Result<()> {
+        for task in tasks {
+            task.title = self.open(TITLE_COLUMN, &task.title)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens a task inside the caller's transaction (audited); its title is sealed.
 pub(crate) async fn open_task(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     task: &NewTask<'_>,
@@ -122,7 +140,7 @@ pub(crate) async fn open_task(
     .bind(task.patient_id)
     .bind(task.flag_id)
     .bind(task.kind)
-    .bind(task.title)
+    .bind(store.seal(TITLE_COLUMN, task.title)?)
     .bind(task.priority)
     .bind(task.assigned_to)
     .bind(task.assigned_role.map(Role::code))
@@ -150,6 +168,7 @@ pub(crate) async fn open_task(
 /// primary counselor of the open episode (the clinical directors if there is none) and, for high
 /// risk, one for the clinical directors as well. Returns the flag id.
 pub(crate) async fn raise_flag(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     patient_id: i64,
@@ -164,7 +183,7 @@ pub(crate) async fn raise_flag(
     .bind(patient_id)
     .bind(kind)
     .bind(severity.code())
-    .bind(summary)
+    .bind(store.seal(SUMMARY_COLUMN, summary)?)
     .bind(Instant::now())
     .bind(actor.user_id)
     .fetch_one(&mut **tx)
@@ -202,6 +221,7 @@ pub(crate) async fn raise_flag(
     match counselor.flatten() {
         Some(counselor) => {
             open_task(
+                store,
                 tx,
                 actor,
                 &NewTask {
@@ -212,6 +232,7 @@ pub(crate) async fn raise_flag(
             .await?;
             if severity == Severity::High {
                 open_task(
+                    store,
                     tx,
                     actor,
                     &NewTask {
@@ -224,6 +245,7 @@ pub(crate) async fn raise_flag(
         }
         None => {
             open_task(
+                store,
                 tx,
                 actor,
                 &NewTask {
@@ -254,6 +276,7 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let id = raise_flag(
+            self,
             &mut tx,
             grant.actor(),
             grant.patient_id(),
@@ -282,6 +305,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         self.fill_patient_names(&mut rows).await?;
+        self.open_task_titles(&mut rows)?;
         let shown: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -326,6 +350,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.fill_patient_names(&mut rows).await?;
+        self.open_task_titles(&mut rows)?;
         for row in &mut rows {
             row.outcome = row
                 .outcome

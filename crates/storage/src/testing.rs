@@ -84,6 +84,12 @@ pub async fn raw_strings(store: &Store, sql: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(sql).fetch_all(store.reader()).await?)
 }
 
+/// Decrypts a value read with [`raw_strings`] from its column ("tasks.title"): only for tests
+/// that check what is stored.
+pub fn open_sealed(store: &Store, column: &str, sealed: &str) -> Result<String> {
+    store.open(column, sealed)
+}
+
 /// Lifts the append-only triggers on the audit tables, as a database superuser could: only for
 /// tests that simulate tampering.
 pub async fn allow_audit_tampering(store: &Store) -> Result<()> {

@@ -17,6 +17,7 @@ use trellis_domain::patient::FieldError;
 use trellis_domain::placement::DiagnosisCode;
 
 use crate::access::{can, Actor, Grant, PatientGrant};
+use crate::assessments::CODE_COLUMN as DIAGNOSIS_CODE;
 use crate::audit::{self, AuditEvent};
 use crate::{Day, Instant, Result, Store, StoreError};
 
@@ -588,13 +589,17 @@ impl Store {
         {
             return Ok(());
         }
-        let list: Vec<(i64, String, Option<Day>)> = sqlx::query_as(
+        let sealed: Vec<(i64, String, Option<Day>)> = sqlx::query_as(
             "SELECT id, code, resolved_on FROM patient_diagnoses WHERE patient_id = $1
              ORDER BY resolved_on IS NOT NULL, id",
         )
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
+        let list = sealed
+            .into_iter()
+            .map(|(id, code, resolved)| Ok((id, self.open(DIAGNOSIS_CODE, &code)?, resolved)))
+            .collect::<Result<Vec<_>>>()?;
         let mut errors = Vec::new();
         for (p, problem) in content.problems.iter_mut().enumerate() {
             let place = format!("Problem {}", p + 1);
@@ -1060,6 +1065,10 @@ impl Store {
         .bind(patient_id)
         .fetch_all(&mut *tx)
         .await?;
+        let listed = listed
+            .into_iter()
+            .map(|(id, code)| Ok((id, self.open(DIAGNOSIS_CODE, &code)?)))
+            .collect::<Result<Vec<_>>>()?;
         audit::record(
             self,
             actor,

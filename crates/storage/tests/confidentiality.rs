@@ -22,7 +22,7 @@ use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
 use trellis_storage::recipients::NewRecipient;
 use trellis_storage::staff::NewStaff;
-use trellis_storage::testing::{fresh_store, raw_execute, raw_strings};
+use trellis_storage::testing::{fresh_store, open_sealed, raw_execute, raw_strings};
 use trellis_storage::{Store, StoreError};
 
 struct Clinic {
@@ -975,7 +975,14 @@ async fn the_daily_check_tells_the_privacy_officer_and_counselor_once() {
              || '|' || title FROM tasks WHERE kind = 'consent_expiring' ORDER BY id",
     )
     .await
-    .expect("tasks");
+    .expect("tasks")
+    .into_iter()
+    .map(|t| {
+        let (who, title) = t.rsplit_once('|').expect("title");
+        let title = open_sealed(&c.store, "tasks.title", title).expect("sealed title");
+        format!("{who}|{title}")
+    })
+    .collect::<Vec<_>>();
     let counselor = c.counselor.user_id.expect("id");
     assert_eq!(tasks.len(), 2, "{tasks:?}");
     assert!(tasks[0].starts_with("privacy_officer||"), "{tasks:?}");

@@ -331,3 +331,89 @@ async fn a_clear_text_database_is_encrypted_on_upgrade() {
         other => panic!("expected the upgraded patient as a duplicate, got {other:?}"),
     }
 }
+
+/// How many name tokens each patient has, fewest and most.
+async fn token_counts(store: &trellis_storage::Store) -> (String, String) {
+    let counts = raw_strings(
+        store,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM patient_name_tokens GROUP BY patient_id",
+    )
+    .await
+    .expect("counts");
+    let counts: Vec<i64> = counts.iter().map(|c| c.parse().expect("count")).collect();
+    (
+        counts.iter().min().expect("tokens").to_string(),
+        counts.iter().max().expect("tokens").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn name_tokens_do_not_tell_the_length_of_a_name() {
+    let store = trellis_storage::Store::connect(
+        &trellis_storage::testing::fresh_database_url()
+            .await
+            .expect("url"),
+    )
+    .await
+    .expect("connect");
+    store.migrate().await.expect("migrate");
+    let key = MasterKey::generate().0;
+    store.unlock(&key).await.expect("unlock");
+    let c = clinic_on(store).await;
+    created(&c, &registration("Al", "Li")).await;
+    let long = created(
+        &c,
+        &registration("Maximiliana", "Wolfeschlegelsteinhausenbergerdorff"),
+    )
+    .await;
+    assert_eq!(
+        token_counts(&c.store).await,
+        ("32".to_owned(), "32".to_owned()),
+        "the same count for a short and a long name"
+    );
+    // A long name is still found by any prefix, and by its whole length.
+    for text in [
+        "wolfe",
+        "Wolfeschlegelstei",
+        "Wolfeschlegelsteinhausenbergerdorff",
+        "maximiliana wolfeschlegelsteinhausen",
+    ] {
+        assert_eq!(
+            search(&c, text).await,
+            vec!["Maximiliana Wolfeschlegelsteinhausenbergerdorff"],
+            "{text}"
+        );
+    }
+    assert_eq!(search(&c, "li").await, vec!["Al Li"]);
+
+    // Tokens written before the padding (one per letter) are padded at the next start-up.
+    raw_execute(
+        &c.store,
+        &format!("DELETE FROM patient_name_tokens WHERE patient_id = {long}"),
+    )
+    .await
+    .expect("forget tokens");
+    raw_execute(
+        &c.store,
+        &format!("INSERT INTO name_tokens_to_pad (patient_id) VALUES ({long})"),
+    )
+    .await
+    .expect("list for padding");
+    assert!(search(&c, "wolfe").await.is_empty());
+    c.store.unlock(&key).await.expect("unlock pads");
+    assert_eq!(
+        token_counts(&c.store).await,
+        ("32".to_owned(), "32".to_owned())
+    );
+    assert_eq!(
+        search(&c, "wolfe").await,
+        vec!["Maximiliana Wolfeschlegelsteinhausenbergerdorff"]
+    );
+    assert!(raw_strings(
+        &c.store,
+        "SELECT CAST(patient_id AS TEXT) FROM name_tokens_to_pad"
+    )
+    .await
+    .expect("list")
+    .is_empty());
+}

@@ -136,8 +136,8 @@ async fn world() -> World {
     let two_days_ago = (today() - Duration::days(2)).format("%Y-%m-%d").to_string();
     for sql in [
         format!(
-            "UPDATE tasks SET due_on = '{two_days_ago}'
-             WHERE kind = 'discharge_follow_up' AND title LIKE '60-day%'"
+            "UPDATE tasks SET due_on = '{two_days_ago}' WHERE id IN
+                 (SELECT task_id FROM discharge_follow_ups WHERE days_after = 60)"
         ),
         format!("UPDATE discharge_follow_ups SET due_on = '{two_days_ago}' WHERE days_after = 60"),
     ] {

@@ -450,6 +450,15 @@ impl<'a> Generator<'a> {
                 for (i, r) in screen.results.iter().enumerate() {
                     let mut row = vec![(first_result + i as i64).into(), screen_id.into()];
                     row.extend(r.iter().cloned());
+                    for (at, column) in [
+                        (2, "drug_screen_results.analyte"),
+                        (3, "drug_screen_results.result"),
+                        (5, "drug_screen_results.expectation_reason"),
+                    ] {
+                        if let Some(clear) = row[at].as_text() {
+                            row[at] = load.seal(column, clear)?.into();
+                        }
+                    }
                     results.push(row);
                 }
                 audit.push(site.nurse.audit(
@@ -518,8 +527,12 @@ impl<'a> Generator<'a> {
                             diagnoses.push(vec![
                                 id.into(),
                                 patient_id.into(),
-                                code.clone().into(),
-                                description.clone(),
+                                load.seal("patient_diagnoses.code", code)?.into(),
+                                load.seal(
+                                    "patient_diagnoses.description",
+                                    description.as_text().unwrap_or_default(),
+                                )?
+                                .into(),
                                 list.is_empty().into(),
                                 at(zone, e.admitted_on, 11).into(),
                                 counselor.id.into(),

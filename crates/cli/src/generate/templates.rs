@@ -215,12 +215,20 @@ impl Templates {
             let plan = r[0].as_int().unwrap_or_default();
             objectives.entry(plan).or_default().push(take(&r[1..]));
         }
-        let descriptions: HashMap<String, Value> = load
+        let mut descriptions: HashMap<String, Value> = HashMap::new();
+        for r in load
             .sample("patient_diagnoses", &["code", "description"])
             .await?
-            .into_iter()
-            .filter_map(|r| Some((r[0].as_text()?.to_owned(), r[1].clone())))
-            .collect();
+        {
+            let (Some(code), Some(description)) = (r[0].as_text(), r[1].as_text()) else {
+                continue;
+            };
+            descriptions.insert(
+                load.open("patient_diagnoses.code", code)?,
+                load.open("patient_diagnoses.description", description)?
+                    .into(),
+            );
+        }
         let mut plans = Vec::new();
         for r in load
             .sample(
@@ -285,7 +293,19 @@ impl Templates {
             if r[6].as_int().is_some() {
                 patient_specific.insert(screen);
             }
-            results.entry(screen).or_default().push(take(&r[1..6]));
+            let mut result: [Value; 5] = take(&r[1..6]);
+            // Analyte, result and reason are sealed in the demo database: cloned opened, and
+            // sealed again for each generated row.
+            for (i, column) in [
+                (0, "drug_screen_results.analyte"),
+                (1, "drug_screen_results.result"),
+                (3, "drug_screen_results.expectation_reason"),
+            ] {
+                if let Some(sealed) = result[i].as_text() {
+                    result[i] = load.open(column, sealed)?.into();
+                }
+            }
+            results.entry(screen).or_default().push(result);
         }
         let mut screens = Vec::new();
         for r in load

@@ -1310,6 +1310,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         open_task(
+            self,
             &mut tx,
             grant.actor(),
             &NewTask {
@@ -1444,6 +1445,7 @@ impl Store {
             )
             .await?;
         open_task(
+            self,
             &mut tx,
             grant.actor(),
             &NewTask {

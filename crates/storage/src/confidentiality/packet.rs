@@ -110,6 +110,9 @@ impl Store {
                     let mut lines: Vec<String> = rows
                         .into_iter()
                         .map(|(code, description, primary, resolved)| {
+                            let code = self.open(crate::assessments::CODE_COLUMN, &code)?;
+                            let description =
+                                self.open(crate::assessments::DESCRIPTION_COLUMN, &description)?;
                             let mut line = format!("{code} {description}");
                             if primary.0 {
                                 line.push_str(" (primary)");
@@ -117,9 +120,9 @@ impl Store {
                             if let Some(on) = resolved {
                                 line.push_str(&format!(", resolved {on}"));
                             }
-                            line
+                            Ok(line)
                         })
-                        .collect();
+                        .collect::<Result<_>>()?;
                     if lines.is_empty() {
                         lines.push("No diagnoses recorded.".into());
                     }
@@ -142,17 +145,19 @@ impl Store {
                     .await?;
                     let mut lines: Vec<String> = rows
                         .into_iter()
-                        .map(
-                            |(name, dose, route, frequency, started, stopped)| match stopped {
+                        .map(|(name, dose, route, frequency, started, stopped)| {
+                            let (name, dose, frequency) =
+                                self.open_medication(&name, &dose, &frequency)?;
+                            Ok(match stopped {
                                 Some(s) => {
                                     format!("{name} {dose} {route} {frequency}, {started} to {s}")
                                 }
                                 None => {
                                     format!("{name} {dose} {route} {frequency}, since {started}")
                                 }
-                            },
-                        )
-                        .collect();
+                            })
+                        })
+                        .collect::<Result<_>>()?;
                     if lines.is_empty() {
                         lines.push("No medications recorded.".into());
                     }

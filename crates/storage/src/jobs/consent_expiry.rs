@@ -60,6 +60,7 @@ impl Store {
                         continue;
                     }
                     open_task(
+                        self,
                         &mut tx,
                         &actor,
                         &NewTask {

@@ -4,7 +4,7 @@
 mod sealed;
 
 pub use sealed::SealedIdentity;
-pub(crate) use sealed::{names_patient, seal_clear_identities, NamesPatient};
+pub(crate) use sealed::{names_patient, pad_name_tokens, seal_clear_identities, NamesPatient};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -660,7 +660,7 @@ impl Store {
             },
         )
         .await?;
-        let flags = sqlx::query_as(
+        let mut flags: Vec<PatientFlag> = sqlx::query_as(
             "SELECT id, kind, severity, summary, raised_at FROM patient_flags
              WHERE patient_id = $1 AND resolved_at IS NULL
              ORDER BY severity = 'high' DESC, raised_at DESC, id DESC",
@@ -669,6 +669,9 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        for flag in &mut flags {
+            flag.summary = self.open(crate::tasks::SUMMARY_COLUMN, &flag.summary)?;
+        }
         Ok(flags)
     }
 }

@@ -51,6 +51,11 @@ pub struct SealedIdentity {
     pub name_tokens: Vec<String>,
 }
 
+/// How many letters of each folded name get prefix tokens. Every patient stores exactly twice
+/// this many tokens (real prefixes, then random filler of the same shape), so the count no
+/// longer tells a name's length; a search word longer than this matches on its first letters.
+const NAME_TOKEN_LETTERS: usize = 16;
+
 fn column(name: &str) -> String {
     format!("patients.{name}")
 }
@@ -94,20 +99,27 @@ impl Store {
         self.blind_index("dob", &Day(dob).to_string())
     }
 
-    /// The blind index of one prefix of a folded name; `part` is "first" or "last".
+    /// The blind index of one prefix of a folded name (its first [`NAME_TOKEN_LETTERS`]
+    /// letters); `part` is "first" or "last".
     pub(crate) fn name_prefix_index(&self, part: &str, folded_prefix: &str) -> Result<String> {
-        self.blind_index(&format!("{part}-prefix"), folded_prefix)
+        let prefix: String = folded_prefix.chars().take(NAME_TOKEN_LETTERS).collect();
+        self.blind_index(&format!("{part}-prefix"), &prefix)
     }
 
-    /// Every prefix token of the folded first and last names.
+    /// Every prefix token of the folded first and last names, padded with random tokens to a
+    /// fixed count. Sorted by value, so the stored order does not tell filler from real.
     fn name_tokens(&self, first: &str, last: &str) -> Result<Vec<String>> {
         let mut tokens = BTreeSet::new();
         for (part, name) in [("first", first), ("last", last)] {
-            let folded: Vec<char> = name_key(name).chars().collect();
+            let folded: Vec<char> = name_key(name).chars().take(NAME_TOKEN_LETTERS).collect();
             for end in 1..=folded.len() {
                 let prefix: String = folded[..end].iter().collect();
                 tokens.insert(self.name_prefix_index(part, &prefix)?);
             }
+        }
+        while tokens.len() < 2 * NAME_TOKEN_LETTERS {
+            // 128 random bits in hex: the shape of a real token, and matching no search.
+            tokens.insert(crate::staff::random_secret()[..32].to_owned());
         }
         Ok(tokens.into_iter().collect())
     }
@@ -343,6 +355,48 @@ pub(crate) async fn seal_clear_identities(store: &Store) -> Result<u64> {
         );
     }
     Ok(sealed)
+}
+
+/// Rewrites, padded to the fixed count, the name tokens of the patients written before they were
+/// padded (listed by migration 0110), in batches of one transaction each; a patient leaves the
+/// list with its new tokens, so running again does nothing twice. Returns how many.
+pub(crate) async fn pad_name_tokens(store: &Store) -> Result<u64> {
+    let mut padded = 0u64;
+    loop {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT q.patient_id, p.legal_first_name, p.legal_last_name
+             FROM name_tokens_to_pad q JOIN patients p ON p.id = q.patient_id
+             ORDER BY q.patient_id LIMIT $1",
+        )
+        .bind(UPGRADE_BATCH)
+        .fetch_all(store.writer())
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut tx = store.begin().await?;
+        for (id, first, last) in rows {
+            let tokens = store.name_tokens(
+                &store.open_identity("legal_first_name", &first)?,
+                &store.open_identity("legal_last_name", &last)?,
+            )?;
+            write_name_tokens(&mut tx, id, &tokens).await?;
+            sqlx::query("DELETE FROM name_tokens_to_pad WHERE patient_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            padded += 1;
+        }
+        tx.commit().await?;
+    }
+    // A listed id without a patient row (none are deleted, but the list must empty).
+    sqlx::query("DELETE FROM name_tokens_to_pad WHERE patient_id NOT IN (SELECT id FROM patients)")
+        .execute(store.writer())
+        .await?;
+    if padded > 0 {
+        tracing::info!(patients = padded, "name tokens padded to a fixed count");
+    }
+    Ok(padded)
 }
 
 /// A list row that names a patient: the name is filled in after the query, decrypted, since

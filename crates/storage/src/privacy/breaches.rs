@@ -355,6 +355,7 @@ impl Store {
         let deadline = notification_deadline(discovered_on);
         let mut tx = self.begin().await?;
         let task = open_task(
+            self,
             &mut tx,
             grant.actor(),
             &NewTask {

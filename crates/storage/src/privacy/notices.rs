@@ -38,6 +38,7 @@ pub struct NoticeRecord {
 /// inside the admission's transaction. It goes to the intake coordinators, who do the admission
 /// paperwork, so it never crowds a clinician's safety tasks.
 pub(crate) async fn task_if_no_notice(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     patient_id: i64,
@@ -52,6 +53,7 @@ pub(crate) async fn task_if_no_notice(
         return Ok(());
     }
     open_task(
+        store,
         tx,
         actor,
         &NewTask {
