@@ -152,7 +152,7 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
     const hrefs = (await p.locator('main a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).filter((h) => /^\/patients\/\d+$/.test(h));
     const consent = await findLink(p, t.base, hrefs.slice(0, 12).map((h) => `${h}/consents`), /^\/patients\/\d+\/consents\/\d+$/);
     const packet = await findLink(p, t.base, ['/privacy', ...hrefs.slice(0, 12).map((h) => `${h}/disclosures`)], /^\/patients\/\d+\/disclosures\/\d+$/);
-    const privacyPages = ['/dashboard', '/privacy', '/admin/audit', '/privacy/restrictions', '/privacy/breaches', '/privacy/breaches/log', ...(hrefs[0] ? [`${hrefs[0]}/privacy`] : []), ...(consent ? [consent] : []), ...(packet ? [packet] : [])];
+    const privacyPages = ['/dashboard', '/privacy', '/admin/audit', '/privacy/restrictions', '/privacy/breaches', '/privacy/breaches/log', '/privacy/authorities', ...(hrefs[0] ? [`${hrefs[0]}/privacy`, `${hrefs[0]}/authorised-disclosure`] : []), ...(consent ? [consent] : []), ...(packet ? [packet] : [])];
     for (const path of privacyPages) {
       await check(p, t.base, 'privacy', path, problems);
       visited.push(path);

@@ -186,11 +186,14 @@ pub enum Permission {
     DecideRestrictions,
     /// Keep the breach register: incidents, risk assessments, letters, the log for HHS.
     KeepBreachRegister,
+    /// Record court orders and QSO, audit and research agreements, and disclose under them
+    /// without the patient's consent (42 CFR 2.11, 2.52, 2.53, 2.61–2.67).
+    DiscloseWithoutConsent,
 }
 
 impl Permission {
     /// Every permission, in the order the matrix lists them.
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 23] = [
         Permission::ReadDemographics,
         Permission::EditDemographics,
         Permission::ReadEpisodes,
@@ -213,6 +216,7 @@ impl Permission {
         Permission::ManageRecipients,
         Permission::DecideRestrictions,
         Permission::KeepBreachRegister,
+        Permission::DiscloseWithoutConsent,
     ];
 
     /// Whether the permission only reads (what emergency access may widen, 42 CFR 2.51: it
@@ -288,6 +292,9 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ManageRecipients => matches!(role, R::PrivacyOfficer),
         // §2.26 and the breach rule name the program's privacy official as the one who decides.
         P::DecideRestrictions | P::KeepBreachRegister => matches!(role, R::PrivacyOfficer),
+        // Whether an order or agreement is sound is the privacy official's judgment, and what
+        // leaves under it bypasses the patient's consent.
+        P::DiscloseWithoutConsent => matches!(role, R::PrivacyOfficer),
     }
 }
 
@@ -424,6 +431,7 @@ mod tests {
             for p in [
                 Permission::DecideRestrictions,
                 Permission::KeepBreachRegister,
+                Permission::DiscloseWithoutConsent,
             ] {
                 assert_eq!(
                     permits(role, p),

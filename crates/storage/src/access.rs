@@ -90,6 +90,7 @@ pub mod can {
         ManageRecipients,
         DecideRestrictions,
         KeepBreachRegister,
+        DiscloseWithoutConsent,
     );
 }
 

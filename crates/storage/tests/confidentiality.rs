@@ -6,12 +6,18 @@ use chrono::{Duration, NaiveDate, Utc};
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::consent::{
+    AuditBody, BoardDetermination, CourtDocument, CourtOrder, OrderPurpose, Terms,
+};
+use trellis_domain::consent::{
     DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, NoticeForm, Purpose,
     Recipient, RecipientKind, COUNSELING_NOTES_STATEMENT, DEFAULT_REVOCATION_STATEMENT,
     DEFAULT_TPO_REDISCLOSURE_STATEMENT, NOTICE_STATEMENT_1, NOTICE_VERSION, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::Registration;
 use trellis_storage::access::{can, Actor};
+use trellis_storage::confidentiality::authorities::{
+    AuthorisedDisclosureInput, AuthorisedOutcome, NewAuthority,
+};
 use trellis_storage::confidentiality::{
     DisclosureInput, DisclosureOutcome, EmergencyAccess, EmergencyDisclosureInput, NewConsent,
     WrittenRevocation,
@@ -1679,4 +1685,286 @@ async fn the_packet_carries_the_signed_discharge_summary_diagnoses_and_medicatio
     assert_eq!(headings, ["Diagnoses", "Medications"]);
     assert_eq!(other.packet.sections[0].lines, ["No diagnoses recorded."]);
     assert_eq!(accounting_len(&c).await, 3);
+}
+
+fn court_order(c: &Clinic) -> NewAuthority {
+    NewAuthority {
+        terms: Terms::CourtOrder(CourtOrder {
+            document: CourtDocument::Order,
+            court: "County Superior Court".into(),
+            case_number: "FC-2026-118".into(),
+            purpose: OrderPurpose::Noncriminal,
+            other_means_unavailable: true,
+            public_interest_outweighs: true,
+            extremely_serious_crime: false,
+            substantial_value: false,
+            program_heard: false,
+            communications_ground: None,
+            protective_measures: "Filed under seal".into(),
+        }),
+        recipient_id: Some(c.probation_office),
+        categories: [Cat::Attendance].into(),
+        dated_on: Some(today() - Duration::days(1)),
+        starts_on: Some(today() - Duration::days(1)),
+        ends_on: Some(today() + Duration::days(30)),
+        recipient_bound: false,
+    }
+}
+
+async fn record_authority(
+    c: &Clinic,
+    patient: Option<i64>,
+    new: &NewAuthority,
+) -> Result<i64, StoreError> {
+    let grant = c
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&c.privacy)
+        .expect("grant");
+    let patient_grant = match patient {
+        Some(id) => Some(
+            c.store
+                .patient_grant::<can::DiscloseWithoutConsent>(&c.privacy, id)
+                .await
+                .expect("patient grant"),
+        ),
+        None => None,
+    };
+    c.store
+        .record_authority(&grant, patient_grant.as_ref(), new)
+        .await
+}
+
+async fn disclose_under(c: &Clinic, authority_id: i64, categories: &[Cat]) -> AuthorisedOutcome {
+    let grant = c
+        .store
+        .patient_grant::<can::DiscloseWithoutConsent>(&c.privacy, c.patient)
+        .await
+        .expect("grant");
+    c.store
+        .disclose_under_authority(
+            &grant,
+            &AuthorisedDisclosureInput {
+                authority_id: Some(authority_id),
+                categories: categories.iter().copied().collect(),
+            },
+        )
+        .await
+        .expect("disclose under authority")
+}
+
+fn fields(e: StoreError) -> Vec<&'static str> {
+    match e {
+        StoreError::Invalid(errors) => errors.iter().map(|f| f.field).collect(),
+        other => panic!("expected invalid input, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_court_order_discloses_without_consent_within_its_limits_and_is_accounted_for() {
+    let c = clinic().await;
+    let order = record_authority(&c, Some(c.patient), &court_order(&c))
+        .await
+        .expect("record order");
+    // No consent is on file: the order alone authorises, within its limits (§2.64(e)).
+    let made = match disclose_under(&c, order, &[Cat::Attendance]).await {
+        AuthorisedOutcome::Made(d) => d,
+        AuthorisedOutcome::Refused(r) => panic!("refused: {r}"),
+    };
+    assert_eq!(made.kind, "court_order");
+    assert_eq!(made.consent_id, None);
+    assert_eq!(made.packet.notice, NOTICE_STATEMENT_1);
+    assert!(made.packet.consent_scope.contains("FC-2026-118"));
+    assert_eq!(accounting_len(&c).await, 1);
+    match disclose_under(&c, order, &[Cat::Attendance, Cat::Medications]).await {
+        AuthorisedOutcome::Refused(r) => assert_eq!(r.code(), "information_not_covered"),
+        AuthorisedOutcome::Made(_) => panic!("medications are outside the order"),
+    }
+    assert_eq!(accounting_len(&c).await, 1);
+    let refusals = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE action = 'disclosure_refused'",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0].contains("information_not_covered"),
+        "{refusals:?}"
+    );
+    // The privacy officer sees the order's access; the terms are sealed at rest.
+    let grant = c
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&c.privacy)
+        .expect("grant");
+    let (record, access) = c.store.authority(&grant, order).await.expect("authority");
+    assert_eq!(record.patient_id, Some(c.patient));
+    assert_eq!(access.len(), 1);
+    assert_eq!(access[0].disclosure_id, made.id);
+    let raw = raw_strings(&c.store, "SELECT terms FROM disclosure_authorities")
+        .await
+        .expect("raw");
+    assert!(!raw[0].contains("Superior"), "terms are sealed");
+}
+
+#[tokio::test]
+async fn a_subpoena_or_an_order_without_findings_is_refused() {
+    let c = clinic().await;
+    let mut subpoena = court_order(&c);
+    if let Terms::CourtOrder(o) = &mut subpoena.terms {
+        o.document = CourtDocument::Subpoena;
+    }
+    let e = record_authority(&c, Some(c.patient), &subpoena)
+        .await
+        .expect_err("a subpoena alone");
+    match e {
+        StoreError::Invalid(errors) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, "document");
+            assert!(errors[0].message.contains("subpoena alone never"));
+        }
+        other => panic!("expected the subpoena refused, got {other:?}"),
+    }
+    let mut no_findings = court_order(&c);
+    if let Terms::CourtOrder(o) = &mut no_findings.terms {
+        o.public_interest_outweighs = false;
+        o.purpose = OrderPurpose::CriminalCaseAgainstPatient;
+    }
+    no_findings.categories = [Cat::Assessment].into();
+    assert_eq!(
+        fields(
+            record_authority(&c, Some(c.patient), &no_findings)
+                .await
+                .expect_err("no findings")
+        ),
+        ["findings", "findings", "communications_ground"]
+    );
+    // An order is about one patient; an agreement about none.
+    assert_eq!(
+        fields(
+            record_authority(&c, None, &court_order(&c))
+                .await
+                .expect_err("no patient")
+        ),
+        ["patient_id"]
+    );
+    let none: i64 = raw_strings(
+        &c.store,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM disclosure_authorities",
+    )
+    .await
+    .expect("count")[0]
+        .parse()
+        .expect("number");
+    assert_eq!(none, 0);
+}
+
+#[tokio::test]
+async fn a_qso_agreement_covers_its_contractor_within_its_dates_only() {
+    let c = clinic().await;
+    let billing_service = listed(
+        &c.store,
+        &c.privacy,
+        "Claims Express LLC",
+        RecipientKind::ProgramOperations,
+    )
+    .await;
+    let qso = |recipient: i64, starts: NaiveDate, bound: bool| NewAuthority {
+        terms: Terms::QualifiedService {
+            services: "Claims submission".into(),
+        },
+        recipient_id: Some(recipient),
+        categories: [Cat::Demographics, Cat::BillingAndClaims].into(),
+        dated_on: Some(today() - Duration::days(60)),
+        starts_on: Some(starts),
+        ends_on: Some(starts + Duration::days(365)),
+        recipient_bound: bound,
+    };
+    assert_eq!(
+        fields(
+            record_authority(&c, None, &qso(c.employer, today(), false))
+                .await
+                .expect_err("not a contractor, not bound")
+        ),
+        ["recipient_id", "recipient_bound"]
+    );
+    let current = record_authority(
+        &c,
+        None,
+        &qso(billing_service, today() - Duration::days(30), true),
+    )
+    .await
+    .expect("qso");
+    let future = record_authority(
+        &c,
+        None,
+        &qso(billing_service, today() + Duration::days(1), true),
+    )
+    .await
+    .expect("future qso");
+    assert!(matches!(
+        disclose_under(&c, current, &[Cat::BillingAndClaims]).await,
+        AuthorisedOutcome::Made(_)
+    ));
+    match disclose_under(&c, future, &[Cat::BillingAndClaims]).await {
+        AuthorisedOutcome::Refused(r) => assert_eq!(r.code(), "outside_period"),
+        AuthorisedOutcome::Made(_) => panic!("the agreement has not started"),
+    }
+}
+
+#[tokio::test]
+async fn audit_and_research_need_their_agreement_and_board_decision() {
+    let c = clinic().await;
+    let auditor = listed(
+        &c.store,
+        &c.privacy,
+        "State Licensing Unit",
+        RecipientKind::Other,
+    )
+    .await;
+    let audit = NewAuthority {
+        terms: Terms::AuditEvaluation {
+            body: AuditBody::GovernmentAgency,
+            body_name: "State Department of Health".into(),
+            scope: "Annual licensing review of charts".into(),
+        },
+        recipient_id: Some(auditor),
+        categories: [Cat::Attendance, Cat::TreatmentPlan].into(),
+        dated_on: Some(today()),
+        starts_on: Some(today()),
+        ends_on: Some(today() + Duration::days(14)),
+        recipient_bound: true,
+    };
+    let id = record_authority(&c, None, &audit).await.expect("audit");
+    assert!(matches!(
+        disclose_under(&c, id, &[Cat::Attendance]).await,
+        AuthorisedOutcome::Made(_)
+    ));
+    let mut research = NewAuthority {
+        terms: Terms::Research {
+            board: String::new(),
+            decided_on: None,
+            protocol: "IRB-2026-0412".into(),
+            determination: BoardDetermination::Waiver,
+        },
+        recipient_bound: false,
+        ..audit
+    };
+    assert_eq!(
+        fields(
+            record_authority(&c, None, &research)
+                .await
+                .expect_err("no board")
+        ),
+        ["board", "decided_on", "recipient_bound"]
+    );
+    research.terms = Terms::Research {
+        board: "University IRB".into(),
+        decided_on: Some(today() - Duration::days(3)),
+        protocol: "IRB-2026-0412".into(),
+        determination: BoardDetermination::Waiver,
+    };
+    research.recipient_bound = true;
+    record_authority(&c, None, &research)
+        .await
+        .expect("research");
 }

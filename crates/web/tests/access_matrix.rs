@@ -238,6 +238,11 @@ const API: &[Row] = &[
     ("GET",  "/breaches/{breach_id}",         Rule::Role(P::KeepBreachRegister),   Allowed::Success),
     ("POST", "/breaches/{breach_id}/assessment", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("GET",  "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Success),
+    ("POST", "/court-orders",                 Rule::Role(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("POST", "/agreements",                   Rule::Role(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("GET",  "/disclosure-authorities",       Rule::Role(P::DiscloseWithoutConsent), Allowed::Success),
+    ("GET",  "/disclosure-authorities/{authority}", Rule::Role(P::DiscloseWithoutConsent), Allowed::Missing),
+    ("POST", "/patients/{patient}/authorised-disclosures", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Invalid),
     ("POST", "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("POST", "/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
     ("GET",  "/breach-log",                   Rule::Role(P::KeepBreachRegister),   Allowed::Success),
@@ -406,6 +411,12 @@ const PAGES: &[Row] = &[
     ("GET",  "/privacy/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Success),
     ("POST", "/privacy/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("POST", "/privacy/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("GET",  "/privacy/authorities",             Rule::Role(P::DiscloseWithoutConsent), Allowed::Success),
+    ("POST", "/privacy/court-orders",            Rule::Role(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("POST", "/privacy/agreements",              Rule::Role(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("GET",  "/privacy/authorities/{authority}", Rule::Role(P::DiscloseWithoutConsent), Allowed::Missing),
+    ("GET",  "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Success),
+    ("POST", "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -934,6 +945,8 @@ impl Ids {
             .replace("{file}", "cal_unknown.ics")
             // No directory entry has this id: readers get 404, the privacy officer 422 first.
             .replace("{recipient}", "999999")
+            // No court order or agreement has this id: the privacy officer gets 404.
+            .replace("{authority}", "999999")
             .replace("{restriction}", &restriction.to_string())
             .replace("{restriction_id}", &restriction.to_string())
             .replace("{breach_id}", &self.breach.to_string())
@@ -1193,6 +1206,7 @@ fn normalised(template: &str) -> String {
         "{feed_id}",
         "{approval}",
         "{recipient}",
+        "{authority}",
         "{restriction_id}",
         "{breach_id}",
     ]

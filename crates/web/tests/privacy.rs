@@ -776,3 +776,199 @@ async fn the_privacy_pages_record_a_restriction_and_an_incident_and_name_bad_fie
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn court_orders_and_agreements_disclose_without_consent_within_their_limits() {
+    // §§2.61–2.67 court orders, §2.11 QSO, §2.53 audit, §2.52 research: no consent is on file.
+    let s = start().await;
+    let court = s
+        .recipient("Clerk, County Family Court", RecipientKind::Court)
+        .await;
+    let contractor = s
+        .recipient("Claims Express LLC", RecipientKind::ProgramOperations)
+        .await;
+    let pat = s.token("pat").await;
+    let casey = s.token("casey").await;
+    let day = |d: i64| (today() + Duration::days(d)).to_string();
+    let order = json!({"patient_id": s.patient_id, "document": "order",
+        "court": "County Family Court", "case_number": "FC-2026-118", "purpose": "noncriminal",
+        "other_means_unavailable": true, "public_interest_outweighs": true,
+        "protective_measures": "Filed under seal", "recipient_id": court,
+        "categories": ["attendance"], "dated_on": day(0), "starts_on": day(0), "ends_on": day(30)});
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        "/court-orders",
+        Some(order.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "only the privacy officer");
+    let mut subpoena = order.clone();
+    subpoena["document"] = json!("subpoena");
+    let (st, body) = call(&s, &pat, Method::POST, "/court-orders", Some(subpoena)).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("subpoena alone never"), "{body}");
+    let mut weak = order.clone();
+    weak["public_interest_outweighs"] = json!(false);
+    let (st, body) = call(&s, &pat, Method::POST, "/court-orders", Some(weak)).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["findings"]);
+    let (st, body) = call(&s, &pat, Method::POST, "/court-orders", Some(order)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let order_id = body["id"].as_i64().expect("id");
+    let path = format!("/patients/{}/authorised-disclosures", s.patient_id);
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &path,
+        Some(json!({"authority_id": order_id, "categories": ["attendance"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert_eq!(body["kind"], "court_order");
+    assert!(body["packet"]["consent_scope"]
+        .as_str()
+        .expect("scope")
+        .contains("FC-2026-118"));
+    assert!(!body["packet"]["notice"]
+        .as_str()
+        .expect("notice")
+        .is_empty());
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &path,
+        Some(json!({"authority_id": order_id, "categories": ["diagnoses"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["reason"], "information_not_covered");
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::GET,
+        &format!("/disclosure-authorities/{order_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["disclosures"].as_array().map(Vec::len), Some(1));
+    // A QSO agreement that has not started yet covers nothing.
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        "/agreements",
+        Some(
+            json!({"kind": "qualified_service", "recipient_id": contractor,
+            "categories": ["billing"], "dated_on": day(0), "starts_on": day(1),
+            "ends_on": day(365), "recipient_bound": true, "services": "Claims submission"}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let qso = body["id"].as_i64().expect("id");
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &path,
+        Some(json!({"authority_id": qso, "categories": ["billing"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["reason"], "outside_period");
+    // Research without the board's decision, and an audit without the written undertaking.
+    for (bad, expected) in [
+        (
+            json!({"kind": "research", "recipient_id": contractor, "categories": ["attendance"],
+                "dated_on": day(0), "starts_on": day(0), "ends_on": day(10),
+                "recipient_bound": true, "protocol": "IRB-1", "determination": "waiver"}),
+            vec!["board", "decided_on"],
+        ),
+        (
+            json!({"kind": "audit_evaluation", "recipient_id": contractor,
+                "categories": ["attendance"], "dated_on": day(0), "starts_on": day(0),
+                "ends_on": day(10), "body": "payer", "body_name": "Valley Health Plan",
+                "scope": "Claims audit"}),
+            vec!["recipient_bound"],
+        ),
+    ] {
+        let (st, body) = call(&s, &pat, Method::POST, "/agreements", Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), expected);
+    }
+    let (st, body) = call(&s, &pat, Method::GET, "/disclosure-authorities", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body.as_array().map(Vec::len), Some(2));
+    let (_, body) = call(
+        &s,
+        &pat,
+        Method::GET,
+        &format!("/patients/{}/disclosures", s.patient_id),
+        None,
+    )
+    .await;
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+
+    // The pages: the register, a subpoena refused by name, and a disclosure under the order.
+    let page = s.browser("pat").await;
+    let html = page
+        .get("/privacy/authorities")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Claims Express LLC"), "{html}");
+    let res = page
+        .post("/privacy/court-orders", &[("document", "subpoena")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("subpoena alone never"), "{html}");
+    let form = format!("/patients/{}/authorised-disclosure", s.patient_id);
+    let html = page.get(&form).await.text().await.expect("text");
+    assert!(html.contains(&format!("value=\"{order_id}\"")), "{html}");
+    let res = page
+        .post(
+            &form,
+            &[
+                ("authority_id", order_id.to_string().as_str()),
+                ("categories", "diagnoses"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("does not cover: Diagnoses"));
+    let res = page
+        .post(
+            &form,
+            &[
+                ("authority_id", order_id.to_string().as_str()),
+                ("categories", "attendance"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("FC-2026-118"), "{html}");
+    let html = page
+        .get(&format!("/patients/{}/disclosures", s.patient_id))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("No consent needed: Court order"), "{html}");
+    let counselor = s.browser("casey").await;
+    assert_eq!(
+        counselor.get("/privacy/authorities").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

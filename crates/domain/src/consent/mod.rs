@@ -5,6 +5,7 @@
 //! accompany a disclosure, and the §2.51 medical-emergency record. Pure functions: storage, audit
 //! and the actual sending live elsewhere, and every decision takes the current instant explicitly.
 
+pub mod authority;
 pub mod breach;
 pub mod collateral;
 pub mod directory;
@@ -15,6 +16,11 @@ pub mod notice;
 pub mod rights;
 pub mod signer;
 
+pub use authority::{
+    check_authorised, validate_authority, AuditBody, AuthorisedRequest, Authority, AuthorityKind,
+    AuthorityProblem, AuthorityRefusal, BoardDetermination, CommunicationsGround, CourtDocument,
+    CourtOrder, OrderPurpose, Terms,
+};
 pub use breach::{
     annual_log_due, draft_letter, hhs_notice_with_patients, in_annual_log, media_notice_required,
     notification_deadline, notification_overdue, validate_conclusion, BreachConclusion,

@@ -5,6 +5,7 @@
 //! Consent bodies, disclosure packets and emergency records are sealed (encrypted at rest): they
 //! name recipients, purposes and clinical facts. Only ids, codes and instants stay in clear.
 
+pub mod authorities;
 mod packet;
 mod patient_access;
 
@@ -1012,6 +1013,7 @@ impl Store {
                 NewDisclosureRow {
                     patient_id,
                     consent_id: Some(found.consent_id.0),
+                    authority_id: None,
                     kind: "consent",
                     recipient_id: Some(entry.id),
                     purpose: input.purpose.code(),
@@ -1065,8 +1067,8 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("packet: {e}")))?;
         Ok(sqlx::query_scalar(
             "INSERT INTO disclosures (patient_id, consent_id, kind, purpose, categories, recipient,
-                 packet, disclosed_at, disclosed_by, recipient_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 packet, disclosed_at, disclosed_by, recipient_id, authority_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(row.patient_id)
         .bind(row.consent_id)
@@ -1078,6 +1080,7 @@ impl Store {
         .bind(row.at)
         .bind(row.by)
         .bind(row.recipient_id)
+        .bind(row.authority_id)
         .fetch_one(&mut **tx)
         .await?)
     }
@@ -1432,6 +1435,7 @@ impl Store {
                 NewDisclosureRow {
                     patient_id,
                     consent_id: None,
+                    authority_id: None,
                     kind: "emergency",
                     // §2.51: the treating medical personnel are recorded as met, not from the directory.
                     recipient_id: None,
@@ -1597,6 +1601,7 @@ impl Store {
 struct NewDisclosureRow<'a> {
     patient_id: i64,
     consent_id: Option<i64>,
+    authority_id: Option<i64>,
     kind: &'a str,
     recipient_id: Option<i64>,
     purpose: &'a str,

@@ -59,6 +59,7 @@ impl Store {
                 NewDisclosureRow {
                     patient_id,
                     consent_id: None,
+                    authority_id: None,
                     kind: PATIENT_ACCESS_KIND,
                     recipient_id: None,
                     purpose: "patient_request",

@@ -577,7 +577,7 @@ fn ground_code(ground: EmergencyGround) -> String {
         .unwrap_or_default()
 }
 
-fn disclosure_dto(d: DisclosureRecord) -> Disclosure {
+pub(crate) fn disclosure_dto(d: DisclosureRecord) -> Disclosure {
     let p = d.packet;
     Disclosure {
         id: d.id,

@@ -309,6 +309,11 @@ operations! {
     post "/breaches/{id}/letters/{patient_id}" => privacy::breaches::record_breach_letter, role(KeepBreachRegister);
     post "/breaches/{id}/notices" => privacy::breaches::record_breach_notices, role(KeepBreachRegister);
     get "/breach-log" => privacy::breaches::annual_log, role(KeepBreachRegister);
+    post "/court-orders" => privacy::authorities::record_court_order, role(DiscloseWithoutConsent), idempotent;
+    post "/agreements" => privacy::authorities::record_agreement, role(DiscloseWithoutConsent), idempotent;
+    get "/disclosure-authorities" => privacy::authorities::list_authorities, role(DiscloseWithoutConsent);
+    get "/disclosure-authorities/{id}" => privacy::authorities::get_authority, role(DiscloseWithoutConsent);
+    post "/patients/{id}/authorised-disclosures" => privacy::authorities::disclose_under_authority, patient(DiscloseWithoutConsent), idempotent;
     get "/openapi.json" => openapi_document, public;
 }
 
@@ -328,6 +333,8 @@ const BODY_RULES: &[contract::BodyRule] = &[
         privacy::restrictions::minor_consent_rules,
     ),
     ("PatientCopyBody", confidentiality::no_counseling_notes),
+    ("CourtOrderBody", privacy::authorities::court_order_rules),
+    ("AgreementBody", privacy::authorities::agreement_rules),
 ];
 
 struct Security;

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
-    CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose, Recipient,
-    RecipientClass, COUNSELING_NOTES_STATEMENT, DEFAULT_REVOCATION_STATEMENT,
+    AuthorityKind, CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose,
+    Recipient, RecipientClass, COUNSELING_NOTES_STATEMENT, DEFAULT_REVOCATION_STATEMENT,
     DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
@@ -162,18 +162,24 @@ fn disclosure_view(d: &DisclosureRecord, state: &AppState) -> DisclosureView {
         id: d.id,
         when: view::local_time(&d.disclosed_at, state.timezone),
         recipient: d.recipient.clone(),
-        purpose: d
-            .purpose
-            .parse::<Purpose>()
-            .map(|p| p.label().to_owned())
-            .unwrap_or_else(|_| "Medical emergency (42 CFR 2.51)".into()),
+        purpose: match (
+            d.purpose.parse::<Purpose>(),
+            d.kind.parse::<AuthorityKind>(),
+        ) {
+            (Ok(p), _) => p.label().to_owned(),
+            (_, Ok(k)) => k.label().to_owned(),
+            _ => "Medical emergency (42 CFR 2.51)".into(),
+        },
         categories: d.categories.join(", "),
         consent: match d.consent_id {
             Some(c) => format!("Consent #{c}"),
             None if d.kind == PATIENT_ACCESS_KIND => {
                 "No consent needed: the patient's own access (42 CFR 2.23)".into()
             }
-            None => "No consent: medical emergency".into(),
+            None => match d.kind.parse::<AuthorityKind>() {
+                Ok(k) => format!("No consent needed: {}", k.label()),
+                Err(_) => "No consent: medical emergency".into(),
+            },
         },
         by: d.disclosed_by.clone(),
     }
@@ -195,6 +201,7 @@ struct ConsentsPage {
     /// Current recipient directory entries a disclosure may go to: (id, "name · class").
     recipients: Vec<(String, String)>,
     can_manage_recipients: bool,
+    can_disclose_without_consent: bool,
     form: Pairs,
     errors: Vec<LabelledError>,
     refusal: Option<String>,
@@ -298,7 +305,7 @@ impl ConsentsPage {
     }
 }
 
-async fn patient_heading(
+pub(crate) async fn patient_heading(
     state: &AppState,
     actor: &Actor,
     patient_id: i64,
@@ -379,6 +386,7 @@ async fn consents_page(
             .collect(),
         recipients,
         can_manage_recipients: permits(role, Permission::ManageRecipients),
+        can_disclose_without_consent: permits(role, Permission::DiscloseWithoutConsent),
         form,
         errors: labelled(errors),
         refusal,

@@ -247,6 +247,23 @@ pub fn routes() -> Router<AppState> {
             post(privacy::rights::record_death),
         )
         .route("/privacy/restrictions", get(privacy::rights::queue))
+        .route("/privacy/authorities", get(privacy::authorities::register))
+        .route(
+            "/privacy/court-orders",
+            post(privacy::authorities::record_court_order),
+        )
+        .route(
+            "/privacy/agreements",
+            post(privacy::authorities::record_agreement),
+        )
+        .route(
+            "/privacy/authorities/{id}",
+            get(privacy::authorities::authority),
+        )
+        .route(
+            "/patients/{id}/authorised-disclosure",
+            get(privacy::authorities::disclose_form).post(privacy::authorities::disclose),
+        )
         .route(
             "/privacy/minor-consent",
             get(privacy::rights::minor_consent),

@@ -3,6 +3,7 @@
 //! minor-consent rule (§2.14, §2.15), and the breach register (§2.16, 45 CFR 164.400–414).
 //! Every handler calls the same store function as the privacy pages.
 
+pub mod authorities;
 pub mod breaches;
 pub mod restrictions;
 

@@ -2,6 +2,7 @@
 //! the §2.22 notice, the date of death), the queue of restriction requests to decide, each
 //! site's minor-consent rule, and the breach register with its letters and annual log.
 
+pub mod authorities;
 pub mod breaches;
 pub mod rights;
 

@@ -1,0 +1,487 @@
+//! Disclosures without consent, for the privacy officer: the register of court orders and
+//! QSO, audit and research agreements with the forms to record them, each one's page with the
+//! disclosures made under it, and the form that discloses a patient's records under one.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use trellis_domain::consent::{
+    AuditBody, AuthorityKind, BoardDetermination, CommunicationsGround, InformationCategory,
+    OrderPurpose,
+};
+use trellis_domain::patient::FieldError;
+use trellis_storage::access::can;
+use trellis_storage::confidentiality::authorities::{
+    AuthorisedDisclosureInput, AuthorisedOutcome, AuthorityRecord,
+};
+use trellis_storage::patients::{mrn, parse_mrn};
+use trellis_storage::StoreError;
+
+use super::super::confidentiality::patient_heading;
+use super::super::{labelled, LabelledError, Layout};
+use super::{all, one, Pairs};
+use crate::api::privacy::authorities::{parse_authority, Fields};
+use crate::error::AppError;
+use crate::identity::Staff;
+use crate::AppState;
+
+impl Fields for Pairs {
+    fn text(&self, key: &str) -> String {
+        one(self, key)
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        !one(self, key).is_empty()
+    }
+}
+
+/// An order or agreement, ready to show.
+pub struct AuthorityRow {
+    id: i64,
+    kind: &'static str,
+    patient: String,
+    recipient: String,
+    categories: String,
+    period: String,
+    in_effect: bool,
+    summary: String,
+    recorded: String,
+}
+
+fn row(r: &AuthorityRecord) -> AuthorityRow {
+    let a = &r.authority;
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+    AuthorityRow {
+        id: r.id,
+        kind: a.kind().label(),
+        patient: r.patient_id.map_or_else(String::new, mrn),
+        recipient: r.recipient_name.clone(),
+        categories: a
+            .categories
+            .iter()
+            .map(|c| c.label())
+            .collect::<Vec<_>>()
+            .join(", "),
+        period: format!("{} to {}", day(a.starts_on), day(a.ends_on)),
+        in_effect: r.in_effect,
+        summary: a.scope_summary(&r.recipient_name),
+        recorded: format!("{} by {}", r.recorded_at.0.date_naive(), r.recorded_by),
+    }
+}
+
+type Choices = Vec<(&'static str, &'static str)>;
+
+fn choices<T: Copy>(
+    all: &[T],
+    code: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> Choices {
+    all.iter().map(|v| (code(*v), label(*v))).collect()
+}
+
+fn category_choices() -> Choices {
+    InformationCategory::ALL
+        .iter()
+        .filter(|c| **c != InformationCategory::CounselingNotes)
+        .map(|c| (c.code(), c.label()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "privacy/authorities.html")]
+struct RegisterPage {
+    layout: Layout,
+    rows: Vec<AuthorityRow>,
+    recipients: Vec<(String, String)>,
+    categories: Choices,
+    purposes: Choices,
+    grounds: Choices,
+    agreement_kinds: Choices,
+    audit_bodies: Choices,
+    determinations: Choices,
+    /// Which form was sent ("court_order" or "agreement"), to show its values and errors.
+    sent: &'static str,
+    form: Pairs,
+    errors: Vec<LabelledError>,
+}
+
+impl RegisterPage {
+    fn value(&self, form: &str, key: &str) -> String {
+        if self.sent == form {
+            one(&self.form, key)
+        } else {
+            String::new()
+        }
+    }
+
+    fn checked(&self, form: &str, key: &str, code: &str) -> bool {
+        self.sent == form && all(&self.form, key).iter().any(|v| v == code)
+    }
+
+    fn error(&self, form: &str, field: &str) -> Option<&str> {
+        if self.sent != form {
+            return None;
+        }
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+async fn register_page(
+    state: &AppState,
+    staff: &Staff,
+    sent: &'static str,
+    form: Pairs,
+    errors: &[FieldError],
+) -> Result<RegisterPage, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    let rows = state.store.authorities(&grant).await?;
+    let directory = state.store.grant::<can::Disclose>(&staff.actor)?;
+    let recipients = state
+        .store
+        .recipients(&directory)
+        .await?
+        .into_iter()
+        .filter(|r| r.is_current())
+        .map(|r| {
+            (
+                r.id.to_string(),
+                format!("{} · {}", r.recipient.name, r.recipient.kind.label()),
+            )
+        })
+        .collect();
+    Ok(RegisterPage {
+        layout: Layout::new(staff, "privacy"),
+        rows: rows.iter().map(row).collect(),
+        recipients,
+        categories: category_choices(),
+        purposes: choices(OrderPurpose::ALL, OrderPurpose::code, OrderPurpose::label),
+        grounds: choices(
+            CommunicationsGround::ALL,
+            CommunicationsGround::code,
+            CommunicationsGround::label,
+        ),
+        agreement_kinds: AuthorityKind::ALL
+            .iter()
+            .filter(|k| **k != AuthorityKind::CourtOrder)
+            .map(|k| (k.code(), k.label()))
+            .collect(),
+        audit_bodies: choices(AuditBody::ALL, AuditBody::code, AuditBody::label),
+        determinations: choices(
+            BoardDetermination::ALL,
+            BoardDetermination::code,
+            BoardDetermination::label,
+        ),
+        sent,
+        form,
+        errors: labelled(errors),
+    })
+}
+
+/// The register of court orders and agreements, with the forms to record them.
+pub async fn register(State(state): State<AppState>, staff: Staff) -> Result<Response, AppError> {
+    let p = register_page(&state, &staff, "", Vec::new(), &[]).await?;
+    Ok(Html(p.render()?).into_response())
+}
+
+fn recipient_id(form: &Pairs) -> Option<i64> {
+    one(form, "recipient_id").parse().ok()
+}
+
+async fn saved_or_refused(
+    state: &AppState,
+    staff: &Staff,
+    sent: &'static str,
+    form: Pairs,
+    result: Result<i64, AppError>,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(id) => {
+            Ok(Redirect::to(&format!("/privacy/authorities/{id}?saved=recorded")).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            let p = register_page(state, staff, sent, form, &errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(p.render()?)).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn invalid(e: StoreError) -> AppError {
+    match e {
+        StoreError::Invalid(errors) => AppError::Invalid(errors),
+        e => e.into(),
+    }
+}
+
+/// Records a court order about one patient (by medical record number).
+pub async fn record_court_order(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    let mut errors = Vec::new();
+    let patient_id = parse_mrn(&one(&form, "patient"));
+    if patient_id.is_none() {
+        errors.push(FieldError::new(
+            "patient",
+            "give the patient's medical record number (TR000042)",
+        ));
+    }
+    let new = parse_authority(
+        AuthorityKind::CourtOrder,
+        &form,
+        &all(&form, "categories"),
+        recipient_id(&form),
+        &mut errors,
+    );
+    let result = match (patient_id, new, errors.is_empty()) {
+        (Some(pid), Some(new), true) => {
+            match state
+                .store
+                .patient_grant::<can::DiscloseWithoutConsent>(&staff.actor, pid)
+                .await
+            {
+                Ok(patient) => state
+                    .store
+                    .record_authority(&grant, Some(&patient), &new)
+                    .await
+                    .map_err(invalid),
+                Err(StoreError::NotFound(_)) => Err(AppError::Invalid(vec![FieldError::new(
+                    "patient",
+                    "no patient has this medical record number",
+                )])),
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => Err(AppError::Invalid(errors)),
+    };
+    saved_or_refused(&state, &staff, "court_order", form, result).await
+}
+
+/// Records a QSO, audit or evaluation, or research agreement.
+pub async fn record_agreement(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    let mut errors = Vec::new();
+    let kind = one(&form, "kind")
+        .parse::<AuthorityKind>()
+        .ok()
+        .filter(|k| *k != AuthorityKind::CourtOrder);
+    let result = match kind {
+        None => Err(AppError::Invalid(vec![FieldError::new(
+            "kind",
+            "choose the kind of agreement",
+        )])),
+        Some(kind) => {
+            let new = parse_authority(
+                kind,
+                &form,
+                &all(&form, "categories"),
+                recipient_id(&form),
+                &mut errors,
+            );
+            match (new, errors.is_empty()) {
+                (Some(new), true) => state
+                    .store
+                    .record_authority(&grant, None, &new)
+                    .await
+                    .map_err(invalid),
+                _ => Err(AppError::Invalid(errors)),
+            }
+        }
+    };
+    saved_or_refused(&state, &staff, "agreement", form, result).await
+}
+
+/// One disclosure made under an order or agreement, as the privacy officer reviews it.
+pub struct AccessRow {
+    disclosure_id: i64,
+    patient_id: i64,
+    mrn: String,
+    when: String,
+    by: String,
+    categories: String,
+}
+
+#[derive(Template)]
+#[template(path = "privacy/authority.html")]
+struct AuthorityPage {
+    layout: Layout,
+    a: AuthorityRow,
+    access: Vec<AccessRow>,
+}
+
+/// Set after a save, for the confirmation (no names in the URL).
+#[derive(Debug, serde::Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+/// One order or agreement with the disclosures made under it.
+pub async fn authority(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<Saved>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    let (record, access) = state.store.authority(&grant, id).await?;
+    let mut layout = Layout::new(&staff, "privacy");
+    if q.saved.is_some() {
+        layout.notice = Some(format!(
+            "{} #{id} recorded.",
+            record.authority.kind().label()
+        ));
+    }
+    let page = AuthorityPage {
+        layout,
+        a: row(&record),
+        access: access
+            .into_iter()
+            .map(|x| AccessRow {
+                disclosure_id: x.disclosure_id,
+                patient_id: x.patient_id,
+                mrn: mrn(x.patient_id),
+                when: crate::view::local_time(&x.disclosed_at, state.timezone),
+                by: x.disclosed_by,
+                categories: x
+                    .categories
+                    .iter()
+                    .map(|c| {
+                        c.parse::<InformationCategory>()
+                            .map_or_else(|_| c.clone(), |c| c.label().to_owned())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "privacy/authorised_disclosure.html")]
+struct DisclosePage {
+    layout: Layout,
+    patient_id: i64,
+    name: String,
+    mrn: String,
+    rows: Vec<AuthorityRow>,
+    categories: Choices,
+    form: Pairs,
+    errors: Vec<LabelledError>,
+    refusal: Option<String>,
+}
+
+impl DisclosePage {
+    fn chosen(&self, id: &i64) -> bool {
+        one(&self.form, "authority_id") == id.to_string()
+    }
+
+    fn checked(&self, code: &str) -> bool {
+        all(&self.form, "categories").iter().any(|v| v == code)
+    }
+}
+
+async fn disclose_page(
+    state: &AppState,
+    staff: &Staff,
+    patient_id: i64,
+    form: Pairs,
+    errors: &[FieldError],
+    refusal: Option<String>,
+) -> Result<String, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::DiscloseWithoutConsent>(&staff.actor, patient_id)
+        .await?;
+    let rows = state.store.authorities_for_patient(&grant).await?;
+    Ok(DisclosePage {
+        layout: Layout::new(staff, "privacy"),
+        patient_id,
+        name: patient_heading(state, &staff.actor, patient_id).await?,
+        mrn: mrn(patient_id),
+        rows: rows.iter().map(row).collect(),
+        categories: category_choices(),
+        form,
+        errors: labelled(errors),
+        refusal,
+    }
+    .render()?)
+}
+
+/// The form to disclose under a court order about this patient or an agreement.
+pub async fn disclose_form(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    Ok(Html(disclose_page(&state, &staff, id, Vec::new(), &[], None).await?).into_response())
+}
+
+/// Discloses under the chosen order or agreement; an allowed disclosure opens its packet, a
+/// refusal is shown with its reason.
+pub async fn disclose(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .patient_grant::<can::DiscloseWithoutConsent>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let mut categories = std::collections::BTreeSet::new();
+    for c in all(&form, "categories") {
+        match c.parse::<InformationCategory>() {
+            Ok(c) => {
+                categories.insert(c);
+            }
+            Err(_) => errors.push(FieldError::new("categories", "unknown choice")),
+        }
+    }
+    let mut refusal = None;
+    if errors.is_empty() {
+        let input = AuthorisedDisclosureInput {
+            authority_id: one(&form, "authority_id").parse().ok(),
+            categories,
+        };
+        match state.store.disclose_under_authority(&grant, &input).await {
+            Ok(AuthorisedOutcome::Made(d)) => {
+                return Ok(
+                    Redirect::to(&format!("/patients/{id}/disclosures/{}", d.id)).into_response(),
+                )
+            }
+            Ok(AuthorisedOutcome::Refused(r)) => refusal = Some(r.to_string()),
+            Err(StoreError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let status = if refusal.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Html(disclose_page(&state, &staff, id, form, &errors, refusal).await?),
+    )
+        .into_response())
+}
