@@ -240,6 +240,7 @@ const API: &[Row] = &[
     ("GET",  "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Success),
     ("POST", "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("POST", "/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
+    ("POST", "/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("GET",  "/breach-log",                   Rule::Role(P::KeepBreachRegister),   Allowed::Success),
 ];
 
@@ -406,6 +407,7 @@ const PAGES: &[Row] = &[
     ("GET",  "/privacy/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Success),
     ("POST", "/privacy/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("POST", "/privacy/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("POST", "/privacy/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -500,6 +502,9 @@ async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
                 expiry: Some(Expiry::NoExpiry),
                 signer_name: "Patient".into(),
                 signer_relationship: Some("self".into()),
+                signer_authority: Some(trellis_domain::consent::SignerAuthority::Patient),
+                minor_also_signed: false,
+                court_document: String::new(),
                 signed_on: Some(today()),
                 collateral_id: None,
             },

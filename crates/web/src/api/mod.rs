@@ -308,6 +308,7 @@ operations! {
     get "/breaches/{id}/letters/{patient_id}" => privacy::breaches::breach_letter, role(KeepBreachRegister);
     post "/breaches/{id}/letters/{patient_id}" => privacy::breaches::record_breach_letter, role(KeepBreachRegister);
     post "/breaches/{id}/notices" => privacy::breaches::record_breach_notices, role(KeepBreachRegister);
+    post "/breaches/{id}/substitute-notices" => privacy::breaches::record_substitute_notice, role(KeepBreachRegister);
     get "/breach-log" => privacy::breaches::annual_log, role(KeepBreachRegister);
     get "/openapi.json" => openapi_document, public;
 }
@@ -328,6 +329,11 @@ const BODY_RULES: &[contract::BodyRule] = &[
         privacy::restrictions::minor_consent_rules,
     ),
     ("PatientCopyBody", confidentiality::no_counseling_notes),
+    ("NewConsentBody", confidentiality::signer_rules),
+    (
+        "SubstituteNoticeBody",
+        privacy::breaches::substitute_notice_rules,
+    ),
 ];
 
 struct Security;
