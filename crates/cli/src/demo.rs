@@ -1156,6 +1156,9 @@ fn demo_consent(
         expiry: Some(expiry),
         signer_name: signer.into(),
         signer_relationship: None,
+        signer_authority: Some(trellis_domain::consent::SignerAuthority::Patient),
+        minor_also_signed: false,
+        court_document: String::new(),
         signed_on: Some(clinic_today() - Duration::days(days_ago)),
         collateral_id: None,
     }

@@ -32,7 +32,7 @@ const SUBSTANCES_COLUMN: &str = "intake_assessments.substances";
 /// The clinician's justification of each rating: encrypted at rest.
 const NARRATIVES_COLUMN: &str = "intake_assessments.dimension_narratives";
 /// The reasons quote the ratings: encrypted with them.
-const RECOMMENDATION_COLUMN: &str = "intake_assessments.recommendation";
+pub(crate) const RECOMMENDATION_COLUMN: &str = "intake_assessments.recommendation";
 /// Free text about the placement decision: encrypted at rest.
 const OTHER_COLUMN: &str = "intake_assessments.discrepancy_other";
 /// Position of PHQ-9 item 9 (thoughts of death or self-harm) in the stored answers.

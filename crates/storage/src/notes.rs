@@ -27,7 +27,7 @@ pub const OVERDUE_NOTE_HOURS: i64 = 72;
 /// The longest section or addendum accepted.
 pub const MAX_SECTION_CHARS: usize = 20_000;
 
-const SECTIONS_COLUMN: &str = "progress_notes.sections";
+pub(crate) const SECTIONS_COLUMN: &str = "progress_notes.sections";
 const ADDENDUM_COLUMN: &str = "note_addenda.body";
 pub(crate) const SHARED_COLUMN: &str = "group_notes.shared_text";
 

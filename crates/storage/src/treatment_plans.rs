@@ -21,7 +21,7 @@ use crate::assessments::CODE_COLUMN as DIAGNOSIS_CODE;
 use crate::audit::{self, AuditEvent};
 use crate::{Day, Instant, Result, Store, StoreError};
 
-const CONTENT_COLUMN: &str = "treatment_plans.content";
+pub(crate) const CONTENT_COLUMN: &str = "treatment_plans.content";
 const PATIENT_SIGNATURE_COLUMN: &str = "treatment_plans.patient_signature";
 /// Review interval when a plan has no program (written outside an episode).
 pub const DEFAULT_REVIEW_DAYS: i64 = 30;

@@ -236,6 +236,9 @@ fn probation_consent(expires: NaiveDate) -> NewConsent {
         expiry: Some(Expiry::OnDate { date: expires }),
         signer_name: "Alex Rivera".into(),
         signer_relationship: None,
+        signer_authority: Some(trellis_domain::consent::SignerAuthority::Patient),
+        minor_also_signed: false,
+        court_document: String::new(),
         signed_on: Some(today() - Duration::days(5)),
         collateral_id: None,
     }
@@ -261,6 +264,9 @@ fn tpo_consent() -> NewConsent {
         expiry: Some(Expiry::EndOfTreatment { ended_at: None }),
         signer_name: "Alex Rivera".into(),
         signer_relationship: None,
+        signer_authority: Some(trellis_domain::consent::SignerAuthority::Patient),
+        minor_also_signed: false,
+        court_document: String::new(),
         signed_on: Some(today()),
         collateral_id: None,
     }
@@ -1967,4 +1973,336 @@ async fn audit_and_research_need_their_agreement_and_board_decision() {
     record_authority(&c, None, &research)
         .await
         .expect("research");
+
+#[tokio::test]
+async fn the_signers_authority_is_checked_and_kept_with_the_consent() {
+    // §2.14, §2.15: recording a consent checks who signed it against the record.
+    use trellis_domain::consent::SignerAuthority as Authority;
+    let c = clinic().await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let signed_by = |authority: Option<Authority>, court_document: &str| NewConsent {
+        signer_name: "Robin Rivera".into(),
+        signer_relationship: Some("Sibling".into()),
+        signer_authority: authority,
+        court_document: court_document.into(),
+        ..probation_consent(today() + Duration::days(60))
+    };
+    for (new, field) in [
+        (signed_by(None, ""), "signer_authority"),
+        (
+            signed_by(Some(Authority::PersonalRepresentative), "  "),
+            "court_document",
+        ),
+        (
+            signed_by(Some(Authority::ParentOrGuardian), ""),
+            "signer_authority",
+        ),
+        (
+            signed_by(Some(Authority::ExecutorOrAdministrator), ""),
+            "signer_authority",
+        ),
+    ] {
+        let Err(StoreError::Invalid(errors)) = c.store.record_consent(&grant, &new).await else {
+            panic!("expected {field} refused");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, [field]);
+    }
+    assert!(c.store.consents(&grant).await.expect("list").is_empty());
+
+    let order = "Guardianship order, County Probate Court 2025-GD-118";
+    let id = c
+        .store
+        .record_consent(
+            &grant,
+            &signed_by(Some(Authority::PersonalRepresentative), order),
+        )
+        .await
+        .expect("a representative with the court document signs");
+    let consents = c.store.consents(&grant).await.expect("list");
+    let signer = consents[0].signer.clone().expect("signer kept");
+    assert_eq!(consents[0].id, id);
+    assert_eq!(signer.authority, Authority::PersonalRepresentative);
+    assert_eq!(signer.court_document.as_deref(), Some(order));
+    let raw = raw_strings(&c.store, "SELECT court_document FROM consent_signers")
+        .await
+        .expect("raw")
+        .join(" ");
+    assert!(!raw.contains("2025-GD-118"), "the court document is sealed");
+
+    // After the recorded date of death: the executor, not the patient.
+    c.store
+        .record_date_of_death(&grant, Some(today() - Duration::days(1)))
+        .await
+        .expect("date of death");
+    let patient = NewConsent {
+        signed_on: Some(today()),
+        ..probation_consent(today() + Duration::days(60))
+    };
+    assert!(matches!(
+        c.store.record_consent(&grant, &patient).await,
+        Err(StoreError::Invalid(e)) if e[0].field == "signer_authority"
+    ));
+    c.store
+        .record_consent(
+            &grant,
+            &NewConsent {
+                signed_on: Some(today()),
+                ..signed_by(Some(Authority::ExecutorOrAdministrator), "")
+            },
+        )
+        .await
+        .expect("the executor signs");
+}
+
+#[tokio::test]
+async fn the_packet_carries_every_category_trellis_holds_and_only_what_was_chosen() {
+    // Issue 20: one door out, so the packet carries each category from the record as it stands;
+    // note text and the placement rules' wording leave only when chosen, and the audit says so.
+    use std::collections::BTreeMap;
+    use trellis_domain::measures::Instrument;
+    use trellis_domain::placement::{Dimension, DimensionRating, DimensionRatings};
+    use trellis_storage::assessments::{NewAssessment, SubstanceUse};
+    use trellis_storage::confidentiality::PacketDetail;
+    use trellis_storage::measures::NewMeasure;
+    use trellis_storage::notes::{NewNote, NoteKind, NoteTemplate};
+    use trellis_storage::treatment_plans::{
+        Goal, Intervention, Modality, Objective, ObjectiveStatus, PlanContent, PlanSignatures,
+        Problem,
+    };
+    let c = clinic().await;
+    let write = c
+        .store
+        .patient_grant::<can::WriteClinical>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let ratings =
+        DimensionRatings::from_ratings(Dimension::ALL.into_iter().zip([1_i64, 2, 1, 1, 1, 1]).map(
+            |(d, v)| DimensionRating::new(d, v, "narrative kept in the program").expect("rating"),
+        ))
+        .expect("ratings");
+    c.store
+        .record_assessment(
+            &write,
+            &NewAssessment {
+                assessed_on: today() - Duration::days(9),
+                sections: BTreeMap::from([("legal".to_owned(), "DUI pending".to_owned())]),
+                substances: vec![SubstanceUse {
+                    substance: "Alcohol".into(),
+                    route: "oral".into(),
+                    frequency: "daily".into(),
+                    age_first_use: Some(15),
+                    last_use_on: Some(today() - Duration::days(12)),
+                }],
+                ratings,
+            },
+            today(),
+        )
+        .await
+        .expect("assessment");
+    let staff = c.counselor.user_id.expect("id");
+    c.store
+        .write_plan(
+            &write,
+            &PlanContent {
+                problems: vec![Problem {
+                    text: "Drinking daily after work".into(),
+                    diagnosis_code: None,
+                    diagnosis_id: None,
+                    finding: None,
+                    goals: vec![Goal {
+                        text: "Be there for my kids".into(),
+                        objectives: vec![Objective {
+                            id: None,
+                            text: "Attend 3 IOP groups a week".into(),
+                            target_on: today() + Duration::days(30),
+                            status: ObjectiveStatus::Open,
+                            interventions: vec![Intervention {
+                                modality: Modality::IndividualCbt,
+                                frequency: "weekly".into(),
+                                staff_id: staff,
+                            }],
+                        }],
+                    }],
+                }],
+            },
+        )
+        .await
+        .expect("plan");
+    c.store
+        .sign_plan(
+            &write,
+            1,
+            &PlanSignatures {
+                patient: "Alex Rivera".into(),
+                clinician: "Casey Counselor".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("sign plan");
+    let note = c
+        .store
+        .write_note(
+            &write,
+            &NewNote {
+                kind: NoteKind::Individual,
+                template: NoteTemplate::Dap,
+                session_on: today() - Duration::days(2),
+                sections: ["data", "assessment", "plan"]
+                    .into_iter()
+                    .map(|k| (k.to_owned(), format!("{k}: cravings at work")))
+                    .collect(),
+                objective_ids: Vec::new(),
+                service: None,
+            },
+            today(),
+        )
+        .await
+        .expect("note");
+    c.store.sign_note(&write, note).await.expect("sign note");
+    c.store
+        .record_measure(
+            &write,
+            &NewMeasure {
+                instrument: Instrument::Phq9,
+                administered_on: today() - Duration::days(3),
+                answers: vec![Some(1); 9],
+            },
+            today(),
+        )
+        .await
+        .expect("measure");
+    let screen_on = today() - Duration::days(4);
+    raw_execute(
+        &c.store,
+        &format!(
+            "INSERT INTO drug_screens (patient_id, collected_on, specimen, observed, testing,
+                 recorded_by, recorded_at)
+             VALUES ({}, '{screen_on}', 'urine', TRUE, 'lab', {staff}, '2026-01-01T00:00:00Z')",
+            c.patient
+        ),
+    )
+    .await
+    .expect("screen");
+    raw_execute(
+        &c.store,
+        "INSERT INTO drug_screen_results (screen_id, analyte, result)
+         SELECT id, 'opiates', 'negative' FROM drug_screens",
+    )
+    .await
+    .expect("result");
+
+    let ortiz = listed(
+        &c.store,
+        &c.privacy,
+        "Dr. Sam Ortiz",
+        RecipientKind::TreatingProvider,
+    )
+    .await;
+    let every: std::collections::BTreeSet<Cat> = [
+        Cat::Attendance,
+        Cat::Assessment,
+        Cat::DrugScreens,
+        Cat::TreatmentPlan,
+        Cat::ProgressSummary,
+        Cat::MeasureScores,
+    ]
+    .into();
+    record(
+        &c,
+        &NewConsent {
+            categories: every.clone(),
+            information_description: "my treatment record".into(),
+            ..counseling_notes_consent()
+        },
+    )
+    .await;
+    let input = DisclosureInput {
+        recipient_id: Some(ortiz),
+        purpose: Purpose::Treatment,
+        purpose_detail: String::new(),
+        categories: every,
+    };
+    let DisclosureOutcome::Made(summary) = disclose(&c, &input).await else {
+        panic!("expected a disclosure");
+    };
+    let section = |d: &trellis_storage::confidentiality::DisclosureRecord, heading: &str| {
+        d.packet
+            .sections
+            .iter()
+            .find(|s| s.heading == heading)
+            .unwrap_or_else(|| panic!("{heading} missing"))
+            .lines
+            .join("\n")
+    };
+    let assessment = section(&summary, "Assessments");
+    assert!(
+        assessment.contains("ASAM dimension ratings 1: 1, 2: 2")
+            && assessment.contains("level recommended"),
+        "{assessment}"
+    );
+    assert!(!assessment.contains("Reason:"), "{assessment}");
+    assert!(!assessment.contains("narrative kept"), "{assessment}");
+    let screens = section(&summary, "Drug screen results");
+    assert!(
+        screens.contains(&format!("{screen_on} urine, observed: opiates negative")),
+        "{screens}"
+    );
+    let plan = section(&summary, "Treatment plan");
+    assert!(plan.contains("Version 1, signed"), "{plan}");
+    assert!(
+        plan.contains("Objective 1.1.1: Attend 3 IOP groups a week"),
+        "{plan}"
+    );
+    let progress = section(&summary, "Summary of progress");
+    assert!(
+        progress.contains(&(today() - Duration::days(2)).to_string()),
+        "{progress}"
+    );
+    assert!(!progress.contains("cravings at work"), "{progress}");
+    let measures = section(&summary, "Measure scores");
+    assert!(measures.contains("PHQ-9: 9"), "{measures}");
+    assert!(section(&summary, "Attendance and participation").contains("admitted"));
+
+    // The discloser may add the notes' text and the rules' wording; the audit row says so.
+    let grant = c
+        .store
+        .patient_grant::<can::Disclose>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let DisclosureOutcome::Made(full) = c
+        .store
+        .disclose_with(
+            &grant,
+            &input,
+            PacketDetail {
+                note_text: true,
+                recommendation_wording: true,
+            },
+        )
+        .await
+        .expect("disclose")
+    else {
+        panic!("expected a disclosure");
+    };
+    assert!(section(&full, "Summary of progress").contains("cravings at work"));
+    assert!(section(&full, "Assessments").contains("Reason:"));
+    let audit = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE action = 'disclose' ORDER BY id",
+    )
+    .await
+    .expect("audit");
+    assert!(!audit[0].contains("with"), "{audit:?}");
+    assert!(
+        audit[1].contains("progress_summary")
+            && audit[1].contains("with note text, recommendation wording"),
+        "{audit:?}"
+    );
+    assert!(!audit.join(" ").contains("cravings"));
 }

@@ -245,6 +245,7 @@ const API: &[Row] = &[
     ("POST", "/patients/{patient}/authorised-disclosures", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Invalid),
     ("POST", "/breaches/{breach_id}/letters/{patient_id}", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("POST", "/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
+    ("POST", "/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("GET",  "/breach-log",                   Rule::Role(P::KeepBreachRegister),   Allowed::Success),
 ];
 
@@ -417,6 +418,7 @@ const PAGES: &[Row] = &[
     ("GET",  "/privacy/authorities/{authority}", Rule::Role(P::DiscloseWithoutConsent), Allowed::Missing),
     ("GET",  "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Success),
     ("POST", "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("POST", "/privacy/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
 ];
 
 /// One staff member per role (casey for the counselor).
@@ -511,6 +513,9 @@ async fn consent_and_disclosure(s: &TestServer, patient: i64) -> (i64, i64) {
                 expiry: Some(Expiry::NoExpiry),
                 signer_name: "Patient".into(),
                 signer_relationship: Some("self".into()),
+                signer_authority: Some(trellis_domain::consent::SignerAuthority::Patient),
+                minor_also_signed: false,
+                court_document: String::new(),
                 signed_on: Some(today()),
                 collateral_id: None,
             },

@@ -122,6 +122,7 @@ fn consent_body() -> Value {
         "expiry_kind": "date",
         "expiry_date": (today() + chrono::Duration::days(90)).to_string(),
         "signer_name": "Dana Reyes",
+        "signer_authority": "patient",
         "signed_on": today().to_string(),
     })
 }

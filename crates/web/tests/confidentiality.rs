@@ -24,6 +24,7 @@ fn consent_form(expires: &str) -> Vec<(&'static str, String)> {
         ("expiry_kind", "date".into()),
         ("expiry_date", expires.into()),
         ("signer_name", "Dana Reyes".into()),
+        ("signer_authority", "patient".into()),
         ("signed_on", common::today().to_string()),
     ]
 }
@@ -205,11 +206,12 @@ async fn record_a_consent_disclose_under_it_and_see_it_in_the_accounting() {
         .get(&format!("/patients/{p}/consents/{consent_id}"))
         .await;
     assert_eq!(print.status(), StatusCode::OK);
-    assert!(print
-        .text()
-        .await
-        .expect("text")
-        .contains("Right to revoke"));
+    let print = print.text().await.expect("text");
+    assert!(print.contains("Right to revoke"));
+    // The print is the program's record, not a copy to send out (issue 20).
+    assert!(print.contains("Internal copy — not for disclosure."));
+    assert!(print.contains(&format!("/patients/{p}/consents#disclose-h")));
+    assert!(print.contains("Signed as</dt><dd>The patient"), "{print}");
     let res = casey
         .post(
             &format!("/patients/{p}/disclosures"),
@@ -451,7 +453,10 @@ async fn the_api_records_consents_discloses_through_the_check_and_keeps_collater
     )
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["recipient_kind", "signed_on"]);
+    assert_eq!(
+        fields(&body),
+        ["recipient_kind", "signed_on", "signer_authority"]
+    );
     let expires = (common::today() + chrono::Duration::days(90)).to_string();
     let consent = json!({
         "disclosing_program": "Adult SUD IOP",
@@ -463,6 +468,7 @@ async fn the_api_records_consents_discloses_through_the_check_and_keeps_collater
         "expiry_kind": "date",
         "expiry_date": expires,
         "signer_name": "Dana Reyes",
+        "signer_authority": "patient",
         "signed_on": common::today().to_string(),
     });
     let mut bad = consent.clone();
@@ -889,6 +895,7 @@ async fn the_api_records_an_expiry_event_and_keeps_the_written_revocation() {
         "expiry_kind": "event",
         "expiry_event": "the end of my probation",
         "signer_name": "Dana Reyes",
+        "signer_authority": "patient",
         "signed_on": common::today().to_string(),
     });
     // A revocation statement without "in writing" and the reliance exception is refused.

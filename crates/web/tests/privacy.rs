@@ -81,6 +81,9 @@ async fn tpo_consent(s: &TestServer) {
                 expiry: Some(Expiry::EndOfTreatment { ended_at: None }),
                 signer_name: "Dana Reyes".into(),
                 signer_relationship: None,
+                signer_authority: Some(SignerAuthority::Patient),
+                minor_also_signed: false,
+                court_document: String::new(),
                 signed_on: Some(today()),
                 collateral_id: None,
             },
@@ -971,4 +974,434 @@ async fn court_orders_and_agreements_disclose_without_consent_within_their_limit
         counselor.get("/privacy/authorities").await.status(),
         StatusCode::FORBIDDEN
     );
+}
+
+/// A consent to the probation office, signed today by `signer_name` on `authority`.
+fn signed_consent(signer_name: &str, authority: &str) -> Value {
+    json!({
+        "disclosing_program": "Adult SUD IOP",
+        "categories": ["attendance"],
+        "recipient_kind": "named",
+        "recipient_name": "Jordan Lee, County Probation",
+        "purposes": ["legal"],
+        "revocation_statement": DEFAULT_REVOCATION_STATEMENT,
+        "expiry_kind": "date",
+        "expiry_date": (today() + Duration::days(90)).to_string(),
+        "signer_name": signer_name,
+        "signer_relationship": if authority == "patient" { "" } else { "Authorised signer" },
+        "signer_authority": authority,
+        "signed_on": today().to_string(),
+    })
+}
+
+/// Registers a fifteen-year-old and admits them to casey's program.
+async fn minor(s: &TestServer) -> i64 {
+    use trellis_domain::care::LevelOfCare;
+    use trellis_domain::patient::Registration;
+    use trellis_storage::episodes::Admission;
+    use trellis_storage::patients::RegisterOutcome;
+    let intake = actor(&s.users, "ingrid", Role::Intake);
+    let grant = s
+        .store
+        .grant::<can::EditDemographics>(&intake)
+        .expect("grant");
+    let born = today()
+        .with_year(today().year() - 15)
+        .unwrap_or(today() - Duration::days(15 * 365 + 4));
+    let RegisterOutcome::Created(patient) = s
+        .store
+        .register_patient(
+            &grant,
+            s.site_id,
+            &Registration {
+                legal_first_name: "Jamie".into(),
+                legal_last_name: "Cole".into(),
+                date_of_birth: Some(born),
+                sex: "male".into(),
+                ..Registration::default()
+            },
+            today(),
+            false,
+        )
+        .await
+        .expect("register")
+    else {
+        panic!("unexpected duplicate");
+    };
+    let admit = s
+        .store
+        .patient_grant::<can::AdmitEpisode>(&intake, patient)
+        .await
+        .expect("grant");
+    s.store
+        .admit(
+            &admit,
+            &Admission {
+                program_id: s.program_id,
+                admitted_on: today() - Duration::days(3),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: Some(s.users["casey"]),
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "ASAM assessment".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("admit");
+    patient
+}
+
+#[tokio::test]
+async fn recording_a_consent_checks_who_signs() {
+    // §2.14 minors under the site's rule, §2.15(a) personal representatives, §2.15(b) deceased
+    // patients: the consent asks on what authority it is signed and refuses who may not sign.
+    let s = start().await;
+    let casey = s.token("casey").await;
+    let ada = s.token("ada").await;
+    let jamie = minor(&s).await;
+    let jamies = format!("/patients/{jamie}/consents");
+
+    // Bad input: no authority, an unknown one, a representative without the court document, a
+    // parent without the minor's signature.
+    let mut missing = signed_consent("Jamie Cole", "patient");
+    missing
+        .as_object_mut()
+        .expect("object")
+        .remove("signer_authority");
+    let mut unknown = signed_consent("Jamie Cole", "patient");
+    unknown["signer_authority"] = json!("king");
+    for (bad, field) in [
+        (missing, "signer_authority"),
+        (unknown, "signer_authority"),
+        (
+            signed_consent("Morgan Cole", "personal_representative"),
+            "court_document",
+        ),
+        (
+            signed_consent("Morgan Cole", "parent_or_guardian"),
+            "minor_also_signed",
+        ),
+    ] {
+        let (st, body) = call(&s, &casey, Method::POST, &jamies, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), [field], "{body}");
+    }
+
+    // The cautious default: a parent or guardian co-signs, so the minor alone is refused (409:
+    // the refusal depends on the record, not the body).
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &jamies,
+        Some(signed_consent("Jamie Cole", "patient")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(fields(&body), ["signer_authority"]);
+    assert!(body.to_string().contains("2.14(c)"), "{body}");
+    let mut parent = signed_consent("Morgan Cole", "parent_or_guardian");
+    parent["minor_also_signed"] = json!(true);
+    let (st, body) = call(&s, &casey, Method::POST, &jamies, Some(parent.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, view) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/consents/{}", body["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(view["signer_authority"], "parent_or_guardian");
+    assert_eq!(view["minor_also_signed"], true);
+
+    // Where the state lets a minor of 12 consent alone, only the minor signs.
+    let (st, _) = call(
+        &s,
+        &ada,
+        Method::PUT,
+        &format!("/sites/{}/minor-consent", s.site_id),
+        Some(json!({"age_of_majority": 18, "minor_may_consent_alone_from": 12})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, body) = call(&s, &casey, Method::POST, &jamies, Some(parent)).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("2.14(b)"), "{body}");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &jamies,
+        Some(signed_consent("Jamie Cole", "patient")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+
+    // A personal representative with the court document; kept and shown with the consent.
+    let danas = format!("/patients/{}/consents", s.patient_id);
+    let mut representative = signed_consent("Robin Reyes", "personal_representative");
+    representative["court_document"] =
+        json!("Guardianship order, County Probate Court 2025-GD-118");
+    let (st, body) = call(&s, &casey, Method::POST, &danas, Some(representative)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let print = s
+        .browser("casey")
+        .await
+        .get(&format!(
+            "/patients/{}/consents/{}",
+            s.patient_id, body["id"]
+        ))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(print.contains("2025-GD-118"), "{print}");
+
+    // After the recorded date of death only an executor, administrator or next of kin signs.
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &danas,
+        Some(signed_consent("Sam Reyes", "executor_or_administrator")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("date of death"), "{body}");
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::PUT,
+        &format!("/patients/{}/date-of-death", s.patient_id),
+        Some(json!({"date_of_death": (today() - Duration::days(1)).to_string()})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &danas,
+        Some(signed_consent("Dana Reyes", "patient")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &danas,
+        Some(signed_consent("Sam Reyes", "executor_or_administrator")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+
+    // The form asks too, and names the field it refuses.
+    let browser = s.browser("casey").await;
+    let form = browser.get(&jamies).await;
+    let html = form.text().await.expect("text");
+    assert!(
+        html.contains("name=\"signer_authority\" value=\"patient\" checked"),
+        "{html}"
+    );
+    let res = browser
+        .post(
+            &format!("/patients/{jamie}/consents"),
+            &[
+                ("disclosing_program", "Adult SUD IOP"),
+                ("categories", "attendance"),
+                ("recipient_kind", "named"),
+                ("recipient_name", "Jordan Lee, County Probation"),
+                ("purposes", "legal"),
+                ("revocation_statement", DEFAULT_REVOCATION_STATEMENT),
+                ("expiry_kind", "date"),
+                ("expiry_date", "2099-01-01"),
+                ("signer_name", "Morgan Cole"),
+                ("signer_relationship", "Parent"),
+                ("signer_authority", "parent_or_guardian"),
+                ("minor_also_signed", "yes"),
+                ("signed_on", &today().to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("only the minor may sign"), "{html}");
+}
+
+#[tokio::test]
+async fn a_substitute_notice_tells_the_patients_the_letters_cannot_reach() {
+    // 45 CFR 164.404(d)(2): below 10 any reasonable means; from 10 the website or major media
+    // with a toll-free number for 90 days. Once everyone is told the task completes.
+    let s = start().await;
+    let pat = s.token("pat").await;
+    let discovered = today() - Duration::days(20);
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        "/breaches",
+        Some(json!({
+            "discovered_on": discovered.to_string(),
+            "what_happened": "a laptop with the day sheets was stolen",
+            "information_involved": "Names and group times",
+            "steps_for_patients": "Nothing is needed; call us with questions",
+            "what_we_are_doing": "The laptop was wiped remotely",
+            "contact": "Call 1-800-555-0100",
+            "patients_affected": 12,
+            "most_in_one_state": 12,
+            "patient_ids": [s.patient_id, s.other_patient_id],
+        })),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let notices = format!("/breaches/{id}/substitute-notices");
+    let notice = json!({
+        "given_on": today().to_string(),
+        "method": "website_posting",
+        "patients_unreachable": 11,
+        "patient_ids": [s.other_patient_id],
+        "toll_free_number": "1-800-555-0199",
+        "details": "Posted on the home page of downtownrecovery.example",
+    });
+    // Not a breach yet: nothing is due. Then assessed as a breach.
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/breaches/{id}/assessment"),
+        Some(
+            json!({"nature_and_extent": "high", "unauthorized_recipient": "high",
+            "acquired_or_viewed": "high", "mitigation": "low",
+            "notes": "Unencrypted disk", "conclusion": "breach"}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let with = |k: &str, v: Value| {
+        let mut b = notice.clone();
+        b[k] = v;
+        b
+    };
+    for (bad, field, status) in [
+        (
+            with("method", json!("telephone")),
+            "method",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            with("toll_free_number", json!("")),
+            "toll_free_number",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            with("method", json!("carrier_pigeon")),
+            "method",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            with("details", json!(" ")),
+            "details",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            with("given_on", json!((today() + Duration::days(1)).to_string())),
+            "given_on",
+            StatusCode::CONFLICT,
+        ),
+        (
+            with("patients_unreachable", json!(13)),
+            "patients_unreachable",
+            StatusCode::CONFLICT,
+        ),
+        (
+            with("patient_ids", json!([999_999])),
+            "patient_ids",
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let (st, body) = call(&s, &pat, Method::POST, &notices, Some(bad.clone())).await;
+        assert_eq!(st, status, "{bad}: {body}");
+        assert_eq!(fields(&body), [field], "{bad}");
+    }
+    let casey = s.token("casey").await;
+    let (st, _) = call(&s, &casey, Method::POST, &notices, Some(notice.clone())).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, body) = call(&s, &pat, Method::POST, &notices, Some(notice)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (_, body) = call(&s, &pat, Method::GET, &format!("/breaches/{id}"), None).await;
+    assert_eq!(body["letters_complete"], false, "Dana's letter is not sent");
+    let sub = &body["substitute_notices"][0];
+    assert_eq!(sub["method"], "website_posting");
+    assert_eq!(
+        sub["keep_until"],
+        (today() + Duration::days(90)).to_string()
+    );
+    let other = body["patients"]
+        .as_array()
+        .expect("patients")
+        .iter()
+        .find(|p| p["patient_id"] == s.other_patient_id)
+        .expect("other patient");
+    assert!(other["substitute_notice_id"].is_i64());
+    // Dana's letter goes out: 1 letter + 11 by substitute notice = 12, everyone is told.
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/breaches/{id}/letters/{}", s.patient_id),
+        Some(json!({"sent_on": today().to_string()})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, body) = call(&s, &pat, Method::GET, &format!("/breaches/{id}"), None).await;
+    assert_eq!(body["letters_complete"], true, "{body}");
+    let officer = actor(&s.users, "pat", Role::PrivacyOfficer);
+    let tasks = s
+        .store
+        .my_tasks(
+            &s.store
+                .grant::<can::ReadDemographics>(&officer)
+                .expect("grant"),
+        )
+        .await
+        .expect("tasks");
+    assert!(tasks.iter().all(|t| t.kind != "breach_notification"));
+    assert!(s
+        .audit_for(s.other_patient_id)
+        .await
+        .iter()
+        .any(|r| r.action == "substitute_notice"));
+
+    // The register page shows it and offers the form; a bad form names the field.
+    let page = s.browser("pat").await;
+    let html = page
+        .get(&format!("/privacy/breaches/{id}"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("home page for 90 days, for 11 patient(s), toll-free 1-800-555-0199"),
+        "{html}"
+    );
+    assert!(html.contains("Told by substitute notice"));
+    let res = page
+        .post(
+            &format!("/privacy/breaches/{id}/substitute-notices"),
+            &[
+                ("given_on", today().to_string().as_str()),
+                ("method", "telephone"),
+                ("patients_unreachable", "10"),
+                ("toll_free_number", ""),
+                ("details", "Called them"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("164.404(d)(2)(ii)"), "{html}");
 }

@@ -241,6 +241,12 @@ async fn counselor_writes_signs_revises_and_prints_a_plan_on_the_chart() {
     assert_eq!(print.status(), StatusCode::OK);
     let html = print.text().await.expect("text");
     assert!(html.contains("plan-print") && html.contains("for 6 weeks") && html.contains("Met"));
+    // An internal copy: a copy that leaves goes through the disclosure form (issue 20).
+    assert!(html.contains("Internal copy — not for disclosure."));
+    assert!(html.contains(&format!(
+        "/patients/{}/consents?information=treatment_plan#disclose-h",
+        s.patient_id
+    )));
     assert_eq!(
         b.get(&format!("{tab}/9")).await.status(),
         StatusCode::NOT_FOUND

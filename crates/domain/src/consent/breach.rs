@@ -212,6 +212,98 @@ pub fn draft_letter(f: &LetterFacts<'_>) -> String {
     )
 }
 
+/// Patients without usable contact details from this many on, substitute notice is a website
+/// posting or major media with a toll-free number (§164.404(d)(2)(ii)).
+pub const SUBSTITUTE_NOTICE_WIDE_FROM: i64 = 10;
+/// Days a substitute notice stays posted and its toll-free number stays active
+/// (§164.404(d)(2)(ii)).
+pub const SUBSTITUTE_NOTICE_DAYS: i64 = 90;
+
+/// How patients whose contact details are missing or out of date were told (§164.404(d)(2)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubstituteMethod {
+    /// Another form of written notice (fewer than 10 patients).
+    AlternativeWritten,
+    /// By telephone (fewer than 10 patients).
+    Telephone,
+    /// Other means reasonably calculated to reach them (fewer than 10 patients).
+    OtherMeans,
+    /// A conspicuous posting on the home page of the program's website for 90 days.
+    WebsitePosting,
+    /// A conspicuous notice in major print or broadcast media where the patients likely live.
+    MajorMedia,
+}
+
+code_list!(SubstituteMethod, "substitute notice method", [
+    AlternativeWritten => "alternative_written", "Another form of written notice";
+    Telephone => "telephone", "Telephone";
+    OtherMeans => "other_means", "Other means";
+    WebsitePosting => "website_posting", "Posting on the website's home page for 90 days";
+    MajorMedia => "major_media", "Notice in major print or broadcast media";
+]);
+
+impl SubstituteMethod {
+    /// Whether this method reaches the public, as §164.404(d)(2)(ii) requires from 10 patients.
+    pub fn is_public(self) -> bool {
+        matches!(
+            self,
+            SubstituteMethod::WebsitePosting | SubstituteMethod::MajorMedia
+        )
+    }
+}
+
+/// Why a substitute notice cannot be recorded as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubstituteProblem {
+    /// It is for at least one patient who could not be reached.
+    #[error("say how many patients could not be reached by letter (at least 1)")]
+    NoPatients,
+    /// It is for no more patients than the incident touched.
+    #[error("more patients than the incident touched ({affected})")]
+    MorePatientsThanAffected {
+        /// The incident's count.
+        affected: i64,
+    },
+    /// §164.404(d)(2)(ii)(A).
+    #[error("for 10 or more patients the substitute notice is a posting on the website's home page for 90 days or a notice in major print or broadcast media (45 CFR 164.404(d)(2)(ii))")]
+    PublicNoticeRequired,
+    /// §164.404(d)(2)(ii)(B).
+    #[error("for 10 or more patients the notice gives a toll-free number, active for 90 days, where patients can learn whether they are affected (45 CFR 164.404(d)(2)(ii)(B))")]
+    TollFreeNumberRequired,
+}
+
+/// Checks a substitute notice for `unreachable` patients of an incident that touched `affected`:
+/// below 10 any means reasonably calculated to reach them; from 10 a website posting or major
+/// media, with a toll-free number (§164.404(d)(2)).
+pub fn validate_substitute_notice(
+    unreachable: i64,
+    affected: i64,
+    method: SubstituteMethod,
+    toll_free_number: &str,
+) -> Result<(), SubstituteProblem> {
+    if unreachable < 1 {
+        return Err(SubstituteProblem::NoPatients);
+    }
+    if unreachable > affected {
+        return Err(SubstituteProblem::MorePatientsThanAffected { affected });
+    }
+    if unreachable >= SUBSTITUTE_NOTICE_WIDE_FROM {
+        if !method.is_public() {
+            return Err(SubstituteProblem::PublicNoticeRequired);
+        }
+        if toll_free_number.trim().is_empty() {
+            return Err(SubstituteProblem::TollFreeNumberRequired);
+        }
+    }
+    Ok(())
+}
+
+/// The last day a website posting must stay up and the toll-free number stay active.
+pub fn substitute_notice_ends(given_on: NaiveDate) -> NaiveDate {
+    given_on + Duration::days(SUBSTITUTE_NOTICE_DAYS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +420,45 @@ mod tests {
             2026
         ));
         assert!(!in_annual_log(d, None, 3, 2026));
+    }
+
+    #[test]
+    fn substitute_notice_from_ten_patients_is_public_with_a_toll_free_number() {
+        // §164.404(d)(2)(i): fewer than 10, any means reasonably calculated to reach them.
+        assert_eq!(
+            validate_substitute_notice(3, 40, SubstituteMethod::Telephone, ""),
+            Ok(())
+        );
+        // §164.404(d)(2)(ii): 10 or more, website or major media, with a toll-free number.
+        assert_eq!(
+            validate_substitute_notice(
+                10,
+                40,
+                SubstituteMethod::AlternativeWritten,
+                "1-800-555-0100"
+            ),
+            Err(SubstituteProblem::PublicNoticeRequired)
+        );
+        assert_eq!(
+            validate_substitute_notice(10, 40, SubstituteMethod::WebsitePosting, " "),
+            Err(SubstituteProblem::TollFreeNumberRequired)
+        );
+        assert_eq!(
+            validate_substitute_notice(10, 40, SubstituteMethod::MajorMedia, "1-800-555-0100"),
+            Ok(())
+        );
+        assert_eq!(
+            validate_substitute_notice(0, 40, SubstituteMethod::Telephone, ""),
+            Err(SubstituteProblem::NoPatients)
+        );
+        assert_eq!(
+            validate_substitute_notice(41, 40, SubstituteMethod::MajorMedia, "1-800-555-0100"),
+            Err(SubstituteProblem::MorePatientsThanAffected { affected: 40 })
+        );
+        let posted = NaiveDate::from_ymd_opt(2026, 3, 1).expect("date");
+        assert_eq!(
+            substitute_notice_ends(posted),
+            NaiveDate::from_ymd_opt(2026, 5, 30).expect("date")
+        );
     }
 }

@@ -23,8 +23,9 @@ pub use authority::{
 };
 pub use breach::{
     annual_log_due, draft_letter, hhs_notice_with_patients, in_annual_log, media_notice_required,
-    notification_deadline, notification_overdue, validate_conclusion, BreachConclusion,
-    BreachProblem, FactorRisk, LetterFacts, RiskAssessment,
+    notification_deadline, notification_overdue, substitute_notice_ends, validate_conclusion,
+    validate_substitute_notice, BreachConclusion, BreachProblem, FactorRisk, LetterFacts,
+    RiskAssessment, SubstituteMethod, SubstituteProblem,
 };
 pub use collateral::{may_receive, CollateralAllowance, CollateralRelationship};
 pub use directory::RecipientKind;

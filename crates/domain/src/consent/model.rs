@@ -82,6 +82,8 @@ pub enum InformationCategory {
     ProgressSummary,
     /// The discharge summary.
     DischargeSummary,
+    /// Standardised measure scores (PHQ-9, BAM and the like): dates, totals and bands.
+    MeasureScores,
     /// Dates of service, charges and claims.
     BillingAndClaims,
     /// SUD counseling notes (§2.11): the counselor's own notes kept apart from the record.
@@ -98,6 +100,7 @@ code_list!(InformationCategory, "information category", [
     TreatmentPlan => "treatment_plan", "Treatment plan";
     ProgressSummary => "progress_summary", "Summary of progress";
     DischargeSummary => "discharge_summary", "Discharge summary";
+    MeasureScores => "measure_scores", "Measure scores";
     BillingAndClaims => "billing", "Billing and claims";
     CounselingNotes => "counseling_notes", "SUD counseling notes";
 ]);

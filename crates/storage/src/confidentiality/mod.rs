@@ -9,6 +9,7 @@ pub mod authorities;
 mod packet;
 mod patient_access;
 
+pub use packet::PacketDetail;
 pub use patient_access::PATIENT_ACCESS_KIND;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -22,7 +23,7 @@ use trellis_domain::consent::{
     validate_expiry_event, Consent, ConsentElement, ConsentId, ConsentProblem, ConsentStatus,
     DisclosureRefusal, DisclosureRequest, EmergencyDisclosure, EmergencyGround,
     EmergencyRecordError, Expiry, InformationCategory, NoticeForm, Purpose, Recipient, Revocation,
-    Signature, NOTICE_VERSION,
+    Signature, SignerAuthority, Signing, NOTICE_VERSION,
 };
 use trellis_domain::patient::FieldError;
 use trellis_domain::schedule::zone::SiteZone;
@@ -37,6 +38,7 @@ const DISCLOSURE_RECIPIENT: &str = "disclosures.recipient";
 const DISCLOSURE_PACKET: &str = "disclosures.packet";
 const BREAK_GLASS_RECORD: &str = "break_glass.record";
 const REVOCATION_COPY: &str = "consents.revocation_copy";
+const COURT_DOCUMENT: &str = "consent_signers.court_document";
 
 /// Setting key: which §2.32 statement (its code) is attached to every consented disclosure.
 pub const NOTICE_SETTING: &str = "part2.disclosure_notice";
@@ -74,6 +76,15 @@ pub struct NewConsent {
     pub signer_name: String,
     /// Relationship to the patient when someone else signs.
     pub signer_relationship: Option<String>,
+    /// On what authority the signer signs (§2.14, §2.15), checked against the patient's age
+    /// under the site's minor-consent rule and any recorded date of death.
+    pub signer_authority: Option<SignerAuthority>,
+    /// For a parent or guardian: the minor signed too (§2.14(c)).
+    #[serde(default)]
+    pub minor_also_signed: bool,
+    /// For a personal representative: the court order or document appointing them (§2.15(a)).
+    #[serde(default)]
+    pub court_document: String,
     /// Date signed.
     pub signed_on: Option<NaiveDate>,
     /// The collateral contact the consent names, if it names one (the recipient text above
@@ -101,6 +112,19 @@ pub struct ConsentRecord {
     pub collateral_id: Option<i64>,
     /// The patient's written revocation, once received.
     pub written_revocation: Option<WrittenRevocation>,
+    /// On what authority it was signed (consents recorded before Trellis asked have none).
+    pub signer: Option<ConsentSigner>,
+}
+
+/// The authority of whoever signed a consent (§2.14, §2.15).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConsentSigner {
+    /// On what authority they signed.
+    pub authority: SignerAuthority,
+    /// For a parent or guardian: the minor signed too.
+    pub minor_also_signed: bool,
+    /// For a personal representative: the document appointing them.
+    pub court_document: Option<String>,
 }
 
 impl ConsentRecord {
@@ -120,6 +144,7 @@ pub(crate) struct LoadedConsent {
     pub(crate) recorded_by: String,
     pub(crate) collateral_id: Option<i64>,
     pub(crate) written_revocation: Option<WrittenRevocation>,
+    pub(crate) signer: Option<ConsentSigner>,
 }
 
 /// The patient's written revocation (§2.31(a)(6)), kept with the consent.
@@ -352,6 +377,9 @@ type ConsentRow = (
     Option<Instant>,
     Option<crate::Day>,
     Option<String>,
+    Option<String>,
+    Option<crate::Flag>,
+    Option<String>,
 );
 
 type DisclosureRow = (
@@ -415,9 +443,11 @@ impl Store {
         let rows: Vec<ConsentRow> = sqlx::query_as(
             "SELECT c.id, c.body, c.recorded_at, u.display_name, c.revoked_at, r.display_name,
                     c.collateral_id, c.expiry_event_at, c.treatment_ended_at,
-                    c.revocation_received_on, c.revocation_copy
+                    c.revocation_received_on, c.revocation_copy,
+                    s.authority, s.minor_also_signed, s.court_document
              FROM consents c JOIN users u ON u.id = c.recorded_by
              LEFT JOIN users r ON r.id = c.revoked_by
+             LEFT JOIN consent_signers s ON s.consent_id = c.id
              WHERE c.patient_id = $1 ORDER BY c.id DESC",
         )
         .bind(patient_id)
@@ -437,6 +467,9 @@ impl Store {
             treatment_ended_at,
             received_on,
             copy,
+            authority,
+            minor_also_signed,
+            court_document,
         ) in rows
         {
             let mut consent: Consent = serde_json::from_str(&self.open(CONSENT_BODY, &body)?)
@@ -467,12 +500,23 @@ impl Store {
                 }),
                 _ => None,
             };
+            let signer = match authority {
+                Some(code) => Some(ConsentSigner {
+                    authority: parse_code(&code, "signer authority")?,
+                    minor_also_signed: minor_also_signed.is_some_and(|f| f.0),
+                    court_document: court_document
+                        .map(|sealed| self.open(COURT_DOCUMENT, &sealed))
+                        .transpose()?,
+                }),
+                None => None,
+            };
             loaded.push(LoadedConsent {
                 consent,
                 recorded_at,
                 recorded_by,
                 collateral_id,
                 written_revocation,
+                signer,
             });
         }
         Ok(loaded)
@@ -528,6 +572,7 @@ impl Store {
         );
         limit("other_purpose", &new.other_purpose, 500, &mut errors);
         limit("signer_name", &new.signer_name, 200, &mut errors);
+        limit("court_document", &new.court_document, 500, &mut errors);
         for r in &new.recipients {
             limit("recipients", r.describe(), 300, &mut errors);
         }
@@ -567,9 +612,47 @@ impl Store {
         {
             errors.push(FieldError::new("signed_on", "cannot be in the future"));
         }
+        let signing = match (new.signer_authority, new.signed_on) {
+            (None, _) => {
+                errors.push(FieldError::new(
+                    "signer_authority",
+                    "say who signs: the patient, a parent or guardian, a personal \
+                     representative, an executor or administrator, or next of kin",
+                ));
+                None
+            }
+            (Some(authority), Some(signed_on)) => Some(Signing {
+                authority,
+                signed_on,
+                minor_also_signed: new.minor_also_signed
+                    && authority == SignerAuthority::ParentOrGuardian,
+                court_document: if authority == SignerAuthority::PersonalRepresentative {
+                    new.court_document.trim().to_owned()
+                } else {
+                    String::new()
+                },
+            }),
+            // The missing date is named already; authority is checked once it is known.
+            (Some(_), None) => None,
+        };
+        if let Some(signing) = &signing {
+            match self.check_consent_signer(grant.patient_id(), signing).await {
+                Ok(()) => {}
+                Err(StoreError::Invalid(problems)) => errors.extend(problems),
+                Err(e) => return Err(e),
+            }
+        }
         if !errors.is_empty() {
             return Err(StoreError::Invalid(errors));
         }
+        let Some(signing) = signing else {
+            return Err(StoreError::invalid("signer_authority", "is required"));
+        };
+        let court_document = if signing.court_document.is_empty() {
+            None
+        } else {
+            Some(self.seal(COURT_DOCUMENT, &signing.court_document)?)
+        };
         let body = serde_json::to_string(&consent)
             .map_err(|e| StoreError::Corrupt(format!("consent: {e}")))?;
         let sealed = self.seal(CONSENT_BODY, &body)?;
@@ -600,6 +683,16 @@ impl Store {
         .bind(new.collateral_id)
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO consent_signers (consent_id, authority, minor_also_signed, court_document)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(signing.authority.code())
+        .bind(signing.minor_also_signed)
+        .bind(court_document)
+        .execute(&mut *tx)
+        .await?;
         audit::append(
             &mut tx,
             grant.actor(),
@@ -608,7 +701,11 @@ impl Store {
                 record_type: "consent",
                 record_id: Some(id),
                 patient_id: Some(grant.patient_id()),
-                detail: format!("purposes {}", codes(&consent.purposes)),
+                detail: format!(
+                    "purposes {}; signed by {}",
+                    codes(&consent.purposes),
+                    signing.authority.code()
+                ),
             },
         )
         .await?;
@@ -661,6 +758,7 @@ impl Store {
                 recorded_by: l.recorded_by,
                 collateral_id: l.collateral_id,
                 written_revocation: l.written_revocation,
+                signer: l.signer,
             })
             .collect())
     }
@@ -904,6 +1002,18 @@ impl Store {
         grant: &PatientGrant<can::Disclose>,
         input: &DisclosureInput,
     ) -> Result<DisclosureOutcome> {
+        self.disclose_with(grant, input, PacketDetail::default())
+            .await
+    }
+
+    /// [`Store::disclose`], adding to the packet the detail the discloser chose (note text, the
+    /// recommendation's wording); the audit row names each choice.
+    pub async fn disclose_with(
+        &self,
+        grant: &PatientGrant<can::Disclose>,
+        input: &DisclosureInput,
+        detail: PacketDetail,
+    ) -> Result<DisclosureOutcome> {
         let by = grant.actor().staff_id()?;
         let patient_id = grant.patient_id();
         let mut errors = Vec::new();
@@ -999,7 +1109,7 @@ impl Store {
         let packet = Packet {
             patient_name: self.patient_legal_name(patient_id).await?,
             sections: self
-                .packet_sections(patient_id, &input.categories, by)
+                .packet_sections(patient_id, &input.categories, by, detail)
                 .await?,
             notice: self.disclosure_notice().await?.to_owned(),
             consent_scope: found.scope_summary,
@@ -1034,11 +1144,12 @@ impl Store {
                 record_id: Some(id),
                 patient_id: Some(patient_id),
                 detail: format!(
-                    "consent {}; recipient {}; purpose {}; categories {}",
+                    "consent {}; recipient {}; purpose {}; categories {}{}",
                     found.consent_id.0,
                     entry.id,
                     input.purpose.code(),
-                    category_codes(&input.categories)
+                    category_codes(&input.categories),
+                    detail.audit_words()
                 ),
             },
         )
@@ -1407,7 +1518,7 @@ impl Store {
             return Err(StoreError::Invalid(errors));
         }
         let mut sections = self
-            .packet_sections(patient_id, &input.categories, by)
+            .packet_sections(patient_id, &input.categories, by, PacketDetail::default())
             .await?;
         if !input.information.trim().is_empty() {
             sections.push(PacketSection {

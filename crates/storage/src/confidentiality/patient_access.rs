@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use trellis_domain::consent::{InformationCategory, NOTICE_VERSION};
 use trellis_domain::patient::FieldError;
 
-use super::{category_codes, DisclosureRecord, NewDisclosureRow, Packet};
+use super::{category_codes, DisclosureRecord, NewDisclosureRow, Packet, PacketDetail};
 use crate::access::{can, PatientGrant};
 use crate::audit::{self, AuditEvent};
 use crate::{Instant, Result, Store, StoreError};
@@ -44,7 +44,18 @@ impl Store {
         let now = Utc::now();
         let packet = Packet {
             patient_name: self.patient_legal_name(patient_id).await?,
-            sections: self.packet_sections(patient_id, categories, by).await?,
+            // The patient's own record: the notes' text and the recommendation's wording too.
+            sections: self
+                .packet_sections(
+                    patient_id,
+                    categories,
+                    by,
+                    PacketDetail {
+                        note_text: true,
+                        recommendation_wording: true,
+                    },
+                )
+                .await?,
             notice: self.disclosure_notice().await?.to_owned(),
             consent_scope: "No consent needed: the patient's own records, given to the patient \
                             (42 CFR 2.23; 45 CFR 164.524)."

@@ -93,6 +93,8 @@ pub struct AffectedPatient {
     pub name: String,
     /// The day their letter was sent.
     pub letter_sent_on: Option<NaiveDate>,
+    /// The letter could not reach them: they were told by this substitute notice.
+    pub substitute_notice_id: Option<i64>,
 }
 
 /// An incident in the register.
@@ -114,8 +116,11 @@ pub struct IncidentRecord {
     pub assessment: Option<AssessmentRecord>,
     /// The last day to tell patients (60 days after discovery).
     pub deadline: NaiveDate,
-    /// Whether every patient has been sent a letter.
+    /// Whether every patient has been told: by letter, or by substitute notice when the letter
+    /// could not reach them.
     pub letters_complete: bool,
+    /// Substitute notices for patients the letters could not reach (§164.404(d)(2)).
+    pub substitute_notices: Vec<super::substitute_notices::SubstituteNoticeRecord>,
     /// Whether telling patients is overdue today.
     pub overdue: bool,
     /// Whether prominent media must be told (more than 500 in one State).
@@ -194,12 +199,16 @@ const SELECT: &str = "SELECT b.id, b.discovered_on, b.occurred_on, b.details,
     FROM breach_incidents b JOIN users ru ON ru.id = b.recorded_by
     LEFT JOIN users au ON au.id = b.assessed_by";
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
 impl Store {
-    async fn incident_rows(&self, filter: &str, bind: i64) -> Result<Vec<IncidentRecord>> {
+    pub(super) async fn incident_rows(
+        &self,
+        filter: &str,
+        bind: i64,
+    ) -> Result<Vec<IncidentRecord>> {
         let rows: Vec<IncidentRow> = sqlx::query_as(&format!(
             "{SELECT} WHERE {filter} ORDER BY b.discovered_on DESC, b.id DESC"
         ))
@@ -249,8 +258,9 @@ impl Store {
             }
             _ => None,
         };
-        let mut patients: Vec<(i64, Option<Day>)> = sqlx::query_as(
-            "SELECT patient_id, letter_sent_on FROM breach_patients WHERE breach_id = $1",
+        let mut patients: Vec<(i64, Option<Day>, Option<i64>)> = sqlx::query_as(
+            "SELECT patient_id, letter_sent_on, substitute_notice_id FROM breach_patients
+             WHERE breach_id = $1",
         )
         .bind(id)
         .fetch_all(self.reader())
@@ -260,15 +270,15 @@ impl Store {
         patients.sort_by_cached_key(|p| names.order(p.0));
         let patients: Vec<AffectedPatient> = patients
             .into_iter()
-            .map(|(patient_id, sent)| AffectedPatient {
+            .map(|(patient_id, sent, substitute)| AffectedPatient {
                 patient_id,
                 name: names.display(patient_id),
                 letter_sent_on: sent.map(|d| d.0),
+                substitute_notice_id: substitute,
             })
             .collect();
-        let letters_complete = !patients.is_empty()
-            && patients.len() as i64 >= row.patients_affected
-            && patients.iter().all(|p| p.letter_sent_on.is_some());
+        let substitute_notices = self.substitute_notices(id).await?;
+        let letters_complete = everyone_told(&patients, &substitute_notices, row.patients_affected);
         let discovered_on = row.discovered_on.0;
         let conclusion = assessment.as_ref().map(|a| a.conclusion);
         Ok(IncidentRecord {
@@ -284,6 +294,7 @@ impl Store {
             hhs_with_patients: hhs_notice_with_patients(row.patients_affected),
             assessment,
             letters_complete,
+            substitute_notices,
             media_notified_on: row.media_notified_on.map(|d| d.0),
             hhs_notified_on: row.hhs_notified_on.map(|d| d.0),
             patients,
@@ -653,13 +664,15 @@ impl Store {
         .bind(patient_id)
         .execute(&mut *tx)
         .await?;
-        let unsent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM breach_patients WHERE breach_id = $1 AND letter_sent_on IS NULL",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if unsent == 0 && record.patients.len() as i64 >= record.patients_affected {
+        let mut patients = record.patients.clone();
+        for p in patients.iter_mut().filter(|p| p.patient_id == patient_id) {
+            p.letter_sent_on = Some(sent_on);
+        }
+        if everyone_told(
+            &patients,
+            &record.substitute_notices,
+            record.patients_affected,
+        ) {
             let task: Option<i64> =
                 sqlx::query_scalar("SELECT task_id FROM breach_incidents WHERE id = $1")
                     .bind(id)
@@ -759,7 +772,28 @@ impl Store {
     }
 }
 
-async fn complete_task(
+/// Whether every patient the incident touched has been told: each named patient by letter or
+/// substitute notice, and as many as it touched counted, the unnamed ones by substitute notice.
+pub(super) fn everyone_told(
+    patients: &[AffectedPatient],
+    notices: &[super::substitute_notices::SubstituteNoticeRecord],
+    patients_affected: i64,
+) -> bool {
+    let named_by_notice = patients
+        .iter()
+        .filter(|p| p.substitute_notice_id.is_some())
+        .count() as i64;
+    let unnamed_by_notice =
+        (notices.iter().map(|n| n.patients_unreachable).sum::<i64>() - named_by_notice).max(0);
+    let told = patients.len() as i64 + unnamed_by_notice;
+    told > 0
+        && patients
+            .iter()
+            .all(|p| p.letter_sent_on.is_some() || p.substitute_notice_id.is_some())
+        && told >= patients_affected
+}
+
+pub(super) async fn complete_task(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     task: Option<i64>,
     at: Instant,

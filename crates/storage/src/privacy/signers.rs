@@ -4,7 +4,9 @@
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
-use trellis_domain::consent::{check_signer, MinorConsentRule, PatientFacts, Signing};
+use trellis_domain::consent::{
+    check_signer, MinorConsentRule, PatientFacts, SignerAuthority, SignerProblem, Signing,
+};
 
 use crate::access::{can, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
@@ -188,7 +190,8 @@ impl Store {
     }
 
     /// Whether this signer may sign a consent for the patient, under their site's rule and
-    /// their recorded date of death: the field error names why not (`signer_authority`).
+    /// their recorded date of death: the field error names the field to fix
+    /// (`signer_authority`, `minor_also_signed`, `court_document` or `signed_on`).
     pub async fn check_consent_signer(&self, patient_id: i64, signing: &Signing) -> Result<()> {
         let (site_id, born, died): (i64, String, Option<Day>) = sqlx::query_as(
             "SELECT site_id, date_of_birth, date_of_death FROM patients WHERE id = $1",
@@ -203,7 +206,19 @@ impl Store {
             date_of_birth: born.0,
             date_of_death: died.map(|d| d.0),
         };
-        check_signer(&facts, &rule, signing)
-            .map_err(|problem| StoreError::invalid("signer_authority", problem.to_string()))
+        check_signer(&facts, &rule, signing).map_err(|problem| {
+            // Name the field the signer can fix.
+            let field = match &problem {
+                SignerProblem::CourtDocumentMissing => "court_document",
+                SignerProblem::ParentAndMinorMustSign { .. }
+                    if signing.authority == SignerAuthority::ParentOrGuardian =>
+                {
+                    "minor_also_signed"
+                }
+                SignerProblem::SignedBeforeBirth => "signed_on",
+                _ => "signer_authority",
+            };
+            StoreError::invalid(field, problem.to_string())
+        })
     }
 }

@@ -6,6 +6,7 @@ use trellis_domain::care::LevelOfCare;
 use trellis_domain::consent::collateral::CollateralRelationship;
 use trellis_domain::consent::emergency::EmergencyGround;
 use trellis_domain::consent::model::InformationCategory;
+use trellis_domain::consent::signer::SignerAuthority;
 use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Sex;
 use trellis_domain::placement::DiscrepancyReason;
@@ -91,6 +92,11 @@ pub fn note_template() -> Object {
 /// Collateral relationships.
 pub fn relationship() -> Object {
     one_of(CollateralRelationship::ALL.iter().map(|r| r.code()))
+}
+
+/// Who may sign a consent (42 CFR 2.14, 2.15).
+pub fn signer_authority() -> Object {
+    one_of(SignerAuthority::ALL.iter().map(|a| a.code()))
 }
 
 /// The §2.51 grounds, with their codes.

@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use trellis_domain::consent::{
     CollateralAllowance, CollateralRelationship, EmergencyGround, Expiry, InformationCategory,
-    Purpose, Recipient, RecipientClass, TPO_GENERIC_RECIPIENTS,
+    Purpose, Recipient, RecipientClass, SignerAuthority, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
 use trellis_storage::confidentiality::{
     ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
-    EmergencyDisclosureInput, NewConsent, WrittenRevocation,
+    EmergencyDisclosureInput, NewConsent, PacketDetail, WrittenRevocation,
 };
 
 use super::episodes::Created;
@@ -74,6 +74,13 @@ pub struct ConsentView {
     pub signer_name: Option<String>,
     /// (a)(8) Their relationship to the patient when not the patient.
     pub signer_relationship: Option<String>,
+    /// On what authority they signed (42 CFR 2.14, 2.15); empty on consents recorded before
+    /// Trellis asked.
+    pub signer_authority: Option<String>,
+    /// A parent or guardian signed with the minor.
+    pub minor_also_signed: bool,
+    /// The document appointing a personal representative.
+    pub court_document: Option<String>,
     /// (a)(8) When the electronic signature was made.
     pub signed_at: Option<DateTime<Utc>>,
     /// (a)(9) Date signed.
@@ -139,6 +146,9 @@ fn consent_view(patient_id: i64, r: ConsentRecord) -> ConsentView {
             .unwrap_or_default(),
         signer_name: c.signature.as_ref().map(|s| s.signer_name.clone()),
         signer_relationship: c.signature.as_ref().and_then(|s| s.relationship.clone()),
+        signer_authority: r.signer.as_ref().map(|s| s.authority.code().to_owned()),
+        minor_also_signed: r.signer.as_ref().is_some_and(|s| s.minor_also_signed),
+        court_document: r.signer.and_then(|s| s.court_document),
         signed_at: c.signature.as_ref().map(|s| s.signed_at),
         signed_on: c.signed_on,
         revoked_at: c.revocation.as_ref().map(|rv| rv.revoked_at),
@@ -183,7 +193,8 @@ pub struct NewConsentBody {
     #[schema(required = true)]
     pub disclosing_program: String,
     /// (a)(3) Information category codes: demographics, attendance, assessment, diagnoses,
-    /// medications, drug_screens, treatment_plan, progress_summary, discharge_summary, billing.
+    /// medications, drug_screens, treatment_plan, progress_summary, discharge_summary,
+    /// measure_scores, billing, counseling_notes.
     #[serde(default)]
     #[schema(required = true, schema_with = super::codes::information_categories)]
     pub categories: Vec<String>,
@@ -236,6 +247,20 @@ pub struct NewConsentBody {
     /// (a)(8) Relationship to the patient, when someone else signs.
     #[serde(default)]
     pub signer_relationship: String,
+    /// On what authority the signer signs (42 CFR 2.14, 2.15): the patient (a minor too, where
+    /// the site's rule lets the minor consent alone), a parent or guardian of a minor, a
+    /// personal representative, or for a patient whose date of death is recorded an executor or
+    /// administrator or next of kin.
+    #[serde(default)]
+    #[schema(required = true, schema_with = super::codes::signer_authority)]
+    pub signer_authority: String,
+    /// For parent_or_guardian: the minor signed too (must be true: 42 CFR 2.14(c) needs both).
+    #[serde(default)]
+    pub minor_also_signed: bool,
+    /// For personal_representative: the court order or document appointing them.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub court_document: String,
     /// (a)(9) Date signed, YYYY-MM-DD, not in the future.
     #[serde(default)]
     #[schema(required = true, format = Date)]
@@ -266,6 +291,9 @@ fn code_set<T: std::str::FromStr + Ord>(
     responses(
         (status = 201, description = "Recorded", body = Created,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
+        (status = 409, description = "The signer may not sign for this patient as the record \
+            stands (their age under the site's minor-consent rule, or the recorded date of \
+            death); the field is signer_authority", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn record_consent(
@@ -338,6 +366,14 @@ pub async fn record_consent(
         }
     };
     let signed_on = forms::date("signed_on", &b.signed_on, &mut errors);
+    // Named here when missing, so the store's refusals of this field are the record's (409).
+    let signer_authority = forms::code::<SignerAuthority>(
+        "signer_authority",
+        &b.signer_authority,
+        "must be patient, parent_or_guardian, personal_representative, \
+         executor_or_administrator or next_of_kin",
+        &mut errors,
+    );
     let new = NewConsent {
         disclosing_program: b.disclosing_program,
         categories,
@@ -351,6 +387,9 @@ pub async fn record_consent(
         signer_name: b.signer_name,
         signer_relationship: Some(b.signer_relationship.trim().to_owned())
             .filter(|r| !r.is_empty()),
+        signer_authority,
+        minor_also_signed: b.minor_also_signed,
+        court_document: b.court_document,
         signed_on,
         collateral_id: b.collateral_id,
     };
@@ -358,7 +397,11 @@ pub async fn record_consent(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors).into());
     }
-    let consent = state.store.record_consent(&grant, &new).await?;
+    let consent = state
+        .store
+        .record_consent(&grant, &new)
+        .await
+        .map_err(super::contract::against_record(&["signer_authority"]))?;
     Ok(CreatedAt(
         format!("/api/v1/consents/{consent}"),
         Created { id: consent },
@@ -632,6 +675,14 @@ pub struct DisclosureBody {
     #[serde(default)]
     #[schema(required = true, schema_with = super::codes::information_categories)]
     pub categories: Vec<String>,
+    /// With progress_summary: add the text of each signed progress note (otherwise only their
+    /// dates, services and minutes leave).
+    #[serde(default)]
+    pub include_note_text: bool,
+    /// With assessment: add the placement rules' reasons for the recommended level (otherwise
+    /// only the ratings and levels leave).
+    #[serde(default)]
+    pub include_recommendation_wording: bool,
 }
 
 /// At least one information category.
@@ -736,7 +787,11 @@ pub async fn disclose(
         purpose_detail: b.purpose_detail,
         categories,
     };
-    match state.store.disclose(&grant, &input).await? {
+    let detail = PacketDetail {
+        note_text: b.include_note_text,
+        recommendation_wording: b.include_recommendation_wording,
+    };
+    match state.store.disclose_with(&grant, &input, detail).await? {
         DisclosureOutcome::Made(d) => {
             let location = format!("/api/v1/disclosures/{}", d.id);
             Ok(CreatedAt(location, disclosure_dto(*d)).into_response())
@@ -939,6 +994,33 @@ pub fn emergency_disclosure_rules(object: &mut utoipa::openapi::schema::Object) 
         serde_json::json!({
             "required": ["information"],
             "properties": { "information": { "pattern": "\\S" } },
+        }),
+    );
+}
+
+/// Who signs (42 CFR 2.14(c), 2.15(a)): a parent or guardian signs with the minor, and a
+/// personal representative's appointing document is noted.
+pub fn signer_rules(object: &mut utoipa::openapi::schema::Object) {
+    super::contract::when(
+        object,
+        serde_json::json!({
+            "required": ["signer_authority"],
+            "properties": { "signer_authority": { "const": "parent_or_guardian" } },
+        }),
+        serde_json::json!({
+            "required": ["minor_also_signed"],
+            "properties": { "minor_also_signed": { "const": true } },
+        }),
+    );
+    super::contract::when(
+        object,
+        serde_json::json!({
+            "required": ["signer_authority"],
+            "properties": { "signer_authority": { "const": "personal_representative" } },
+        }),
+        serde_json::json!({
+            "required": ["court_document"],
+            "properties": { "court_document": { "pattern": "\\S" } },
         }),
     );
 }

@@ -308,6 +308,7 @@ operations! {
     get "/breaches/{id}/letters/{patient_id}" => privacy::breaches::breach_letter, role(KeepBreachRegister);
     post "/breaches/{id}/letters/{patient_id}" => privacy::breaches::record_breach_letter, role(KeepBreachRegister);
     post "/breaches/{id}/notices" => privacy::breaches::record_breach_notices, role(KeepBreachRegister);
+    post "/breaches/{id}/substitute-notices" => privacy::breaches::record_substitute_notice, role(KeepBreachRegister);
     get "/breach-log" => privacy::breaches::annual_log, role(KeepBreachRegister);
     post "/court-orders" => privacy::authorities::record_court_order, role(DiscloseWithoutConsent), idempotent;
     post "/agreements" => privacy::authorities::record_agreement, role(DiscloseWithoutConsent), idempotent;
@@ -335,6 +336,11 @@ const BODY_RULES: &[contract::BodyRule] = &[
     ("PatientCopyBody", confidentiality::no_counseling_notes),
     ("CourtOrderBody", privacy::authorities::court_order_rules),
     ("AgreementBody", privacy::authorities::agreement_rules),
+    ("NewConsentBody", confidentiality::signer_rules),
+    (
+        "SubstituteNoticeBody",
+        privacy::breaches::substitute_notice_rules,
+    ),
 ];
 
 struct Security;

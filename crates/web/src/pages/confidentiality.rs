@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
     AuthorityKind, CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose,
-    Recipient, RecipientClass, COUNSELING_NOTES_STATEMENT, DEFAULT_REVOCATION_STATEMENT,
+    Recipient, RecipientClass, SignerAuthority, COUNSELING_NOTES_STATEMENT,
+    DEFAULT_REVOCATION_STATEMENT,
     DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
@@ -20,7 +21,8 @@ use trellis_storage::access::{can, Actor};
 use trellis_storage::collaterals::{CollateralRecord, NewCollateral};
 use trellis_storage::confidentiality::{
     ConsentRecord, DisclosureInput, DisclosureOutcome, DisclosureRecord, EmergencyAccess,
-    EmergencyDisclosureInput, NewConsent, PrivacyReport, WrittenRevocation, PATIENT_ACCESS_KIND,
+    EmergencyDisclosureInput, NewConsent, PacketDetail, PrivacyReport, WrittenRevocation,
+    PATIENT_ACCESS_KIND,
 };
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::recipients::RecipientRecord;
@@ -115,11 +117,15 @@ fn consent_view(r: &ConsentRecord, state: &AppState) -> ConsentView {
             .unwrap_or_default(),
         signed: match &c.signature {
             Some(s) => format!(
-                "{}{} at {}",
+                "{}{}{} at {}",
                 s.signer_name,
                 s.relationship
                     .as_deref()
                     .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                r.signer
+                    .as_ref()
+                    .map(|a| format!(", signing as: {}", a.authority.label()))
                     .unwrap_or_default(),
                 view::local_time(&s.signed_at.into(), state.timezone)
             ),
@@ -198,6 +204,8 @@ struct ConsentsPage {
     categories: Vec<(&'static str, &'static str)>,
     purposes: Vec<(&'static str, &'static str)>,
     classes: Vec<(&'static str, &'static str)>,
+    /// Who may sign (42 CFR 2.14, 2.15): (code, label).
+    signers: Vec<(&'static str, &'static str)>,
     /// Current recipient directory entries a disclosure may go to: (id, "name · class").
     recipients: Vec<(String, String)>,
     can_manage_recipients: bool,
@@ -383,6 +391,10 @@ async fn consents_page(
         classes: RecipientClass::ALL
             .iter()
             .map(|c| (c.code(), c.label()))
+            .collect(),
+        signers: SignerAuthority::ALL
+            .iter()
+            .map(|a| (a.code(), a.label()))
             .collect(),
         recipients,
         can_manage_recipients: permits(role, Permission::ManageRecipients),
@@ -666,6 +678,10 @@ pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent 
         _ => None,
     };
     let relationship = one(pairs, "signer_relationship");
+    let signer_authority = match one(pairs, "signer_authority").as_str() {
+        "" => None,
+        code => forms::code("signer_authority", code, "choose who signs", errors),
+    };
     let collateral = one(pairs, "collateral_id");
     let collateral_id = if collateral.is_empty() {
         None
@@ -688,6 +704,9 @@ pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent 
         expiry,
         signer_name: one(pairs, "signer_name"),
         signer_relationship: (!relationship.is_empty()).then_some(relationship),
+        signer_authority,
+        minor_also_signed: one(pairs, "minor_also_signed") == "yes",
+        court_document: one(pairs, "court_document"),
         signed_on: forms::date("signed_on", &one(pairs, "signed_on"), errors),
         collateral_id,
     }
@@ -884,7 +903,11 @@ pub async fn disclose(
     let mut errors = Vec::new();
     let mut refusal = None;
     if let Some(input) = parse_disclosure(&pairs, &mut errors).filter(|_| errors.is_empty()) {
-        match state.store.disclose(&grant, &input).await {
+        let detail = PacketDetail {
+            note_text: one(&pairs, "note_text") == "yes",
+            recommendation_wording: one(&pairs, "recommendation_wording") == "yes",
+        };
+        match state.store.disclose_with(&grant, &input, detail).await {
             Ok(DisclosureOutcome::Made(d)) => {
                 return Ok(
                     Redirect::to(&format!("/patients/{id}/disclosures/{}", d.id)).into_response(),

@@ -291,6 +291,10 @@ pub fn routes() -> Router<AppState> {
             "/privacy/breaches/{id}/notices",
             post(privacy::breaches::notices),
         )
+        .route(
+            "/privacy/breaches/{id}/substitute-notices",
+            post(privacy::breaches::substitute_notice),
+        )
         .route("/patients/{id}/notes", get(notes::tab).post(notes::create))
         .route(
             "/patients/{id}/counseling-notes",

@@ -788,7 +788,7 @@ pub async fn version(
     version_page(&state, &staff, id, version, false).await
 }
 
-/// The patient's copy of one version, laid out for printing.
+/// One version laid out for printing: an internal copy (a copy that leaves is a disclosure).
 pub async fn print(
     State(state): State<AppState>,
     staff: Staff,

@@ -6,12 +6,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use trellis_domain::consent::{BreachConclusion, FactorRisk, RiskAssessment};
+use trellis_domain::consent::{BreachConclusion, FactorRisk, RiskAssessment, SubstituteMethod};
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::privacy::breaches::{
     IncidentRecord, IncidentText, NewAssessment, NewIncident,
 };
+use trellis_storage::privacy::substitute_notices::NewSubstituteNotice;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::super::episodes::Created;
@@ -69,6 +70,31 @@ pub struct AffectedPatientView {
     pub name: String,
     /// The day their letter was sent, once it was.
     pub letter_sent_on: Option<NaiveDate>,
+    /// The substitute notice that told them when the letter could not reach them.
+    pub substitute_notice_id: Option<i64>,
+}
+
+/// A substitute notice for patients the letters could not reach (45 CFR 164.404(d)(2)).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubstituteNoticeView {
+    /// Id.
+    pub id: i64,
+    /// The day it was given.
+    pub given_on: NaiveDate,
+    /// How: alternative_written, telephone, other_means, website_posting or major_media.
+    pub method: String,
+    /// How many patients it is for.
+    pub patients_unreachable: i64,
+    /// The toll-free number, if one was given.
+    pub toll_free_number: Option<String>,
+    /// Where it was posted or published, or what was said.
+    pub details: String,
+    /// For a website posting or media notice: the posting stays up and the number active until.
+    pub keep_until: Option<NaiveDate>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// By whom.
+    pub recorded_by: String,
 }
 
 /// An incident in the breach register.
@@ -100,8 +126,10 @@ pub struct Incident {
     pub deadline: NaiveDate,
     /// Whether notifying patients is overdue.
     pub overdue: bool,
-    /// Whether every patient has been sent a letter.
+    /// Whether every patient has been told: by letter, or by substitute notice.
     pub letters_complete: bool,
+    /// Substitute notices for patients the letters could not reach.
+    pub substitute_notices: Vec<SubstituteNoticeView>,
     /// Whether prominent media must be told (more than 500 residents of one State).
     pub media_notice_required: bool,
     /// Whether HHS is told with the patients (500 or more) rather than in the annual log.
@@ -143,6 +171,21 @@ fn dto(r: IncidentRecord) -> Incident {
         deadline: r.deadline,
         overdue: r.overdue,
         letters_complete: r.letters_complete,
+        substitute_notices: r
+            .substitute_notices
+            .into_iter()
+            .map(|n| SubstituteNoticeView {
+                id: n.id,
+                given_on: n.given_on,
+                method: n.method.code().into(),
+                patients_unreachable: n.patients_unreachable,
+                toll_free_number: n.toll_free_number,
+                details: n.details,
+                keep_until: n.keep_until,
+                recorded_at: n.recorded_at.0,
+                recorded_by: n.recorded_by,
+            })
+            .collect(),
         media_notice_required: r.media_notice_required,
         hhs_with_patients: r.hhs_with_patients,
         media_notified_on: r.media_notified_on,
@@ -154,6 +197,7 @@ fn dto(r: IncidentRecord) -> Incident {
                 patient_id: p.patient_id,
                 name: p.name,
                 letter_sent_on: p.letter_sent_on,
+                substitute_notice_id: p.substitute_notice_id,
             })
             .collect(),
         recorded_at: r.recorded_at.0,
@@ -500,6 +544,117 @@ pub async fn record_breach_notices(
         .record_breach_notices(&grant, id, media, hhs)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn substitute_method_schema() -> Object {
+    one_of(SubstituteMethod::ALL.iter().map(|m| m.code()))
+}
+
+/// A substitute notice, for patients whose contact details were missing or out of date.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct SubstituteNoticeBody {
+    /// YYYY-MM-DD, not in the future nor before discovery.
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub given_on: String,
+    /// How the patients were told: from 10 patients website_posting or major_media.
+    #[serde(default)]
+    #[schema(required = true, schema_with = substitute_method_schema)]
+    pub method: String,
+    /// How many patients the letters could not reach (no more than the incident touched).
+    #[schema(required = true, minimum = 1)]
+    pub patients_unreachable: Option<i64>,
+    /// The incident's named patients it is for (whose letters were not sent).
+    #[serde(default)]
+    pub patient_ids: Vec<i64>,
+    /// The toll-free number, active for 90 days (required from 10 patients).
+    #[serde(default)]
+    #[schema(max_length = 40)]
+    pub toll_free_number: String,
+    /// Where it was posted or published, or what was said.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 4000, pattern = "\\S")]
+    pub details: String,
+}
+
+/// From 10 patients the notice is public, with a toll-free number (§164.404(d)(2)(ii)).
+pub fn substitute_notice_rules(object: &mut Object) {
+    super::super::contract::when(
+        object,
+        serde_json::json!({
+            "required": ["patients_unreachable"],
+            "properties": { "patients_unreachable": { "minimum": 10 } },
+        }),
+        serde_json::json!({
+            "required": ["toll_free_number"],
+            "properties": {
+                "method": { "enum": ["website_posting", "major_media"] },
+                "toll_free_number": { "pattern": "\\S" },
+            },
+        }),
+    );
+}
+
+/// Records a substitute notice for patients the letters could not reach (audited); once every
+/// patient is told, by letter or substitute notice, the incident's task is completed.
+#[utoipa::path(post, path = "/breaches/{id}/substitute-notices", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Incident id")),
+    request_body = SubstituteNoticeBody,
+    responses(
+        (status = 201, description = "Recorded", body = Created,
+            headers(("Location" = String, description = "The incident it belongs to"))),
+        (status = 409, description = "The incident was assessed as a low probability of \
+            compromise: no notice is due", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn record_substitute_notice(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<SubstituteNoticeBody>,
+) -> Result<CreatedAt<Created>, ApiError> {
+    let grant = state
+        .store
+        .grant::<can::KeepBreachRegister>(&caller.actor)?;
+    let body = body.parse()?;
+    let mut errors = Vec::new();
+    let given_on = forms::date("given_on", &body.given_on, &mut errors);
+    let method = forms::code::<SubstituteMethod>(
+        "method",
+        &body.method,
+        "must be alternative_written, telephone, other_means, website_posting or major_media",
+        &mut errors,
+    );
+    if body.patients_unreachable.is_none() {
+        errors.push(FieldError::new("patients_unreachable", "is required"));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors).into());
+    }
+    let notice = state
+        .store
+        .record_substitute_notice(
+            &grant,
+            id,
+            &NewSubstituteNotice {
+                given_on,
+                method,
+                patients_unreachable: body.patients_unreachable.unwrap_or_default(),
+                patient_ids: body.patient_ids,
+                toll_free_number: body.toll_free_number,
+                details: body.details,
+            },
+        )
+        .await
+        .map_err(super::super::contract::against_record(&[
+            "patients_unreachable",
+            "patient_ids",
+            "given_on",
+        ]))?;
+    Ok(CreatedAt(
+        format!("/api/v1/breaches/{id}"),
+        Created { id: notice },
+    ))
 }
 
 /// The year of an annual log.

@@ -7,11 +7,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use trellis_domain::consent::{annual_log_due, BreachConclusion, FactorRisk};
+use trellis_domain::consent::{annual_log_due, BreachConclusion, FactorRisk, SubstituteMethod};
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::privacy::breaches::{IncidentRecord, IncidentText, NewIncident};
+use trellis_storage::privacy::substitute_notices::NewSubstituteNotice;
 
 use super::super::{labelled, LabelledError, Layout};
 use super::{one, optional_date, Pairs};
@@ -46,9 +47,22 @@ pub struct IncidentRow {
     hhs_notified_on: String,
     text: IncidentText,
     assessment: Option<AssessmentShown>,
-    patients: Vec<(i64, String, String, String)>,
+    /// (id, record number, name, letter sent on, told by substitute notice).
+    patients: Vec<(i64, String, String, String, bool)>,
     letters_complete: bool,
     breach: bool,
+    substitute_notices: Vec<SubstituteShown>,
+}
+
+/// A substitute notice as the incident page lists it.
+pub struct SubstituteShown {
+    given_on: String,
+    method: &'static str,
+    patients: i64,
+    toll_free_number: String,
+    details: String,
+    keep_until: String,
+    recorded_by: String,
 }
 
 fn row(r: &IncidentRecord) -> IncidentRow {
@@ -106,11 +120,25 @@ fn row(r: &IncidentRecord) -> IncidentRow {
                     mrn(p.patient_id),
                     p.name.clone(),
                     p.letter_sent_on.map_or(String::new(), |d| d.to_string()),
+                    p.substitute_notice_id.is_some(),
                 )
             })
             .collect(),
         letters_complete: r.letters_complete,
         breach: conclusion == Some(BreachConclusion::Breach),
+        substitute_notices: r
+            .substitute_notices
+            .iter()
+            .map(|n| SubstituteShown {
+                given_on: n.given_on.to_string(),
+                method: n.method.label(),
+                patients: n.patients_unreachable,
+                toll_free_number: n.toll_free_number.clone().unwrap_or_default(),
+                details: n.details.clone(),
+                keep_until: n.keep_until.map_or(String::new(), |d| d.to_string()),
+                recorded_by: n.recorded_by.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -250,14 +278,30 @@ struct IncidentPage {
     factors: [(&'static str, &'static str); 4],
     risks: Vec<(&'static str, &'static str)>,
     conclusions: Vec<(&'static str, &'static str)>,
+    methods: Vec<(&'static str, &'static str)>,
+    form: Pairs,
     errors: Vec<LabelledError>,
     today: String,
+}
+
+impl IncidentPage {
+    fn value(&self, key: &str) -> String {
+        one(&self.form, key)
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
 }
 
 async fn incident_page(
     state: &AppState,
     staff: &Staff,
     id: i64,
+    form: Pairs,
     errors: &[FieldError],
 ) -> Result<IncidentPage, AppError> {
     let grant = state.store.grant::<can::KeepBreachRegister>(&staff.actor)?;
@@ -285,6 +329,11 @@ async fn incident_page(
             .iter()
             .map(|c| (c.code(), c.label()))
             .collect(),
+        methods: SubstituteMethod::ALL
+            .iter()
+            .map(|m| (m.code(), m.label()))
+            .collect(),
+        form,
         errors: labelled(errors),
         today: state.today().to_string(),
     })
@@ -297,7 +346,7 @@ pub async fn incident(
     Path(id): Path<i64>,
     Query(q): Query<Saved>,
 ) -> Result<Response, AppError> {
-    let mut p = incident_page(&state, &staff, id, &[]).await?;
+    let mut p = incident_page(&state, &staff, id, Vec::new(), &[]).await?;
     p.layout.notice = match q.saved.as_deref() {
         Some("recorded") => Some(format!(
             "Incident #{id} recorded; a task is due on its 60th day."
@@ -305,6 +354,7 @@ pub async fn incident(
         Some("assessed") => Some("Assessment recorded.".into()),
         Some("letter") => Some("Letter recorded as sent.".into()),
         Some("notices") => Some("Notices recorded.".into()),
+        Some("substitute") => Some("Substitute notice recorded.".into()),
         _ => None,
     };
     Ok(Html(p.render()?).into_response())
@@ -316,12 +366,23 @@ async fn answer(
     id: i64,
     result: Result<&'static str, AppError>,
 ) -> Result<Response, AppError> {
+    answer_with(state, staff, id, result, Vec::new()).await
+}
+
+/// [`answer`], sending the form back with its errors.
+async fn answer_with(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    result: Result<&'static str, AppError>,
+    form: Pairs,
+) -> Result<Response, AppError> {
     match result {
         Ok(saved) => Ok(
             Redirect::to(&format!("/privacy/breaches/{id}?saved={saved}#{saved}")).into_response(),
         ),
         Err(AppError::Invalid(errors)) => {
-            let p = incident_page(state, staff, id, &errors).await?;
+            let p = incident_page(state, staff, id, form, &errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(p.render()?)).into_response())
         }
         Err(e) => Err(e),
@@ -404,6 +465,63 @@ pub async fn notices(
         Err(AppError::Invalid(errors))
     };
     answer(&state, &staff, id, result).await
+}
+
+/// Records a substitute notice for patients the letters could not reach (§164.404(d)(2)).
+pub async fn substitute_notice(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::KeepBreachRegister>(&staff.actor)?;
+    let mut errors = Vec::new();
+    let given_on = forms::date("given_on", &one(&form, "given_on"), &mut errors);
+    let method = forms::code::<SubstituteMethod>(
+        "method",
+        &one(&form, "method"),
+        "choose how the patients were told",
+        &mut errors,
+    );
+    let patients_unreachable = match one(&form, "patients_unreachable").parse::<i64>() {
+        Ok(n) => n,
+        Err(_) => {
+            errors.push(FieldError::new(
+                "patients_unreachable",
+                "give the number of patients the letters could not reach",
+            ));
+            0
+        }
+    };
+    let mut patient_ids = Vec::new();
+    for (_, v) in form.iter().filter(|(k, _)| k == "patient_ids") {
+        match v.parse::<i64>() {
+            Ok(p) => patient_ids.push(p),
+            Err(_) => errors.push(FieldError::new("patient_ids", "unknown patient")),
+        }
+    }
+    let result = if errors.is_empty() {
+        state
+            .store
+            .record_substitute_notice(
+                &grant,
+                id,
+                &NewSubstituteNotice {
+                    given_on,
+                    method,
+                    patients_unreachable,
+                    patient_ids,
+                    toll_free_number: one(&form, "toll_free_number"),
+                    details: one(&form, "details"),
+                },
+            )
+            .await
+            .map(|_| "substitute")
+            .map_err(AppError::from)
+    } else {
+        Err(AppError::Invalid(errors))
+    };
+    answer_with(&state, &staff, id, result, form).await
 }
 
 #[derive(Template)]
