@@ -143,7 +143,9 @@ impl Store {
             .fetch_all(self.reader())
             .await?;
         // A group's roster, sorted by name once decrypted.
-        let names = self.listed_names(rows.iter().map(|r| r.0)).await?;
+        let names = self
+            .listed_names(self.reader(), rows.iter().map(|r| r.0))
+            .await?;
         rows.sort_by_cached_key(|r| names.order(r.0));
         for row in &mut rows {
             row.1 = names.display(row.0);
@@ -472,7 +474,7 @@ impl Store {
             .bind(actor.staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        let names = self.fill_patient_names(&mut members).await?;
+        let names = self.fill_patient_names(self.reader(), &mut members).await?;
         members.sort_by_cached_key(|m| names.order(m.patient_id));
         audit::record(
             self,

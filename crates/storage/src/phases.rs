@@ -1273,7 +1273,9 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         // One counselor's caseload, sorted by name once decrypted.
-        let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
+        let names = self
+            .listed_names(&mut *tx, patients.iter().map(|p| p.0))
+            .await?;
         let mut patients: Vec<(i64, String)> = patients
             .into_iter()
             .map(|(id, _)| (id, names.display(id)))

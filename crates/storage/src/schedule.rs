@@ -872,7 +872,9 @@ impl Store {
             .fetch_all(self.reader())
             .await?;
         // Rosters are sorted by name once the names are decrypted: a day's rosters are small.
-        let names = self.listed_names(rows.iter().map(|r| r.1)).await?;
+        let names = self
+            .listed_names(self.reader(), rows.iter().map(|r| r.1))
+            .await?;
         rows.sort_by_cached_key(|r| names.order(r.1));
         for row in &mut rows {
             row.2 = names.display(row.1);
@@ -1245,7 +1247,9 @@ impl Store {
             .fetch_all(self.reader())
             .await?;
         // Sorted by name after decrypting.
-        let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
+        let names = self
+            .listed_names(self.reader(), patients.iter().map(|p| p.0))
+            .await?;
         patients.sort_by_cached_key(|p| names.order(p.0));
         for patient in &mut patients {
             patient.1 = names.display(patient.0);

@@ -58,7 +58,8 @@ impl Store {
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        self.fill_patient_names(&mut appointments).await?;
+        self.fill_patient_names(self.reader(), &mut appointments)
+            .await?;
         let shown: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
         audit::record_shown(
             self,

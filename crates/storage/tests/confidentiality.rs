@@ -1973,6 +1973,7 @@ async fn audit_and_research_need_their_agreement_and_board_decision() {
     record_authority(&c, None, &research)
         .await
         .expect("research");
+}
 
 #[tokio::test]
 async fn the_signers_authority_is_checked_and_kept_with_the_consent() {

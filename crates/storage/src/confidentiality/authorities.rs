@@ -14,7 +14,7 @@ use trellis_domain::consent::{
 };
 use trellis_domain::patient::FieldError;
 
-use super::{category_codes, limit, DisclosureRecord, NewDisclosureRow, Packet};
+use super::{category_codes, limit, DisclosureRecord, NewDisclosureRow, Packet, PacketDetail};
 use crate::access::{can, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
 use crate::privacy::parse_categories;
@@ -423,7 +423,9 @@ impl Store {
         let packet = Packet {
             patient_name: self.patient_legal_name(patient_id).await?,
             sections: self
-                .packet_sections(patient_id, &input.categories, by)
+                // Summaries only: an order or agreement limits what goes, and note text or the
+                // rules' wording would need a choice the authorised-disclosure form does not offer.
+                .packet_sections(patient_id, &input.categories, by, PacketDetail::default())
                 .await?,
             notice: self.disclosure_notice().await?.to_owned(),
             consent_scope: record.authority.scope_summary(&name),

@@ -147,10 +147,15 @@ impl Store {
     }
 
     /// The names of the patients a list shows, decrypted: only the rows on the page are opened.
-    pub(crate) async fn listed_names(
+    /// Read on the caller's connection (its transaction, or the reader pool when it holds
+    /// none): taking a second pooled connection while holding one starved the pool once as
+    /// many requests as it has connections did so at once (every dashboard waited 10 s).
+    pub(crate) async fn listed_names<'c>(
         &self,
+        connection: impl sqlx::Acquire<'c, Database = sqlx::Any>,
         ids: impl IntoIterator<Item = i64>,
     ) -> Result<ListedNames> {
+        let mut connection = connection.acquire().await?;
         let ids: Vec<i64> = ids
             .into_iter()
             .collect::<BTreeSet<_>>()
@@ -169,7 +174,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(*id);
             }
-            for (id, first, last, preferred) in query.fetch_all(self.reader()).await? {
+            for (id, first, last, preferred) in query.fetch_all(&mut *connection).await? {
                 let first = self.open_identity("legal_first_name", &first)?;
                 let last = self.open_identity("legal_last_name", &last)?;
                 let preferred = self.open_identity_opt("preferred_name", preferred)?;
@@ -411,12 +416,16 @@ pub(crate) trait NamesPatient {
 impl Store {
     /// Decrypts and fills in the display names of a list's rows; the names are returned too,
     /// for lists that sort by name.
-    pub(crate) async fn fill_patient_names<T: NamesPatient>(
+    pub(crate) async fn fill_patient_names<'c, T: NamesPatient>(
         &self,
+        connection: impl sqlx::Acquire<'c, Database = sqlx::Any>,
         rows: &mut [T],
     ) -> Result<ListedNames> {
         let names = self
-            .listed_names(rows.iter().filter_map(NamesPatient::named_patient))
+            .listed_names(
+                connection,
+                rows.iter().filter_map(NamesPatient::named_patient),
+            )
             .await?;
         for row in rows.iter_mut() {
             if let Some(id) = row.named_patient() {

@@ -266,7 +266,9 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         // Names are sealed at rest: decrypted for the rows shown, then sorted.
-        let names = self.listed_names(patients.iter().map(|p| p.0)).await?;
+        let names = self
+            .listed_names(self.reader(), patients.iter().map(|p| p.0))
+            .await?;
         patients.sort_by_cached_key(|p| names.order(p.0));
         let patients: Vec<AffectedPatient> = patients
             .into_iter()

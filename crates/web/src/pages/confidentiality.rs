@@ -13,8 +13,7 @@ use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
     AuthorityKind, CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose,
     Recipient, RecipientClass, SignerAuthority, COUNSELING_NOTES_STATEMENT,
-    DEFAULT_REVOCATION_STATEMENT,
-    DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
+    DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::{can, Actor};
