@@ -33,8 +33,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// A session ends this long after login whatever happens.
     pub absolute_lifetime: Duration,
-    /// The URL users reach Trellis at; an https URL makes cookies Secure, and its origin is the
-    /// one state-changing requests must come from.
+    /// The URL users reach Trellis at; an https URL makes cookies Secure, its origin is the
+    /// one state-changing requests must come from, and its host name is the passkeys' relying
+    /// party (without one, `localhost`).
     pub public_url: Option<String>,
     /// Whether `/metrics` is served (to administrators' bearer tokens only).
     pub metrics: bool,
@@ -80,6 +81,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Time zone for dates shown and "today" (the first site's zone).
     pub timezone: Tz,
+    /// The WebAuthn relying party for passkeys (id and origin from the public URL).
+    pub passkeys: Arc<webauthn_rs::Webauthn>,
 }
 
 impl AppState {
@@ -91,10 +94,14 @@ impl AppState {
             .first()
             .and_then(|s| s.timezone.parse().ok())
             .unwrap_or(Tz::UTC);
+        let passkeys = Arc::new(pages::passkeys::relying_party(
+            config.public_url.as_deref(),
+        )?);
         Ok(AppState {
             store,
             config: Arc::new(config),
             timezone,
+            passkeys,
         })
     }
 

@@ -1,5 +1,6 @@
 //! Staff accounts, passwords (Argon2id), login throttling and lockout, server-side sessions,
-//! API tokens, MFA secrets, role policies and site/program assignments.
+//! API tokens, second factors (authenticator apps here, passkeys in `passkeys`), role policies
+//! and site/program assignments.
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -20,8 +21,13 @@ use crate::org::unique_violation;
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 
 mod approvals;
+mod passkeys;
 mod passwords;
 pub use approvals::{RoleApproval, RoleChange};
+pub use passkeys::{
+    passkey_name, Ceremony, NewPasskey, PasskeyCredential, PasskeyInfo, PasskeyUse,
+    MAX_PASSKEY_NAME_LEN, PASSKEY_CEREMONY_MINUTES,
+};
 pub use passwords::{validate_password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, MIN_STRENGTH};
 
 /// Failures before a lock: of the second factor (the account), or of the password from one
@@ -1299,6 +1305,7 @@ impl Store {
             locked_until: Option<Instant>,
             #[sqlx(try_from = "Flag")]
             mfa_enabled: bool,
+            mfa_secret: Option<String>,
             mfa_last_step: Option<i64>,
             mfa_pending_secret: Option<String>,
             mfa_pending_at: Option<Instant>,
@@ -1308,8 +1315,8 @@ impl Store {
         let now = Instant::now();
         let mut tx = self.begin().await?;
         let row: Row = sqlx::query_as(
-            "SELECT username, role, failed_logins, locked_until, mfa_enabled, mfa_last_step,
-                 mfa_pending_secret, mfa_pending_at, enrolment_code_hash,
+            "SELECT username, role, failed_logins, locked_until, mfa_enabled, mfa_secret,
+                 mfa_last_step, mfa_pending_secret, mfa_pending_at, enrolment_code_hash,
                  enrolment_code_expires_at FROM users WHERE id = $1",
         )
         .bind(user_id)
@@ -1338,8 +1345,21 @@ impl Store {
             }
         };
         let last = row.mfa_last_step;
-        let current_ok =
-            !row.mfa_enabled || current_step.is_some_and(|c| last.is_none_or(|l| c > l));
+        // An account whose only second factors are passkeys adds an app from a session signed
+        // in with one of them: there is no current app to give a code from.
+        let passkeys_only = row.mfa_enabled && row.mfa_secret.is_none() && {
+            let verified: Option<Flag> = sqlx::query_scalar(
+                "SELECT mfa_verified FROM staff_sessions WHERE id_hash = $1 AND user_id = $2",
+            )
+            .bind(&session_hash)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            verified.is_some_and(|v| v.0)
+        };
+        let current_ok = !row.mfa_enabled
+            || passkeys_only
+            || current_step.is_some_and(|c| last.is_none_or(|l| c > l));
         let code_ok = row.mfa_enabled
             || enrolment_code_matches(
                 row.enrolment_code_hash.as_deref(),

@@ -463,6 +463,25 @@ pub async fn unlock_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Removes every second factor of an account (authenticator app and passkeys) for a person who
+/// lost them: their sessions end, and they set up a new one with an enrolment code issued next.
+/// Audited.
+#[utoipa::path(post, path = "/users/{id}/second-factors/reset", tag = "staff",
+    params(("id" = i64, Path, description = "Staff account id")),
+    responses(
+        (status = 204, description = "Removed; issue an enrolment code next"),
+        Unauthenticated, Forbidden, NotFound,
+    ))]
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    let grant = state.store.grant::<can::ManageUsers>(&caller.actor)?;
+    state.store.reset_second_factors(&grant, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A one-time enrolment code, shown this once.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnrolmentCodeBody {

@@ -190,6 +190,7 @@ operations! {
     post "/users/{id}/unlock" => admin::unlock_user, role(ManageUsers);
     post "/users/{id}/password" => admin::set_password, role(ManageUsers);
     post "/users/{id}/enrolment-code" => admin::issue_enrolment_code, role(ManageUsers);
+    post "/users/{id}/second-factors/reset" => admin::reset_second_factors, role(ManageUsers);
     get "/role-approvals" => admin::role_approvals, role(ReadAudit);
     post "/role-approvals/{id}/approve" => admin::approve_role, role(ReadAudit);
     post "/role-approvals/{id}/refuse" => admin::refuse_role, role(ReadAudit);

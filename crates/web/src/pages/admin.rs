@@ -386,6 +386,24 @@ pub async fn enrolment_code(
     Ok((status, Html(page.render()?)).into_response())
 }
 
+/// Removes every second factor of an account (authenticator app and passkeys) for a person who
+/// lost them; the page then offers an enrolment code for the new one.
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
+    state.store.reset_second_factors(&grant, id).await?;
+    let notice = "Two-step verification removed: the authenticator app and passkeys no longer work and the person's sessions have ended. Issue an enrolment code so they can set up a new one.";
+    Ok(Html(
+        user_page(&state, &staff, id, Some(notice.into()), &[])
+            .await?
+            .render()?,
+    )
+    .into_response())
+}
+
 /// Lifts a lockout.
 pub async fn unlock(
     State(state): State<AppState>,

@@ -1,5 +1,5 @@
-//! Sign-in, sign-out, the second factor (TOTP) and its enrolment, and changing one's own
-//! password.
+//! Sign-in, sign-out, the second factor (TOTP here, passkeys in `passkeys`) and its
+//! enrolment, and changing one's own password.
 
 use askama::Template;
 use axum::extract::{Form, Query, State};
@@ -195,6 +195,10 @@ struct MfaPage {
     first: bool,
     /// A fully signed-in user: links to the account's other settings.
     signed_in: bool,
+    /// The account has an authenticator app (not only passkeys).
+    has_app: bool,
+    /// Signing in: the account has passkeys, so the passkey button is offered.
+    passkey_sign_in: bool,
 }
 
 /// Code form fields.
@@ -252,25 +256,43 @@ fn any_session(identity: &Identity) -> Option<(&String, &StaffSession)> {
     }
 }
 
-const LOCKED: &str = "This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.";
+pub(crate) const LOCKED: &str = "This account is locked for 15 minutes after repeated failed sign-ins. An administrator can unlock it sooner.";
 
-/// Asks for the second factor after a correct password.
-pub async fn mfa_page(Extension(identity): Extension<Identity>) -> Result<Response, AppError> {
-    let Some((_, _, csrf)) = partial_session(&identity) else {
-        return Ok(Redirect::to("/login").into_response());
-    };
+/// The sign-in's second step: the code form when the account has an authenticator app, the
+/// passkey button when it has passkeys.
+async fn second_step_page(
+    state: &AppState,
+    user: &StaffUser,
+    csrf: &str,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let has_app = state.store.mfa_secret(user.id).await?.is_some();
+    let passkey_sign_in = !state.store.passkeys(user.id).await?.is_empty();
     let page = MfaPage {
-        csrf: csrf.clone(),
+        csrf: csrf.to_owned(),
         action: "/login/mfa",
-        message: None,
+        message,
         notice: None,
         enrolment: None,
-        show_form: true,
+        show_form: has_app || !passkey_sign_in,
         replacing: false,
         first: false,
         signed_in: false,
+        has_app,
+        passkey_sign_in,
     };
     Ok(Html(page.render()?).into_response())
+}
+
+/// Asks for the second factor after a correct password.
+pub async fn mfa_page(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+) -> Result<Response, AppError> {
+    let Some((_, user, csrf)) = partial_session(&identity) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    second_step_page(&state, user, csrf, None).await
 }
 
 /// Checks the second factor and completes the sign-in. Wrong and replayed codes count toward
@@ -310,18 +332,7 @@ pub async fn mfa_verify(
             );
         }
     };
-    let page = MfaPage {
-        csrf: csrf.clone(),
-        action: "/login/mfa",
-        message: Some(message.into()),
-        notice: None,
-        enrolment: None,
-        show_form: true,
-        replacing: false,
-        first: false,
-        signed_in: false,
-    };
-    Ok(Html(page.render()?).into_response())
+    second_step_page(&state, user, csrf, Some(message.into())).await
 }
 
 fn enrolment(user: &StaffUser, secret: &str) -> Result<Enrolment, AppError> {
@@ -366,7 +377,8 @@ async fn start_enrolment(
     } else {
         StatusCode::OK
     };
-    enrolment_page(session, &secret, message, status)
+    let has_app = state.store.mfa_secret(session.user.id).await?.is_some();
+    enrolment_page(session, &secret, message, status, has_app)
 }
 
 fn enrolment_page(
@@ -374,6 +386,7 @@ fn enrolment_page(
     secret: &str,
     message: Option<String>,
     status: StatusCode,
+    has_app: bool,
 ) -> Result<Response, AppError> {
     let page = MfaPage {
         csrf: session.csrf_token.clone(),
@@ -384,9 +397,12 @@ fn enrolment_page(
         )),
         enrolment: Some(enrolment(&session.user, secret)?),
         show_form: true,
-        replacing: session.user.mfa_enabled,
+        // An account with only passkeys adds an app without a code from one.
+        replacing: session.user.mfa_enabled && has_app,
         first: !session.user.mfa_enabled,
         signed_in: session.mfa_verified,
+        has_app,
+        passkey_sign_in: false,
     };
     Ok((status, Html(page.render()?)).into_response())
 }
@@ -418,6 +434,8 @@ pub async fn enrol_page(
                 replacing: false,
                 first: false,
                 signed_in: true,
+                has_app: state.store.mfa_secret(session.user.id).await?.is_some(),
+                passkey_sign_in: false,
             };
             return Ok(Html(page.render()?).into_response());
         }
@@ -475,8 +493,10 @@ pub async fn enrol(
                 enrolment: None,
                 show_form: false,
                 replacing: false,
-        first: false,
+                first: false,
                 signed_in: true,
+                has_app: true,
+                passkey_sign_in: false,
             };
             return Ok(Html(page.render()?).into_response());
         }
@@ -510,6 +530,7 @@ pub async fn enrol(
             &secret,
             Some(message.into()),
             StatusCode::UNPROCESSABLE_ENTITY,
+            state.store.mfa_secret(user.id).await?.is_some(),
         ),
         // Another tab started a set-up meanwhile: offer a key that is current.
         None => start_enrolment(&state, session, Some(message.into())).await,

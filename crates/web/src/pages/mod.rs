@@ -15,6 +15,7 @@ mod group_notes;
 mod measures;
 mod medications;
 mod notes;
+pub(crate) mod passkeys;
 mod patients;
 mod phases;
 mod privacy;
@@ -47,6 +48,18 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/login/mfa", get(auth::mfa_page).post(auth::mfa_verify))
         .route("/account/mfa", get(auth::enrol_page).post(auth::enrol))
+        .route("/account/passkeys", get(passkeys::list))
+        .route("/account/passkeys/{id}/remove", post(passkeys::remove))
+        .route(
+            "/account/passkeys/set-up/start",
+            post(passkeys::set_up_start),
+        )
+        .route(
+            "/account/passkeys/set-up/finish",
+            post(passkeys::set_up_finish),
+        )
+        .route("/login/passkey/start", post(passkeys::sign_in_start))
+        .route("/login/passkey/finish", post(passkeys::sign_in_finish))
         .route(
             "/account/password",
             get(auth::password_form).post(auth::change_password),
@@ -346,6 +359,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/password", post(admin::set_password))
         .route("/admin/users/{id}/unlock", post(admin::unlock))
         .route(
+            "/admin/users/{id}/second-factors/reset",
+            post(admin::reset_second_factors),
+        )
+        .route(
             "/admin/users/{id}/enrolment-code",
             post(admin::enrolment_code),
         )
@@ -369,6 +386,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
+        .route("/static/passkeys.js", get(passkeys_script))
         .route("/static/vendor/htmx-2.0.11.min.js", get(htmx))
 }
 
@@ -390,6 +408,17 @@ async fn script() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/app.js"),
+    )
+}
+
+/// The passkey ceremonies' script (`navigator.credentials`), served from our origin for the CSP.
+async fn passkeys_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/passkeys.js"),
     )
 }
 
