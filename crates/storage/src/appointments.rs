@@ -509,8 +509,11 @@ impl Store {
         .fetch_optional(self.reader())
         .await?
         .ok_or(StoreError::NotFound("appointment"))?;
-        self.fill_patient_names(self.reader(), std::slice::from_mut(&mut appointment))
-            .await?;
+        self.fill_patient_names(
+            &mut *self.reader().acquire().await?,
+            std::slice::from_mut(&mut appointment),
+        )
+        .await?;
         Ok(appointment)
     }
 
@@ -671,7 +674,8 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        self.fill_patient_names(self.reader(), &mut rows).await?;
+        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+            .await?;
         audit::record(
             self,
             grant.actor(),
@@ -705,7 +709,8 @@ impl Store {
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        self.fill_patient_names(self.reader(), &mut rows).await?;
+        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+            .await?;
         let shown: Vec<i64> = rows.iter().map(|r: &Appointment| r.patient_id).collect();
         audit::record_shown(
             self,
@@ -755,7 +760,7 @@ impl Store {
         .bind(grant.actor().staff_id()?)
         .fetch_all(self.reader())
         .await?;
-        self.fill_patient_names(self.reader(), &mut appointments)
+        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut appointments)
             .await?;
         let sessions = sqlx::query_as(&format!(
             "{FACILITATED_SELECT} WHERE t.facilitator_id = $1 AND gs.starts_at >= $2

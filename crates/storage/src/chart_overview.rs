@@ -329,7 +329,8 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        self.fill_patient_names(self.reader(), &mut rows).await?;
+        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+            .await?;
         self.open_task_titles(&mut rows)?;
         audit::record(
             self,

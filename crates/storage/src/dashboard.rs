@@ -168,7 +168,7 @@ impl Store {
         .bind(Day(today + Duration::days(7)))
         .fetch_all(&mut *tx)
         .await?;
-        self.fill_patient_names(&mut *tx, &mut rows).await?;
+        self.fill_patient_names(&mut tx, &mut rows).await?;
         let total: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM tasks t JOIN patients p ON p.id = t.patient_id WHERE {filter}"
         ))
@@ -307,7 +307,7 @@ impl Store {
         .bind(Day(today - Duration::days(14)))
         .fetch_all(&mut *tx)
         .await?;
-        self.fill_patient_names(&mut *tx, &mut unexpected_results)
+        self.fill_patient_names(&mut tx, &mut unexpected_results)
             .await?;
         let shown: Vec<i64> = unexpected_results.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
@@ -351,7 +351,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         // This week's and later admissions: few enough to sort by name after decrypting.
-        let names = self.fill_patient_names(&mut *tx, &mut admitted).await?;
+        let names = self.fill_patient_names(&mut tx, &mut admitted).await?;
         admitted.sort_by_cached_key(|a| (a.admitted_on, names.order(a.patient_id)));
         let incomplete_filter = format!(
             "e.status = 'open' AND e.admitted_on <= $2 AND {scope}
@@ -364,7 +364,7 @@ impl Store {
         .bind(Day(today))
         .fetch_all(&mut *tx)
         .await?;
-        self.fill_patient_names(&mut *tx, &mut incomplete).await?;
+        self.fill_patient_names(&mut tx, &mut incomplete).await?;
         let incomplete_total: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM episodes e JOIN patients p ON p.id = e.patient_id
              WHERE {incomplete_filter}"

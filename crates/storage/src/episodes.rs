@@ -580,7 +580,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         // Sorted by name after decrypting: one counselor's caseload is a few dozen rows.
-        let names = self.fill_patient_names(&mut *tx, &mut rows).await?;
+        let names = self.fill_patient_names(&mut tx, &mut rows).await?;
         rows.sort_by_cached_key(|r| names.order(r.patient_id));
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
@@ -617,7 +617,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         // One day's admissions: few enough to sort by name after decrypting.
-        let names = self.fill_patient_names(&mut *tx, &mut rows).await?;
+        let names = self.fill_patient_names(&mut tx, &mut rows).await?;
         rows.sort_by_cached_key(|r| names.order(r.patient_id));
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(

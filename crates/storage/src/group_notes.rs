@@ -144,7 +144,10 @@ impl Store {
             .await?;
         // A group's roster, sorted by name once decrypted.
         let names = self
-            .listed_names(self.reader(), rows.iter().map(|r| r.0))
+            .listed_names(
+                &mut *self.reader().acquire().await?,
+                rows.iter().map(|r| r.0),
+            )
             .await?;
         rows.sort_by_cached_key(|r| names.order(r.0));
         for row in &mut rows {
@@ -474,7 +477,9 @@ impl Store {
             .bind(actor.staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        let names = self.fill_patient_names(self.reader(), &mut members).await?;
+        let names = self
+            .fill_patient_names(&mut *self.reader().acquire().await?, &mut members)
+            .await?;
         members.sort_by_cached_key(|m| names.order(m.patient_id));
         audit::record(
             self,

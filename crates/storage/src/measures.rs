@@ -484,7 +484,7 @@ async fn due_list(
             });
         }
     }
-    store.fill_patient_names(&mut **tx, &mut due).await?;
+    store.fill_patient_names(tx, &mut due).await?;
     due.sort_by(|a, b| {
         (a.due_on.0, &a.patient_name, a.instrument).cmp(&(
             b.due_on.0,

@@ -897,7 +897,7 @@ impl Store {
         .bind(actor.user_id.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
-        self.fill_patient_names(&mut *tx, &mut rows).await?;
+        self.fill_patient_names(&mut tx, &mut rows).await?;
         let shown: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::record_shown(
             self,

@@ -1274,7 +1274,7 @@ impl Store {
         .await?;
         // One counselor's caseload, sorted by name once decrypted.
         let names = self
-            .listed_names(&mut *tx, patients.iter().map(|p| p.0))
+            .listed_names(&mut tx, patients.iter().map(|p| p.0))
             .await?;
         let mut patients: Vec<(i64, String)> = patients
             .into_iter()

@@ -873,7 +873,10 @@ impl Store {
             .await?;
         // Rosters are sorted by name once the names are decrypted: a day's rosters are small.
         let names = self
-            .listed_names(self.reader(), rows.iter().map(|r| r.1))
+            .listed_names(
+                &mut *self.reader().acquire().await?,
+                rows.iter().map(|r| r.1),
+            )
             .await?;
         rows.sort_by_cached_key(|r| names.order(r.1));
         for row in &mut rows {
@@ -1248,7 +1251,10 @@ impl Store {
             .await?;
         // Sorted by name after decrypting.
         let names = self
-            .listed_names(self.reader(), patients.iter().map(|p| p.0))
+            .listed_names(
+                &mut *self.reader().acquire().await?,
+                patients.iter().map(|p| p.0),
+            )
             .await?;
         patients.sort_by_cached_key(|p| names.order(p.0));
         for patient in &mut patients {

@@ -304,7 +304,7 @@ impl Store {
         .bind(actor.role.code())
         .fetch_all(&mut *tx)
         .await?;
-        self.fill_patient_names(&mut *tx, &mut rows).await?;
+        self.fill_patient_names(&mut tx, &mut rows).await?;
         self.open_task_titles(&mut rows)?;
         let shown: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
         audit::record_shown(
@@ -349,7 +349,8 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.fill_patient_names(self.reader(), &mut rows).await?;
+        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+            .await?;
         self.open_task_titles(&mut rows)?;
         for row in &mut rows {
             row.outcome = row

@@ -58,7 +58,7 @@ impl Store {
             .bind(grant.actor().staff_id()?)
             .fetch_all(self.reader())
             .await?;
-        self.fill_patient_names(self.reader(), &mut appointments)
+        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut appointments)
             .await?;
         let shown: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
         audit::record_shown(

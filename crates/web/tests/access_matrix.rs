@@ -74,6 +74,9 @@ enum Allowed {
     Conflict,
     /// 404: permitted, but the placeholder id names no record (nothing changes).
     Missing,
+    /// 401: the second sign-in step answers only a session still waiting for its second
+    /// factor, never one already signed in.
+    SecondStepOnly,
 }
 
 /// One route: method, path with {patient}, {episode}, {user} or {task} placeholders, rule,
@@ -116,6 +119,7 @@ const API: &[Row] = &[
     ("POST", "/users/{user}/unlock",          Rule::Role(P::ManageUsers),          Allowed::Success),
     ("POST", "/users/{user}/password",        Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("POST", "/users/{user}/enrolment-code",  Rule::Role(P::ManageUsers),          Allowed::Success),
+    ("POST", "/users/{user}/second-factors/reset", Rule::Role(P::ManageUsers),     Allowed::Success),
     ("GET",  "/tasks",                        Rule::Role(P::ReadDemographics),     Allowed::Success),
     ("POST", "/tasks/{task}/complete",        Rule::TaskAssignee,                  Allowed::Invalid),
     ("GET",  "/patients/{patient}/flags",     Rule::Patient(P::ReadClinical),      Allowed::Success),
@@ -257,6 +261,12 @@ const PAGES: &[Row] = &[
     ("POST", "/logout",                          Rule::SignedIn,                      Allowed::Success),
     ("GET",  "/login/mfa",                       Rule::SignedIn,                      Allowed::Success),
     ("POST", "/login/mfa",                       Rule::SignedIn,                      Allowed::Success),
+    ("POST", "/login/passkey/start",             Rule::SignedIn,                      Allowed::SecondStepOnly),
+    ("POST", "/login/passkey/finish",            Rule::SignedIn,                      Allowed::SecondStepOnly),
+    ("GET",  "/account/passkeys",                Rule::SignedIn,                      Allowed::Success),
+    ("POST", "/account/passkeys/set-up/start",   Rule::SignedIn,                      Allowed::Success),
+    ("POST", "/account/passkeys/set-up/finish",  Rule::SignedIn,                      Allowed::Invalid),
+    ("POST", "/account/passkeys/{passkey}/remove", Rule::SignedIn,                    Allowed::Missing),
     ("GET",  "/account/mfa",                     Rule::SignedIn,                      Allowed::Success),
     ("POST", "/account/mfa",                     Rule::SignedIn,                      Allowed::Invalid),
     ("GET",  "/account/password",                Rule::SignedIn,                      Allowed::Success),
@@ -324,6 +334,7 @@ const PAGES: &[Row] = &[
     ("POST", "/admin/users/{user}",              Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("POST", "/admin/users/{user}/password",     Rule::Role(P::ManageUsers),          Allowed::Invalid),
     ("POST", "/admin/users/{user}/enrolment-code", Rule::Role(P::ManageUsers),        Allowed::Success),
+    ("POST", "/admin/users/{user}/second-factors/reset", Rule::Role(P::ManageUsers),  Allowed::Success),
     ("POST", "/admin/users/{user}/unlock",       Rule::Role(P::ManageUsers),          Allowed::Success),
     ("POST", "/admin/mfa-policy",                Rule::Role(P::ManageUsers),          Allowed::Success),
     ("GET",  "/admin/audit",                     Rule::Role(P::ReadAudit),            Allowed::Success),
@@ -366,6 +377,7 @@ const PAGES: &[Row] = &[
     ("GET",  "/calendar/{file}",                 Rule::Public,                        Allowed::Missing),
     ("GET",  "/static/app.css",                  Rule::Public,                        Allowed::Success),
     ("GET",  "/static/app.js",                   Rule::Public,                        Allowed::Success),
+    ("GET",  "/static/passkeys.js",              Rule::Public,                        Allowed::Success),
     ("GET",  "/static/vendor/htmx-2.0.11.min.js", Rule::Public,                       Allowed::Success),
     // Every role that may disclose may also manage consents, so the tab needs ManageConsents.
     ("GET",  "/patients/{patient}/consents",     Rule::Patient(P::ManageConsents),    Allowed::Success),
@@ -946,6 +958,8 @@ impl Ids {
             .replace("{appointment_id}", "0")
             .replace("{window}", "0")
             .replace("{feed}", "0")
+            // No passkey 0 exists: its owner's removal answers 404.
+            .replace("{passkey}", "0")
             .replace("{feed_id}", "0")
             .replace("{file}", "cal_unknown.ics")
             // No directory entry has this id: readers get 404, the privacy officer 422 first.
@@ -1000,6 +1014,7 @@ fn check(
         (true, Allowed::Invalid) => status == StatusCode::UNPROCESSABLE_ENTITY,
         (true, Allowed::Conflict) => status == StatusCode::CONFLICT,
         (true, Allowed::Missing) => status == StatusCode::NOT_FOUND,
+        (true, Allowed::SecondStepOnly) => status == StatusCode::UNAUTHORIZED,
     };
     (!expected_ok).then(|| {
         format!(
@@ -1084,6 +1099,19 @@ async fn pages_as(s: Arc<TestServer>, ids: Arc<Ids>, username: &'static str) -> 
                         .status()
                 }
                 ("POST", "/logout") => s.browser(username).await.post(&path, &[]).await.status(),
+                // The passkey ceremonies take JSON from the page's script, not a form.
+                ("POST", t) if t.starts_with("/login/passkey/") || t.contains("/set-up/") => {
+                    browser
+                        .client
+                        .post(format!("{}{path}", browser.base))
+                        .header("Origin", &browser.base)
+                        .header("X-CSRF-Token", &browser.csrf)
+                        .json(&serde_json::json!({}))
+                        .send()
+                        .await
+                        .expect("post")
+                        .status()
+                }
                 ("POST", _) => browser.post(&path, &[]).await.status(),
                 _ => browser.get(&path).await.status(),
             };

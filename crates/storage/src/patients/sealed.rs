@@ -150,12 +150,11 @@ impl Store {
     /// Read on the caller's connection (its transaction, or the reader pool when it holds
     /// none): taking a second pooled connection while holding one starved the pool once as
     /// many requests as it has connections did so at once (every dashboard waited 10 s).
-    pub(crate) async fn listed_names<'c>(
+    pub(crate) async fn listed_names(
         &self,
-        connection: impl sqlx::Acquire<'c, Database = sqlx::Any>,
+        connection: &mut sqlx::AnyConnection,
         ids: impl IntoIterator<Item = i64>,
     ) -> Result<ListedNames> {
-        let mut connection = connection.acquire().await?;
         let ids: Vec<i64> = ids
             .into_iter()
             .collect::<BTreeSet<_>>()
@@ -416,9 +415,9 @@ pub(crate) trait NamesPatient {
 impl Store {
     /// Decrypts and fills in the display names of a list's rows; the names are returned too,
     /// for lists that sort by name.
-    pub(crate) async fn fill_patient_names<'c, T: NamesPatient>(
+    pub(crate) async fn fill_patient_names<T: NamesPatient>(
         &self,
-        connection: impl sqlx::Acquire<'c, Database = sqlx::Any>,
+        connection: &mut sqlx::AnyConnection,
         rows: &mut [T],
     ) -> Result<ListedNames> {
         let names = self

@@ -267,7 +267,10 @@ impl Store {
         .await?;
         // Names are sealed at rest: decrypted for the rows shown, then sorted.
         let names = self
-            .listed_names(self.reader(), patients.iter().map(|p| p.0))
+            .listed_names(
+                &mut *self.reader().acquire().await?,
+                patients.iter().map(|p| p.0),
+            )
             .await?;
         patients.sort_by_cached_key(|p| names.order(p.0));
         let patients: Vec<AffectedPatient> = patients

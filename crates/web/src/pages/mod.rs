@@ -49,7 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login/mfa", get(auth::mfa_page).post(auth::mfa_verify))
         .route("/account/mfa", get(auth::enrol_page).post(auth::enrol))
         .route("/account/passkeys", get(passkeys::list))
-        .route("/account/passkeys/{id}/remove", post(passkeys::remove))
+        .route("/account/passkeys/{passkey}/remove", post(passkeys::remove))
         .route(
             "/account/passkeys/set-up/start",
             post(passkeys::set_up_start),
