@@ -67,7 +67,7 @@ test('counselor writes, signs and revises a treatment plan', async () => {
     assert.match(main, /Superseded by version 2/);
     assert.match(main, /for 4 weeks/);
     await page.goto(`${t.base}${patient}/treatment-plan/2/print`);
-    assert.match(await page.locator('main').innerText(), /This is your copy/);
+    assert.match(await page.locator('main').innerText(), /Internal copy — not for disclosure/);
     await page.emulateMedia({ media: 'print' });
     await page.screenshot({ path: `${ARTIFACTS}treatment-plan-print.png`, fullPage: true });
     await page.emulateMedia({ media: 'screen' });

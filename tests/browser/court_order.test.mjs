@@ -46,7 +46,7 @@ test('privacy officer records a court order and discloses under it', async () =>
     await page.goto(`${t.base}/patients/${id}/consents`);
     await main.getByRole('link', { name: 'Disclose without consent' }).click();
     await main.getByRole('radio', { name: /Court order/ }).check();
-    await main.getByLabel('Attendance and participation').check();
+    await main.getByRole('checkbox', { name: 'Attendance and participation' }).check();
     await main.getByRole('button', { name: 'Disclose' }).click();
     assert.match(await main.locator('#consent-scope').innerText(), /FC-2026-118/);
     assert.match(await main.innerText(), /What allows this disclosure/);
