@@ -198,15 +198,22 @@ impl Store {
         actor: &Actor,
         patient_id: i64,
     ) -> Result<PatientGrant<P>> {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM patients WHERE id = $1")
-            .bind(patient_id)
-            .fetch_optional(self.reader())
-            .await?;
-        if exists.is_none() {
+        // Whether the patient exists and is in the actor's scope, in one query: a chart view
+        // asks for several grants.
+        let row: Option<(i64, i64)> = sqlx::query_as(&format!(
+            "SELECT p.id, CASE WHEN {} THEN 1 ELSE 0 END FROM patients p WHERE p.id = $1",
+            patient_scope_sql(actor.role, "$2")
+        ))
+        .bind(patient_id)
+        .bind(actor.user_id.unwrap_or(0))
+        .fetch_optional(self.reader())
+        .await?;
+        let Some((_, scoped)) = row else {
             return Err(StoreError::NotFound("patient"));
-        }
+        };
         let role_ok = permits(actor.role, P::PERMISSION);
-        let in_scope = role_ok && self.in_scope(actor, patient_id).await?;
+        // A caller without a user (none today) is in no one's scope.
+        let in_scope = role_ok && actor.user_id.is_some() && scoped == 1;
         // Emergency access (42 CFR 2.51) widens scope, never role, and only for reading: it opens
         // a record to treat the patient, not to disclose it, change consents or write. Every
         // grant made under it is written to the audit log marked "break_glass", so the privacy
@@ -274,21 +281,5 @@ impl Store {
         } else {
             Ok(None)
         }
-    }
-
-    async fn in_scope(&self, actor: &Actor, patient_id: i64) -> Result<bool> {
-        let Some(user_id) = actor.user_id else {
-            return Ok(false);
-        };
-        let sql = format!(
-            "SELECT p.id FROM patients p WHERE p.id = $1 AND {}",
-            patient_scope_sql(actor.role, "$2")
-        );
-        let found: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(patient_id)
-            .bind(user_id)
-            .fetch_optional(self.reader())
-            .await?;
-        Ok(found.is_some())
     }
 }

@@ -486,7 +486,30 @@ impl Store {
             sqlx::query_as(&format!("{TRACK_SELECT} ORDER BY pr.name, t.name, t.id"))
                 .fetch_all(self.reader())
                 .await?;
-        self.track_details(rows).await
+        self.track_details(rows, None).await
+    }
+
+    /// The tracks at the patient's site, the ones they can be enrolled in.
+    pub async fn patient_site_tracks(
+        &self,
+        grant: &PatientGrant<can::ReadSchedule>,
+    ) -> Result<Vec<TrackInfo>> {
+        let site_id: i64 = sqlx::query_scalar("SELECT site_id FROM patients WHERE id = $1")
+            .bind(grant.patient_id())
+            .fetch_one(self.reader())
+            .await?;
+        self.site_tracks(site_id).await
+    }
+
+    /// The tracks of one site with their pattern and curriculum, by program and name.
+    pub async fn site_tracks(&self, site_id: i64) -> Result<Vec<TrackInfo>> {
+        let rows: Vec<TrackRow> = sqlx::query_as(&format!(
+            "{TRACK_SELECT} WHERE pr.site_id = $1 ORDER BY pr.name, t.name, t.id"
+        ))
+        .bind(site_id)
+        .fetch_all(self.reader())
+        .await?;
+        self.track_details(rows, Some(site_id)).await
     }
 
     /// One track.
@@ -496,18 +519,28 @@ impl Store {
             .fetch_optional(self.reader())
             .await?
             .ok_or(StoreError::NotFound("track"))?;
-        self.track_details(vec![row])
+        let site_id = row.site_id;
+        self.track_details(vec![row], Some(site_id))
             .await?
             .pop()
             .ok_or(StoreError::NotFound("track"))
     }
 
     /// Adds slots and topics to track rows (two queries, whatever the number of tracks).
-    async fn track_details(&self, rows: Vec<TrackRow>) -> Result<Vec<TrackInfo>> {
-        let slot_rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
-            "SELECT track_id, weekday, start_time, end_time FROM track_slots
-             ORDER BY track_id, weekday, start_time",
-        )
+    /// Adds their weekly pattern and curriculum to `rows`, all at `site_id` when given (so a
+    /// site's tracks do not read the whole network's patterns).
+    async fn track_details(
+        &self,
+        rows: Vec<TrackRow>,
+        site_id: Option<i64>,
+    ) -> Result<Vec<TrackInfo>> {
+        let at_site = "($1 IS NULL OR track_id IN (SELECT t.id FROM tracks t
+            JOIN programs pr ON pr.id = t.program_id WHERE pr.site_id = $1))";
+        let slot_rows: Vec<(i64, i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT track_id, weekday, start_time, end_time FROM track_slots WHERE {at_site}
+             ORDER BY track_id, weekday, start_time"
+        ))
+        .bind(site_id)
         .fetch_all(self.reader())
         .await?;
         let mut slots: HashMap<i64, Vec<WeeklySlot>> = HashMap::new();
@@ -517,10 +550,11 @@ impl Store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             slots.entry(track_id).or_default().push(slot);
         }
-        let topic_rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
-            "SELECT track_id, position, title, materials FROM track_topics
-             ORDER BY track_id, position",
-        )
+        let topic_rows: Vec<(i64, i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT track_id, position, title, materials FROM track_topics WHERE {at_site}
+             ORDER BY track_id, position"
+        ))
+        .bind(site_id)
         .fetch_all(self.reader())
         .await?;
         let mut topics: HashMap<i64, Vec<TrackTopic>> = HashMap::new();
@@ -667,12 +701,7 @@ impl Store {
                 "materialise at most a year at a time",
             ));
         }
-        let tracks: Vec<TrackInfo> = self
-            .tracks()
-            .await?
-            .into_iter()
-            .filter(|t| t.site_id == site_id)
-            .collect();
+        let tracks = self.site_tracks(site_id).await?;
         let closures: Vec<Day> =
             sqlx::query_scalar("SELECT closed_on FROM site_closures WHERE site_id = $1")
                 .bind(site_id)
@@ -688,15 +717,19 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         let existing: Vec<(i64, Instant)> = sqlx::query_as(
-            "SELECT track_id, starts_at FROM group_sessions WHERE local_date >= $1 AND local_date <= $2",
+            "SELECT gs.track_id, gs.starts_at FROM group_sessions gs
+             JOIN tracks t ON t.id = gs.track_id JOIN programs pr ON pr.id = t.program_id
+             WHERE gs.local_date >= $1 AND gs.local_date <= $2 AND pr.site_id = $3",
         )
         .bind(Day(from))
         .bind(Day(to))
+        .bind(site_id)
         .fetch_all(self.reader())
         .await?;
         let existing: std::collections::HashSet<(i64, Instant)> = existing.into_iter().collect();
-        let mut added = 0;
-        let mut tx = self.begin().await?;
+        // The sessions not stored yet: usually none, and then no write transaction is opened
+        // (pages that show sessions call this on every view).
+        let mut missing = Vec::new();
         for info in &tracks {
             let zone =
                 SiteZone::parse(&info.timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -718,27 +751,34 @@ impl Store {
             let sessions = expand_sessions(&track, first, to, &closures)
                 .map_err(|e| schedule_error("from", e))?;
             for s in sessions {
-                if existing.contains(&(info.id, Instant(s.start))) {
-                    continue;
+                if !existing.contains(&(info.id, Instant(s.start))) {
+                    let position = topic_position(info, s.local_date, &s.slot)?;
+                    missing.push((info.id, s, position));
                 }
-                let position = topic_position(info, s.local_date, &s.slot)?;
-                let inserted = sqlx::query(
-                    "INSERT INTO group_sessions (track_id, local_date, starts_at, ends_at, minutes,
-                         topic_position, one_off)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (track_id, starts_at) DO NOTHING",
-                )
-                .bind(info.id)
-                .bind(Day(s.local_date))
-                .bind(Instant(s.start))
-                .bind(Instant(s.end))
-                .bind(i64::from(s.minutes()))
-                .bind(position)
-                .bind(false)
-                .execute(&mut *tx)
-                .await?;
-                added += inserted.rows_affected();
             }
+        }
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let mut added = 0;
+        let mut tx = self.begin().await?;
+        for (track_id, s, position) in missing {
+            let inserted = sqlx::query(
+                "INSERT INTO group_sessions (track_id, local_date, starts_at, ends_at, minutes,
+                     topic_position, one_off)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (track_id, starts_at) DO NOTHING",
+            )
+            .bind(track_id)
+            .bind(Day(s.local_date))
+            .bind(Instant(s.start))
+            .bind(Instant(s.end))
+            .bind(i64::from(s.minutes()))
+            .bind(position)
+            .bind(false)
+            .execute(&mut *tx)
+            .await?;
+            added += inserted.rows_affected();
         }
         tx.commit().await?;
         Ok(added)
@@ -1245,21 +1285,10 @@ impl Store {
             caseload.filter(2)
         );
         type CaseloadRow = (i64, String, String, f64, String, String, Day, String);
-        let mut patients: Vec<CaseloadRow> = caseload
+        let patients: Vec<CaseloadRow> = caseload
             .bind(sqlx::query_as(&sql).bind(user_id))
             .fetch_all(self.reader())
             .await?;
-        // Sorted by name after decrypting.
-        let names = self
-            .listed_names(
-                &mut *self.reader().acquire().await?,
-                patients.iter().map(|p| p.0),
-            )
-            .await?;
-        patients.sort_by_cached_key(|p| names.order(p.0));
-        for patient in &mut patients {
-            patient.1 = names.display(patient.0);
-        }
         let mut zones: HashMap<String, SiteZone> = HashMap::new();
         for (.., timezone) in &patients {
             let zone = SiteZone::parse(timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -1359,6 +1388,18 @@ impl Store {
                     status,
                 });
             }
+        }
+        // Only the patients listed are named (a network's caseload is thousands, its alerts
+        // a few dozen), sorted by name after decrypting.
+        let names = self
+            .listed_names(
+                &mut *self.reader().acquire().await?,
+                alerts.iter().map(|a| a.patient_id),
+            )
+            .await?;
+        alerts.sort_by_cached_key(|a| names.order(a.patient_id));
+        for alert in &mut alerts {
+            alert.patient_name = names.display(alert.patient_id);
         }
         Ok(alerts)
     }

@@ -306,6 +306,17 @@ async fn revoke_tokens_of(tx: &mut Transaction<'static, Any>, user_id: i64) -> R
     Ok(())
 }
 
+/// A session row with its user, as [`Store::session`] reads them together.
+#[derive(FromRow)]
+struct SessionRow {
+    csrf_token: String,
+    mfa_verified: Flag,
+    last_seen_at: Instant,
+    expires_at: Instant,
+    #[sqlx(flatten)]
+    user: StaffUser,
+}
+
 const USER_SELECT: &str = "SELECT id, username, display_name, email, role, active, mfa_enabled,
     locked_until, last_login_at FROM users";
 
@@ -1135,14 +1146,25 @@ impl Store {
     /// Finds a live session; ends it if idle too long or past its absolute lifetime.
     pub async fn session(&self, secret: &str, idle: Duration) -> Result<Option<StaffSession>> {
         let id_hash = secret_hash(secret);
-        let row: Option<(i64, String, Flag, Instant, Instant)> = sqlx::query_as(
-            "SELECT user_id, csrf_token, mfa_verified, last_seen_at, expires_at FROM staff_sessions
-             WHERE id_hash = $1",
+        // The session and its user in one query: every signed-in request starts here.
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.csrf_token, s.mfa_verified, s.last_seen_at, s.expires_at,
+                 u.id, u.username, u.display_name, u.email, u.role, u.active, u.mfa_enabled,
+                 u.locked_until, u.last_login_at
+             FROM staff_sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1",
         )
         .bind(&id_hash)
         .fetch_optional(self.reader())
         .await?;
-        let Some((user_id, csrf_token, mfa_verified, last_seen, expires)) = row else {
+        let Some(SessionRow {
+            csrf_token,
+            mfa_verified,
+            last_seen_at: last_seen,
+            expires_at: expires,
+            user,
+        }) = row
+        else {
             return Ok(None);
         };
         let now = Instant::now();
@@ -1158,7 +1180,6 @@ impl Store {
                 .execute(self.writer())
                 .await?;
         }
-        let user = self.staff_user(user_id).await?;
         if !user.active {
             return Ok(None);
         }

@@ -621,6 +621,8 @@ pub async fn schedule_tab(
         .patient_schedule(&grant, clinical.as_ref(), state.today(), WEEKS_SHOWN)
         .await?;
     let tz = state.timezone;
+    // Only those who enrol need the choice of tracks.
+    let can_enrol = permits(staff.actor.role, Permission::ManageSchedule);
     Ok(ScheduleTab {
         enrolments: schedule
             .enrolments
@@ -636,22 +638,26 @@ pub async fn schedule_tab(
                 )
             })
             .collect(),
-        tracks: state
-            .store
-            .tracks()
-            .await?
-            .into_iter()
-            .map(|t| {
-                (
-                    t.id,
-                    format!(
-                        "{} · {} ({} of {} places taken)",
-                        t.name, t.program_name, t.enrolled, t.max_group_size
-                    ),
-                )
-            })
-            .collect(),
-        can_enrol: permits(staff.actor.role, Permission::ManageSchedule),
+        tracks: if can_enrol {
+            state
+                .store
+                .patient_site_tracks(&grant)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    (
+                        t.id,
+                        format!(
+                            "{} · {} ({} of {} places taken)",
+                            t.name, t.program_name, t.enrolled, t.max_group_size
+                        ),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        can_enrol,
         minimum: match &schedule.policy {
             // Stepped down to outpatient: no minimum, only the level's ceiling.
             Some(p) if p.weekly_minimum_minutes == 0 => match p.weekly_ceiling_minutes {
