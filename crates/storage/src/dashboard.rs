@@ -295,12 +295,17 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let mut unexpected_results: Vec<DueTask> = sqlx::query_as(&format!(
-            "SELECT d.id, CAST('drug_screen' AS TEXT) AS kind, p.id AS patient_id,
+            "SELECT d.id, CAST('drug_screen' AS TEXT) AS kind, d.patient_id,
                  {PATIENT_NAME} AS patient_name, d.collected_on AS due_on
-             FROM drug_screens d JOIN patients p ON p.id = d.patient_id
-             WHERE d.collected_on >= $2 AND {scope}
+             FROM drug_screens d
+             WHERE d.collected_on >= $2
+               -- The rare finding first, then the scope for those screens only: SQLite tests
+               -- conditions in the order written, and a join to patients here made it build
+               -- a Bloom filter by reading every patient row (15 ms of the nurse's dashboard
+               -- on the network data, against 0.4 ms this way).
                AND EXISTS (SELECT 1 FROM drug_screen_results r
                    WHERE r.screen_id = d.id AND r.expectation = 'unexpected')
+               AND EXISTS (SELECT 1 FROM patients p WHERE p.id = d.patient_id AND {scope})
              ORDER BY d.collected_on DESC, d.id DESC"
         ))
         .bind(user)

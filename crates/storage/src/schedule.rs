@@ -1238,7 +1238,7 @@ impl Store {
         // An unknown site is not found rather than an empty list.
         self.site(site_id).await?;
         let alerts = self
-            .judge_caseload_hours(grant, Some(site_id), week)
+            .judge_caseload_hours(grant, Some(site_id), week, true)
             .await?;
         audit_hours_alerts(self, grant, Some(site_id), week, &alerts).await?;
         Ok(alerts)
@@ -1253,19 +1253,50 @@ impl Store {
         week: NaiveDate,
     ) -> Result<Vec<HoursAlert>> {
         let week = week_start(week).map_err(|e| schedule_error("week", e))?;
-        let alerts = self.judge_caseload_hours(grant, None, week).await?;
+        let alerts = self.judge_caseload_hours(grant, None, week, true).await?;
         audit_hours_alerts(self, grant, None, week, &alerts).await?;
         Ok(alerts)
     }
 
+    /// How many patients with an open episode at any site in view were under their program's
+    /// minimum in the week starting on Monday `week`: the director's dashboard count. Nobody is
+    /// named, so no name is decrypted; the audit row records the count read.
+    pub async fn network_hours_under_minimum(
+        &self,
+        grant: &Grant<can::ReadSchedule>,
+        week: NaiveDate,
+    ) -> Result<usize> {
+        let week = week_start(week).map_err(|e| schedule_error("week", e))?;
+        let alerts = self.judge_caseload_hours(grant, None, week, false).await?;
+        let under = alerts
+            .iter()
+            .filter(|a| a.status == HoursStatus::UnderMinimum)
+            .count();
+        audit::record(
+            self,
+            grant.actor(),
+            AuditEvent {
+                action: "search",
+                record_type: "hours_alerts",
+                record_id: None,
+                patient_id: None,
+                detail: format!("{} under the minimum, week of {}", under, Day(week).to_db()),
+            },
+        )
+        .await?;
+        Ok(under)
+    }
+
     /// The weekly-hours judgement of the open episodes at one site (or all) in view, for the week
     /// starting on Monday `week`. Only the caseload's own attendance and appointments are read
-    /// (by patient, through their indexes), never the whole network's week.
+    /// (by patient, through their indexes), never the whole network's week. Names are left
+    /// empty unless `named`.
     async fn judge_caseload_hours(
         &self,
         grant: &Grant<can::ReadSchedule>,
         site_id: Option<i64>,
         week: NaiveDate,
+        named: bool,
     ) -> Result<Vec<HoursAlert>> {
         let user_id = grant.actor().staff_id()?;
         let week_end = week
@@ -1389,8 +1420,11 @@ impl Store {
                 });
             }
         }
+        if !named {
+            return Ok(alerts);
+        }
         // Only the patients listed are named (a network's caseload is thousands, its alerts
-        // a few dozen), sorted by name after decrypting.
+        // hundreds), sorted by name after decrypting.
         let names = self
             .listed_names(
                 &mut *self.reader().acquire().await?,

@@ -83,6 +83,8 @@ pub struct AppState {
     pub timezone: Tz,
     /// The WebAuthn relying party for passkeys (id and origin from the public URL).
     pub passkeys: Arc<webauthn_rs::Webauthn>,
+    /// The directors' dashboard counts of patients under their weekly minimum, kept briefly.
+    pub(crate) under_minimum_counts: Arc<pages::dashboard::UnderMinimumCounts>,
 }
 
 impl AppState {
@@ -102,6 +104,7 @@ impl AppState {
             config: Arc::new(config),
             timezone,
             passkeys,
+            under_minimum_counts: Default::default(),
         })
     }
 

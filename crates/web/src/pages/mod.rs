@@ -9,7 +9,7 @@ mod chart_overview;
 mod check_in;
 mod confidentiality;
 mod counseling_notes;
-mod dashboard;
+pub(crate) mod dashboard;
 mod discharge;
 mod group_notes;
 mod measures;

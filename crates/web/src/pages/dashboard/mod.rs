@@ -4,6 +4,8 @@
 
 pub(crate) mod cards;
 
+pub(crate) use cards::UnderMinimumCounts;
+
 use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
