@@ -35,12 +35,12 @@ test('privacy officer records a restriction request and a breach', async () => {
 
     // The program ends it, telling the patient (§2.26, 45 CFR 164.522(a)(2)).
     const agreed = main.locator('tr', { hasText: 'Tell my employer nothing at all' });
-    await agreed.getByText(/^End restriction #/).click();
+    await agreed.locator('summary', { hasText: /^End restriction #/ }).click();
     await agreed.getByLabel(/The program ends it and told the patient/).check();
     await agreed.getByRole('button', { name: /^End restriction #/ }).click();
     assert.match(await main.locator('.error-summary').innerText(), /the reason/);
     const again = main.locator('tr', { hasText: 'Tell my employer nothing at all' });
-    await again.getByText(/^End restriction #/).click();
+    await again.locator('summary', { hasText: /^End restriction #/ }).click();
     await again.getByLabel(/The program ends it and told the patient/).check();
     await again.getByLabel(/What the patient was told/).fill('We must confirm employment for your program');
     await again.getByRole('button', { name: /^End restriction #/ }).click();
