@@ -1649,6 +1649,25 @@ async fn an_order_is_corrected_and_ended_early_with_its_reasons_kept() {
         body["authority"]["categories"],
         json!(["attendance", "drug_screens"])
     );
+    // The page corrects its limits (information and period), with the reason.
+    let page = s.browser("pat").await;
+    let correction = format!("/privacy/authorities/{id}/correction");
+    let (start, last) = (day(0), day(20));
+    let mut form = vec![
+        ("categories", "attendance"),
+        ("starts_on", start.as_str()),
+        ("ends_on", last.as_str()),
+    ];
+    let res = page.post(&correction, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.expect("text").contains("say why"));
+    form.push(("reason", "the order ends sooner"));
+    let res = page.post(&correction, &form).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("corrected."), "{html}");
+    assert!(html.contains(&format!("{start} to {last}")), "{html}");
+    assert!(html.contains("the order ends sooner"), "{html}");
     let end = format!("/disclosure-authorities/{id}/end");
     let (st, body) = call(&s, &pat, Method::POST, &end, Some(json!({"reason": ""}))).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -1678,4 +1697,49 @@ async fn an_order_is_corrected_and_ended_early_with_its_reasons_kept() {
     .await;
     assert_eq!(st, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["reason"], "authority_ended");
+}
+
+#[tokio::test]
+async fn the_consent_form_records_a_criminal_justice_consent_with_the_2_35_statement() {
+    let s = start().await;
+    let page = s.browser("casey").await;
+    let path = format!("/patients/{}/consents", s.patient_id);
+    let today = today().to_string();
+    let revocable = (today() + Duration::days(30)).to_string();
+    let expires = (today() + Duration::days(90)).to_string();
+    let mut form = vec![
+        ("disclosing_program", "Adult SUD IOP"),
+        ("categories", "attendance"),
+        ("recipient_kind", "named"),
+        ("recipient_name", "Jordan Lee, County Probation"),
+        ("purposes", "legal"),
+        ("revocation_statement", DEFAULT_REVOCATION_STATEMENT),
+        ("expiry_kind", "date"),
+        ("expiry_date", expires.as_str()),
+        ("signer_name", "Dana Reyes"),
+        ("signer_authority", "patient"),
+        ("signed_on", today.as_str()),
+        ("criminal_justice", "yes"),
+        ("cj_condition", "release"),
+        ("duration_statement", "Until the end of probation"),
+        ("revocable_on", revocable.as_str()),
+        ("no_later_than_final_disposition", "yes"),
+    ];
+    let res = page.post(&path, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("href=\"#monitoring_duty\""), "{html}");
+    form.push(("monitoring_duty", "Supervises the patient's probation"));
+    let res = page.post(&path, &form).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    // The offered statement became the §2.35(c) one, and the tab shows what §2.35 adds.
+    assert!(
+        html.contains("42 CFR 2.35: A condition of parole"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("may not be revoked before {revocable}")),
+        "{html}"
+    );
 }
