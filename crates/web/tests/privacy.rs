@@ -1704,9 +1704,9 @@ async fn the_consent_form_records_a_criminal_justice_consent_with_the_2_35_state
     let s = start().await;
     let page = s.browser("casey").await;
     let path = format!("/patients/{}/consents", s.patient_id);
-    let today = today().to_string();
     let revocable = (today() + Duration::days(30)).to_string();
     let expires = (today() + Duration::days(90)).to_string();
+    let today = today().to_string();
     let mut form = vec![
         ("disclosing_program", "Adult SUD IOP"),
         ("categories", "attendance"),
