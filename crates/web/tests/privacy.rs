@@ -1684,7 +1684,7 @@ async fn an_order_is_corrected_and_ended_early_with_its_reasons_kept() {
     assert_eq!(body["authority"]["in_effect"], false);
     assert!(body["authority"]["ended_at"].is_string());
     assert_eq!(
-        body["authority"]["changes"][1]["reason"],
+        body["authority"]["changes"][2]["reason"],
         "Vacated on appeal"
     );
     let (st, body) = call(
