@@ -1,6 +1,6 @@
 // Disclosures without consent: the privacy officer's subpoena is refused by name, a court order
 // with its findings and limits is recorded, and a disclosure under it from the patient's
-// Consents tab leaves as a packet carrying the order's terms.
+// Consents tab leaves as a packet carrying the order's terms; ended early, it authorises nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
@@ -41,6 +41,7 @@ test('privacy officer records a court order and discloses under it', async () =>
     await order.getByLabel(/Protective measures ordered/).fill('Filed under seal');
     await order.getByRole('button', { name: 'Record the court order' }).click();
     assert.match(await page.locator('#live').innerText(), /Court order .* recorded/);
+    const orderPage = page.url().replace(/\?.*$/, '');
     await page.screenshot({ path: `${ARTIFACTS}court-order.png`, fullPage: true });
 
     await page.goto(`${t.base}/patients/${id}/consents`);
@@ -51,6 +52,23 @@ test('privacy officer records a court order and discloses under it', async () =>
     assert.match(await main.locator('#consent-scope').innerText(), /FC-2026-118/);
     assert.match(await main.innerText(), /What allows this disclosure/);
     await page.screenshot({ path: `${ARTIFACTS}court-order-packet.png`, fullPage: true });
+
+    // The court vacates it: ended early, with the reason kept, it authorises nothing more.
+    await page.goto(orderPage);
+    const end = main.locator('form', { has: page.getByRole('button', { name: /^End #/ }) });
+    await end.getByRole('button', { name: /^End #/ }).click();
+    assert.match(await main.locator('.error-summary').innerText(), /say why/);
+    await main.getByLabel('Why it ends').fill('Vacated by the court on appeal');
+    await main.getByRole('button', { name: /^End #/ }).click();
+    assert.match(await page.locator('#live').innerText(), /ended: it authorises nothing from now/);
+    assert.match(await main.innerText(), /Ended early .*Vacated by the court on appeal/);
+    await page.screenshot({ path: `${ARTIFACTS}court-order-ended.png`, fullPage: true });
+    await page.goto(`${t.base}/patients/${id}/consents`);
+    await main.getByRole('link', { name: 'Disclose without consent' }).click();
+    await main.getByRole('radio', { name: /Court order/ }).check();
+    await main.getByRole('checkbox', { name: 'Attendance and participation' }).check();
+    await main.getByRole('button', { name: 'Disclose' }).click();
+    assert.match(await main.innerText(), /ended on .* authorises nothing since/);
   } finally {
     await t.stop();
   }

@@ -1,5 +1,5 @@
 // Patient rights and the breach register: the privacy officer records a restriction request on a
-// patient's rights page and agrees to it, then records a privacy incident, assesses it as a
+// patient's rights page, agrees to it and ends it (telling the patient), then records a privacy incident, assesses it as a
 // breach, opens the drafted letter and records it as sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +32,22 @@ test('privacy officer records a restriction request and a breach', async () => {
     assert.match(await page.locator('#live').innerText(), /Decision recorded/);
     assert.match(await main.locator('tr', { hasText: 'Tell my employer nothing at all' }).innerText(), /Agreed/);
     await page.screenshot({ path: `${ARTIFACTS}privacy-restriction.png`, fullPage: true });
+
+    // The program ends it, telling the patient (§2.26, 45 CFR 164.522(a)(2)).
+    const agreed = main.locator('tr', { hasText: 'Tell my employer nothing at all' });
+    await agreed.locator('summary', { hasText: /^End restriction #/ }).click();
+    await agreed.getByLabel(/The program ends it and told the patient/).check();
+    await agreed.getByRole('button', { name: /^End restriction #/ }).click();
+    assert.match(await main.locator('.error-summary').innerText(), /the reason/);
+    const again = main.locator('tr', { hasText: 'Tell my employer nothing at all' });
+    await again.locator('summary', { hasText: /^End restriction #/ }).click();
+    await again.getByLabel(/The program ends it and told the patient/).check();
+    await again.getByLabel(/What the patient was told/).fill('We must confirm employment for your program');
+    await again.getByRole('button', { name: /^End restriction #/ }).click();
+    assert.match(await page.locator('#live').innerText(), /The end of the restriction is recorded/);
+    assert.match(await main.locator('tr', { hasText: 'Tell my employer nothing at all' }).innerText(),
+      /the program ended it, telling the patient .* still covers information created before/);
+    await page.screenshot({ path: `${ARTIFACTS}privacy-restriction-ended.png`, fullPage: true });
 
     // The breach register, from the privacy page.
     await page.goto(`${t.base}/privacy`);

@@ -1161,6 +1161,7 @@ fn demo_consent(
         court_document: String::new(),
         signed_on: Some(clinic_today() - Duration::days(days_ago)),
         collateral_id: None,
+        criminal_justice: None,
     }
 }
 
@@ -1364,6 +1365,7 @@ async fn part2(store: &Store, clinic: &Clinic) -> Result<()> {
                         &WrittenRevocation {
                             received_on: clinic_today(),
                             text: "Please stop sharing my information with my employer.".into(),
+                            event_on: None,
                         },
                     )
                     .await?;

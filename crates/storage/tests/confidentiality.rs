@@ -6,7 +6,8 @@ use chrono::{Duration, NaiveDate, Utc};
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::consent::{
-    AuditBody, BoardDetermination, CourtDocument, CourtOrder, OrderPurpose, Terms,
+    criminal_justice, AuditBody, BoardDetermination, CourtDocument, CourtOrder, CriminalJustice,
+    CriminalJusticeCondition, LiftGround, OrderPurpose, RestrictionDecision, Revocability, Terms,
 };
 use trellis_domain::consent::{
     DisclosureRefusal, EmergencyGround, Expiry, InformationCategory as Cat, NoticeForm, Purpose,
@@ -26,6 +27,7 @@ use trellis_storage::counseling_notes::NewCounselingNote;
 use trellis_storage::episodes::Admission;
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::privacy::restrictions::NewRestriction;
 use trellis_storage::recipients::NewRecipient;
 use trellis_storage::staff::NewStaff;
 use trellis_storage::testing::{fresh_store, open_sealed, raw_execute, raw_strings};
@@ -241,6 +243,7 @@ fn probation_consent(expires: NaiveDate) -> NewConsent {
         court_document: String::new(),
         signed_on: Some(today() - Duration::days(5)),
         collateral_id: None,
+        criminal_justice: None,
     }
 }
 
@@ -269,6 +272,7 @@ fn tpo_consent() -> NewConsent {
         court_document: String::new(),
         signed_on: Some(today()),
         collateral_id: None,
+        criminal_justice: None,
     }
 }
 
@@ -447,6 +451,7 @@ async fn expired_and_revoked_consents_cover_nothing() {
     let written = WrittenRevocation {
         received_on: today(),
         text: "I take back my consent to tell probation about my treatment.".into(),
+        event_on: None,
     };
     c.store
         .revoke_consent(&grant, live, &written)
@@ -917,6 +922,7 @@ async fn a_written_revocation_is_kept_with_its_date_and_text() {
         let written = WrittenRevocation {
             received_on,
             text: text.into(),
+            event_on: None,
         };
         let Err(StoreError::Invalid(errors)) = c.store.revoke_consent(&grant, id, &written).await
         else {
@@ -927,6 +933,7 @@ async fn a_written_revocation_is_kept_with_its_date_and_text() {
     let written = WrittenRevocation {
         received_on: today() - Duration::days(1),
         text: "I, Alex Rivera, revoke my consent to tell probation.".into(),
+        event_on: None,
     };
     c.store
         .revoke_consent(&grant, id, &written)
@@ -1197,6 +1204,7 @@ async fn a_collateral_receives_exactly_what_an_active_consent_allows() {
             &WrittenRevocation {
                 received_on: today(),
                 text: "I revoke it.".into(),
+                event_on: None,
             },
         )
         .await
@@ -2306,4 +2314,399 @@ async fn the_packet_carries_every_category_trellis_holds_and_only_what_was_chose
         "{audit:?}"
     );
     assert!(!audit.join(" ").contains("cravings"));
+}
+
+/// A §2.35 consent: probation made treatment a condition of release; revocable from `revocable`.
+fn criminal_justice_consent(revocable: NaiveDate) -> NewConsent {
+    let when = Revocability::OnDate { date: revocable };
+    NewConsent {
+        revocation_statement: criminal_justice::revocation_statement(&when),
+        criminal_justice: Some(CriminalJustice {
+            condition: CriminalJusticeCondition::Release,
+            monitoring_duty: "Supervises the patient's probation".into(),
+            duration_statement: "Until the end of the probation term and of treatment".into(),
+            revocable: Some(when),
+            no_later_than_final_disposition: true,
+        }),
+        ..probation_consent(today() + Duration::days(60))
+    }
+}
+
+#[tokio::test]
+async fn a_criminal_justice_consent_is_irrevocable_until_its_time_and_limits_redisclosure() {
+    let c = clinic().await;
+    let grant = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    // §2.35(b)–(c): the duration, when it becomes revocable, confirmed no later than the final
+    // disposition, and a statement that says so; named monitors only (§2.35(a)(1)).
+    let mut vague = criminal_justice_consent(today() + Duration::days(30));
+    vague.revocation_statement = DEFAULT_REVOCATION_STATEMENT.into();
+    vague.recipients = vec![Recipient::Class {
+        class: trellis_domain::consent::RecipientClass::TreatingProviders,
+        description: "the courts".into(),
+    }];
+    if let Some(cj) = vague.criminal_justice.as_mut() {
+        cj.duration_statement = " ".into();
+        cj.no_later_than_final_disposition = false;
+    }
+    let e = c
+        .store
+        .record_consent(&grant, &vague)
+        .await
+        .expect_err("incomplete");
+    assert_eq!(
+        fields(e),
+        [
+            "duration_statement",
+            "recipients",
+            "no_later_than_final_disposition",
+            "revocation_statement"
+        ]
+    );
+    let id = record(&c, &criminal_justice_consent(today() + Duration::days(30))).await;
+    // The packet tells the recipient the §2.35(d) limit on use and redisclosure.
+    let made = match disclose(&c, &to_probation(&c)).await {
+        DisclosureOutcome::Made(d) => d,
+        DisclosureOutcome::Refused(r) => panic!("refused: {r}"),
+    };
+    assert!(made.packet.consent_scope.contains("42 CFR 2.35(d)"));
+    assert!(made
+        .packet
+        .consent_scope
+        .contains("Supervises the patient's probation"));
+    // A written revocation before the stated day does not take effect (§2.35(c)).
+    let early = WrittenRevocation {
+        received_on: today(),
+        text: "I want to stop this.".into(),
+        event_on: None,
+    };
+    assert_eq!(
+        fields(
+            c.store
+                .revoke_consent(&grant, id, &early)
+                .await
+                .expect_err("not yet revocable")
+        ),
+        ["received_on"]
+    );
+    let consents = c.store.consents(&grant).await.expect("consents");
+    assert_eq!(consents[0].state, "active");
+    assert!(consents[0].consent.criminal_justice.is_some());
+
+    // Revocable after an event: the event's day must be confirmed, not after the revocation.
+    let event = Revocability::Event {
+        description: "the final disposition of case 24-CR-118".into(),
+    };
+    let mut on_event = criminal_justice_consent(today());
+    on_event.revocation_statement = criminal_justice::revocation_statement(&event);
+    if let Some(cj) = on_event.criminal_justice.as_mut() {
+        cj.revocable = Some(event);
+    }
+    let id = record(&c, &on_event).await;
+    assert_eq!(
+        fields(
+            c.store
+                .revoke_consent(&grant, id, &early)
+                .await
+                .expect_err("event not confirmed")
+        ),
+        ["event_on"]
+    );
+    let after_event = WrittenRevocation {
+        event_on: Some(today() - Duration::days(1)),
+        ..early.clone()
+    };
+    c.store
+        .revoke_consent(&grant, id, &after_event)
+        .await
+        .expect("revocable since the event");
+    let audit = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE action = 'revoke'",
+    )
+    .await
+    .expect("audit");
+    assert!(audit[0].contains("revocable since the event"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn an_order_corrected_or_ended_early_keeps_the_reason_and_authorises_nothing_after() {
+    let c = clinic().await;
+    let order = record_authority(&c, Some(c.patient), &court_order(&c))
+        .await
+        .expect("record order");
+    let grant = c
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&c.privacy)
+        .expect("grant");
+    // A correction is checked like a new order, keeps its kind, and says why.
+    let mut corrected = court_order(&c);
+    corrected.categories = [Cat::Attendance, Cat::DrugScreens].into();
+    assert_eq!(
+        fields(
+            c.store
+                .correct_authority(&grant, order, &corrected, " ")
+                .await
+                .expect_err("no reason")
+        ),
+        ["reason"]
+    );
+    let mut as_subpoena = corrected.clone();
+    if let Terms::CourtOrder(o) = &mut as_subpoena.terms {
+        o.document = CourtDocument::Subpoena;
+    }
+    assert_eq!(
+        fields(
+            c.store
+                .correct_authority(&grant, order, &as_subpoena, "misread")
+                .await
+                .expect_err("a subpoena")
+        ),
+        ["document"]
+    );
+    c.store
+        .correct_authority(&grant, order, &corrected, "the order also names screens")
+        .await
+        .expect("correct");
+    match disclose_under(&c, order, &[Cat::DrugScreens]).await {
+        AuthorisedOutcome::Made(d) => assert_eq!(d.kind, "court_order"),
+        AuthorisedOutcome::Refused(r) => panic!("refused: {r}"),
+    }
+    // Ended early: nothing more leaves under it, and the reason is kept, sealed.
+    assert_eq!(
+        fields(
+            c.store
+                .end_authority(&grant, order, "")
+                .await
+                .expect_err("no reason")
+        ),
+        ["reason"]
+    );
+    c.store
+        .end_authority(&grant, order, "Vacated by the court on appeal")
+        .await
+        .expect("end");
+    match disclose_under(&c, order, &[Cat::Attendance]).await {
+        AuthorisedOutcome::Refused(r) => assert_eq!(r.code(), "authority_ended"),
+        AuthorisedOutcome::Made(_) => panic!("an ended order authorises nothing"),
+    }
+    assert!(matches!(
+        c.store
+            .end_authority(&grant, order, "again")
+            .await
+            .expect_err("ended once"),
+        StoreError::Invalid(_)
+    ));
+    assert!(matches!(
+        c.store
+            .correct_authority(&grant, order, &corrected, "too late")
+            .await
+            .expect_err("ended"),
+        StoreError::Invalid(_)
+    ));
+    let (record, access) = c.store.authority(&grant, order).await.expect("authority");
+    assert!(!record.in_effect);
+    assert!(record.authority.ended_at.is_some());
+    assert_eq!(access.len(), 1);
+    let changes: Vec<(&str, &str)> = record
+        .changes
+        .iter()
+        .map(|ch| (ch.change.as_str(), ch.reason.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("correction", "the order also names screens"),
+            ("end", "Vacated by the court on appeal")
+        ]
+    );
+    let raw = raw_strings(&c.store, "SELECT reason FROM disclosure_authority_changes")
+        .await
+        .expect("raw");
+    assert!(raw.iter().all(|r| !r.contains("Vacated")), "sealed");
+    let audit = raw_strings(
+        &c.store,
+        "SELECT action FROM audit_log WHERE record_type = 'disclosure_authority' ORDER BY id",
+    )
+    .await
+    .expect("audit");
+    assert!(audit.contains(&"update".to_owned()) && audit.contains(&"end".to_owned()));
+}
+
+#[tokio::test]
+async fn a_restriction_ended_by_the_program_still_covers_earlier_information_but_not_by_the_patient(
+) {
+    let c = clinic().await;
+    record(&c, &probation_consent(today() + Duration::days(30))).await;
+    let consents = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, c.patient)
+        .await
+        .expect("grant");
+    let decide = c
+        .store
+        .patient_grant::<can::DecideRestrictions>(&c.privacy, c.patient)
+        .await
+        .expect("grant");
+    let ask = |recipient: i64, self_pay: bool| NewRestriction {
+        what: "Do not tell them about my attendance".into(),
+        requested_on: Some(today() - Duration::days(3)),
+        recipient_id: Some(recipient),
+        recipient_kind: None,
+        categories: [Cat::Attendance].into(),
+        self_pay,
+    };
+    let restriction = c
+        .store
+        .record_restriction(&consents, &ask(c.probation_office, false))
+        .await
+        .expect("request");
+    // Only a restriction that binds can be ended.
+    assert_eq!(
+        fields(
+            c.store
+                .lift_restriction(
+                    &decide,
+                    restriction,
+                    Some(LiftGround::ProgramTold),
+                    Some(today()),
+                    "no longer workable"
+                )
+                .await
+                .expect_err("pending")
+        ),
+        ["ground"]
+    );
+    c.store
+        .decide_restriction(&decide, restriction, RestrictionDecision::Agreed, "")
+        .await
+        .expect("agree");
+    assert!(matches!(
+        refused(disclose(&c, &to_probation(&c)).await),
+        DisclosureRefusal::Restricted { .. }
+    ));
+    assert_eq!(
+        fields(
+            c.store
+                .lift_restriction(
+                    &decide,
+                    restriction,
+                    None,
+                    Some(today() + Duration::days(1)),
+                    ""
+                )
+                .await
+                .expect_err("bad input")
+        ),
+        ["ground"]
+    );
+    assert_eq!(
+        fields(
+            c.store
+                .lift_restriction(
+                    &decide,
+                    restriction,
+                    Some(LiftGround::ProgramTold),
+                    Some(today() + Duration::days(1)),
+                    "no longer workable"
+                )
+                .await
+                .expect_err("in the future")
+        ),
+        ["lifted_on"]
+    );
+    // Ended by the program, telling the patient: what was created before still may not go,
+    // and every packet carries the record as it stands.
+    c.store
+        .lift_restriction(
+            &decide,
+            restriction,
+            Some(LiftGround::ProgramTold),
+            Some(today()),
+            "Probation requires attendance reports",
+        )
+        .await
+        .expect("lift");
+    assert!(matches!(
+        refused(disclose(&c, &to_probation(&c)).await),
+        DisclosureRefusal::Restricted { .. }
+    ));
+    let shown = c.store.restrictions(&consents).await.expect("restrictions");
+    assert!(shown[0].in_force);
+    assert_eq!(
+        shown[0].lift_reason.as_deref(),
+        Some("Probation requires attendance reports")
+    );
+    assert!(matches!(
+        c.store
+            .lift_restriction(
+                &decide,
+                restriction,
+                Some(LiftGround::PatientAgreed),
+                Some(today()),
+                ""
+            )
+            .await
+            .expect_err("ended once"),
+        StoreError::Conflict(_)
+    ));
+
+    // The patient agreeing ends it for everything.
+    let second = c
+        .store
+        .record_restriction(&consents, &ask(c.officer_lee, false))
+        .await
+        .expect("request");
+    c.store
+        .decide_restriction(&decide, second, RestrictionDecision::Agreed, "")
+        .await
+        .expect("agree");
+    c.store
+        .lift_restriction(
+            &decide,
+            second,
+            Some(LiftGround::PatientAgreed),
+            Some(today()),
+            "",
+        )
+        .await
+        .expect("lift with the patient");
+    let shown = c.store.restrictions(&consents).await.expect("restrictions");
+    assert!(!shown[0].in_force);
+
+    // A self-pay restriction to a health plan: never by the program alone.
+    let self_pay = c
+        .store
+        .record_restriction(&consents, &ask(c.health_plan, true))
+        .await
+        .expect("self-pay");
+    let e = c
+        .store
+        .lift_restriction(
+            &decide,
+            self_pay,
+            Some(LiftGround::ProgramTold),
+            Some(today()),
+            "we bill the plan",
+        )
+        .await
+        .expect_err("self-pay");
+    match e {
+        StoreError::Invalid(errors) => {
+            assert_eq!(errors[0].field, "ground");
+            assert!(errors[0].message.contains("164.522(a)(2)(iii)(A)"));
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    let lifts = raw_strings(
+        &c.store,
+        "SELECT detail FROM audit_log WHERE action = 'lift' ORDER BY id",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(lifts.len(), 2);
+    assert!(lifts[0].starts_with("program_told"));
 }

@@ -77,6 +77,7 @@ async fn setting() -> (Clinic, i64, Actor) {
                 court_document: String::new(),
                 signed_on: Some(today()),
                 collateral_id: None,
+                criminal_justice: None,
             },
         )
         .await

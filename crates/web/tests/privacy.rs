@@ -86,6 +86,7 @@ async fn tpo_consent(s: &TestServer) {
                 court_document: String::new(),
                 signed_on: Some(today()),
                 collateral_id: None,
+                criminal_justice: None,
             },
         )
         .await
@@ -1404,4 +1405,341 @@ async fn a_substitute_notice_tells_the_patients_the_letters_cannot_reach() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.expect("text");
     assert!(html.contains("164.404(d)(2)(ii)"), "{html}");
+}
+
+#[tokio::test]
+async fn a_criminal_justice_consent_states_when_it_becomes_revocable_and_limits_redisclosure() {
+    // §2.35: probation made treatment a condition of release.
+    let s = start().await;
+    let probation = s
+        .recipient(
+            "Jordan Lee, County Probation",
+            RecipientKind::LawEnforcement,
+        )
+        .await;
+    let casey = s.token("casey").await;
+    let path = format!("/patients/{}/consents", s.patient_id);
+    let revocable_on = (today() + Duration::days(30)).to_string();
+    let mut consent = signed_consent("Dana Reyes", "patient");
+    consent["criminal_justice"] = json!({"condition": "release",
+        "monitoring_duty": "", "duration_statement": "Until the end of probation",
+        "revocable_on": revocable_on, "no_later_than_final_disposition": false});
+    let (st, body) = call(&s, &casey, Method::POST, &path, Some(consent.clone())).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        [
+            "monitoring_duty",
+            "no_later_than_final_disposition",
+            "revocation_statement"
+        ]
+    );
+    consent["criminal_justice"]["condition"] = json!("parole_board");
+    let (st, body) = call(&s, &casey, Method::POST, &path, Some(consent.clone())).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["condition"]);
+    consent["criminal_justice"] = json!({"condition": "release",
+        "monitoring_duty": "Supervises the patient's probation",
+        "duration_statement": "Until the end of probation",
+        "revocable_on": revocable_on, "no_later_than_final_disposition": true});
+    consent["revocation_statement"] = json!(format!(
+        "I may not revoke this consent before {revocable_on}; after that in writing, except \
+         where the program already acted in reliance on it."
+    ));
+    let (st, body) = call(&s, &casey, Method::POST, &path, Some(consent)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let (st, body) = call(&s, &casey, Method::GET, &format!("/consents/{id}"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        body["criminal_justice"]["revocable_on"],
+        json!(revocable_on)
+    );
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{}/disclosures", s.patient_id),
+        Some(json!({"recipient_id": probation, "purpose": "legal", "categories": ["attendance"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert!(body["packet"]["consent_scope"]
+        .as_str()
+        .expect("scope")
+        .contains("42 CFR 2.35(d)"));
+    // Irrevocable until the stated day (§2.35(c)).
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/consents/{id}/revoke"),
+        Some(
+            json!({"in_writing": true, "received_on": today().to_string(),
+            "revocation_text": "I want to stop this."}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["received_on"]);
+    assert!(body.to_string().contains("2.35(c)"), "{body}");
+}
+
+#[tokio::test]
+async fn an_agreed_restriction_is_ended_by_the_program_telling_the_patient_and_still_refuses() {
+    // §2.26 with 45 CFR 164.522(a)(2).
+    let s = start().await;
+    tpo_consent(&s).await;
+    let provider = s
+        .recipient(
+            "Dr. Lena Ortiz, Family Clinic",
+            RecipientKind::TreatingProvider,
+        )
+        .await;
+    let casey = s.token("casey").await;
+    let pat = s.token("pat").await;
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &format!("/patients/{}/restrictions", s.patient_id),
+        Some(json!({"what": "Do not send my diagnoses to Dr. Ortiz",
+            "requested_on": today().to_string(), "recipient_id": provider,
+            "categories": ["diagnoses"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/restrictions/{id}/decision"),
+        Some(json!({"decision": "agreed"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let lift = format!("/restrictions/{id}/lift");
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &lift,
+        Some(json!({"ground": "patient_agreed", "lifted_on": today().to_string()})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "only the privacy officer");
+    for (bad, field) in [
+        (
+            json!({"ground": "whenever", "lifted_on": today().to_string()}),
+            "ground",
+        ),
+        (json!({"ground": "program_told"}), "lifted_on"),
+        (
+            json!({"ground": "program_told", "lifted_on": today().to_string(), "reason": " "}),
+            "reason",
+        ),
+        (
+            json!({"ground": "program_told", "reason": "workable no longer",
+                "lifted_on": (today() + Duration::days(2)).to_string()}),
+            "lifted_on",
+        ),
+    ] {
+        let (st, body) = call(&s, &pat, Method::POST, &lift, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), [field]);
+    }
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &lift,
+        Some(
+            json!({"ground": "program_told", "lifted_on": today().to_string(),
+            "reason": "We cannot keep diagnoses from your doctor"}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &lift,
+        Some(json!({"ground": "patient_agreed", "lifted_on": today().to_string()})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // What was created before the patient was told is still restricted, and goes in every packet.
+    let (st, body) = disclose(&s, &casey, provider, "treatment").await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["reason"], "restricted_by_patient");
+    let (st, body) = call(
+        &s,
+        &casey,
+        Method::GET,
+        &format!("/patients/{}/restrictions", s.patient_id),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body[0]["lift_ground"], "program_told");
+    assert_eq!(
+        body[0]["lift_reason"],
+        "We cannot keep diagnoses from your doctor"
+    );
+    assert!(s
+        .audit_for(s.patient_id)
+        .await
+        .iter()
+        .any(|r| r.action == "lift" && r.detail.starts_with("program_told")));
+}
+
+#[tokio::test]
+async fn an_order_is_corrected_and_ended_early_with_its_reasons_kept() {
+    let s = start().await;
+    let court = s
+        .recipient("Clerk, County Family Court", RecipientKind::Court)
+        .await;
+    let pat = s.token("pat").await;
+    let casey = s.token("casey").await;
+    let day = |d: i64| (today() + Duration::days(d)).to_string();
+    let order = json!({"patient_id": s.patient_id, "document": "order",
+        "court": "County Family Court", "case_number": "FC-2026-118", "purpose": "noncriminal",
+        "other_means_unavailable": true, "public_interest_outweighs": true,
+        "protective_measures": "Filed under seal", "recipient_id": court,
+        "categories": ["attendance"], "dated_on": day(0), "starts_on": day(0), "ends_on": day(30)});
+    let (st, body) = call(&s, &pat, Method::POST, "/court-orders", Some(order.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let corrections = format!("/disclosure-authorities/{id}/corrections");
+    let mut corrected = order.clone();
+    corrected["categories"] = json!(["attendance", "drug_screens"]);
+    let (st, _) = call(
+        &s,
+        &casey,
+        Method::POST,
+        &corrections,
+        Some(json!({"reason": "misread", "court_order": corrected})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for (bad, field) in [
+        (json!({"reason": "misread"}), "court_order"),
+        (json!({"reason": " ", "court_order": corrected}), "reason"),
+        (
+            json!({"reason": "misread", "agreement": {"kind": "research"}}),
+            "court_order",
+        ),
+    ] {
+        let (st, body) = call(&s, &pat, Method::POST, &corrections, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), [field]);
+    }
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &corrections,
+        Some(json!({"reason": "the order also names screens", "court_order": corrected})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["authority"]["categories"],
+        json!(["attendance", "drug_screens"])
+    );
+    // The page corrects its limits (information and period), with the reason.
+    let page = s.browser("pat").await;
+    let correction = format!("/privacy/authorities/{id}/correction");
+    let (start, last) = (day(0), day(20));
+    let mut form = vec![
+        ("categories", "attendance"),
+        ("starts_on", start.as_str()),
+        ("ends_on", last.as_str()),
+    ];
+    let res = page.post(&correction, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.expect("text").contains("say why"));
+    form.push(("reason", "the order ends sooner"));
+    let res = page.post(&correction, &form).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("corrected."), "{html}");
+    assert!(html.contains(&format!("{start} to {last}")), "{html}");
+    assert!(html.contains("the order ends sooner"), "{html}");
+    let end = format!("/disclosure-authorities/{id}/end");
+    let (st, body) = call(&s, &pat, Method::POST, &end, Some(json!({"reason": ""}))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["reason"]);
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &end,
+        Some(json!({"reason": "Vacated on appeal"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["authority"]["in_effect"], false);
+    assert!(body["authority"]["ended_at"].is_string());
+    assert_eq!(
+        body["authority"]["changes"][2]["reason"],
+        "Vacated on appeal"
+    );
+    let (st, body) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/patients/{}/authorised-disclosures", s.patient_id),
+        Some(json!({"authority_id": id, "categories": ["attendance"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["reason"], "authority_ended");
+}
+
+#[tokio::test]
+async fn the_consent_form_records_a_criminal_justice_consent_with_the_2_35_statement() {
+    let s = start().await;
+    let page = s.browser("casey").await;
+    let path = format!("/patients/{}/consents", s.patient_id);
+    let revocable = (today() + Duration::days(30)).to_string();
+    let expires = (today() + Duration::days(90)).to_string();
+    let today = today().to_string();
+    let mut form = vec![
+        ("disclosing_program", "Adult SUD IOP"),
+        ("categories", "attendance"),
+        ("recipient_kind", "named"),
+        ("recipient_name", "Jordan Lee, County Probation"),
+        ("purposes", "legal"),
+        ("revocation_statement", DEFAULT_REVOCATION_STATEMENT),
+        ("expiry_kind", "date"),
+        ("expiry_date", expires.as_str()),
+        ("signer_name", "Dana Reyes"),
+        ("signer_authority", "patient"),
+        ("signed_on", today.as_str()),
+        ("criminal_justice", "yes"),
+        ("cj_condition", "release"),
+        ("duration_statement", "Until the end of probation"),
+        ("revocable_on", revocable.as_str()),
+        ("no_later_than_final_disposition", "yes"),
+    ];
+    let res = page.post(&path, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("href=\"#monitoring_duty\""), "{html}");
+    form.push(("monitoring_duty", "Supervises the patient's probation"));
+    let res = page.post(&path, &form).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    // The offered statement became the §2.35(c) one, and the tab shows what §2.35 adds.
+    assert!(
+        html.contains("42 CFR 2.35: A condition of parole"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("may not be revoked before {revocable}")),
+        "{html}"
+    );
 }

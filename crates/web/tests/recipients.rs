@@ -80,6 +80,7 @@ async fn tpo_consent(s: &TestServer) {
                 court_document: String::new(),
                 signed_on: Some(today()),
                 collateral_id: None,
+                criminal_justice: None,
             },
         )
         .await

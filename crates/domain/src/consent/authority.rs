@@ -4,7 +4,7 @@
 //! it, and each disclosure must stay within what was recorded: the recipient, the information and
 //! the period.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -204,6 +204,10 @@ pub struct Authority {
     /// Part 2 and resist judicial efforts to obtain the records (§2.11); for an auditor or
     /// researcher, not to redisclose except as the rule allows (§2.53, §2.52).
     pub recipient_bound: bool,
+    /// When it was ended before its last day (an order vacated, an agreement terminated):
+    /// from then on it authorises nothing.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 impl Authority {
@@ -485,6 +489,14 @@ pub enum AuthorityRefusal {
     /// Nothing chosen.
     #[error("the request does not say what information would be disclosed")]
     NothingRequested,
+    /// Ended early (vacated, terminated): it authorises nothing after its end.
+    #[error("the {} was ended on {ended_on} and authorises nothing since", .kind.label())]
+    Ended {
+        /// The kind of authority.
+        kind: AuthorityKind,
+        /// The day it was ended (UTC).
+        ended_on: NaiveDate,
+    },
 }
 
 impl AuthorityRefusal {
@@ -498,6 +510,7 @@ impl AuthorityRefusal {
             AuthorityRefusal::OtherPatient => "different_patient",
             AuthorityRefusal::CounselingNotes => "counseling_notes_need_consent",
             AuthorityRefusal::NothingRequested => "nothing_requested",
+            AuthorityRefusal::Ended { .. } => "authority_ended",
         }
     }
 }
@@ -511,6 +524,8 @@ pub struct AuthorisedRequest {
     pub categories: BTreeSet<InformationCategory>,
     /// The day, on the patient's site calendar.
     pub on: NaiveDate,
+    /// The instant (against an early end).
+    pub at: DateTime<Utc>,
     /// Whether the patient is the one a court order is about (always true for agreements,
     /// which cover the program's patients).
     pub patient_named: bool,
@@ -531,6 +546,12 @@ pub fn check_authorised(
         if !request.patient_named {
             return Err(AuthorityRefusal::OtherPatient);
         }
+    }
+    if let Some(ended_at) = authority.ended_at.filter(|end| *end <= request.at) {
+        return Err(AuthorityRefusal::Ended {
+            kind,
+            ended_on: ended_at.date_naive(),
+        });
     }
     if request.categories.is_empty() {
         return Err(AuthorityRefusal::NothingRequested);
@@ -560,6 +581,60 @@ pub fn check_authorised(
             ends_on: ends_on.unwrap_or(NaiveDate::MIN),
         }),
     }
+}
+
+/// Why an order or agreement cannot be corrected or ended as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorityChangeProblem {
+    /// Every correction and early end keeps why (the court vacated it, a typing error…).
+    #[error("say why: the reason is kept with the record")]
+    NoReason,
+    /// Already ended: it stays ended, and a correction cannot bring it back.
+    #[error("was already ended")]
+    AlreadyEnded,
+    /// Its period is over: there is nothing left to end.
+    #[error("its period ended on {0}: there is nothing left to end")]
+    AlreadyOver(NaiveDate),
+    /// A correction may not turn one kind of authority into another.
+    #[error("a correction keeps the kind ({}); record a new one instead", .0.label())]
+    KindChanged(AuthorityKind),
+}
+
+/// Checks ending `authority` early on `today` (the site's day) with `reason`.
+pub fn validate_early_end(
+    authority: &Authority,
+    today: NaiveDate,
+    reason: &str,
+) -> Result<(), AuthorityChangeProblem> {
+    if authority.ended_at.is_some() {
+        return Err(AuthorityChangeProblem::AlreadyEnded);
+    }
+    if let Some(last) = authority.ends_on.filter(|last| *last < today) {
+        return Err(AuthorityChangeProblem::AlreadyOver(last));
+    }
+    if reason.trim().is_empty() {
+        return Err(AuthorityChangeProblem::NoReason);
+    }
+    Ok(())
+}
+
+/// Checks correcting `current` into `corrected` with `reason`: same kind, not ended, a reason.
+/// The corrected authority is then validated like a new one ([`validate_authority`]).
+pub fn validate_correction(
+    current: &Authority,
+    corrected: &Authority,
+    reason: &str,
+) -> Result<(), AuthorityChangeProblem> {
+    if current.ended_at.is_some() {
+        return Err(AuthorityChangeProblem::AlreadyEnded);
+    }
+    if current.kind() != corrected.kind() {
+        return Err(AuthorityChangeProblem::KindChanged(current.kind()));
+    }
+    if reason.trim().is_empty() {
+        return Err(AuthorityChangeProblem::NoReason);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -601,6 +676,7 @@ mod tests {
             starts_on: Some(day(2026, 11, 2)),
             ends_on: Some(day(2026, 12, 31)),
             recipient_bound: false,
+            ended_at: None,
         }
     }
 
@@ -609,6 +685,7 @@ mod tests {
             recipient_id: 7,
             categories: categories.iter().copied().collect(),
             on,
+            at: on.and_hms_opt(12, 0, 0).unwrap().and_utc(),
             patient_named: true,
         }
     }
@@ -867,6 +944,83 @@ mod tests {
                 &request(&[InformationCategory::CounselingNotes], today())
             ),
             Err(AuthorityRefusal::CounselingNotes)
+        );
+    }
+
+    #[test]
+    fn an_ended_order_authorises_nothing_after_its_end() {
+        let mut order = authority(Terms::CourtOrder(order()));
+        let req = request(&[InformationCategory::Diagnoses], day(2026, 11, 20));
+        assert_eq!(check_authorised(&order, &req), Ok(()));
+        // Ended later the same day: the morning's request was within it.
+        order.ended_at = Some(day(2026, 11, 20).and_hms_opt(15, 0, 0).unwrap().and_utc());
+        assert_eq!(check_authorised(&order, &req), Ok(()));
+        let later = AuthorisedRequest {
+            at: day(2026, 11, 20).and_hms_opt(16, 0, 0).unwrap().and_utc(),
+            ..req.clone()
+        };
+        let refusal = check_authorised(&order, &later).unwrap_err();
+        assert_eq!(refusal.code(), "authority_ended");
+        assert_eq!(
+            check_authorised(
+                &order,
+                &request(&[InformationCategory::Diagnoses], day(2026, 12, 1))
+            )
+            .unwrap_err()
+            .code(),
+            "authority_ended"
+        );
+    }
+
+    #[test]
+    fn ending_early_needs_a_reason_once_within_its_period() {
+        let mut order = authority(Terms::CourtOrder(order()));
+        assert_eq!(
+            validate_early_end(&order, day(2026, 11, 20), "  "),
+            Err(AuthorityChangeProblem::NoReason)
+        );
+        assert_eq!(
+            validate_early_end(&order, day(2027, 1, 2), "vacated"),
+            Err(AuthorityChangeProblem::AlreadyOver(day(2026, 12, 31)))
+        );
+        assert_eq!(
+            validate_early_end(&order, day(2026, 11, 20), "vacated"),
+            Ok(())
+        );
+        order.ended_at = Some(day(2026, 11, 20).and_hms_opt(15, 0, 0).unwrap().and_utc());
+        assert_eq!(
+            validate_early_end(&order, day(2026, 11, 21), "vacated"),
+            Err(AuthorityChangeProblem::AlreadyEnded)
+        );
+    }
+
+    #[test]
+    fn a_correction_keeps_the_kind_and_says_why() {
+        let order = authority(Terms::CourtOrder(order()));
+        let mut fixed = order.clone();
+        fixed.ends_on = Some(day(2026, 12, 15));
+        assert_eq!(
+            validate_correction(&order, &fixed, "the order says 15 December"),
+            Ok(())
+        );
+        assert_eq!(
+            validate_correction(&order, &fixed, ""),
+            Err(AuthorityChangeProblem::NoReason)
+        );
+        let agreement = authority(Terms::QualifiedService {
+            services: "Laboratory".into(),
+        });
+        assert_eq!(
+            validate_correction(&order, &agreement, "typo"),
+            Err(AuthorityChangeProblem::KindChanged(
+                AuthorityKind::CourtOrder
+            ))
+        );
+        let mut ended = order.clone();
+        ended.ended_at = Some(day(2026, 11, 20).and_hms_opt(15, 0, 0).unwrap().and_utc());
+        assert_eq!(
+            validate_correction(&ended, &fixed, "typo"),
+            Err(AuthorityChangeProblem::AlreadyEnded)
         );
     }
 }

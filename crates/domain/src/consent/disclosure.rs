@@ -391,6 +391,19 @@ pub fn scope_summary(consent: &Consent) -> String {
              these records as HIPAA permits, except for use in proceedings against the patient.",
         );
     }
+    if let Some(cj) = &consent.criminal_justice {
+        summary.push_str(&format!(
+            " Given under 42 CFR 2.35: {}; to the people named, for their duty to monitor the \
+             patient's progress ({}). In effect: {}. It {}. {}",
+            cj.condition.label().to_lowercase(),
+            cj.monitoring_duty.trim(),
+            cj.duration_statement.trim(),
+            cj.revocable
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string),
+            crate::consent::CRIMINAL_JUSTICE_REDISCLOSURE
+        ));
+    }
     summary
 }
 

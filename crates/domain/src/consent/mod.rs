@@ -8,6 +8,7 @@
 pub mod authority;
 pub mod breach;
 pub mod collateral;
+pub mod criminal_justice;
 pub mod directory;
 pub mod disclosure;
 pub mod emergency;
@@ -17,9 +18,10 @@ pub mod rights;
 pub mod signer;
 
 pub use authority::{
-    check_authorised, validate_authority, AuditBody, AuthorisedRequest, Authority, AuthorityKind,
-    AuthorityProblem, AuthorityRefusal, BoardDetermination, CommunicationsGround, CourtDocument,
-    CourtOrder, OrderPurpose, Terms,
+    check_authorised, validate_authority, validate_correction, validate_early_end, AuditBody,
+    AuthorisedRequest, Authority, AuthorityChangeProblem, AuthorityKind, AuthorityProblem,
+    AuthorityRefusal, BoardDetermination, CommunicationsGround, CourtDocument, CourtOrder,
+    OrderPurpose, Terms,
 };
 pub use breach::{
     annual_log_due, draft_letter, hhs_notice_with_patients, in_annual_log, media_notice_required,
@@ -28,6 +30,10 @@ pub use breach::{
     RiskAssessment, SubstituteMethod, SubstituteProblem,
 };
 pub use collateral::{may_receive, CollateralAllowance, CollateralRelationship};
+pub use criminal_justice::{
+    check_revocable, validate_criminal_justice, CriminalJustice, CriminalJusticeCondition,
+    CriminalJusticeProblem, NotYetRevocable, Revocability, CRIMINAL_JUSTICE_REDISCLOSURE,
+};
 pub use directory::RecipientKind;
 pub use disclosure::{
     check_disclosure, scope_summary, ConsentMatch, DisclosureRefusal, DisclosureRequest,
@@ -46,8 +52,9 @@ pub use notice::{
     NOTICE_STATEMENT_1, NOTICE_STATEMENT_2, NOTICE_VERSION,
 };
 pub use rights::{
-    blocking_restriction, validate_decision, validate_restriction, NoticeAcknowledgment,
-    Restriction, RestrictionDecision, RestrictionProblem, PATIENT_NOTICE_VERSION,
+    blocking_restriction, validate_decision, validate_lift, validate_restriction, Lift, LiftGround,
+    NoticeAcknowledgment, Restriction, RestrictionDecision, RestrictionProblem,
+    PATIENT_NOTICE_VERSION,
 };
 pub use signer::{
     check_signer, MinorConsentRule, PatientFacts, SignerAuthority, SignerProblem, Signing,

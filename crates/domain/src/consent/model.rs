@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use super::criminal_justice::CriminalJustice;
 use crate::care::UnknownCode;
 
 /// A consent's stored identifier.
@@ -319,6 +320,10 @@ pub struct Consent {
     pub signed_on: Option<NaiveDate>,
     /// A revocation, once recorded.
     pub revocation: Option<Revocation>,
+    /// For a consent to disclose to the criminal justice system that referred the patient: the
+    /// elements §2.35 adds (none on any other consent).
+    #[serde(default)]
+    pub criminal_justice: Option<CriminalJustice>,
 }
 
 /// A required consent element, named as on the form.
@@ -653,7 +658,8 @@ pub fn validate_consent(consent: &Consent) -> Result<(), Vec<ConsentProblem>> {
     if consent.signed_on.is_none() {
         missing(E::DateSigned);
     }
-    if !revocation_blank {
+    // §2.35 replaces (a)(6): its statement says when it becomes revocable (checked there).
+    if !revocation_blank && consent.criminal_justice.is_none() {
         statement_gaps(
             E::RightToRevoke,
             &consent.revocation_statement,
@@ -765,6 +771,7 @@ pub(crate) mod tests {
             }),
             signed_on: Some(NaiveDate::from_ymd_opt(2025, 1, 10).unwrap()),
             revocation: None,
+            criminal_justice: None,
         }
     }
 
@@ -899,6 +906,7 @@ pub(crate) mod tests {
             signature: None,
             signed_on: None,
             revocation: None,
+            criminal_justice: None,
         };
         let names: Vec<String> = problems(&empty).iter().map(|p| p.to_string()).collect();
         assert_eq!(

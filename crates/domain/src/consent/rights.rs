@@ -6,6 +6,7 @@
 //! in full out of pocket), block the disclosures they cover. The consent check runs first; a
 //! covered restriction then refuses what a consent alone would allow.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -46,6 +47,35 @@ pub struct Restriction {
     pub self_pay: bool,
     /// Where the privacy officer's decision stands.
     pub decision: RestrictionDecision,
+    /// Its end, once recorded (45 CFR 164.522(a)(2), which §2.26 applies).
+    #[serde(default)]
+    pub lifted: Option<Lift>,
+}
+
+/// Who ended an agreed restriction (45 CFR 164.522(a)(2)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiftGround {
+    /// The patient asked for or agreed to the end, in writing or orally (documented here):
+    /// it ends for all information (§164.522(a)(2)(i)–(ii)).
+    PatientAgreed,
+    /// The program ended it and told the patient: it still covers what was created or received
+    /// before they were told (§164.522(a)(2)(iii)).
+    ProgramTold,
+}
+
+code_list!(LiftGround, "lift ground", [
+    PatientAgreed => "patient_agreed", "The patient asked for or agreed to the end";
+    ProgramTold => "program_told", "The program ended it and told the patient";
+]);
+
+/// The end of a restriction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lift {
+    /// Who ended it.
+    pub ground: LiftGround,
+    /// The day the patient asked or agreed, or was told.
+    pub on: NaiveDate,
 }
 
 /// Why a restriction request or decision cannot be recorded.
@@ -66,6 +96,24 @@ pub enum RestrictionProblem {
     /// Deciding means agreeing or refusing.
     #[error("choose agreed or refused")]
     NoDecision,
+    /// Only a restriction that binds the program can be ended.
+    #[error("only a restriction that binds the program (agreed, or self-pay) can be ended")]
+    NotBinding,
+    /// Ended once.
+    #[error("this restriction was already ended")]
+    AlreadyLifted,
+    /// 45 CFR 164.522(a)(2)(iii)(A): the program alone cannot end a self-pay restriction.
+    #[error("a self-pay restriction to a health plan cannot be ended by the program alone: only if the patient asks for or agrees to the end (45 CFR 164.522(a)(2)(iii)(A))")]
+    SelfPayNotByProgram,
+    /// The day the patient asked, agreed or was told is not in the future.
+    #[error("cannot be in the future")]
+    LiftInFuture,
+    /// Nor before the patient asked for the restriction.
+    #[error("cannot be before the request ({0})")]
+    LiftBeforeRequest(NaiveDate),
+    /// The program says why it ends a restriction.
+    #[error("give the reason (it is what the patient was told)")]
+    LiftNeedsReason,
 }
 
 /// Checks a new request: a self-pay restriction must name one recipient of the health-plan
@@ -102,12 +150,58 @@ pub fn validate_decision(
     }
 }
 
+/// Checks ending a restriction (§2.26 with 45 CFR 164.522(a)(2)) on `on`, the day the patient
+/// asked for or agreed to the end or was told of it, as of `today`. The program may end one on
+/// its own, telling the patient, but never a self-pay restriction to a health plan.
+pub fn validate_lift(
+    restriction: &Restriction,
+    requested_on: NaiveDate,
+    ground: LiftGround,
+    on: NaiveDate,
+    today: NaiveDate,
+    reason: &str,
+) -> Result<(), RestrictionProblem> {
+    if restriction.lifted.is_some() {
+        return Err(RestrictionProblem::AlreadyLifted);
+    }
+    if !restriction.binds() {
+        return Err(RestrictionProblem::NotBinding);
+    }
+    if restriction.self_pay && ground == LiftGround::ProgramTold {
+        return Err(RestrictionProblem::SelfPayNotByProgram);
+    }
+    if on > today {
+        return Err(RestrictionProblem::LiftInFuture);
+    }
+    if on < requested_on {
+        return Err(RestrictionProblem::LiftBeforeRequest(requested_on));
+    }
+    if ground == LiftGround::ProgramTold && reason.trim().is_empty() {
+        return Err(RestrictionProblem::LiftNeedsReason);
+    }
+    Ok(())
+}
+
 impl Restriction {
-    /// Whether it binds the program now: once agreed, and a self-pay restriction from the moment
-    /// it is asked for, since it cannot be refused.
-    pub fn in_force(&self) -> bool {
+    /// Whether it binds the program, ignoring any end: once agreed, and a self-pay restriction
+    /// from the moment it is asked for, since it cannot be refused.
+    fn binds(&self) -> bool {
         self.decision == RestrictionDecision::Agreed
             || (self.self_pay && self.decision == RestrictionDecision::Pending)
+    }
+
+    /// Whether it refuses the disclosures it covers now. Ended with the patient's agreement, it
+    /// refuses nothing. Ended by the program alone, it still covers the information created or
+    /// received before the patient was told (§164.522(a)(2)(iii)(B)); a packet carries the
+    /// record as it stands, old and new together, so it keeps refusing what it covers.
+    pub fn in_force(&self) -> bool {
+        match &self.lifted {
+            Some(Lift {
+                ground: LiftGround::PatientAgreed,
+                ..
+            }) => false,
+            _ => self.binds(),
+        }
     }
 
     /// Whether it covers a disclosure of any of `categories` to this recipient.
@@ -173,6 +267,7 @@ mod tests {
             categories: [C::Diagnoses].into(),
             self_pay,
             decision,
+            lifted: None,
         }
     }
 
@@ -255,13 +350,120 @@ mod tests {
             categories: BTreeSet::new(),
             self_pay: false,
             decision: RestrictionDecision::Agreed,
+            lifted: None,
         };
         assert!(employers.covers(3, RecipientKind::Employer, &attendance));
         assert!(!employers.covers(3, RecipientKind::TreatingProvider, &attendance));
     }
 
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn the_program_may_end_a_restriction_telling_the_patient_but_not_a_self_pay_one() {
+        // §2.26 with 45 CFR 164.522(a)(2).
+        let agreed = restriction(false, RestrictionDecision::Agreed);
+        let lift = |r: &Restriction, ground, on, reason| {
+            validate_lift(r, day(2), ground, on, day(20), reason)
+        };
+        assert_eq!(
+            lift(&agreed, LiftGround::ProgramTold, day(10), "  "),
+            Err(RestrictionProblem::LiftNeedsReason)
+        );
+        assert_eq!(
+            lift(
+                &agreed,
+                LiftGround::ProgramTold,
+                day(21),
+                "no longer workable"
+            ),
+            Err(RestrictionProblem::LiftInFuture)
+        );
+        assert_eq!(
+            lift(
+                &agreed,
+                LiftGround::ProgramTold,
+                day(1),
+                "no longer workable"
+            ),
+            Err(RestrictionProblem::LiftBeforeRequest(day(2)))
+        );
+        assert_eq!(
+            lift(
+                &agreed,
+                LiftGround::ProgramTold,
+                day(10),
+                "no longer workable"
+            ),
+            Ok(())
+        );
+        let self_pay = restriction(true, RestrictionDecision::Agreed);
+        assert_eq!(
+            lift(
+                &self_pay,
+                LiftGround::ProgramTold,
+                day(10),
+                "we bill everything"
+            ),
+            Err(RestrictionProblem::SelfPayNotByProgram)
+        );
+        assert_eq!(
+            lift(&self_pay, LiftGround::PatientAgreed, day(10), ""),
+            Ok(())
+        );
+        assert_eq!(
+            lift(
+                &restriction(false, RestrictionDecision::Pending),
+                LiftGround::PatientAgreed,
+                day(10),
+                ""
+            ),
+            Err(RestrictionProblem::NotBinding)
+        );
+        let mut ended = agreed.clone();
+        ended.lifted = Some(Lift {
+            ground: LiftGround::PatientAgreed,
+            on: day(10),
+        });
+        assert_eq!(
+            lift(&ended, LiftGround::PatientAgreed, day(11), ""),
+            Err(RestrictionProblem::AlreadyLifted)
+        );
+    }
+
+    #[test]
+    fn an_end_the_patient_agreed_to_frees_everything_one_the_program_made_alone_does_not() {
+        let dx: BTreeSet<_> = [C::Diagnoses].into();
+        let mut by_patient = restriction(false, RestrictionDecision::Agreed);
+        by_patient.lifted = Some(Lift {
+            ground: LiftGround::PatientAgreed,
+            on: day(10),
+        });
+        assert!(!by_patient.in_force());
+        assert_eq!(
+            blocking_restriction([&by_patient], 7, RecipientKind::HealthPlan, &dx),
+            None
+        );
+        // Ended by the program: what was created before the patient was told stays restricted,
+        // and every packet carries it.
+        let mut by_program = restriction(false, RestrictionDecision::Agreed);
+        by_program.lifted = Some(Lift {
+            ground: LiftGround::ProgramTold,
+            on: day(10),
+        });
+        assert!(by_program.in_force());
+        assert_eq!(
+            blocking_restriction([&by_program], 7, RecipientKind::HealthPlan, &dx),
+            Some(&by_program)
+        );
+    }
+
     #[test]
     fn codes_round_trip() {
+        for g in LiftGround::ALL {
+            assert_eq!(g.code().parse::<LiftGround>(), Ok(*g));
+        }
         for d in RestrictionDecision::ALL {
             assert_eq!(d.code().parse::<RestrictionDecision>(), Ok(*d));
         }

@@ -7,20 +7,24 @@
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
 use std::collections::BTreeSet;
 use trellis_domain::consent::{
-    check_authorised, validate_authority, AuthorisedRequest, Authority, AuthorityRefusal,
-    InformationCategory, Terms, NOTICE_VERSION,
+    check_authorised, validate_authority, validate_correction, validate_early_end,
+    AuthorisedRequest, Authority, AuthorityChangeProblem, AuthorityKind, AuthorityRefusal,
+    InformationCategory, Terms,
 };
 use trellis_domain::patient::FieldError;
 
-use super::{category_codes, limit, DisclosureRecord, NewDisclosureRow, Packet, PacketDetail};
+use super::{category_codes, limit, DisclosureRecord, Outgoing, PacketDetail};
 use crate::access::{can, Grant, PatientGrant};
 use crate::audit::{self, AuditEvent};
 use crate::privacy::parse_categories;
-use crate::{Day, Instant, Result, Store, StoreError};
+use crate::{parse_code, Day, Instant, Result, Store, StoreError};
 
 const TERMS: &str = "disclosure_authorities.terms";
+const CHANGE_REASON: &str = "disclosure_authority_changes.reason";
+const CHANGE_PREVIOUS: &str = "disclosure_authority_changes.previous";
 
 /// An order or agreement as the privacy officer enters it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +62,21 @@ pub struct AuthorityRecord {
     pub recorded_at: Instant,
     /// Who recorded it.
     pub recorded_by: String,
+    /// Its corrections and early end, oldest first (filled in on the one-record view).
+    pub changes: Vec<AuthorityChange>,
+}
+
+/// A correction or early end of an order or agreement, with why.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorityChange {
+    /// "correction" or "end".
+    pub change: String,
+    /// Why, as the privacy officer gave it.
+    pub reason: String,
+    /// When.
+    pub changed_at: Instant,
+    /// By whom.
+    pub changed_by: String,
 }
 
 /// One disclosure made under an order or agreement: the recipient's access, for the privacy
@@ -106,10 +125,11 @@ type Row = (
     String,
     Instant,
     String,
+    Option<Instant>,
 );
 
 const SELECT: &str = "SELECT a.id, a.kind, a.patient_id, a.recipient_id, a.categories, a.dated_on,
-    a.starts_on, a.ends_on, a.terms, a.recorded_at, u.display_name
+    a.starts_on, a.ends_on, a.terms, a.recorded_at, u.display_name, a.ended_at
     FROM disclosure_authorities a JOIN users u ON u.id = a.recorded_by";
 
 impl Store {
@@ -123,7 +143,7 @@ impl Store {
             id,
             patient_id,
             recipient_name: recipient.recipient.name,
-            in_effect: (starts_on.0..=ends_on.0).contains(&today),
+            in_effect: (starts_on.0..=ends_on.0).contains(&today) && row.11.is_none(),
             authority: Authority {
                 terms: sealed.terms,
                 recipient_id,
@@ -133,9 +153,11 @@ impl Store {
                 starts_on: Some(starts_on.0),
                 ends_on: Some(ends_on.0),
                 recipient_bound: sealed.recipient_bound,
+                ended_at: row.11.map(|at| at.0),
             },
             recorded_at: row.9,
             recorded_by: row.10,
+            changes: Vec::new(),
         })
     }
 
@@ -152,18 +174,17 @@ impl Store {
         Ok(records)
     }
 
-    /// Records a court order (about the patient of `patient`) or an agreement (`patient` none),
-    /// after checking the findings or undertakings the rule requires (audited).
-    pub async fn record_authority(
+    /// Checks an order or agreement as entered, for `patient_id` (a court order's patient, none
+    /// for an agreement): the directory recipient, the text limits and the domain's findings.
+    /// Every problem at once, each with its field.
+    async fn checked_authority(
         &self,
-        grant: &Grant<can::DiscloseWithoutConsent>,
-        patient: Option<&PatientGrant<can::DiscloseWithoutConsent>>,
+        patient_id: Option<i64>,
         new: &NewAuthority,
-    ) -> Result<i64> {
-        let by = grant.actor().staff_id()?;
+    ) -> Result<(Authority, Day, Day, Day)> {
         let mut errors = Vec::new();
         let is_order = matches!(new.terms, Terms::CourtOrder(_));
-        match (is_order, patient) {
+        match (is_order, patient_id) {
             (true, None) => errors.push(FieldError::new(
                 "patient_id",
                 "a court order is about one patient: give the patient",
@@ -185,9 +206,9 @@ impl Store {
         for (field, text) in terms_texts(&new.terms) {
             limit(field, text, 1000, &mut errors);
         }
-        let today = match patient {
+        let today = match patient_id {
             Some(p) => Utc::now()
-                .with_timezone(&self.patient_zone(p.patient_id()).await?)
+                .with_timezone(&self.patient_zone(p).await?)
                 .date_naive(),
             None => Utc::now().date_naive(),
         };
@@ -203,6 +224,7 @@ impl Store {
             starts_on: new.starts_on,
             ends_on: new.ends_on,
             recipient_bound: new.recipient_bound,
+            ended_at: None,
         };
         if let Err(problems) = validate_authority(&authority, today) {
             errors.extend(
@@ -211,21 +233,36 @@ impl Store {
                     .map(|(field, p)| FieldError::new(field, p.to_string())),
             );
         }
-        let (Some(dated_on), Some(starts_on), Some(ends_on)) =
-            (new.dated_on, new.starts_on, new.ends_on)
-        else {
-            return Err(StoreError::Invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(StoreError::Invalid(errors));
+        match (new.dated_on, new.starts_on, new.ends_on) {
+            (Some(dated_on), Some(starts_on), Some(ends_on)) if errors.is_empty() => {
+                Ok((authority, Day(dated_on), Day(starts_on), Day(ends_on)))
+            }
+            _ => Err(StoreError::Invalid(errors)),
         }
-        let kind = authority.kind();
+    }
+
+    fn seal_terms(&self, authority: &Authority) -> Result<String> {
         let sealed = serde_json::to_string(&Sealed {
             terms: authority.terms.clone(),
             recipient_bound: authority.recipient_bound,
         })
         .map_err(|e| StoreError::Corrupt(format!("disclosure authority: {e}")))?;
+        self.seal(TERMS, &sealed)
+    }
+
+    /// Records a court order (about the patient of `patient`) or an agreement (`patient` none),
+    /// after checking the findings or undertakings the rule requires (audited).
+    pub async fn record_authority(
+        &self,
+        grant: &Grant<can::DiscloseWithoutConsent>,
+        patient: Option<&PatientGrant<can::DiscloseWithoutConsent>>,
+        new: &NewAuthority,
+    ) -> Result<i64> {
+        let by = grant.actor().staff_id()?;
         let patient_id = patient.map(PatientGrant::patient_id);
+        let (authority, dated_on, starts_on, ends_on) =
+            self.checked_authority(patient_id, new).await?;
+        let kind = authority.kind();
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO disclosure_authorities (kind, patient_id, recipient_id, categories,
@@ -234,12 +271,12 @@ impl Store {
         )
         .bind(kind.code())
         .bind(patient_id)
-        .bind(recipient.id)
+        .bind(authority.recipient_id)
         .bind(category_codes(&authority.categories))
-        .bind(Day(dated_on))
-        .bind(Day(starts_on))
-        .bind(Day(ends_on))
-        .bind(self.seal(TERMS, &sealed)?)
+        .bind(dated_on)
+        .bind(starts_on)
+        .bind(ends_on)
+        .bind(self.seal_terms(&authority)?)
         .bind(Instant(Utc::now()))
         .bind(by)
         .fetch_one(&mut *tx)
@@ -255,7 +292,7 @@ impl Store {
                 detail: format!(
                     "{}; recipient {}; categories {}; {starts_on} to {ends_on}",
                     kind.code(),
-                    recipient.id,
+                    authority.recipient_id,
                     category_codes(&authority.categories)
                 ),
             },
@@ -263,6 +300,179 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Corrects an order or agreement (a misread date, a wrong category, the recipient): the
+    /// corrected one is checked like a new one and must keep its kind and patient; the record as
+    /// it stood and the reason are kept (audited). Disclosures already made keep their packets.
+    pub async fn correct_authority(
+        &self,
+        grant: &Grant<can::DiscloseWithoutConsent>,
+        id: i64,
+        new: &NewAuthority,
+        reason: &str,
+    ) -> Result<()> {
+        let by = grant.actor().staff_id()?;
+        let current = self.authority_on_file(id).await?;
+        let (corrected, dated_on, starts_on, ends_on) =
+            self.checked_authority(current.patient_id, new).await?;
+        validate_correction(&current.authority, &corrected, reason)
+            .map_err(|p| StoreError::invalid(change_field(&p), p.to_string()))?;
+        limit_reason(reason)?;
+        let previous = serde_json::to_string(&current.authority)
+            .map_err(|e| StoreError::Corrupt(format!("disclosure authority {id}: {e}")))?;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE disclosure_authorities SET recipient_id = $1, categories = $2, dated_on = $3,
+                 starts_on = $4, ends_on = $5, terms = $6
+             WHERE id = $7 AND ended_at IS NULL",
+        )
+        .bind(corrected.recipient_id)
+        .bind(category_codes(&corrected.categories))
+        .bind(dated_on)
+        .bind(starts_on)
+        .bind(ends_on)
+        .bind(self.seal_terms(&corrected)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        self.insert_change(&mut tx, id, "correction", reason, Some(&previous), by)
+            .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "update",
+                record_type: "disclosure_authority",
+                record_id: Some(id),
+                patient_id: current.patient_id,
+                detail: format!(
+                    "corrected; recipient {}; categories {}; {starts_on} to {ends_on}",
+                    corrected.recipient_id,
+                    category_codes(&corrected.categories)
+                ),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends an order or agreement before its last day (vacated, terminated, withdrawn), from
+    /// now: it authorises nothing after this moment. The reason is kept (audited).
+    pub async fn end_authority(
+        &self,
+        grant: &Grant<can::DiscloseWithoutConsent>,
+        id: i64,
+        reason: &str,
+    ) -> Result<()> {
+        let by = grant.actor().staff_id()?;
+        let current = self.authority_on_file(id).await?;
+        let today = match current.patient_id {
+            Some(p) => Utc::now()
+                .with_timezone(&self.patient_zone(p).await?)
+                .date_naive(),
+            None => Utc::now().date_naive(),
+        };
+        validate_early_end(&current.authority, today, reason)
+            .map_err(|p| StoreError::invalid(change_field(&p), p.to_string()))?;
+        limit_reason(reason)?;
+        let mut tx = self.begin().await?;
+        let ended = sqlx::query(
+            "UPDATE disclosure_authorities SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(Instant(Utc::now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() == 0 {
+            return Err(StoreError::invalid("reason", "was already ended"));
+        }
+        self.insert_change(&mut tx, id, "end", reason, None, by)
+            .await?;
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "end",
+                record_type: "disclosure_authority",
+                record_id: Some(id),
+                patient_id: current.patient_id,
+                detail: format!("{} ended early", current.authority.kind().code()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The kind of an order or agreement on file and the patient a court order is about, so a
+    /// correction can be read as the right kind (no audit row: nothing clinical is read).
+    pub async fn authority_kind(&self, id: i64) -> Result<(AuthorityKind, Option<i64>)> {
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT kind, patient_id FROM disclosure_authorities WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+        let (kind, patient_id) = row.ok_or(StoreError::NotFound("court order or agreement"))?;
+        Ok((parse_code(&kind, "authority kind")?, patient_id))
+    }
+
+    async fn authority_on_file(&self, id: i64) -> Result<AuthorityRecord> {
+        self.authority_rows("WHERE a.id = $1", id)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound("court order or agreement"))
+    }
+
+    async fn insert_change(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        change: &str,
+        reason: &str,
+        previous: Option<&str>,
+        by: i64,
+    ) -> Result<()> {
+        let previous = previous
+            .map(|p| self.seal(CHANGE_PREVIOUS, p))
+            .transpose()?;
+        sqlx::query(
+            "INSERT INTO disclosure_authority_changes (authority_id, change, reason, previous,
+                 changed_at, changed_by)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(change)
+        .bind(self.seal(CHANGE_REASON, reason.trim())?)
+        .bind(previous)
+        .bind(Instant(Utc::now()))
+        .bind(by)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The corrections and early end of an order or agreement, oldest first.
+    async fn authority_changes(&self, id: i64) -> Result<Vec<AuthorityChange>> {
+        let rows: Vec<(String, String, Instant, String)> = sqlx::query_as(
+            "SELECT c.change, c.reason, c.changed_at, u.display_name
+             FROM disclosure_authority_changes c JOIN users u ON u.id = c.changed_by
+             WHERE c.authority_id = $1 ORDER BY c.id",
+        )
+        .bind(id)
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter()
+            .map(|(change, reason, changed_at, changed_by)| {
+                Ok(AuthorityChange {
+                    change,
+                    reason: self.open(CHANGE_REASON, &reason)?,
+                    changed_at,
+                    changed_by,
+                })
+            })
+            .collect()
     }
 
     /// Every order and agreement, newest first, for the privacy officer (audited).
@@ -292,11 +502,8 @@ impl Store {
         grant: &Grant<can::DiscloseWithoutConsent>,
         id: i64,
     ) -> Result<(AuthorityRecord, Vec<AccessUnderAuthority>)> {
-        let record = self
-            .authority_rows("WHERE a.id = $1", id)
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound("court order or agreement"))?;
+        let mut record = self.authority_on_file(id).await?;
+        record.changes = self.authority_changes(id).await?;
         let rows: Vec<(i64, i64, Instant, String, String)> = sqlx::query_as(
             "SELECT d.id, d.patient_id, d.disclosed_at, u.display_name, d.categories
              FROM disclosures d JOIN users u ON u.id = d.disclosed_by
@@ -359,7 +566,6 @@ impl Store {
         grant: &PatientGrant<can::DiscloseWithoutConsent>,
         input: &AuthorisedDisclosureInput,
     ) -> Result<AuthorisedOutcome> {
-        let by = grant.actor().staff_id()?;
         let patient_id = grant.patient_id();
         let Some(authority_id) = input.authority_id else {
             return Err(StoreError::invalid(
@@ -396,6 +602,7 @@ impl Store {
             recipient_id: recipient.id,
             categories: input.categories.clone(),
             on: now.with_timezone(&zone).date_naive(),
+            at: now,
             patient_named: record.patient_id.is_none_or(|p| p == patient_id),
         };
         let kind = record.authority.kind();
@@ -420,67 +627,49 @@ impl Store {
             return Ok(AuthorisedOutcome::Refused(refusal));
         }
         let name = recipient.recipient.name;
-        let packet = Packet {
-            patient_name: self.patient_legal_name(patient_id).await?,
-            sections: self
-                // Summaries only: an order or agreement limits what goes, and note text or the
-                // rules' wording would need a choice the authorised-disclosure form does not offer.
-                .packet_sections(patient_id, &input.categories, by, PacketDetail::default())
-                .await?,
-            notice: self.disclosure_notice().await?.to_owned(),
-            consent_scope: record.authority.scope_summary(&name),
-            notice_version: NOTICE_VERSION.into(),
-            emergency: None,
-        };
-        let mut tx = self.begin().await?;
-        let id = self
-            .insert_disclosure(
-                &mut tx,
-                NewDisclosureRow {
+        let record = self
+            .build_and_account(
+                grant.actor(),
+                Outgoing {
                     patient_id,
+                    categories: &input.categories,
+                    // Summaries only: an order or agreement limits what goes, and note text or the
+                    // rules' wording would need a choice the authorised-disclosure form does not offer.
+                    detail: PacketDetail::default(),
+                    scope: record.authority.scope_summary(&name),
                     consent_id: None,
                     authority_id: Some(authority_id),
                     kind: kind.code(),
                     recipient_id: Some(recipient.id),
-                    purpose: kind.code(),
-                    categories: category_codes(&input.categories),
                     recipient: &name,
-                    packet: &packet,
-                    at: Instant(now),
-                    by,
+                    purpose: kind.code(),
+                    audit_detail: format!(
+                        "{} {authority_id}; recipient {}",
+                        kind.code(),
+                        recipient.id
+                    ),
                 },
             )
             .await?;
-        audit::append(
-            &mut tx,
-            grant.actor(),
-            AuditEvent {
-                action: "disclose",
-                record_type: "disclosure",
-                record_id: Some(id),
-                patient_id: Some(patient_id),
-                detail: format!(
-                    "{} {authority_id}; recipient {}; categories {}",
-                    kind.code(),
-                    recipient.id,
-                    category_codes(&input.categories)
-                ),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(AuthorisedOutcome::Made(Box::new(DisclosureRecord {
-            id,
-            patient_id,
-            consent_id: None,
-            kind: kind.code().into(),
-            purpose: kind.code().into(),
-            categories: input.categories.iter().map(|c| c.label().into()).collect(),
-            recipient: name,
-            disclosed_at: Instant(now),
-            disclosed_by: grant.actor().username.clone(),
-            packet,
-        })))
+        Ok(AuthorisedOutcome::Made(Box::new(record)))
+    }
+}
+
+/// The form field a change problem belongs to.
+fn change_field(problem: &AuthorityChangeProblem) -> &'static str {
+    match problem {
+        AuthorityChangeProblem::KindChanged(_) => "kind",
+        _ => "reason",
+    }
+}
+
+fn limit_reason(reason: &str) -> Result<()> {
+    let mut errors = Vec::new();
+    limit("reason", reason, 1000, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(errors))
     }
 }
 

@@ -19,12 +19,14 @@ use sqlx::{Any, Transaction};
 use std::collections::BTreeSet;
 use trellis_domain::access::Role;
 use trellis_domain::consent::{
-    check_disclosure, end_of_treatment, validate_consent, validate_emergency_disclosure,
-    validate_expiry_event, Consent, ConsentElement, ConsentId, ConsentProblem, ConsentStatus,
-    DisclosureRefusal, DisclosureRequest, EmergencyDisclosure, EmergencyGround,
-    EmergencyRecordError, Expiry, InformationCategory, NoticeForm, Purpose, Recipient, Revocation,
-    Signature, SignerAuthority, Signing, NOTICE_VERSION,
+    check_disclosure, check_revocable, end_of_treatment, validate_consent,
+    validate_criminal_justice, validate_emergency_disclosure, validate_expiry_event, Consent,
+    ConsentElement, ConsentId, ConsentProblem, ConsentStatus, DisclosureRefusal, DisclosureRequest,
+    EmergencyDisclosure, EmergencyGround, EmergencyRecordError, Expiry, InformationCategory,
+    NoticeForm, Purpose, Recipient, Revocation, Signature, SignerAuthority, Signing,
+    NOTICE_VERSION,
 };
+use trellis_domain::consent::{CriminalJustice, NotYetRevocable, Revocability};
 use trellis_domain::patient::FieldError;
 use trellis_domain::schedule::zone::SiteZone;
 
@@ -91,6 +93,10 @@ pub struct NewConsent {
     /// stays the legal record).
     #[serde(default)]
     pub collateral_id: Option<i64>,
+    /// For a consent to disclose to the criminal justice system that made treatment a condition
+    /// of a disposition or release: the elements §2.35 adds.
+    #[serde(default)]
+    pub criminal_justice: Option<CriminalJustice>,
 }
 
 /// A consent on file, with its state as of the moment it was read.
@@ -154,6 +160,10 @@ pub struct WrittenRevocation {
     pub received_on: NaiveDate,
     /// Its text, as the patient wrote it (or a transcription of the signed copy).
     pub text: String,
+    /// For a §2.35 consent revocable after an event: the day staff confirm the event happened
+    /// (checked when the revocation is recorded, and kept in its audit row).
+    #[serde(default)]
+    pub event_on: Option<NaiveDate>,
 }
 
 /// A request to disclose, from the disclosure form or the API.
@@ -497,6 +507,7 @@ impl Store {
                 (Some(day), Some(sealed)) => Some(WrittenRevocation {
                     received_on: day.0,
                     text: self.open(REVOCATION_COPY, &sealed)?,
+                    event_on: None,
                 }),
                 _ => None,
             };
@@ -601,9 +612,31 @@ impl Store {
             }),
             signed_on: new.signed_on,
             revocation: None,
+            criminal_justice: new.criminal_justice.as_ref().map(|cj| CriminalJustice {
+                monitoring_duty: cj.monitoring_duty.trim().to_owned(),
+                duration_statement: cj.duration_statement.trim().to_owned(),
+                ..cj.clone()
+            }),
         };
         if let Err(problems) = validate_consent(&consent) {
             errors.extend(problem_errors(problems));
+        }
+        if let Some(cj) = &consent.criminal_justice {
+            limit("monitoring_duty", &cj.monitoring_duty, 1000, &mut errors);
+            limit(
+                "duration_statement",
+                &cj.duration_statement,
+                1000,
+                &mut errors,
+            );
+            if let Some(Revocability::Event { description }) = &cj.revocable {
+                limit("revocable_event", description, 300, &mut errors);
+            }
+            errors.extend(
+                validate_criminal_justice(&consent, cj)
+                    .into_iter()
+                    .map(|(field, p)| FieldError::new(field, p.to_string())),
+            );
         }
         let zone = self.patient_zone(grant.patient_id()).await?;
         if new
@@ -800,6 +833,17 @@ impl Store {
                 format!("cannot be before the consent was signed ({signed})"),
             ));
         }
+        if written.event_on.is_some_and(|d| d > today) {
+            errors.push(FieldError::new("event_on", "cannot be in the future"));
+        }
+        // §2.35(c): a criminal justice consent is irrevocable until its stated time or event.
+        if let Err(not_yet) = check_revocable(&consent, written.received_on, written.event_on) {
+            let field = match not_yet {
+                NotYetRevocable::BeforeDate(_) => "received_on",
+                _ => "event_on",
+            };
+            errors.push(FieldError::new(field, not_yet.to_string()));
+        }
         let text = written.text.trim();
         if text.is_empty() {
             errors.push(FieldError::new(
@@ -860,7 +904,13 @@ impl Store {
                 record_type: "consent",
                 record_id: Some(consent_id),
                 patient_id: Some(grant.patient_id()),
-                detail: format!("written revocation received {}", written.received_on),
+                detail: match written.event_on {
+                    Some(event_on) => format!(
+                        "written revocation received {}; revocable since the event of {event_on}",
+                        written.received_on
+                    ),
+                    None => format!("written revocation received {}", written.received_on),
+                },
             },
         )
         .await?;
@@ -1106,29 +1156,67 @@ impl Store {
             Ok(found) => found,
         };
         let recipient = entry.recipient.name.clone();
+        let record = self
+            .build_and_account(
+                grant.actor(),
+                Outgoing {
+                    patient_id,
+                    categories: &input.categories,
+                    detail,
+                    scope: found.scope_summary,
+                    consent_id: Some(found.consent_id.0),
+                    authority_id: None,
+                    kind: "consent",
+                    recipient_id: Some(entry.id),
+                    recipient: &recipient,
+                    purpose: input.purpose.code(),
+                    audit_detail: format!(
+                        "consent {}; recipient {}; purpose {}",
+                        found.consent_id.0,
+                        entry.id,
+                        input.purpose.code()
+                    ),
+                },
+            )
+            .await?;
+        Ok(DisclosureOutcome::Made(Box::new(record)))
+    }
+
+    /// What every non-emergency path out shares once it has decided a disclosure may be made:
+    /// builds the packet from the record as it stands (with the notice, its version and the
+    /// authority's scope), seals it into the accounting and writes the audit row, in one
+    /// transaction. One function, so no path can leave something out.
+    async fn build_and_account(
+        &self,
+        actor: &Actor,
+        out: Outgoing<'_>,
+    ) -> Result<DisclosureRecord> {
+        let by = actor.staff_id()?;
+        let now = Utc::now();
         let packet = Packet {
-            patient_name: self.patient_legal_name(patient_id).await?,
+            patient_name: self.patient_legal_name(out.patient_id).await?,
             sections: self
-                .packet_sections(patient_id, &input.categories, by, detail)
+                .packet_sections(out.patient_id, out.categories, by, out.detail)
                 .await?,
             notice: self.disclosure_notice().await?.to_owned(),
-            consent_scope: found.scope_summary,
+            consent_scope: out.scope,
             notice_version: NOTICE_VERSION.into(),
             emergency: None,
         };
+        let codes = category_codes(out.categories);
         let mut tx = self.begin().await?;
         let id = self
             .insert_disclosure(
                 &mut tx,
                 NewDisclosureRow {
-                    patient_id,
-                    consent_id: Some(found.consent_id.0),
-                    authority_id: None,
-                    kind: "consent",
-                    recipient_id: Some(entry.id),
-                    purpose: input.purpose.code(),
-                    categories: category_codes(&input.categories),
-                    recipient: &recipient,
+                    patient_id: out.patient_id,
+                    consent_id: out.consent_id,
+                    authority_id: out.authority_id,
+                    kind: out.kind,
+                    recipient_id: out.recipient_id,
+                    purpose: out.purpose,
+                    categories: codes.clone(),
+                    recipient: out.recipient,
                     packet: &packet,
                     at: Instant(now),
                     by,
@@ -1137,36 +1225,33 @@ impl Store {
             .await?;
         audit::append(
             &mut tx,
-            grant.actor(),
+            actor,
             AuditEvent {
                 action: "disclose",
                 record_type: "disclosure",
                 record_id: Some(id),
-                patient_id: Some(patient_id),
+                patient_id: Some(out.patient_id),
                 detail: format!(
-                    "consent {}; recipient {}; purpose {}; categories {}{}",
-                    found.consent_id.0,
-                    entry.id,
-                    input.purpose.code(),
-                    category_codes(&input.categories),
-                    detail.audit_words()
+                    "{}; categories {codes}{}",
+                    out.audit_detail,
+                    out.detail.audit_words()
                 ),
             },
         )
         .await?;
         tx.commit().await?;
-        Ok(DisclosureOutcome::Made(Box::new(DisclosureRecord {
+        Ok(DisclosureRecord {
             id,
-            patient_id,
-            consent_id: Some(found.consent_id.0),
-            kind: "consent".into(),
-            purpose: input.purpose.code().into(),
-            categories: input.categories.iter().map(|c| c.label().into()).collect(),
-            recipient,
+            patient_id: out.patient_id,
+            consent_id: out.consent_id,
+            kind: out.kind.into(),
+            purpose: out.purpose.into(),
+            categories: out.categories.iter().map(|c| c.label().into()).collect(),
+            recipient: out.recipient.into(),
             disclosed_at: Instant(now),
-            disclosed_by: grant.actor().username.clone(),
+            disclosed_by: actor.username.clone(),
             packet,
-        })))
+        })
     }
 
     async fn insert_disclosure(
@@ -1707,6 +1792,23 @@ impl Store {
                 .collect(),
         })
     }
+}
+
+/// A disclosure that may be made, as [`Store::build_and_account`] takes it.
+struct Outgoing<'a> {
+    patient_id: i64,
+    categories: &'a BTreeSet<InformationCategory>,
+    detail: PacketDetail,
+    /// What authorised it, as the packet tells the recipient.
+    scope: String,
+    consent_id: Option<i64>,
+    authority_id: Option<i64>,
+    kind: &'a str,
+    recipient_id: Option<i64>,
+    recipient: &'a str,
+    purpose: &'a str,
+    /// The audit row's opening (what authorised it, to whom); categories and detail follow.
+    audit_detail: String,
 }
 
 struct NewDisclosureRow<'a> {

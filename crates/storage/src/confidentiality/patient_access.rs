@@ -3,15 +3,13 @@
 //! other copy, so it is built from the record as it stands, carries the notice and is in the
 //! accounting.
 
-use chrono::Utc;
 use std::collections::BTreeSet;
-use trellis_domain::consent::{InformationCategory, NOTICE_VERSION};
+use trellis_domain::consent::InformationCategory;
 use trellis_domain::patient::FieldError;
 
-use super::{category_codes, DisclosureRecord, NewDisclosureRow, Packet, PacketDetail};
+use super::{DisclosureRecord, Outgoing, PacketDetail};
 use crate::access::{can, PatientGrant};
-use crate::audit::{self, AuditEvent};
-use crate::{Instant, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// The accounting's `kind` of a copy given to the patient.
 pub const PATIENT_ACCESS_KIND: &str = "patient_access";
@@ -27,8 +25,6 @@ impl Store {
         grant: &PatientGrant<can::Disclose>,
         categories: &BTreeSet<InformationCategory>,
     ) -> Result<DisclosureRecord> {
-        let by = grant.actor().staff_id()?;
-        let patient_id = grant.patient_id();
         if categories.is_empty() {
             return Err(StoreError::invalid(
                 "categories",
@@ -41,71 +37,28 @@ impl Store {
                 "SUD counseling notes are not part of the patient's copy of the record",
             )]));
         }
-        let now = Utc::now();
-        let packet = Packet {
-            patient_name: self.patient_legal_name(patient_id).await?,
-            // The patient's own record: the notes' text and the recommendation's wording too.
-            sections: self
-                .packet_sections(
-                    patient_id,
-                    categories,
-                    by,
-                    PacketDetail {
-                        note_text: true,
-                        recommendation_wording: true,
-                    },
-                )
-                .await?,
-            notice: self.disclosure_notice().await?.to_owned(),
-            consent_scope: "No consent needed: the patient's own records, given to the patient \
-                            (42 CFR 2.23; 45 CFR 164.524)."
-                .into(),
-            notice_version: NOTICE_VERSION.into(),
-            emergency: None,
-        };
-        let mut tx = self.begin().await?;
-        let id = self
-            .insert_disclosure(
-                &mut tx,
-                NewDisclosureRow {
-                    patient_id,
-                    consent_id: None,
-                    authority_id: None,
-                    kind: PATIENT_ACCESS_KIND,
-                    recipient_id: None,
-                    purpose: "patient_request",
-                    categories: category_codes(categories),
-                    recipient: THE_PATIENT,
-                    packet: &packet,
-                    at: Instant(now),
-                    by,
-                },
-            )
-            .await?;
-        audit::append(
-            &mut tx,
+        self.build_and_account(
             grant.actor(),
-            AuditEvent {
-                action: "disclose",
-                record_type: "disclosure",
-                record_id: Some(id),
-                patient_id: Some(patient_id),
-                detail: format!("patient access; categories {}", category_codes(categories)),
+            Outgoing {
+                patient_id: grant.patient_id(),
+                categories,
+                // The patient's own record: the notes' text and the recommendation's wording too.
+                detail: PacketDetail {
+                    note_text: true,
+                    recommendation_wording: true,
+                },
+                scope: "No consent needed: the patient's own records, given to the patient \
+                        (42 CFR 2.23; 45 CFR 164.524)."
+                    .into(),
+                consent_id: None,
+                authority_id: None,
+                kind: PATIENT_ACCESS_KIND,
+                recipient_id: None,
+                recipient: THE_PATIENT,
+                purpose: "patient_request",
+                audit_detail: "patient access".into(),
             },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(DisclosureRecord {
-            id,
-            patient_id,
-            consent_id: None,
-            kind: PATIENT_ACCESS_KIND.into(),
-            purpose: "patient_request".into(),
-            categories: categories.iter().map(|c| c.label().into()).collect(),
-            recipient: THE_PATIENT.into(),
-            disclosed_at: Instant(now),
-            disclosed_by: grant.actor().username.clone(),
-            packet,
-        })
+        .await
     }
 }

@@ -7,8 +7,9 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use trellis_domain::consent::{
-    blocking_restriction, validate_decision, validate_restriction, InformationCategory,
-    RecipientKind, Restriction, RestrictionDecision,
+    blocking_restriction, validate_decision, validate_lift, validate_restriction,
+    InformationCategory, Lift, LiftGround, RecipientKind, Restriction, RestrictionDecision,
+    RestrictionProblem,
 };
 use trellis_domain::patient::FieldError;
 
@@ -20,6 +21,7 @@ use crate::{parse_code, Day, Flag, Instant, Result, Store, StoreError};
 
 const DETAILS: &str = "restriction_requests.details";
 const REASON: &str = "restriction_requests.decision_reason";
+const LIFT_REASON: &str = "restriction_requests.lift_reason";
 
 /// A restriction request as the patient made it.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +67,12 @@ pub struct RestrictionRecord {
     pub decided_at: Option<Instant>,
     /// Who decided it.
     pub decided_by: Option<String>,
+    /// Why it was ended, once it was.
+    pub lift_reason: Option<String>,
+    /// When its end was recorded.
+    pub lifted_at: Option<Instant>,
+    /// Who recorded it.
+    pub lifted_by: Option<String>,
 }
 
 const SELECT: &str = "SELECT r.id, r.patient_id, r.recipient_id, r.recipient_kind, r.categories,
@@ -72,6 +80,15 @@ const SELECT: &str = "SELECT r.id, r.patient_id, r.recipient_id, r.recipient_kin
     r.decision_reason, r.decided_at, du.display_name
     FROM restriction_requests r JOIN users ru ON ru.id = r.recorded_by
     LEFT JOIN users du ON du.id = r.decided_by";
+
+/// A restriction's end, read apart (the main row is at the driver's tuple limit).
+type LiftRow = (
+    Option<String>,
+    Option<Day>,
+    Option<String>,
+    Option<Instant>,
+    Option<String>,
+);
 
 type Row = (
     i64,
@@ -103,6 +120,7 @@ impl Store {
             categories: parse_categories(&categories)?,
             self_pay: self_pay.0,
             decision: parse_code(&row.10, "restriction decision")?,
+            lifted: None,
         };
         Ok(RestrictionRecord {
             id,
@@ -117,6 +135,9 @@ impl Store {
             recorded_by: row.9,
             decided_at: row.12,
             decided_by: row.13,
+            lift_reason: None,
+            lifted_at: None,
+            lifted_by: None,
         })
     }
 
@@ -128,6 +149,24 @@ impl Store {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             let mut record = self.restriction_record(row)?;
+            let lift: LiftRow = sqlx::query_as(
+                "SELECT r.lift_ground, r.lifted_on, r.lift_reason, r.lifted_at, lu.display_name
+                 FROM restriction_requests r LEFT JOIN users lu ON lu.id = r.lifted_by
+                 WHERE r.id = $1",
+            )
+            .bind(record.id)
+            .fetch_one(self.reader())
+            .await?;
+            if let (Some(ground), Some(on)) = (lift.0.as_deref(), lift.1) {
+                record.restriction.lifted = Some(Lift {
+                    ground: parse_code(ground, "lift ground")?,
+                    on: on.0,
+                });
+                record.in_force = record.restriction.in_force();
+                record.lift_reason = lift.2.map(|r| self.open(LIFT_REASON, &r)).transpose()?;
+                record.lifted_at = lift.3;
+                record.lifted_by = lift.4;
+            }
             if let Some(id) = record.restriction.recipient_id {
                 record.recipient_name = Some(self.recipient(id).await?.recipient.name);
             }
@@ -313,10 +352,10 @@ impl Store {
         }
         match validate_decision(&record.restriction, decision, reason) {
             Ok(()) => {}
-            Err(p @ trellis_domain::consent::RestrictionProblem::AlreadyDecided) => {
+            Err(p @ RestrictionProblem::AlreadyDecided) => {
                 return Err(StoreError::Conflict(p.to_string()))
             }
-            Err(p @ trellis_domain::consent::RestrictionProblem::RefusalNeedsReason) => {
+            Err(p @ RestrictionProblem::RefusalNeedsReason) => {
                 return Err(StoreError::invalid("reason", p.to_string()))
             }
             Err(p) => return Err(StoreError::invalid("decision", p.to_string())),
@@ -348,6 +387,104 @@ impl Store {
                 record_id: Some(id),
                 patient_id: Some(grant.patient_id()),
                 detail: decision.code().to_owned(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a restriction (§2.26 with 45 CFR 164.522(a)(2)), audited: with the patient's
+    /// agreement it frees everything; by the program alone, telling the patient on `on`, it still
+    /// covers what was created before then, and never a self-pay restriction to a health plan.
+    pub async fn lift_restriction(
+        &self,
+        grant: &PatientGrant<can::DecideRestrictions>,
+        id: i64,
+        ground: Option<LiftGround>,
+        on: Option<NaiveDate>,
+        reason: &str,
+    ) -> Result<()> {
+        let by = grant.actor().staff_id()?;
+        let record = self
+            .restriction_rows("r.id = $1", id)
+            .await?
+            .into_iter()
+            .find(|r| r.patient_id == grant.patient_id())
+            .ok_or(StoreError::NotFound("restriction request"))?;
+        let reason = reason.trim();
+        let mut errors = Vec::new();
+        limit("reason", reason, 2000, &mut errors);
+        if ground.is_none() {
+            errors.push(FieldError::new(
+                "ground",
+                "choose whether the patient agreed or the program told the patient",
+            ));
+        }
+        if on.is_none() {
+            errors.push(FieldError::new("lifted_on", "is required"));
+        }
+        let (Some(ground), Some(on)) = (ground, on) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let zone = self.patient_zone(grant.patient_id()).await?;
+        let today = Utc::now().with_timezone(&zone).date_naive();
+        match validate_lift(
+            &record.restriction,
+            record.requested_on,
+            ground,
+            on,
+            today,
+            reason,
+        ) {
+            Ok(()) => {}
+            Err(p @ RestrictionProblem::AlreadyLifted) => {
+                return Err(StoreError::Conflict(p.to_string()))
+            }
+            Err(
+                p @ (RestrictionProblem::LiftInFuture | RestrictionProblem::LiftBeforeRequest(_)),
+            ) => return Err(StoreError::invalid("lifted_on", p.to_string())),
+            Err(p @ RestrictionProblem::LiftNeedsReason) => {
+                return Err(StoreError::invalid("reason", p.to_string()))
+            }
+            Err(p) => return Err(StoreError::invalid("ground", p.to_string())),
+        }
+        let sealed = if reason.is_empty() {
+            None
+        } else {
+            Some(self.seal(LIFT_REASON, reason)?)
+        };
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE restriction_requests SET lift_ground = $1, lifted_on = $2, lift_reason = $3,
+                 lifted_at = $4, lifted_by = $5
+             WHERE id = $6 AND lift_ground IS NULL",
+        )
+        .bind(ground.code())
+        .bind(Day(on))
+        .bind(sealed)
+        .bind(Instant::now())
+        .bind(by)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                RestrictionProblem::AlreadyLifted.to_string(),
+            ));
+        }
+        audit::append(
+            &mut tx,
+            grant.actor(),
+            AuditEvent {
+                action: "lift",
+                record_type: "restriction_request",
+                record_id: Some(id),
+                patient_id: Some(grant.patient_id()),
+                detail: format!("{}; {on}", ground.code()),
             },
         )
         .await?;

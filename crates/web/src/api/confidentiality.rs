@@ -10,8 +10,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use trellis_domain::consent::{
-    CollateralAllowance, CollateralRelationship, EmergencyGround, Expiry, InformationCategory,
-    Purpose, Recipient, RecipientClass, SignerAuthority, TPO_GENERIC_RECIPIENTS,
+    CollateralAllowance, CollateralRelationship, CriminalJustice, CriminalJusticeCondition,
+    EmergencyGround, Expiry, InformationCategory, Purpose, Recipient, RecipientClass, Revocability,
+    SignerAuthority, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
@@ -97,6 +98,9 @@ pub struct ConsentView {
     pub scope: String,
     /// The collateral contact it names, if linked to one.
     pub collateral_id: Option<i64>,
+    /// The 42 CFR 2.35 elements, on a criminal justice consent (revocable_on or
+    /// revocable_event says when it becomes revocable).
+    pub criminal_justice: Option<CriminalJusticeBody>,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
     /// Who recorded it.
@@ -157,6 +161,20 @@ fn consent_view(patient_id: i64, r: ConsentRecord) -> ConsentView {
         revocation_text: r.written_revocation.map(|w| w.text),
         scope: r.scope,
         collateral_id: r.collateral_id,
+        criminal_justice: c.criminal_justice.map(|cj| CriminalJusticeBody {
+            condition: cj.condition.code().to_owned(),
+            monitoring_duty: cj.monitoring_duty,
+            duration_statement: cj.duration_statement,
+            revocable_on: match &cj.revocable {
+                Some(Revocability::OnDate { date }) => Some(date.to_string()),
+                _ => None,
+            },
+            revocable_event: match cj.revocable {
+                Some(Revocability::Event { description }) => Some(description),
+                _ => None,
+            },
+            no_later_than_final_disposition: cj.no_later_than_final_disposition,
+        }),
         recorded_at: r.recorded_at.0,
         recorded_by: r.recorded_by,
         print_url: format!("/patients/{patient_id}/consents/{}", r.id),
@@ -214,6 +232,12 @@ pub struct NewConsentBody {
     pub recipient_class: String,
     /// A collateral contact of the patient this consent names.
     pub collateral_id: Option<i64>,
+    /// For a consent to disclose to the criminal justice system that made treatment a
+    /// condition of a disposition or release (42 CFR 2.35): its extra elements. Then every
+    /// recipient is named, no purpose is TPO, and the revocation statement says when it
+    /// becomes revocable.
+    #[serde(default)]
+    pub criminal_justice: Option<CriminalJusticeBody>,
     /// (a)(5) Purpose codes: treatment, payment, operations, patient_request, legal,
     /// employment, other.
     #[serde(default)]
@@ -392,6 +416,10 @@ pub async fn record_consent(
         court_document: b.court_document,
         signed_on,
         collateral_id: b.collateral_id,
+        criminal_justice: b
+            .criminal_justice
+            .as_ref()
+            .and_then(|cj| parse_criminal_justice(cj, &mut errors)),
     };
     // As on the form: unreadable fields first, then the store names every missing element.
     if !errors.is_empty() {
@@ -442,6 +470,83 @@ pub async fn get_consent(
         .into_response())
 }
 
+fn condition_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(CriminalJusticeCondition::ALL.iter().map(|c| c.code())))
+        .build()
+}
+
+/// The elements 42 CFR 2.35 adds to a consent.
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct CriminalJusticeBody {
+    /// disposition (of criminal proceedings) or release (parole or other release from custody).
+    #[serde(default)]
+    #[schema(required = true, schema_with = condition_schema)]
+    pub condition: String,
+    /// §2.35(a)(1): the recipients' duty to monitor the patient's progress (1–1000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
+    pub monitoring_duty: String,
+    /// §2.35(b): how long it remains in effect and why that is reasonable (1–1000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
+    pub duration_statement: String,
+    /// §2.35(c): the first day it may be revoked (YYYY-MM-DD, not before signing); or give
+    /// revocable_event.
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub revocable_on: Option<String>,
+    /// §2.35(c): the ascertainable event after which it may be revoked (e.g. the final
+    /// disposition; at most 300 characters); or give revocable_on.
+    #[serde(default)]
+    #[schema(max_length = 300)]
+    pub revocable_event: Option<String>,
+    /// Must be true: that day or event is no later than the final disposition (§2.35(c)).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub no_later_than_final_disposition: bool,
+}
+
+/// Reads the §2.35 elements (the domain checks them with the rest of the consent).
+pub(crate) fn parse_criminal_justice(
+    b: &CriminalJusticeBody,
+    errors: &mut Vec<FieldError>,
+) -> Option<CriminalJustice> {
+    let condition = forms::code::<CriminalJusticeCondition>(
+        "condition",
+        b.condition.trim(),
+        "must be disposition or release",
+        errors,
+    );
+    let on = b.revocable_on.as_deref().map(str::trim).unwrap_or("");
+    let event = b.revocable_event.as_deref().map(str::trim).unwrap_or("");
+    let revocable = match (on.is_empty(), event.is_empty()) {
+        (false, true) => {
+            forms::date("revocable_on", on, errors).map(|date| Revocability::OnDate { date })
+        }
+        (true, false) => Some(Revocability::Event {
+            description: event.to_owned(),
+        }),
+        (false, false) => {
+            errors.push(FieldError::new(
+                "revocable_on",
+                "give a day or an event, not both",
+            ));
+            None
+        }
+        // Named missing by the domain, with the rest.
+        (true, true) => None,
+    };
+    Some(CriminalJustice {
+        condition: condition?,
+        monitoring_duty: b.monitoring_duty.clone(),
+        duration_statement: b.duration_statement.clone(),
+        revocable,
+        no_later_than_final_disposition: b.no_later_than_final_disposition,
+    })
+}
+
 /// The patient's written revocation (§2.31(a)(6)), kept with the consent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RevokeBody {
@@ -457,6 +562,11 @@ pub struct RevokeBody {
     #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 5000)]
     pub revocation_text: String,
+    /// For a 42 CFR 2.35 consent revocable after an event: the day it happened (required then;
+    /// not in the future, not after received_on).
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub event_on: Option<String>,
 }
 
 /// Records the patient's written revocation: the consent covers no disclosure from now on. With
@@ -492,12 +602,17 @@ pub async fn revoke_consent(
         ));
     }
     let received_on = forms::date("received_on", &body.received_on, &mut errors);
+    let event_on = match body.event_on.as_deref().map(str::trim) {
+        Some(day) if !day.is_empty() => forms::date("event_on", day, &mut errors),
+        _ => None,
+    };
     let Some(received_on) = received_on.filter(|_| errors.is_empty()) else {
         return Err(AppError::Invalid(errors).into());
     };
     let written = WrittenRevocation {
         received_on,
         text: body.revocation_text,
+        event_on,
     };
     let last_changed = if_match.last_changed("the consent")?;
     state

@@ -12,7 +12,7 @@ mod appointments;
 mod assessments;
 mod calendar_feeds;
 mod codes;
-mod confidentiality;
+pub(crate) mod confidentiality;
 mod contract;
 mod discharge;
 mod episodes;
@@ -296,6 +296,7 @@ operations! {
     post "/patients/{id}/restrictions" => privacy::restrictions::record_restriction, patient(ManageConsents), idempotent;
     get "/restrictions/pending" => privacy::restrictions::pending_restrictions, role(DecideRestrictions);
     post "/restrictions/{id}/decision" => privacy::restrictions::decide_restriction, patient(DecideRestrictions);
+    post "/restrictions/{id}/lift" => privacy::restrictions::lift_restriction, patient(DecideRestrictions);
     get "/patients/{id}/patient-notices" => privacy::restrictions::list_patient_notices, patient(ManageConsents);
     post "/patients/{id}/patient-notices" => privacy::restrictions::record_patient_notice, patient(ManageConsents), idempotent;
     get "/patients/{id}/date-of-death" => privacy::restrictions::get_date_of_death, patient(ManageConsents);
@@ -315,6 +316,8 @@ operations! {
     post "/agreements" => privacy::authorities::record_agreement, role(DiscloseWithoutConsent), idempotent;
     get "/disclosure-authorities" => privacy::authorities::list_authorities, role(DiscloseWithoutConsent);
     get "/disclosure-authorities/{id}" => privacy::authorities::get_authority, role(DiscloseWithoutConsent);
+    post "/disclosure-authorities/{id}/end" => privacy::authorities::end_authority, role(DiscloseWithoutConsent);
+    post "/disclosure-authorities/{id}/corrections" => privacy::authorities::correct_authority, role(DiscloseWithoutConsent);
     post "/patients/{id}/authorised-disclosures" => privacy::authorities::disclose_under_authority, patient(DiscloseWithoutConsent), idempotent;
     get "/openapi.json" => openapi_document, public;
 }

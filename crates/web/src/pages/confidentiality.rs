@@ -11,8 +11,9 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
-    AuthorityKind, CollateralRelationship, EmergencyGround, Expiry, InformationCategory, Purpose,
-    Recipient, RecipientClass, SignerAuthority, COUNSELING_NOTES_STATEMENT,
+    criminal_justice::revocation_statement, AuthorityKind, CollateralRelationship, CriminalJustice,
+    CriminalJusticeCondition, EmergencyGround, Expiry, InformationCategory, Purpose, Recipient,
+    RecipientClass, Revocability, SignerAuthority, COUNSELING_NOTES_STATEMENT,
     DEFAULT_REVOCATION_STATEMENT, DEFAULT_TPO_REDISCLOSURE_STATEMENT, TPO_GENERIC_RECIPIENTS,
 };
 use trellis_domain::patient::FieldError;
@@ -29,6 +30,7 @@ use trellis_storage::StoreError;
 
 use super::patients::ChartHeader;
 use super::{labelled, ChartTabs, LabelledError, Layout};
+use crate::api::confidentiality::{parse_criminal_justice, CriminalJusticeBody};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
@@ -84,6 +86,10 @@ pub struct ConsentView {
     /// The consent expires on an event not yet recorded (the form to record it is shown).
     awaits_event: bool,
     written_revocation: Option<String>,
+    /// On a §2.35 consent: what it adds, in words.
+    criminal_justice: Option<String>,
+    /// On a §2.35 consent revocable after an event: the event (its day is asked on revoking).
+    revocable_event: Option<String>,
 }
 
 fn consent_view(r: &ConsentRecord, state: &AppState) -> ConsentView {
@@ -148,6 +154,26 @@ fn consent_view(r: &ConsentRecord, state: &AppState) -> ConsentView {
             .written_revocation
             .as_ref()
             .map(|w| format!("received {}: {}", w.received_on, w.text)),
+        criminal_justice: c.criminal_justice.as_ref().map(|cj| {
+            format!(
+                "42 CFR 2.35: {}. Monitoring: {}. In effect: {}.{}",
+                cj.condition.label(),
+                cj.monitoring_duty,
+                cj.duration_statement,
+                cj.revocable
+                    .as_ref()
+                    .map(|r| format!(" It {r}."))
+                    .unwrap_or_default()
+            )
+        }),
+        revocable_event: match c
+            .criminal_justice
+            .as_ref()
+            .and_then(|cj| cj.revocable.as_ref())
+        {
+            Some(Revocability::Event { description }) => Some(description.clone()),
+            _ => None,
+        },
     }
 }
 
@@ -205,6 +231,8 @@ struct ConsentsPage {
     classes: Vec<(&'static str, &'static str)>,
     /// Who may sign (42 CFR 2.14, 2.15): (code, label).
     signers: Vec<(&'static str, &'static str)>,
+    /// What a §2.35 referral is a condition of: (code, label).
+    cj_conditions: Vec<(&'static str, &'static str)>,
     /// Current recipient directory entries a disclosure may go to: (id, "name · class").
     recipients: Vec<(String, String)>,
     can_manage_recipients: bool,
@@ -394,6 +422,10 @@ async fn consents_page(
         signers: SignerAuthority::ALL
             .iter()
             .map(|a| (a.code(), a.label()))
+            .collect(),
+        cj_conditions: CriminalJusticeCondition::ALL
+            .iter()
+            .map(|c| (c.code(), c.label()))
             .collect(),
         recipients,
         can_manage_recipients: permits(role, Permission::ManageRecipients),
@@ -699,7 +731,14 @@ pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent 
         purposes,
         other_purpose: one(pairs, "other_purpose"),
         redisclosure_statement: one(pairs, "redisclosure_statement"),
-        revocation_statement: one(pairs, "revocation_statement"),
+        revocation_statement: {
+            let statement = one(pairs, "revocation_statement");
+            let offered = statement.is_empty() || statement == DEFAULT_REVOCATION_STATEMENT;
+            match criminal_justice(pairs, &mut Vec::new()).and_then(|cj| cj.revocable) {
+                Some(revocable) if offered => revocation_statement(&revocable),
+                _ => statement,
+            }
+        },
         expiry,
         signer_name: one(pairs, "signer_name"),
         signer_relationship: (!relationship.is_empty()).then_some(relationship),
@@ -708,7 +747,25 @@ pub fn parse_consent(pairs: &Pairs, errors: &mut Vec<FieldError>) -> NewConsent 
         court_document: one(pairs, "court_document"),
         signed_on: forms::date("signed_on", &one(pairs, "signed_on"), errors),
         collateral_id,
+        criminal_justice: criminal_justice(pairs, errors),
     }
+}
+
+/// Reads the §2.35 part of the consent form, when it is ticked. Left as offered (or blank), the
+/// right-to-revoke statement becomes the §2.35(c) one for the day or event given.
+fn criminal_justice(pairs: &Pairs, errors: &mut Vec<FieldError>) -> Option<CriminalJustice> {
+    if one(pairs, "criminal_justice") != "yes" {
+        return None;
+    }
+    let body = CriminalJusticeBody {
+        condition: one(pairs, "cj_condition"),
+        monitoring_duty: one(pairs, "monitoring_duty"),
+        duration_statement: one(pairs, "duration_statement"),
+        revocable_on: Some(one(pairs, "revocable_on")),
+        revocable_event: Some(one(pairs, "revocable_event")),
+        no_later_than_final_disposition: one(pairs, "no_later_than_final_disposition") == "yes",
+    };
+    parse_criminal_justice(&body, errors)
 }
 
 /// Records a signed consent.
@@ -791,6 +848,9 @@ pub struct RevokeForm {
     received_on: String,
     #[serde(default)]
     revocation_text: String,
+    /// For a §2.35 consent revocable after an event: the day it happened.
+    #[serde(default)]
+    event_on: String,
 }
 
 /// Records the patient's revocation of a consent.
@@ -812,12 +872,18 @@ pub async fn revoke_consent(
         ));
     }
     let received_on = forms::date("received_on", &form.received_on, &mut errors);
+    let event_on = if form.event_on.trim().is_empty() {
+        None
+    } else {
+        forms::date("event_on", form.event_on.trim(), &mut errors)
+    };
     let Some(received_on) = received_on.filter(|_| errors.is_empty()) else {
         return Err(AppError::Invalid(errors));
     };
     let written = WrittenRevocation {
         received_on,
         text: form.revocation_text,
+        event_on,
     };
     state
         .store

@@ -252,6 +252,10 @@ pub fn routes() -> Router<AppState> {
             post(privacy::rights::decide),
         )
         .route(
+            "/patients/{id}/restrictions/{restriction}/lift",
+            post(privacy::rights::lift),
+        )
+        .route(
             "/patients/{id}/patient-notices",
             post(privacy::rights::record_notice),
         )
@@ -272,6 +276,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/privacy/authorities/{id}",
             get(privacy::authorities::authority),
+        )
+        .route(
+            "/privacy/authorities/{id}/end",
+            post(privacy::authorities::end),
+        )
+        .route(
+            "/privacy/authorities/{id}/correction",
+            post(privacy::authorities::correct),
         )
         .route(
             "/patients/{id}/authorised-disclosure",

@@ -512,8 +512,12 @@ pub struct AuthorityView {
     pub starts_on: Option<NaiveDate>,
     /// Last day of its period.
     pub ends_on: Option<NaiveDate>,
-    /// Whether today is within the period.
+    /// Whether today is within the period and it has not been ended.
     pub in_effect: bool,
+    /// When it was ended early, if it was: it authorises nothing after.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Its corrections and early end, oldest first (on the one-record view; empty in lists).
+    pub changes: Vec<AuthorityChangeView>,
     /// What goes with each packet in place of a consent's scope: the court and findings, or
     /// the agreement's terms.
     pub scope_summary: String,
@@ -521,6 +525,19 @@ pub struct AuthorityView {
     pub recorded_at: DateTime<Utc>,
     /// Who recorded it.
     pub recorded_by: String,
+}
+
+/// A correction or early end, with why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorityChangeView {
+    /// correction or end.
+    pub change: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+    /// By whom.
+    pub changed_by: String,
 }
 
 /// One disclosure made under an order or agreement (ids and dates only).
@@ -565,6 +582,17 @@ pub(crate) fn authority_dto(r: AuthorityRecord) -> AuthorityView {
         starts_on: r.authority.starts_on,
         ends_on: r.authority.ends_on,
         in_effect: r.in_effect,
+        ended_at: r.authority.ended_at,
+        changes: r
+            .changes
+            .into_iter()
+            .map(|c| AuthorityChangeView {
+                change: c.change,
+                reason: c.reason,
+                changed_at: c.changed_at.0,
+                changed_by: c.changed_by,
+            })
+            .collect(),
         recorded_at: r.recorded_at.0,
         recorded_by: r.recorded_by,
     }
@@ -723,6 +751,147 @@ pub async fn get_authority(
     }))
 }
 
+/// Why an order or agreement is ended early.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct EndAuthorityBody {
+    /// Why (the court vacated the order, the agreement was terminated…); kept, sealed (at most
+    /// 1000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
+
+/// Ends a court order or agreement before its last day, from now: it authorises nothing after
+/// (disclosures under it are refused with `authority_ended`). The reason is kept (audited).
+#[utoipa::path(post, path = "/disclosure-authorities/{id}/end", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Court order or agreement id")),
+    request_body = EndAuthorityBody,
+    responses(
+        (status = 200, description = "Ended", body = AuthorityDetail),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn end_authority(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<EndAuthorityBody>,
+) -> Result<Json<AuthorityDetail>, ApiError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&caller.actor)?;
+    state.store.authority_kind(id).await?;
+    let b = body.parse()?;
+    state.store.end_authority(&grant, id, &b.reason).await?;
+    let (record, access) = state.store.authority(&grant, id).await?;
+    Ok(Json(AuthorityDetail {
+        authority: authority_dto(record),
+        disclosures: access.into_iter().map(access_dto).collect(),
+    }))
+}
+
+/// A correction of an order or agreement: the whole record as it should read, and why.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct CorrectionBody {
+    /// Why it is corrected (a misread date, a missed category…); kept, sealed, with the record
+    /// as it stood (at most 1000 characters).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
+    pub reason: String,
+    /// For a court order: the order as it should read (its patient_id must stay the same).
+    #[serde(default)]
+    pub court_order: Option<CourtOrderBody>,
+    /// For an agreement: the agreement as it should read (its kind must stay the same).
+    #[serde(default)]
+    pub agreement: Option<AgreementBody>,
+}
+
+/// Corrects a court order or agreement that is not ended: checked like a new one, same kind
+/// and patient; the record as it stood and the reason are kept (audited). Disclosures already
+/// made keep their packets.
+#[utoipa::path(post, path = "/disclosure-authorities/{id}/corrections", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Court order or agreement id")),
+    request_body = CorrectionBody,
+    responses(
+        (status = 200, description = "Corrected", body = AuthorityDetail),
+        (status = 409, description = "The recipient is not on file or not of the class needed (conflict)", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn correct_authority(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<CorrectionBody>,
+) -> Result<Json<AuthorityDetail>, ApiError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&caller.actor)?;
+    let (kind, patient_id) = state.store.authority_kind(id).await?;
+    let b = body.parse()?;
+    let mut errors = Vec::new();
+    let new = match (kind, &b.court_order, &b.agreement) {
+        (AuthorityKind::CourtOrder, Some(order), _) => {
+            if order.patient_id != patient_id {
+                errors.push(FieldError::new(
+                    "court_order.patient_id",
+                    "a correction keeps the order's patient; record a new order instead",
+                ));
+            }
+            parse_authority(
+                kind,
+                order,
+                &order.categories,
+                order.recipient_id,
+                &mut errors,
+            )
+        }
+        (AuthorityKind::CourtOrder, None, _) => {
+            errors.push(FieldError::new(
+                "court_order",
+                "give the court order as it should read",
+            ));
+            None
+        }
+        (_, _, Some(agreement)) => {
+            if agreement.kind.trim() != kind.code() {
+                errors.push(FieldError::new(
+                    "agreement.kind",
+                    format!(
+                        "a correction keeps the kind ({}); record a new agreement instead",
+                        kind.code()
+                    ),
+                ));
+            }
+            parse_authority(
+                kind,
+                agreement,
+                &agreement.categories,
+                agreement.recipient_id,
+                &mut errors,
+            )
+        }
+        (_, _, None) => {
+            errors.push(FieldError::new(
+                "agreement",
+                "give the agreement as it should read",
+            ));
+            None
+        }
+    };
+    let (Some(new), true) = (new, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors).into());
+    };
+    state
+        .store
+        .correct_authority(&grant, id, &new, &b.reason)
+        .await
+        .map_err(against_record(STORED))?;
+    let (record, access) = state.store.authority(&grant, id).await?;
+    Ok(Json(AuthorityDetail {
+        authority: authority_dto(record),
+        disclosures: access.into_iter().map(access_dto).collect(),
+    }))
+}
+
 /// A disclosure under a court order or agreement.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct AuthorisedDisclosureBody {
@@ -745,7 +914,7 @@ pub struct AuthorisedDisclosureBody {
     responses(
         (status = 201, description = "Disclosed and recorded in the accounting", body = Disclosure,
             headers(("Location" = String, description = "Where the new record is read: its own URL, or the list it appears in"))),
-        (status = 409, description = "Refused: outside the order or agreement (disclosure_refused, with the reason: subpoena_alone, different_recipient, information_not_covered, outside_period, different_patient), or it is not on file (conflict)", body = DisclosureRefused),
+        (status = 409, description = "Refused: outside the order or agreement (disclosure_refused, with the reason: subpoena_alone, different_recipient, information_not_covered, outside_period, different_patient, authority_ended), or it is not on file (conflict)", body = DisclosureRefused),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn disclose_under_authority(

@@ -6,7 +6,8 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_domain::consent::{
-    InformationCategory, MinorConsentRule, NoticeAcknowledgment, RecipientKind, RestrictionDecision,
+    InformationCategory, LiftGround, MinorConsentRule, NoticeAcknowledgment, RecipientKind,
+    RestrictionDecision,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
@@ -81,6 +82,17 @@ pub struct RestrictionView {
     pub decided_at: Option<DateTime<Utc>>,
     /// Who decided it.
     pub decided_by: Option<String>,
+    /// How it was ended, once it was: patient_agreed or program_told.
+    #[schema(schema_with = lift_ground_schema)]
+    pub lift_ground: Option<String>,
+    /// The day the patient asked, agreed or was told.
+    pub lifted_on: Option<NaiveDate>,
+    /// What the patient was told.
+    pub lift_reason: Option<String>,
+    /// When the end was recorded.
+    pub lifted_at: Option<DateTime<Utc>>,
+    /// Who recorded it.
+    pub lifted_by: Option<String>,
 }
 
 fn restriction_dto(r: RestrictionRecord) -> RestrictionView {
@@ -106,6 +118,15 @@ fn restriction_dto(r: RestrictionRecord) -> RestrictionView {
         recorded_by: r.recorded_by,
         decided_at: r.decided_at.map(|at| at.0),
         decided_by: r.decided_by,
+        lift_ground: r
+            .restriction
+            .lifted
+            .as_ref()
+            .map(|l| l.ground.code().to_owned()),
+        lifted_on: r.restriction.lifted.as_ref().map(|l| l.on),
+        lift_reason: r.lift_reason,
+        lifted_at: r.lifted_at.map(|at| at.0),
+        lifted_by: r.lifted_by,
     }
 }
 
@@ -293,6 +314,87 @@ pub async fn decide_restriction(
     state
         .store
         .decide_restriction(&grant, id, decision, &body.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn lift_ground_schema() -> Object {
+    one_of(LiftGround::ALL.iter().map(|g| g.code()))
+}
+
+/// The end of an agreed restriction (§2.26 with 45 CFR 164.522(a)(2)).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct LiftBody {
+    /// patient_agreed (the patient asked for or agreed to the end: it ends for everything) or
+    /// program_told (the program ended it and told the patient: it still covers what was
+    /// created before; never for a self-pay restriction to a health plan).
+    #[serde(default)]
+    #[schema(required = true, schema_with = lift_ground_schema)]
+    pub ground: String,
+    /// The day the patient asked, agreed or was told (YYYY-MM-DD; not in the future, not before
+    /// the request).
+    #[serde(default)]
+    #[schema(required = true, format = Date)]
+    pub lifted_on: String,
+    /// What the patient was told (required for program_told; at most 2000 characters).
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub reason: String,
+}
+
+/// Parses the end of a restriction: its ground and day (the store checks the rest).
+pub(crate) fn parse_lift(
+    ground: &str,
+    lifted_on: &str,
+    errors: &mut Vec<FieldError>,
+) -> (Option<LiftGround>, Option<NaiveDate>) {
+    let ground = forms::code::<LiftGround>(
+        "ground",
+        ground.trim(),
+        "must be patient_agreed or program_told",
+        errors,
+    );
+    let on = if lifted_on.trim().is_empty() {
+        errors.push(FieldError::new("lifted_on", "is required"));
+        None
+    } else {
+        forms::date("lifted_on", lifted_on.trim(), errors)
+    };
+    (ground, on)
+}
+
+/// Ends an agreed restriction (audited). With the patient's agreement it refuses nothing
+/// more; ended by the program, telling the patient, it still refuses the disclosures it covers,
+/// since they would carry information created before the patient was told; a self-pay
+/// restriction to a health plan is never ended by the program alone.
+#[utoipa::path(post, path = "/restrictions/{id}/lift", tag = "confidentiality",
+    params(("id" = i64, Path, description = "Restriction request id")),
+    request_body = LiftBody,
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 409, description = "Already ended (conflict)", body = ApiErrorBody),
+        Unauthenticated, Forbidden, NotFound, BadBody,
+    ))]
+pub async fn lift_restriction(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    body: JsonBody<LiftBody>,
+) -> Result<StatusCode, ApiError> {
+    let patient = state.store.restriction_patient_id(id).await?;
+    let grant = state
+        .store
+        .patient_grant::<can::DecideRestrictions>(&caller.actor, patient)
+        .await?;
+    let body = body.parse()?;
+    let mut errors = Vec::new();
+    let (ground, on) = parse_lift(&body.ground, &body.lifted_on, &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors).into());
+    }
+    state
+        .store
+        .lift_restriction(&grant, id, ground, on, &body.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@ use trellis_domain::consent::{
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::confidentiality::authorities::{
-    AuthorisedDisclosureInput, AuthorisedOutcome, AuthorityRecord,
+    AuthorisedDisclosureInput, AuthorisedOutcome, AuthorityRecord, NewAuthority,
 };
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::StoreError;
@@ -23,6 +23,7 @@ use super::super::{labelled, LabelledError, Layout};
 use super::{all, one, Pairs};
 use crate::api::privacy::authorities::{parse_authority, Fields};
 use crate::error::AppError;
+use crate::forms;
 use crate::identity::Staff;
 use crate::AppState;
 
@@ -323,6 +324,24 @@ struct AuthorityPage {
     layout: Layout,
     a: AuthorityRow,
     access: Vec<AccessRow>,
+    /// Neither ended nor past its last day: it may be corrected or ended.
+    can_change: bool,
+    /// When it was ended early, in words.
+    ended: String,
+    /// Its corrections and early end: what, why, when and by whom.
+    changes: Vec<(&'static str, String, String)>,
+    categories: Choices,
+    /// The categories it allows now (codes), for the correction form.
+    current: Vec<&'static str>,
+    starts_on: String,
+    ends_on: String,
+    errors: Vec<LabelledError>,
+}
+
+impl AuthorityPage {
+    fn allows(&self, code: &str) -> bool {
+        self.current.contains(&code)
+    }
 }
 
 /// Set after a save, for the confirmation (no names in the URL).
@@ -331,27 +350,49 @@ pub struct Saved {
     saved: Option<String>,
 }
 
-/// One order or agreement with the disclosures made under it.
-pub async fn authority(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    axum::extract::Query(q): axum::extract::Query<Saved>,
-) -> Result<Response, AppError> {
+async fn authority_page(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    errors: &[FieldError],
+) -> Result<(AuthorityPage, AuthorityRecord), AppError> {
     let grant = state
         .store
         .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
     let (record, access) = state.store.authority(&grant, id).await?;
-    let mut layout = Layout::new(&staff, "privacy");
-    if q.saved.is_some() {
-        layout.notice = Some(format!(
-            "{} #{id} recorded.",
-            record.authority.kind().label()
-        ));
-    }
+    let a = &record.authority;
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
     let page = AuthorityPage {
-        layout,
+        layout: Layout::new(staff, "privacy"),
         a: row(&record),
+        can_change: a.ended_at.is_none() && a.ends_on.is_some_and(|end| end >= state.today()),
+        ended: a.ended_at.map_or_else(String::new, |at| {
+            crate::view::local_time(&trellis_storage::Instant(at), state.timezone)
+        }),
+        changes: record
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    if c.change == "end" {
+                        "Ended early"
+                    } else {
+                        "Corrected"
+                    },
+                    c.reason.clone(),
+                    format!(
+                        "{} by {}",
+                        crate::view::local_time(&c.changed_at, state.timezone),
+                        c.changed_by
+                    ),
+                )
+            })
+            .collect(),
+        categories: category_choices(),
+        current: a.categories.iter().map(|c| c.code()).collect(),
+        starts_on: day(a.starts_on),
+        ends_on: day(a.ends_on),
+        errors: labelled(errors),
         access: access
             .into_iter()
             .map(|x| AccessRow {
@@ -372,7 +413,121 @@ pub async fn authority(
             })
             .collect(),
     };
+    Ok((page, record))
+}
+
+/// One order or agreement with the disclosures made under it, its corrections and end.
+pub async fn authority(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<Saved>,
+) -> Result<Response, AppError> {
+    let (mut page, record) = authority_page(&state, &staff, id, &[]).await?;
+    let kind = record.authority.kind().label();
+    page.layout.notice = match q.saved.as_deref() {
+        Some("ended") => Some(format!(
+            "{kind} #{id} ended: it authorises nothing from now."
+        )),
+        Some("corrected") => Some(format!("{kind} #{id} corrected.")),
+        Some(_) => Some(format!("{kind} #{id} recorded.")),
+        None => None,
+    };
     Ok(Html(page.render()?).into_response())
+}
+
+async fn changed_or_refused(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    saved: &str,
+    result: Result<(), AppError>,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/privacy/authorities/{id}?saved={saved}")).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            let (page, _) = authority_page(state, staff, id, &errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Ends an order or agreement early, with the reason (the court vacated it…).
+pub async fn end(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    state.store.authority_kind(id).await?;
+    let result = state
+        .store
+        .end_authority(&grant, id, &one(&form, "reason"))
+        .await
+        .map_err(invalid);
+    changed_or_refused(&state, &staff, id, "ended", result).await
+}
+
+/// Corrects an order's or agreement's limits (information and period), with the reason; the
+/// rest of its terms are corrected over the API.
+pub async fn correct(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    let (_, record) = authority_page(&state, &staff, id, &[]).await?;
+    let mut errors = Vec::new();
+    let categories = all(&form, "categories")
+        .iter()
+        .filter_map(|c| {
+            forms::code::<InformationCategory>(
+                "categories",
+                c,
+                "must be information categories",
+                &mut errors,
+            )
+        })
+        .collect();
+    let mut date = |key: &'static str| {
+        let value = one(&form, key);
+        if value.is_empty() {
+            errors.push(FieldError::new(key, "is required"));
+            None
+        } else {
+            forms::date(key, &value, &mut errors)
+        }
+    };
+    let (starts_on, ends_on) = (date("starts_on"), date("ends_on"));
+    let result = if errors.is_empty() {
+        let a = &record.authority;
+        let new = NewAuthority {
+            terms: a.terms.clone(),
+            recipient_id: Some(a.recipient_id),
+            categories,
+            dated_on: a.dated_on,
+            starts_on,
+            ends_on,
+            recipient_bound: a.recipient_bound,
+        };
+        state
+            .store
+            .correct_authority(&grant, id, &new, &one(&form, "reason"))
+            .await
+            .map_err(invalid)
+    } else {
+        Err(AppError::Invalid(errors))
+    };
+    changed_or_refused(&state, &staff, id, "corrected", result).await
 }
 
 #[derive(Template)]

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::consent::{
-    InformationCategory, MinorConsentRule, NoticeAcknowledgment, RecipientKind,
+    InformationCategory, LiftGround, MinorConsentRule, NoticeAcknowledgment, RecipientKind,
     RestrictionDecision, PATIENT_NOTICE_VERSION,
 };
 use trellis_domain::patient::FieldError;
@@ -41,6 +41,10 @@ pub struct RestrictionRow {
     in_force: bool,
     reason: String,
     decided: String,
+    /// May be ended now (it binds and has not been ended).
+    can_lift: bool,
+    /// How it was ended, in words, once it was.
+    lifted: String,
 }
 
 fn restriction_row(r: &RestrictionRecord) -> RestrictionRow {
@@ -74,6 +78,32 @@ fn restriction_row(r: &RestrictionRecord) -> RestrictionRow {
         decided: match (&r.decided_by, &r.decided_at) {
             (Some(by), Some(at)) => format!("{} by {by}", at.0.date_naive()),
             _ => String::new(),
+        },
+        can_lift: restriction.lifted.is_none()
+            && (restriction.decision == RestrictionDecision::Agreed
+                || (restriction.self_pay && restriction.decision == RestrictionDecision::Pending)),
+        lifted: match &restriction.lifted {
+            Some(lift) => {
+                let scope = match lift.ground {
+                    LiftGround::PatientAgreed => {
+                        "the patient agreed; it no longer refuses anything".to_owned()
+                    }
+                    LiftGround::ProgramTold => format!(
+                        "the program ended it, telling the patient on {}; it still covers information created before then, so Trellis still refuses the disclosures it covers",
+                        lift.on
+                    ),
+                };
+                let by = match (&r.lifted_by, &r.lifted_at) {
+                    (Some(by), Some(at)) => format!(" (recorded {} by {by})", at.0.date_naive()),
+                    _ => String::new(),
+                };
+                let why = r
+                    .lift_reason
+                    .as_deref()
+                    .map_or_else(String::new, |w| format!(" Told: {w}"));
+                format!("Ended on {}: {scope}{by}.{why}", lift.on)
+            }
+            None => String::new(),
         },
     }
 }
@@ -205,6 +235,7 @@ fn confirmation(saved: Option<&str>) -> Option<String> {
     match saved? {
         "restriction" => Some("Restriction request recorded.".into()),
         "decision" => Some("Decision recorded.".into()),
+        "lift" => Some("The end of the restriction is recorded.".into()),
         "notice" => Some("Patient notice recorded.".into()),
         "death" => Some("Date of death recorded.".into()),
         _ => None,
@@ -336,6 +367,39 @@ pub async fn decide(
             Err(e) => Err(e),
         };
     }
+    answer(&state, &staff, id, form, result).await
+}
+
+/// The privacy officer ends an agreed restriction (§2.26 with 45 CFR 164.522(a)(2)).
+pub async fn lift(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, restriction)): Path<(i64, i64)>,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    if state.store.restriction_patient_id(restriction).await? != id {
+        return Err(AppError::NotFound("restriction request"));
+    }
+    let grant = state
+        .store
+        .patient_grant::<can::DecideRestrictions>(&staff.actor, id)
+        .await?;
+    let mut errors = Vec::new();
+    let (ground, on) = crate::api::privacy::restrictions::parse_lift(
+        &one(&form, "ground"),
+        &one(&form, "lifted_on"),
+        &mut errors,
+    );
+    let result = if errors.is_empty() {
+        state
+            .store
+            .lift_restriction(&grant, restriction, ground, on, &one(&form, "reason"))
+            .await
+            .map(|()| "lift")
+            .map_err(AppError::from)
+    } else {
+        Err(AppError::Invalid(errors))
+    };
     answer(&state, &staff, id, form, result).await
 }
 
