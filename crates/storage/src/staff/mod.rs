@@ -23,7 +23,7 @@ use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 mod approvals;
 mod passkeys;
 mod passwords;
-pub use approvals::{RoleApproval, RoleChange};
+pub use approvals::{ApprovalKind, RoleApproval, RoleChange};
 pub use passkeys::{
     passkey_name, Ceremony, NewPasskey, PasskeyCredential, PasskeyInfo, PasskeyUse,
     MAX_PASSKEY_NAME_LEN, PASSKEY_CEREMONY_MINUTES,

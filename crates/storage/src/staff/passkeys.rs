@@ -12,7 +12,7 @@ use super::{
     count_credential_failure, end_half_sessions, end_session_and_half_sessions,
     enrolment_code_matches, secret_hash, CredentialFailure, EnrolmentOutcome, SecondFactorOutcome,
 };
-use crate::access::{can, Actor, Grant};
+use crate::access::Actor;
 use crate::audit::{self, AuditEvent};
 use crate::org::unique_violation;
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
@@ -489,50 +489,33 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// Removes every second factor of an account (its authenticator app and passkeys), for a
-    /// person who lost them: their sessions end, and they set up a new one with an enrolment
-    /// code the administrator then issues. Audited.
-    pub async fn reset_second_factors(
-        &self,
-        grant: &Grant<can::ManageUsers>,
-        user_id: i64,
-    ) -> Result<()> {
-        self.staff_user(user_id).await?;
-        let mut tx = self.begin().await?;
-        let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(
-            "UPDATE users SET mfa_secret = NULL, mfa_enabled = $2, mfa_pending_secret = NULL,
-                 mfa_pending_at = NULL
-             WHERE id = $1",
-        )
+/// Removes every second factor of an account (its authenticator app and passkeys) and ends its
+/// sessions, for a person who lost them, once a second person has approved
+/// (`Store::decide_role_approval`); they set up a new one with an enrolment code. Answers how many
+/// passkeys went.
+pub(super) async fn remove_second_factors(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: i64,
+) -> Result<u64> {
+    let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
         .bind(user_id)
-        .bind(false)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    sqlx::query(
+        "UPDATE users SET mfa_secret = NULL, mfa_enabled = $2, mfa_pending_secret = NULL,
+             mfa_pending_at = NULL
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(false)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
         .await?;
-        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        audit::append(
-            &mut tx,
-            grant.actor(),
-            AuditEvent {
-                action: "mfa_reset",
-                record_type: "user",
-                record_id: Some(user_id),
-                patient_id: None,
-                detail: format!(
-                    "authenticator app and {removed} passkey(s) removed; sessions ended"
-                ),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+    Ok(removed)
 }
