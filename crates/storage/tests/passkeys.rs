@@ -7,8 +7,8 @@ use chrono::Duration;
 use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::staff::{
-    ApprovalKind, Ceremony, EnrolmentOutcome, LoginOutcome, NewPasskey, PasskeyUse, SecondFactorOutcome,
-    StaffUser, LOCKOUT_THRESHOLD,
+    ApprovalKind, Ceremony, EnrolmentOutcome, LoginOutcome, NewPasskey, PasskeyUse,
+    SecondFactorOutcome, StaffUser, LOCKOUT_THRESHOLD,
 };
 use trellis_storage::testing::{fresh_store, raw_execute, raw_strings};
 use trellis_storage::{Instant, Store, StoreError};

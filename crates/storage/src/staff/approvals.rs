@@ -120,7 +120,15 @@ pub(super) async fn propose(
     .bind(ApprovalKind::Role.code())
     .execute(&mut **tx)
     .await?;
-    let id = insert(tx, ApprovalKind::Role, user_id, role, activates, proposed_by).await?;
+    let id = insert(
+        tx,
+        ApprovalKind::Role,
+        user_id,
+        role,
+        activates,
+        proposed_by,
+    )
+    .await?;
     audit::append(
         tx,
         actor,
