@@ -7,8 +7,8 @@ use chrono::Duration;
 use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::staff::{
-    Ceremony, EnrolmentOutcome, LoginOutcome, NewPasskey, PasskeyUse, SecondFactorOutcome,
-    StaffUser, LOCKOUT_THRESHOLD,
+    ApprovalKind, Ceremony, EnrolmentOutcome, LoginOutcome, NewPasskey, PasskeyUse,
+    SecondFactorOutcome, StaffUser, LOCKOUT_THRESHOLD,
 };
 use trellis_storage::testing::{fresh_store, raw_execute, raw_strings};
 use trellis_storage::{Instant, Store, StoreError};
@@ -18,6 +18,32 @@ const IP: &str = "10.0.0.9";
 
 fn admin() -> Actor {
     Actor::system("test")
+}
+
+/// An administrator's staff account, acting as itself (held to the two-person rule, unlike the
+/// command line's system actor).
+async fn staff_admin(store: &Store, username: &str) -> Actor {
+    let grant = store.grant::<can::ManageUsers>(&admin()).expect("grant");
+    let id = store
+        .create_staff(
+            &grant,
+            &trellis_storage::staff::NewStaff {
+                username: username.into(),
+                display_name: username.into(),
+                email: None,
+                role: Role::Admin,
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("admin");
+    Actor {
+        user_id: Some(id),
+        username: username.into(),
+        role: Role::Admin,
+        ip: Some(IP.into()),
+        request_id: None,
+    }
 }
 
 async fn store() -> Store {
@@ -437,8 +463,44 @@ async fn holders_remove_passkeys_but_not_their_last_factor_and_an_administrator_
     assert!(matches!(last, Err(StoreError::Conflict(_))), "{last:?}");
     assert_eq!(store.passkeys(id).await.expect("list").len(), 1);
 
-    let grant = store.grant::<can::ManageUsers>(&admin()).expect("grant");
-    store.reset_second_factors(&grant, id).await.expect("reset");
+    // Two people remove them: one administrator requests, another approves.
+    let ada = staff_admin(&store, "ada").await;
+    let abe = staff_admin(&store, "abe").await;
+    let grant = store.grant::<can::ManageUsers>(&ada).expect("grant");
+    let request = store
+        .request_second_factor_reset(&grant, id)
+        .await
+        .expect("request");
+    assert_eq!(
+        store
+            .request_second_factor_reset(&grant, id)
+            .await
+            .expect("again"),
+        request,
+        "an open request is answered, not doubled"
+    );
+    assert_eq!(
+        store.passkeys(id).await.expect("list").len(),
+        1,
+        "nothing is removed on request"
+    );
+    assert!(store.staff_user(id).await.expect("user").mfa_enabled);
+    assert!(matches!(
+        store.decide_role_approval(&ada, request, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        matches!(
+            store.decide_role_approval(&hana, request, true).await,
+            Err(StoreError::Denied(_))
+        ),
+        "the account's holder, a counselor, decides nothing"
+    );
+    assert_eq!(store.passkeys(id).await.expect("list").len(), 1);
+    store
+        .decide_role_approval(&abe, request, true)
+        .await
+        .expect("approve");
     assert!(store.passkeys(id).await.expect("list").is_empty());
     let user = store.staff_user(id).await.expect("user");
     assert!(!user.mfa_enabled);
@@ -460,9 +522,96 @@ async fn holders_remove_passkeys_but_not_their_last_factor_and_an_administrator_
         .expect("a new enrolment code can be issued");
     let actions = raw_strings(
         &store,
-        "SELECT action FROM audit_log WHERE action IN ('passkey_removed', 'mfa_reset') ORDER BY id",
+        "SELECT action FROM audit_log
+         WHERE action IN ('passkey_removed', 'request_mfa_reset', 'mfa_reset') ORDER BY id",
     )
     .await
     .expect("audit");
-    assert_eq!(actions, vec!["passkey_removed", "mfa_reset"]);
+    assert_eq!(
+        actions,
+        vec!["passkey_removed", "request_mfa_reset", "mfa_reset"]
+    );
+}
+
+#[tokio::test]
+async fn one_administrator_alone_cannot_remove_second_factors() {
+    let store = store().await;
+    let (id, _) = enrolled(&store, "jonas", "cred-j1").await;
+    let ada = staff_admin(&store, "ada").await;
+    let abe = staff_admin(&store, "abe").await;
+    let grant = store.grant::<can::ManageUsers>(&ada).expect("grant");
+    // Never one's own factors, not even as a request.
+    let own = store
+        .request_second_factor_reset(&grant, ada.user_id.expect("staff"))
+        .await;
+    assert!(matches!(own, Err(StoreError::Conflict(_))), "{own:?}");
+    assert!(matches!(
+        store.request_second_factor_reset(&grant, 999_999).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A refusal keeps the factors; the request is listed for the second person until then.
+    let request = store
+        .request_second_factor_reset(&grant, id)
+        .await
+        .expect("request");
+    let listed = store.role_approvals(&abe).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].kind, ApprovalKind::SecondFactorReset);
+    assert_eq!(listed[0].role, "counselor");
+    assert_eq!(
+        store
+            .second_factor_reset_awaiting_approval(id)
+            .await
+            .expect("open")
+            .map(|a| a.id),
+        Some(request)
+    );
+    assert!(store
+        .role_awaiting_approval(id)
+        .await
+        .expect("role")
+        .is_none());
+    store
+        .decide_role_approval(&abe, request, false)
+        .await
+        .expect("refuse");
+    assert_eq!(store.passkeys(id).await.expect("list").len(), 1);
+    assert!(store.staff_user(id).await.expect("user").mfa_enabled);
+    assert!(store
+        .second_factor_reset_awaiting_approval(id)
+        .await
+        .expect("open")
+        .is_none());
+    // The second administrator asks the first to approve; the first cannot reset the second's
+    // own factors alone either, but may approve a request about a third account.
+    let grant = store.grant::<can::ManageUsers>(&abe).expect("grant");
+    let request = store
+        .request_second_factor_reset(&grant, id)
+        .await
+        .expect("request");
+    assert!(matches!(
+        store.decide_role_approval(&abe, request, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .decide_role_approval(&ada, request, true)
+        .await
+        .expect("approve");
+    assert!(store.passkeys(id).await.expect("list").is_empty());
+    let actions = raw_strings(
+        &store,
+        "SELECT action FROM audit_log
+         WHERE action IN ('request_mfa_reset', 'refuse_mfa_reset', 'mfa_reset') ORDER BY id",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(
+        actions,
+        vec![
+            "request_mfa_reset",
+            "refuse_mfa_reset",
+            "request_mfa_reset",
+            "mfa_reset"
+        ]
+    );
 }

@@ -299,3 +299,125 @@ async fn only_the_privacy_officer_keeps_the_directory_and_every_change_is_audite
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// Words of the recipient, collateral and disclosure below that must never be stored in the clear.
+const CLEAR_WORDS: [&str; 8] = [
+    "Quillfeather",
+    "Brightwater",
+    "555-707-3131",
+    "quill@brightwater.example",
+    "Oksana",
+    "Vantongeren",
+    "555-808-4242",
+    "ov@family.example",
+];
+
+#[tokio::test]
+async fn recipients_and_collateral_contacts_names_and_contact_details_are_not_stored_in_the_clear()
+{
+    let (c, patient, privacy) = setting().await;
+    let grant = c
+        .store
+        .grant::<can::ManageRecipients>(&privacy)
+        .expect("grant");
+    let plan = c
+        .store
+        .add_recipient(
+            &grant,
+            &NewRecipient {
+                name: "Quillfeather Brightwater Health Plan".into(),
+                kind: RecipientKind::HealthPlan,
+                contact: "Fax 555-707-3131, quill@brightwater.example".into(),
+            },
+        )
+        .await
+        .expect("add recipient");
+    let consents = c
+        .store
+        .patient_grant::<can::ManageConsents>(&c.counselor, patient)
+        .await
+        .expect("grant");
+    c.store
+        .add_collateral(
+            &consents,
+            &trellis_storage::collaterals::NewCollateral {
+                relationship: trellis_domain::consent::CollateralRelationship::Spouse,
+                name: "Oksana Vantongeren".into(),
+                organisation: String::new(),
+                phone: "555-808-4242".into(),
+                email: "ov@family.example".into(),
+                notes: String::new(),
+            },
+        )
+        .await
+        .expect("add collateral");
+    let made = match disclose(&c, patient, &request(plan, Purpose::Payment)).await {
+        Ok(DisclosureOutcome::Made(d)) => d,
+        other => panic!("expected a disclosure, got {other:?}"),
+    };
+
+    // Every column that holds a name or contact detail is ciphertext, on either engine.
+    let mut everything = Vec::new();
+    for (table, column) in [
+        ("disclosure_recipients", "details"),
+        ("collateral_contacts", "details"),
+        ("disclosures", "recipient"),
+        ("disclosures", "packet"),
+        ("consents", "body"),
+    ] {
+        let stored = raw_strings(&c.store, &format!("SELECT {column} FROM {table}"))
+            .await
+            .expect("raw read");
+        assert!(!stored.is_empty(), "{table}.{column} has rows");
+        assert!(
+            stored.iter().all(|v| v.starts_with("enc:v1:")),
+            "{table}.{column} is not sealed"
+        );
+        everything.extend(stored);
+    }
+    for word in CLEAR_WORDS {
+        assert!(
+            !everything.iter().any(|v| v.contains(word)),
+            "{word} found in the clear"
+        );
+    }
+    // On SQLite, the files themselves (database and write-ahead log) hold none of it either.
+    if c.store.engine() == trellis_storage::Engine::Sqlite {
+        let path = c.store.sqlite_path().expect("sqlite path").to_owned();
+        let mut bytes = std::fs::read(&path).expect("database file");
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        for word in CLEAR_WORDS {
+            assert!(
+                !bytes.windows(word.len()).any(|w| w == word.as_bytes()),
+                "{word} found in the database files"
+            );
+        }
+    }
+
+    // Finding a recipient by name still works: the directory is read and matched by name (the
+    // disclosure form's list, and a second entry with the same name refused whatever its case).
+    let disclosers = c.store.grant::<can::Disclose>(&c.counselor).expect("grant");
+    let listed = c.store.recipients(&disclosers).await.expect("list");
+    assert!(listed
+        .iter()
+        .any(|r| r.id == plan && r.recipient.name == "Quillfeather Brightwater Health Plan"));
+    match c
+        .store
+        .add_recipient(
+            &grant,
+            &entry(
+                "quillfeather  BRIGHTWATER health plan",
+                RecipientKind::HealthPlan,
+            ),
+        )
+        .await
+    {
+        Err(StoreError::Invalid(errors)) => assert_eq!(errors[0].field, "name"),
+        other => panic!("expected the name to be found taken, got {other:?}"),
+    }
+    // And everything reads back.
+    assert_eq!(made.recipient, "Quillfeather Brightwater Health Plan");
+    let contacts = c.store.collaterals(&consents).await.expect("collaterals");
+    assert_eq!(contacts[0].contact.name, "Oksana Vantongeren");
+    assert_eq!(contacts[0].contact.email, "ov@family.example");
+}

@@ -66,6 +66,12 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("change_password", "Changed own password"),
     ("set_assignments", "Changed assignments"),
     ("propose_role", "Proposed a role"),
+    ("request_mfa_reset", "Asked to remove two-step verification"),
+    ("mfa_reset", "Removed two-step verification"),
+    (
+        "refuse_mfa_reset",
+        "Refused to remove two-step verification",
+    ),
     ("phase_decision", "Decided a phase"),
 ];
 

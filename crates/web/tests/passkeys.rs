@@ -11,6 +11,7 @@ use base64::Engine;
 use common::{start, start_with_default_policies, Browser, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::staff::{EnrolmentOutcome, LoginOutcome, NewPasskey};
 use trellis_web::Config;
@@ -346,56 +347,207 @@ async fn the_second_step_offers_the_passkey_beside_the_app_and_either_signs_in()
     assert!(s.store.passkeys(casey).await.expect("list").is_empty());
 }
 
+/// A second administrator, "abe", with a token; the fixture has one administrator only.
+async fn second_admin(s: &TestServer) -> (i64, String) {
+    let system = Actor::system("test");
+    let grant = s.store.grant::<can::ManageUsers>(&system).expect("grant");
+    let id = s
+        .store
+        .create_staff(
+            &grant,
+            &trellis_storage::staff::NewStaff {
+                username: "abe".into(),
+                display_name: "Abe Second".into(),
+                email: None,
+                role: Role::Admin,
+                password: common::PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("abe");
+    let token = s
+        .store
+        .create_token(
+            &system,
+            id,
+            "test",
+            Role::Admin,
+            None,
+            chrono::Duration::days(trellis_storage::staff::DEFAULT_TOKEN_MAX_DAYS),
+        )
+        .await
+        .expect("token");
+    (id, token)
+}
+
 #[tokio::test]
-async fn an_administrator_removes_a_persons_app_and_passkeys() {
+async fn removing_a_persons_app_and_passkeys_takes_two_administrators() {
     let s = start().await;
     give_passkey(&s, "casey", CREDENTIAL_ID).await;
     give_passkey(&s, "olive", "b2xpdmU").await;
+    let (_, abe_token) = second_admin(&s).await;
     let casey = s.users["casey"];
     let ada = s.browser("ada").await;
+
+    // The page: one administrator asks; nothing is removed yet.
     let res = ada
         .post(&format!("/admin/users/{casey}/second-factors/reset"), &[])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.expect("text");
-    assert!(html.contains("Two-step verification removed"), "{html}");
-    assert!(html.contains("Issue enrolment code"), "{html}");
+    assert!(
+        html.contains("Removal of two-step verification requested"),
+        "{html}"
+    );
+    assert!(html.contains("asked to remove this account"), "{html}");
+    assert!(!html.contains("Request removal of two-step verification"));
+    assert_eq!(s.store.passkeys(casey).await.expect("list").len(), 1);
+    assert!(s.store.staff_user(casey).await.expect("user").mfa_enabled);
+    let request = s
+        .store
+        .second_factor_reset_awaiting_approval(casey)
+        .await
+        .expect("open")
+        .expect("a request")
+        .id;
+    // Whoever asked cannot approve it; the list tells them so and a forged post is refused.
+    let html = ada
+        .get("/admin/role-approvals")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Remove two-step verification"), "{html}");
+    assert!(html.contains("another person decides"), "{html}");
+    let res = ada
+        .post(
+            &format!("/admin/role-approvals/{request}"),
+            &[("decision", "approve")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("not whoever requested the reset"));
+    assert_eq!(s.store.passkeys(casey).await.expect("list").len(), 1);
+    // Nor do they reset their own.
+    let own = s.users["ada"];
+    let res = ada
+        .post(&format!("/admin/users/{own}/second-factors/reset"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res
+        .text()
+        .await
+        .expect("text")
+        .contains("Second factors: your own second factors"));
+    // A second administrator approves: only now are they removed.
+    let abe = s.browser("abe").await;
+    let res = abe
+        .post(
+            &format!("/admin/role-approvals/{request}"),
+            &[("decision", "approve")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(
+        html.contains("authenticator app and passkeys are removed"),
+        "{html}"
+    );
     assert!(s.store.passkeys(casey).await.expect("list").is_empty());
     assert!(!s.store.staff_user(casey).await.expect("user").mfa_enabled);
+    let html = ada
+        .get(&format!("/admin/users/{casey}"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Issue enrolment code"), "{html}");
 
+    // The API: the same two steps.
     let olive = s.users["olive"];
-    let token = s.token("casey").await;
     let api = common::client();
-    let res = api
-        .post(format!(
-            "{}/api/v1/users/{olive}/second-factors/reset",
-            s.base
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("post");
+    let reset = |token: String, user: i64| {
+        let api = api.clone();
+        let url = format!("{}/api/v1/users/{user}/second-factors/reset", s.base);
+        async move { api.post(url).bearer_auth(token).send().await.expect("post") }
+    };
+    let decide = |token: String, id: i64, decision: &'static str| {
+        let api = api.clone();
+        let url = format!("{}/api/v1/role-approvals/{id}/{decision}", s.base);
+        async move { api.post(url).bearer_auth(token).send().await.expect("post") }
+    };
+    let res = reset(s.token("casey").await, olive).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "only administrators");
-    let token = s.token("ada").await;
-    let res = api
-        .post(format!(
-            "{}/api/v1/users/{olive}/second-factors/reset",
-            s.base
-        ))
-        .bearer_auth(&token)
+    let ada_token = s.token("ada").await;
+    let res = reset(ada_token.clone(), olive).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let request = res.json::<Value>().await.expect("json")["approval_id"]
+        .as_i64()
+        .expect("approval id");
+    assert_eq!(s.store.passkeys(olive).await.expect("list").len(), 1);
+    let listed = common::client()
+        .get(format!("{}/api/v1/role-approvals", s.base))
+        .bearer_auth(&abe_token)
         .send()
         .await
-        .expect("post");
+        .expect("get")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let entry = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["id"] == request)
+        .expect("listed");
+    assert_eq!(entry["kind"], "second_factor_reset");
+    assert_eq!(entry["role"], "counselor");
+    let res = decide(ada_token.clone(), request, "approve").await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = decide(s.token("olive").await, request, "approve").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "nor its holder");
+    assert_eq!(s.store.passkeys(olive).await.expect("list").len(), 1);
+    let res = decide(abe_token.clone(), request, "refuse").await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.store.passkeys(olive).await.expect("list").len(),
+        1,
+        "a refusal keeps them"
+    );
+    let res = reset(ada_token.clone(), olive).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let request = res.json::<Value>().await.expect("json")["approval_id"]
+        .as_i64()
+        .expect("approval id");
+    let res = decide(abe_token.clone(), request, "approve").await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(s.store.passkeys(olive).await.expect("list").is_empty());
-    let res = api
-        .post(format!(
-            "{}/api/v1/users/999999/second-factors/reset",
-            s.base
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("post");
+    let res = decide(abe_token.clone(), request, "approve").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "decided once");
+    let res = reset(ada_token.clone(), own).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "never one's own");
+    let res = reset(ada_token, 999_999).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let actions = trellis_storage::testing::raw_strings(
+        &s.store,
+        "SELECT action FROM audit_log
+         WHERE action IN ('request_mfa_reset', 'refuse_mfa_reset', 'mfa_reset') ORDER BY id",
+    )
+    .await
+    .expect("audit");
+    assert_eq!(
+        actions,
+        vec![
+            "request_mfa_reset",
+            "mfa_reset",
+            "request_mfa_reset",
+            "refuse_mfa_reset",
+            "request_mfa_reset",
+            "mfa_reset"
+        ]
+    );
 }

@@ -4,28 +4,71 @@
 //! or the privacy officer approves or refuses. Until then a new account stays inactive and an
 //! existing one keeps its old role. The command line, acting as the system for whoever runs the
 //! server, is not held to it (it sets up the first accounts).
+//!
+//! Removing an account's second factors (for a person who lost them) takes two people the same
+//! way: one administrator requests it for another account, never their own; another
+//! administrator or the privacy officer approves, and only then are the factors removed. Both
+//! wait in `role_approvals`, told apart by their `kind`.
 
 use serde::Serialize;
 use sqlx::{Any, FromRow, Transaction};
 use trellis_domain::access::Role;
 
+use super::passkeys::remove_second_factors;
 use super::revoke_tokens_of;
-use crate::access::Actor;
+use crate::access::{can, Actor, Grant};
 use crate::audit::{self, AuditEvent};
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 
-/// A role waiting for a second person.
+/// What a second person is asked to approve.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    /// Giving the account a clinical or disclosing role.
+    Role,
+    /// Removing every second factor of the account (authenticator app and passkeys).
+    SecondFactorReset,
+}
+
+impl ApprovalKind {
+    /// Every kind, in the order the API lists them.
+    pub const ALL: [ApprovalKind; 2] = [ApprovalKind::Role, ApprovalKind::SecondFactorReset];
+
+    /// The stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ApprovalKind::Role => "role",
+            ApprovalKind::SecondFactorReset => "second_factor_reset",
+        }
+    }
+}
+
+impl TryFrom<String> for ApprovalKind {
+    type Error = String;
+
+    fn try_from(code: String) -> std::result::Result<Self, String> {
+        ApprovalKind::ALL
+            .into_iter()
+            .find(|k| k.code() == code)
+            .ok_or_else(|| format!("unknown approval kind {code:?}"))
+    }
+}
+
+/// A role, or the removal of an account's second factors, waiting for a second person.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
 pub struct RoleApproval {
     /// Id.
     pub id: i64,
+    /// What is to be approved.
+    #[sqlx(try_from = "String")]
+    pub kind: ApprovalKind,
     /// The account.
     pub user_id: i64,
     /// Its username.
     pub username: String,
     /// Its name.
     pub display_name: String,
-    /// The role proposed (code).
+    /// The role proposed (code); for a second-factor reset, the account's role when requested.
     pub role: String,
     /// Whether the account was created for this role (and is inactive until approval).
     #[sqlx(try_from = "Flag")]
@@ -69,23 +112,22 @@ pub(super) async fn propose(
     let now = Instant::now();
     sqlx::query(
         "UPDATE role_approvals SET outcome = 'superseded', decided_by = $2, decided_at = $3
-         WHERE user_id = $1 AND outcome IS NULL",
+         WHERE user_id = $1 AND outcome IS NULL AND kind = $4",
     )
     .bind(user_id)
     .bind(proposed_by)
     .bind(now)
+    .bind(ApprovalKind::Role.code())
     .execute(&mut **tx)
     .await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO role_approvals (user_id, role, activates, proposed_by, proposed_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    let id = insert(
+        tx,
+        ApprovalKind::Role,
+        user_id,
+        role,
+        activates,
+        proposed_by,
     )
-    .bind(user_id)
-    .bind(role.code())
-    .bind(activates)
-    .bind(proposed_by)
-    .bind(now)
-    .fetch_one(&mut **tx)
     .await?;
     audit::append(
         tx,
@@ -100,6 +142,28 @@ pub(super) async fn propose(
     )
     .await?;
     Ok(id)
+}
+
+async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    kind: ApprovalKind,
+    user_id: i64,
+    role: Role,
+    activates: bool,
+    proposed_by: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO role_approvals (kind, user_id, role, activates, proposed_by, proposed_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(kind.code())
+    .bind(user_id)
+    .bind(role.code())
+    .bind(activates)
+    .bind(proposed_by)
+    .bind(Instant::now())
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// Whether the account was created for a role still waiting for approval.
@@ -117,7 +181,7 @@ pub(super) async fn awaits_activation(
     Ok(open.is_some())
 }
 
-const APPROVAL_SELECT: &str = "SELECT a.id, a.user_id, u.username, u.display_name, a.role,
+const APPROVAL_SELECT: &str = "SELECT a.id, a.kind, a.user_id, u.username, u.display_name, a.role,
     a.activates, a.proposed_by, p.display_name AS proposed_by_name, a.proposed_at
     FROM role_approvals a JOIN users u ON u.id = a.user_id JOIN users p ON p.id = a.proposed_by";
 
@@ -132,7 +196,8 @@ fn may_approve(actor: &Actor) -> Result<i64> {
 }
 
 impl Store {
-    /// Roles waiting for a second person, oldest first (administrators and the privacy officer).
+    /// Roles and second-factor resets waiting for a second person, oldest first
+    /// (administrators and the privacy officer).
     pub async fn role_approvals(&self, actor: &Actor) -> Result<Vec<RoleApproval>> {
         may_approve(actor)?;
         Ok(sqlx::query_as(&format!(
@@ -142,20 +207,94 @@ impl Store {
         .await?)
     }
 
-    /// The open proposal for an account, if any.
+    /// The open proposal of a role for an account, if any.
     pub async fn role_awaiting_approval(&self, user_id: i64) -> Result<Option<RoleApproval>> {
+        self.awaiting_approval(user_id, ApprovalKind::Role).await
+    }
+
+    /// The open request to remove an account's second factors, if any.
+    pub async fn second_factor_reset_awaiting_approval(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<RoleApproval>> {
+        self.awaiting_approval(user_id, ApprovalKind::SecondFactorReset)
+            .await
+    }
+
+    async fn awaiting_approval(
+        &self,
+        user_id: i64,
+        kind: ApprovalKind,
+    ) -> Result<Option<RoleApproval>> {
         Ok(sqlx::query_as(&format!(
-            "{APPROVAL_SELECT} WHERE a.outcome IS NULL AND a.user_id = $1"
+            "{APPROVAL_SELECT} WHERE a.outcome IS NULL AND a.user_id = $1 AND a.kind = $2"
         ))
         .bind(user_id)
+        .bind(kind.code())
         .fetch_optional(self.reader())
         .await?)
     }
 
-    /// Approves or refuses a proposed role. The approver must be an administrator or the
-    /// privacy officer, and neither the proposer nor the account itself. Approving gives the
-    /// role at once (ending the account's sessions and revoking its tokens, as any role change
-    /// does) and activates an account created for it.
+    /// Requests the removal of every second factor of another account (for a person who lost
+    /// them): nothing is removed until another administrator or the privacy officer approves
+    /// (`decide_role_approval`). An administrator never requests it for their own account. An
+    /// open request for the account is answered with its id rather than a second one. Audited
+    /// as `request_mfa_reset`.
+    pub async fn request_second_factor_reset(
+        &self,
+        grant: &Grant<can::ManageUsers>,
+        user_id: i64,
+    ) -> Result<i64> {
+        let actor = grant.actor();
+        let requester = actor.staff_id()?;
+        let user = self.staff_user(user_id).await?;
+        if requester == user_id {
+            return Err(StoreError::Conflict(
+                "your own second factors are replaced from your Security page, not reset by an administrator".into(),
+            ));
+        }
+        let role: Role = parse_code(&user.role, "role")?;
+        let mut tx = self.begin().await?;
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM role_approvals WHERE user_id = $1 AND outcome IS NULL AND kind = $2",
+        )
+        .bind(user_id)
+        .bind(ApprovalKind::SecondFactorReset.code())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = open {
+            return Ok(id);
+        }
+        let id = insert(
+            &mut tx,
+            ApprovalKind::SecondFactorReset,
+            user_id,
+            role,
+            false,
+            requester,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            AuditEvent {
+                action: "request_mfa_reset",
+                record_type: "user",
+                record_id: Some(user_id),
+                patient_id: None,
+                detail: "removal of every second factor awaits a second approval".into(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Approves or refuses a proposed role or second-factor reset. The approver must be an
+    /// administrator or the privacy officer, and neither the proposer nor the account itself.
+    /// Approving a role gives it at once (ending the account's sessions and revoking its
+    /// tokens, as any role change does) and activates an account created for it; approving a
+    /// reset removes the account's authenticator app and passkeys and ends its sessions.
     pub async fn decide_role_approval(
         &self,
         actor: &Actor,
@@ -164,21 +303,28 @@ impl Store {
     ) -> Result<()> {
         let approver = may_approve(actor)?;
         let mut tx = self.begin().await?;
-        let row: Option<(i64, String, Flag, i64)> = sqlx::query_as(
-            "SELECT user_id, role, activates, proposed_by FROM role_approvals
+        let row: Option<(String, i64, String, Flag, i64)> = sqlx::query_as(
+            "SELECT kind, user_id, role, activates, proposed_by FROM role_approvals
              WHERE id = $1 AND outcome IS NULL",
         )
         .bind(approval_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((user_id, role, activates, proposed_by)) = row else {
+        let Some((kind, user_id, role, activates, proposed_by)) = row else {
             return Err(StoreError::NotFound("role approval"));
         };
+        let kind = ApprovalKind::try_from(kind).map_err(StoreError::Corrupt)?;
         let role: Role = parse_code(&role, "role")?;
         if approver == proposed_by || approver == user_id {
-            return Err(StoreError::Conflict(
-                "a second person must decide: not whoever proposed the role, nor its holder".into(),
-            ));
+            return Err(StoreError::Conflict(match kind {
+                ApprovalKind::Role => {
+                    "a second person must decide: not whoever proposed the role, nor its holder"
+                }
+                ApprovalKind::SecondFactorReset => {
+                    "a second person must decide: not whoever requested the reset, nor the account's holder"
+                }
+            }
+            .into()));
         }
         let now = Instant::now();
         sqlx::query(
@@ -190,6 +336,34 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if kind == ApprovalKind::SecondFactorReset {
+            let detail = if approve {
+                let removed = remove_second_factors(&mut tx, user_id).await?;
+                format!(
+                    "requested by user {proposed_by}; authenticator app and {removed} passkey(s) removed; sessions ended"
+                )
+            } else {
+                format!("requested by user {proposed_by}; second factors kept")
+            };
+            audit::append(
+                &mut tx,
+                actor,
+                AuditEvent {
+                    action: if approve {
+                        "mfa_reset"
+                    } else {
+                        "refuse_mfa_reset"
+                    },
+                    record_type: "user",
+                    record_id: Some(user_id),
+                    patient_id: None,
+                    detail,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         if approve {
             sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
                 .bind(user_id)

@@ -23,7 +23,7 @@ use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 mod approvals;
 mod passkeys;
 mod passwords;
-pub use approvals::{RoleApproval, RoleChange};
+pub use approvals::{ApprovalKind, RoleApproval, RoleChange};
 pub use passkeys::{
     passkey_name, Ceremony, NewPasskey, PasskeyCredential, PasskeyInfo, PasskeyUse,
     MAX_PASSKEY_NAME_LEN, PASSKEY_CEREMONY_MINUTES,
@@ -256,6 +256,174 @@ async fn count_credential_failure(
     )
     .await?;
     Ok(lock)
+}
+
+/// A refused set-up of a second factor (a wrong code, a refused passkey, a missing or wrong
+/// enrolment code): one path for the authenticator app and passkeys.
+struct SetUpFailure<'a> {
+    actor: &'a Actor,
+    failures: i64,
+    ip: &'a str,
+    now: Instant,
+    session_hash: &'a str,
+}
+
+impl SetUpFailure<'_> {
+    /// Audits the refusal (the reason, never the answer) and counts it toward the lockout in
+    /// the caller's transaction, then commits. At the lockout any set-up waiting is discarded
+    /// and this session and the account's half-signed-in ones end; otherwise answers `outcome`.
+    async fn refuse(
+        self,
+        mut tx: Transaction<'static, Any>,
+        reason: &str,
+        outcome: EnrolmentOutcome,
+    ) -> Result<EnrolmentOutcome> {
+        let user_id = self.actor.staff_id()?;
+        let failure = CredentialFailure {
+            action: "mfa_failed",
+            record_type: "session",
+            record_id: None,
+            reason,
+        };
+        let lock = count_credential_failure(
+            &mut tx,
+            self.actor,
+            self.failures,
+            self.ip,
+            self.now,
+            &failure,
+        )
+        .await?;
+        if lock.is_some() {
+            clear_pending_enrolment(&mut tx, user_id).await?;
+            end_session_and_half_sessions(&mut tx, user_id, self.session_hash).await?;
+        }
+        tx.commit().await?;
+        Ok(lock.map_or(outcome, EnrolmentOutcome::Locked))
+    }
+}
+
+/// A sign-in's second-factor attempt in its transaction: one path for the authenticator app's
+/// codes and passkeys, so both are locked, counted, audited and completed alike.
+struct SecondFactorAttempt {
+    tx: Transaction<'static, Any>,
+    actor: Actor,
+    failures: i64,
+    now: Instant,
+}
+
+impl SecondFactorAttempt {
+    /// Opens an attempt for the account, or answers `Locked` (ending its half-signed-in
+    /// sessions) while the account is locked, whatever the answer would have been.
+    async fn open(
+        store: &Store,
+        user_id: i64,
+        ip: &str,
+    ) -> Result<std::result::Result<Self, SecondFactorOutcome>> {
+        let now = Instant::now();
+        let mut tx = store.begin().await?;
+        let row: Option<(String, String, i64, Option<Instant>)> = sqlx::query_as(
+            "SELECT username, role, failed_logins, locked_until FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (username, role, failures, locked_until) = row.ok_or(StoreError::NotFound("user"))?;
+        if let Some(until) = locked_until.filter(|u| *u > now) {
+            end_half_sessions(&mut tx, user_id).await?;
+            tx.commit().await?;
+            return Ok(Err(SecondFactorOutcome::Locked(until)));
+        }
+        let actor = Actor {
+            user_id: Some(user_id),
+            username,
+            role: parse_code(&role, "role")?,
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        };
+        Ok(Ok(SecondFactorAttempt {
+            tx,
+            actor,
+            failures,
+            now,
+        }))
+    }
+
+    /// Settles the attempt. Accepted (with the login's audit detail): the session is signed in,
+    /// the account's failures cleared and the login audited; a session gone meanwhile drops the
+    /// transaction, so nothing the caller wrote (a code's step, a passkey's counter) is kept.
+    /// Refused (with the reason, never the answer): audited and counted toward the lockout, at
+    /// which the half-signed-in sessions end.
+    async fn settle(
+        mut self,
+        session_secret: &str,
+        ip: &str,
+        result: std::result::Result<&str, String>,
+    ) -> Result<SecondFactorOutcome> {
+        let user_id = self.actor.staff_id()?;
+        let reason = match result {
+            Ok(detail) => {
+                let session = sqlx::query(
+                    "UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1 AND user_id = $3",
+                )
+                .bind(secret_hash(session_secret))
+                .bind(true)
+                .bind(user_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if session == 0 {
+                    return Err(StoreError::NotFound("session"));
+                }
+                sqlx::query(
+                    "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2
+                     WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(self.now)
+                .execute(&mut *self.tx)
+                .await?;
+                audit::append(
+                    &mut self.tx,
+                    &self.actor,
+                    AuditEvent {
+                        action: "login",
+                        record_type: "session",
+                        record_id: None,
+                        patient_id: None,
+                        detail: detail.into(),
+                    },
+                )
+                .await?;
+                self.tx.commit().await?;
+                return Ok(SecondFactorOutcome::Verified);
+            }
+            Err(reason) => reason,
+        };
+        let failure = CredentialFailure {
+            action: "mfa_failed",
+            record_type: "session",
+            record_id: None,
+            reason: &reason,
+        };
+        let lock = count_credential_failure(
+            &mut self.tx,
+            &self.actor,
+            self.failures,
+            ip,
+            self.now,
+            &failure,
+        )
+        .await?;
+        if lock.is_some() {
+            end_half_sessions(&mut self.tx, user_id).await?;
+        }
+        self.tx.commit().await?;
+        Ok(match lock {
+            Some(until) => SecondFactorOutcome::Locked(until),
+            None => SecondFactorOutcome::Wrong,
+        })
+    }
 }
 
 /// Ends a user's sessions that are still waiting for their second factor.
@@ -965,91 +1133,31 @@ impl Store {
         code_step: Option<i64>,
         ip: &str,
     ) -> Result<SecondFactorOutcome> {
-        let now = Instant::now();
-        let mut tx = self.begin().await?;
-        let row: Option<(String, String, i64, Option<Instant>)> = sqlx::query_as(
-            "SELECT username, role, failed_logins, locked_until FROM users WHERE id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (username, role, failures, locked_until) = row.ok_or(StoreError::NotFound("user"))?;
-        let actor = Actor {
-            user_id: Some(user_id),
-            username,
-            role: parse_code(&role, "role")?,
-            ip: Some(ip.to_owned()),
-            request_id: None,
+        let mut attempt = match SecondFactorAttempt::open(self, user_id, ip).await? {
+            Ok(attempt) => attempt,
+            Err(locked) => return Ok(locked),
         };
-        if let Some(until) = locked_until.filter(|u| *u > now) {
-            end_half_sessions(&mut tx, user_id).await?;
-            tx.commit().await?;
-            return Ok(SecondFactorOutcome::Locked(until));
-        }
-        let accepted =
-            match code_step {
-                Some(step) => sqlx::query(
-                    "UPDATE users SET mfa_last_step = $2, failed_logins = 0, locked_until = NULL,
-                         last_login_at = $3
+        let accepted = match code_step {
+            Some(step) => {
+                sqlx::query(
+                    "UPDATE users SET mfa_last_step = $2
                      WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
                 )
                 .bind(user_id)
                 .bind(step)
-                .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut *attempt.tx)
                 .await?
                 .rows_affected()
-                    == 1,
-                None => false,
-            };
-        if accepted {
-            let session = sqlx::query(
-                "UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1 AND user_id = $3",
-            )
-            .bind(secret_hash(session_secret))
-            .bind(true)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if session == 0 {
-                // Dropping the transaction keeps the code unused.
-                return Err(StoreError::NotFound("session"));
+                    == 1
             }
-            audit::append(
-                &mut tx,
-                &actor,
-                AuditEvent {
-                    action: "login",
-                    record_type: "session",
-                    record_id: None,
-                    patient_id: None,
-                    detail: "second factor".into(),
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(SecondFactorOutcome::Verified);
-        }
-        let failure = CredentialFailure {
-            action: "mfa_failed",
-            record_type: "session",
-            record_id: None,
-            reason: if code_step.is_some() {
-                "code already used"
-            } else {
-                "wrong code"
-            },
+            None => false,
         };
-        let lock = count_credential_failure(&mut tx, &actor, failures, ip, now, &failure).await?;
-        if lock.is_some() {
-            end_half_sessions(&mut tx, user_id).await?;
-        }
-        tx.commit().await?;
-        Ok(match lock {
-            Some(until) => SecondFactorOutcome::Locked(until),
-            None => SecondFactorOutcome::Wrong,
-        })
+        let result = match (accepted, code_step) {
+            (true, _) => Ok("second factor"),
+            (false, Some(_)) => Err("code already used".to_owned()),
+            (false, None) => Err("wrong code".to_owned()),
+        };
+        attempt.settle(session_secret, ip, result).await
     }
 
     async fn record_failure(&self, ip: &str, user_id: Option<i64>, now: Instant) -> Result<()> {
@@ -1401,23 +1509,14 @@ impl Store {
             (_, true, Some(_)) => None,
         };
         if let Some((outcome, reason)) = failure {
-            let failure = CredentialFailure {
-                action: "mfa_failed",
-                record_type: "session",
-                record_id: None,
-                reason,
+            let attempt = SetUpFailure {
+                actor: &actor,
+                failures: row.failed_logins,
+                ip,
+                now,
+                session_hash: &session_hash,
             };
-            let lock =
-                count_credential_failure(&mut tx, &actor, row.failed_logins, ip, now, &failure)
-                    .await?;
-            if let Some(until) = lock {
-                clear_pending_enrolment(&mut tx, user_id).await?;
-                end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
-                tx.commit().await?;
-                return Ok(EnrolmentOutcome::Locked(until));
-            }
-            tx.commit().await?;
-            return Ok(outcome);
+            return attempt.refuse(tx, reason, outcome).await;
         }
         // Steps are wall-clock time steps, so the latest one seen covers both authenticators.
         let step = [new_step, current_step, last].into_iter().flatten().max();

@@ -9,10 +9,10 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::{
-    count_credential_failure, end_half_sessions, end_session_and_half_sessions,
-    enrolment_code_matches, secret_hash, CredentialFailure, EnrolmentOutcome, SecondFactorOutcome,
+    end_session_and_half_sessions, enrolment_code_matches, secret_hash, EnrolmentOutcome,
+    SecondFactorAttempt, SecondFactorOutcome, SetUpFailure,
 };
-use crate::access::{can, Actor, Grant};
+use crate::access::Actor;
 use crate::audit::{self, AuditEvent};
 use crate::org::unique_violation;
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
@@ -264,28 +264,14 @@ impl Store {
                         "set-up: enrolment code missing, wrong, used or expired".to_owned(),
                     ),
                 };
-                let failure = CredentialFailure {
-                    action: "mfa_failed",
-                    record_type: "session",
-                    record_id: None,
-                    reason: &reason,
-                };
-                let lock = count_credential_failure(
-                    &mut tx,
-                    &actor,
-                    account.failed_logins,
+                let attempt = SetUpFailure {
+                    actor: &actor,
+                    failures: account.failed_logins,
                     ip,
                     now,
-                    &failure,
-                )
-                .await?;
-                if let Some(until) = lock {
-                    end_session_and_half_sessions(&mut tx, user_id, &session_hash).await?;
-                    tx.commit().await?;
-                    return Ok(EnrolmentOutcome::Locked(until));
-                }
-                tx.commit().await?;
-                return Ok(outcome);
+                    session_hash: &session_hash,
+                };
+                return attempt.refuse(tx, &reason, outcome).await;
             }
         };
         let name = passkey_name(&new.name)?;
@@ -359,20 +345,11 @@ impl Store {
         verified: std::result::Result<PasskeyUse, String>,
         ip: &str,
     ) -> Result<SecondFactorOutcome> {
-        let now = Instant::now();
-        let mut tx = self.begin().await?;
-        let account: Account = sqlx::query_as(ACCOUNT_SELECT)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("user"))?;
-        let actor = account.actor(user_id, ip)?;
-        if let Some(until) = account.locked_until.filter(|u| *u > now) {
-            end_half_sessions(&mut tx, user_id).await?;
-            tx.commit().await?;
-            return Ok(SecondFactorOutcome::Locked(until));
-        }
-        let reason = match verified {
+        let mut attempt = match SecondFactorAttempt::open(self, user_id, ip).await? {
+            Ok(attempt) => attempt,
+            Err(locked) => return Ok(locked),
+        };
+        let result = match verified {
             Ok(used) => {
                 let updated = sqlx::query(
                     "UPDATE passkeys SET credential = $3, last_used_at = $4
@@ -381,68 +358,20 @@ impl Store {
                 .bind(user_id)
                 .bind(&used.credential_id)
                 .bind(&used.credential)
-                .bind(now)
-                .execute(&mut *tx)
+                .bind(attempt.now)
+                .execute(&mut *attempt.tx)
                 .await?
                 .rows_affected();
                 if updated == 1 {
-                    let session = sqlx::query(
-                        "UPDATE staff_sessions SET mfa_verified = $2 WHERE id_hash = $1 AND user_id = $3",
-                    )
-                    .bind(secret_hash(session_secret))
-                    .bind(true)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if session == 0 {
-                        return Err(StoreError::NotFound("session"));
-                    }
-                    sqlx::query(
-                        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2
-                         WHERE id = $1",
-                    )
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    audit::append(
-                        &mut tx,
-                        &actor,
-                        AuditEvent {
-                            action: "login",
-                            record_type: "session",
-                            record_id: None,
-                            patient_id: None,
-                            detail: "second factor: passkey".into(),
-                        },
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    return Ok(SecondFactorOutcome::Verified);
+                    Ok("second factor: passkey")
+                } else {
+                    // Removed or reset while the ceremony was open.
+                    Err("passkey: no longer set up".to_owned())
                 }
-                // Removed or reset while the ceremony was open.
-                "passkey: no longer set up".to_owned()
             }
-            Err(reason) => format!("passkey: {reason}"),
+            Err(reason) => Err(format!("passkey: {reason}")),
         };
-        let failure = CredentialFailure {
-            action: "mfa_failed",
-            record_type: "session",
-            record_id: None,
-            reason: &reason,
-        };
-        let lock =
-            count_credential_failure(&mut tx, &actor, account.failed_logins, ip, now, &failure)
-                .await?;
-        if lock.is_some() {
-            end_half_sessions(&mut tx, user_id).await?;
-        }
-        tx.commit().await?;
-        Ok(match lock {
-            Some(until) => SecondFactorOutcome::Locked(until),
-            None => SecondFactorOutcome::Wrong,
-        })
+        attempt.settle(session_secret, ip, result).await
     }
 
     /// Removes one of the actor's own passkeys. The last second factor of an account is not
@@ -489,50 +418,33 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// Removes every second factor of an account (its authenticator app and passkeys), for a
-    /// person who lost them: their sessions end, and they set up a new one with an enrolment
-    /// code the administrator then issues. Audited.
-    pub async fn reset_second_factors(
-        &self,
-        grant: &Grant<can::ManageUsers>,
-        user_id: i64,
-    ) -> Result<()> {
-        self.staff_user(user_id).await?;
-        let mut tx = self.begin().await?;
-        let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(
-            "UPDATE users SET mfa_secret = NULL, mfa_enabled = $2, mfa_pending_secret = NULL,
-                 mfa_pending_at = NULL
-             WHERE id = $1",
-        )
+/// Removes every second factor of an account (its authenticator app and passkeys) and ends its
+/// sessions, for a person who lost them, once a second person has approved
+/// (`Store::decide_role_approval`); they set up a new one with an enrolment code. Answers how many
+/// passkeys went.
+pub(super) async fn remove_second_factors(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: i64,
+) -> Result<u64> {
+    let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
         .bind(user_id)
-        .bind(false)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    sqlx::query(
+        "UPDATE users SET mfa_secret = NULL, mfa_enabled = $2, mfa_pending_secret = NULL,
+             mfa_pending_at = NULL
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(false)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
         .await?;
-        sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        audit::append(
-            &mut tx,
-            grant.actor(),
-            AuditEvent {
-                action: "mfa_reset",
-                record_type: "user",
-                record_id: Some(user_id),
-                patient_id: None,
-                detail: format!(
-                    "authenticator app and {removed} passkey(s) removed; sessions ended"
-                ),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+    Ok(removed)
 }

@@ -10,7 +10,9 @@ use trellis_domain::access::Role;
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::audit::{AuditPage, AuditQuery};
-use trellis_storage::staff::{validate_password, NewStaff, RoleApproval, RoleChange, StaffUser};
+use trellis_storage::staff::{
+    validate_password, ApprovalKind, NewStaff, RoleApproval, RoleChange, StaffUser,
+};
 use trellis_storage::{Instant, StoreError};
 
 use super::episodes::Created;
@@ -248,7 +250,7 @@ pub struct UserUpdate {
     pub active: Option<bool>,
 }
 
-/// A role change waiting for a second person.
+/// A role change or second-factor reset waiting for a second person.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApprovalPending {
     /// The proposal to approve or refuse (POST /role-approvals/{id}/approve or /refuse).
@@ -297,18 +299,21 @@ pub async fn update_user(
     }
 }
 
-/// A role waiting for a second person's approval.
+/// A role, or the removal of an account's second factors, waiting for a second person's approval.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleApprovalBody {
     /// Id.
     pub id: i64,
+    /// What is to be approved: a role, or removing every second factor of the account.
+    #[schema(value_type = String, schema_with = super::codes::approval_kind)]
+    pub kind: ApprovalKind,
     /// The account.
     pub user_id: i64,
     /// Its username.
     pub username: String,
     /// Its name.
     pub display_name: String,
-    /// The role proposed.
+    /// The role proposed; for a second-factor reset, the account's role when it was requested.
     pub role: String,
     /// Whether the account was created for this role (inactive until approved).
     pub new_account: bool,
@@ -323,6 +328,7 @@ pub struct RoleApprovalBody {
 fn approval_body(a: RoleApproval) -> RoleApprovalBody {
     RoleApprovalBody {
         id: a.id,
+        kind: a.kind,
         user_id: a.user_id,
         username: a.username,
         display_name: a.display_name,
@@ -334,8 +340,8 @@ fn approval_body(a: RoleApproval) -> RoleApprovalBody {
     }
 }
 
-/// Clinical and disclosing roles waiting for a second person, oldest first (administrators and
-/// the privacy officer).
+/// Clinical and disclosing roles, and removals of accounts' second factors, waiting for a second
+/// person, oldest first (administrators and the privacy officer).
 #[utoipa::path(get, path = "/role-approvals", tag = "staff",
     params(PageQuery),
     responses(
@@ -366,7 +372,9 @@ async fn decide(
 }
 
 /// Approves a proposed role: given at once (the account's sessions end, its tokens are
-/// revoked), and an account created for it becomes active. Not by whoever proposed it.
+/// revoked), and an account created for it becomes active. Approving a second-factor reset
+/// removes the account's authenticator app and passkeys and ends its sessions. Not by whoever
+/// proposed it, nor by the account's holder.
 #[utoipa::path(post, path = "/role-approvals/{id}/approve", tag = "staff",
     params(("id" = i64, Path, description = "Proposal id")),
     responses(
@@ -382,7 +390,8 @@ pub async fn approve_role(
     decide(&state, &caller, id, true).await
 }
 
-/// Refuses a proposed role: the account keeps its role (a new one stays inactive).
+/// Refuses a proposed role (the account keeps its role; a new one stays inactive) or a
+/// second-factor reset (the account keeps its second factors).
 #[utoipa::path(post, path = "/role-approvals/{id}/refuse", tag = "staff",
     params(("id" = i64, Path, description = "Proposal id")),
     responses(
@@ -463,23 +472,26 @@ pub async fn unlock_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Removes every second factor of an account (authenticator app and passkeys) for a person who
-/// lost them: their sessions end, and they set up a new one with an enrolment code issued next.
-/// Audited.
+/// Requests the removal of every second factor of another account (authenticator app and
+/// passkeys) for a person who lost them. Nothing is removed yet: another administrator or the
+/// privacy officer approves it (POST /role-approvals/{id}/approve), which removes them and ends
+/// the person's sessions; then issue an enrolment code. An open request is answered with its id.
+/// Never for the caller's own account. Audited.
 #[utoipa::path(post, path = "/users/{id}/second-factors/reset", tag = "staff",
     params(("id" = i64, Path, description = "Staff account id")),
     responses(
-        (status = 204, description = "Removed; issue an enrolment code next"),
+        (status = 202, description = "Requested: waits for a second person's approval", body = ApprovalPending),
+        (status = 409, description = "The caller's own account (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn reset_second_factors(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state.store.grant::<can::ManageUsers>(&caller.actor)?;
-    state.store.reset_second_factors(&grant, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let approval_id = state.store.request_second_factor_reset(&grant, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(ApprovalPending { approval_id })).into_response())
 }
 
 /// A one-time enrolment code, shown this once.

@@ -15,6 +15,7 @@ use trellis_domain::schedule::attendance::AttendanceStatus;
 use trellis_storage::discharge::AftercareKind;
 use trellis_storage::medications::{Adherence, SideEffectSeverity};
 use trellis_storage::notes::{NoteKind, NoteTemplate};
+use trellis_storage::staff::ApprovalKind;
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 
 fn one_of(codes: impl IntoIterator<Item = &'static str>) -> Object {
@@ -27,6 +28,11 @@ fn one_of(codes: impl IntoIterator<Item = &'static str>) -> Object {
 /// Sex codes.
 pub fn sex() -> Object {
     one_of(Sex::ALL.map(Sex::code))
+}
+
+/// What a second person approves (role approvals).
+pub fn approval_kind() -> Object {
+    one_of(ApprovalKind::ALL.map(ApprovalKind::code))
 }
 
 /// Role codes.

@@ -10,7 +10,9 @@ use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::audit::{AuditPage, AuditQuery};
 use trellis_storage::patients::{mrn, parse_mrn};
-use trellis_storage::staff::{EnrolmentCode, NewStaff, RoleChange, ENROLMENT_CODE_HOURS};
+use trellis_storage::staff::{
+    ApprovalKind, EnrolmentCode, NewStaff, RoleChange, ENROLMENT_CODE_HOURS,
+};
 use trellis_storage::{Instant, StoreError};
 
 use super::{labelled, LabelledError, Layout};
@@ -180,6 +182,11 @@ struct UserPage {
     choices: Vec<(String, String, bool)>,
     /// A role proposed for this account and waiting for a second person: its label.
     awaiting: Option<&'static str>,
+    /// Who requested the removal of this account's second factors, still waiting for a second
+    /// person.
+    reset_requested_by: Option<String>,
+    /// Whether the page shows the viewer's own account (whose factors they never reset).
+    own: bool,
     notice: Option<String>,
     errors: Vec<LabelledError>,
 }
@@ -219,9 +226,16 @@ async fn user_page(
         .await?
         .and_then(|a| a.role.parse::<Role>().ok())
         .map(Role::label);
+    let reset_requested_by = state
+        .store
+        .second_factor_reset_awaiting_approval(id)
+        .await?
+        .map(|a| a.proposed_by_name);
     Ok(UserPage {
         layout: Layout::new(staff, "users"),
         awaiting,
+        reset_requested_by,
+        own: staff.actor.user_id == Some(id),
         id,
         locked: user.locked_until.is_some_and(|l| l > Instant::now()),
         mfa_enabled: user.mfa_enabled,
@@ -386,22 +400,32 @@ pub async fn enrolment_code(
     Ok((status, Html(page.render()?)).into_response())
 }
 
-/// Removes every second factor of an account (authenticator app and passkeys) for a person who
-/// lost them; the page then offers an enrolment code for the new one.
+/// Requests the removal of every second factor of an account (authenticator app and passkeys)
+/// for a person who lost them; another administrator or the privacy officer approves it on
+/// Role approvals. A refusal by the store (one's own account) is re-shown on the page.
 pub async fn reset_second_factors(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
-    state.store.reset_second_factors(&grant, id).await?;
-    let notice = "Two-step verification removed: the authenticator app and passkeys no longer work and the person's sessions have ended. Issue an enrolment code so they can set up a new one.";
-    Ok(Html(
-        user_page(&state, &staff, id, Some(notice.into()), &[])
-            .await?
-            .render()?,
-    )
-    .into_response())
+    match state.store.request_second_factor_reset(&grant, id).await {
+        Ok(_) => {
+            let notice = "Removal of two-step verification requested: nothing is removed until another administrator or the privacy officer approves it on Role approvals.";
+            Ok(Html(
+                user_page(&state, &staff, id, Some(notice.into()), &[])
+                    .await?
+                    .render()?,
+            )
+            .into_response())
+        }
+        Err(StoreError::Conflict(m)) => {
+            let errors = [FieldError::new("second_factors", m)];
+            let page = user_page(&state, &staff, id, None, &errors).await?;
+            Ok((axum::http::StatusCode::CONFLICT, Html(page.render()?)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Lifts a lockout.
@@ -677,6 +701,8 @@ pub struct ApprovalRow {
     name: String,
     username: String,
     role: &'static str,
+    /// Whether it asks to remove the account's second factors rather than give a role.
+    reset: bool,
     new_account: bool,
     proposed_by: String,
     proposed_at: String,
@@ -710,6 +736,7 @@ async fn role_approvals_page(
                 || staff.actor.user_id == Some(a.user_id),
             name: a.display_name,
             username: a.username,
+            reset: a.kind == ApprovalKind::SecondFactorReset,
             role: a
                 .role
                 .parse::<Role>()
@@ -748,7 +775,8 @@ pub struct DecisionForm {
     decision: String,
 }
 
-/// Approves or refuses a proposed role; a refusal by the store (own proposal) is re-shown.
+/// Approves or refuses a proposed role or second-factor reset; a refusal by the store (own
+/// proposal) is re-shown.
 pub async fn decide_role(
     State(state): State<AppState>,
     staff: Staff,
@@ -756,7 +784,13 @@ pub async fn decide_role(
     axum::extract::Form(form): axum::extract::Form<DecisionForm>,
 ) -> Result<Response, AppError> {
     // Who may decide is checked before the form, so other roles get 403 whatever they send.
-    state.store.role_approvals(&staff.actor).await?;
+    let kind = state
+        .store
+        .role_approvals(&staff.actor)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .map(|a| a.kind);
     let approve = match form.decision.as_str() {
         "approve" => true,
         "refuse" => false,
@@ -781,10 +815,11 @@ pub async fn decide_role(
         .await
     {
         Ok(()) => {
-            let notice = if approve {
-                "Approved: the role is given and the person's open sessions ended."
-            } else {
-                "Refused: the account keeps its role."
+            let notice = match (kind, approve) {
+                (Some(ApprovalKind::SecondFactorReset), true) => "Approved: the person's authenticator app and passkeys are removed and their sessions ended. Issue an enrolment code from their account page so they can set up a new one.",
+                (Some(ApprovalKind::SecondFactorReset), false) => "Refused: the account keeps its second factors.",
+                (_, true) => "Approved: the role is given and the person's open sessions ended.",
+                (_, false) => "Refused: the account keeps its role.",
             };
             let page = role_approvals_page(&state, &staff, Some(notice.into()), None).await?;
             Ok(Html(page.render()?).into_response())

@@ -11,7 +11,8 @@ use axum::{Extension, Json};
 use axum_extra::extract::cookie::CookieJar;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
@@ -102,6 +103,70 @@ fn user_handle(user_id: i64) -> Uuid {
         0x7472_656c_6c69_7321,
         u64::try_from(user_id).unwrap_or_default(),
     )
+}
+
+/// What a ceremony is called in errors and the audit log.
+fn ceremony_name(ceremony: Ceremony) -> &'static str {
+    match ceremony {
+        Ceremony::SetUp => "set-up",
+        Ceremony::SignIn => "sign-in",
+    }
+}
+
+/// The answer to a ceremony's request from a session that may not make it.
+fn sign_in_first(message: &str) -> Response {
+    answer(StatusCode::UNAUTHORIZED, message, Some("/login"))
+}
+
+/// The answer at the lockout: the session's cookie goes, and the person starts again.
+fn locked_out(state: &AppState, jar: CookieJar) -> Response {
+    let jar = jar.remove(cookie(SESSION_COOKIE, String::new(), state));
+    (
+        jar,
+        answer(StatusCode::FORBIDDEN, super::auth::LOCKED, Some("/login")),
+    )
+        .into_response()
+}
+
+/// Starts a ceremony: keeps what the library needs to check the answer on the session, and
+/// sends the challenge to the page's script.
+async fn begin_ceremony(
+    state: &AppState,
+    secret: &str,
+    ceremony: Ceremony,
+    challenge: impl Serialize,
+    kept: &impl Serialize,
+) -> Result<Response, AppError> {
+    let name = ceremony_name(ceremony);
+    let kept = serde_json::to_string(kept)
+        .map_err(|e| AppError::Internal(format!("passkey {name} state: {e}")))?;
+    state
+        .store
+        .begin_passkey_ceremony(secret, ceremony, &kept)
+        .await?;
+    Ok(Json(challenge).into_response())
+}
+
+/// Takes the session's ceremony (once, whatever follows) and reads the authenticator's answer:
+/// both for the library to check, or why there is nothing to check, which the store audits and
+/// counts as a refusal.
+async fn take_ceremony<K: DeserializeOwned, A: DeserializeOwned>(
+    state: &AppState,
+    secret: &str,
+    ceremony: Ceremony,
+    answer: serde_json::Value,
+) -> Result<Result<(K, A), String>, AppError> {
+    let name = ceremony_name(ceremony);
+    let Some(kept) = state.store.take_passkey_ceremony(secret, ceremony).await? else {
+        return Ok(Err(format!(
+            "{name} not started, expired or already answered"
+        )));
+    };
+    let kept: K = serde_json::from_str(&kept)
+        .map_err(|e| AppError::Internal(format!("passkey {name} state: {e}")))?;
+    Ok(serde_json::from_value::<A>(answer)
+        .map(|answer| (kept, answer))
+        .map_err(|_| "answer malformed".to_owned()))
 }
 
 struct Row {
@@ -230,11 +295,7 @@ pub async fn set_up_start(
     Json(body): Json<SetUpStart>,
 ) -> Result<Response, AppError> {
     let Some((secret, session)) = holder(&identity) else {
-        return Ok(answer(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first.",
-            Some("/login"),
-        ));
+        return Ok(sign_in_first("Sign in first."));
     };
     if let Err(StoreError::Invalid(problems)) = passkey_name(&body.name) {
         let message = problems
@@ -260,13 +321,7 @@ pub async fn set_up_start(
             Some(existing),
         )
         .map_err(|e| AppError::Internal(format!("passkey set-up: {e}")))?;
-    let kept = serde_json::to_string(&registration)
-        .map_err(|e| AppError::Internal(format!("passkey set-up state: {e}")))?;
-    state
-        .store
-        .begin_passkey_ceremony(secret, Ceremony::SetUp, &kept)
-        .await?;
-    Ok(Json(challenge).into_response())
+    begin_ceremony(&state, secret, Ceremony::SetUp, challenge, &registration).await
 }
 
 /// The authenticator's answer to a set-up, with the passkey's name and (for the first second
@@ -291,39 +346,31 @@ pub async fn set_up_finish(
     Json(body): Json<SetUpFinish>,
 ) -> Result<Response, AppError> {
     let Some((secret, session)) = holder(&identity) else {
-        return Ok(answer(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first.",
-            Some("/login"),
-        ));
+        return Ok(sign_in_first("Sign in first."));
     };
     let user = &session.user;
-    let kept = state
-        .store
-        .take_passkey_ceremony(secret, Ceremony::SetUp)
-        .await?;
-    let verified = match kept {
-        None => Err("set-up not started, expired or already answered".to_owned()),
-        Some(kept) => {
-            let registration: PasskeyRegistration = serde_json::from_str(&kept)
-                .map_err(|e| AppError::Internal(format!("passkey set-up state: {e}")))?;
-            match serde_json::from_value::<RegisterPublicKeyCredential>(body.credential) {
-                Err(_) => Err("answer malformed".to_owned()),
-                Ok(credential) => state
-                    .passkeys
-                    .finish_passkey_registration(&credential, &registration)
-                    .map_err(|e| refusal(&e))
-                    .and_then(|passkey| {
-                        let record = serde_json::to_string(&passkey)
-                            .map_err(|e| format!("record unreadable: {e}"))?;
-                        Ok(NewPasskey {
-                            credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
-                            name: body.name.clone(),
-                            credential: record,
-                        })
-                    }),
-            }
-        }
+    let verified = match take_ceremony::<PasskeyRegistration, RegisterPublicKeyCredential>(
+        &state,
+        secret,
+        Ceremony::SetUp,
+        body.credential,
+    )
+    .await?
+    {
+        Err(reason) => Err(reason),
+        Ok((registration, credential)) => state
+            .passkeys
+            .finish_passkey_registration(&credential, &registration)
+            .map_err(|e| refusal(&e))
+            .and_then(|passkey| {
+                let record = serde_json::to_string(&passkey)
+                    .map_err(|e| format!("record unreadable: {e}"))?;
+                Ok(NewPasskey {
+                    credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
+                    name: body.name.clone(),
+                    credential: record,
+                })
+            }),
     };
     let outcome = state
         .store
@@ -340,14 +387,7 @@ pub async fn set_up_finish(
             "Enrolment code: not right, already used or expired. Ask an administrator for a new one.",
             None,
         ),
-        Ok(EnrolmentOutcome::Locked(_)) => {
-            let jar = jar.remove(cookie(SESSION_COOKIE, String::new(), &state));
-            return Ok((
-                jar,
-                answer(StatusCode::FORBIDDEN, super::auth::LOCKED, Some("/login")),
-            )
-                .into_response());
-        }
+        Ok(EnrolmentOutcome::Locked(_)) => return Ok(locked_out(&state, jar)),
         Ok(_) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "The passkey could not be set up (the request expired or the authenticator's answer was not accepted). Try again.",
@@ -376,11 +416,7 @@ pub async fn sign_in_start(
     Extension(identity): Extension<Identity>,
 ) -> Result<Response, AppError> {
     let Some((secret, session)) = waiting(&identity) else {
-        return Ok(answer(
-            StatusCode::UNAUTHORIZED,
-            "Sign in with your password first.",
-            Some("/login"),
-        ));
+        return Ok(sign_in_first("Sign in with your password first."));
     };
     let passkeys = stored_passkeys(&state, session.user.id).await?;
     if passkeys.is_empty() {
@@ -395,13 +431,7 @@ pub async fn sign_in_start(
         .passkeys
         .start_passkey_authentication(&keys)
         .map_err(|e| AppError::Internal(format!("passkey sign-in: {e}")))?;
-    let kept = serde_json::to_string(&authentication)
-        .map_err(|e| AppError::Internal(format!("passkey sign-in state: {e}")))?;
-    state
-        .store
-        .begin_passkey_ceremony(secret, Ceremony::SignIn, &kept)
-        .await?;
-    Ok(Json(challenge).into_response())
+    begin_ceremony(&state, secret, Ceremony::SignIn, challenge, &authentication).await
 }
 
 /// A person's passkeys with their credential ids, as the library reads them.
@@ -440,51 +470,40 @@ pub async fn sign_in_finish(
     Json(body): Json<SignInFinish>,
 ) -> Result<Response, AppError> {
     let Some((secret, session)) = waiting(&identity) else {
-        return Ok(answer(
-            StatusCode::UNAUTHORIZED,
-            "Sign in with your password first.",
-            Some("/login"),
-        ));
+        return Ok(sign_in_first("Sign in with your password first."));
     };
     let user_id = session.user.id;
-    let kept = state
-        .store
-        .take_passkey_ceremony(secret, Ceremony::SignIn)
-        .await?;
-    let verified = match kept {
-        None => Err("sign-in not started, expired or already answered".to_owned()),
-        Some(kept) => {
-            let authentication: PasskeyAuthentication = serde_json::from_str(&kept)
-                .map_err(|e| AppError::Internal(format!("passkey sign-in state: {e}")))?;
-            match serde_json::from_value::<PublicKeyCredential>(body.credential) {
-                Err(_) => Err("answer malformed".to_owned()),
-                Ok(credential) => {
-                    match state
-                        .passkeys
-                        .finish_passkey_authentication(&credential, &authentication)
-                    {
-                        Err(e) => Err(refusal(&e)),
-                        Ok(result) => {
-                            let id = URL_SAFE_NO_PAD.encode(result.cred_id());
-                            let mut stored = stored_passkeys(&state, user_id).await?;
-                            match stored.iter_mut().find(|(cid, _)| *cid == id) {
-                                None => Err("unknown credential".to_owned()),
-                                Some((_, passkey)) => {
-                                    passkey.update_credential(&result);
-                                    let record = serde_json::to_string(&*passkey).map_err(|e| {
-                                        AppError::Internal(format!("passkey record: {e}"))
-                                    })?;
-                                    Ok(PasskeyUse {
-                                        credential_id: id,
-                                        credential: record,
-                                    })
-                                }
-                            }
-                        }
+    let verified = match take_ceremony::<PasskeyAuthentication, PublicKeyCredential>(
+        &state,
+        secret,
+        Ceremony::SignIn,
+        body.credential,
+    )
+    .await?
+    {
+        Err(reason) => Err(reason),
+        Ok((authentication, credential)) => match state
+            .passkeys
+            .finish_passkey_authentication(&credential, &authentication)
+        {
+            Err(e) => Err(refusal(&e)),
+            Ok(result) => {
+                let id = URL_SAFE_NO_PAD.encode(result.cred_id());
+                let mut stored = stored_passkeys(&state, user_id).await?;
+                match stored.iter_mut().find(|(cid, _)| *cid == id) {
+                    None => Err("unknown credential".to_owned()),
+                    Some((_, passkey)) => {
+                        passkey.update_credential(&result);
+                        let record = serde_json::to_string(&*passkey)
+                            .map_err(|e| AppError::Internal(format!("passkey record: {e}")))?;
+                        Ok(PasskeyUse {
+                            credential_id: id,
+                            credential: record,
+                        })
                     }
                 }
             }
-        }
+        },
     };
     let outcome = state
         .store
@@ -499,14 +518,7 @@ pub async fn sign_in_finish(
             "The passkey was not accepted. Try again, or use the code from your authenticator app.",
             None,
         )),
-        Ok(SecondFactorOutcome::Locked(_)) => {
-            let jar = jar.remove(cookie(SESSION_COOKIE, String::new(), &state));
-            Ok((
-                jar,
-                answer(StatusCode::FORBIDDEN, super::auth::LOCKED, Some("/login")),
-            )
-                .into_response())
-        }
+        Ok(SecondFactorOutcome::Locked(_)) => Ok(locked_out(&state, jar)),
         Err(other) => Err(other.into()),
     }
 }
