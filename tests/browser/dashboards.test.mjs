@@ -27,6 +27,40 @@ test('director reaches a late note from the program view in one click', async ()
   }
 });
 
+test('overdue follow-up calls are marked overdue for the peer specialist and the director', async () => {
+  const t = await startTrellis();
+  try {
+    // The demo leaves some discharged patients' calls open past their due day.
+    const peer = await t.browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await signIn(peer, t.base, 'peer');
+    const card = peer.locator('section', { has: peer.getByRole('heading', { name: /^Outreach and follow-up calls due/ }) });
+    const lines = card.locator('li', { hasText: 'Follow-up call after discharge' });
+    const n = await lines.count();
+    assert.ok(n >= 1, 'follow-up calls on the peer specialist\'s dashboard');
+    // The demo clinic's today, in its time zone.
+    const today = new Date(`${new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date())}T00:00:00Z`);
+    let overdue = 0;
+    for (let i = 0; i < n; i++) {
+      const text = await lines.nth(i).innerText();
+      const due = new Date(`${text.match(/due (\w{3} \d{1,2}, \d{4})/)[1]} UTC`);
+      const marked = (await lines.nth(i).locator('.badge.overdue').count()) === 1;
+      assert.equal(marked, due < today, `${text}: overdue badge ${marked}, due ${due.toISOString()}`);
+      if (marked) overdue++;
+    }
+    assert.ok(overdue >= 1, 'an overdue call is marked overdue');
+    await peer.screenshot({ path: `${ARTIFACTS}dashboards-peer-follow-ups.png`, fullPage: true });
+
+    const director = await t.browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await signIn(director, t.base, 'director');
+    const program = director.locator('section', { has: director.getByRole('heading', { name: 'Program today' }) });
+    const line = program.locator('li', { hasText: 'follow-up calls' });
+    assert.match(await line.innerText(), /^[1-9]\d* follow-up calls overdue$/);
+    assert.equal(await line.locator('.badge.overdue').count(), 1);
+  } finally {
+    await t.stop();
+  }
+});
+
 const ROLES = ['director', 'counselor', 'frontdesk', 'nurse', 'prescriber', 'intake', 'peer', 'billing', 'admin', 'privacy'];
 const WIDTHS = [1366, 820, 390];
 

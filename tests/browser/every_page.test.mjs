@@ -17,9 +17,9 @@ const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 // The axe script is served from our own origin by the test (a route Playwright answers), so
 // the page's CSP (script-src 'self') stays in force and any violation of it is still caught.
-async function roleContext(t, role) {
+async function roleContext(t, role, base = t.base) {
   const context = await t.browser.newContext({ viewport: { width: WIDTHS[0], height: 900 } });
-  await context.route(`${t.base}/__test/axe.js`, (route) =>
+  await context.route(`${base}/__test/axe.js`, (route) =>
     route.fulfill({ status: 200, contentType: 'text/javascript', body: AXE }),
   );
   const page = await context.newPage();
@@ -27,7 +27,7 @@ async function roleContext(t, role) {
   page.on('console', (msg) => {
     if (/Content Security Policy/i.test(msg.text())) refused.push(`${page.url()}: ${msg.text()}`);
   });
-  await signIn(page, t.base, role);
+  await signIn(page, base, role);
   return { context, page, refused };
 }
 
@@ -53,6 +53,12 @@ async function check(page, base, role, path, problems) {
   if (status >= 400 && !path.startsWith('/no-such') && !path.includes('/abc')) {
     problems.push(`${role} ${path}: answered ${status}`);
   }
+  await inspect(page, base, role, path, problems);
+}
+
+// The layout, label and axe checks of the page already open (a form's answer, say), named
+// `path` in problems and screenshots.
+async function inspect(page, base, role, path, problems) {
   const name = `${role}-${path.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}`.slice(0, 120);
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
@@ -193,6 +199,141 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
     if (!summary) problems.push('no discharge summary found in the demo');
     assert.deepEqual(problems, [], `${visited.length} pages checked; problems:\n${problems.join('\n')}`);
   } finally {
+    await t.stop();
+  }
+});
+
+// The pages added with passkeys, second-factor resets, court orders and disclosure
+// authorities, authorised disclosures and breach substitute notices. The demo holds none of
+// these records, so each is made first the way staff make it, then its pages are checked.
+test('the second-factor and privacy-record pages fit every width and pass axe-core', { timeout: 600_000 }, async () => {
+  const t = await startTrellis();
+  const problems = [];
+  const visited = [];
+  const contexts = [];
+  const visit = async (ctx, role, path) => {
+    await check(ctx.page, ctx.base, role, path, problems);
+    visited.push(path);
+  };
+  try {
+    // WebAuthn refuses IP addresses: the passkey pages are opened at localhost.
+    const localhost = t.base.replace('127.0.0.1', 'localhost');
+    const admin = { ...(await roleContext(t, 'admin', localhost)), base: localhost };
+    const counselor = { ...(await roleContext(t, 'counselor', localhost)), base: localhost };
+    const privacy = { ...(await roleContext(t, 'privacy')), base: t.base };
+    const director = { ...(await roleContext(t, 'director')), base: t.base };
+    contexts.push(admin, counselor, privacy, director);
+
+    // Passkeys: the page before any is set up, then with one (a virtual authenticator) set up
+    // with the administrator's enrolment code.
+    await visit(director, 'director', '/account/passkeys');
+    const a = admin.page;
+    const user = await firstLink(a, localhost, '/admin/users', /^\/admin\/users\/\d+$/);
+    await a.goto(`${localhost}/admin/users`);
+    const counselorUser = await a.getByRole('link', { name: 'Jordan Ellis, LCSW' }).getAttribute('href');
+    await a.goto(`${localhost}${counselorUser}`);
+    await a.getByRole('button', { name: 'Issue enrolment code' }).click();
+    const code = (await a.locator('code.enrolment-code').innerText()).trim();
+    await inspect(a, localhost, 'admin', `${counselorUser} (enrolment code issued)`, problems);
+    const c = counselor.page;
+    const cdp = await counselor.context.newCDPSession(c);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    await c.goto(`${localhost}/account/passkeys`);
+    await c.getByLabel(/^Name/).fill('work laptop');
+    await c.getByLabel(/^Enrolment code/).fill(code);
+    await c.getByRole('button', { name: 'Set up a passkey' }).click();
+    await c.waitForURL(`${localhost}/account/passkeys?added=1`);
+    await inspect(c, localhost, 'counselor', '/account/passkeys?added=1', problems);
+    await visit(counselor, 'counselor', '/account/passkeys');
+
+    // The administrator's second-factor reset: the account page offering it, then its answer.
+    await visit(admin, 'admin', counselorUser);
+    await a.getByRole('button', { name: 'Remove two-step verification' }).click();
+    await assert.doesNotReject(a.getByText(/Two-step verification removed/).waitFor());
+    await inspect(a, localhost, 'admin', `${counselorUser} (second factors removed)`, problems);
+    if (user) await visit(admin, 'admin', user);
+
+    // Court orders and disclosure authorities under /privacy, and an authorised disclosure.
+    const p = privacy.page;
+    const main = p.getByRole('main');
+    const patient = await firstLink(p, t.base, '/patients', /^\/patients\/\d+$/);
+    assert.ok(patient, 'a patient on the list');
+    const mrn = `TR${patient.split('/').pop().padStart(6, '0')}`;
+    const today = new Date().toISOString().slice(0, 10);
+    await p.goto(`${t.base}/privacy/authorities`);
+    const order = main.locator('form', { has: p.getByRole('button', { name: 'Record the court order' }) });
+    await order.getByLabel(/medical record number/).fill(mrn);
+    await order.getByLabel('What the court sent').selectOption('order');
+    await order.getByLabel('Court', { exact: true }).fill('County Family Court');
+    await order.getByLabel('Case or docket number').fill('FC-2026-118');
+    await order.getByLabel('Date of the order').fill(today);
+    await order.getByLabel(/Other ways of obtaining/).check();
+    await order.getByLabel(/The public interest and need outweigh/).check();
+    await order.getByLabel(/To whom/).selectOption({ label: 'Officer Dana Brooks, County Adult Probation · Law enforcement, probation or parole' });
+    await order.getByLabel('Attendance and participation').check();
+    await order.getByLabel('From', { exact: true }).fill(today);
+    await order.getByLabel('Until', { exact: true }).fill(today);
+    await order.getByLabel(/Protective measures ordered/).fill('Filed under seal');
+    await order.getByRole('button', { name: 'Record the court order' }).click();
+    await assert.doesNotReject(p.locator('#live').getByText(/Court order .* recorded/).waitFor());
+    await inspect(p, t.base, 'privacy', '/privacy/authorities (court order recorded)', problems);
+    const authority = await firstLink(p, t.base, '/privacy/authorities', /^\/privacy\/authorities\/\d+$/);
+    assert.ok(authority, 'the recorded court order is listed');
+    await visit(privacy, 'privacy', '/privacy/authorities');
+    await visit(privacy, 'privacy', authority);
+    await visit(privacy, 'privacy', `${patient}/authorised-disclosure`);
+    await main.getByRole('radio', { name: /Court order/ }).check();
+    await main.getByRole('checkbox', { name: 'Attendance and participation' }).check();
+    await main.getByRole('button', { name: 'Disclose' }).click();
+    await assert.doesNotReject(main.locator('#consent-scope').waitFor());
+    await inspect(p, t.base, 'privacy', `${patient}/authorised-disclosure (packet)`, problems);
+    await visit(privacy, 'privacy', '/privacy/recipients');
+    await visit(director, 'director', '/privacy/minor-consent');
+
+    // A breach with its letter and a substitute notice for the patient the letter cannot reach.
+    await p.goto(`${t.base}/privacy/breaches`);
+    const form = main.locator('form', { has: p.getByRole('button', { name: 'Record incident' }) });
+    await form.getByLabel(/^Discovered on/).fill(today);
+    await form.getByLabel(/^What happened/).fill('a day sheet was faxed to the wrong number');
+    await form.getByLabel('What information was involved').fill('Names and group times');
+    await form.getByLabel(/What patients can do/).fill('Nothing is needed; call us with questions');
+    await form.getByLabel('What the program is doing').fill('The recipient shredded it; fax numbers are checked twice');
+    await form.getByLabel(/How patients reach us/).fill('Call 1-800-555-0100');
+    await form.getByLabel('Patients affected').fill('1');
+    await form.getByLabel(/Most of them living in one State/).fill('1');
+    await form.getByLabel(/Patients by record number/).fill(mrn);
+    await form.getByRole('button', { name: 'Record incident' }).click();
+    await assert.doesNotReject(p.locator('#live').getByText(/a task is due on its 60th day/).waitFor());
+    for (const factor of [/Nature and extent/, /unauthorized person/, /actually acquired/, /risk was mitigated/]) {
+      await main.getByRole('group', { name: factor }).getByLabel('Not low').check();
+    }
+    await main.getByLabel(/Why each factor weighs/).fill('A stranger received names; not retrieved for a day');
+    await main.getByRole('group', { name: 'Conclusion' }).getByLabel(/Breach: notify/).check();
+    await main.getByRole('button', { name: 'Record assessment' }).click();
+    await assert.doesNotReject(p.locator('#live').getByText(/Assessment recorded/).waitFor());
+    const incident = p.url().replace(t.base, '').replace(/[?#].*$/, '');
+    const letter = await firstLink(p, t.base, incident, /^\/privacy\/breaches\/\d+\/letters\/\d+$/);
+    assert.ok(letter, 'the incident links its letter');
+    await visit(privacy, 'privacy', letter);
+    await p.goto(`${t.base}${incident}`);
+    const substitute = main.locator('form[action$="/substitute-notices"]');
+    await substitute.getByLabel(/could not reach/).fill('1');
+    await substitute.locator('input[name="patient_ids"]').first().check();
+    await substitute.locator('input[name="method"]').first().check();
+    await substitute.getByLabel(/Where it was posted/).fill('Telephoned the patient and read the notice');
+    await substitute.getByRole('button', { name: 'Record substitute notice' }).click();
+    await assert.doesNotReject(main.getByText(/Every patient has been told, by letter or substitute notice/).waitFor());
+    await inspect(p, t.base, 'privacy', `${incident} (substitute notice recorded)`, problems);
+    await visit(privacy, 'privacy', incident);
+    await visit(privacy, 'privacy', '/privacy/breaches/log');
+
+    for (const ctx of contexts) problems.push(...ctx.refused);
+    assert.deepEqual(problems, [], `${visited.length} pages checked; problems:\n${problems.join('\n')}`);
+  } finally {
+    for (const ctx of contexts) await ctx.context.close();
     await t.stop();
   }
 });

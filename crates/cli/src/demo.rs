@@ -16,6 +16,7 @@ use trellis_domain::consent::{
 };
 use trellis_domain::measures::Instrument;
 use trellis_domain::patient::Registration;
+use trellis_domain::schedule::attendance::AttendanceStatus;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::collaterals::NewCollateral;
 use trellis_storage::confidentiality::{
@@ -24,7 +25,7 @@ use trellis_storage::confidentiality::{
 use trellis_storage::episodes::{Admission, REFERRAL_SOURCES};
 use trellis_storage::measures::NewMeasure;
 use trellis_storage::medications::{NewDrugScreen, NewMedication};
-use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
+use trellis_storage::notes::{AttendeeNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
 use trellis_storage::recipients::NewRecipient;
@@ -414,7 +415,6 @@ const CURRICULUM: [(&str, &str); 12] = [
 /// group to check in.
 async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
     use chrono::{Datelike, NaiveTime, Weekday};
-    use trellis_domain::schedule::attendance::AttendanceStatus;
     use trellis_domain::schedule::track::WeeklySlot;
     use trellis_storage::schedule::{NewRoom, NewTrack};
 
@@ -496,6 +496,10 @@ async fn schedule(store: &Store, clinic: &Clinic, downtown: i64) -> Result<()> {
     let front_desk = clinic.actor("frontdesk")?;
     let manage = store.grant::<can::ManageSchedule>(front_desk)?;
     let evening = tracks[1];
+    // The counselor facilitates the evening group: she writes its group notes.
+    store
+        .set_track_facilitator(&orgs, evening, clinic.actor("counselor")?.user_id)
+        .await?;
     if !matches!(
         today.weekday(),
         Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu
@@ -764,7 +768,6 @@ async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
             ),
         ])
     };
-    let mut group = Vec::new();
     for (i, entry) in caseload.iter().take(8).enumerate() {
         let grant = store
             .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
@@ -797,33 +800,76 @@ async fn notes(store: &Store, clinic: &Clinic) -> Result<()> {
                     .await?;
             }
         }
-        if i < 4 {
-            group.push((
-                grant,
-                AttendeeNote {
-                    sections: dap("Shared a personal high-risk situation and a plan for it."),
-                    objective_ids: Vec::new(),
-                },
-            ));
+    }
+    // The evening group's last session, documented as its facilitator does it: from the
+    // session, for the members its check-in says attended, saved and signed in one step.
+    if let Some(&session_id) = past_evening_sessions(store, clinic).await?.first() {
+        session_group_note(
+            store,
+            counselor,
+            session_id,
+            "Psychoeducation on triggers and high-risk situations; each member built a coping card.",
+            |_| AttendeeNote {
+                sections: dap("Shared a personal high-risk situation and a plan for it."),
+                objective_ids: Vec::new(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The evening track's sessions before today that the front desk checked in, newest first.
+async fn past_evening_sessions(store: &Store, clinic: &Clinic) -> Result<Vec<i64>> {
+    let today = clinic_today();
+    let (downtown, _) = clinic.programs[0];
+    let read = store.grant::<can::ReadSchedule>(clinic.actor("frontdesk")?)?;
+    let mut sessions = Vec::new();
+    for days_ago in 1..=10 {
+        for sheet in store
+            .day_sheet(&read, downtown, today - Duration::days(days_ago))
+            .await?
+        {
+            if sheet.session.track_name == "Evening"
+                && sheet.roster.iter().any(|line| line.status.is_some())
+            {
+                sessions.push(sheet.session.id);
+            }
         }
     }
-    if group.len() >= 3 {
-        let id = store
-            .write_group_note(
-                &NewGroupNote {
-                    title: "Evening relapse prevention group".into(),
-                    session_on: today - Duration::days(1),
-                    template: NoteTemplate::Dap,
-                    shared_text: "Psychoeducation on triggers and high-risk situations; each member built a coping card.".into(),
-                },
-                &group,
-                today,
-            )
-            .await?;
-        store
-            .sign_group_note(&store.grant::<can::WriteClinical>(counselor)?, id)
-            .await?;
+    Ok(sessions)
+}
+
+/// Writes and signs a session's group note as `author` (its facilitator), with `part` giving
+/// each attending member's own part; absent members get none, as the session path requires.
+async fn session_group_note(
+    store: &Store,
+    author: &Actor,
+    session_id: i64,
+    shared_text: &str,
+    part: impl Fn(i64) -> AttendeeNote,
+) -> Result<()> {
+    let write = store.grant::<can::WriteClinical>(author)?;
+    let session = store.session_for_note(&write, session_id).await?;
+    let mut attendees = Vec::new();
+    for member in &session.members {
+        if member.status.is_some_and(AttendanceStatus::attended) {
+            let grant = store
+                .patient_grant::<can::WriteClinical>(author, member.patient_id)
+                .await?;
+            attendees.push((grant, part(member.patient_id)));
+        }
     }
+    store
+        .write_session_group_note(
+            &write,
+            session_id,
+            shared_text,
+            &attendees,
+            true,
+            clinic_today(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -2132,7 +2178,8 @@ fn demo_problem(
 /// Treatment plans for every counselor's caseload: most signed once, some revised (two
 /// versions, an objective met), one overdue for review, a few still drafts, none yet for the
 /// newest admissions; then notes on the
-/// first counselor's caseload linked to plan objectives, including a three-attendee group note.
+/// first counselor's caseload linked to plan objectives, and an evening session's group note
+/// whose members' parts name their plan's objective.
 async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
     let today = clinic_today();
     let staff = store.plan_staff().await?;
@@ -2231,19 +2278,21 @@ async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
         .caseload(&store.grant::<can::ReadEpisodes>(counselor)?)
         .await?;
     let mut linked = Vec::new();
+    // Each patient's first objective in force, for their part of the group note.
+    let mut objective_of = BTreeMap::new();
     for entry in &caseload {
         let read = store
             .patient_grant::<can::ReadClinical>(counselor, entry.patient_id)
             .await?;
         let objectives = store.signed_objectives(&read).await?;
         if let Some(objective) = objectives.iter().find(|o| o.in_force) {
-            let write = store
-                .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
-                .await?;
-            linked.push((write, objective.id));
-        }
-        if linked.len() == 3 {
-            break;
+            objective_of.insert(entry.patient_id, objective.id);
+            if linked.len() < 3 {
+                let write = store
+                    .patient_grant::<can::WriteClinical>(counselor, entry.patient_id)
+                    .await?;
+                linked.push((write, objective.id));
+            }
         }
     }
     let dap = |data: &str| {
@@ -2276,36 +2325,20 @@ async fn treatment_plans(store: &Store, clinic: &Clinic) -> Result<()> {
             .await?;
         store.sign_note(grant, note).await?;
     }
-    if linked.len() == 3 {
-        let attendees: Vec<_> = linked
-            .iter()
-            .map(|(grant, objective)| {
-                (
-                    grant.clone(),
-                    AttendeeNote {
-                        sections: dap(
-                            "Practised a distress-tolerance skill and planned its use this week.",
-                        ),
-                        objective_ids: vec![*objective],
-                    },
-                )
-            })
-            .collect();
-        let id = store
-            .write_group_note(
-                &NewGroupNote {
-                    title: "Morning DBT skills group".into(),
-                    session_on: today - Duration::days(1),
-                    template: NoteTemplate::Dap,
-                    shared_text: "DBT skills: TIPP and self-soothe; members practised each skill and chose one for the week.".into(),
-                },
-                &attendees,
-                today,
-            )
-            .await?;
-        store
-            .sign_group_note(&store.grant::<can::WriteClinical>(counselor)?, id)
-            .await?;
+    // The evening session before the one documented in `notes`: each attending member's part
+    // names the objective of their signed plan the group worked on.
+    if let Some(&session_id) = past_evening_sessions(store, clinic).await?.get(1) {
+        session_group_note(
+            store,
+            counselor,
+            session_id,
+            "DBT skills: TIPP and self-soothe; members practised each skill and chose one for the week.",
+            |patient_id| AttendeeNote {
+                sections: dap("Practised a distress-tolerance skill and planned its use this week."),
+                objective_ids: objective_of.get(&patient_id).copied().into_iter().collect(),
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -2525,7 +2558,7 @@ async fn discharge_records(store: &Store, clinic: &Clinic) -> Result<()> {
 }
 
 /// One-to-one appointments this week and next for the adult program's first patients, work
-/// hours for some of them, the counselor facilitating the evening track, and one calendar feed
+/// hours for some of them, and one calendar feed
 /// (the counselor's). Bookings that would double-book are left out, as the front desk would.
 async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     use chrono::{Datelike, NaiveTime, Weekday};
@@ -2533,17 +2566,9 @@ async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     use trellis_domain::schedule::track::WeeklySlot;
     use trellis_storage::appointments::NewAppointment;
 
-    let system = Actor::system("demo");
-    let orgs = store.grant::<can::ManagePrograms>(&system)?;
     let counselor = clinic.actor("counselor")?;
     let prescriber = clinic.actor("prescriber")?;
     let nurse = clinic.actor("nurse")?;
-    let tracks = store.tracks().await?;
-    if let Some(evening) = tracks.iter().find(|t| t.name == "Evening") {
-        store
-            .set_track_facilitator(&orgs, evening.id, counselor.user_id)
-            .await?;
-    }
     let rooms = store.rooms().await?;
     let room = |name: &str| rooms.iter().find(|r| r.name == name).map(|r| r.id);
     let today = clinic_today();

@@ -175,6 +175,20 @@ pub(crate) fn patient_set_scope_sql(role: Role, user_param: &str) -> String {
     )
 }
 
+/// What a refused role is told, in words staff read ("the Privacy officer role may not manage
+/// programs"), not the codes behind them.
+fn refusal(role: Role, permission: Permission) -> String {
+    let name = format!("{permission:?}");
+    let mut words = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    format!("the {} role may not {words}", role.label())
+}
+
 impl Store {
     /// Checks the actor's role for an organisation-level permission.
     pub fn grant<P: Capability>(&self, actor: &Actor) -> Result<Grant<P>> {
@@ -184,11 +198,7 @@ impl Store {
                 _permission: PhantomData,
             })
         } else {
-            Err(StoreError::Denied(format!(
-                "the {} role may not {:?}",
-                actor.role.code(),
-                P::PERMISSION
-            )))
+            Err(StoreError::Denied(refusal(actor.role, P::PERMISSION)))
         }
     }
 
@@ -263,7 +273,7 @@ impl Store {
         Err(StoreError::Denied(if role_ok {
             "this patient is outside your assigned programs".into()
         } else {
-            format!("the {} role may not {:?}", actor.role.code(), P::PERMISSION)
+            refusal(actor.role, P::PERMISSION)
         }))
     }
 
@@ -281,5 +291,18 @@ impl Store {
         } else {
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_role_and_the_permission_in_words() {
+        assert_eq!(
+            refusal(Role::PrivacyOfficer, Permission::ManagePrograms),
+            "the Privacy officer role may not manage programs"
+        );
     }
 }

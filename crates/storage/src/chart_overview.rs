@@ -40,7 +40,8 @@ impl UpcomingService {
 /// The weeks of service hours the overview shows, judged as the Schedule tab judges them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PatientHours {
-    /// The open program's weekly range, if the patient has an open episode.
+    /// The weekly range in force today (the level of care now), if the patient has an open
+    /// episode at a level with weekly hours; each past week carries its own.
     pub policy: Option<HoursPolicy>,
     /// The weeks up to this one, oldest first.
     pub weeks: Vec<CareWeek>,
@@ -151,7 +152,9 @@ impl Store {
         weeks: u32,
     ) -> Result<PatientHours> {
         let patient_id = grant.patient_id();
-        let (zone, policy, in_care_since) = self.hours_setting(patient_id).await?;
+        let setting = self.hours_setting(patient_id).await?;
+        let in_care_since = setting.in_care_since;
+        let policy = setting.policy_on(today)?;
         let in_care = if in_care_since < today {
             (today - in_care_since).num_days() / 7 + 2
         } else {
@@ -188,8 +191,7 @@ impl Store {
                 .into_iter()
                 .map(|(_, r)| r),
         );
-        let (_, _, judged) =
-            judge_weeks(&records, zone, policy.as_ref(), in_care_since, today, weeks)?;
+        let (_, judged) = judge_weeks(&records, &setting, today, weeks)?;
         audit::record(
             self,
             grant.actor(),

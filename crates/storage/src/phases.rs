@@ -16,8 +16,8 @@ use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::absences::OutreachRule;
 use trellis_domain::schedule::attendance::AttendanceStatus;
 use trellis_domain::schedule::hours::{
-    below_asam_floor, service_hours, whole_weeks_since, HoursPolicy, HoursStatus, Population,
-    ServiceRecord,
+    below_asam_floor, service_hours, whole_weeks_since, HoursPolicy, HoursStatus, PolicyHistory,
+    Population, ServiceRecord,
 };
 pub use trellis_domain::schedule::phases::CheckStatus;
 use trellis_domain::schedule::phases::{
@@ -578,8 +578,13 @@ async fn phase_weekly_hours(
         weekly_ceiling_minutes: None,
         per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
     };
-    whole_weeks_since(&hours, &policy, standing.since, today)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+    whole_weeks_since(
+        &hours,
+        &PolicyHistory::constant(policy),
+        standing.since,
+        today,
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Gathers everything the phase rules judge, in one place: weeks in phase, attendance and

@@ -18,7 +18,7 @@ use trellis_domain::schedule::attendance::{Attendance, AttendanceStatus};
 use trellis_domain::schedule::curriculum::{Curriculum, Topic};
 use trellis_domain::schedule::hours::{
     care_weeks, service_hours, week_start, CareWeek, DayEligibility, HoursPolicy, HoursStatus,
-    ServiceHours, ServiceRecord, ServiceType, WeekStanding,
+    PolicyHistory, ServiceHours, ServiceRecord, ServiceType, WeekStanding,
 };
 use trellis_domain::schedule::track::{expand_sessions, Track, WeeklySlot};
 use trellis_domain::schedule::zone::SiteZone;
@@ -1062,7 +1062,8 @@ impl Store {
         .bind(patient_id)
         .fetch_all(self.reader())
         .await?;
-        let (zone, policy, in_care_since) = self.hours_setting(patient_id).await?;
+        let setting = self.hours_setting(patient_id).await?;
+        let policy = setting.policy_on(today)?;
         let first_week = week_start(today)
             .ok()
             .and_then(|m| m.checked_sub_days(Days::new(7 * u64::from(weeks.saturating_sub(1)))))
@@ -1089,9 +1090,8 @@ impl Store {
             .into_iter()
             .map(|(_, r)| r),
         );
-        let (hours, shown_policy, weeks) =
-            judge_weeks(&records, zone, policy.as_ref(), in_care_since, today, weeks)?;
-        let mut days = hours.per_diem_days(&shown_policy);
+        let (hours, weeks) = judge_weeks(&records, &setting, today, weeks)?;
+        let mut days = hours.per_diem_days(&policy.unwrap_or(NO_HOURS));
         days.retain(|d| d.date >= first_week);
         days.reverse();
         let coverage = match clinical.filter(|c| c.patient_id() == patient_id) {
@@ -1120,14 +1120,12 @@ impl Store {
         })
     }
 
-    /// What the hours rules need about a patient: the site's time zone, the open program's
-    /// weekly range (none without an open episode) and the day care began (none: `MAX`).
-    pub(crate) async fn hours_setting(
-        &self,
-        patient_id: i64,
-    ) -> Result<(SiteZone, Option<HoursPolicy>, NaiveDate)> {
-        let program: Option<(String, f64, String, String, Day)> = sqlx::query_as(
-            "SELECT s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.current_level,
+    /// What the hours rules need about a patient: the site's time zone, the open episode's
+    /// levels of care over time (none without an open episode) and the day care began (none:
+    /// `MAX`). Two queries: the episode, then its level history.
+    pub(crate) async fn hours_setting(&self, patient_id: i64) -> Result<HoursSetting> {
+        let program: Option<(i64, String, f64, String, String, Day)> = sqlx::query_as(
+            "SELECT e.id, s.timezone, pr.weekly_minimum_hours, pr.level_of_care, e.current_level,
                  e.admitted_on
              FROM episodes e JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
              WHERE e.patient_id = $1 AND e.status = 'open'",
@@ -1135,20 +1133,32 @@ impl Store {
         .bind(patient_id)
         .fetch_optional(self.reader())
         .await?;
-        let zone_name = match &program {
-            Some((tz, _, _, _, _)) => tz.clone(),
-            None => self.site_timezone_of_patient(patient_id).await?,
+        let Some((episode_id, zone_name, hours, level, current, admitted_on)) = program else {
+            let zone_name = self.site_timezone_of_patient(patient_id).await?;
+            // Without an open episode no week is in care, so none is judged.
+            return Ok(HoursSetting {
+                zone: parse_zone(&zone_name)?,
+                levels: None,
+                in_care_since: NaiveDate::MAX,
+            });
         };
-        let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let policy = match &program {
-            Some((_, hours, level, current, _)) => program_policy(*hours, level, current)?,
-            None => None,
-        };
-        // Without an open episode no week is in care, so none is judged.
-        let in_care_since = program
-            .as_ref()
-            .map_or(NaiveDate::MAX, |(_, _, _, _, admitted)| admitted.0);
-        Ok((zone, policy, in_care_since))
+        let changes: Vec<(Day, String)> = sqlx::query_as(
+            "SELECT effective_on, level FROM level_of_care_changes WHERE episode_id = $1
+             ORDER BY effective_on, id",
+        )
+        .bind(episode_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(HoursSetting {
+            zone: parse_zone(&zone_name)?,
+            levels: Some(LevelHistory::new(
+                hours,
+                level,
+                changes.into_iter().map(|(d, l)| (d.0, l)).collect(),
+                (admitted_on.0, current),
+            )),
+            in_care_since: admitted_on.0,
+        })
     }
 
     async fn site_timezone_of_patient(&self, patient_id: i64) -> Result<String> {
@@ -1308,22 +1318,21 @@ impl Store {
         };
         let sql = format!(
             "SELECT p.id, {PATIENT_NAME}, pr.name, pr.weekly_minimum_hours, pr.level_of_care,
-                 e.current_level, e.admitted_on, s.timezone
+                 e.current_level, e.admitted_on, s.timezone, e.id
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id JOIN sites s ON s.id = e.site_id
              WHERE {} AND {}",
             patient_scope_sql(grant.actor().role, "$1"),
             caseload.filter(2)
         );
-        type CaseloadRow = (i64, String, String, f64, String, String, Day, String);
+        type CaseloadRow = (i64, String, String, f64, String, String, Day, String, i64);
         let patients: Vec<CaseloadRow> = caseload
             .bind(sqlx::query_as(&sql).bind(user_id))
             .fetch_all(self.reader())
             .await?;
         let mut zones: HashMap<String, SiteZone> = HashMap::new();
-        for (.., timezone) in &patients {
-            let zone = SiteZone::parse(timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            zones.insert(timezone.clone(), zone);
+        for (.., timezone, _) in &patients {
+            zones.insert(timezone.clone(), parse_zone(timezone)?);
         }
         // The week in every zone concerned, a day earlier too, so services crossing local
         // midnight are counted; the domain then assigns every minute to its local day.
@@ -1380,6 +1389,24 @@ impl Store {
         {
             by_patient.entry(patient_id).or_default().push(record);
         }
+        // Every episode's level history in one query: each week is judged by the level in
+        // force that week.
+        let changes: Vec<(i64, Day, String)> = caseload
+            .bind(sqlx::query_as(&format!(
+                "SELECT c.episode_id, c.effective_on, c.level FROM level_of_care_changes c
+                 WHERE c.episode_id IN (SELECT e.id FROM episodes e WHERE {})
+                 ORDER BY c.episode_id, c.effective_on, c.id",
+                caseload.filter(1)
+            )))
+            .fetch_all(self.reader())
+            .await?;
+        let mut changes_by_episode: HashMap<i64, Vec<(NaiveDate, String)>> = HashMap::new();
+        for (episode_id, effective_on, level) in changes {
+            changes_by_episode
+                .entry(episode_id)
+                .or_default()
+                .push((effective_on.0, level));
+        }
         let mut alerts = Vec::new();
         for (
             patient_id,
@@ -1390,20 +1417,27 @@ impl Store {
             current,
             admitted_on,
             timezone,
+            episode_id,
         ) in patients
         {
-            let Some(policy) = program_policy(hours, &level, &current)? else {
-                continue;
-            };
             let records = by_patient.remove(&patient_id).unwrap_or_default();
-            let zone = zones[&timezone];
+            let setting = HoursSetting {
+                zone: zones[&timezone],
+                levels: Some(LevelHistory::new(
+                    hours,
+                    level,
+                    changes_by_episode.remove(&episode_id).unwrap_or_default(),
+                    (admitted_on.0, current),
+                )),
+                in_care_since: admitted_on.0,
+            };
             // The Schedule tab's rule: a week that began before admission is not judged (a part
             // week always looks short). Judged as if it had ended, so this week shows "so far".
-            let (_, _, judged) =
-                judge_weeks(&records, zone, Some(&policy), admitted_on.0, week_end, 2)?;
+            let (_, judged) = judge_weeks(&records, &setting, week_end, 2)?;
             let Some(CareWeek {
                 minutes,
                 standing: WeekStanding::Judged(status),
+                policy: Some(policy),
                 ..
             }) = judged.first().copied()
             else {
@@ -1494,26 +1528,107 @@ async fn audit_hours_alerts(
     .await
 }
 
-/// The one judgement of weekly hours every page shows (the Schedule tab, the chart overview):
-/// `weeks` weeks up to `today` by the domain's `care_weeks`, with the policy it applied (no
-/// minimum without an open episode).
+/// A range for weeks at a level where ASAM sets no weekly hours (residential, OTP): nothing is
+/// under or over it.
+const NO_HOURS: HoursPolicy = HoursPolicy {
+    weekly_minimum_minutes: 0,
+    weekly_ceiling_minutes: None,
+    per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
+};
+
+fn parse_zone(name: &str) -> Result<SiteZone> {
+    SiteZone::parse(name).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// What the hours rules need about a patient (`Store::hours_setting`).
+pub(crate) struct HoursSetting {
+    /// The site's time zone.
+    pub(crate) zone: SiteZone,
+    /// The open episode's levels of care over time; none without an open episode.
+    pub(crate) levels: Option<LevelHistory>,
+    /// The day care began (`MAX` without an open episode).
+    pub(crate) in_care_since: NaiveDate,
+}
+
+impl HoursSetting {
+    /// The weekly range in force on `day` (what pages show as the minimum); none without an
+    /// open episode or at a level without weekly hours.
+    pub(crate) fn policy_on(&self, day: NaiveDate) -> Result<Option<HoursPolicy>> {
+        let Some(levels) = &self.levels else {
+            return Ok(None);
+        };
+        match levels.changes.iter().rev().find(|(from, _)| *from <= day) {
+            Some((_, level)) => {
+                program_policy(levels.weekly_minimum_hours, &levels.program_level, level)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// An open episode's levels of care over time, with its program's setting.
+pub(crate) struct LevelHistory {
+    weekly_minimum_hours: f64,
+    program_level: String,
+    /// (effective day, level code), oldest first.
+    changes: Vec<(NaiveDate, String)>,
+}
+
+impl LevelHistory {
+    /// From the episode's recorded changes (oldest first), or, should none be recorded, its
+    /// `current` level from admission.
+    pub(crate) fn new(
+        weekly_minimum_hours: f64,
+        program_level: String,
+        changes: Vec<(NaiveDate, String)>,
+        current: (NaiveDate, String),
+    ) -> Self {
+        LevelHistory {
+            weekly_minimum_hours,
+            program_level,
+            changes: if changes.is_empty() {
+                vec![current]
+            } else {
+                changes
+            },
+        }
+    }
+
+    /// The weekly range of each level from the day it took effect.
+    fn policies(&self) -> Result<PolicyHistory> {
+        Ok(PolicyHistory::new(
+            self.changes
+                .iter()
+                .map(|(from, level)| {
+                    Ok((
+                        *from,
+                        program_policy(self.weekly_minimum_hours, &self.program_level, level)?
+                            .unwrap_or(NO_HOURS),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ))
+    }
+}
+
+/// The one judgement of weekly hours every page shows (the Schedule tab, the chart overview,
+/// the hours alerts): `weeks` weeks up to `today` by the domain's `care_weeks`, each week
+/// against the level of care in force that week.
 pub(crate) fn judge_weeks(
     records: &[ServiceRecord],
-    zone: SiteZone,
-    policy: Option<&HoursPolicy>,
-    in_care_since: NaiveDate,
+    setting: &HoursSetting,
     today: NaiveDate,
     weeks: u32,
-) -> Result<(ServiceHours, HoursPolicy, Vec<CareWeek>)> {
-    let hours = service_hours(records, zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let shown_policy = policy.cloned().unwrap_or(HoursPolicy {
-        weekly_minimum_minutes: 0,
-        weekly_ceiling_minutes: None,
-        per_diem_minimum_minutes: HoursPolicy::PER_DIEM_MINIMUM_MINUTES,
-    });
-    let weeks = care_weeks(&hours, &shown_policy, in_care_since, today, weeks)
+) -> Result<(ServiceHours, Vec<CareWeek>)> {
+    let hours =
+        service_hours(records, setting.zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let policies = match &setting.levels {
+        Some(levels) => levels.policies()?,
+        None => PolicyHistory::default(),
+    };
+    let weeks = care_weeks(&hours, &policies, setting.in_care_since, today, weeks)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok((hours, shown_policy, weeks))
+    Ok((hours, weeks))
 }
 
 /// The weekly range a patient is held to: the program's minimum with the ceiling of its level

@@ -627,3 +627,82 @@ async fn a_high_flag_is_one_task_line_on_the_overview_naming_who_holds_it() {
         "{tasks}"
     );
 }
+
+/// Dana came to nothing in the whole weeks since her admission at IOP, and is stepped down to
+/// outpatient from this week's Monday. Those weeks were short of IOP's 9 h and stay so on every
+/// page: the Schedule tab (9 h beside each), the overview's run, the weekly-hours page and the
+/// director's count. Judged by today's level (outpatient: no minimum) they would read "within".
+#[tokio::test]
+async fn past_weeks_are_judged_by_the_level_in_force_then_on_every_page() {
+    let s = start().await;
+    let casey = actor(&s.users, "casey", Role::Counselor);
+    let grant = s
+        .store
+        .patient_grant::<can::ChangeLevelOfCare>(&casey, s.patient_id)
+        .await
+        .expect("grant");
+    let monday = today() - Duration::days(today().weekday().num_days_from_monday().into());
+    s.store
+        .change_level(
+            &grant,
+            s.episode_id,
+            LevelOfCare::Outpatient,
+            monday,
+            "Stepped down after review",
+            today(),
+        )
+        .await
+        .expect("step down");
+    let chart = format!("/patients/{}", s.patient_id);
+    let overview = page(&s, "casey", &chart).await;
+    let schedule = page(&s, "casey", &format!("{chart}/schedule")).await;
+    let table = &schedule[schedule.find("id=\"weekly-hours\"").expect("hours table")..];
+    let table = &table[..table.find("</table>").expect("end")];
+    let rows: Vec<&str> = table.split("<tr>").collect();
+    let this_week = rows
+        .iter()
+        .find(|row| row.contains(">This week, so far<"))
+        .expect("this week's row");
+    // This week is held to outpatient's range (no minimum), the weeks before to IOP's 9 h.
+    assert!(this_week.contains(">none<"), "{this_week}");
+    let run: Vec<&&str> = rows
+        .iter()
+        .skip_while(|row| !row.contains(">This week, so far<"))
+        .skip(1)
+        .take_while(|row| row.contains(">Under minimum<"))
+        .collect();
+    assert!(!run.is_empty(), "{table}");
+    assert!(run.iter().all(|row| row.contains(">9 h<")), "{table}");
+    assert!(
+        schedule.contains("none at this level of care"),
+        "today's level"
+    );
+    assert_eq!(
+        by_id(&overview, "weeks-under-minimum"),
+        run.len().to_string()
+    );
+
+    // Last week on the weekly-hours page and the director's dashboard: Dana, under IOP's 9 h.
+    let last_week = monday - Duration::days(7);
+    let hours = page(
+        &s,
+        "dora",
+        &format!("/schedule/hours?site={}&date={last_week}", s.site_id),
+    )
+    .await;
+    let row = hours
+        .split("<tr>")
+        .find(|row| row.contains(&format!("/patients/{}/schedule", s.patient_id)))
+        .unwrap_or_else(|| panic!("Dana on the weekly-hours page: {hours}"));
+    assert!(row.contains("<td>9 h</td>"), "{row}");
+    assert!(row.contains("Under minimum"), "{row}");
+    // The director's count is the page's (Lee, in the other program, came to nothing too).
+    let under = hours.matches(">Under minimum<").count();
+    let dashboard = page(&s, "dora", "/dashboard").await;
+    assert!(
+        dashboard.contains(&format!(
+            "<strong>{under}</strong> under the weekly minimum"
+        )),
+        "{under}: {dashboard}"
+    );
+}

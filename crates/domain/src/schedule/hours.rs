@@ -445,14 +445,80 @@ pub struct CareWeek {
     pub minutes: u32,
     /// Where it stands.
     pub standing: WeekStanding,
+    /// The weekly range the week is held to (the level of care in force that week); `None`
+    /// before any level was in force.
+    pub policy: Option<HoursPolicy>,
+}
+
+/// Which value of a dated history governs the week starting on Monday `week_start`: the one in
+/// force on most of the week's seven days; on a tie, the later one (the newer decision). Each
+/// entry is in force from its day until the next entry's day; days before the first entry have
+/// none. `history` is sorted by day; of entries on the same day the last one counts.
+pub fn in_force_for_week<T: Copy>(history: &[(NaiveDate, T)], week_start: NaiveDate) -> Option<T> {
+    // Days of the week each entry is in force, by entry index.
+    let mut days = BTreeMap::<usize, u32>::new();
+    for offset in 0..7 {
+        let Some(day) = week_start.checked_add_days(Days::new(offset)) else {
+            break;
+        };
+        let in_force = history.partition_point(|(from, _)| *from <= day);
+        if let Some(index) = in_force.checked_sub(1) {
+            *days.entry(index).or_default() += 1;
+        }
+    }
+    // `max_by_key` keeps the last of equal maxima, and the map iterates oldest entry first.
+    days.into_iter()
+        .max_by_key(|(_, n)| *n)
+        .and_then(|(index, _)| history.get(index))
+        .map(|(_, value)| *value)
+}
+
+/// The weekly range a patient is held to over time: one policy per level of care in force,
+/// from the day it took effect (admission, then each step up or down).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyHistory {
+    spells: Vec<(NaiveDate, HoursPolicy)>,
+}
+
+impl PolicyHistory {
+    /// A history from `(effective day, policy)` entries in any order (entries on the same day
+    /// keep their order: the last one counts).
+    pub fn new(mut spells: Vec<(NaiveDate, HoursPolicy)>) -> Self {
+        spells.sort_by_key(|(from, _)| *from);
+        PolicyHistory { spells }
+    }
+
+    /// One policy for all time (a phase's own minimum, say).
+    pub fn constant(policy: HoursPolicy) -> Self {
+        PolicyHistory {
+            spells: vec![(NaiveDate::MIN, policy)],
+        }
+    }
+
+    /// The policy in force on `day`.
+    pub fn on(&self, day: NaiveDate) -> Option<HoursPolicy> {
+        let in_force = self.spells.partition_point(|(from, _)| *from <= day);
+        in_force
+            .checked_sub(1)
+            .and_then(|i| self.spells.get(i))
+            .map(|(_, p)| *p)
+    }
+
+    /// The policy that judges the week starting on Monday `week_start`: the one in force on
+    /// most of its days ([`in_force_for_week`]).
+    pub fn for_week(&self, week_start: NaiveDate) -> Option<HoursPolicy> {
+        in_force_for_week(&self.spells, week_start)
+    }
 }
 
 /// The one rule every page judges weekly hours by: the `count` weeks ending with the week of
 /// `today`, where a week is judged only when it is whole and in care, i.e. it starts on or
-/// after `since` (admission, or the start of a phase) and has ended before `today`'s week.
+/// after `since` (admission, or the start of a phase) and has ended before `today`'s week, and
+/// each week against the policy of the level of care in force that week
+/// ([`PolicyHistory::for_week`]), not today's.
 pub fn care_weeks(
     hours: &ServiceHours,
-    policy: &HoursPolicy,
+    policies: &PolicyHistory,
     since: NaiveDate,
     today: NaiveDate,
     count: u32,
@@ -461,34 +527,40 @@ pub fn care_weeks(
     let first = this_week
         .checked_sub_days(Days::new(7 * u64::from(count.saturating_sub(1))))
         .ok_or(ScheduleError::OutOfRange)?;
-    Ok(hours
-        .assess_weeks(policy, first, count)?
-        .into_iter()
-        .map(|w| CareWeek {
-            week_start: w.week_start,
-            minutes: w.minutes,
-            standing: if w.week_start == this_week {
-                WeekStanding::InProgress
-            } else if w.week_start < since {
-                WeekStanding::NotInCare
-            } else {
-                WeekStanding::Judged(w.status)
-            },
+    (0..count)
+        .map(|i| {
+            let week_start = first
+                .checked_add_days(Days::new(7 * u64::from(i)))
+                .ok_or(ScheduleError::OutOfRange)?;
+            let minutes = hours.week_minutes(week_start);
+            let policy = policies.for_week(week_start);
+            let standing = match policy {
+                _ if week_start == this_week => WeekStanding::InProgress,
+                _ if week_start < since => WeekStanding::NotInCare,
+                Some(policy) => WeekStanding::Judged(policy.classify(minutes)),
+                None => WeekStanding::NotInCare,
+            };
+            Ok(CareWeek {
+                week_start,
+                minutes,
+                standing,
+                policy,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Every whole week in care from `since` to last week, as [`care_weeks`] judges them, oldest
 /// first.
 pub fn whole_weeks_since(
     hours: &ServiceHours,
-    policy: &HoursPolicy,
+    policies: &PolicyHistory,
     since: NaiveDate,
     today: NaiveDate,
 ) -> Result<Vec<HoursStatus>, ScheduleError> {
     let weeks = (week_start(today)? - week_start(since)?).num_days() / 7 + 1;
     let count = u32::try_from(weeks.max(1)).map_err(|_| ScheduleError::OutOfRange)?;
-    Ok(care_weeks(hours, policy, since, today, count)?
+    Ok(care_weeks(hours, policies, since, today, count)?
         .into_iter()
         .filter_map(|w| match w.standing {
             WeekStanding::Judged(status) => Some(status),
@@ -715,6 +787,7 @@ mod tests {
         let hours = service_hours(&[], ny()).unwrap();
         let policy =
             HoursPolicy::for_level(LevelOfCare::IntensiveOutpatient, Population::Adult).unwrap();
+        let policy = PolicyHistory::constant(policy);
         let weeks = care_weeks(&hours, &policy, d(2026, 11, 18), d(2026, 12, 7), 6).unwrap();
         let standings: Vec<WeekStanding> = weeks.iter().map(|w| w.standing).collect();
         let under = WeekStanding::Judged(HoursStatus::UnderMinimum);
@@ -738,7 +811,7 @@ mod tests {
 
     #[test]
     fn a_week_within_range_ends_the_run_under_the_minimum() {
-        let policy = HoursPolicy::new(60, None, 180).unwrap();
+        let policy = PolicyHistory::constant(HoursPolicy::new(60, None, 180).unwrap());
         let monday_morning = ny()
             .resolve(d(2026, 11, 30).and_hms_opt(10, 0, 0).unwrap())
             .unwrap();
@@ -754,5 +827,127 @@ mod tests {
         let weeks = care_weeks(&hours, &policy, d(2026, 11, 16), d(2026, 12, 9), 4).unwrap();
         assert_eq!(weeks_under_minimum(&weeks), 0, "last week met the minimum");
         assert_eq!(weeks[2].standing, WeekStanding::Judged(HoursStatus::Within));
+    }
+
+    fn iop() -> HoursPolicy {
+        HoursPolicy::for_level(LevelOfCare::IntensiveOutpatient, Population::Adult).unwrap()
+    }
+
+    fn op() -> HoursPolicy {
+        HoursPolicy::for_level(LevelOfCare::Outpatient, Population::Adult).unwrap()
+    }
+
+    #[test]
+    fn a_week_that_spans_a_change_goes_by_the_level_in_force_on_most_days() {
+        use LevelOfCare::*;
+        let monday = d(2026, 11, 30);
+        // Stepped down on Thursday: IOP Monday to Wednesday (3 days), outpatient after (4).
+        let thursday = [
+            (d(2026, 11, 2), IntensiveOutpatient),
+            (d(2026, 12, 3), Outpatient),
+        ];
+        assert_eq!(in_force_for_week(&thursday, monday), Some(Outpatient));
+        // Stepped down on Friday: four days of IOP.
+        let friday = [
+            (d(2026, 11, 2), IntensiveOutpatient),
+            (d(2026, 12, 4), Outpatient),
+        ];
+        assert_eq!(
+            in_force_for_week(&friday, monday),
+            Some(IntensiveOutpatient)
+        );
+        // Three levels in one week, 3 / 3 / 1 days: the tie goes to the later decision.
+        let three = [
+            (d(2026, 11, 2), IntensiveOutpatient),
+            (d(2026, 12, 3), PartialHospitalization),
+            (d(2026, 12, 6), Outpatient),
+        ];
+        assert_eq!(
+            in_force_for_week(&three, monday),
+            Some(PartialHospitalization)
+        );
+        // Two entries on one day: the last one recorded counts.
+        let same_day = [
+            (d(2026, 11, 30), IntensiveOutpatient),
+            (d(2026, 11, 30), Outpatient),
+        ];
+        assert_eq!(in_force_for_week(&same_day, monday), Some(Outpatient));
+        // Admitted on Sunday: the one day in care decides; before any entry there is none.
+        let sunday = [(d(2026, 12, 6), IntensiveOutpatient)];
+        assert_eq!(
+            in_force_for_week(&sunday, monday),
+            Some(IntensiveOutpatient)
+        );
+        assert_eq!(in_force_for_week(&sunday, d(2026, 11, 23)), None);
+        assert_eq!(in_force_for_week::<LevelOfCare>(&[], monday), None);
+    }
+
+    /// Six hours every week (Monday 10:00), from the week of 2026-11-02 to today's.
+    fn six_hours_a_week() -> ServiceHours {
+        let records: Vec<ServiceRecord> = (0..6)
+            .map(|w| ServiceRecord {
+                start: ny()
+                    .resolve(
+                        (d(2026, 11, 2) + Days::new(7 * w))
+                            .and_hms_opt(10, 0, 0)
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                minutes: 360,
+                service: ServiceType::Group,
+            })
+            .collect();
+        service_hours(&records, ny()).unwrap()
+    }
+
+    #[test]
+    fn past_weeks_are_judged_by_the_level_in_force_then_not_today() {
+        let hours = six_hours_a_week();
+        let today = d(2026, 12, 7);
+        // IOP from 2026-11-02, stepped down to outpatient on Tuesday 2026-11-24: six hours
+        // were short of IOP's nine before, and within outpatient's range after.
+        let history = PolicyHistory::new(vec![(d(2026, 11, 24), op()), (d(2026, 11, 2), iop())]);
+        let weeks = care_weeks(&hours, &history, d(2026, 11, 2), today, 6).unwrap();
+        let standings: Vec<WeekStanding> = weeks.iter().map(|w| w.standing).collect();
+        let under = WeekStanding::Judged(HoursStatus::UnderMinimum);
+        let within = WeekStanding::Judged(HoursStatus::Within);
+        assert_eq!(
+            standings,
+            vec![
+                under,
+                under,
+                under,
+                within,
+                within,
+                WeekStanding::InProgress
+            ]
+        );
+        assert_eq!(weeks[2].policy, Some(iop()));
+        assert_eq!(weeks[3].policy, Some(op()));
+        assert_eq!(
+            weeks[5].policy,
+            Some(op()),
+            "this week's range is today's level"
+        );
+        // The run under the minimum ended with the step-down.
+        assert_eq!(weeks_under_minimum(&weeks), 0);
+        assert_eq!(
+            whole_weeks_since(&hours, &history, d(2026, 11, 2), today).unwrap(),
+            vec![
+                HoursStatus::UnderMinimum,
+                HoursStatus::UnderMinimum,
+                HoursStatus::UnderMinimum,
+                HoursStatus::Within,
+                HoursStatus::Within
+            ]
+        );
+        // Stepped up instead: the outpatient weeks were fine, the IOP ones short.
+        let up = PolicyHistory::new(vec![(d(2026, 11, 2), op()), (d(2026, 11, 24), iop())]);
+        let weeks = care_weeks(&hours, &up, d(2026, 11, 2), today, 6).unwrap();
+        assert_eq!(weeks_under_minimum(&weeks), 2);
+        assert_eq!(weeks[2].standing, within);
+        assert_eq!(up.on(d(2026, 11, 23)), Some(op()));
+        assert_eq!(up.on(d(2026, 11, 24)), Some(iop()));
+        assert_eq!(up.on(d(2026, 11, 1)), None);
     }
 }

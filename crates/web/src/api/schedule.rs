@@ -503,6 +503,9 @@ pub struct WeekBody {
     /// under_minimum, within or at_or_over_ceiling for a whole week in care; before_admission
     /// or in_progress (this week) for weeks that are not judged.
     pub status: String,
+    /// The weekly minimum in minutes of the level of care in force that week (0 at a level
+    /// without one); absent for a week before any level was in force.
+    pub minimum_minutes: Option<u32>,
 }
 
 /// One day's service.
@@ -530,7 +533,8 @@ pub struct CoverageBody {
 /// A patient's schedule: weekly hours, per-diem days and curriculum coverage.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PatientScheduleBody {
-    /// The program's weekly minimum in minutes, if the patient has an open episode.
+    /// Today's weekly minimum in minutes (the level of care in force now), if the patient has
+    /// an open episode at a level with weekly hours; each week carries its own.
     pub weekly_minimum_minutes: Option<u32>,
     /// The last six weeks, oldest first.
     pub weeks: Vec<WeekBody>,
@@ -584,6 +588,7 @@ pub async fn patient_schedule(
                 week_start: w.week_start,
                 minutes: w.minutes,
                 status: status_code(w.standing),
+                minimum_minutes: w.policy.map(|p| p.weekly_minimum_minutes),
             })
             .collect(),
         days: s

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use trellis_domain::access::{permits, Permission};
 use trellis_domain::patient::FieldError;
 use trellis_domain::schedule::attendance::AttendanceStatus;
-use trellis_domain::schedule::hours::week_start;
+use trellis_domain::schedule::hours::{week_start, WeekStanding};
 use trellis_domain::schedule::track::WeeklySlot;
 use trellis_storage::access::can;
 use trellis_storage::org::Site;
@@ -587,8 +587,9 @@ pub struct ScheduleTab {
     pub(super) can_enrol: bool,
     /// The program's weekly minimum, shown.
     pub(super) minimum: String,
-    /// Weeks, newest first: (week of, hours, status label, under minimum).
-    pub(super) weeks: Vec<(String, String, &'static str, bool)>,
+    /// Weeks, newest first: (week of, hours, status label, under minimum, the minimum of the
+    /// level of care in force that week).
+    pub(super) weeks: Vec<(String, String, &'static str, bool, String)>,
     /// Days with service: (day, hours, per-diem eligible).
     pub(super) days: Vec<(String, String, bool)>,
     /// Attendance marks: (session, track, status, minutes).
@@ -677,6 +678,11 @@ pub async fn schedule_tab(
                     hours(w.minutes),
                     w.standing.label(),
                     w.standing.is_under(),
+                    match (w.standing, w.policy) {
+                        (WeekStanding::NotInCare, _) | (_, None) => "—".into(),
+                        (_, Some(p)) if p.weekly_minimum_minutes == 0 => "none".into(),
+                        (_, Some(p)) => hours(p.weekly_minimum_minutes),
+                    },
                 )
             })
             .collect(),
