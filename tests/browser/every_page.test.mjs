@@ -249,11 +249,20 @@ test('the second-factor and privacy-record pages fit every width and pass axe-co
     await inspect(c, localhost, 'counselor', '/account/passkeys?added=1', problems);
     await visit(counselor, 'counselor', '/account/passkeys');
 
-    // The administrator's second-factor reset: the account page offering it, then its answer.
+    // The second-factor reset takes two people: the administrator asks on the account page,
+    // the privacy officer approves on Role approvals.
     await visit(admin, 'admin', counselorUser);
-    await a.getByRole('button', { name: 'Remove two-step verification' }).click();
-    await assert.doesNotReject(a.getByText(/Two-step verification removed/).waitFor());
-    await inspect(a, localhost, 'admin', `${counselorUser} (second factors removed)`, problems);
+    await a.getByRole('button', { name: 'Request removal of two-step verification' }).click();
+    await assert.doesNotReject(a.getByText(/Removal of two-step verification requested/).waitFor());
+    await inspect(a, localhost, 'admin', `${counselorUser} (removal requested)`, problems);
+    const pr = privacy.page;
+    await pr.goto(`${t.base}/admin/role-approvals`);
+    await inspect(pr, t.base, 'privacy', '/admin/role-approvals (removal waiting)', problems);
+    const waiting = pr.getByRole('row').filter({ hasText: 'Remove two-step verification' });
+    await waiting.getByRole('button', { name: 'Approve' }).click();
+    await assert.doesNotReject(pr.getByText(/authenticator app and passkeys are removed/).waitFor());
+    await inspect(pr, t.base, 'privacy', '/admin/role-approvals (removal approved)', problems);
+    await visit(admin, 'admin', counselorUser);
     if (user) await visit(admin, 'admin', user);
 
     // Court orders and disclosure authorities under /privacy, and an authorised disclosure.
