@@ -335,7 +335,7 @@ pub async fn get_breach(
 
 /// The privacy officer's assessment.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct AssessmentBody {
+pub struct BreachAssessmentBody {
     /// (i) Nature and extent of the information, identifiers, likelihood of re-identification.
     #[serde(default)]
     #[schema(required = true, schema_with = risk_schema)]
@@ -401,7 +401,7 @@ pub(crate) fn parse_assessment_fields(
 /// Records the four-factor assessment (45 CFR 164.402(2)) and its conclusion (audited).
 #[utoipa::path(post, path = "/breaches/{id}/assessment", tag = "confidentiality",
     params(("id" = i64, Path, description = "Incident id")),
-    request_body = AssessmentBody,
+    request_body = BreachAssessmentBody,
     responses(
         (status = 204, description = "Recorded"),
         Unauthenticated, Forbidden, NotFound, BadBody,
@@ -410,7 +410,7 @@ pub async fn assess_breach(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-    body: JsonBody<AssessmentBody>,
+    body: JsonBody<BreachAssessmentBody>,
 ) -> Result<StatusCode, ApiError> {
     let grant = state
         .store

@@ -82,8 +82,7 @@ pub struct RestrictionView {
     pub decided_at: Option<DateTime<Utc>>,
     /// Who decided it.
     pub decided_by: Option<String>,
-    /// How it was ended, once it was: patient_agreed or program_told.
-    #[schema(schema_with = lift_ground_schema)]
+    /// How it was ended, once it was: patient_agreed or program_told (null while in force).
     pub lift_ground: Option<String>,
     /// The day the patient asked, agreed or was told.
     pub lifted_on: Option<NaiveDate>,
