@@ -176,6 +176,27 @@ async fn a_tiny_network_has_the_counts_asked_and_a_verifiable_audit_log() {
     assert!(!notes.is_empty());
     assert!(notes[0].sections.iter().any(|(_, text)| !text.is_empty()));
 
+    // Every generated episode was placed from an intake assessment, as in a clinic, and the
+    // assessment opens through the store with its placement.
+    assert_eq!(
+        count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM episodes e WHERE e.site_id IN ({generated_sites}) \
+                 AND NOT EXISTS (SELECT 1 FROM intake_assessments a WHERE a.episode_id = e.id)"
+            )
+        )
+        .await,
+        0
+    );
+    let assessments = store.assessments(&grant).await.expect("assessments open");
+    assert!(!assessments.is_empty());
+    assert!(assessments[0].placement.is_some());
+    assert!(assessments[0]
+        .sections
+        .values()
+        .any(|text| !text.is_empty()));
+
     // Later writes through the store get fresh ids (sequences moved past the generated ones).
     let system = Actor::system("test");
     let orgs = store.grant::<can::ManagePrograms>(&system).expect("grant");

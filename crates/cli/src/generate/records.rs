@@ -13,7 +13,7 @@ use trellis_storage::episodes::REFERRAL_SOURCES;
 use trellis_storage::Instant;
 
 use super::structure::{Network, Staff};
-use super::templates::Templates;
+use super::templates::{AssessmentTemplate, Templates};
 use super::{Counts, Options};
 use crate::demo::{FIRST, LANGUAGES, LAST};
 
@@ -156,6 +156,7 @@ impl<'a> Generator<'a> {
         let mut appointments = Rows::default();
         let mut consents = Rows::default();
         let mut disclosures = Rows::default();
+        let mut assessments = Rows::default();
         let mut audit: Vec<BulkAudit> = Vec::new();
 
         for e in batch {
@@ -275,6 +276,53 @@ impl<'a> Generator<'a> {
                     format!("reason {}", e.discharge_reason),
                 ));
             }
+
+            // The intake assessment the counselor placed the patient with, that morning.
+            let fitting: Vec<&AssessmentTemplate> = t
+                .assessments
+                .iter()
+                .filter(|a| a.level == program.level_of_care)
+                .collect();
+            let a = if fitting.is_empty() {
+                &t.assessments[rng.gen_range(0..t.assessments.len())]
+            } else {
+                fitting[rng.gen_range(0..fitting.len())]
+            };
+            let assessed_at = at(zone, e.admitted_on, 9);
+            let assessment_id = load.reserve_ids("intake_assessments", 1).await?;
+            let mut row = vec![
+                assessment_id.into(),
+                patient_id.into(),
+                episode_id.into(),
+                day(e.admitted_on),
+                a.population.clone(),
+                load.seal("intake_assessments.sections", &a.sections)?
+                    .into(),
+                load.seal("intake_assessments.substances", &a.substances)?
+                    .into(),
+            ];
+            row.extend(a.ratings.iter().cloned());
+            row.extend([
+                load.seal("intake_assessments.dimension_narratives", &a.narratives)?
+                    .into(),
+                a.level.clone(),
+                load.seal("intake_assessments.recommendation", &a.recommendation)?
+                    .into(),
+                a.level.clone(),
+                assessed_at.into(),
+                counselor.id.into(),
+                assessed_at.into(),
+                counselor.id.into(),
+            ]);
+            assessments.push(row);
+            audit.push(counselor.audit(
+                assessed_at,
+                "create",
+                "intake_assessment",
+                assessment_id,
+                Some(patient_id),
+                String::new(),
+            ));
 
             let enrolment_id = load.reserve_ids("track_enrolments", 1).await?;
             enrolments.push(vec![
@@ -700,6 +748,34 @@ impl<'a> Generator<'a> {
                 "created_by",
             ],
             &episodes.0,
+        )
+        .await?;
+        load.insert(
+            "intake_assessments",
+            &[
+                "id",
+                "patient_id",
+                "episode_id",
+                "assessed_on",
+                "population",
+                "sections",
+                "substances",
+                "d1_rating",
+                "d2_rating",
+                "d3_rating",
+                "d4_rating",
+                "d5_rating",
+                "d6_rating",
+                "dimension_narratives",
+                "recommended_level",
+                "recommendation",
+                "actual_level",
+                "placed_at",
+                "placed_by",
+                "recorded_at",
+                "recorded_by",
+            ],
+            &assessments.0,
         )
         .await?;
         load.insert(

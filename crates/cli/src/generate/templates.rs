@@ -74,6 +74,24 @@ pub struct DisclosureTemplate {
     pub packet: Value,
 }
 
+/// An intake assessment placed at the level it recommended (sealed parts decrypted).
+pub struct AssessmentTemplate {
+    /// Population code.
+    pub population: Value,
+    /// Biopsychosocial sections (JSON), decrypted.
+    pub sections: String,
+    /// Substance rows (JSON), decrypted.
+    pub substances: String,
+    /// The six dimension ratings, in order.
+    pub ratings: [Value; 6],
+    /// The six dimension narratives (JSON), decrypted.
+    pub narratives: String,
+    /// The recommended (and placed) level's code.
+    pub level: Value,
+    /// The recommendation as computed then (JSON), decrypted.
+    pub recommendation: String,
+}
+
 /// Everything the generator clones.
 pub struct Templates {
     /// The demo counselor's password hash: generated staff sign in with the demo password.
@@ -86,6 +104,9 @@ pub struct Templates {
     pub measures: Vec<MeasureTemplate>,
     /// Signed plans.
     pub plans: Vec<PlanTemplate>,
+    /// Intake assessments placed where they recommended: every generated episode has one, as
+    /// in a clinic (without them the intake dashboard's "incomplete" list is the whole census).
+    pub assessments: Vec<AssessmentTemplate>,
     /// Unflagged screens not explained by one patient's medication.
     pub screens: Vec<ScreenTemplate>,
     /// Bodies of unrevoked patient consents (JSON).
@@ -339,6 +360,45 @@ impl Templates {
             });
         }
 
+        let mut assessments = Vec::new();
+        for r in load
+            .sample(
+                "intake_assessments",
+                &[
+                    "population",
+                    "sections",
+                    "substances",
+                    "d1_rating",
+                    "d2_rating",
+                    "d3_rating",
+                    "d4_rating",
+                    "d5_rating",
+                    "d6_rating",
+                    "dimension_narratives",
+                    "recommended_level",
+                    "recommendation",
+                    "actual_level",
+                ],
+            )
+            .await?
+        {
+            if r[12].as_text().is_none() || r[12].as_text() != r[10].as_text() {
+                continue; // unplaced, or placed elsewhere with reasons of its own: not cloned
+            }
+            let open = |column: &str, at: usize| -> Result<String> {
+                Ok(load.open(column, r[at].as_text().unwrap_or_default())?)
+            };
+            assessments.push(AssessmentTemplate {
+                population: r[0].clone(),
+                sections: open("intake_assessments.sections", 1)?,
+                substances: open("intake_assessments.substances", 2)?,
+                ratings: take(&r[3..9]),
+                narratives: open("intake_assessments.dimension_narratives", 9)?,
+                level: r[10].clone(),
+                recommendation: open("intake_assessments.recommendation", 11)?,
+            });
+        }
+
         let consents = load
             .sample("consents", &["body", "collateral_id", "revoked_at"])
             .await?
@@ -376,6 +436,7 @@ impl Templates {
             notes,
             measures,
             plans,
+            assessments,
             screens,
             consents,
             disclosures,
@@ -385,6 +446,7 @@ impl Templates {
             ("signed progress notes", templates.notes.len()),
             ("measures", templates.measures.len()),
             ("signed treatment plans", templates.plans.len()),
+            ("placed intake assessments", templates.assessments.len()),
             ("drug screens", templates.screens.len()),
             ("consents", templates.consents.len()),
             ("disclosures", templates.disclosures.len()),
