@@ -49,7 +49,7 @@ async fn give_passkey(s: &TestServer, username: &'static str, credential_id: &st
     };
     let (secret, _) = s
         .store
-        .create_session(&user, false, "10.9.9.9", chrono::Duration::hours(1))
+        .create_session(&user, false, "10.9.9.9", "Firefox", chrono::Duration::hours(1))
         .await
         .expect("session");
     let outcome = s
@@ -465,7 +465,10 @@ async fn removing_a_persons_app_and_passkeys_takes_two_administrators() {
         .text()
         .await
         .expect("text");
-    assert!(html.contains("Issue enrolment code"), "{html}");
+    assert!(
+        html.contains("Request enrolment code"),
+        "a counselor's new code takes two people too: {html}"
+    );
 
     // The API: the same two steps.
     let olive = s.users["olive"];

@@ -38,7 +38,7 @@ pub async fn home(Extension(identity): Extension<Identity>) -> Redirect {
     }
 }
 
-fn render_login(
+pub(crate) fn render_login(
     jar: CookieJar,
     state: &AppState,
     username: String,
@@ -127,12 +127,35 @@ pub async fn login(
     }
     let (secret, _) = state
         .store
-        .create_session(&user, verified, &info.ip, state.config.absolute_lifetime)
+        .create_session(
+            &user,
+            verified,
+            &info.ip,
+            info.browser,
+            state.config.absolute_lifetime,
+        )
         .await?;
+    let next = if verified {
+        after_sign_in(&state, user.id).await?
+    } else {
+        next
+    };
     let jar = jar
         .remove(cookie(LOGIN_CSRF_COOKIE, String::new(), &state))
         .add(cookie(SESSION_COOKIE, secret, &state));
     Ok((jar, Redirect::to(next)).into_response())
+}
+
+/// Where a completed sign-in goes: the person's account notices when a credential of theirs
+/// changed since they last looked (ASVS 2.2.3), else the dashboard.
+pub(crate) async fn after_sign_in(state: &AppState, user_id: i64) -> Result<&'static str, AppError> {
+    Ok(
+        if state.store.credential_notices(user_id).await?.is_empty() {
+            "/dashboard"
+        } else {
+            "/account/sessions"
+        },
+    )
 }
 
 /// Ends the session.
@@ -317,7 +340,9 @@ pub async fn mfa_verify(
         .second_factor(secret, user.id, step, &info.ip)
         .await?;
     let message = match outcome {
-        SecondFactorOutcome::Verified => return Ok(Redirect::to("/dashboard").into_response()),
+        SecondFactorOutcome::Verified => {
+            return Ok(Redirect::to(after_sign_in(&state, user.id).await?).into_response())
+        }
         SecondFactorOutcome::Wrong => {
             "That code is not right, or was already used. Codes change every 30 seconds; wait for the next one."
         }
