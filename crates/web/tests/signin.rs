@@ -481,7 +481,13 @@ async fn other_session(s: &TestServer, username: &'static str) -> String {
     let user = s.store.staff_user(s.users[username]).await.expect("user");
     let (secret, _) = s
         .store
-        .create_session(&user, true, "192.0.2.7", "Firefox", chrono::Duration::hours(12))
+        .create_session(
+            &user,
+            true,
+            "192.0.2.7",
+            "Firefox",
+            chrono::Duration::hours(12),
+        )
         .await
         .expect("session");
     format!("trellis_session={secret}")
@@ -720,7 +726,11 @@ async fn changing_ones_password_ends_other_sessions_and_revokes_tokens_but_keeps
         .send()
         .await
         .expect("post");
-    assert_eq!(res.url().path(), "/dashboard");
+    assert_eq!(
+        res.url().path(),
+        "/account/sessions",
+        "the next sign-in shows the password change until it is acknowledged"
+    );
 }
 
 #[tokio::test]
@@ -1133,7 +1143,12 @@ async fn a_stolen_password_alone_cannot_set_up_the_first_authenticator() {
     assert!(rows
         .iter()
         .any(|r| r.action == "mfa_enrolled" && r.detail.contains("enrolment code")));
-    let issued_rows: Vec<_> = audit_of(&s, "ada")
+    assert!(audit_of(&s, "ada")
+        .await
+        .iter()
+        .any(|r| r.action == "request_enrolment_code"));
+    // Issued by the second person, who approved it and was shown it.
+    let issued_rows: Vec<_> = audit_of(&s, "pat")
         .await
         .into_iter()
         .filter(|r| r.action == "mfa_enrolment_code_issued")

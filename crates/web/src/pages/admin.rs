@@ -496,14 +496,7 @@ pub async fn mfa_policy(
             waiting.join(", ")
         )
     };
-    let page = users_page(
-        &state,
-        &staff,
-        Some(notice),
-        &[],
-        Default::default(),
-    )
-    .await?;
+    let page = users_page(&state, &staff, Some(notice), &[], Default::default()).await?;
     Ok(Html(page.render()?).into_response())
 }
 

@@ -148,7 +148,10 @@ pub async fn login(
 
 /// Where a completed sign-in goes: the person's account notices when a credential of theirs
 /// changed since they last looked (ASVS 2.2.3), else the dashboard.
-pub(crate) async fn after_sign_in(state: &AppState, user_id: i64) -> Result<&'static str, AppError> {
+pub(crate) async fn after_sign_in(
+    state: &AppState,
+    user_id: i64,
+) -> Result<&'static str, AppError> {
     Ok(
         if state.store.credential_notices(user_id).await?.is_empty() {
             "/dashboard"
@@ -686,4 +689,66 @@ pub async fn change_password(
         ),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The strength meter's fields: the password being typed, under whichever name its form uses,
+/// and what the form says of the account it is for.
+#[derive(Deserialize)]
+pub struct StrengthForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "_password_strength.html")]
+struct StrengthMeter {
+    /// Nothing typed yet: the meter stays empty.
+    empty: bool,
+    score: u8,
+    label: &'static str,
+    problem: Option<String>,
+}
+
+/// The strength meter beside password fields (ASVS 2.1.8): zxcvbn's estimate, the same one the
+/// server applies when the password is set, for a signed-in session. The password is neither
+/// kept, audited nor logged (request logs carry the route only); without JavaScript the rule
+/// is still applied on saving.
+pub async fn password_strength(
+    Extension(identity): Extension<Identity>,
+    Form(form): Form<StrengthForm>,
+) -> Result<Response, AppError> {
+    let Some((_, session)) = any_session(&identity) else {
+        return Ok(StatusCode::FORBIDDEN.into_response());
+    };
+    let password = if form.new_password.is_empty() {
+        form.password
+    } else {
+        form.new_password
+    };
+    let user = &session.user;
+    let about = [
+        user.username.as_str(),
+        user.display_name.as_str(),
+        user.email.as_deref().unwrap_or(""),
+        form.username.as_str(),
+        form.display_name.as_str(),
+    ];
+    let strength = trellis_storage::staff::password_strength(&password, &about);
+    let meter = StrengthMeter {
+        empty: password.is_empty(),
+        score: strength.score,
+        label: match (strength.acceptable, strength.score) {
+            (false, _) => "too weak",
+            (true, 3) => "good",
+            (true, _) => "strong",
+        },
+        problem: strength.problem,
+    };
+    Ok(Html(meter.render()?).into_response())
 }

@@ -65,6 +65,7 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(auth::password_form).post(auth::change_password),
         )
+        .route("/account/password-strength", post(auth::password_strength))
         .route("/account/sessions", get(sessions::show))
         .route("/account/sessions/end", post(sessions::end))
         .route("/account/notices/acknowledge", post(sessions::acknowledge))

@@ -115,7 +115,12 @@ pub async fn show(
     let Some(secret) = session_secret(&identity) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    Ok(Html(page(&state, &staff, secret, None, Vec::new()).await?.render()?).into_response())
+    Ok(Html(
+        page(&state, &staff, secret, None, Vec::new())
+            .await?
+            .render()?,
+    )
+    .into_response())
 }
 
 /// Ending sessions: which (a session's handle, or `others`) and the password again.
@@ -227,7 +232,14 @@ pub async fn acknowledge(
         )]
     };
     let Ok(up_to) = form.up_to.trim().parse::<i64>() else {
-        let page = page(&state, &staff, secret, None, error("choose the notices to acknowledge")).await?;
+        let page = page(
+            &state,
+            &staff,
+            secret,
+            None,
+            error("choose the notices to acknowledge"),
+        )
+        .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     };
     match state
@@ -241,7 +253,14 @@ pub async fn acknowledge(
             Ok(Html(page.render()?).into_response())
         }
         Err(StoreError::NotFound(_)) => {
-            let page = page(&state, &staff, secret, None, error("nothing left to acknowledge")).await?;
+            let page = page(
+                &state,
+                &staff,
+                secret,
+                None,
+                error("nothing left to acknowledge"),
+            )
+            .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
         }
         Err(e) => Err(e.into()),
