@@ -128,7 +128,7 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       `${patient}/treatment-plan`, `${patient}/assessment`,
       '/caseload/step-down-review', '/reports/follow-up-outcomes', '/schedule/my-day', '/schedule/day-sheet',
       '/schedule/week', '/schedule/hours', '/schedule/tracks', '/emergency-access', '/group-notes', '/tasks',
-      '/admin/plan-reviews', '/admin/programs', program, '/account/mfa', '/account/password',
+      '/admin/plan-reviews', '/admin/programs', program, '/account/mfa', '/account/password', '/account/sessions',
       '/no-such-page', '/patients/abc',
     ];
     if (episode) directorPages.push(`${episode}/level`, `${episode}/discharge`, `${episode}/discharge-summary`);
@@ -232,9 +232,15 @@ test('the second-factor and privacy-record pages fit every width and pass axe-co
     await a.goto(`${localhost}/admin/users`);
     const counselorUser = await a.getByRole('link', { name: 'Jordan Ellis, LCSW' }).getAttribute('href');
     await a.goto(`${localhost}${counselorUser}`);
-    await a.getByRole('button', { name: 'Issue enrolment code' }).click();
-    const code = (await a.locator('code.enrolment-code').innerText()).trim();
-    await inspect(a, localhost, 'admin', `${counselorUser} (enrolment code issued)`, problems);
+    await a.getByRole('button', { name: 'Request enrolment code' }).click();
+    await inspect(a, localhost, 'admin', `${counselorUser} (enrolment code requested)`, problems);
+    // A counselor's code takes two people: the privacy officer approves and is shown it.
+    const pc = privacy.page;
+    await pc.goto(`${t.base}/admin/role-approvals`);
+    await inspect(pc, t.base, 'privacy', '/admin/role-approvals (enrolment code waiting)', problems);
+    await pc.getByRole('row').filter({ hasText: 'Issue an enrolment code' }).getByRole('button', { name: 'Approve' }).click();
+    const code = (await pc.locator('code.enrolment-code').innerText()).trim();
+    await inspect(pc, t.base, 'privacy', '/admin/role-approvals (enrolment code issued)', problems);
     const c = counselor.page;
     const cdp = await counselor.context.newCDPSession(c);
     await cdp.send('WebAuthn.enable');

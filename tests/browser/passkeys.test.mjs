@@ -1,6 +1,8 @@
 // Passkeys as a second factor (issue 11 item 2) with Chromium's virtual authenticator (CDP
-// WebAuthn domain): a counselor sets one up with the administrator's enrolment code, signs in
-// with password then passkey, and an answer sent a second time is refused. WebAuthn refuses IP
+// WebAuthn domain): a counselor sets one up with an enrolment code that takes two people (the
+// administrator requests it, the privacy officer approves and is shown it), signs in with
+// password then passkey, is shown the changes to their account and their sessions, and an
+// answer sent a second time is refused. WebAuthn refuses IP
 // addresses, so the pages are opened at localhost (the relying party without a public URL).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,14 +20,23 @@ test('a counselor sets up a passkey and signs in with password then passkey', as
   try {
     const base = t.base.replace('127.0.0.1', 'localhost');
 
-    // The administrator issues a one-time enrolment code for the counselor's first factor.
+    // The administrator requests a one-time enrolment code for the counselor's first factor;
+    // it is not shown to them. The privacy officer approves it and is the one shown the code.
     const admin = await t.browser.newPage();
     await passwordStep(admin, base, 'admin');
     await admin.waitForURL(`${base}/dashboard`);
     await admin.goto(`${base}/admin/users`);
     await admin.getByRole('link', { name: 'Jordan Ellis, LCSW' }).click();
-    await admin.getByRole('button', { name: 'Issue enrolment code' }).click();
-    const code = (await admin.locator('code.enrolment-code').innerText()).trim();
+    await admin.getByRole('button', { name: 'Request enrolment code' }).click();
+    await assert.doesNotReject(admin.getByText(/Enrolment code requested/).first().waitFor());
+    assert.equal(await admin.locator('code.enrolment-code').count(), 0, 'the requester never sees the code');
+    const privacy = await (await t.browser.newContext()).newPage();
+    await passwordStep(privacy, base, 'privacy');
+    await privacy.waitForURL(`${base}/dashboard`);
+    await privacy.goto(`${base}/admin/role-approvals`);
+    const waiting = privacy.getByRole('row').filter({ hasText: 'Issue an enrolment code' });
+    await waiting.getByRole('button', { name: 'Approve' }).click();
+    const code = (await privacy.locator('code.enrolment-code').innerText()).trim();
     assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
 
     const context = await t.browser.newContext();
@@ -42,8 +53,10 @@ test('a counselor sets up a passkey and signs in with password then passkey', as
       },
     });
 
+    // The issued code is a change to the counselor's account: the sign-in shows it first.
     await passwordStep(page, base, 'counselor');
-    await page.waitForURL(`${base}/dashboard`);
+    await page.waitForURL(`${base}/account/sessions`);
+    assert.match(await page.locator('#notices').innerText(), /An enrolment code for setting up two-step verification was issued/);
     await page.goto(`${base}/account/passkeys`);
     await page.getByLabel(/^Name/).fill('work laptop');
     await page.getByLabel(/^Enrolment code/).fill(code);
@@ -65,8 +78,28 @@ test('a counselor sets up a passkey and signs in with password then passkey', as
     await passwordStep(page, base, 'counselor');
     await page.waitForURL(`${base}/login/mfa`);
     await page.getByRole('button', { name: 'Use your passkey' }).click();
-    await page.waitForURL(`${base}/dashboard`);
+    // The first sign-in after the changes shows them, and where the account is signed in.
+    await page.waitForURL(`${base}/account/sessions`);
     assert.ok(answer, 'the passkey answer was sent');
+    const notices = await page.locator('#notices').innerText();
+    assert.match(notices, /Two-step verification was set up/);
+    assert.match(notices, /An enrolment code for setting up two-step verification was issued/);
+    assert.match(await page.locator('#sessions').innerText(), /this session/);
+    await page.screenshot({ path: `${ARTIFACTS}account-sessions.png`, fullPage: true });
+    await page.getByRole('button', { name: 'I have seen these changes' }).click();
+    await assert.doesNotReject(page.getByRole('status').getByText('Acknowledged.').waitFor());
+    // A second browser signs in; the first one signs it out after giving the password again.
+    const other = await (await t.browser.newContext()).newPage();
+    await passwordStep(other, base, 'counselor');
+    await other.waitForURL(`${base}/login/mfa`);
+    await page.goto(`${base}/account/sessions`);
+    assert.match(await page.locator('#sessions').innerText(), /at the second step/);
+    await page.getByLabel('Every session except this one').check();
+    await page.getByLabel('Your password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign out the chosen session' }).click();
+    await assert.doesNotReject(page.getByRole('status').getByText(/Signed out of [1-9]\d* other session\(s\)\./).waitFor());
+    await other.goto(`${base}/login/mfa`);
+    await other.waitForURL(`${base}/login`);
 
     // The same answer, sent again from a new half-signed-in session, is refused.
     await context.clearCookies();

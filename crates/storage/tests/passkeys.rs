@@ -7,8 +7,8 @@ use chrono::Duration;
 use trellis_domain::access::Role;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::staff::{
-    ApprovalKind, Ceremony, EnrolmentOutcome, LoginOutcome, NewPasskey, PasskeyUse,
-    SecondFactorOutcome, StaffUser, LOCKOUT_THRESHOLD,
+    ApprovalKind, Ceremony, Decision, EnrolmentIssue, EnrolmentOutcome, LoginOutcome, NewPasskey,
+    PasskeyUse, SecondFactorOutcome, StaffUser, LOCKOUT_THRESHOLD,
 };
 use trellis_storage::testing::{fresh_store, raw_execute, raw_strings};
 use trellis_storage::{Instant, Store, StoreError};
@@ -75,7 +75,7 @@ async fn password_session(store: &Store, username: &str) -> (StaffUser, String) 
         other => panic!("expected a second step, got {other:?}"),
     };
     let (secret, _) = store
-        .create_session(&user, false, IP, Duration::hours(1))
+        .create_session(&user, false, IP, "Firefox", Duration::hours(1))
         .await
         .expect("session");
     (user, secret)
@@ -396,7 +396,7 @@ async fn passkey_refusals_count_toward_the_same_lockout_as_wrong_codes() {
     // Locked: even the right passkey is refused until it ends.
     let user = store.staff_user(id).await.expect("user");
     let (again, _) = store
-        .create_session(&user, false, IP, Duration::hours(1))
+        .create_session(&user, false, IP, "Firefox", Duration::hours(1))
         .await
         .expect("session");
     let outcome = store
@@ -516,10 +516,25 @@ async fn holders_remove_passkeys_but_not_their_last_factor_and_an_administrator_
         store.login("hana", PASSWORD, IP).await.expect("login"),
         LoginOutcome::NeedsMfaEnrolment(_)
     ));
-    store
-        .issue_enrolment_code(&grant, id)
+    // A new enrolment code takes two people too: ada requests it, abe approves and holds it.
+    assert!(matches!(
+        store.issue_enrolment_code(&grant, id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let EnrolmentIssue::AwaitingApproval(code_request) = store
+        .request_enrolment_code(&grant, id)
         .await
-        .expect("a new enrolment code can be issued");
+        .expect("request a code")
+    else {
+        panic!("a counselor's enrolment code takes a second person");
+    };
+    assert!(matches!(
+        store
+            .decide_role_approval(&abe, code_request, true)
+            .await
+            .expect("approve"),
+        Decision::EnrolmentCodeIssued(_)
+    ));
     let actions = raw_strings(
         &store,
         "SELECT action FROM audit_log

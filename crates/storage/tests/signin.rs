@@ -51,7 +51,7 @@ async fn half_session(store: &Store, username: &str) -> (i64, String) {
         panic!("expected the second factor");
     };
     let (secret, _) = store
-        .create_session(&user, false, "10.0.0.9", Duration::hours(1))
+        .create_session(&user, false, "10.0.0.9", "Firefox", Duration::hours(1))
         .await
         .expect("session");
     (id, secret)
@@ -69,7 +69,7 @@ async fn a_time_step_is_accepted_once_and_never_an_earlier_one() {
     let (other, _) = {
         let user = store.staff_user(id).await.expect("user");
         store
-            .create_session(&user, false, "10.0.0.9", Duration::hours(1))
+            .create_session(&user, false, "10.0.0.9", "Firefox", Duration::hours(1))
             .await
             .expect("session")
     };

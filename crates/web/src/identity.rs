@@ -57,6 +57,27 @@ pub struct ClientInfo {
     pub ip: String,
     /// Request id.
     pub request_id: Option<String>,
+    /// The browser family named by the User-Agent, for one's list of sessions (never the whole
+    /// header, which can single a person out).
+    pub browser: &'static str,
+}
+
+/// The browser family a User-Agent names. Order matters: Edge and Opera also say "Chrome",
+/// and Chrome also says "Safari".
+pub fn browser_family(user_agent: &str) -> &'static str {
+    const FAMILIES: [(&str, &str); 7] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "command line"),
+    ];
+    FAMILIES
+        .iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map_or("other", |(_, family)| family)
 }
 
 fn client_info(req: &Request, trusted: &[crate::proxy::TrustedProxy]) -> ClientInfo {
@@ -76,6 +97,12 @@ fn client_info(req: &Request, trusted: &[crate::proxy::TrustedProxy]) -> ClientI
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        browser: browser_family(
+            req.headers()
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
     }
 }
 
@@ -336,4 +363,23 @@ pub fn cookie(name: &'static str, value: String, state: &AppState) -> Cookie<'st
         .same_site(SameSite::Strict)
         .secure(state.config.secure_cookies())
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::browser_family;
+
+    #[test]
+    fn browser_families_are_told_apart_and_nothing_else_is_kept() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0";
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(browser_family(chrome), "Chrome");
+        assert_eq!(browser_family(edge), "Edge");
+        assert_eq!(browser_family(safari), "Safari");
+        assert_eq!(browser_family(firefox), "Firefox");
+        assert_eq!(browser_family(""), "other");
+        assert_eq!(browser_family("<script>alert(1)</script>"), "other");
+    }
 }

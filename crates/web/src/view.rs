@@ -72,6 +72,13 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
         "refuse_mfa_reset",
         "Refused to remove two-step verification",
     ),
+    ("request_enrolment_code", "Asked for an enrolment code"),
+    ("mfa_enrolment_code_issued", "Issued an enrolment code"),
+    (
+        "request_mfa_policy_off",
+        "Asked to stop requiring two-step verification",
+    ),
+    ("end_own_sessions", "Signed out own sessions"),
     ("phase_decision", "Decided a phase"),
 ];
 

@@ -49,7 +49,13 @@ async fn give_passkey(s: &TestServer, username: &'static str, credential_id: &st
     };
     let (secret, _) = s
         .store
-        .create_session(&user, false, "10.9.9.9", chrono::Duration::hours(1))
+        .create_session(
+            &user,
+            false,
+            "10.9.9.9",
+            "Firefox",
+            chrono::Duration::hours(1),
+        )
         .await
         .expect("session");
     let outcome = s
@@ -319,7 +325,11 @@ async fn the_second_step_offers_the_passkey_beside_the_app_and_either_signs_in()
         .generate_current()
         .expect("clock");
     let res = b.post("/login/mfa", &[("code", code.as_str())]).await;
-    assert_eq!(res.url().path(), "/dashboard");
+    assert_eq!(
+        res.url().path(),
+        "/account/sessions",
+        "the passkey set up since the last sign-in is shown first"
+    );
 
     // Signed in: the holder lists the passkey and may remove it (the app remains).
     let html = b.get("/account/passkeys").await.text().await.expect("text");
@@ -465,7 +475,10 @@ async fn removing_a_persons_app_and_passkeys_takes_two_administrators() {
         .text()
         .await
         .expect("text");
-    assert!(html.contains("Issue enrolment code"), "{html}");
+    assert!(
+        html.contains("Request enrolment code"),
+        "a counselor's new code takes two people too: {html}"
+    );
 
     // The API: the same two steps.
     let olive = s.users["olive"];

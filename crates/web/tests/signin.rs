@@ -481,7 +481,13 @@ async fn other_session(s: &TestServer, username: &'static str) -> String {
     let user = s.store.staff_user(s.users[username]).await.expect("user");
     let (secret, _) = s
         .store
-        .create_session(&user, true, "192.0.2.7", chrono::Duration::hours(12))
+        .create_session(
+            &user,
+            true,
+            "192.0.2.7",
+            "Firefox",
+            chrono::Duration::hours(12),
+        )
         .await
         .expect("session");
     format!("trellis_session={secret}")
@@ -720,7 +726,11 @@ async fn changing_ones_password_ends_other_sessions_and_revokes_tokens_but_keeps
         .send()
         .await
         .expect("post");
-    assert_eq!(res.url().path(), "/dashboard");
+    assert_eq!(
+        res.url().path(),
+        "/account/sessions",
+        "the next sign-in shows the password change until it is acknowledged"
+    );
 }
 
 #[tokio::test]
@@ -1075,13 +1085,33 @@ async fn a_stolen_password_alone_cannot_set_up_the_first_authenticator() {
         assert!(!row.detail.contains(&old) && !row.detail.contains(guessed));
     }
 
-    // The administrator issues a new code (the page shows it once); the holder types it
-    // loosely (lower case, spaces) and is in.
+    // An administrator requests a new code and a second person (the privacy officer) approves
+    // it on Role approvals, which shows it to them once; the holder types it loosely (lower
+    // case, spaces) and is in.
     let admin = s.browser("ada").await;
     let page = admin
         .post(
             &format!("/admin/users/{}/enrolment-code", s.users["casey"]),
             &[],
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("text");
+    assert!(html.contains("Enrolment code requested"), "{html}");
+    assert!(!html.contains("<code class=\"enrolment-code\">"), "{html}");
+    let request = s
+        .store
+        .enrolment_code_awaiting_approval(s.users["casey"])
+        .await
+        .expect("request")
+        .expect("waiting")
+        .id;
+    let page = s
+        .browser("pat")
+        .await
+        .post(
+            &format!("/admin/role-approvals/{request}"),
+            &[("decision", "approve")],
         )
         .await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -1113,7 +1143,12 @@ async fn a_stolen_password_alone_cannot_set_up_the_first_authenticator() {
     assert!(rows
         .iter()
         .any(|r| r.action == "mfa_enrolled" && r.detail.contains("enrolment code")));
-    let issued_rows: Vec<_> = audit_of(&s, "ada")
+    assert!(audit_of(&s, "ada")
+        .await
+        .iter()
+        .any(|r| r.action == "request_enrolment_code"));
+    // Issued by the second person, who approved it and was shown it.
+    let issued_rows: Vec<_> = audit_of(&s, "pat")
         .await
         .into_iter()
         .filter(|r| r.action == "mfa_enrolment_code_issued")
@@ -1211,9 +1246,29 @@ async fn enrolment_codes_are_issued_by_administrators_only_and_never_for_an_acco
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{user}");
     }
     let ada = s.token("ada").await;
+    // A counselor's code takes two people: the administrator's call is a request (202), and
+    // the approval answers with the code, to the approver only (not the requester).
     let res = client()
         .post(&path)
         .bearer_auth(&ada)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let pending: serde_json::Value = res.json().await.expect("json");
+    assert!(pending.get("code").is_none());
+    let approval = pending["approval_id"].as_i64().expect("approval");
+    let approve = format!("{}/api/v1/role-approvals/{approval}/approve", s.base);
+    let own = client()
+        .post(&approve)
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(own.status(), StatusCode::CONFLICT);
+    let res = client()
+        .post(&approve)
+        .bearer_auth(s.token("pat").await)
         .send()
         .await
         .expect("post");
@@ -1228,15 +1283,23 @@ async fn enrolment_codes_are_issued_by_administrators_only_and_never_for_an_acco
         .expect("time");
     let hours = (expires - chrono::Utc::now()).num_minutes();
     assert!((71 * 60..=72 * 60).contains(&hours), "{hours} minutes");
-    // A second code replaces the first.
-    let second = client()
-        .post(&path)
-        .bearer_auth(&ada)
-        .send()
-        .await
-        .expect("post");
-    let second: serde_json::Value = second.json().await.expect("json");
-    assert_ne!(second["code"], body["code"]);
+    // Where one person may (front desk: the password alone already signs in), the code is
+    // issued at once; a second code replaces the first.
+    let fran = s.users["fran"];
+    let fran_path = format!("{}/api/v1/users/{fran}/enrolment-code", s.base);
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let res = client()
+            .post(&fran_path)
+            .bearer_auth(&ada)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), StatusCode::OK);
+        let issued: serde_json::Value = res.json().await.expect("json");
+        codes.push(issued["code"].as_str().expect("code").to_owned());
+    }
+    assert_ne!(codes[0], codes[1]);
     for (bad, status) in [
         ("999999".to_owned(), StatusCode::NOT_FOUND),
         ("x".to_owned(), StatusCode::BAD_REQUEST),

@@ -21,14 +21,22 @@ use crate::org::unique_violation;
 use crate::{parse_code, Flag, Instant, Result, Store, StoreError};
 
 mod approvals;
+mod notices;
 mod passkeys;
 mod passwords;
-pub use approvals::{ApprovalKind, RoleApproval, RoleChange};
+mod sessions;
+pub use approvals::{ApprovalKind, Decision, EnrolmentIssue, RoleApproval, RoleChange};
+use notices::notify;
+pub use notices::{CredentialChange, CredentialNotice};
 pub use passkeys::{
     passkey_name, Ceremony, NewPasskey, PasskeyCredential, PasskeyInfo, PasskeyUse,
     MAX_PASSKEY_NAME_LEN, PASSKEY_CEREMONY_MINUTES,
 };
-pub use passwords::{validate_password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, MIN_STRENGTH};
+pub use passwords::{
+    password_strength, validate_password, Strength, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    MIN_STRENGTH,
+};
+pub use sessions::{session_handle, EndSessionsOutcome, OwnSession, SessionsToEnd};
 
 /// Failures before a lock: of the second factor (the account), or of the password from one
 /// client address (that account from that address only).
@@ -548,6 +556,81 @@ fn enrolment_code_matches(
         && stored_hash.is_some_and(|h| bool::from(h.as_bytes().ct_eq(given.as_bytes())))
 }
 
+/// Refuses an enrolment code for an account that already has a second factor.
+fn refuse_if_enrolled(user: &StaffUser) -> Result<()> {
+    if user.mfa_enabled {
+        return Err(StoreError::Conflict(
+            "this account already has a second factor; its holder replaces it from their Security page"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes a fresh enrolment code for the account (replacing any earlier one), audited as
+/// `mfa_enrolment_code_issued` (never with the code) and told to the account's holder.
+async fn store_enrolment_code(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    user_id: i64,
+    how: &str,
+) -> Result<EnrolmentCode> {
+    let code = new_enrolment_code();
+    let expires_at = Instant(Instant::now().0 + Duration::hours(ENROLMENT_CODE_HOURS));
+    sqlx::query(
+        "UPDATE users SET enrolment_code_hash = $2, enrolment_code_expires_at = $3 WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(enrolment_code_hash(&code))
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    audit::append(
+        tx,
+        actor,
+        AuditEvent {
+            action: "mfa_enrolment_code_issued",
+            record_type: "user",
+            record_id: Some(user_id),
+            patient_id: None,
+            detail: format!("valid {ENROLMENT_CODE_HOURS} hours{how}"),
+        },
+    )
+    .await?;
+    notify(tx, actor, user_id, CredentialChange::EnrolmentCodeIssued).await?;
+    Ok(EnrolmentCode { code, expires_at })
+}
+
+/// Stores whether a role must use MFA, audited as `set_mfa_policy`.
+async fn apply_mfa_policy(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    role: Role,
+    required: bool,
+    how: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO role_policies (role, mfa_required) VALUES ($1, $2)
+         ON CONFLICT (role) DO UPDATE SET mfa_required = excluded.mfa_required",
+    )
+    .bind(role.code())
+    .bind(required)
+    .execute(&mut **tx)
+    .await?;
+    audit::append(
+        tx,
+        actor,
+        AuditEvent {
+            action: "set_mfa_policy",
+            record_type: "role",
+            record_id: None,
+            patient_id: None,
+            detail: format!("{} required {required}{how}", role.code()),
+        },
+    )
+    .await
+}
+
 /// A fresh random secret: 32 bytes from the OS generator, hex.
 pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -639,8 +722,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, display_name, email, role, password_hash, active,
-                 mfa_enabled, failed_logins, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id",
+                 mfa_enabled, failed_logins, created_at, password_set_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
         )
         .bind(&username)
         .bind(display_name)
@@ -655,6 +738,7 @@ impl Store {
         .bind(!two_person)
         .bind(false)
         .bind(Instant::now())
+        .bind(grant.actor().user_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique_violation(e, "this username is taken"))?;
@@ -754,6 +838,15 @@ impl Store {
             },
         )
         .await?;
+        if old_role != role.code() {
+            notify(
+                &mut tx,
+                grant.actor(),
+                user_id,
+                CredentialChange::RoleChanged,
+            )
+            .await?;
+        }
         let outcome = if proposed {
             RoleChange::AwaitingApproval(
                 approvals::propose(&mut tx, grant.actor(), user_id, requested, false).await?,
@@ -779,11 +872,16 @@ impl Store {
         )?;
         let hash = hash_password(password.to_owned()).await?;
         let mut tx = self.begin().await?;
+        // An enrolment code handed over before this password was chosen is dropped: the person
+        // who approved it must never also hold the password (see `approvals`).
         let changed = sqlx::query(
-            "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+            "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL,
+                 password_set_by = $3, enrolment_code_hash = NULL, enrolment_code_expires_at = NULL
+             WHERE id = $1",
         )
         .bind(user_id)
         .bind(&hash)
+        .bind(actor.user_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -807,6 +905,7 @@ impl Store {
             },
         )
         .await?;
+        notify(&mut tx, actor, user_id, CredentialChange::PasswordSet).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -841,45 +940,28 @@ impl Store {
 
     /// Issues a one-time code with which the account's holder sets up their first second
     /// factor, valid for [`ENROLMENT_CODE_HOURS`]; a new code replaces any earlier one. Refused
-    /// for an account that already has one (it is replaced only with a code from it). Audited,
-    /// never with the code.
+    /// for an account that already has one (it is replaced only with a code from it), and for an
+    /// account whose code takes two people when a person (not the command line) asks: use
+    /// [`Store::request_enrolment_code`]. Audited, never with the code.
     pub async fn issue_enrolment_code(
         &self,
         grant: &Grant<can::ManageUsers>,
         user_id: i64,
     ) -> Result<EnrolmentCode> {
         let user = self.staff_user(user_id).await?;
-        if user.mfa_enabled {
+        refuse_if_enrolled(&user)?;
+        if self
+            .enrolment_code_needs_second_person(grant.actor(), &user)
+            .await?
+        {
             return Err(StoreError::Conflict(
-                "this account already has a second factor; its holder replaces it from their Security page"
-                    .into(),
+                "this account's role requires two-step verification: its enrolment code is requested here and issued by another administrator or the privacy officer on Role approvals".into(),
             ));
         }
-        let code = new_enrolment_code();
-        let expires_at = Instant(Instant::now().0 + Duration::hours(ENROLMENT_CODE_HOURS));
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE users SET enrolment_code_hash = $2, enrolment_code_expires_at = $3 WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(enrolment_code_hash(&code))
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        audit::append(
-            &mut tx,
-            grant.actor(),
-            AuditEvent {
-                action: "mfa_enrolment_code_issued",
-                record_type: "user",
-                record_id: Some(user_id),
-                patient_id: None,
-                detail: format!("valid {ENROLMENT_CODE_HOURS} hours"),
-            },
-        )
-        .await?;
+        let code = store_enrolment_code(&mut tx, grant.actor(), user_id, "").await?;
         tx.commit().await?;
-        Ok(EnrolmentCode { code, expires_at })
+        Ok(code)
     }
 
     /// Every staff account, by name.
@@ -1007,31 +1089,26 @@ impl Store {
         )
     }
 
-    /// Sets whether a role must use MFA.
-    pub async fn set_mfa_required(&self, actor: &Actor, role: Role, required: bool) -> Result<()> {
+    /// Sets whether a role must use MFA. Switching it on is one person's; switching it off,
+    /// when a person (not the command line) asks, waits for another administrator or the
+    /// privacy officer (`RoleChange::AwaitingApproval`), since without it one administrator who
+    /// sets a password could sign in as anyone of that role.
+    pub async fn set_mfa_required(
+        &self,
+        actor: &Actor,
+        role: Role,
+        required: bool,
+    ) -> Result<RoleChange> {
+        if !required && actor.user_id.is_some() && self.mfa_required(role).await? {
+            return approvals::request_mfa_policy_off(self, actor, role).await;
+        }
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO role_policies (role, mfa_required) VALUES ($1, $2)
-             ON CONFLICT (role) DO UPDATE SET mfa_required = excluded.mfa_required",
-        )
-        .bind(role.code())
-        .bind(required)
-        .execute(&mut *tx)
-        .await?;
-        audit::append(
-            &mut tx,
-            actor,
-            AuditEvent {
-                action: "set_mfa_policy",
-                record_type: "role",
-                record_id: None,
-                patient_id: None,
-                detail: format!("{} required {required}", role.code()),
-            },
-        )
-        .await?;
+        if required {
+            approvals::supersede_mfa_policy_off(&mut tx, actor, role).await?;
+        }
+        apply_mfa_policy(&mut tx, actor, role, required, "").await?;
         tx.commit().await?;
-        Ok(())
+        Ok(RoleChange::Applied)
     }
 
     /// Checks a username and password from a client address (the real client's, behind a trusted
@@ -1197,6 +1274,7 @@ impl Store {
         user: &StaffUser,
         mfa_verified: bool,
         ip: &str,
+        browser: &str,
         lifetime: Duration,
     ) -> Result<(String, String)> {
         let secret = random_secret();
@@ -1205,8 +1283,8 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO staff_sessions (id_hash, user_id, csrf_token, mfa_verified, created_at,
-                 last_seen_at, expires_at, ip)
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+                 last_seen_at, expires_at, ip, browser)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
         )
         .bind(secret_hash(&secret))
         .bind(user.id)
@@ -1215,6 +1293,7 @@ impl Store {
         .bind(now)
         .bind(Instant(now.0 + lifetime))
         .bind(ip)
+        .bind(browser)
         .execute(&mut *tx)
         .await?;
         if mfa_verified {
@@ -1573,6 +1652,17 @@ impl Store {
             },
         )
         .await?;
+        notify(
+            &mut tx,
+            &actor,
+            user_id,
+            if row.mfa_enabled {
+                CredentialChange::AuthenticatorReplaced
+            } else {
+                CredentialChange::SecondFactorEnrolled
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(EnrolmentOutcome::Enrolled)
     }
@@ -1642,7 +1732,9 @@ impl Store {
         let new_hash = hash_password(new.to_owned()).await?;
         let mut tx = self.begin().await?;
         sqlx::query(
-            "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+            "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL,
+                 password_set_by = $1
+             WHERE id = $1",
         )
         .bind(user_id)
         .bind(&new_hash)
@@ -1666,6 +1758,7 @@ impl Store {
             },
         )
         .await?;
+        notify(&mut tx, &actor, user_id, CredentialChange::PasswordChanged).await?;
         tx.commit().await?;
         Ok(PasswordChangeOutcome::Changed)
     }

@@ -8,6 +8,7 @@ use chrono::Duration;
 use serde::Serialize;
 use sqlx::FromRow;
 
+use super::notices::{notify, CredentialChange};
 use super::{
     end_session_and_half_sessions, enrolment_code_matches, secret_hash, EnrolmentOutcome,
     SecondFactorAttempt, SecondFactorOutcome, SetUpFailure,
@@ -329,6 +330,17 @@ impl Store {
             },
         )
         .await?;
+        notify(
+            &mut tx,
+            &actor,
+            user_id,
+            if account.mfa_enabled {
+                CredentialChange::PasskeyAdded
+            } else {
+                CredentialChange::SecondFactorEnrolled
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(EnrolmentOutcome::Enrolled)
     }
@@ -415,6 +427,7 @@ impl Store {
             },
         )
         .await?;
+        notify(&mut tx, actor, user_id, CredentialChange::PasskeyRemoved).await?;
         tx.commit().await?;
         Ok(())
     }

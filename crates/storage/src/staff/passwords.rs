@@ -28,13 +28,36 @@ pub fn validate_password(password: &str, about_user: &[&str]) -> Result<()> {
     }
 }
 
-fn weakness(password: &str, about_user: &[&str]) -> Option<String> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Some(format!("must be at least {MIN_PASSWORD_LEN} characters"));
+/// How strong a password is estimated to be, for the meter beside password fields (the rule
+/// itself is [`validate_password`], applied when the password is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strength {
+    /// zxcvbn's score, 0 (guessed at once) to 4 (very hard); 0 when too short or too long.
+    pub score: u8,
+    /// Whether the password would be accepted.
+    pub acceptable: bool,
+    /// What is wrong, when it would not be (never repeats the password).
+    pub problem: Option<String>,
+}
+
+/// Estimates a password's strength the same way [`validate_password`] decides, without
+/// keeping or logging it.
+pub fn password_strength(password: &str, about_user: &[&str]) -> Strength {
+    let problem = weakness(password, about_user);
+    let length = password.chars().count();
+    let score = if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
+        u8::from(estimate(password, about_user).score())
+    } else {
+        0
+    };
+    Strength {
+        score,
+        acceptable: problem.is_none(),
+        problem,
     }
-    if password.chars().count() > MAX_PASSWORD_LEN {
-        return Some(format!("must be at most {MAX_PASSWORD_LEN} characters"));
-    }
+}
+
+fn estimate(password: &str, about_user: &[&str]) -> zxcvbn::Entropy {
     let mut inputs: Vec<&str> = DEPLOYMENT_WORDS.to_vec();
     for item in about_user {
         // Names and emails count word by word ("Casey Counselor", "casey@clinic.org").
@@ -43,7 +66,17 @@ fn weakness(password: &str, about_user: &[&str]) -> Option<String> {
                 .filter(|w| w.chars().count() >= 3),
         );
     }
-    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    zxcvbn::zxcvbn(password, &inputs)
+}
+
+fn weakness(password: &str, about_user: &[&str]) -> Option<String> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Some(format!("must be at least {MIN_PASSWORD_LEN} characters"));
+    }
+    if password.chars().count() > MAX_PASSWORD_LEN {
+        return Some(format!("must be at most {MAX_PASSWORD_LEN} characters"));
+    }
+    let estimate = estimate(password, about_user);
     if estimate.score() >= MIN_STRENGTH {
         return None;
     }
@@ -72,6 +105,30 @@ fn weakness(password: &str, about_user: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_meter_agrees_with_the_rule() {
+        let about = ["casey", "Casey Counselor"];
+        for (password, acceptable) in [
+            ("short", false),
+            ("password1234", false),
+            ("caseycounselor", false),
+            ("trellis-demo-2026", true),
+            ("plum orchard lantern seventeen", true),
+        ] {
+            let strength = password_strength(password, &about);
+            assert_eq!(strength.acceptable, acceptable, "{password}");
+            assert_eq!(
+                strength.acceptable,
+                validate_password(password, &about).is_ok()
+            );
+            assert_eq!(strength.problem.is_none(), acceptable, "{password}");
+            if acceptable {
+                assert!(strength.score >= u8::from(MIN_STRENGTH), "{password}");
+            }
+        }
+        assert_eq!(password_strength(&"x".repeat(2000), &about).score, 0);
+    }
 
     fn refused(password: &str) -> String {
         weakness(password, &["casey", "Casey Counselor", "casey@example.org"])

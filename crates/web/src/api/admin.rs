@@ -11,7 +11,8 @@ use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
 use trellis_storage::audit::{AuditPage, AuditQuery};
 use trellis_storage::staff::{
-    validate_password, ApprovalKind, NewStaff, RoleApproval, RoleChange, StaffUser,
+    validate_password, ApprovalKind, Decision, EnrolmentIssue, NewStaff, RoleApproval, RoleChange,
+    StaffUser,
 };
 use trellis_storage::{Instant, StoreError};
 
@@ -363,30 +364,40 @@ async fn decide(
     caller: &ApiCaller,
     id: i64,
     approve: bool,
-) -> Result<StatusCode, ApiError> {
-    state
+) -> Result<Response, ApiError> {
+    match state
         .store
         .decide_role_approval(&caller.actor, id, approve)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .await?
+    {
+        Decision::Decided => Ok(StatusCode::NO_CONTENT.into_response()),
+        Decision::EnrolmentCodeIssued(issued) => Ok(Json(EnrolmentCodeBody {
+            code: issued.code,
+            expires_at: issued.expires_at.0,
+        })
+        .into_response()),
+    }
 }
 
 /// Approves a proposed role: given at once (the account's sessions end, its tokens are
 /// revoked), and an account created for it becomes active. Approving a second-factor reset
-/// removes the account's authenticator app and passkeys and ends its sessions. Not by whoever
-/// proposed it, nor by the account's holder.
+/// removes the account's authenticator app and passkeys and ends its sessions. Approving an
+/// enrolment code issues it to the approver (200, the code shown only in this answer), never to
+/// whoever set the account's current password. Approving `mfa_policy_off` stops requiring a
+/// second factor for the role. Not by whoever proposed it, nor by the account's holder.
 #[utoipa::path(post, path = "/role-approvals/{id}/approve", tag = "staff",
     params(("id" = i64, Path, description = "Proposal id")),
     responses(
+        (status = 200, description = "An enrolment code approved and issued: shown only in this answer, for the approver to hand over", body = EnrolmentCodeBody),
         (status = 204, description = "Approved"),
-        (status = 409, description = "The caller proposed it or would receive it (conflict)", body = ApiErrorBody),
+        (status = 409, description = "The caller proposed it, would receive it, or set the account's password (enrolment code); or the account already has a second factor (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn approve_role(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     decide(&state, &caller, id, true).await
 }
 
@@ -403,7 +414,7 @@ pub async fn refuse_role(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     decide(&state, &caller, id, false).await
 }
 
@@ -505,10 +516,14 @@ pub struct EnrolmentCodeBody {
 
 /// Issues a one-time code with which the person sets up their first second factor at sign-in
 /// (a password alone cannot); it replaces any earlier code and is audited, never with the code.
+/// For an account whose role requires a second factor (or reads clinical text or discloses) the
+/// code takes two people: this requests it (202), and another administrator or the privacy
+/// officer approves it (POST /role-approvals/{id}/approve), whose answer carries the code.
 #[utoipa::path(post, path = "/users/{id}/enrolment-code", tag = "staff",
     params(("id" = i64, Path, description = "Staff account id")),
     responses(
         (status = 200, description = "Issued; the code is shown only in this answer", body = EnrolmentCodeBody),
+        (status = 202, description = "Requested: waits for a second person, who is shown the code", body = ApprovalPending),
         (status = 409, description = "The account already has a second factor (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound,
     ))]
@@ -516,13 +531,18 @@ pub async fn issue_enrolment_code(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-) -> Result<Json<EnrolmentCodeBody>, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = state.store.grant::<can::ManageUsers>(&caller.actor)?;
-    let issued = state.store.issue_enrolment_code(&grant, id).await?;
-    Ok(Json(EnrolmentCodeBody {
-        code: issued.code,
-        expires_at: issued.expires_at.0,
-    }))
+    match state.store.request_enrolment_code(&grant, id).await? {
+        EnrolmentIssue::Issued(issued) => Ok(Json(EnrolmentCodeBody {
+            code: issued.code,
+            expires_at: issued.expires_at.0,
+        })
+        .into_response()),
+        EnrolmentIssue::AwaitingApproval(approval_id) => {
+            Ok((StatusCode::ACCEPTED, Json(ApprovalPending { approval_id })).into_response())
+        }
+    }
 }
 
 /// A password chosen by an administrator.
@@ -603,10 +623,20 @@ pub struct MfaPolicy {
     pub mfa_required: Option<Vec<String>>,
 }
 
-/// Sets which roles must use two-step verification.
+/// Switching two-step verification off for roles, waiting for a second person.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyPending {
+    /// One request per role still required (POST /role-approvals/{id}/approve or /refuse).
+    pub approval_ids: Vec<i64>,
+}
+
+/// Sets which roles must use two-step verification. Requiring it is done at once; no longer
+/// requiring it for a role that requires it waits for another administrator or the privacy
+/// officer (202, one request per such role; until approved the role stays required).
 #[utoipa::path(put, path = "/mfa-policy", tag = "staff",
     request_body = MfaPolicy,
     responses(
+        (status = 202, description = "Saved, except the roles to be no longer required: those wait for a second person", body = PolicyPending),
         (status = 204, description = "Saved"),
         Unauthenticated, Forbidden, BadBody,
     ))]
@@ -614,7 +644,7 @@ pub async fn set_mfa_policy(
     State(state): State<AppState>,
     caller: ApiCaller,
     body: JsonBody<MfaPolicy>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.store.grant::<can::ManageUsers>(&caller.actor)?;
     let Some(codes) = body.parse()?.mfa_required else {
         return Err(AppError::Invalid(vec![FieldError::new("mfa_required", "is required")]).into());
@@ -630,13 +660,21 @@ pub async fn set_mfa_policy(
             }
         }
     }
+    let mut approval_ids = Vec::new();
     for role in Role::ALL {
-        state
+        if let RoleChange::AwaitingApproval(id) = state
             .store
             .set_mfa_required(&caller.actor, role, required.contains(&role))
-            .await?;
+            .await?
+        {
+            approval_ids.push(id);
+        }
     }
-    Ok(StatusCode::NO_CONTENT)
+    if approval_ids.is_empty() {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Ok((StatusCode::ACCEPTED, Json(PolicyPending { approval_ids })).into_response())
+    }
 }
 
 /// Audit log filters. Patients are given by id: names never go into URLs.

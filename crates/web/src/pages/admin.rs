@@ -11,7 +11,8 @@ use trellis_storage::access::can;
 use trellis_storage::audit::{AuditPage, AuditQuery};
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::staff::{
-    ApprovalKind, EnrolmentCode, NewStaff, RoleChange, ENROLMENT_CODE_HOURS,
+    ApprovalKind, Decision, EnrolmentCode, EnrolmentIssue, NewStaff, RoleChange,
+    ENROLMENT_CODE_HOURS,
 };
 use trellis_storage::{Instant, StoreError};
 
@@ -187,6 +188,11 @@ struct UserPage {
     reset_requested_by: Option<String>,
     /// Whether the page shows the viewer's own account (whose factors they never reset).
     own: bool,
+    /// Whether the enrolment code takes a second person (the account's role requires a second
+    /// factor, or reads clinical text or discloses).
+    enrolment_needs_two: bool,
+    /// Who requested this account's enrolment code, still waiting for a second person.
+    enrolment_requested_by: Option<String>,
     notice: Option<String>,
     errors: Vec<LabelledError>,
 }
@@ -231,7 +237,18 @@ async fn user_page(
         .second_factor_reset_awaiting_approval(id)
         .await?
         .map(|a| a.proposed_by_name);
+    let enrolment_requested_by = state
+        .store
+        .enrolment_code_awaiting_approval(id)
+        .await?
+        .map(|a| a.proposed_by_name);
+    let enrolment_needs_two = state
+        .store
+        .enrolment_code_needs_second_person(&staff.actor, &user)
+        .await?;
     Ok(UserPage {
+        enrolment_needs_two,
+        enrolment_requested_by,
         layout: Layout::new(staff, "users"),
         awaiting,
         reset_requested_by,
@@ -377,17 +394,23 @@ pub async fn set_password(
         .into_response())
 }
 
-/// Issues a one-time enrolment code with which the person sets up their first second factor;
-/// it is shown on the page this once.
+/// Issues a one-time enrolment code with which the person sets up their first second factor,
+/// shown on the page this once; for an account whose code takes two people, requests it (the
+/// approver on Role approvals is shown the code).
 pub async fn enrolment_code(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let grant = state.store.grant::<can::ManageUsers>(&staff.actor)?;
-    let (code, errors) = match state.store.issue_enrolment_code(&grant, id).await {
-        Ok(code) => (Some(code), Vec::new()),
-        Err(StoreError::Conflict(m)) => (None, vec![FieldError::new("enrolment_code", m)]),
+    let (code, notice, errors) = match state.store.request_enrolment_code(&grant, id).await {
+        Ok(EnrolmentIssue::Issued(code)) => (Some(code), None, Vec::new()),
+        Ok(EnrolmentIssue::AwaitingApproval(_)) => (
+            None,
+            Some("Enrolment code requested: another administrator or the privacy officer approves it on Role approvals and is shown the code to hand to the person.".to_owned()),
+            Vec::new(),
+        ),
+        Err(StoreError::Conflict(m)) => (None, None, vec![FieldError::new("enrolment_code", m)]),
         Err(e) => return Err(e.into()),
     };
     let status = if errors.is_empty() {
@@ -395,7 +418,7 @@ pub async fn enrolment_code(
     } else {
         axum::http::StatusCode::CONFLICT
     };
-    let mut page = user_page(&state, &staff, id, None, &errors).await?;
+    let mut page = user_page(&state, &staff, id, notice, &errors).await?;
     page.enrolment_code = code;
     Ok((status, Html(page.render()?)).into_response())
 }
@@ -455,20 +478,25 @@ pub async fn mfa_policy(
         .filter(|(k, _)| k == "role")
         .map(|(_, v)| v.into_owned())
         .collect();
+    let mut waiting = Vec::new();
     for role in Role::ALL {
-        state
+        let change = state
             .store
             .set_mfa_required(&staff.actor, role, ticked.iter().any(|t| t == role.code()))
             .await?;
+        if let RoleChange::AwaitingApproval(_) = change {
+            waiting.push(role.label());
+        }
     }
-    let page = users_page(
-        &state,
-        &staff,
-        Some("Two-step verification policy saved.".into()),
-        &[],
-        Default::default(),
-    )
-    .await?;
+    let notice = if waiting.is_empty() {
+        "Two-step verification policy saved.".to_owned()
+    } else {
+        format!(
+            "Two-step verification policy saved, except switching it off for {}: that takes a second administrator or the privacy officer (Role approvals). Until then it stays required.",
+            waiting.join(", ")
+        )
+    };
+    let page = users_page(&state, &staff, Some(notice), &[], Default::default()).await?;
     Ok(Html(page.render()?).into_response())
 }
 
@@ -700,9 +728,10 @@ pub struct ApprovalRow {
     id: i64,
     name: String,
     username: String,
-    role: &'static str,
-    /// Whether it asks to remove the account's second factors rather than give a role.
-    reset: bool,
+    /// What is asked, in words.
+    request: String,
+    /// Whether it concerns a role's policy, not one account (the person is the requester).
+    policy: bool,
     new_account: bool,
     proposed_by: String,
     proposed_at: String,
@@ -715,6 +744,10 @@ pub struct ApprovalRow {
 struct RoleApprovalsPage {
     layout: Layout,
     approvals: Vec<ApprovalRow>,
+    /// An enrolment code just issued to the viewer: (name, username, code), shown this once.
+    issued: Option<(String, String, EnrolmentCode)>,
+    /// How long an enrolment code works.
+    hours: i64,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -730,26 +763,41 @@ async fn role_approvals_page(
         .role_approvals(&staff.actor)
         .await?
         .into_iter()
-        .map(|a| ApprovalRow {
+        .map(|a| {
+            let role = a
+                .role
+                .parse::<Role>()
+                .map(Role::label)
+                .unwrap_or("unknown role");
+            ApprovalRow {
             id: a.id,
             own: staff.actor.user_id == Some(a.proposed_by)
                 || staff.actor.user_id == Some(a.user_id),
             name: a.display_name,
             username: a.username,
-            reset: a.kind == ApprovalKind::SecondFactorReset,
-            role: a
-                .role
-                .parse::<Role>()
-                .map(Role::label)
-                .unwrap_or("unknown role"),
+            request: match a.kind {
+                ApprovalKind::Role => format!("Role {role}"),
+                ApprovalKind::SecondFactorReset => {
+                    format!("Remove two-step verification (role {role})")
+                }
+                ApprovalKind::EnrolmentCode => format!(
+                    "Issue an enrolment code (role {role}): you will be shown it, to hand to the person yourself"
+                ),
+                ApprovalKind::MfaPolicyOff => {
+                    format!("Stop requiring two-step verification for every {role}")
+                }
+            },
+            policy: a.kind == ApprovalKind::MfaPolicyOff,
             new_account: a.activates,
             proposed_by: a.proposed_by_name,
             proposed_at: view::local_time(&a.proposed_at, state.timezone),
-        })
+        }})
         .collect();
     Ok(RoleApprovalsPage {
         layout: Layout::new(staff, "users"),
         approvals,
+        issued: None,
+        hours: ENROLMENT_CODE_HOURS,
         notice,
         error,
     })
@@ -784,13 +832,13 @@ pub async fn decide_role(
     axum::extract::Form(form): axum::extract::Form<DecisionForm>,
 ) -> Result<Response, AppError> {
     // Who may decide is checked before the form, so other roles get 403 whatever they send.
-    let kind = state
+    let request = state
         .store
         .role_approvals(&staff.actor)
         .await?
         .into_iter()
-        .find(|a| a.id == id)
-        .map(|a| a.kind);
+        .find(|a| a.id == id);
+    let kind = request.as_ref().map(|a| a.kind);
     let approve = match form.decision.as_str() {
         "approve" => true,
         "refuse" => false,
@@ -814,14 +862,21 @@ pub async fn decide_role(
         .decide_role_approval(&staff.actor, id, approve)
         .await
     {
-        Ok(()) => {
+        Ok(decision) => {
             let notice = match (kind, approve) {
                 (Some(ApprovalKind::SecondFactorReset), true) => "Approved: the person's authenticator app and passkeys are removed and their sessions ended. Issue an enrolment code from their account page so they can set up a new one.",
                 (Some(ApprovalKind::SecondFactorReset), false) => "Refused: the account keeps its second factors.",
+                (Some(ApprovalKind::EnrolmentCode), true) => "Approved: the enrolment code is below, shown only now.",
+                (Some(ApprovalKind::EnrolmentCode), false) => "Refused: no enrolment code is issued.",
+                (Some(ApprovalKind::MfaPolicyOff), true) => "Approved: two-step verification is no longer required for that role.",
+                (Some(ApprovalKind::MfaPolicyOff), false) => "Refused: two-step verification stays required for that role.",
                 (_, true) => "Approved: the role is given and the person's open sessions ended.",
                 (_, false) => "Refused: the account keeps its role.",
             };
-            let page = role_approvals_page(&state, &staff, Some(notice.into()), None).await?;
+            let mut page = role_approvals_page(&state, &staff, Some(notice.into()), None).await?;
+            if let (Decision::EnrolmentCodeIssued(code), Some(a)) = (decision, request) {
+                page.issued = Some((a.display_name, a.username, code));
+            }
             Ok(Html(page.render()?).into_response())
         }
         Err(StoreError::Conflict(message)) => {

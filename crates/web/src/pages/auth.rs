@@ -38,7 +38,7 @@ pub async fn home(Extension(identity): Extension<Identity>) -> Redirect {
     }
 }
 
-fn render_login(
+pub(crate) fn render_login(
     jar: CookieJar,
     state: &AppState,
     username: String,
@@ -127,12 +127,38 @@ pub async fn login(
     }
     let (secret, _) = state
         .store
-        .create_session(&user, verified, &info.ip, state.config.absolute_lifetime)
+        .create_session(
+            &user,
+            verified,
+            &info.ip,
+            info.browser,
+            state.config.absolute_lifetime,
+        )
         .await?;
+    let next = if verified {
+        after_sign_in(&state, user.id).await?
+    } else {
+        next
+    };
     let jar = jar
         .remove(cookie(LOGIN_CSRF_COOKIE, String::new(), &state))
         .add(cookie(SESSION_COOKIE, secret, &state));
     Ok((jar, Redirect::to(next)).into_response())
+}
+
+/// Where a completed sign-in goes: the person's account notices when a credential of theirs
+/// changed since they last looked (ASVS 2.2.3), else the dashboard.
+pub(crate) async fn after_sign_in(
+    state: &AppState,
+    user_id: i64,
+) -> Result<&'static str, AppError> {
+    Ok(
+        if state.store.credential_notices(user_id).await?.is_empty() {
+            "/dashboard"
+        } else {
+            "/account/sessions"
+        },
+    )
 }
 
 /// Ends the session.
@@ -317,7 +343,9 @@ pub async fn mfa_verify(
         .second_factor(secret, user.id, step, &info.ip)
         .await?;
     let message = match outcome {
-        SecondFactorOutcome::Verified => return Ok(Redirect::to("/dashboard").into_response()),
+        SecondFactorOutcome::Verified => {
+            return Ok(Redirect::to(after_sign_in(&state, user.id).await?).into_response())
+        }
         SecondFactorOutcome::Wrong => {
             "That code is not right, or was already used. Codes change every 30 seconds; wait for the next one."
         }
@@ -661,4 +689,66 @@ pub async fn change_password(
         ),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The strength meter's fields: the password being typed, under whichever name its form uses,
+/// and what the form says of the account it is for.
+#[derive(Deserialize)]
+pub struct StrengthForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "_password_strength.html")]
+struct StrengthMeter {
+    /// Nothing typed yet: the meter stays empty.
+    empty: bool,
+    score: u8,
+    label: &'static str,
+    problem: Option<String>,
+}
+
+/// The strength meter beside password fields (ASVS 2.1.8): zxcvbn's estimate, the same one the
+/// server applies when the password is set, for a signed-in session. The password is neither
+/// kept, audited nor logged (request logs carry the route only); without JavaScript the rule
+/// is still applied on saving.
+pub async fn password_strength(
+    Extension(identity): Extension<Identity>,
+    Form(form): Form<StrengthForm>,
+) -> Result<Response, AppError> {
+    let Some((_, session)) = any_session(&identity) else {
+        return Ok(StatusCode::FORBIDDEN.into_response());
+    };
+    let password = if form.new_password.is_empty() {
+        form.password
+    } else {
+        form.new_password
+    };
+    let user = &session.user;
+    let about = [
+        user.username.as_str(),
+        user.display_name.as_str(),
+        user.email.as_deref().unwrap_or(""),
+        form.username.as_str(),
+        form.display_name.as_str(),
+    ];
+    let strength = trellis_storage::staff::password_strength(&password, &about);
+    let meter = StrengthMeter {
+        empty: password.is_empty(),
+        score: strength.score,
+        label: match (strength.acceptable, strength.score) {
+            (false, _) => "too weak",
+            (true, 3) => "good",
+            (true, _) => "strong",
+        },
+        problem: strength.problem,
+    };
+    Ok(Html(meter.render()?).into_response())
 }

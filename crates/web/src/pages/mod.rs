@@ -22,6 +22,7 @@ mod privacy;
 mod programs;
 mod recipients;
 pub(crate) mod schedule;
+mod sessions;
 mod tasks;
 mod treatment_plans;
 mod trends;
@@ -64,6 +65,10 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(auth::password_form).post(auth::change_password),
         )
+        .route("/account/password-strength", post(auth::password_strength))
+        .route("/account/sessions", get(sessions::show))
+        .route("/account/sessions/end", post(sessions::end))
+        .route("/account/notices/acknowledge", post(sessions::acknowledge))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/search", post(patients::search))

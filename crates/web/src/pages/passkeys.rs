@@ -510,9 +510,11 @@ pub async fn sign_in_finish(
         .passkey_second_factor(secret, user_id, verified, &info.ip)
         .await;
     match outcome {
-        Ok(SecondFactorOutcome::Verified) => {
-            Ok(answer(StatusCode::OK, "Signed in.", Some("/dashboard")))
-        }
+        Ok(SecondFactorOutcome::Verified) => Ok(answer(
+            StatusCode::OK,
+            "Signed in.",
+            Some(super::auth::after_sign_in(&state, user_id).await?),
+        )),
         Ok(SecondFactorOutcome::Wrong) => Ok(answer(
             StatusCode::UNPROCESSABLE_ENTITY,
             "The passkey was not accepted. Try again, or use the code from your authenticator app.",
