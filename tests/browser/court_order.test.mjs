@@ -73,3 +73,99 @@ test('privacy officer records a court order and discloses under it', async () =>
     await t.stop();
   }
 });
+
+// §2.53: an auditor account bound to an audit agreement, created by the administrator and
+// approved by the privacy officer, signs in and sees only the agreement's program and
+// information, on screen; the privacy officer sees each review on the agreement's page.
+test('an auditor signs in and reviews only what the agreement covers', async () => {
+  const t = await startTrellis();
+  try {
+    const context = await t.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, t.base, 'privacy');
+    const main = page.getByRole('main');
+    const today = new Date().toISOString().slice(0, 10);
+    const later = new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10);
+    await page.goto(`${t.base}/privacy/authorities`);
+    const form = main.locator('form', { has: page.getByRole('button', { name: 'Record the agreement' }) });
+    await form.getByLabel('Kind').selectOption('audit_evaluation');
+    await form.getByLabel(/With whom/).selectOption({ index: 1 });
+    await form.getByLabel('Signed on').fill(today);
+    await form.getByLabel('From', { exact: true }).fill(today);
+    await form.getByLabel('Until', { exact: true }).fill(later);
+    await form.getByLabel('Attendance and participation').check();
+    await form.getByLabel('Diagnoses').check();
+    await form.getByLabel('On behalf of').selectOption('government_agency');
+    await form.getByLabel("That body's name").fill('State Department of Health');
+    await form.getByLabel('What the audit or evaluation covers').fill('Annual licensing review');
+    await form.getByLabel(/The agreement is signed/).check();
+    await form.getByRole('button', { name: 'Record the agreement' }).click();
+    assert.match(await page.locator('#live').innerText(), /recorded/);
+    const agreementPage = page.url().replace(/\?.*$/, '');
+    const agreement = agreementPage.match(/(\d+)$/)[1];
+
+    const admin = await (await t.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await signIn(admin, t.base, 'admin');
+    await admin.goto(`${t.base}/admin/users`);
+    const add = admin.getByRole('main').locator('form', { has: admin.getByRole('button', { name: 'Create account' }) });
+    await add.getByLabel(/Username/).fill('auditor1');
+    await add.getByLabel('Full name').fill('Avery Auditor');
+    await add.getByLabel('Role').selectOption('auditor');
+    await add.getByLabel(/Agreement number/).fill(agreement);
+    await add.getByLabel(/^Program/).selectOption({ index: 1 });
+    const program = (await add.getByLabel(/^Program/).locator('option:checked').innerText()).trim();
+    await add.getByLabel(/Initial password/).fill('trellis-demo-2026');
+    await add.getByRole('button', { name: 'Create account' }).click();
+    await admin.waitForURL(/\/admin\/users\/\d+$/);
+
+    // The second person: the privacy officer approves the role.
+    await page.goto(`${t.base}/admin/role-approvals`);
+    const row = main.locator('tr', { hasText: 'Avery Auditor' });
+    await row.getByRole('button', { name: 'Approve' }).click();
+
+    const auditor = await (await t.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await auditor.goto(`${t.base}/login`);
+    await auditor.getByLabel('Username').fill('auditor1');
+    await auditor.getByLabel('Password').fill('trellis-demo-2026');
+    await auditor.getByRole('button', { name: 'Sign in' }).click();
+    await auditor.waitForURL(`${t.base}/review`);
+    const review = auditor.getByRole('main');
+    assert.match(await review.innerText(), /disclosed only back to this program/);
+    assert.match(await review.locator('#review-categories').innerText(), /^Attendance and participation, Diagnoses$/);
+    assert.match(await review.innerText(), new RegExp(`Program\\s+${program}`));
+    const nav = await auditor.getByRole('navigation', { name: 'Main' }).innerText();
+    assert.doesNotMatch(nav, /Patients|Dashboard/);
+    const inScope = await review.locator('#review-patients a').evaluateAll((links) =>
+      links.map((a) => a.getAttribute('href').match(/(\d+)$/)[1]));
+    assert.ok(inScope.length > 0);
+    await auditor.screenshot({ path: `${ARTIFACTS}auditor-review.png`, fullPage: true });
+    await review.locator('#review-patients a').first().click();
+    const headings = await review.locator('#review-record h2').allInnerTexts();
+    assert.deepEqual(headings, ['Attendance and participation', 'Diagnoses']);
+    assert.equal(await review.getByRole('button', { name: /Print|Download/ }).count(), 0);
+
+    // A patient of another program is refused, and so is the chart itself.
+    await page.goto(`${t.base}/patients`);
+    const all = await main.locator('a').evaluateAll((links) =>
+      links.map((a) => (a.getAttribute('href') || '').match(/^\/patients\/(\d+)$/)).filter(Boolean).map((m) => m[1]));
+    const outside = all.find((id) => !inScope.includes(id));
+    assert.ok(outside, 'the demo has patients outside the program');
+    let res = await auditor.goto(`${t.base}/review/patients/${outside}`);
+    assert.equal(res.status(), 403);
+    res = await auditor.goto(`${t.base}/patients/${inScope[0]}`);
+    assert.equal(res.status(), 403);
+
+    // The privacy officer sees the review; ending the agreement ends the access.
+    await page.goto(agreementPage);
+    assert.match(await main.locator('#auditors').innerText(), /Avery Auditor \(auditor1\)/);
+    assert.equal(await main.locator('#auditor-reads tbody tr').count(), 1);
+    await main.getByLabel('Why it ends').fill('Licensing review finished');
+    await main.getByRole('button', { name: /^End #/ }).click();
+    res = await auditor.goto(`${t.base}/review/patients/${inScope[0]}`);
+    assert.equal(res.status(), 403);
+    await auditor.goto(`${t.base}/review`);
+    assert.match(await review.innerText(), /Nothing can be reviewed/);
+  } finally {
+    await t.stop();
+  }
+});

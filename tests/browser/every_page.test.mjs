@@ -17,7 +17,7 @@ const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 // The axe script is served from our own origin by the test (a route Playwright answers), so
 // the page's CSP (script-src 'self') stays in force and any violation of it is still caught.
-async function roleContext(t, role, base = t.base) {
+async function roleContext(t, role, base = t.base, landing = '/dashboard') {
   const context = await t.browser.newContext({ viewport: { width: WIDTHS[0], height: 900 } });
   await context.route(`${base}/__test/axe.js`, (route) =>
     route.fulfill({ status: 200, contentType: 'text/javascript', body: AXE }),
@@ -27,7 +27,7 @@ async function roleContext(t, role, base = t.base) {
   page.on('console', (msg) => {
     if (/Content Security Policy/i.test(msg.text())) refused.push(`${page.url()}: ${msg.text()}`);
   });
-  await signIn(page, base, role);
+  await signIn(page, base, role, landing);
   return { context, page, refused };
 }
 
@@ -306,6 +306,41 @@ test('the second-factor and privacy-record pages fit every width and pass axe-co
     await assert.doesNotReject(main.locator('#consent-scope').waitFor());
     await inspect(p, t.base, 'privacy', `${patient}/authorised-disclosure (packet)`, problems);
     await visit(privacy, 'privacy', '/privacy/recipients');
+
+    // The auditor's pages (§2.53): an agreement, an auditor bound to it, approved, signed in.
+    await p.goto(`${t.base}/privacy/authorities`);
+    const agreementForm = main.locator('form', { has: p.getByRole('button', { name: 'Record the agreement' }) });
+    await agreementForm.getByLabel('Kind').selectOption('audit_evaluation');
+    await agreementForm.getByLabel(/With whom/).selectOption({ index: 1 });
+    await agreementForm.getByLabel('Signed on').fill(today);
+    await agreementForm.getByLabel('From', { exact: true }).fill(today);
+    await agreementForm.getByLabel('Until', { exact: true }).fill(today);
+    await agreementForm.getByLabel('Attendance and participation').check();
+    await agreementForm.getByLabel('On behalf of').selectOption('payer');
+    await agreementForm.getByLabel("That body's name").fill('Valley Health Plan');
+    await agreementForm.getByLabel('What the audit or evaluation covers').fill('Claims audit');
+    await agreementForm.getByLabel(/The agreement is signed/).check();
+    await agreementForm.getByRole('button', { name: 'Record the agreement' }).click();
+    await assert.doesNotReject(p.locator('#live').getByText(/recorded/).waitFor());
+    const agreementId = p.url().replace(/\?.*$/, '').match(/(\d+)$/)[1];
+    await a.goto(`${localhost}/admin/users`);
+    const addForm = a.getByRole('main').locator('form', { has: a.getByRole('button', { name: 'Create account' }) });
+    await addForm.getByLabel(/Username/).fill('auditor');
+    await addForm.getByLabel('Full name').fill('Avery Auditor');
+    await addForm.getByLabel('Role').selectOption('auditor');
+    await addForm.getByLabel(/Agreement number/).fill(agreementId);
+    await addForm.getByLabel(/Initial password/).fill('trellis-demo-2026');
+    await addForm.getByRole('button', { name: 'Create account' }).click();
+    await a.waitForURL(/\/admin\/users\/\d+$/);
+    await p.goto(`${t.base}/admin/role-approvals`);
+    await main.locator('tr', { hasText: 'Avery Auditor' }).getByRole('button', { name: 'Approve' }).click();
+    const auditor = { ...(await roleContext(t, 'auditor', t.base, '/review')), base: t.base };
+    contexts.push(auditor);
+    await visit(auditor, 'auditor', '/review');
+    const reviewed = await firstLink(auditor.page, t.base, '/review', /^\/review\/patients\/\d+$/);
+    assert.ok(reviewed, 'the auditor has patients to review');
+    await visit(auditor, 'auditor', reviewed);
+    await visit(privacy, 'privacy', `/privacy/authorities/${agreementId}`);
     await visit(director, 'director', '/privacy/minor-consent');
 
     // A breach with its letter and a substitute notice for the patient the letter cannot reach.

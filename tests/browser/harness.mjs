@@ -71,10 +71,10 @@ export async function startTrellis() {
   };
 }
 
-export async function signIn(page, base, username) {
+export async function signIn(page, base, username, landing = '/dashboard') {
   await page.goto(`${base}/login`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${base}/dashboard`);
+  await page.waitForURL(`${base}${landing}`);
 }

@@ -30,11 +30,13 @@ pub enum Role {
     Billing,
     /// Privacy officer: consents, disclosures, audit log.
     PrivacyOfficer,
+    /// Auditor or evaluator under one §2.53 agreement: reviews, read-only, what it covers.
+    Auditor,
 }
 
 impl Role {
     /// Every role, in the order the admin screens list them.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Admin,
         Role::ClinicalDirector,
         Role::Counselor,
@@ -45,6 +47,7 @@ impl Role {
         Role::FrontDesk,
         Role::Billing,
         Role::PrivacyOfficer,
+        Role::Auditor,
     ];
 
     /// The stored code ("clinical_director").
@@ -60,6 +63,7 @@ impl Role {
             Role::FrontDesk => "front_desk",
             Role::Billing => "billing",
             Role::PrivacyOfficer => "privacy_officer",
+            Role::Auditor => "auditor",
         }
     }
 
@@ -76,6 +80,7 @@ impl Role {
             Role::FrontDesk => "Front desk",
             Role::Billing => "Billing",
             Role::PrivacyOfficer => "Privacy officer",
+            Role::Auditor => "Auditor or evaluator (42 CFR 2.53)",
         }
     }
 
@@ -92,7 +97,9 @@ impl Role {
     /// Whether giving someone this role takes two people (one administrator proposes, another
     /// administrator or the privacy officer approves): roles that read clinical text or disclose.
     pub fn grant_needs_second_approval(self) -> bool {
-        permits(self, Permission::ReadClinical) || permits(self, Permission::Disclose)
+        permits(self, Permission::ReadClinical)
+            || permits(self, Permission::Disclose)
+            || permits(self, Permission::ReviewUnderAgreement)
     }
 
     /// Whether moving someone from role `self` to `to` takes two people: `to` is such a role
@@ -116,6 +123,7 @@ impl Role {
         permits(self, Permission::ReadClinical)
             || permits(self, Permission::ManageUsers)
             || permits(self, Permission::ReadAudit)
+            || permits(self, Permission::ReviewUnderAgreement)
     }
 }
 
@@ -189,11 +197,14 @@ pub enum Permission {
     /// Record court orders and QSO, audit and research agreements, and disclose under them
     /// without the patient's consent (42 CFR 2.11, 2.52, 2.53, 2.61–2.67).
     DiscloseWithoutConsent,
+    /// Review, read-only and on screen, the records one audit or evaluation agreement covers
+    /// (42 CFR 2.53): its program's patients, its information, within its period.
+    ReviewUnderAgreement,
 }
 
 impl Permission {
     /// Every permission, in the order the matrix lists them.
-    pub const ALL: [Permission; 23] = [
+    pub const ALL: [Permission; 24] = [
         Permission::ReadDemographics,
         Permission::EditDemographics,
         Permission::ReadEpisodes,
@@ -217,6 +228,7 @@ impl Permission {
         Permission::DecideRestrictions,
         Permission::KeepBreachRegister,
         Permission::DiscloseWithoutConsent,
+        Permission::ReviewUnderAgreement,
     ];
 
     /// Whether the permission only reads (what emergency access may widen, 42 CFR 2.51: it
@@ -246,10 +258,16 @@ impl Permission {
 }
 
 /// The permission matrix. Least privilege: admins run the system but read no clinical content,
-/// billing sees no clinical text, front desk sees schedule and demographics only.
+/// billing sees no clinical text, front desk sees schedule and demographics only, an auditor
+/// only what their agreement covers, through the review alone.
 pub fn permits(role: Role, permission: Permission) -> bool {
     use Permission as P;
     use Role as R;
+    // §2.53: the auditor's whole access is the agreement's review; the chart, the schedule and
+    // every write stay closed to them.
+    if role == R::Auditor {
+        return permission == P::ReviewUnderAgreement;
+    }
     match permission {
         P::ReadDemographics => true,
         P::EditDemographics => matches!(
@@ -295,6 +313,7 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         // Whether an order or agreement is sound is the privacy official's judgment, and what
         // leaves under it bypasses the patient's consent.
         P::DiscloseWithoutConsent => matches!(role, R::PrivacyOfficer),
+        P::ReviewUnderAgreement => false,
     }
 }
 
@@ -371,9 +390,11 @@ mod tests {
                 Role::Prescriber,
                 Role::Nurse,
                 Role::PeerSpecialist,
-                Role::PrivacyOfficer
+                Role::PrivacyOfficer,
+                Role::Auditor
             ]
         );
+        assert!(Role::Billing.change_needs_second_approval(Role::Auditor));
         assert!(!Role::ClinicalDirector.change_needs_second_approval(Role::Counselor));
         assert!(Role::Counselor.change_needs_second_approval(Role::ClinicalDirector));
         assert!(Role::Intake.change_needs_second_approval(Role::Counselor));
@@ -420,7 +441,8 @@ mod tests {
                 Role::Prescriber,
                 Role::Nurse,
                 Role::PeerSpecialist,
-                Role::PrivacyOfficer
+                Role::PrivacyOfficer,
+                Role::Auditor
             ]
         );
     }
@@ -442,6 +464,26 @@ mod tests {
         }
         assert!(Permission::DecideRestrictions.is_patient_scoped());
         assert!(!Permission::KeepBreachRegister.is_patient_scoped());
+    }
+
+    #[test]
+    fn an_auditor_only_reviews_under_their_agreement_and_writes_nothing() {
+        let allowed: Vec<Permission> = Permission::ALL
+            .into_iter()
+            .filter(|p| permits(Role::Auditor, *p))
+            .collect();
+        assert_eq!(allowed, vec![Permission::ReviewUnderAgreement]);
+        for role in Role::ALL {
+            assert_eq!(
+                permits(role, Permission::ReviewUnderAgreement),
+                role == Role::Auditor,
+                "{role}"
+            );
+        }
+        assert!(!Role::Auditor.sees_all_patients());
+        assert!(!Role::Auditor.approves_roles());
+        assert!(Permission::ReviewUnderAgreement.is_patient_scoped());
+        assert!(!Permission::ReviewUnderAgreement.is_read());
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub mod can {
         DecideRestrictions,
         KeepBreachRegister,
         DiscloseWithoutConsent,
+        ReviewUnderAgreement,
     );
 }
 
@@ -141,6 +142,9 @@ pub(crate) fn patient_scope_sql(role: Role, user_param: &str) -> String {
     if role.sees_all_patients() {
         return "1 = 1".to_owned();
     }
+    if role == Role::Auditor {
+        return auditor_scope_sql(user_param);
+    }
     format!(
         "(EXISTS (SELECT 1 FROM staff_assignments sa WHERE sa.user_id = {u} \
             AND sa.program_id IS NULL AND sa.site_id = p.site_id) \
@@ -161,6 +165,9 @@ pub(crate) fn patient_set_scope_sql(role: Role, user_param: &str) -> String {
     if role.sees_all_patients() {
         return "1 = 1".to_owned();
     }
+    if role == Role::Auditor {
+        return auditor_scope_sql(user_param);
+    }
     format!(
         "(p.site_id IN (SELECT sa.site_id FROM staff_assignments sa \
             WHERE sa.user_id = {u} AND sa.program_id IS NULL) \
@@ -171,6 +178,18 @@ pub(crate) fn patient_set_scope_sql(role: Role, user_param: &str) -> String {
               JOIN episodes se ON se.program_id = sa.program_id AND se.site_id = sa.site_id \
               WHERE sa.user_id = {u} \
             UNION ALL SELECT se.patient_id FROM episodes se WHERE se.primary_counselor_id = {u}))",
+        u = user_param
+    )
+}
+
+/// An auditor's patients (42 CFR 2.53): those of the program their agreement binds them to, or
+/// every patient when it covers the whole organisation. Whether the agreement is in effect is
+/// checked by the review itself, at the moment of each read.
+fn auditor_scope_sql(user_param: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM auditor_accounts aa WHERE aa.user_id = {u} \
+          AND (aa.program_id IS NULL OR EXISTS (SELECT 1 FROM episodes ae \
+            WHERE ae.patient_id = p.id AND ae.program_id = aa.program_id)))",
         u = user_param
     )
 }

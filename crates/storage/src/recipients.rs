@@ -141,6 +141,25 @@ impl Store {
         self.recipient_record(row.ok_or(StoreError::NotFound("recipient"))?)
     }
 
+    /// The entries whose ids `ids_sql` selects (with one `$1` bound to `bind`), in one query.
+    pub(crate) async fn recipients_among(
+        &self,
+        ids_sql: &str,
+        bind: i64,
+    ) -> Result<Vec<RecipientRecord>> {
+        let rows: Vec<RecipientRow> = sqlx::query_as(&format!(
+            "SELECT r.id, r.kind, r.details, r.retired_at, r.updated_at, u.username
+             FROM disclosure_recipients r JOIN users u ON u.id = r.updated_by
+             WHERE r.id IN ({ids_sql})"
+        ))
+        .bind(bind)
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter()
+            .map(|row| self.recipient_record(row))
+            .collect()
+    }
+
     // Two current entries with one name would make a consent naming them ambiguous.
     async fn refuse_duplicate(&self, name: &str, except: Option<i64>) -> Result<()> {
         let taken = self.all_recipients().await?.into_iter().any(|r| {

@@ -2,7 +2,10 @@
 //! disclosures and emergency access. SQLite by default, PostgreSQL with
 //! TRELLIS_TEST_DATABASE=postgres.
 
+mod common;
+
 use chrono::{Duration, NaiveDate, Utc};
+use common::listed;
 use trellis_domain::access::Role;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_domain::consent::{
@@ -28,7 +31,6 @@ use trellis_storage::episodes::Admission;
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
 use trellis_storage::privacy::restrictions::NewRestriction;
-use trellis_storage::recipients::NewRecipient;
 use trellis_storage::staff::NewStaff;
 use trellis_storage::testing::{fresh_store, open_sealed, raw_execute, raw_strings};
 use trellis_storage::{Store, StoreError};
@@ -45,23 +47,6 @@ struct Clinic {
     employer: i64,
     health_plan: i64,
     officer_lee: i64,
-}
-
-async fn listed(store: &Store, privacy: &Actor, name: &str, kind: RecipientKind) -> i64 {
-    let grant = store
-        .grant::<can::ManageRecipients>(privacy)
-        .expect("grant");
-    store
-        .add_recipient(
-            &grant,
-            &NewRecipient {
-                name: name.into(),
-                kind,
-                contact: "Fax 555-201-0000".into(),
-            },
-        )
-        .await
-        .expect("add recipient")
 }
 
 async fn staff(store: &Store, username: &str, role: Role) -> Actor {

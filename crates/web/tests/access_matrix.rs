@@ -441,6 +441,9 @@ const PAGES: &[Row] = &[
     ("GET",  "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Success),
     ("POST", "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Invalid),
     ("POST", "/privacy/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
+    ("POST", "/privacy/undercover-orders",        Rule::Role(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("GET",  "/review",                          Rule::Role(P::ReviewUnderAgreement), Allowed::Success),
+    ("GET",  "/review/patients/{patient}",       Rule::Patient(P::ReviewUnderAgreement), Allowed::Success),
 ];
 
 /// One staff member per role (casey for the counselor).

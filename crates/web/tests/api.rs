@@ -1665,7 +1665,7 @@ fn code_fields_are_enums_and_required_fields_are_required() {
     let roles = schemas["NewUser"]["properties"]["role"]["enum"]
         .as_array()
         .expect("role enum");
-    assert!(roles.contains(&json!("counselor")) && roles.len() == 10);
+    assert!(roles.contains(&json!("counselor")) && roles.len() == 11);
     assert_eq!(
         schemas["PatientFields"]["properties"]["sex"]["enum"],
         json!(["female", "male", "intersex", "unknown"])

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::{call, fields};
 use reqwest::StatusCode;
 
 fn consent_form(expires: &str) -> Vec<(&'static str, String)> {
@@ -357,36 +358,6 @@ async fn break_the_glass_opens_the_record_with_a_reason_and_tells_the_privacy_of
     assert!(
         html.contains("St. Mary&#x27;s Emergency Department") || html.contains("St. Mary&#39;s")
     );
-}
-
-/// One API call with a bearer token: status and JSON body (null when empty).
-async fn call(
-    s: &common::TestServer,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> (StatusCode, serde_json::Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}/api/v1{path}", s.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.expect("send");
-    let status = res.status();
-    (status, res.json().await.unwrap_or_default())
-}
-
-fn fields(body: &serde_json::Value) -> Vec<String> {
-    body["error"]["fields"]
-        .as_array()
-        .map(|f| {
-            f.iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -18,35 +18,6 @@ use trellis_domain::consent::{
 use trellis_storage::access::can;
 use trellis_storage::confidentiality::NewConsent;
 
-async fn call(
-    s: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client()
-        .request(method, format!("{}/api/v1{path}", s.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.expect("send");
-    let status = res.status();
-    (status, res.json().await.unwrap_or_default())
-}
-
-fn fields(body: &Value) -> Vec<String> {
-    body["error"]["fields"]
-        .as_array()
-        .map(|f| {
-            f.iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Dana's treatment, payment and operations consent covering attendance and diagnoses.
 async fn tpo_consent(s: &TestServer) {
     let casey = actor(&s.users, "casey", Role::Counselor);
@@ -1741,5 +1712,179 @@ async fn the_consent_form_records_a_criminal_justice_consent_with_the_2_35_state
     assert!(
         html.contains(&format!("may not be revoked before {revocable}")),
         "{html}"
+    );
+}
+
+#[tokio::test]
+async fn an_auditor_signs_in_and_reviews_only_the_agreements_scope_until_it_ends() {
+    // §2.53: an auditor account bound to one agreement, made by two people; it reviews on screen
+    // only the agreement's program and information, and the privacy officer sees each review.
+    let s = start().await;
+    let body = s
+        .recipient("State Licensing Unit", RecipientKind::Other)
+        .await;
+    let pat = s.token("pat").await;
+    let ada = s.token("ada").await;
+    let day = |d: i64| (today() + Duration::days(d)).to_string();
+    let (st, created) = call(
+        &s,
+        &pat,
+        Method::POST,
+        "/agreements",
+        Some(json!({"kind": "audit_evaluation", "recipient_id": body,
+            "categories": ["attendance", "diagnoses"], "dated_on": day(-2), "starts_on": day(-1),
+            "ends_on": day(30), "body": "government_agency",
+            "body_name": "State Department of Health", "scope": "Annual licensing review",
+            "recipient_bound": true})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let agreement = created["id"].as_i64().expect("id");
+    let account = |authority: Value| {
+        json!({"username": "avery", "display_name": "Avery Auditor", "role": "auditor",
+            "password": PASSWORD, "authority_id": authority, "program_id": s.program_id})
+    };
+    for bad in [Value::Null, json!(agreement + 50)] {
+        let (st, body) = call(&s, &ada, Method::POST, "/users", Some(account(bad))).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(fields(&body), ["authority_id"]);
+    }
+    let (st, created) = call(
+        &s,
+        &ada,
+        Method::POST,
+        "/users",
+        Some(account(json!(agreement))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let auditor_id = created["id"].as_i64().expect("id");
+    let approval = s
+        .store
+        .role_awaiting_approval(auditor_id)
+        .await
+        .expect("approval")
+        .expect("awaits a second person");
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/role-approvals/{}/approve", approval.id),
+        None,
+    )
+    .await;
+    assert!(st.is_success(), "{st}");
+
+    let avery = s.browser("avery").await;
+    let html = avery.get("/dashboard").await.text().await.expect("text");
+    assert!(html.contains("Records under review: agreement"), "{html}");
+    assert!(
+        html.contains("disclosed only back to this program"),
+        "{html}"
+    );
+    let inside = trellis_storage::patients::mrn(s.patient_id);
+    let outside = trellis_storage::patients::mrn(s.other_patient_id);
+    assert!(html.contains(&inside) && !html.contains(&outside), "{html}");
+    let res = avery
+        .get(&format!("/review/patients/{}", s.patient_id))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("<h2>Diagnoses</h2>"), "{html}");
+    assert!(!html.contains("Treatment plan"), "{html}");
+    for refused in [
+        format!("/review/patients/{}", s.other_patient_id),
+        format!("/patients/{}", s.patient_id),
+        format!("/patients/{}/disclosures", s.patient_id),
+        "/patients".to_owned(),
+    ] {
+        assert_eq!(
+            avery.get(&refused).await.status(),
+            StatusCode::FORBIDDEN,
+            "{refused}"
+        );
+    }
+
+    // The privacy officer sees the account and the review on the agreement's page.
+    let officer = s.browser("pat").await;
+    let html = officer
+        .get(&format!("/privacy/authorities/{agreement}"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Avery Auditor (avery)"), "{html}");
+    assert!(html.contains(&format!("<td>{inside}</td>")), "{html}");
+
+    // Ended early: the auditor's access ends at once.
+    let (st, _) = call(
+        &s,
+        &pat,
+        Method::POST,
+        &format!("/disclosure-authorities/{agreement}/end"),
+        Some(json!({"reason": "Licensing review finished"})),
+    )
+    .await;
+    assert!(st.is_success(), "{st}");
+    assert_eq!(
+        avery
+            .get(&format!("/review/patients/{}", s.patient_id))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let html = avery.get("/review").await.text().await.expect("text");
+    assert!(html.contains("Nothing can be reviewed"), "{html}");
+    assert!(!html.contains(&inside), "{html}");
+}
+
+#[tokio::test]
+async fn an_undercover_placement_order_is_recorded_with_its_findings_and_twelve_months_at_most() {
+    // §2.67: the privacy officer records the order; a placement over twelve months is refused.
+    let s = start().await;
+    let page = s.browser("pat").await;
+    let day = |d: i64| (today() + Duration::days(d)).to_string();
+    let mut form = vec![
+        ("court", "US District Court".to_owned()),
+        ("case_number", "CR-26-0091".to_owned()),
+        ("applicant", "Medicaid Fraud Control Unit".to_owned()),
+        ("dated_on", day(-2)),
+        ("placed_on", day(0)),
+        ("ends_on", day(400)),
+        ("criminal_activity", "1".to_owned()),
+        ("other_means_unavailable", "1".to_owned()),
+        ("public_interest_outweighs", "1".to_owned()),
+        ("director_notice", "1".to_owned()),
+        ("placement_authorised", "1".to_owned()),
+        ("disclosure_limited", "1".to_owned()),
+        ("protective_measures", "Proceedings sealed".to_owned()),
+    ];
+    let send = |form: &Vec<(&'static str, String)>| {
+        form.iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<Vec<(&str, String)>>()
+    };
+    let fields_of = send(&form);
+    let pairs: Vec<(&str, &str)> = fields_of.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = page.post("/privacy/undercover-orders", &pairs).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("at most twelve months"), "{html}");
+    assert!(html.contains("href=\"#u_ends_on\""), "{html}");
+    form[5].1 = day(300);
+    let fields_of = send(&form);
+    let pairs: Vec<(&str, &str)> = fields_of.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = page.post("/privacy/undercover-orders", &pairs).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("text");
+    assert!(html.contains("Placement order #"), "{html}");
+    assert!(html.contains("Medicaid Fraud Control Unit"), "{html}");
+    let counselor = s.browser("casey").await;
+    assert_eq!(
+        counselor
+            .post("/privacy/undercover-orders", &[("court", "x")])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
     );
 }

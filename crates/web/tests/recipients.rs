@@ -16,35 +16,6 @@ use trellis_domain::consent::{
 use trellis_storage::access::can;
 use trellis_storage::confidentiality::NewConsent;
 
-async fn call(
-    s: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client()
-        .request(method, format!("{}/api/v1{path}", s.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.expect("send");
-    let status = res.status();
-    (status, res.json().await.unwrap_or_default())
-}
-
-fn fields(body: &Value) -> Vec<String> {
-    body["error"]["fields"]
-        .as_array()
-        .map(|f| {
-            f.iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Dana's treatment, payment and operations consent, as the counselor records it.
 async fn tpo_consent(s: &TestServer) {
     let casey = actor(&s.users, "casey", Role::Counselor);

@@ -16,6 +16,7 @@ pub mod model;
 pub mod notice;
 pub mod rights;
 pub mod signer;
+pub mod undercover;
 
 pub use authority::{
     check_authorised, validate_authority, validate_correction, validate_early_end, AuditBody,
@@ -58,4 +59,8 @@ pub use rights::{
 };
 pub use signer::{
     check_signer, MinorConsentRule, PatientFacts, SignerAuthority, SignerProblem, Signing,
+};
+pub use undercover::{
+    validate_undercover_order, UndercoverOrder, UndercoverProblem, MAX_PLACEMENT_MONTHS,
+    UNDERCOVER_USE_LIMIT,
 };

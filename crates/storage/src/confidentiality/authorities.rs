@@ -418,7 +418,7 @@ impl Store {
         Ok((parse_code(&kind, "authority kind")?, patient_id))
     }
 
-    async fn authority_on_file(&self, id: i64) -> Result<AuthorityRecord> {
+    pub(super) async fn authority_on_file(&self, id: i64) -> Result<AuthorityRecord> {
         self.authority_rows("WHERE a.id = $1", id)
             .await?
             .pop()
@@ -648,6 +648,9 @@ impl Store {
                         kind.code(),
                         recipient.id
                     ),
+                    told: None,
+                    emergency: None,
+                    review: None,
                 },
             )
             .await?;

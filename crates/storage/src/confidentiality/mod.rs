@@ -5,9 +5,11 @@
 //! Consent bodies, disclosure packets and emergency records are sealed (encrypted at rest): they
 //! name recipients, purposes and clinical facts. Only ids, codes and instants stay in clear.
 
+pub mod auditors;
 pub mod authorities;
 mod packet;
 mod patient_access;
+pub mod undercover;
 
 pub use packet::PacketDetail;
 pub use patient_access::PATIENT_ACCESS_KIND;
@@ -1176,16 +1178,20 @@ impl Store {
                         entry.id,
                         input.purpose.code()
                     ),
+                    told: None,
+                    emergency: None,
+                    review: None,
                 },
             )
             .await?;
         Ok(DisclosureOutcome::Made(Box::new(record)))
     }
 
-    /// What every non-emergency path out shares once it has decided a disclosure may be made:
-    /// builds the packet from the record as it stands (with the notice, its version and the
-    /// authority's scope), seals it into the accounting and writes the audit row, in one
-    /// transaction. One function, so no path can leave something out.
+    /// What every path out shares once it has decided a disclosure may be made: builds the
+    /// packet from the record as it stands (with the notice, its version, the authority's scope
+    /// and, in an emergency, what was said and the §2.51 facts), seals it into the accounting,
+    /// opens any review task and writes the audit row, in one transaction. One function, so no
+    /// path can leave something out.
     async fn build_and_account(
         &self,
         actor: &Actor,
@@ -1193,15 +1199,22 @@ impl Store {
     ) -> Result<DisclosureRecord> {
         let by = actor.staff_id()?;
         let now = Utc::now();
+        let mut sections = self
+            .packet_sections(out.patient_id, out.categories, by, out.detail)
+            .await?;
+        if let Some(told) = out.told {
+            sections.push(PacketSection {
+                heading: "Told to the medical personnel".into(),
+                lines: vec![told],
+            });
+        }
         let packet = Packet {
             patient_name: self.patient_legal_name(out.patient_id).await?,
-            sections: self
-                .packet_sections(out.patient_id, out.categories, by, out.detail)
-                .await?,
+            sections,
             notice: self.disclosure_notice().await?.to_owned(),
             consent_scope: out.scope,
             notice_version: NOTICE_VERSION.into(),
-            emergency: None,
+            emergency: out.emergency,
         };
         let codes = category_codes(out.categories);
         let mut tx = self.begin().await?;
@@ -1223,6 +1236,9 @@ impl Store {
                 },
             )
             .await?;
+        if let Some(task) = &out.review {
+            open_task(self, &mut tx, actor, task).await?;
+        }
         audit::append(
             &mut tx,
             actor,
@@ -1549,7 +1565,6 @@ impl Store {
         grant: &PatientGrant<can::BreakGlass>,
         input: &EmergencyDisclosureInput,
     ) -> Result<DisclosureRecord> {
-        let by = grant.actor().staff_id()?;
         let patient_id = grant.patient_id();
         let now = Utc::now();
         let record = EmergencyDisclosure {
@@ -1602,80 +1617,45 @@ impl Store {
         if !errors.is_empty() {
             return Err(StoreError::Invalid(errors));
         }
-        let mut sections = self
-            .packet_sections(patient_id, &input.categories, by, PacketDetail::default())
-            .await?;
-        if !input.information.trim().is_empty() {
-            sections.push(PacketSection {
-                heading: "Told to the medical personnel".into(),
-                lines: vec![input.information.trim().to_owned()],
-            });
-        }
-        let packet = Packet {
-            patient_name: self.patient_legal_name(patient_id).await?,
-            sections,
-            notice: self.disclosure_notice().await?.to_owned(),
-            consent_scope: "No consent: medical emergency (42 CFR 2.51).".into(),
-            notice_version: NOTICE_VERSION.into(),
-            emergency: Some(record),
-        };
         let recipient = format!(
             "{} ({})",
             input.recipient_name.trim(),
             input.recipient_facility.trim()
         );
-        let mut tx = self.begin().await?;
+        let told = input.information.trim();
         let id = self
-            .insert_disclosure(
-                &mut tx,
-                NewDisclosureRow {
+            .build_and_account(
+                grant.actor(),
+                Outgoing {
                     patient_id,
+                    categories: &input.categories,
+                    detail: PacketDetail::default(),
+                    scope: "No consent: medical emergency (42 CFR 2.51).".into(),
                     consent_id: None,
                     authority_id: None,
                     kind: "emergency",
-                    // §2.51: the treating medical personnel are recorded as met, not from the directory.
+                    // §2.51: the treating medical personnel are recorded as met, not from the
+                    // directory.
                     recipient_id: None,
-                    purpose: "emergency",
-                    categories: category_codes(&input.categories),
                     recipient: &recipient,
-                    packet: &packet,
-                    at: Instant(now),
-                    by,
+                    purpose: "emergency",
+                    audit_detail: "emergency".into(),
+                    told: (!told.is_empty()).then(|| told.to_owned()),
+                    emergency: Some(record),
+                    review: Some(NewTask {
+                        patient_id: Some(patient_id),
+                        flag_id: None,
+                        kind: "emergency_disclosure_review",
+                        title: "Review a disclosure made in a medical emergency (42 CFR 2.51)",
+                        priority: "high",
+                        assigned_to: None,
+                        assigned_role: Some(Role::PrivacyOfficer),
+                        due_on: None,
+                    }),
                 },
             )
-            .await?;
-        open_task(
-            self,
-            &mut tx,
-            grant.actor(),
-            &NewTask {
-                patient_id: Some(patient_id),
-                flag_id: None,
-                kind: "emergency_disclosure_review",
-                title: "Review a disclosure made in a medical emergency (42 CFR 2.51)",
-                priority: "high",
-                assigned_to: None,
-                assigned_role: Some(Role::PrivacyOfficer),
-                due_on: None,
-            },
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            grant.actor(),
-            AuditEvent {
-                action: "disclose",
-                record_type: "disclosure",
-                record_id: Some(id),
-                patient_id: Some(patient_id),
-                detail: format!(
-                    "emergency; categories {}",
-                    category_codes(&input.categories)
-                ),
-            },
-        )
-        .await?;
-        tx.commit().await?;
+            .await?
+            .id;
         let rows: Vec<DisclosureRow> =
             sqlx::query_as(&format!("{DISCLOSURE_SELECT} WHERE d.id = $1"))
                 .bind(id)
@@ -1809,6 +1789,12 @@ struct Outgoing<'a> {
     purpose: &'a str,
     /// The audit row's opening (what authorised it, to whom); categories and detail follow.
     audit_detail: String,
+    /// What was told in words, carried as a section after the record's (an emergency).
+    told: Option<String>,
+    /// The §2.51 facts, for an emergency disclosure.
+    emergency: Option<EmergencyDisclosure>,
+    /// A task opened with it (the privacy officer's review of an emergency disclosure).
+    review: Option<NewTask<'a>>,
 }
 
 struct NewDisclosureRow<'a> {

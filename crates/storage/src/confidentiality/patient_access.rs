@@ -57,6 +57,9 @@ impl Store {
                 recipient: THE_PATIENT,
                 purpose: "patient_request",
                 audit_detail: "patient access".into(),
+                told: None,
+                emergency: None,
+                review: None,
             },
         )
         .await

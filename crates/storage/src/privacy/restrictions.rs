@@ -5,7 +5,7 @@
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use trellis_domain::consent::{
     blocking_restriction, validate_decision, validate_lift, validate_restriction,
     InformationCategory, Lift, LiftGround, RecipientKind, Restriction, RestrictionDecision,
@@ -81,14 +81,9 @@ const SELECT: &str = "SELECT r.id, r.patient_id, r.recipient_id, r.recipient_kin
     FROM restriction_requests r JOIN users ru ON ru.id = r.recorded_by
     LEFT JOIN users du ON du.id = r.decided_by";
 
-/// A restriction's end, read apart (the main row is at the driver's tuple limit).
-type LiftRow = (
-    Option<String>,
-    Option<Day>,
-    Option<String>,
-    Option<Instant>,
-    Option<String>,
-);
+/// A restriction's end, read apart (the main row is at the driver's tuple limit): ground, day,
+/// sealed reason, when and by whom it was recorded.
+type LiftRow = (String, Day, Option<String>, Option<Instant>, Option<String>);
 
 type Row = (
     i64,
@@ -141,34 +136,66 @@ impl Store {
         })
     }
 
+    /// The restrictions `filter` selects (on alias `r`, one `$1`), newest first, with their
+    /// ends and recipients: three queries however many there are.
     async fn restriction_rows(&self, filter: &str, bind: i64) -> Result<Vec<RestrictionRecord>> {
         let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} WHERE {filter} ORDER BY r.id DESC"))
             .bind(bind)
             .fetch_all(self.reader())
             .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lifts: HashMap<i64, LiftRow> = sqlx::query_as::<
+            _,
+            (
+                i64,
+                String,
+                Day,
+                Option<String>,
+                Option<Instant>,
+                Option<String>,
+            ),
+        >(&format!(
+            "SELECT r.id, r.lift_ground, r.lifted_on, r.lift_reason, r.lifted_at, lu.display_name
+                 FROM restriction_requests r LEFT JOIN users lu ON lu.id = r.lifted_by
+                 WHERE ({filter}) AND r.lift_ground IS NOT NULL AND r.lifted_on IS NOT NULL"
+        ))
+        .bind(bind)
+        .fetch_all(self.reader())
+        .await?
+        .into_iter()
+        .map(|(id, ground, on, reason, at, by)| (id, (ground, on, reason, at, by)))
+        .collect();
+        let names: HashMap<i64, String> = self
+            .recipients_among(
+                &format!("SELECT r.recipient_id FROM restriction_requests r WHERE {filter}"),
+                bind,
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.recipient.name))
+            .collect();
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             let mut record = self.restriction_record(row)?;
-            let lift: LiftRow = sqlx::query_as(
-                "SELECT r.lift_ground, r.lifted_on, r.lift_reason, r.lifted_at, lu.display_name
-                 FROM restriction_requests r LEFT JOIN users lu ON lu.id = r.lifted_by
-                 WHERE r.id = $1",
-            )
-            .bind(record.id)
-            .fetch_one(self.reader())
-            .await?;
-            if let (Some(ground), Some(on)) = (lift.0.as_deref(), lift.1) {
+            if let Some((ground, on, reason, at, by)) = lifts.get(&record.id).cloned() {
                 record.restriction.lifted = Some(Lift {
-                    ground: parse_code(ground, "lift ground")?,
+                    ground: parse_code(&ground, "lift ground")?,
                     on: on.0,
                 });
                 record.in_force = record.restriction.in_force();
-                record.lift_reason = lift.2.map(|r| self.open(LIFT_REASON, &r)).transpose()?;
-                record.lifted_at = lift.3;
-                record.lifted_by = lift.4;
+                record.lift_reason = reason.map(|r| self.open(LIFT_REASON, &r)).transpose()?;
+                record.lifted_at = at;
+                record.lifted_by = by;
             }
             if let Some(id) = record.restriction.recipient_id {
-                record.recipient_name = Some(self.recipient(id).await?.recipient.name);
+                record.recipient_name = Some(
+                    names
+                        .get(&id)
+                        .cloned()
+                        .ok_or(StoreError::NotFound("recipient"))?,
+                );
             }
             records.push(record);
         }

@@ -704,6 +704,26 @@ impl Store {
         grant: &Grant<can::ManageUsers>,
         new: &NewStaff,
     ) -> Result<i64> {
+        if new.role == Role::Auditor {
+            // An auditor account without its agreement would have nothing to review.
+            return Err(StoreError::invalid(
+                "role",
+                "an auditor account is created with its audit or evaluation agreement",
+            ));
+        }
+        let mut tx = self.begin().await?;
+        let id = self.create_staff_in(&mut tx, grant, new).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Inserts the account (and, when it takes two people, the proposal) in `tx`.
+    pub(crate) async fn create_staff_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        grant: &Grant<can::ManageUsers>,
+        new: &NewStaff,
+    ) -> Result<i64> {
         let username = new.username.trim().to_lowercase();
         validate_username(&username)?;
         let display_name = new.display_name.trim();
@@ -719,7 +739,6 @@ impl Store {
         )?;
         let hash = hash_password(new.password.clone()).await?;
         let two_person = approvals::needs_second_person(grant.actor(), None, new.role);
-        let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, display_name, email, role, password_hash, active,
                  mfa_enabled, failed_logins, created_at, password_set_by)
@@ -739,11 +758,11 @@ impl Store {
         .bind(false)
         .bind(Instant::now())
         .bind(grant.actor().user_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(|e| unique_violation(e, "this username is taken"))?;
         audit::append(
-            &mut tx,
+            tx,
             grant.actor(),
             AuditEvent {
                 action: "create",
@@ -755,9 +774,8 @@ impl Store {
         )
         .await?;
         if two_person {
-            approvals::propose(&mut tx, grant.actor(), id, new.role, true).await?;
+            approvals::propose(tx, grant.actor(), id, new.role, true).await?;
         }
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -802,6 +820,13 @@ impl Store {
         }
         let requested = role;
         let current: Role = parse_code(&old_role, "role")?;
+        if role == Role::Auditor && current != Role::Auditor {
+            return Err(StoreError::Conflict(
+                "an auditor account is created with its audit or evaluation agreement; this \
+                 account cannot become one"
+                    .into(),
+            ));
+        }
         let proposed = approvals::needs_second_person(grant.actor(), Some(current), role);
         // A proposed role is not given yet: the account keeps the one it has.
         let role = if proposed { current } else { role };

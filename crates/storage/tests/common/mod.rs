@@ -158,3 +158,76 @@ pub async fn register(c: &Clinic, first: &str, last: &str) -> i64 {
         other => panic!("expected a new patient, got {other:?}"),
     }
 }
+
+/// Registers a patient and admits them to `program` ten days ago, with the fixture counselor.
+pub async fn admitted_to(c: &Clinic, first: &str, last: &str, program: i64) -> i64 {
+    let patient = register(c, first, last).await;
+    let admit = c
+        .store
+        .patient_grant::<can::AdmitEpisode>(&c.intake, patient)
+        .await
+        .expect("grant");
+    c.store
+        .admit(
+            &admit,
+            &trellis_storage::episodes::Admission {
+                program_id: program,
+                admitted_on: today() - chrono::Duration::days(10),
+                referral_source: "Self or family".into(),
+                primary_counselor_id: c.counselor.user_id,
+                level: LevelOfCare::IntensiveOutpatient,
+                reason: "ASAM assessment".into(),
+            },
+            today(),
+        )
+        .await
+        .expect("admit");
+    patient
+}
+
+/// Adds an entry to the recipient directory, as the privacy officer keeps it.
+pub async fn listed(
+    store: &Store,
+    privacy: &Actor,
+    name: &str,
+    kind: trellis_domain::consent::RecipientKind,
+) -> i64 {
+    let grant = store
+        .grant::<can::ManageRecipients>(privacy)
+        .expect("grant");
+    store
+        .add_recipient(
+            &grant,
+            &trellis_storage::recipients::NewRecipient {
+                name: name.into(),
+                kind,
+                contact: "Fax 555-201-0000".into(),
+            },
+        )
+        .await
+        .expect("add recipient")
+}
+
+/// Records a court order or agreement as the privacy officer (`patient` for a court order).
+pub async fn record_authority(
+    store: &Store,
+    privacy: &Actor,
+    patient: Option<i64>,
+    new: &trellis_storage::confidentiality::authorities::NewAuthority,
+) -> trellis_storage::Result<i64> {
+    let grant = store
+        .grant::<can::DiscloseWithoutConsent>(privacy)
+        .expect("grant");
+    let patient_grant = match patient {
+        Some(id) => Some(
+            store
+                .patient_grant::<can::DiscloseWithoutConsent>(privacy, id)
+                .await
+                .expect("patient grant"),
+        ),
+        None => None,
+    };
+    store
+        .record_authority(&grant, patient_grant.as_ref(), new)
+        .await
+}

@@ -25,7 +25,7 @@ use crate::identity::ApiCaller;
 use crate::AppState;
 
 const ROLE_MESSAGE: &str = "must be one of admin, clinical_director, counselor, prescriber, \
-    nurse, peer_specialist, intake, front_desk, billing, privacy_officer";
+    nurse, peer_specialist, intake, front_desk, billing, privacy_officer, auditor";
 
 /// A staff account.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -163,6 +163,11 @@ pub struct NewUser {
     #[serde(default)]
     #[schema(required = true, min_length = 12, max_length = 1024)]
     pub password: String,
+    /// For role auditor (and required then): the audit or evaluation agreement (42 CFR 2.53,
+    /// a disclosure authority of kind audit_evaluation, not ended) the auditor reviews under.
+    pub authority_id: Option<i64>,
+    /// For role auditor: the program whose patients they review (none: every program).
+    pub program_id: Option<i64>,
 }
 
 fn role(value: &str, errors: &mut Vec<FieldError>) -> Option<Role> {
@@ -180,9 +185,10 @@ fn display_name(value: &str, errors: &mut Vec<FieldError>) {
 }
 
 /// Creates a staff account. One for a clinical or disclosing role (clinical director,
-/// counselor, prescriber, nurse, peer specialist, privacy officer) is created inactive: it
-/// becomes active when a second administrator or the privacy officer approves the role
-/// (see /role-approvals).
+/// counselor, prescriber, nurse, peer specialist, privacy officer, auditor) is created inactive:
+/// it becomes active when a second administrator or the privacy officer approves the role
+/// (see /role-approvals). An auditor's account is bound to its audit or evaluation agreement
+/// (authority_id) and, optionally, one program (program_id).
 #[utoipa::path(post, path = "/users", tag = "staff",
     request_body = NewUser,
     responses(
@@ -215,19 +221,21 @@ pub async fn create_user(
     let (Some(role), true) = (role, errors.is_empty()) else {
         return Err(AppError::Invalid(errors).into());
     };
-    let id = state
-        .store
-        .create_staff(
-            &grant,
-            &NewStaff {
-                username: new.username,
-                display_name: new.display_name,
-                email: new.email,
-                role,
-                password: new.password,
-            },
-        )
-        .await?;
+    let staff = NewStaff {
+        username: new.username,
+        display_name: new.display_name,
+        email: new.email,
+        role,
+        password: new.password,
+    };
+    let id = if role == Role::Auditor {
+        state
+            .store
+            .create_auditor(&grant, &staff, new.authority_id, new.program_id)
+            .await?
+    } else {
+        state.store.create_staff(&grant, &staff).await?
+    };
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/users/{id}"))],
@@ -268,7 +276,7 @@ pub struct ApprovalPending {
     responses(
         (status = 204, description = "Saved"),
         (status = 202, description = "Saved, except the role: it waits for a second person's approval", body = ApprovalPending),
-        (status = 409, description = "Would remove the caller's own administrator access, or activate an account whose role waits for approval (conflict)", body = ApiErrorBody),
+        (status = 409, description = "Would remove the caller's own administrator access, activate an account whose role waits for approval, or make an existing account an auditor (auditors are created with their agreement) (conflict)", body = ApiErrorBody),
         Unauthenticated, Forbidden, NotFound, BadBody,
     ))]
 pub async fn update_user(

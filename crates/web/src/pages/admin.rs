@@ -44,6 +44,9 @@ struct UsersPage {
     errors: Vec<LabelledError>,
     form_username: String,
     form_display_name: String,
+    form_authority_id: String,
+    /// Programs an auditor account may be bound to: (id, name).
+    programs: Vec<(i64, String)>,
 }
 
 fn roles() -> Vec<(&'static str, &'static str)> {
@@ -55,7 +58,7 @@ async fn users_page(
     staff: &Staff,
     notice: Option<String>,
     errors: &[FieldError],
-    form: (String, String),
+    form: (String, String, String),
 ) -> Result<UsersPage, AppError> {
     let now = Instant::now();
     let users = state
@@ -99,6 +102,14 @@ async fn users_page(
         errors: labelled(errors),
         form_username: form.0,
         form_display_name: form.1,
+        form_authority_id: form.2,
+        programs: state
+            .store
+            .programs()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect(),
     })
 }
 
@@ -121,9 +132,15 @@ pub struct NewUserForm {
     role: String,
     #[serde(default)]
     password: String,
+    /// An auditor's agreement.
+    #[serde(default)]
+    authority_id: String,
+    /// An auditor's program (blank: every program).
+    #[serde(default)]
+    program_id: String,
 }
 
-/// Creates an account.
+/// Creates an account; an auditor's is bound to its agreement and program.
 pub async fn create_user(
     State(state): State<AppState>,
     staff: Staff,
@@ -140,7 +157,24 @@ pub async fn create_user(
                 role,
                 password: form.password.clone(),
             };
-            match state.store.create_staff(&grant, &new).await {
+            let created = if role == Role::Auditor {
+                let program_id = match form.program_id.trim() {
+                    "" => Ok(None),
+                    p => p.parse().map(Some),
+                };
+                match (form.authority_id.trim().parse().ok(), program_id) {
+                    (agreement, Ok(program)) => {
+                        state
+                            .store
+                            .create_auditor(&grant, &new, agreement, program)
+                            .await
+                    }
+                    (_, Err(_)) => Err(StoreError::invalid("program_id", "choose a program")),
+                }
+            } else {
+                state.store.create_staff(&grant, &new).await
+            };
+            match created {
                 Ok(id) => return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response()),
                 Err(StoreError::Invalid(e)) => e,
                 Err(StoreError::Conflict(m)) => vec![FieldError::new("username", m)],
@@ -153,7 +187,7 @@ pub async fn create_user(
         &staff,
         None,
         &errors,
-        (form.username, form.display_name),
+        (form.username, form.display_name, form.authority_id),
     )
     .await?;
     Ok((

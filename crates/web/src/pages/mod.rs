@@ -21,6 +21,7 @@ mod phases;
 mod privacy;
 mod programs;
 mod recipients;
+mod review;
 pub(crate) mod schedule;
 mod sessions;
 mod tasks;
@@ -271,6 +272,12 @@ pub fn routes() -> Router<AppState> {
         .route("/privacy/restrictions", get(privacy::rights::queue))
         .route("/privacy/authorities", get(privacy::authorities::register))
         .route(
+            "/privacy/undercover-orders",
+            post(privacy::authorities::record_undercover),
+        )
+        .route("/review", get(review::scope))
+        .route("/review/patients/{id}", get(review::patient))
+        .route(
             "/privacy/court-orders",
             post(privacy::authorities::record_court_order),
         )
@@ -473,6 +480,8 @@ pub struct Layout {
     pub can_read_outcomes: bool,
     /// Whether to show the patient search in the header.
     pub can_search_patients: bool,
+    /// Whether this is an auditor, whose menu is their agreement's review alone (42 CFR 2.53).
+    pub can_review: bool,
     /// Current section, for aria-current.
     pub section: &'static str,
     /// A confirmation for the page's live region (after a save without JavaScript).
@@ -495,6 +504,7 @@ impl Layout {
             can_write_clinical: permits(role, Permission::WriteClinical),
             can_read_outcomes: permits(role, Permission::ReadOutcomes),
             can_search_patients: permits(role, Permission::ReadDemographics),
+            can_review: permits(role, Permission::ReviewUnderAgreement),
             section,
             notice: None,
         }

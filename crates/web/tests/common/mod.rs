@@ -526,3 +526,34 @@ pub async fn evening_group(s: &TestServer, facilitator: &'static str) -> (i64, V
         .clone();
     (session.session.id, patients)
 }
+
+/// One API call with a bearer token: status and JSON body (null when empty).
+pub async fn call(
+    s: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = client()
+        .request(method, format!("{}/api/v1{path}", s.base))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.expect("send");
+    let status = res.status();
+    (status, res.json().await.unwrap_or_default())
+}
+
+/// The fields an API refusal names, in order.
+pub fn fields(body: &serde_json::Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -42,6 +42,10 @@ struct DashboardPage {
 /// The signed-in person's dashboard.
 pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Response, AppError> {
     let role = staff.actor.role;
+    if role == Role::Auditor {
+        // An auditor's whole work is their agreement's review (42 CFR 2.53).
+        return Ok(axum::response::Redirect::to("/review").into_response());
+    }
     let today = state.today();
     let mut page = DashboardPage {
         layout: Layout::new(&staff, "dashboard"),
@@ -80,7 +84,7 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         Role::FrontDesk => page.front_desk = Some(cards::front_desk(&state, &staff, today).await?),
         Role::Billing => page.billing = Some(cards::billing(&state, &staff, today).await?),
         Role::PrivacyOfficer => page.privacy = Some(cards::privacy(&state, &staff).await?),
-        Role::Admin => {}
+        Role::Admin | Role::Auditor => {}
     }
     Ok(Html(page.render()?).into_response())
 }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use trellis_domain::consent::{
     AuditBody, AuthorityKind, BoardDetermination, CommunicationsGround, InformationCategory,
-    OrderPurpose,
+    OrderPurpose, UndercoverOrder, UNDERCOVER_USE_LIMIT,
 };
 use trellis_domain::patient::FieldError;
 use trellis_storage::access::can;
@@ -71,6 +71,17 @@ fn row(r: &AuthorityRecord) -> AuthorityRow {
     }
 }
 
+/// An order placing an undercover agent or informant, ready to show.
+pub struct PlacementRow {
+    id: i64,
+    court: String,
+    applicant: String,
+    period: String,
+    running: bool,
+    measures: String,
+    recorded: String,
+}
+
 type Choices = Vec<(&'static str, &'static str)>;
 
 fn choices<T: Copy>(
@@ -101,7 +112,12 @@ struct RegisterPage {
     agreement_kinds: Choices,
     audit_bodies: Choices,
     determinations: Choices,
-    /// Which form was sent ("court_order" or "agreement"), to show its values and errors.
+    /// Orders placing an undercover agent or informant (§2.67).
+    placements: Vec<PlacementRow>,
+    /// What the agent may do with what they learn, shown with the orders.
+    use_limit: &'static str,
+    /// Which form was sent ("court_order", "agreement" or "undercover"), to show its values
+    /// and errors.
     sent: &'static str,
     form: Pairs,
     errors: Vec<LabelledError>,
@@ -156,9 +172,29 @@ async fn register_page(
             )
         })
         .collect();
+    let placements = state
+        .store
+        .undercover_orders(&grant)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+            PlacementRow {
+                id: p.id,
+                court: format!("{}, case {}", p.order.court, p.order.case_number),
+                applicant: p.order.applicant,
+                period: format!("{} to {}", day(p.order.placed_on), day(p.order.ends_on)),
+                running: p.running,
+                measures: p.order.protective_measures,
+                recorded: format!("{} by {}", p.recorded_at.0.date_naive(), p.recorded_by),
+            }
+        })
+        .collect();
     Ok(RegisterPage {
         layout: Layout::new(staff, "privacy"),
         rows: rows.iter().map(row).collect(),
+        placements,
+        use_limit: UNDERCOVER_USE_LIMIT,
         recipients,
         categories: category_choices(),
         purposes: choices(OrderPurpose::ALL, OrderPurpose::code, OrderPurpose::label),
@@ -308,6 +344,56 @@ pub async fn record_agreement(
     saved_or_refused(&state, &staff, "agreement", form, result).await
 }
 
+/// Records an order placing an undercover agent or informant (§2.67).
+pub async fn record_undercover(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(form): Form<Pairs>,
+) -> Result<Response, AppError> {
+    let grant = state
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
+    let mut errors = Vec::new();
+    let date =
+        |key: &'static str, errors: &mut Vec<FieldError>| super::optional_date(&form, key, errors);
+    let order = UndercoverOrder {
+        court: one(&form, "court"),
+        case_number: one(&form, "case_number"),
+        applicant: one(&form, "applicant"),
+        dated_on: date("dated_on", &mut errors),
+        placed_on: date("placed_on", &mut errors),
+        ends_on: date("ends_on", &mut errors),
+        director_notice: form.flag("director_notice"),
+        criminal_activity: form.flag("criminal_activity"),
+        other_means_unavailable: form.flag("other_means_unavailable"),
+        public_interest_outweighs: form.flag("public_interest_outweighs"),
+        placement_authorised: form.flag("placement_authorised"),
+        disclosure_limited: form.flag("disclosure_limited"),
+        protective_measures: one(&form, "protective_measures"),
+    };
+    let result = if errors.is_empty() {
+        state
+            .store
+            .record_undercover_order(&grant, &order)
+            .await
+            .map_err(invalid)
+    } else {
+        Err(AppError::Invalid(errors))
+    };
+    match result {
+        Ok(id) => {
+            let mut p = register_page(&state, &staff, "", Vec::new(), &[]).await?;
+            p.layout.notice = Some(format!("Placement order #{id} recorded (42 CFR 2.67)."));
+            Ok(Html(p.render()?).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            let p = register_page(&state, &staff, "undercover", form, &errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(p.render()?)).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// One disclosure made under an order or agreement, as the privacy officer reviews it.
 pub struct AccessRow {
     disclosure_id: i64,
@@ -336,7 +422,28 @@ struct AuthorityPage {
     starts_on: String,
     ends_on: String,
     errors: Vec<LabelledError>,
+    /// An audit or evaluation agreement: its auditor accounts and their reviews are shown.
+    is_audit: bool,
+    /// Auditor accounts bound to it: username, name, status, program.
+    auditors: Vec<(String, String, &'static str, String)>,
+    /// The auditors' reviews, newest first, one page.
+    reads: Vec<ReadRow>,
+    reads_page: i64,
+    reads_more: bool,
+    auditor_label: &'static str,
 }
+
+/// One record an auditor reviewed under the agreement.
+pub struct ReadRow {
+    id: i64,
+    username: String,
+    mrn: String,
+    when: String,
+    categories: String,
+}
+
+/// Auditor reviews listed per page.
+const READS_PER_PAGE: i64 = 50;
 
 impl AuthorityPage {
     fn allows(&self, code: &str) -> bool {
@@ -344,10 +451,23 @@ impl AuthorityPage {
     }
 }
 
+/// Category codes as the labels staff read.
+fn labels(codes: &[String]) -> String {
+    codes
+        .iter()
+        .map(|c| {
+            c.parse::<InformationCategory>()
+                .map_or_else(|_| c.clone(), |c| c.label().to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Set after a save, for the confirmation (no names in the URL).
 #[derive(Debug, serde::Deserialize)]
 pub struct Saved {
     saved: Option<String>,
+    reads_page: Option<i64>,
 }
 
 async fn authority_page(
@@ -355,12 +475,32 @@ async fn authority_page(
     staff: &Staff,
     id: i64,
     errors: &[FieldError],
+    reads_page: i64,
 ) -> Result<(AuthorityPage, AuthorityRecord), AppError> {
     let grant = state
         .store
         .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
     let (record, access) = state.store.authority(&grant, id).await?;
     let a = &record.authority;
+    let is_audit = a.kind() == AuthorityKind::AuditEvaluation;
+    let (auditors, mut reads) = if is_audit {
+        (
+            state.store.auditor_accounts(&grant, id).await?,
+            state
+                .store
+                .auditor_reads(
+                    &grant,
+                    id,
+                    READS_PER_PAGE + 1,
+                    (reads_page - 1) * READS_PER_PAGE,
+                )
+                .await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let reads_more = reads.len() as i64 > READS_PER_PAGE;
+    reads.truncate(READS_PER_PAGE as usize);
     let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
     let page = AuthorityPage {
         layout: Layout::new(staff, "privacy"),
@@ -393,6 +533,35 @@ async fn authority_page(
         starts_on: day(a.starts_on),
         ends_on: day(a.ends_on),
         errors: labelled(errors),
+        is_audit,
+        auditors: auditors
+            .into_iter()
+            .map(|u| {
+                (
+                    u.username,
+                    u.display_name,
+                    if u.active {
+                        "active"
+                    } else {
+                        "inactive (awaiting approval or switched off)"
+                    },
+                    u.program.unwrap_or_else(|| "Every program".to_owned()),
+                )
+            })
+            .collect(),
+        reads: reads
+            .into_iter()
+            .map(|r| ReadRow {
+                id: r.id,
+                username: r.username,
+                mrn: mrn(r.patient_id),
+                when: crate::view::local_time(&r.reviewed_at, state.timezone),
+                categories: labels(&r.categories),
+            })
+            .collect(),
+        reads_page,
+        reads_more,
+        auditor_label: trellis_domain::access::Role::Auditor.label(),
         access: access
             .into_iter()
             .map(|x| AccessRow {
@@ -401,15 +570,7 @@ async fn authority_page(
                 mrn: mrn(x.patient_id),
                 when: crate::view::local_time(&x.disclosed_at, state.timezone),
                 by: x.disclosed_by,
-                categories: x
-                    .categories
-                    .iter()
-                    .map(|c| {
-                        c.parse::<InformationCategory>()
-                            .map_or_else(|_| c.clone(), |c| c.label().to_owned())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                categories: labels(&x.categories),
             })
             .collect(),
     };
@@ -423,7 +584,8 @@ pub async fn authority(
     Path(id): Path<i64>,
     axum::extract::Query(q): axum::extract::Query<Saved>,
 ) -> Result<Response, AppError> {
-    let (mut page, record) = authority_page(&state, &staff, id, &[]).await?;
+    let reads_page = q.reads_page.unwrap_or(1).clamp(1, 10_000);
+    let (mut page, record) = authority_page(&state, &staff, id, &[], reads_page).await?;
     let kind = record.authority.kind().label();
     page.layout.notice = match q.saved.as_deref() {
         Some("ended") => Some(format!(
@@ -448,7 +610,7 @@ async fn changed_or_refused(
             Ok(Redirect::to(&format!("/privacy/authorities/{id}?saved={saved}")).into_response())
         }
         Err(AppError::Invalid(errors)) => {
-            let (page, _) = authority_page(state, staff, id, &errors).await?;
+            let (page, _) = authority_page(state, staff, id, &errors, 1).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
         }
         Err(e) => Err(e),
@@ -485,7 +647,7 @@ pub async fn correct(
     let grant = state
         .store
         .grant::<can::DiscloseWithoutConsent>(&staff.actor)?;
-    let (_, record) = authority_page(&state, &staff, id, &[]).await?;
+    let (_, record) = authority_page(&state, &staff, id, &[], 1).await?;
     let mut errors = Vec::new();
     let categories = all(&form, "categories")
         .iter()

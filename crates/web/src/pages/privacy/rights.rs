@@ -14,7 +14,7 @@ use trellis_domain::consent::{
     RestrictionDecision, PATIENT_NOTICE_VERSION,
 };
 use trellis_domain::patient::FieldError;
-use trellis_storage::access::{can, Actor};
+use trellis_storage::access::{can, Actor, PatientGrant};
 use trellis_storage::patients::mrn;
 use trellis_storage::privacy::restrictions::{NewRestriction, RestrictionRecord};
 
@@ -326,6 +326,22 @@ pub async fn record_restriction(
     answer(&state, &staff, id, form, result).await
 }
 
+/// The privacy officer's grant to decide on or end `restriction`, which must be patient `id`'s.
+async fn decider(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    restriction: i64,
+) -> Result<PatientGrant<can::DecideRestrictions>, AppError> {
+    if state.store.restriction_patient_id(restriction).await? != id {
+        return Err(AppError::NotFound("restriction request"));
+    }
+    Ok(state
+        .store
+        .patient_grant::<can::DecideRestrictions>(&staff.actor, id)
+        .await?)
+}
+
 /// The privacy officer's decision, from the patient's page or the queue (`back=queue`).
 pub async fn decide(
     State(state): State<AppState>,
@@ -333,13 +349,7 @@ pub async fn decide(
     Path((id, restriction)): Path<(i64, i64)>,
     Form(form): Form<Pairs>,
 ) -> Result<Response, AppError> {
-    if state.store.restriction_patient_id(restriction).await? != id {
-        return Err(AppError::NotFound("restriction request"));
-    }
-    let grant = state
-        .store
-        .patient_grant::<can::DecideRestrictions>(&staff.actor, id)
-        .await?;
+    let grant = decider(&state, &staff, id, restriction).await?;
     let mut errors = Vec::new();
     let decision = match one(&form, "decision").parse::<RestrictionDecision>() {
         Ok(d) if d != RestrictionDecision::Pending => Some(d),
@@ -377,13 +387,7 @@ pub async fn lift(
     Path((id, restriction)): Path<(i64, i64)>,
     Form(form): Form<Pairs>,
 ) -> Result<Response, AppError> {
-    if state.store.restriction_patient_id(restriction).await? != id {
-        return Err(AppError::NotFound("restriction request"));
-    }
-    let grant = state
-        .store
-        .patient_grant::<can::DecideRestrictions>(&staff.actor, id)
-        .await?;
+    let grant = decider(&state, &staff, id, restriction).await?;
     let mut errors = Vec::new();
     let (ground, on) = crate::api::privacy::restrictions::parse_lift(
         &one(&form, "ground"),
