@@ -13,6 +13,7 @@ use trellis_storage::access::can;
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::privacy::breaches::{IncidentRecord, IncidentText, NewIncident};
 use trellis_storage::privacy::substitute_notices::NewSubstituteNotice;
+use trellis_storage::Day;
 
 use super::super::{labelled, LabelledError, Layout};
 use super::{one, optional_date, Pairs};
@@ -20,6 +21,7 @@ use crate::api::privacy::breaches::{check_year, parse_assessment_fields};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
+use crate::view;
 use crate::AppState;
 
 /// An assessment as shown: each factor with its weight, the notes, the conclusion, who and when.
@@ -76,9 +78,11 @@ fn row(r: &IncidentRecord) -> IncidentRow {
     };
     IncidentRow {
         id: r.id,
-        discovered_on: r.discovered_on.to_string(),
-        occurred_on: r.occurred_on.map_or("unknown".into(), |d| d.to_string()),
-        deadline: r.deadline.to_string(),
+        discovered_on: view::day(&Day(r.discovered_on)),
+        occurred_on: r
+            .occurred_on
+            .map_or("unknown".into(), |d| view::day(&Day(d))),
+        deadline: view::day(&Day(r.deadline)),
         overdue: r.overdue,
         status,
         tone,
