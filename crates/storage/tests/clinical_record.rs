@@ -383,7 +383,10 @@ async fn a_group_note_lands_in_each_attendees_chart_and_signs_them_all() {
         .store
         .write_session_group_note(&write, session, shared, &bad, false, today())
         .await;
-    assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
     let group = c
         .store
         .write_session_group_note(&write, session, shared, &attendees, false, today())
@@ -412,9 +415,6 @@ async fn a_group_note_lands_in_each_attendees_chart_and_signs_them_all() {
         assert_eq!(notes[0].group_note_id, Some(group));
         assert!(!notes[0].is_draft(), "signed with the group");
         assert!(notes[0].sections[0].1.contains(&format!("Attendee {i}")));
-        assert_eq!(
-            notes[0].group_shared_text.as_deref(),
-            Some(shared)
-        );
+        assert_eq!(notes[0].group_shared_text.as_deref(), Some(shared));
     }
 }

@@ -182,7 +182,9 @@ pub async fn checked_in_session(c: &Clinic, patients: &[i64]) -> i64 {
                 telehealth: true,
                 starts_on: today() - Duration::days(7),
                 // Its weekly session is another day: today's is the one-off below.
-                slots: vec![WeeklySlot::new(today().weekday().succ(), at(18), at(21)).expect("slot")],
+                slots: vec![
+                    WeeklySlot::new(today().weekday().succ(), at(18), at(21)).expect("slot")
+                ],
                 topics: Vec::new(),
             },
         )
