@@ -247,7 +247,7 @@ impl AftercareItem {
             let _ = write!(line, " (contact: {c})");
         }
         if let Some(on) = &self.scheduled_on {
-            let _ = write!(line, ", first appointment {}", on.0);
+            let _ = write!(line, ", first appointment {}", crate::readable_day(on.0));
         }
         line
     }
@@ -460,12 +460,18 @@ pub(crate) async fn schedule_follow_ups(
 fn stay_section(episode: &Episode) -> String {
     let mut text = format!(
         "Program: {} ({}). Admitted {}",
-        episode.program_name, episode.site_name, episode.admitted_on.0
+        episode.program_name,
+        episode.site_name,
+        crate::readable_day(episode.admitted_on.0)
     );
     if let Some(out) = episode.discharged_on {
         let days = (out.0 - episode.admitted_on.0).num_days() + 1;
         let unit = if days == 1 { "day" } else { "days" };
-        let _ = write!(text, ", discharged {} ({days} {unit} in care)", out.0);
+        let _ = write!(
+            text,
+            ", discharged {} ({days} {unit} in care)",
+            crate::readable_day(out.0)
+        );
     }
     text.push('.');
     if let Some(reason) = episode.reason() {
@@ -778,7 +784,10 @@ impl Store {
                 };
                 match stopped.filter(|s| Some(s.0) <= episode.discharged_on.map(|d| d.0)) {
                     Some(on) => {
-                        format!("{name} {dose} {route} {frequency}{moud}: stopped {}", on.0)
+                        format!(
+                            "{name} {dose} {route} {frequency}{moud}: stopped {}",
+                            crate::readable_day(on.0)
+                        )
                     }
                     None => format!("{name} {dose} {route} {frequency}{moud}: continuing"),
                 }
@@ -839,7 +848,7 @@ impl Store {
                 "Discharge summary signed {} by {}",
                 summary
                     .signed_at
-                    .map(|at| at.0.date_naive().to_string())
+                    .map(|at| crate::readable_day(at.0.date_naive()))
                     .unwrap_or_default(),
                 summary.signed_by_name.as_deref().unwrap_or("unknown")
             ));

@@ -13,7 +13,6 @@ use trellis_storage::access::can;
 use trellis_storage::patients::{mrn, parse_mrn};
 use trellis_storage::privacy::breaches::{IncidentRecord, IncidentText, NewIncident};
 use trellis_storage::privacy::substitute_notices::NewSubstituteNotice;
-use trellis_storage::Day;
 
 use super::super::{labelled, LabelledError, Layout};
 use super::{one, optional_date, Pairs};
@@ -78,11 +77,9 @@ fn row(r: &IncidentRecord) -> IncidentRow {
     };
     IncidentRow {
         id: r.id,
-        discovered_on: view::day(&Day(r.discovered_on)),
-        occurred_on: r
-            .occurred_on
-            .map_or("unknown".into(), |d| view::day(&Day(d))),
-        deadline: view::day(&Day(r.deadline)),
+        discovered_on: view::date(r.discovered_on),
+        occurred_on: r.occurred_on.map_or("unknown".into(), view::date),
+        deadline: view::date(r.deadline),
         overdue: r.overdue,
         status,
         tone,
@@ -594,7 +591,7 @@ pub async fn log(
     let p = LogPage {
         layout: Layout::new(&staff, "privacy"),
         year,
-        due: annual_log_due(year).map_or(String::new(), |d| d.to_string()),
+        due: annual_log_due(year).map_or(String::new(), view::date),
         incidents: incidents.iter().map(row).collect(),
     };
     Ok(Html(p.render()?).into_response())
