@@ -507,7 +507,7 @@ async fn levels_section(tx: &mut Transaction<'static, Any>, episode: &Episode) -
                 .parse::<LevelOfCare>()
                 .map(|l| format!("{} {}", l.code(), l.name()))
                 .unwrap_or_else(|_| code.clone());
-            format!("From {}: ASAM {name}", from.0)
+            format!("From {}: ASAM {name}", crate::readable_day(from.0))
         })
         .collect::<Vec<_>>()
         .join("\n"))
@@ -662,9 +662,9 @@ async fn measures_section(tx: &mut Transaction<'static, Any>, episode: &Episode)
             (Some(a), Some(b)) if given.len() > 1 => {
                 let mut l = format!(
                     "{what}: {a} on {} ({}) → {b} on {} ({}), change {:+}",
-                    first.1 .0,
+                    crate::readable_day(first.1 .0),
                     first.4,
-                    last.1 .0,
+                    crate::readable_day(last.1 .0),
                     last.4,
                     i32::from(b) - i32::from(a)
                 );
@@ -677,7 +677,11 @@ async fn measures_section(tx: &mut Transaction<'static, Any>, episode: &Episode)
                 }
                 l
             }
-            (Some(a), _) => format!("{what}: {a} on {} ({}); given once", first.1 .0, first.4),
+            (Some(a), _) => format!(
+                "{what}: {a} on {} ({}); given once",
+                crate::readable_day(first.1 .0),
+                first.4
+            ),
             _ => format!("{what}: given {} times", given.len()),
         };
         if let Some(out) = episode.discharged_on {
@@ -733,7 +737,7 @@ impl Store {
                     "\n  - {} ({}; target {})",
                     objective.text,
                     objective.status.label(),
-                    objective.target_on.format("%Y-%m-%d")
+                    crate::readable_day(objective.target_on)
                 );
             }
         }

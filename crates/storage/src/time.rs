@@ -10,11 +10,7 @@ use sqlx::{Any, Decode, Encode, Type};
 use std::fmt;
 use std::ops::Deref;
 
-/// A day as people read it, e.g. "Nov 27, 2026": for text written for staff (task titles,
-/// summaries) and, through the web layer's `view::day`, every page.
-pub fn readable_day(d: NaiveDate) -> String {
-    d.format("%b %-d, %Y").to_string()
-}
+pub use trellis_domain::readable_day;
 
 /// A moment in time, stored in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

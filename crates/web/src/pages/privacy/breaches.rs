@@ -87,8 +87,8 @@ fn row(r: &IncidentRecord) -> IncidentRow {
         most_in_one_state: r.most_in_one_state,
         media_notice_required: r.media_notice_required,
         hhs_with_patients: r.hhs_with_patients,
-        media_notified_on: r.media_notified_on.map_or(String::new(), |d| d.to_string()),
-        hhs_notified_on: r.hhs_notified_on.map_or(String::new(), |d| d.to_string()),
+        media_notified_on: r.media_notified_on.map_or(String::new(), view::date),
+        hhs_notified_on: r.hhs_notified_on.map_or(String::new(), view::date),
         text: r.text.clone(),
         assessment: r.assessment.as_ref().map(|a| {
             (
@@ -120,7 +120,7 @@ fn row(r: &IncidentRecord) -> IncidentRow {
                     p.patient_id,
                     mrn(p.patient_id),
                     p.name.clone(),
-                    p.letter_sent_on.map_or(String::new(), |d| d.to_string()),
+                    p.letter_sent_on.map_or(String::new(), view::date),
                     p.substitute_notice_id.is_some(),
                 )
             })
@@ -131,12 +131,12 @@ fn row(r: &IncidentRecord) -> IncidentRow {
             .substitute_notices
             .iter()
             .map(|n| SubstituteShown {
-                given_on: n.given_on.to_string(),
+                given_on: view::date(n.given_on),
                 method: n.method.label(),
                 patients: n.patients_unreachable,
                 toll_free_number: n.toll_free_number.clone().unwrap_or_default(),
                 details: n.details.clone(),
-                keep_until: n.keep_until.map_or(String::new(), |d| d.to_string()),
+                keep_until: n.keep_until.map_or(String::new(), view::date),
                 recorded_by: n.recorded_by.clone(),
             })
             .collect(),
