@@ -109,7 +109,11 @@ fn row(r: &IncidentRecord) -> IncidentRow {
                 ],
                 a.notes.clone(),
                 a.conclusion.label(),
-                format!("{} by {}", a.assessed_at.0.date_naive(), a.assessed_by),
+                format!(
+                    "{} by {}",
+                    view::date(a.assessed_at.0.date_naive()),
+                    a.assessed_by
+                ),
             )
         }),
         patients: r
