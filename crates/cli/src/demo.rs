@@ -920,6 +920,9 @@ async fn patients(store: &Store, clinic: &Clinic) -> Result<()> {
         courses.push(Course::Discharged(reason));
     }
     courses.extend([Course::Readmitted; 3]);
+    // One more active patient in each program, last so that no earlier patient changes: the
+    // downtown adult program then has 12 in care, a full evening group for the front desk.
+    courses.extend([Course::Active; 4]);
     let mut item_9_shown = false;
 
     for (i, course) in courses.into_iter().enumerate() {

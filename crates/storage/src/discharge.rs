@@ -247,7 +247,7 @@ impl AftercareItem {
             let _ = write!(line, " (contact: {c})");
         }
         if let Some(on) = &self.scheduled_on {
-            let _ = write!(line, ", first appointment {}", on.0);
+            let _ = write!(line, ", first appointment {}", crate::readable_day(on.0));
         }
         line
     }
@@ -460,12 +460,18 @@ pub(crate) async fn schedule_follow_ups(
 fn stay_section(episode: &Episode) -> String {
     let mut text = format!(
         "Program: {} ({}). Admitted {}",
-        episode.program_name, episode.site_name, episode.admitted_on.0
+        episode.program_name,
+        episode.site_name,
+        crate::readable_day(episode.admitted_on.0)
     );
     if let Some(out) = episode.discharged_on {
         let days = (out.0 - episode.admitted_on.0).num_days() + 1;
         let unit = if days == 1 { "day" } else { "days" };
-        let _ = write!(text, ", discharged {} ({days} {unit} in care)", out.0);
+        let _ = write!(
+            text,
+            ", discharged {} ({days} {unit} in care)",
+            crate::readable_day(out.0)
+        );
     }
     text.push('.');
     if let Some(reason) = episode.reason() {
@@ -501,7 +507,7 @@ async fn levels_section(tx: &mut Transaction<'static, Any>, episode: &Episode) -
                 .parse::<LevelOfCare>()
                 .map(|l| format!("{} {}", l.code(), l.name()))
                 .unwrap_or_else(|_| code.clone());
-            format!("From {}: ASAM {name}", from.0)
+            format!("From {}: ASAM {name}", crate::readable_day(from.0))
         })
         .collect::<Vec<_>>()
         .join("\n"))
@@ -656,9 +662,9 @@ async fn measures_section(tx: &mut Transaction<'static, Any>, episode: &Episode)
             (Some(a), Some(b)) if given.len() > 1 => {
                 let mut l = format!(
                     "{what}: {a} on {} ({}) → {b} on {} ({}), change {:+}",
-                    first.1 .0,
+                    crate::readable_day(first.1 .0),
                     first.4,
-                    last.1 .0,
+                    crate::readable_day(last.1 .0),
                     last.4,
                     i32::from(b) - i32::from(a)
                 );
@@ -671,7 +677,11 @@ async fn measures_section(tx: &mut Transaction<'static, Any>, episode: &Episode)
                 }
                 l
             }
-            (Some(a), _) => format!("{what}: {a} on {} ({}); given once", first.1 .0, first.4),
+            (Some(a), _) => format!(
+                "{what}: {a} on {} ({}); given once",
+                crate::readable_day(first.1 .0),
+                first.4
+            ),
             _ => format!("{what}: given {} times", given.len()),
         };
         if let Some(out) = episode.discharged_on {
@@ -727,7 +737,7 @@ impl Store {
                     "\n  - {} ({}; target {})",
                     objective.text,
                     objective.status.label(),
-                    objective.target_on.format("%Y-%m-%d")
+                    crate::readable_day(objective.target_on)
                 );
             }
         }
@@ -778,7 +788,10 @@ impl Store {
                 };
                 match stopped.filter(|s| Some(s.0) <= episode.discharged_on.map(|d| d.0)) {
                     Some(on) => {
-                        format!("{name} {dose} {route} {frequency}{moud}: stopped {}", on.0)
+                        format!(
+                            "{name} {dose} {route} {frequency}{moud}: stopped {}",
+                            crate::readable_day(on.0)
+                        )
                     }
                     None => format!("{name} {dose} {route} {frequency}{moud}: continuing"),
                 }
@@ -839,7 +852,7 @@ impl Store {
                 "Discharge summary signed {} by {}",
                 summary
                     .signed_at
-                    .map(|at| at.0.date_naive().to_string())
+                    .map(|at| crate::readable_day(at.0.date_naive()))
                     .unwrap_or_default(),
                 summary.signed_by_name.as_deref().unwrap_or("unknown")
             ));

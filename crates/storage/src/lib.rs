@@ -41,7 +41,7 @@ pub mod week;
 
 /// The database driver's error, as carried by [`StoreError::Database`].
 pub use sqlx::Error as DatabaseError;
-pub use time::{Day, Flag, Instant};
+pub use time::{readable_day, Day, Flag, Instant};
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::{Any, AnyPool, Executor, Transaction};

@@ -1125,7 +1125,7 @@ impl Store {
                 let title = format!(
                     "{} (screen collected {})",
                     review.title,
-                    collected_on.format("%Y-%m-%d")
+                    crate::readable_day(collected_on)
                 );
                 // Kept apart from the flag: the prescriber's review stays open until the
                 // prescriber answers it, even after the counselor has responded to the flag.

@@ -1017,19 +1017,6 @@ pub struct AttendeeNote {
     pub objective_ids: Vec<i64>,
 }
 
-/// A group note to write: the shared part once, then each attendee's part.
-#[derive(Debug, Clone)]
-pub struct NewGroupNote {
-    /// The group's name, e.g. "Evening relapse prevention group".
-    pub title: String,
-    /// The session date.
-    pub session_on: NaiveDate,
-    /// DAP or BIRP, for each attendee's part.
-    pub template: NoteTemplate,
-    /// What the group did, written once.
-    pub shared_text: String,
-}
-
 /// A group note as listed for its facilitator.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
 pub struct GroupNote {
@@ -1048,101 +1035,6 @@ pub struct GroupNote {
 }
 
 impl Store {
-    /// Writes a group note: the shared part once and one draft note per attendee, each in the
-    /// attendee's own chart. Every attendee needs a write grant; objectives must belong to the
-    /// attendee's treatment plans.
-    pub async fn write_group_note(
-        &self,
-        group: &NewGroupNote,
-        attendees: &[(PatientGrant<can::WriteClinical>, AttendeeNote)],
-        today: NaiveDate,
-    ) -> Result<i64> {
-        let Some((first, _)) = attendees.first() else {
-            return Err(StoreError::invalid(
-                "attendees",
-                "choose at least one attendee",
-            ));
-        };
-        let actor = first.actor().clone();
-        let author = actor.staff_id()?;
-        let title = group.title.trim();
-        if title.is_empty() || title.chars().count() > 200 {
-            return Err(StoreError::invalid(
-                "title",
-                "is required (at most 200 characters)",
-            ));
-        }
-        let shared = group.shared_text.trim();
-        if shared.is_empty() || shared.chars().count() > MAX_SECTION_CHARS {
-            return Err(StoreError::invalid(
-                "shared_text",
-                format!("is required (at most {MAX_SECTION_CHARS} characters)"),
-            ));
-        }
-        check_session_day(group.session_on, today)?;
-        let mut seen = std::collections::BTreeSet::new();
-        let mut checked = Vec::with_capacity(attendees.len());
-        for (grant, part) in attendees {
-            if grant.actor().user_id != actor.user_id {
-                return Err(StoreError::Denied(
-                    "one facilitator writes the whole group note".into(),
-                ));
-            }
-            if !seen.insert(grant.patient_id()) {
-                return Err(StoreError::invalid(
-                    "attendees",
-                    "each attendee may be listed once",
-                ));
-            }
-            let sections = checked_sections(group.template, &part.sections)?;
-            self.check_objectives(grant.patient_id(), &part.objective_ids)
-                .await?;
-            checked.push((grant.patient_id(), sections, &part.objective_ids));
-        }
-        let mut tx = self.begin().await?;
-        let group_id: i64 = sqlx::query_scalar(
-            "INSERT INTO group_notes (title, session_on, shared_text, author_id, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(title)
-        .bind(Day(group.session_on))
-        .bind(self.seal(SHARED_COLUMN, shared)?)
-        .bind(author)
-        .bind(Instant::now())
-        .fetch_one(&mut *tx)
-        .await?;
-        audit::append(
-            &mut tx,
-            &actor,
-            AuditEvent {
-                action: "create",
-                record_type: "group_note",
-                record_id: Some(group_id),
-                patient_id: None,
-                detail: format!("{} attendees", checked.len()),
-            },
-        )
-        .await?;
-        for (patient_id, sections, objectives) in checked {
-            insert_note(
-                self,
-                &mut tx,
-                &actor,
-                patient_id,
-                Some(group_id),
-                NoteKind::Group,
-                group.template,
-                group.session_on,
-                &sections,
-                objectives,
-                None,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(group_id)
-    }
-
     /// Objectives must be on a signed version of the patient's treatment plan (a draft's
     /// objectives are rewritten with the draft, so a note may not point at them), each once.
     pub(crate) async fn check_objectives(

@@ -10,6 +10,8 @@ use sqlx::{Any, Decode, Encode, Type};
 use std::fmt;
 use std::ops::Deref;
 
+pub use trellis_domain::readable_day;
+
 /// A moment in time, stored in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Instant(pub DateTime<Utc>);

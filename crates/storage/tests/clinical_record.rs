@@ -8,7 +8,7 @@ use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::zone::SiteZone;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::episodes::Admission;
-use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
+use trellis_storage::notes::{AttendeeNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::testing::raw_strings;
 use trellis_storage::{Instant, StoreError};
 
@@ -370,56 +370,39 @@ async fn a_group_note_lands_in_each_attendees_chart_and_signs_them_all() {
             },
         ));
     }
+    let session = checked_in_session(&c, &patients).await;
+    let write = c
+        .store
+        .grant::<can::WriteClinical>(&c.counselor)
+        .expect("grant");
+    let shared = "Topic: high-risk situations and coping plans";
+    // An objective from someone else's plan is refused, and nothing is written.
+    let mut bad = attendees.clone();
+    bad[0].1.objective_ids = vec![999];
+    let refused = c
+        .store
+        .write_session_group_note(&write, session, shared, &bad, false, today())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
     let group = c
         .store
-        .write_group_note(
-            &NewGroupNote {
-                title: "Evening relapse prevention".into(),
-                session_on: today(),
-                template: NoteTemplate::Dap,
-                shared_text: "Topic: high-risk situations and coping plans".into(),
-            },
-            &attendees,
-            today(),
-        )
+        .write_session_group_note(&write, session, shared, &attendees, false, today())
         .await
         .expect("group note");
     let raw = raw_strings(&c.store, "SELECT shared_text FROM group_notes")
         .await
         .expect("raw");
+    assert_eq!(raw.len(), 1);
     assert!(raw.iter().all(|s| !s.contains("high-risk")));
-
-    // An objective from someone else's plan is refused.
-    let bad = c
-        .store
-        .write_group_note(
-            &NewGroupNote {
-                title: "Evening group".into(),
-                session_on: today(),
-                template: NoteTemplate::Dap,
-                shared_text: "Topic".into(),
-            },
-            &[(
-                attendees[0].0.clone(),
-                AttendeeNote {
-                    sections: dap("x"),
-                    objective_ids: vec![999],
-                },
-            )],
-            today(),
-        )
-        .await;
-    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
 
     let other = staff(&c.store, "cole", Role::Counselor).await;
     let og = c.store.grant::<can::WriteClinical>(&other).expect("grant");
     let denied = c.store.sign_group_note(&og, group).await;
     assert!(matches!(denied, Err(StoreError::Denied(_))));
-    let g = c
-        .store
-        .grant::<can::WriteClinical>(&c.counselor)
-        .expect("grant");
-    c.store.sign_group_note(&g, group).await.expect("sign");
+    c.store.sign_group_note(&write, group).await.expect("sign");
 
     for (i, p) in patients.iter().enumerate() {
         let read = c
@@ -432,9 +415,6 @@ async fn a_group_note_lands_in_each_attendees_chart_and_signs_them_all() {
         assert_eq!(notes[0].group_note_id, Some(group));
         assert!(!notes[0].is_draft(), "signed with the group");
         assert!(notes[0].sections[0].1.contains(&format!("Attendee {i}")));
-        assert_eq!(
-            notes[0].group_shared_text.as_deref(),
-            Some("Topic: high-risk situations and coping plans")
-        );
+        assert_eq!(notes[0].group_shared_text.as_deref(), Some(shared));
     }
 }

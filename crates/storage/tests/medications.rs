@@ -602,7 +602,7 @@ async fn a_negative_buprenorphine_on_active_moud_raises_a_flag_and_a_prescriber_
         doc_tasks,
         [
             "Buprenorphine expected but not detected: discuss adherence, confirm by LC-MS/MS \
-          (screen collected 2026-11-25)"
+          (screen collected Nov 25, 2026)"
         ]
     );
     let counselor_tasks = open_tasks(&c, &c.counselor).await;

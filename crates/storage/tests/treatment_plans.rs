@@ -9,7 +9,7 @@ use trellis_domain::care::LevelOfCare;
 use trellis_storage::access::can;
 use trellis_storage::assessments::NewDiagnosis;
 use trellis_storage::episodes::Admission;
-use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
+use trellis_storage::notes::{AttendeeNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::testing::raw_strings;
 use trellis_storage::treatment_plans::{
     Goal, Intervention, Modality, Objective, ObjectiveStatus, PlanContent, PlanSignatures, Problem,
@@ -479,37 +479,57 @@ async fn notes_link_only_objectives_of_the_patients_signed_plan() {
         Err(StoreError::Invalid(_))
     ));
     // In a group note each attendee's part links their own objectives.
-    let group = NewGroupNote {
-        title: "Relapse prevention".into(),
-        session_on: today(),
-        template: NoteTemplate::Dap,
-        shared_text: "Mapped high-risk situations".into(),
-    };
+    let session = checked_in_session(&c, &[maya, omar]).await;
+    let write = c
+        .store
+        .grant::<can::WriteClinical>(&c.counselor)
+        .expect("grant");
+    let shared = "Mapped high-risk situations";
     let part = |objective_ids| AttendeeNote {
         sections: dap(),
         objective_ids,
     };
     assert!(matches!(
         c.store
-            .write_group_note(
-                &group,
+            .write_session_group_note(
+                &write,
+                session,
+                shared,
                 &[
                     (maya_w.clone(), part(vec![])),
                     (omar_w.clone(), part(vec![objective])),
                 ],
+                true,
                 today(),
             )
             .await,
         Err(StoreError::Invalid(_))
     ));
     c.store
-        .write_group_note(
-            &group,
+        .write_session_group_note(
+            &write,
+            session,
+            shared,
             &[(maya_w, part(vec![objective])), (omar_w, part(vec![]))],
+            true,
             today(),
         )
         .await
         .expect("group note");
+    let notes = c.store.notes(&maya_r).await.expect("notes");
+    let group_part = notes
+        .iter()
+        .find(|n| n.group_note_id.is_some())
+        .expect("maya's part")
+        .id;
+    assert_eq!(
+        c.store
+            .note(&maya_r, group_part)
+            .await
+            .expect("note")
+            .objective_ids,
+        [objective]
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Small display helpers shared by templates: local times, levels of care, labels.
 
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use trellis_domain::care::{DischargeReason, LevelOfCare};
 use trellis_storage::{Day, Instant};
@@ -13,7 +14,12 @@ pub fn local_time(at: &Instant, tz: Tz) -> String {
 
 /// A calendar day, e.g. "Nov 27, 2026".
 pub fn day(d: &Day) -> String {
-    d.0.format("%b %-d, %Y").to_string()
+    date(d.0)
+}
+
+/// A date as every page writes days, e.g. "Nov 27, 2026".
+pub fn date(d: NaiveDate) -> String {
+    trellis_storage::readable_day(d)
 }
 
 /// A level-of-care code with its name, e.g. "2.1 Intensive outpatient (IOP)".

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use trellis_domain::access::{permits, Permission as P, Role};
 use trellis_storage::access::can;
-use trellis_storage::notes::{AttendeeNote, NewGroupNote, NewNote, NoteKind, NoteTemplate};
+use trellis_storage::notes::{AttendeeNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::tasks::Severity;
 use trellis_storage::treatment_plans::{
     Goal, Intervention, Modality, Objective, ObjectiveStatus, PlanContent, PlanSignatures, Problem,
@@ -323,7 +323,7 @@ const PAGES: &[Row] = &[
     ("GET",  "/group-notes",                     Rule::Role(P::WriteClinical),        Allowed::Success),
     ("GET",  "/group-notes/{group}",             Rule::NoteAuthor,                    Allowed::Success),
     ("POST", "/group-notes/{group}/sign",        Rule::NoteAuthor,                    Allowed::Success),
-    // No session 1 exists: allowed callers get 404, others 403 first.
+    // No session 999999 exists: allowed callers get 404, others 403 first.
     ("GET",  "/schedule/sessions/{session}/group-note", Rule::Role(P::WriteClinical), Allowed::Missing),
     ("POST", "/schedule/sessions/{session}/group-note", Rule::Role(P::WriteClinical), Allowed::Missing),
     ("GET",  "/patients/{patient}/treatment-plan", Rule::Patient(P::ReadClinical),    Allowed::Success),
@@ -819,15 +819,28 @@ impl Ids {
             );
         }
         s.store.sign_note(&write, notes[0]).await.expect("sign");
+        // The group note is written from a session Dana attended, as dora (a clinical
+        // director may write any session's note).
+        let (session, _) = evening_group(s, "dora").await;
+        let fran = actor(&s.users, "fran", Role::FrontDesk);
+        s.store
+            .record_attendance(
+                &s.store
+                    .patient_grant::<can::ManageSchedule>(&fran, s.patient_id)
+                    .await
+                    .expect("grant"),
+                session,
+                trellis_domain::schedule::attendance::AttendanceStatus::Present,
+                None,
+            )
+            .await
+            .expect("present");
         let group = s
             .store
-            .write_group_note(
-                &NewGroupNote {
-                    title: "Evening group".into(),
-                    session_on: today(),
-                    template: NoteTemplate::Dap,
-                    shared_text: "matrix group".into(),
-                },
+            .write_session_group_note(
+                &s.store.grant::<can::WriteClinical>(&dora).expect("grant"),
+                session,
+                "matrix group",
                 &[(
                     write.clone(),
                     AttendeeNote {
@@ -835,6 +848,7 @@ impl Ids {
                         objective_ids: Vec::new(),
                     },
                 )],
+                false,
                 today(),
             )
             .await
@@ -944,8 +958,8 @@ impl Ids {
             .replace("{user}", &self.user.to_string())
             .replace("{task}", &self.task.to_string())
             .replace("{site}", &self.site.to_string())
-            // The empty body is refused before the session is looked up.
-            .replace("{session}", "1")
+            // No session has this id, and the empty body is refused before it is looked up.
+            .replace("{session}", "999999")
             // The empty body is refused before the medication is looked up.
             .replace("{medication}", "1")
             .replace("{consent}", &consent.to_string())

@@ -708,6 +708,18 @@ async fn the_api_records_consents_discloses_through_the_check_and_keeps_collater
     .await;
     assert_eq!(list[0]["ended_on"], today.as_str());
     assert_eq!(list[0]["phone"], "555-201-9999");
+    // The consents page writes the end day the way every page writes days.
+    let html = s
+        .browser("casey")
+        .await
+        .get(&format!("/patients/{p}/consents"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    let ended = format!("ended {}", common::today().format("%b %-d, %Y"));
+    assert!(html.contains(&ended), "{ended} not in the page");
+    assert!(!html.contains(&format!("ended {today}")));
 
     // The privacy officer's report.
     let pat = s.token("pat").await;

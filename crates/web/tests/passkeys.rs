@@ -145,6 +145,8 @@ async fn a_passkey_set_up_refuses_another_challenge_and_an_answer_sent_twice() {
     let html = page.text().await.expect("text");
     assert!(html.contains("Enrolment code"), "{html}");
     assert!(html.contains("/static/passkeys.js"));
+    // Not signed in yet: the sign-in frame, no main menu.
+    assert!(!html.contains(r#"<nav aria-label="Main">"#), "{html}");
 
     let long_name = "n".repeat(61);
     let (status, body) = post_json(
@@ -335,6 +337,9 @@ async fn the_second_step_offers_the_passkey_beside_the_app_and_either_signs_in()
     let html = b.get("/account/passkeys").await.text().await.expect("text");
     assert!(html.contains("security key"), "{html}");
     assert!(!html.contains("Enrolment code"));
+    // The frame of every other page: the main menu and the account in the header.
+    assert!(html.contains(r#"<nav aria-label="Main">"#), "{html}");
+    assert!(html.contains("/static/passkeys.js"));
     let listed = s.store.passkeys(casey).await.expect("list");
     let res = b
         .post(&format!("/account/passkeys/{}/remove", listed[0].id), &[])

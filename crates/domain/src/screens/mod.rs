@@ -213,7 +213,7 @@ impl ScreenAssessment {
         Some(format!(
             "{}, collected {}{suffix}",
             parts.join("; "),
-            collected_on.format("%Y-%m-%d")
+            crate::readable_day(collected_on)
         ))
     }
 }

@@ -50,8 +50,9 @@ impl Store {
                 };
                 // Ids and dates only: task titles are shown in lists and must not carry PHI.
                 let title = format!(
-                    "Consent #{id} expires at the end of {expires}: renew it with the patient or \
-                     let it lapse (42 CFR 2.31(a)(7))"
+                    "Consent #{id} expires at the end of {}: renew it with the patient or \
+                     let it lapse (42 CFR 2.31(a)(7))",
+                    crate::readable_day(expires)
                 );
                 let mut tx = self.begin().await?;
                 let assignees = [(None, Some(Role::PrivacyOfficer)), (counselor, None)];

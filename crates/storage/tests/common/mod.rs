@@ -2,13 +2,16 @@
 //! each, an intake coordinator, and helpers to register patients.
 #![allow(dead_code)]
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use trellis_domain::access::Role;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::patient::Registration;
+use trellis_domain::schedule::attendance::AttendanceStatus;
+use trellis_domain::schedule::track::WeeklySlot;
 use trellis_storage::access::{can, Actor};
 use trellis_storage::org::{NewProgram, NewSite};
 use trellis_storage::patients::RegisterOutcome;
+use trellis_storage::schedule::NewTrack;
 use trellis_storage::staff::NewStaff;
 use trellis_storage::testing::fresh_store;
 use trellis_storage::Store;
@@ -230,4 +233,60 @@ pub async fn record_authority(
     store
         .record_authority(&grant, patient_grant.as_ref(), new)
         .await
+}
+
+/// A session today of a telehealth track in the clinic's program that the counselor
+/// facilitates, with `patients` (admitted to that program) enrolled and checked in as present:
+/// group notes are written from a session's attendance.
+pub async fn checked_in_session(c: &Clinic, patients: &[i64]) -> i64 {
+    let programs = c
+        .store
+        .grant::<can::ManagePrograms>(&Actor::system("test"))
+        .expect("grant");
+    let at = |h| NaiveTime::from_hms_opt(h, 0, 0).expect("time");
+    let track = c
+        .store
+        .create_track(
+            &programs,
+            NewTrack {
+                program_id: c.program,
+                name: format!("Group of {}", patients.len()),
+                room_id: None,
+                telehealth: true,
+                starts_on: today() - Duration::days(7),
+                // Its weekly session is another day: today's is the one-off below.
+                slots: vec![
+                    WeeklySlot::new(today().weekday().succ(), at(18), at(21)).expect("slot")
+                ],
+                topics: Vec::new(),
+            },
+        )
+        .await
+        .expect("track");
+    c.store
+        .set_track_facilitator(&programs, track, c.counselor.user_id)
+        .await
+        .expect("facilitator");
+    let manage = c
+        .store
+        .grant::<can::ManageSchedule>(&c.counselor)
+        .expect("grant");
+    let session = c
+        .store
+        .add_one_off_session(&manage, track, today(), at(9), at(12))
+        .await
+        .expect("session");
+    for &patient in patients {
+        let grant = c
+            .store
+            .patient_grant::<can::ManageSchedule>(&c.counselor, patient)
+            .await
+            .expect("grant");
+        c.store.enrol(&grant, track, today()).await.expect("enrol");
+        c.store
+            .record_attendance(&grant, session, AttendanceStatus::Present, None)
+            .await
+            .expect("present");
+    }
+    session
 }

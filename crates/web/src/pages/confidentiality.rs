@@ -286,7 +286,7 @@ fn collateral_view(c: &CollateralRecord) -> CollateralView {
         email: c.contact.email.clone(),
         notes: c.contact.notes.clone(),
         label: c.recipient_label(),
-        ended_on: c.ended_on.map(|d| d.to_string()),
+        ended_on: c.ended_on.as_ref().map(view::day),
         may_receive: c
             .may_receive
             .iter()

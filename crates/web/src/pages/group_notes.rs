@@ -117,7 +117,7 @@ async fn render_form(
                 let ticked = typed.contains_key(&name);
                 (
                     name,
-                    format!("{} (target {})", o.text, o.target_on.format("%-d %b %Y")),
+                    format!("{} (target {})", o.text, view::date(o.target_on)),
                     ticked,
                 )
             })

@@ -41,6 +41,7 @@ use trellis_domain::patient::FieldError;
 
 use crate::identity::Staff;
 use crate::AppState;
+use trellis_storage::staff::StaffUser;
 
 /// The staff page routes.
 pub fn routes() -> Router<AppState> {
@@ -491,11 +492,15 @@ pub struct Layout {
 impl Layout {
     /// The frame for a signed-in staff member.
     pub fn new(staff: &Staff, section: &'static str) -> Layout {
-        let role = staff.actor.role;
+        Layout::of(&staff.user, staff.actor.role, &staff.csrf, section)
+    }
+
+    /// The frame for `user` acting as `role`, with the session's CSRF token.
+    pub fn of(user: &StaffUser, role: Role, csrf: &str, section: &'static str) -> Layout {
         Layout {
-            user_name: staff.user.display_name.clone(),
+            user_name: user.display_name.clone(),
             role_label: role.label(),
-            csrf: staff.csrf.clone(),
+            csrf: csrf.to_owned(),
             can_manage_users: permits(role, Permission::ManageUsers),
             can_read_audit: permits(role, Permission::ReadAudit),
             can_read_schedule: permits(role, Permission::ReadSchedule),

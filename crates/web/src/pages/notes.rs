@@ -92,7 +92,7 @@ fn objective_label(o: &SignedObjective) -> String {
         "{} (plan version {}, target {})",
         o.text,
         o.version,
-        o.target_on.format("%-d %b %Y")
+        view::date(o.target_on)
     )
 }
 

@@ -21,6 +21,7 @@ use webauthn_rs::prelude::{
 
 use crate::error::AppError;
 use crate::identity::{cookie, ClientInfo, Identity, SESSION_COOKIE};
+use crate::pages::Layout;
 use crate::view;
 use crate::AppState;
 use trellis_storage::staff::{
@@ -176,9 +177,8 @@ struct Row {
     last_used: String,
 }
 
-#[derive(Template)]
-#[template(path = "passkeys.html")]
-struct PasskeysPage {
+/// The passkeys card (`_passkeys.html`), in either frame.
+struct PasskeysCard {
     csrf: String,
     rows: Vec<Row>,
     /// No second factor yet: the administrator's enrolment code is asked for.
@@ -188,6 +188,21 @@ struct PasskeysPage {
     message: Option<String>,
     notice: Option<String>,
     max_name: usize,
+}
+
+/// The page once signed in: the main menu's frame, its confirmation in the live region.
+#[derive(Template)]
+#[template(path = "passkeys.html")]
+struct PasskeysPage {
+    layout: Layout,
+    card: PasskeysCard,
+}
+
+/// The page while the first second factor is set up during sign-in: no menu yet.
+#[derive(Template)]
+#[template(path = "passkeys_setup.html")]
+struct PasskeysSetUpPage {
+    card: PasskeysCard,
 }
 
 fn page(
@@ -210,7 +225,7 @@ fn page(
             ),
         })
         .collect();
-    let page = PasskeysPage {
+    let mut card = PasskeysCard {
         csrf: session.csrf_token.clone(),
         rows,
         first: !session.user.mfa_enabled,
@@ -219,7 +234,14 @@ fn page(
         notice,
         max_name: MAX_PASSKEY_NAME_LEN,
     };
-    Ok((status, Html(page.render()?)).into_response())
+    let html = if session.mfa_verified {
+        let mut layout = Layout::of(&session.user, session.user.role()?, &card.csrf, "account");
+        layout.notice = card.notice.take();
+        PasskeysPage { layout, card }.render()?
+    } else {
+        PasskeysSetUpPage { card }.render()?
+    };
+    Ok((status, Html(html)).into_response())
 }
 
 /// `?added=1` after a set-up: the page confirms it.

@@ -105,7 +105,7 @@ fn plan_view(state: &AppState, staff_names: &BTreeMap<i64, String>, p: &Treatmen
                             .iter()
                             .map(|o| ObjectiveView {
                                 text: o.text.clone(),
-                                target: o.target_on.format("%-d %b %Y").to_string(),
+                                target: view::date(o.target_on),
                                 status: o.status.label(),
                                 interventions: o
                                     .interventions

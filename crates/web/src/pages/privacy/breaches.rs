@@ -20,6 +20,7 @@ use crate::api::privacy::breaches::{check_year, parse_assessment_fields};
 use crate::error::AppError;
 use crate::forms;
 use crate::identity::Staff;
+use crate::view;
 use crate::AppState;
 
 /// An assessment as shown: each factor with its weight, the notes, the conclusion, who and when.
@@ -76,9 +77,9 @@ fn row(r: &IncidentRecord) -> IncidentRow {
     };
     IncidentRow {
         id: r.id,
-        discovered_on: r.discovered_on.to_string(),
-        occurred_on: r.occurred_on.map_or("unknown".into(), |d| d.to_string()),
-        deadline: r.deadline.to_string(),
+        discovered_on: view::date(r.discovered_on),
+        occurred_on: r.occurred_on.map_or("unknown".into(), view::date),
+        deadline: view::date(r.deadline),
         overdue: r.overdue,
         status,
         tone,
@@ -86,8 +87,8 @@ fn row(r: &IncidentRecord) -> IncidentRow {
         most_in_one_state: r.most_in_one_state,
         media_notice_required: r.media_notice_required,
         hhs_with_patients: r.hhs_with_patients,
-        media_notified_on: r.media_notified_on.map_or(String::new(), |d| d.to_string()),
-        hhs_notified_on: r.hhs_notified_on.map_or(String::new(), |d| d.to_string()),
+        media_notified_on: r.media_notified_on.map_or(String::new(), view::date),
+        hhs_notified_on: r.hhs_notified_on.map_or(String::new(), view::date),
         text: r.text.clone(),
         assessment: r.assessment.as_ref().map(|a| {
             (
@@ -108,7 +109,11 @@ fn row(r: &IncidentRecord) -> IncidentRow {
                 ],
                 a.notes.clone(),
                 a.conclusion.label(),
-                format!("{} by {}", a.assessed_at.0.date_naive(), a.assessed_by),
+                format!(
+                    "{} by {}",
+                    view::date(a.assessed_at.0.date_naive()),
+                    a.assessed_by
+                ),
             )
         }),
         patients: r
@@ -119,7 +124,7 @@ fn row(r: &IncidentRecord) -> IncidentRow {
                     p.patient_id,
                     mrn(p.patient_id),
                     p.name.clone(),
-                    p.letter_sent_on.map_or(String::new(), |d| d.to_string()),
+                    p.letter_sent_on.map_or(String::new(), view::date),
                     p.substitute_notice_id.is_some(),
                 )
             })
@@ -130,12 +135,12 @@ fn row(r: &IncidentRecord) -> IncidentRow {
             .substitute_notices
             .iter()
             .map(|n| SubstituteShown {
-                given_on: n.given_on.to_string(),
+                given_on: view::date(n.given_on),
                 method: n.method.label(),
                 patients: n.patients_unreachable,
                 toll_free_number: n.toll_free_number.clone().unwrap_or_default(),
                 details: n.details.clone(),
-                keep_until: n.keep_until.map_or(String::new(), |d| d.to_string()),
+                keep_until: n.keep_until.map_or(String::new(), view::date),
                 recorded_by: n.recorded_by.clone(),
             })
             .collect(),
@@ -590,7 +595,7 @@ pub async fn log(
     let p = LogPage {
         layout: Layout::new(&staff, "privacy"),
         year,
-        due: annual_log_due(year).map_or(String::new(), |d| d.to_string()),
+        due: annual_log_due(year).map_or(String::new(), view::date),
         incidents: incidents.iter().map(row).collect(),
     };
     Ok(Html(p.render()?).into_response())
