@@ -1,5 +1,5 @@
 //! Every route × every role: each JSON API operation and each staff page is called by one
-//! staff member in each of the ten roles, for a patient inside their view and one outside it,
+//! staff member in each of the eleven roles, for a patient inside their view and one outside it,
 //! and must be allowed or refused exactly as `trellis_domain::access::permits` and the
 //! caller's assignments say. Refusals about a patient must leave an access_denied audit row.
 
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use trellis_domain::access::{permits, Permission as P, Role};
-use trellis_storage::access::can;
+use trellis_storage::access::{can, Actor};
 use trellis_storage::notes::{AttendeeNote, NewNote, NoteKind, NoteTemplate};
 use trellis_storage::tasks::Severity;
 use trellis_storage::treatment_plans::{
@@ -278,7 +278,8 @@ const PAGES: &[Row] = &[
     ("GET",  "/account/sessions",                Rule::SignedIn,                      Allowed::Success),
     ("POST", "/account/sessions/end",            Rule::SignedIn,                      Allowed::Invalid),
     ("POST", "/account/notices/acknowledge",     Rule::SignedIn,                      Allowed::Invalid),
-    ("GET",  "/dashboard",                       Rule::Role(P::ReadDemographics),     Allowed::Success),
+    // Every role lands here; the auditor is sent on to their review (followed: 200).
+    ("GET",  "/dashboard",                       Rule::SignedIn,                      Allowed::Success),
     ("GET",  "/patients",                        Rule::Role(P::ReadDemographics),     Allowed::Success),
     ("POST", "/patients",                        Rule::Role(P::EditDemographics),     Allowed::Invalid),
     ("POST", "/patients/search",                 Rule::Role(P::ReadDemographics),     Allowed::Success),
@@ -446,17 +447,95 @@ const PAGES: &[Row] = &[
     ("GET",  "/review/patients/{patient}",       Rule::Patient(P::ReviewUnderAgreement), Allowed::Success),
 ];
 
-/// One staff member per role (casey for the counselor).
-const CALLERS: [&str; 10] = [
-    "ada", "dora", "casey", "priya", "nate", "pete", "ingrid", "fran", "bill", "pat",
+/// One staff member per role (casey for the counselor; audrey the auditor, made by
+/// [`add_auditor`]).
+const CALLERS: [&str; 11] = [
+    "ada", "dora", "casey", "priya", "nate", "pete", "ingrid", "fran", "bill", "pat", "audrey",
 ];
 
 fn role_of(username: &str) -> Role {
+    if username == "audrey" {
+        return Role::Auditor;
+    }
     STAFF
         .iter()
         .find(|(u, _)| *u == username)
         .map(|(_, r)| *r)
         .expect("known user")
+}
+
+/// An auditor under a §2.53 agreement in force, bound to the adult program (Dana's): Dana is
+/// in her view, Lee is not, and no permission but review is hers.
+async fn add_auditor(s: &mut TestServer) {
+    use trellis_domain::consent::{AuditBody, InformationCategory, RecipientKind, Terms};
+    let privacy = actor(&s.users, "pat", Role::PrivacyOfficer);
+    let directory = s
+        .store
+        .grant::<can::ManageRecipients>(&privacy)
+        .expect("grant");
+    let body = s
+        .store
+        .add_recipient(
+            &directory,
+            &trellis_storage::recipients::NewRecipient {
+                name: "State Licensing Unit".into(),
+                kind: RecipientKind::Other,
+                contact: "Fax 555-201-0000".into(),
+            },
+        )
+        .await
+        .expect("recipient");
+    let authorities = s
+        .store
+        .grant::<can::DiscloseWithoutConsent>(&privacy)
+        .expect("grant");
+    let agreement = s
+        .store
+        .record_authority(
+            &authorities,
+            None,
+            &trellis_storage::confidentiality::authorities::NewAuthority {
+                terms: Terms::AuditEvaluation {
+                    body: AuditBody::GovernmentAgency,
+                    body_name: "State Department of Health".into(),
+                    scope: "Annual licensing review of charts".into(),
+                },
+                recipient_id: Some(body),
+                categories: [InformationCategory::Attendance].into(),
+                dated_on: Some(today() - chrono::Duration::days(2)),
+                starts_on: Some(today() - chrono::Duration::days(1)),
+                ends_on: Some(today() + chrono::Duration::days(30)),
+                recipient_bound: true,
+            },
+        )
+        .await
+        .expect("agreement");
+    let users = s
+        .store
+        .grant::<can::ManageUsers>(&Actor::system("test"))
+        .expect("grant");
+    let id = s
+        .store
+        .create_auditor(
+            &users,
+            &trellis_storage::staff::NewStaff {
+                username: "audrey".into(),
+                display_name: "audrey (Auditor)".into(),
+                email: None,
+                role: Role::Auditor,
+                password: PASSWORD.into(),
+            },
+            Some(agreement),
+            Some(s.program_id),
+        )
+        .await
+        .expect("auditor");
+    assert!(s.store.staff_user(id).await.expect("user").active);
+    s.users.insert("audrey", id);
+    s.store
+        .set_mfa_required(&Actor::system("test"), Role::Auditor, false)
+        .await
+        .expect("policy");
 }
 
 /// Whether the caller's view includes the patient of the co-occurring program: roles that see
@@ -1169,7 +1248,9 @@ where
     F: Fn(Arc<TestServer>, Arc<Ids>, &'static str) -> Fut,
     Fut: std::future::Future<Output = Vec<String>> + Send + 'static,
 {
-    let s = Arc::new(start().await);
+    let mut s = start().await;
+    add_auditor(&mut s).await;
+    let s = Arc::new(s);
     let ids = Arc::new(Ids::of(&s).await);
     let mut callers = JoinSet::new();
     for username in CALLERS {

@@ -332,17 +332,22 @@ impl TestServer {
         }
     }
 
-    /// A bearer token for a staff member, acting with their role.
+    /// A bearer token for a staff member (of [`STAFF`] or added to `users` by a test), acting
+    /// with their role.
     pub async fn token(&self, username: &'static str) -> String {
-        let role = STAFF
-            .iter()
-            .find(|(u, _)| *u == username)
+        let id = self.users[username];
+        let role: Role = self
+            .store
+            .staff_user(id)
+            .await
             .expect("known user")
-            .1;
+            .role
+            .parse()
+            .expect("a role");
         self.store
             .create_token(
                 &Actor::system("test"),
-                self.users[username],
+                id,
                 "test",
                 role,
                 None,
