@@ -52,7 +52,7 @@ pub struct AuthorityRow {
 
 fn row(r: &AuthorityRecord) -> AuthorityRow {
     let a = &r.authority;
-    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, crate::view::date);
     AuthorityRow {
         id: r.id,
         kind: a.kind().label(),
@@ -67,7 +67,11 @@ fn row(r: &AuthorityRecord) -> AuthorityRow {
         period: format!("{} to {}", day(a.starts_on), day(a.ends_on)),
         in_effect: r.in_effect,
         summary: a.scope_summary(&r.recipient_name),
-        recorded: format!("{} by {}", r.recorded_at.0.date_naive(), r.recorded_by),
+        recorded: format!(
+            "{} by {}",
+            crate::view::date(r.recorded_at.0.date_naive()),
+            r.recorded_by
+        ),
     }
 }
 
@@ -178,7 +182,7 @@ async fn register_page(
         .await?
         .into_iter()
         .map(|p| {
-            let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+            let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, crate::view::date);
             PlacementRow {
                 id: p.id,
                 court: format!("{}, case {}", p.order.court, p.order.case_number),
@@ -186,7 +190,11 @@ async fn register_page(
                 period: format!("{} to {}", day(p.order.placed_on), day(p.order.ends_on)),
                 running: p.running,
                 measures: p.order.protective_measures,
-                recorded: format!("{} by {}", p.recorded_at.0.date_naive(), p.recorded_by),
+                recorded: format!(
+                    "{} by {}",
+                    crate::view::date(p.recorded_at.0.date_naive()),
+                    p.recorded_by
+                ),
             }
         })
         .collect();

@@ -76,7 +76,7 @@ fn restriction_row(r: &RestrictionRecord) -> RestrictionRow {
         in_force: r.in_force,
         reason: r.reason.clone().unwrap_or_default(),
         decided: match (&r.decided_by, &r.decided_at) {
-            (Some(by), Some(at)) => format!("{} by {by}", at.0.date_naive()),
+            (Some(by), Some(at)) => format!("{} by {by}", crate::view::date(at.0.date_naive())),
             _ => String::new(),
         },
         can_lift: restriction.lifted.is_none()
@@ -90,11 +90,14 @@ fn restriction_row(r: &RestrictionRecord) -> RestrictionRow {
                     }
                     LiftGround::ProgramTold => format!(
                         "the program ended it, telling the patient on {}; it still covers information created before then, so Trellis still refuses the disclosures it covers",
-                        lift.on
+                        crate::view::date(lift.on)
                     ),
                 };
                 let by = match (&r.lifted_by, &r.lifted_at) {
-                    (Some(by), Some(at)) => format!(" (recorded {} by {by})", at.0.date_naive()),
+                    (Some(by), Some(at)) => format!(
+                        " (recorded {} by {by})",
+                        crate::view::date(at.0.date_naive())
+                    ),
                     _ => String::new(),
                 };
                 let why = r
@@ -199,9 +202,9 @@ async fn rights_page(
         death: death.map(|d| {
             format!(
                 "{} (recorded by {} on {})",
-                d.date_of_death,
+                crate::view::date(d.date_of_death),
                 d.recorded_by,
-                d.recorded_at.0.date_naive()
+                crate::view::date(d.recorded_at.0.date_naive())
             )
         }),
         can_decide: permits(staff.actor.role, Permission::DecideRestrictions),
