@@ -31,14 +31,15 @@ async function roleContext(t, role, base = t.base, landing = '/dashboard') {
   return { context, page, refused };
 }
 
-// Pages that still show days as stored, each for a reason outside the daily-work pages: the
-// audit log's details are stored text, and the privacy records and their printed packets
-// (consents, disclosures, court orders and authorities) are being reworked with Part 2.
+// Pages that show days as stored, each for a reason: the audit log's details are stored text,
+// and a consent's or disclosure's packet (and the authorised disclosure built from it) is the
+// document as it left, dates and all.
 const STORED_DAYS_LEFT = [
   /^\/admin\/audit/,
   /^\/patients\/\d+\/(consents|disclosures)\/\d+$/,
   /^\/patients\/\d+\/authorised-disclosure/,
-  /^\/privacy\/authorities/,
+  // The auditor reads the packet's own lines, as a disclosure's page shows them.
+  /^\/review\/patients\/\d+$/,
 ];
 
 // The first link on `path` whose href matches `pattern`, or null.

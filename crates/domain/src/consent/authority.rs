@@ -231,15 +231,15 @@ impl Authority {
             .join(", ");
         let period = format!(
             "from {} to {}",
-            self.starts_on.map_or_else(String::new, |d| d.to_string()),
-            self.ends_on.map_or_else(String::new, |d| d.to_string())
+            self.starts_on.map_or_else(String::new, crate::readable_day),
+            self.ends_on.map_or_else(String::new, crate::readable_day)
         );
         let basis = match &self.terms {
             Terms::CourtOrder(o) => format!(
                 "Disclosed without the patient's consent under an order of {} (case {}, dated {}), {}. Protective measures ordered: {}",
                 o.court,
                 o.case_number,
-                self.dated_on.map_or_else(String::new, |d| d.to_string()),
+                self.dated_on.map_or_else(String::new, crate::readable_day),
                 o.purpose.label(),
                 o.protective_measures
             ),

@@ -32,7 +32,7 @@ pub struct ScopeView {
 }
 
 fn scope_view(s: &AuditorScope) -> ScopeView {
-    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, crate::view::date);
     ScopeView {
         authority_id: s.authority_id,
         body_name: s.body_name.clone(),
