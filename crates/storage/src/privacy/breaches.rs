@@ -203,6 +203,13 @@ pub(super) fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
+/// The latest date it is anywhere on Earth now (UTC+14): a day the register is told of is "in
+/// the future" only after that, so an organisation in any time zone can record its own today
+/// (UTC's date refused a Sydney morning's today).
+pub(super) fn latest_today() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(14)).date_naive()
+}
+
 impl Store {
     pub(super) async fn incident_rows(
         &self,
@@ -213,7 +220,7 @@ impl Store {
             "{SELECT} WHERE {filter} ORDER BY b.discovered_on DESC, b.id DESC"
         ))
         .bind(bind)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -263,14 +270,11 @@ impl Store {
              WHERE breach_id = $1",
         )
         .bind(id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         // Names are sealed at rest: decrypted for the rows shown, then sorted.
         let names = self
-            .listed_names(
-                &mut *self.reader().acquire().await?,
-                patients.iter().map(|p| p.0),
-            )
+            .listed_names(&mut *self.read_conn().await?, patients.iter().map(|p| p.0))
             .await?;
         patients.sort_by_cached_key(|p| names.order(p.0));
         let patients: Vec<AffectedPatient> = patients
@@ -320,7 +324,7 @@ impl Store {
         let text = text_fields(&new.text, &mut errors);
         match new.discovered_on {
             None => errors.push(FieldError::new("discovered_on", "is required")),
-            Some(d) if d > today() => {
+            Some(d) if d > latest_today() => {
                 errors.push(FieldError::new("discovered_on", "cannot be in the future"))
             }
             Some(_) => {}
@@ -337,7 +341,7 @@ impl Store {
         for id in &patient_ids {
             let found: Option<i64> = sqlx::query_scalar("SELECT id FROM patients WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
             if found.is_none() {
                 errors.push(FieldError::new(
@@ -537,7 +541,7 @@ impl Store {
         let task: Option<Option<i64>> =
             sqlx::query_scalar("SELECT task_id FROM breach_incidents WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
         let task = task.ok_or(StoreError::NotFound("breach incident"))?;
         let f = &assessment.factors;
@@ -604,7 +608,7 @@ impl Store {
             "SELECT s.name FROM patients p JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
         )
         .bind(patient_id)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?;
         Ok(draft_letter(&LetterFacts {
             program: &program,
@@ -646,7 +650,7 @@ impl Store {
         }
         let sent_on = match sent_on {
             None => return Err(StoreError::invalid("sent_on", "is required")),
-            Some(d) if d > today() => {
+            Some(d) if d > latest_today() => {
                 return Err(StoreError::invalid("sent_on", "cannot be in the future"))
             }
             Some(d) if d < record.discovered_on => {
@@ -722,7 +726,7 @@ impl Store {
             ("hhs_notified_on", hhs_notified_on),
         ] {
             match day {
-                Some(d) if d > today() => {
+                Some(d) if d > latest_today() => {
                     errors.push(FieldError::new(field, "cannot be in the future"))
                 }
                 Some(d) if d < record.discovered_on => errors.push(FieldError::new(

@@ -146,7 +146,7 @@ impl Store {
              WHERE n.patient_id = $1 ORDER BY n.given_on DESC, n.id DESC",
         )
         .bind(grant.patient_id())
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,

@@ -141,7 +141,7 @@ impl Store {
     async fn restriction_rows(&self, filter: &str, bind: i64) -> Result<Vec<RestrictionRecord>> {
         let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} WHERE {filter} ORDER BY r.id DESC"))
             .bind(bind)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -162,7 +162,7 @@ impl Store {
                  WHERE ({filter}) AND r.lift_ground IS NOT NULL AND r.lifted_on IS NOT NULL"
         ))
         .bind(bind)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?
         .into_iter()
         .map(|(id, ground, on, reason, at, by)| (id, (ground, on, reason, at, by)))
@@ -350,7 +350,7 @@ impl Store {
     pub async fn restriction_patient_id(&self, id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM restriction_requests WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("restriction request"))
     }

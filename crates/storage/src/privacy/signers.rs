@@ -31,7 +31,7 @@ impl Store {
             "SELECT age_of_majority, minor_alone_from FROM site_minor_consent WHERE site_id = $1",
         )
         .bind(site_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         Ok(match row {
             Some((majority, alone)) => MinorConsentRule {
@@ -110,7 +110,7 @@ impl Store {
              WHERE p.id = $1 AND p.date_of_death IS NOT NULL",
         )
         .bind(grant.patient_id())
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,
@@ -152,7 +152,7 @@ impl Store {
         }
         let born: String = sqlx::query_scalar("SELECT date_of_birth FROM patients WHERE id = $1")
             .bind(patient_id)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
         let born = self.open_date_of_birth(&born)?;
         if day < born.0 {
@@ -197,7 +197,7 @@ impl Store {
             "SELECT site_id, date_of_birth, date_of_death FROM patients WHERE id = $1",
         )
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("patient"))?;
         let born = self.open_date_of_birth(&born)?;

@@ -13,7 +13,7 @@ use trellis_domain::consent::{
 };
 use trellis_domain::patient::FieldError;
 
-use super::breaches::{complete_task, everyone_told, today};
+use super::breaches::{complete_task, everyone_told, latest_today};
 use crate::access::{can, Grant};
 use crate::audit::{self, AuditEvent};
 use crate::confidentiality::limit;
@@ -94,7 +94,7 @@ impl Store {
              WHERE n.breach_id = $1 ORDER BY n.given_on, n.id",
         )
         .bind(breach_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         rows.into_iter()
             .map(|(id, on, method, count, number, details, at, by)| {
@@ -139,7 +139,7 @@ impl Store {
         let mut errors = Vec::new();
         match new.given_on {
             None => errors.push(FieldError::new("given_on", "is required")),
-            Some(d) if d > today() => {
+            Some(d) if d > latest_today() => {
                 errors.push(FieldError::new("given_on", "cannot be in the future"))
             }
             Some(d) if d < record.discovered_on => errors.push(FieldError::new(
