@@ -227,22 +227,32 @@ impl Store {
         actor: &Actor,
         patient_id: i64,
     ) -> Result<PatientGrant<P>> {
-        // Whether the patient exists and is in the actor's scope, in one query: a chart view
-        // asks for several grants.
-        let row: Option<(i64, i64)> = sqlx::query_as(&format!(
-            "SELECT p.id, CASE WHEN {} THEN 1 ELSE 0 END FROM patients p WHERE p.id = $1",
-            patient_scope_sql(actor.role, "$2")
-        ))
-        .bind(patient_id)
-        .bind(actor.user_id.unwrap_or(0))
-        .fetch_optional(self.reader())
-        .await?;
-        let Some((_, scoped)) = row else {
-            return Err(StoreError::NotFound("patient"));
-        };
         let role_ok = permits(actor.role, P::PERMISSION);
+        let known = actor
+            .user_id
+            .is_some_and(|user| self.known_in_scope(user, actor.role, patient_id));
+        let scoped = if known {
+            true
+        } else {
+            // Whether the patient exists and is in the actor's scope, in one query.
+            let row: Option<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT p.id, CASE WHEN {} THEN 1 ELSE 0 END FROM patients p WHERE p.id = $1",
+                patient_scope_sql(actor.role, "$2")
+            ))
+            .bind(patient_id)
+            .bind(actor.user_id.unwrap_or(0))
+            .fetch_optional(&mut *self.read_conn().await?)
+            .await?;
+            let Some((_, scoped)) = row else {
+                return Err(StoreError::NotFound("patient"));
+            };
+            scoped == 1
+        };
         // A caller without a user (none today) is in no one's scope.
-        let in_scope = role_ok && actor.user_id.is_some() && scoped == 1;
+        let in_scope = role_ok && actor.user_id.is_some() && scoped;
+        if let (true, false, Some(user)) = (in_scope, known, actor.user_id) {
+            self.remember_in_scope(user, actor.role, patient_id);
+        }
         // Emergency access (42 CFR 2.51) widens scope, never role, and only for reading: it opens
         // a record to treat the patient, not to disclose it, change consents or write. Every
         // grant made under it is written to the audit log marked "break_glass", so the privacy

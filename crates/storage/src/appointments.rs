@@ -316,14 +316,14 @@ impl Store {
         }
         let patient_site: i64 = sqlx::query_scalar("SELECT site_id FROM patients WHERE id = $1")
             .bind(patient_id)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
         let site_id = match new.room_id {
             Some(room_id) => {
                 let site: Option<i64> =
                     sqlx::query_scalar("SELECT site_id FROM rooms WHERE id = $1")
                         .bind(room_id)
-                        .fetch_optional(self.reader())
+                        .fetch_optional(&mut *self.read_conn().await?)
                         .await?;
                 match site {
                     Some(site) => site,
@@ -478,7 +478,7 @@ impl Store {
             "SELECT id, display_name, role FROM users WHERE active = $1 ORDER BY display_name, id",
         )
         .bind(true)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         Ok(users
             .into_iter()
@@ -494,7 +494,7 @@ impl Store {
     pub async fn appointment_patient(&self, id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM appointments WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("appointment"))
     }
@@ -506,11 +506,11 @@ impl Store {
         ))
         .bind(id)
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("appointment"))?;
         self.fill_patient_names(
-            &mut *self.reader().acquire().await?,
+            &mut *self.read_conn().await?,
             std::slice::from_mut(&mut appointment),
         )
         .await?;
@@ -672,9 +672,9 @@ impl Store {
             "{APPOINTMENT_SELECT} WHERE a.patient_id = $1 ORDER BY a.starts_at DESC, a.id DESC"
         ))
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
-        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+        self.fill_patient_names(&mut *self.read_conn().await?, &mut rows)
             .await?;
         audit::record(
             self,
@@ -707,9 +707,9 @@ impl Store {
             .bind(site_id)
             .bind(Day(date))
             .bind(grant.actor().staff_id()?)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
-        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+        self.fill_patient_names(&mut *self.read_conn().await?, &mut rows)
             .await?;
         let shown: Vec<i64> = rows.iter().map(|r: &Appointment| r.patient_id).collect();
         audit::record_shown(
@@ -758,9 +758,9 @@ impl Store {
         .bind(Instant(from))
         .bind(Instant(to))
         .bind(grant.actor().staff_id()?)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
-        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut appointments)
+        self.fill_patient_names(&mut *self.read_conn().await?, &mut appointments)
             .await?;
         let sessions = sqlx::query_as(&format!(
             "{FACILITATED_SELECT} WHERE t.facilitator_id = $1 AND gs.starts_at >= $2
@@ -769,7 +769,7 @@ impl Store {
         .bind(clinician_id)
         .bind(Instant(from))
         .bind(Instant(to))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let shown: Vec<i64> = appointments
             .iter()
@@ -842,7 +842,7 @@ impl Store {
              WHERE patient_id = $1 ORDER BY weekday, start_time, id",
         )
         .bind(grant.patient_id())
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         rows.into_iter()
             .map(|(id, label, weekday, start, end)| {
@@ -1006,7 +1006,7 @@ impl Store {
              FROM calendar_feeds WHERE clinician_id = $1 ORDER BY id DESC",
         )
         .bind(grant.actor().staff_id()?)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1020,7 +1020,7 @@ impl Store {
              FROM calendar_feeds WHERE patient_id = $1 ORDER BY id DESC",
         )
         .bind(grant.patient_id())
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1113,7 +1113,7 @@ impl Store {
         )
         .bind(secret_hash(secret))
         .bind(true)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("calendar feed"))?;
         let content = match (feed.clinician_id, feed.patient_id) {
@@ -1181,7 +1181,7 @@ impl Store {
             .bind(clinician_id)
             .bind(from)
             .bind(to)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         let mut zone = None;
         let mut events = Vec::new();
@@ -1208,7 +1208,7 @@ impl Store {
         .bind(clinician_id)
         .bind(from)
         .bind(to)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         for (id, starts_at, ends_at, room, telehealth, site, tz) in sessions {
             zone.get_or_insert(tz);
@@ -1245,7 +1245,7 @@ impl Store {
              WHERE p.id = $1",
         )
         .bind(patient_id)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?;
         let appointments: Vec<(i64, Instant, Instant, Flag)> = sqlx::query_as(
             "SELECT id, starts_at, ends_at, telehealth FROM appointments
@@ -1254,7 +1254,7 @@ impl Store {
         .bind(patient_id)
         .bind(from)
         .bind(to)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let sessions: Vec<(i64, Instant, Instant, Flag)> = sqlx::query_as(
             "SELECT gs.id, gs.starts_at, gs.ends_at, t.telehealth FROM group_sessions gs
@@ -1267,7 +1267,7 @@ impl Store {
         .bind(patient_id)
         .bind(from)
         .bind(to)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         // A patient's calendar sits on a phone that others may see. Under 42 CFR Part 2 even the
         // fact of being in a substance use program is protected, so every event is a plain
@@ -1312,7 +1312,7 @@ impl Store {
     async fn first_site_timezone(&self) -> Result<String> {
         let tz: Option<String> =
             sqlx::query_scalar("SELECT timezone FROM sites ORDER BY id LIMIT 1")
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
         Ok(tz.unwrap_or_else(|| "UTC".into()))
     }
@@ -1343,7 +1343,7 @@ pub(crate) async fn appointment_service_records(
     .bind(from)
     .bind(to)
     .bind(patient_id)
-    .fetch_all(store.reader())
+    .fetch_all(&mut *store.read_conn().await?)
     .await?;
     as_service_records(rows)
 }
@@ -1365,7 +1365,7 @@ pub(crate) async fn caseload_appointment_records(
     );
     let rows: Vec<(i64, String, Instant, i64)> = caseload
         .bind(sqlx::query_as(&sql).bind(from).bind(to))
-        .fetch_all(store.reader())
+        .fetch_all(&mut *store.read_conn().await?)
         .await?;
     as_service_records(rows)
 }
@@ -1373,7 +1373,7 @@ pub(crate) async fn caseload_appointment_records(
 /// One patient's attended appointment minutes starting in `from..to`, read inside the caller's
 /// transaction (the phase review judges them with the group minutes, as the Schedule tab does).
 pub(crate) async fn patient_appointment_records_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     patient_id: i64,
     from: Instant,
     to: Instant,
@@ -1386,7 +1386,7 @@ pub(crate) async fn patient_appointment_records_in(
     .bind(from)
     .bind(to)
     .bind(patient_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(as_service_records(rows)?
         .into_iter()

@@ -742,7 +742,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Assessment>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -771,7 +772,7 @@ impl Store {
     pub async fn assessment_patient_id(&self, assessment_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM intake_assessments WHERE id = $1")
             .bind(assessment_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("assessment"))
     }
@@ -781,7 +782,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Diagnosis>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -991,7 +993,7 @@ impl Store {
     pub async fn diagnosis_patient_id(&self, diagnosis_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM patient_diagnoses WHERE id = $1")
             .bind(diagnosis_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("diagnosis"))
     }

@@ -629,7 +629,7 @@ async fn patients_between(
     )
     .bind(after)
     .bind(through)
-    .fetch_all(store.reader())
+    .fetch_all(&mut *store.read_conn().await?)
     .await?;
     let mut by_row: HashMap<i64, Vec<i64>> = HashMap::new();
     for (audit_id, patient_id) in pairs {
@@ -655,7 +655,7 @@ impl Store {
     /// chain's key and match the row it names, and the log must still reach it.
     pub async fn verify_audit_against(&self, checkpoints: &[Checkpoint]) -> Result<Verification> {
         let chain_id: String = sqlx::query_scalar("SELECT chain_id FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
         let mut keys: Option<Arc<ChainKeys>> = None;
         let mut problems = Vec::new();
@@ -671,7 +671,7 @@ impl Store {
                 sqlx::query_as("SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2")
                     .bind(after)
                     .bind(PAGE)
-                    .fetch_all(self.reader())
+                    .fetch_all(&mut *self.read_conn().await?)
                     .await?;
             let Some(last) = rows.last() else { break };
             let mut patients = patients_between(self, after, last.id).await?;
@@ -731,7 +731,7 @@ impl Store {
         }
         let (head_id, head_hash): (i64, String) =
             sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
-                .fetch_one(self.reader())
+                .fetch_one(&mut *self.read_conn().await?)
                 .await?;
         if head_id != rows || head_hash != expected_prev {
             problems.push(format!(
@@ -773,7 +773,7 @@ impl Store {
     pub async fn audit_checkpoint(&self) -> Result<Checkpoint> {
         let (chain_id, rows, head): (String, i64, String) =
             sqlx::query_as("SELECT chain_id, last_id, last_hash FROM audit_head WHERE id = 1")
-                .fetch_one(self.reader())
+                .fetch_one(&mut *self.read_conn().await?)
                 .await?;
         let keys = keys_for(&chain_id)?;
         let at = Instant::now().to_db();
@@ -839,7 +839,7 @@ impl Store {
         .bind(&page.action)
         .bind(page.before)
         .bind(query.limit.clamp(1, 1000))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         if let (Some(newest), Some(oldest)) = (rows.first(), rows.last()) {
             let mut patients = patients_between(self, oldest.id - 1, newest.id).await?;
@@ -865,7 +865,7 @@ impl Store {
 pub(crate) async fn rewrite_chain(store: &Store, key: Option<&[u8]>) -> Result<()> {
     let keys = key.map(ChainKeys::derive);
     let mut rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log ORDER BY id")
-        .fetch_all(store.reader())
+        .fetch_all(&mut *store.read_conn().await?)
         .await?;
     let mut patients = patients_between(store, 0, i64::MAX).await?;
     let mut prev = GENESIS_HASH.to_owned();

@@ -99,7 +99,7 @@ impl Store {
             "SELECT site_id FROM episodes WHERE patient_id = $1 AND status = 'open'",
         )
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         if let Some(site_id) = site {
             let read = self.grant::<can::ReadSchedule>(grant.actor())?;
@@ -125,7 +125,7 @@ impl Store {
         .bind(patient_id)
         .bind(Instant::now())
         .bind(Day(until))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,
@@ -175,7 +175,7 @@ impl Store {
         )
         .bind(patient_id)
         .bind(from)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut records: Vec<ServiceRecord> = group
             .into_iter()
@@ -221,7 +221,7 @@ impl Store {
              WHERE patient_id = $1 AND stopped_on IS NULL ORDER BY started_on DESC, id DESC",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         for m in &mut rows {
             (m.name, m.dose, m.frequency) = self.open_medication(&m.name, &m.dose, &m.frequency)?;
@@ -253,7 +253,7 @@ impl Store {
              WHERE patient_id = $1 ORDER BY administered_on DESC, id DESC",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,
@@ -300,7 +300,8 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Option<(String, Day)>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let phase = crate::phases::current_phase_in(&mut tx, patient_id).await?;
         tx.commit().await?;
         audit::record(
@@ -329,9 +330,9 @@ impl Store {
              ORDER BY t.due_on IS NULL, t.due_on, t.id"
         ))
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
-        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+        self.fill_patient_names(&mut *self.read_conn().await?, &mut rows)
             .await?;
         self.open_task_titles(&mut rows)?;
         audit::record(

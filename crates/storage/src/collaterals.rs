@@ -275,7 +275,8 @@ impl Store {
         let now = Utc::now().with_timezone(&zone);
         let loaded = self.load_consents(patient_id).await?;
         let consents: Vec<Consent> = loaded.iter().map(|l| l.consent.clone()).collect();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let rows: Vec<CollateralRow> = sqlx::query_as(
             "SELECT c.id, c.patient_id, c.relationship, c.details, c.portal_account_id,
                     c.added_at, u.display_name, c.ended_on
@@ -351,7 +352,7 @@ impl Store {
     pub async fn collateral_patient_id(&self, collateral_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM collateral_contacts WHERE id = $1")
             .bind(collateral_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("collateral contact"))
     }

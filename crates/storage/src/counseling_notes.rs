@@ -126,7 +126,7 @@ impl Store {
         )
         .bind(patient_id)
         .bind(author)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         rows.into_iter()
             .map(|(id, session_on, body, written_at)| {

@@ -199,7 +199,7 @@ impl Store {
         let mut rows: Vec<(String, String, String, Option<Instant>)> = sqlx::query_as(
             "SELECT id, wrapped_key, master_key_fingerprint, retired_at FROM data_keys ORDER BY created_at",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         if rows.is_empty() {
             let id = crate::staff::random_secret()[..16].to_owned();

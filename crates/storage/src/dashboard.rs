@@ -157,7 +157,8 @@ impl Store {
         let filter = format!(
             "t.completed_at IS NULL AND t.kind IN ('outreach', $2) AND t.due_on <= $3 AND {scope}"
         );
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<DueTask> = sqlx::query_as(&format!(
             "SELECT t.id, t.kind, p.id AS patient_id, {PATIENT_NAME} AS patient_name, t.due_on
              FROM tasks t JOIN patients p ON p.id = t.patient_id
@@ -195,7 +196,8 @@ impl Store {
                 "the program overview is for clinical directors".into(),
             ));
         }
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let (census, pending_admissions): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(CASE WHEN admitted_on <= $1 THEN 1 ELSE 0 END), 0),
                  COALESCE(SUM(CASE WHEN admitted_on > $1 THEN 1 ELSE 0 END), 0)
@@ -270,7 +272,8 @@ impl Store {
         let actor = grant.actor();
         let scope = patient_scope_sql(actor.role, "$1");
         let user = actor.user_id.unwrap_or(0);
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let (on_medication, on_moud): (i64, i64) = sqlx::query_as(&format!(
             "SELECT COUNT(DISTINCT m.patient_id),
                  COUNT(DISTINCT CASE WHEN m.moud = $3 THEN m.patient_id END)
@@ -349,7 +352,8 @@ impl Store {
              FROM episodes e JOIN patients p ON p.id = e.patient_id
              JOIN programs pr ON pr.id = e.program_id"
         );
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut admitted: Vec<Admission> = sqlx::query_as(&format!(
             "{select} WHERE e.status = 'open' AND e.admitted_on >= $2 AND {scope}"
         ))
@@ -423,7 +427,8 @@ impl Store {
         let actor = grant.actor();
         let scope = patient_scope_sql(actor.role, "$1");
         let user = actor.user_id.unwrap_or(0);
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let census: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM episodes e
              WHERE e.status = 'open' AND e.admitted_on <= $2 AND {}",

@@ -843,7 +843,7 @@ impl Store {
             "{SUMMARY_SELECT} WHERE d.patient_id = $1 AND d.signed_at IS NOT NULL ORDER BY d.id"
         ))
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut lines = Vec::new();
         for row in rows {
@@ -930,7 +930,7 @@ impl Store {
     pub async fn discharge_summary_owner(&self, summary_id: i64) -> Result<(i64, i64)> {
         sqlx::query_as("SELECT patient_id, episode_id FROM discharge_summaries WHERE id = $1")
             .bind(summary_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("discharge summary"))
     }
@@ -940,7 +940,7 @@ impl Store {
     pub async fn follow_up_owner(&self, task_id: i64) -> Result<(i64, i64)> {
         sqlx::query_as("SELECT patient_id, episode_id FROM discharge_follow_ups WHERE task_id = $1")
             .bind(task_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("follow-up"))
     }

@@ -171,7 +171,8 @@ fn required_text(field: &'static str, value: &str, max: usize) -> Result<String>
 impl Store {
     /// The patient's episodes, newest first (audited).
     pub async fn episodes(&self, grant: &PatientGrant<can::ReadEpisodes>) -> Result<Vec<Episode>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -212,7 +213,8 @@ impl Store {
         episode_id: i64,
     ) -> Result<Vec<LevelChange>> {
         let with_reasons = clinical.is_some_and(|c| c.patient_id() == grant.patient_id());
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -259,7 +261,7 @@ impl Store {
     pub async fn episode_patient_id(&self, episode_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM episodes WHERE id = $1")
             .bind(episode_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("episode"))
     }
@@ -301,7 +303,7 @@ impl Store {
             let role: Option<(String, Flag)> =
                 sqlx::query_as("SELECT role, active FROM users WHERE id = $1")
                     .bind(counselor)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(&mut *self.read_conn().await?)
                     .await?;
             match role {
                 Some((role, Flag(true)))
@@ -572,7 +574,8 @@ impl Store {
     /// Open episodes whose primary counselor is the actor: "my caseload" (audited as one list).
     pub async fn caseload(&self, grant: &Grant<can::ReadEpisodes>) -> Result<Vec<CaseloadEntry>> {
         let actor = grant.actor();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
             "{CASELOAD_SELECT} WHERE e.status = 'open' AND e.primary_counselor_id = $1"
         ))
@@ -607,7 +610,8 @@ impl Store {
         day: NaiveDate,
     ) -> Result<Vec<CaseloadEntry>> {
         let actor = grant.actor();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<CaseloadEntry> = sqlx::query_as(&format!(
             "{CASELOAD_SELECT} WHERE e.admitted_on = $2 AND {scope}",
             scope = patient_scope_sql(actor.role, "$1")

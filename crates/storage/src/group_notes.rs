@@ -111,13 +111,13 @@ impl Store {
     ) -> Result<(GroupSession, Option<i64>)> {
         let session: GroupSession = sqlx::query_as(&format!("{SESSION_SELECT} WHERE gs.id = $1"))
             .bind(session_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("session"))?;
         let facilitator: Option<i64> =
             sqlx::query_scalar("SELECT facilitator_id FROM tracks WHERE id = $1")
                 .bind(session.track_id)
-                .fetch_one(self.reader())
+                .fetch_one(&mut *self.read_conn().await?)
                 .await?;
         Ok((session, facilitator))
     }
@@ -140,14 +140,11 @@ impl Store {
             .bind(session.track_id)
             .bind(session.local_date)
             .bind(actor.staff_id()?)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         // A group's roster, sorted by name once decrypted.
         let names = self
-            .listed_names(
-                &mut *self.reader().acquire().await?,
-                rows.iter().map(|r| r.0),
-            )
+            .listed_names(&mut *self.read_conn().await?, rows.iter().map(|r| r.0))
             .await?;
         rows.sort_by_cached_key(|r| names.order(r.0));
         for row in &mut rows {
@@ -171,7 +168,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT id FROM group_notes WHERE session_id = $1")
                 .bind(session_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?,
         )
     }
@@ -261,7 +258,7 @@ impl Store {
             query = query.bind(*id);
         }
         Ok(query
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?
             .into_iter()
             .map(|l| (l.session_id, l))
@@ -457,7 +454,7 @@ impl Store {
              FROM group_notes g JOIN users u ON u.id = g.author_id WHERE g.id = $1",
         )
         .bind(group_note_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("group note"))?;
         if actor.role != Role::ClinicalDirector && actor.user_id != Some(head.5) {
@@ -475,10 +472,10 @@ impl Store {
         let mut members: Vec<GroupNoteMember> = sqlx::query_as(&sql)
             .bind(group_note_id)
             .bind(actor.staff_id()?)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         let names = self
-            .fill_patient_names(&mut *self.reader().acquire().await?, &mut members)
+            .fill_patient_names(&mut *self.read_conn().await?, &mut members)
             .await?;
         members.sort_by_cached_key(|m| names.order(m.patient_id));
         audit::record(

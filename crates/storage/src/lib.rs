@@ -27,6 +27,7 @@ pub mod medications;
 pub mod notes;
 pub mod org;
 pub mod patients;
+mod per_request;
 pub mod phases;
 pub mod privacy;
 pub mod recipients;
@@ -125,6 +126,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// A handle on the database: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Store {
+    /// Tells this store's request reader from another store's in the same process.
+    id: usize,
     read: AnyPool,
     write: AnyPool,
     engine: Engine,
@@ -175,6 +178,7 @@ impl Store {
                 .await?;
             let read = sqlite_pool(&url, 8, "NORMAL").await?;
             Ok(Store {
+                id: per_request::next_store_id(),
                 read,
                 audit_pool: write.clone(),
                 write,
@@ -194,6 +198,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_lazy(url)?;
             Ok(Store {
+                id: per_request::next_store_id(),
                 audit_pool,
                 read: pool.clone(),
                 write: pool,
@@ -293,12 +298,10 @@ impl Store {
 
     /// Starts a write transaction (on SQLite, on the single writer connection).
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        if self.engine == Engine::Postgres {
+            self.release_request_reader();
+        }
         Ok(self.write.begin().await?)
-    }
-
-    /// The pool for plain reads that need no audit row.
-    pub(crate) fn reader(&self) -> &AnyPool {
-        &self.read
     }
 
     /// The pool for single-statement writes outside a transaction.
@@ -311,7 +314,7 @@ impl Store {
         Ok(
             sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
                 .bind(key.to_owned())
-                .fetch_optional(&self.read)
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?,
         )
     }

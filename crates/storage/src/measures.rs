@@ -186,7 +186,7 @@ impl Store {
         let patient_id = grant.patient_id();
         let sex: String = sqlx::query_scalar("SELECT sex FROM patients WHERE id = $1")
             .bind(patient_id)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
         let mut responses = Responses::new(measure.answers.clone());
         responses.sex = sex_for_scoring(&sex);
@@ -269,7 +269,8 @@ impl Store {
 
     /// The patient's measures, oldest first (audited).
     pub async fn measures(&self, grant: &PatientGrant<can::ReadClinical>) -> Result<Vec<Measure>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -298,7 +299,7 @@ impl Store {
             "SELECT program_id, instrument, every_days FROM program_measure_schedules
              ORDER BY program_id, instrument",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -363,7 +364,8 @@ impl Store {
         horizon: NaiveDate,
     ) -> Result<Vec<DueMeasure>> {
         let actor = grant.actor();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let due = due_list(
             self,
             &mut tx,
@@ -398,7 +400,8 @@ impl Store {
         today: NaiveDate,
         horizon: NaiveDate,
     ) -> Result<Vec<DueMeasure>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let due = due_list(
             self,
             &mut tx,
@@ -430,7 +433,7 @@ impl Store {
 /// date when never given.
 async fn due_list(
     store: &Store,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     filter: &str,
     param: i64,
     today: NaiveDate,
@@ -446,7 +449,7 @@ async fn due_list(
          WHERE e.status = 'open' AND {filter}"
     ))
     .bind(param)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let given: Vec<(i64, String, Day)> = sqlx::query_as(&format!(
         "SELECT m.episode_id, m.instrument, MAX(m.administered_on)
@@ -457,7 +460,7 @@ async fn due_list(
          GROUP BY m.episode_id, m.instrument"
     ))
     .bind(param)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let last: HashMap<(i64, String), Day> = given
         .into_iter()

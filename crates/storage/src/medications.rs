@@ -39,7 +39,7 @@ impl Store {
     /// The coded ingredients of a patient's medications: (medication id, RxNorm code), opened.
     async fn coded_ingredients(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::AnyConnection,
         patient_id: i64,
     ) -> Result<Vec<(i64, String)>> {
         let sealed: Vec<(i64, String)> = sqlx::query_as(
@@ -47,7 +47,7 @@ impl Store {
              JOIN medications m ON m.id = i.medication_id WHERE m.patient_id = $1",
         )
         .bind(patient_id)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
         sealed
             .into_iter()
@@ -566,7 +566,7 @@ impl Store {
              ORDER BY display_name, id",
         )
         .bind(true)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -643,7 +643,7 @@ impl Store {
             let known: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND role = 'prescriber'")
                     .bind(prescriber)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(&mut *self.read_conn().await?)
                     .await?;
             if known.is_none() {
                 errors.push(FieldError::new(
@@ -720,7 +720,7 @@ impl Store {
         )
         .bind(medication_id)
         .bind(grant_patient)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("medication"))
     }
@@ -900,7 +900,8 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Medication>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -1206,7 +1207,8 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<DrugScreen>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -1293,7 +1295,7 @@ impl Store {
     /// review to the prescriber role, whose task list shows it for patients in their view.
     async fn staff_prescriber(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::AnyConnection,
         prescriber_id: Option<i64>,
     ) -> Result<Option<i64>> {
         let Some(id) = prescriber_id else {
@@ -1304,7 +1306,7 @@ impl Store {
         )
         .bind(id)
         .bind(true)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?)
     }
 
@@ -1315,7 +1317,8 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
         since: NaiveDate,
     ) -> Result<Vec<ScreenResultRow>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),

@@ -476,7 +476,7 @@ impl Store {
     pub async fn note_patient_id(&self, note_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM progress_notes WHERE id = $1")
             .bind(note_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("note"))
     }
@@ -487,7 +487,7 @@ impl Store {
                  cosigned_at FROM progress_notes WHERE id = $1",
         )
         .bind(note_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("note"))?;
         // A grant for one patient never reaches another patient's note.
@@ -751,7 +751,8 @@ impl Store {
         grant: &PatientGrant<can::ReadClinical>,
         only: Option<i64>,
     ) -> Result<Vec<Note>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -881,7 +882,8 @@ impl Store {
     ) -> Result<Vec<NoteListing>> {
         let actor = grant.actor();
         let scope = patient_scope_sql(actor.role, "$1");
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<NoteListing> = sqlx::query_as(&format!(
             "SELECT n.id, n.patient_id,
                  CAST('' AS TEXT) AS patient_name,
@@ -954,7 +956,7 @@ impl Store {
         let row: Option<(String, Flag)> =
             sqlx::query_as("SELECT role, requires_cosign FROM users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
         let (role, flag) = row.ok_or(StoreError::NotFound("staff member"))?;
         Ok(flag.0 || role == Role::PeerSpecialist.code())
@@ -1057,7 +1059,7 @@ impl Store {
             )
             .bind(*id)
             .bind(patient_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?;
             if found.is_none() {
                 return Err(StoreError::invalid(
@@ -1079,7 +1081,7 @@ impl Store {
         let row: Option<(i64, Option<Instant>)> =
             sqlx::query_as("SELECT author_id, signed_at FROM group_notes WHERE id = $1")
                 .bind(group_note_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
         let (author, signed_at) = row.ok_or(StoreError::NotFound("group note"))?;
         if Some(author) != actor.user_id {
@@ -1137,7 +1139,7 @@ impl Store {
              ORDER BY g.session_on DESC, g.id DESC LIMIT 50",
         )
         .bind(grant.actor().user_id.unwrap_or(0))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 }

@@ -201,7 +201,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT id, code, name, timezone, address, phone FROM sites ORDER BY name, id",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -209,7 +209,7 @@ impl Store {
     pub async fn site(&self, id: i64) -> Result<Site> {
         sqlx::query_as("SELECT id, code, name, timezone, address, phone FROM sites WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("site"))
     }
@@ -218,7 +218,7 @@ impl Store {
     pub async fn programs(&self) -> Result<Vec<Program>> {
         Ok(
             sqlx::query_as(&format!("{PROGRAM_SELECT} ORDER BY s.name, pr.name, pr.id"))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?,
         )
     }
@@ -227,7 +227,7 @@ impl Store {
     pub async fn program(&self, id: i64) -> Result<Program> {
         sqlx::query_as(&format!("{PROGRAM_SELECT} WHERE pr.id = $1"))
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("program"))
     }

@@ -10,7 +10,7 @@
 
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::FromRow;
 use std::num::NonZeroUsize;
 use trellis_domain::care::LevelOfCare;
 use trellis_domain::schedule::absences::OutreachRule;
@@ -455,7 +455,7 @@ struct ReviewOutcome {
 /// when any analyte is invalid, otherwise negative. `None` when no screen was collected since.
 async fn drug_screens_for_phase_review(
     store: &Store,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     patient_id: i64,
     since: NaiveDate,
 ) -> Result<Option<Vec<ScreenResult>>> {
@@ -467,7 +467,7 @@ async fn drug_screens_for_phase_review(
     )
     .bind(patient_id)
     .bind(Day(since))
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let mut screens: Vec<(i64, ScreenResult)> = Vec::new();
     for (screen, result, expectation) in rows {
@@ -499,7 +499,7 @@ fn worse(a: ScreenResult, b: ScreenResult) -> ScreenResult {
 /// Objectives marked met on the episode's latest signed treatment plan; `None` when the episode
 /// has no signed plan (the criterion then shows as not recorded, never as met).
 async fn plan_objectives_met_for_phase_review(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     episode_id: i64,
 ) -> Result<Option<u32>> {
     let statuses: Vec<String> = sqlx::query_scalar(
@@ -510,14 +510,14 @@ async fn plan_objectives_met_for_phase_review(
              ORDER BY version DESC LIMIT 1)",
     )
     .bind(episode_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let signed: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM treatment_plans WHERE episode_id = $1 AND clinician_signed_at IS NOT NULL
          LIMIT 1",
     )
     .bind(episode_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(signed.map(|_| {
         statuses
@@ -531,7 +531,7 @@ async fn plan_objectives_met_for_phase_review(
 /// attended service, groups and appointments, credited to the site's local days), against the
 /// phase's weekly hours.
 async fn phase_weekly_hours(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     patient_id: i64,
     standing: &Standing,
     today: NaiveDate,
@@ -540,7 +540,7 @@ async fn phase_weekly_hours(
         "SELECT s.timezone FROM episodes e JOIN sites s ON s.id = e.site_id WHERE e.id = $1",
     )
     .bind(standing.episode.id)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let zone = SiteZone::parse(&zone_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // A day either side, so services crossing local midnight are counted; the domain then
@@ -556,7 +556,7 @@ async fn phase_weekly_hours(
     .bind(patient_id)
     .bind(from)
     .bind(to)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let mut records = rows
         .into_iter()
@@ -592,7 +592,7 @@ async fn phase_weekly_hours(
 /// flags (moderate or high) and unanswered safety tasks.
 async fn gather_phase_progress(
     store: &Store,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     patient_id: i64,
     standing: &Standing,
     today: NaiveDate,
@@ -608,7 +608,7 @@ async fn gather_phase_progress(
     .bind(patient_id)
     .bind(Day(since))
     .bind(Day(today))
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let attendance = statuses
         .iter()
@@ -623,7 +623,7 @@ async fn gather_phase_progress(
          FROM patient_flags WHERE patient_id = $1 AND resolved_at IS NULL",
     )
     .bind(patient_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let open_safety_tasks: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM tasks WHERE patient_id = $1 AND completed_at IS NULL
@@ -631,7 +631,7 @@ async fn gather_phase_progress(
     )
     .bind(patient_id)
     .bind(crate::medications::PRESCRIBER_REVIEW_TASK_KIND)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let screens = drug_screens_for_phase_review(store, tx, patient_id, since).await?;
     let objectives = plan_objectives_met_for_phase_review(tx, standing.episode.id).await?;
@@ -739,37 +739,34 @@ fn plan_of(phases: &[ProgramPhase]) -> Result<PhasePlan> {
     .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-async fn rules_in(tx: &mut Transaction<'static, Any>, program_id: i64) -> Result<PhaseRules> {
+async fn rules_in(tx: &mut sqlx::AnyConnection, program_id: i64) -> Result<PhaseRules> {
     let row: Option<RulesRow> = sqlx::query_as(RULES_SELECT)
         .bind(program_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     Ok(row.map(PhaseRules::from).unwrap_or_default())
 }
 
-async fn phases_in(
-    tx: &mut Transaction<'static, Any>,
-    program_id: i64,
-) -> Result<Vec<ProgramPhase>> {
+async fn phases_in(tx: &mut sqlx::AnyConnection, program_id: i64) -> Result<Vec<ProgramPhase>> {
     Ok(sqlx::query_as(
         "SELECT id, program_id, position, name, days_per_week, weekly_minutes
          FROM program_phases WHERE program_id = $1 ORDER BY position",
     )
     .bind(program_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?)
 }
 
 /// The program's outreach rule for a patient's open episode (the default without one).
 pub(crate) async fn outreach_rule_for_patient(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     patient_id: i64,
 ) -> Result<OutreachRule> {
     let program: Option<i64> = sqlx::query_scalar(
         "SELECT program_id FROM episodes WHERE patient_id = $1 AND status = 'open'",
     )
     .bind(patient_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(match program {
         Some(program_id) => rules_in(tx, program_id).await?.outreach(),
@@ -779,12 +776,12 @@ pub(crate) async fn outreach_rule_for_patient(
 
 /// The patient's open episode and where it stands in its program's phases; `None` when there is
 /// no open episode or its program has no phases.
-async fn standing(tx: &mut Transaction<'static, Any>, patient_id: i64) -> Result<Option<Standing>> {
+async fn standing(tx: &mut sqlx::AnyConnection, patient_id: i64) -> Result<Option<Standing>> {
     let episode: Option<EpisodeRow> = sqlx::query_as(
         "SELECT id, program_id, admitted_on FROM episodes WHERE patient_id = $1 AND status = 'open'",
     )
     .bind(patient_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(episode) = episode else {
         return Ok(None);
@@ -800,7 +797,7 @@ async fn standing(tx: &mut Transaction<'static, Any>, patient_id: i64) -> Result
          ORDER BY effective_on DESC, id DESC LIMIT 1",
     )
     .bind(episode.id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     let (index, since) = match last {
         Some((phase_id, since)) => (
@@ -822,7 +819,7 @@ async fn standing(tx: &mut Transaction<'static, Any>, patient_id: i64) -> Result
 
 /// The name of the patient's current phase and the day it began (the chart overview's line).
 pub(crate) async fn current_phase_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     patient_id: i64,
 ) -> Result<Option<(String, Day)>> {
     Ok(standing(tx, patient_id).await?.and_then(|s| {
@@ -1009,7 +1006,7 @@ impl Store {
 
     async fn review_in(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         patient_id: i64,
         today: NaiveDate,
     ) -> Result<Option<(Standing, ReviewOutcome)>> {
@@ -1032,7 +1029,8 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Option<PhaseReview>> {
         let patient_id = grant.patient_id();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let Some((standing, outcome)) = self.review_in(&mut tx, patient_id, today).await? else {
             tx.commit().await?;
             return Ok(None);
@@ -1267,7 +1265,8 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Vec<StepDownCandidate>> {
         let actor = grant.actor();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let patients: Vec<(i64, String)> = sqlx::query_as(
             "SELECT p.id, CAST('' AS TEXT)
              FROM episodes e JOIN patients p ON p.id = e.patient_id

@@ -96,7 +96,7 @@ impl Store {
             "SELECT r.id, r.kind, r.details, r.retired_at, r.updated_at, u.username
              FROM disclosure_recipients r JOIN users u ON u.id = r.updated_by",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut records = rows
             .into_iter()
@@ -136,7 +136,7 @@ impl Store {
              FROM disclosure_recipients r JOIN users u ON u.id = r.updated_by WHERE r.id = $1",
         )
         .bind(id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         self.recipient_record(row.ok_or(StoreError::NotFound("recipient"))?)
     }
@@ -153,7 +153,7 @@ impl Store {
              WHERE r.id IN ({ids_sql})"
         ))
         .bind(bind)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         rows.into_iter()
             .map(|row| self.recipient_record(row))

@@ -369,7 +369,7 @@ impl Store {
     pub async fn rooms(&self) -> Result<Vec<Room>> {
         Ok(
             sqlx::query_as("SELECT id, site_id, name, capacity FROM rooms ORDER BY site_id, name")
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?,
         )
     }
@@ -417,7 +417,7 @@ impl Store {
             let room_site: Option<i64> =
                 sqlx::query_scalar("SELECT site_id FROM rooms WHERE id = $1")
                     .bind(room_id)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(&mut *self.read_conn().await?)
                     .await?;
             if room_site != Some(program.site_id) {
                 return Err(StoreError::invalid(
@@ -484,7 +484,7 @@ impl Store {
     pub async fn tracks(&self) -> Result<Vec<TrackInfo>> {
         let rows: Vec<TrackRow> =
             sqlx::query_as(&format!("{TRACK_SELECT} ORDER BY pr.name, t.name, t.id"))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
         self.track_details(rows, None).await
     }
@@ -496,7 +496,7 @@ impl Store {
     ) -> Result<Vec<TrackInfo>> {
         let site_id: i64 = sqlx::query_scalar("SELECT site_id FROM patients WHERE id = $1")
             .bind(grant.patient_id())
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
         self.site_tracks(site_id).await
     }
@@ -507,7 +507,7 @@ impl Store {
             "{TRACK_SELECT} WHERE pr.site_id = $1 ORDER BY pr.name, t.name, t.id"
         ))
         .bind(site_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         self.track_details(rows, Some(site_id)).await
     }
@@ -516,7 +516,7 @@ impl Store {
     pub async fn track(&self, id: i64) -> Result<TrackInfo> {
         let row: TrackRow = sqlx::query_as(&format!("{TRACK_SELECT} WHERE t.id = $1"))
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("track"))?;
         let site_id = row.site_id;
@@ -541,7 +541,7 @@ impl Store {
              ORDER BY track_id, weekday, start_time"
         ))
         .bind(site_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut slots: HashMap<i64, Vec<WeeklySlot>> = HashMap::new();
         for (track_id, weekday, start, end) in slot_rows {
@@ -555,7 +555,7 @@ impl Store {
              ORDER BY track_id, position"
         ))
         .bind(site_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut topics: HashMap<i64, Vec<TrackTopic>> = HashMap::new();
         for (track_id, position, title, materials) in topic_rows {
@@ -705,7 +705,7 @@ impl Store {
         let closures: Vec<Day> =
             sqlx::query_scalar("SELECT closed_on FROM site_closures WHERE site_id = $1")
                 .bind(site_id)
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
         let closures: Vec<NaiveDate> = closures.into_iter().map(|d| d.0).collect();
         let cancellations: Vec<(i64, Day)> = sqlx::query_as(
@@ -714,7 +714,7 @@ impl Store {
         )
         .bind(Day(from))
         .bind(Day(to))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let existing: Vec<(i64, Instant)> = sqlx::query_as(
             "SELECT gs.track_id, gs.starts_at FROM group_sessions gs
@@ -724,7 +724,7 @@ impl Store {
         .bind(Day(from))
         .bind(Day(to))
         .bind(site_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let existing: std::collections::HashSet<(i64, Instant)> = existing.into_iter().collect();
         // The sessions not stored yet: usually none, and then no write transaction is opened
@@ -844,7 +844,7 @@ impl Store {
     pub async fn group_session(&self, id: i64) -> Result<GroupSession> {
         sqlx::query_as(&format!("{SESSION_SELECT} WHERE gs.id = $1"))
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("session"))
     }
@@ -891,7 +891,7 @@ impl Store {
         ))
         .bind(site_id)
         .bind(Day(date))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let user_id = grant.actor().staff_id()?;
         let roster_sql = format!(
@@ -909,14 +909,11 @@ impl Store {
             .bind(site_id)
             .bind(Day(date))
             .bind(user_id)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         // Rosters are sorted by name once the names are decrypted: a day's rosters are small.
         let names = self
-            .listed_names(
-                &mut *self.reader().acquire().await?,
-                rows.iter().map(|r| r.1),
-            )
+            .listed_names(&mut *self.read_conn().await?, rows.iter().map(|r| r.1))
             .await?;
         rows.sort_by_cached_key(|r| names.order(r.1));
         for row in &mut rows {
@@ -979,7 +976,7 @@ impl Store {
         .bind(session.track_id)
         .bind(patient_id)
         .bind(session.local_date)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?;
         if enrolled == 0 {
             return Err(StoreError::invalid(
@@ -1050,7 +1047,7 @@ impl Store {
              WHERE te.patient_id = $1 ORDER BY te.enrolled_on DESC, te.id DESC",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let attendance: Vec<AttendanceMark> = sqlx::query_as(
             "SELECT a.session_id, t.name AS track_name, gs.starts_at, a.status, a.minutes_attended,
@@ -1060,7 +1057,7 @@ impl Store {
              WHERE a.patient_id = $1 ORDER BY gs.starts_at DESC, gs.id DESC",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let setting = self.hours_setting(patient_id).await?;
         let policy = setting.policy_on(today)?;
@@ -1131,7 +1128,7 @@ impl Store {
              WHERE e.patient_id = $1 AND e.status = 'open'",
         )
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some((episode_id, zone_name, hours, level, current, admitted_on)) = program else {
             let zone_name = self.site_timezone_of_patient(patient_id).await?;
@@ -1147,7 +1144,7 @@ impl Store {
              ORDER BY effective_on, id",
         )
         .bind(episode_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         Ok(HoursSetting {
             zone: parse_zone(&zone_name)?,
@@ -1166,7 +1163,7 @@ impl Store {
             "SELECT s.timezone FROM patients p JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
         )
         .bind(patient_id)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1178,7 +1175,7 @@ impl Store {
              WHERE a.patient_id = $1 AND a.minutes_attended > 0 AND gs.topic_position IS NOT NULL",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let now = Instant::now();
         let mut out = Vec::new();
@@ -1209,7 +1206,7 @@ impl Store {
             )
             .bind(e.track_id)
             .bind(now)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?;
             let progress =
                 curriculum.progress(&done, u64::try_from(next.unwrap_or(0)).unwrap_or(0));
@@ -1328,7 +1325,7 @@ impl Store {
         type CaseloadRow = (i64, String, String, f64, String, String, Day, String, i64);
         let patients: Vec<CaseloadRow> = caseload
             .bind(sqlx::query_as(&sql).bind(user_id))
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         let mut zones: HashMap<String, SiteZone> = HashMap::new();
         for (.., timezone, _) in &patients {
@@ -1366,7 +1363,7 @@ impl Store {
                 .bind(Instant(from))
                 .bind(Instant(to)),
             )
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         let mut by_patient: BTreeMap<i64, Vec<ServiceRecord>> = BTreeMap::new();
         for (patient_id, start, minutes, service) in minutes {
@@ -1398,7 +1395,7 @@ impl Store {
                  ORDER BY c.episode_id, c.effective_on, c.id",
                 caseload.filter(1)
             )))
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         let mut changes_by_episode: HashMap<i64, Vec<(NaiveDate, String)>> = HashMap::new();
         for (episode_id, effective_on, level) in changes {
@@ -1461,7 +1458,7 @@ impl Store {
         // hundreds), sorted by name after decrypting.
         let names = self
             .listed_names(
-                &mut *self.reader().acquire().await?,
+                &mut *self.read_conn().await?,
                 alerts.iter().map(|a| a.patient_id),
             )
             .await?;

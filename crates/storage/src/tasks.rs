@@ -293,7 +293,8 @@ impl Store {
     pub async fn my_tasks(&self, grant: &Grant<can::ReadDemographics>) -> Result<Vec<Task>> {
         let actor = grant.actor();
         let scope = crate::access::patient_scope_sql(actor.role, "$1");
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<Task> = sqlx::query_as(&format!(
             "{TASK_SELECT} WHERE t.completed_at IS NULL
                AND (t.assigned_to = $1 OR t.assigned_role = $2)
@@ -329,7 +330,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<Task>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -349,7 +351,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut rows)
+        self.fill_patient_names(&mut *self.read_conn().await?, &mut rows)
             .await?;
         self.open_task_titles(&mut rows)?;
         for row in &mut rows {
@@ -378,7 +380,7 @@ impl Store {
             "SELECT kind, patient_id, flag_id, assigned_to, assigned_role, completed_at FROM tasks WHERE id = $1",
         )
         .bind(task_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("task"))?;
         // Who may comes before what they wrote: a caller without the right learns nothing more.

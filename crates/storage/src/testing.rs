@@ -81,7 +81,9 @@ pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64> {
 /// Reads one text column with raw SQL, bypassing grants, audit and decryption: only for tests
 /// that check what is actually stored.
 pub async fn raw_strings(store: &Store, sql: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(sql).fetch_all(store.reader()).await?)
+    Ok(sqlx::query_scalar(sql)
+        .fetch_all(&mut *store.read_conn().await?)
+        .await?)
 }
 
 /// Decrypts a value read with [`raw_strings`] from its column ("tasks.title"): only for tests

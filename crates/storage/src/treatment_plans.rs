@@ -565,7 +565,7 @@ impl Store {
                 let active: Option<crate::Flag> =
                     sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
                         .bind(intervention.staff_id)
-                        .fetch_optional(self.reader())
+                        .fetch_optional(&mut *self.read_conn().await?)
                         .await?;
                 if !active.is_some_and(|a| a.0) {
                     return Err(StoreError::invalid(
@@ -594,7 +594,7 @@ impl Store {
              ORDER BY resolved_on IS NOT NULL, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let list = sealed
             .into_iter()
@@ -769,7 +769,7 @@ impl Store {
              ORDER BY version DESC LIMIT 1",
         )
         .bind(grant.patient_id())
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         match latest {
             None => return Err(StoreError::NotFound("treatment plan")),
@@ -880,7 +880,7 @@ impl Store {
         )
         .bind(patient_id)
         .bind(version)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let (id, signed) = row.ok_or(StoreError::NotFound("treatment plan version"))?;
         Ok((id, signed.is_some()))
@@ -969,7 +969,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<PlanVersion>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let rows: Vec<PlanVersion> = sqlx::query_as(
             "SELECT t.id, t.version, u.display_name AS created_by_name, t.created_at,
                  t.clinician_signed_at, t.review_due_on
@@ -1016,7 +1017,7 @@ impl Store {
              WHERE patient_id = $1 AND clinician_signed_at IS NOT NULL",
         )
         .bind(grant.patient_id())
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?;
         match signed {
             Some(version) => {
@@ -1033,7 +1034,8 @@ impl Store {
         patient_id: i64,
         version: i64,
     ) -> Result<Option<TreatmentPlan>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let row: Option<PlanRow> = sqlx::query_as(&format!(
             "{PLAN_SELECT} WHERE t.patient_id = $1 AND t.version = $2"
         ))
@@ -1138,7 +1140,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<SignedObjective>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let plans: Vec<(i64, String)> = sqlx::query_as(
             "SELECT version, content FROM treatment_plans
              WHERE patient_id = $1 AND clinician_signed_at IS NOT NULL ORDER BY version DESC",
@@ -1199,7 +1202,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<(u32, u32)> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let statuses: Vec<String> = sqlx::query_scalar(
             "SELECT o.status FROM plan_objectives o
              JOIN treatment_plans t ON t.id = o.plan_id
@@ -1238,7 +1242,8 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Vec<OverdueReview>> {
         let actor = grant.actor();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<OverdueReview> = sqlx::query_as(
             "SELECT p.id AS patient_id,
                  CAST('' AS TEXT) AS patient_name,
@@ -1282,7 +1287,8 @@ impl Store {
         grant: &Grant<can::ReadClinical>,
     ) -> Result<Vec<UnsignedPlan>> {
         let actor = grant.actor();
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let mut rows: Vec<UnsignedPlan> = sqlx::query_as(
             "SELECT p.id AS patient_id,
                  CAST('' AS TEXT) AS patient_name,
@@ -1328,7 +1334,7 @@ impl Store {
              ORDER BY display_name, id",
         )
         .bind(true)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1338,7 +1344,7 @@ impl Store {
             "SELECT pr.id, s.name || ' — ' || pr.name, pr.plan_review_days
              FROM programs pr JOIN sites s ON s.id = pr.site_id ORDER BY s.name, pr.name, pr.id",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 

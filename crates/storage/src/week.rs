@@ -44,7 +44,7 @@ impl Store {
         .bind(site_id)
         .bind(Day(monday))
         .bind(Day(sunday))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let sql = format!(
             "{APPOINTMENT_SELECT} WHERE a.site_id = $1 AND a.local_date >= $2 AND a.local_date <= $3
@@ -56,9 +56,9 @@ impl Store {
             .bind(Day(monday))
             .bind(Day(sunday))
             .bind(grant.actor().staff_id()?)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
-        self.fill_patient_names(&mut *self.reader().acquire().await?, &mut appointments)
+        self.fill_patient_names(&mut *self.read_conn().await?, &mut appointments)
             .await?;
         let shown: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
         audit::record_shown(

@@ -691,3 +691,62 @@ async fn synchronous_full_cost() {
         }
     }
 }
+
+/// A web request's reads share one connection and remember who is in scope; neither may carry
+/// over to another user or request, and a refusal is asked and audited every time.
+#[tokio::test]
+async fn reads_in_one_request_share_a_connection_but_never_a_refusal_or_another_users_scope() {
+    let c = clinic().await;
+    let patient = admitted_to(&c, "Rosa", "Park", c.program).await;
+    let store = c.store.clone();
+    let (counselor, outsider) = (c.counselor.clone(), c.outsider.clone());
+    store
+        .reading_one_connection(async {
+            for _ in 0..3 {
+                let grant = store
+                    .patient_grant::<can::ReadEpisodes>(&counselor, patient)
+                    .await
+                    .expect("in scope");
+                // A card that reads in a transaction on the shared connection and, inside it,
+                // reads again: the inner read takes a connection of its own, no deadlock.
+                assert_eq!(store.episodes(&grant).await.expect("episodes").len(), 1);
+                let clinical = store
+                    .patient_grant::<can::ReadClinical>(&counselor, patient)
+                    .await
+                    .expect("in scope");
+                store.current_phase(&clinical).await.expect("phase");
+                store.medications(&clinical).await.expect("medications");
+            }
+            // The counselor's scope is not the outsider's, even on the same patient and request.
+            for _ in 0..2 {
+                let refused = store
+                    .patient_grant::<can::ReadEpisodes>(&outsider, patient)
+                    .await;
+                assert!(matches!(refused, Err(StoreError::Denied(_))), "{refused:?}");
+            }
+            // Scope remembered is no role granted: the intake role may not discharge.
+            let role_refused = store
+                .patient_grant::<can::DischargeEpisode>(&c.intake, patient)
+                .await;
+            assert!(matches!(role_refused, Err(StoreError::Denied(_))));
+        })
+        .await;
+    let audit = store
+        .grant::<can::ReadAudit>(&Actor::system("test"))
+        .expect("grant");
+    let refusals = store
+        .search_audit(
+            &audit,
+            &trellis_storage::audit::AuditQuery {
+                patient_id: Some(patient),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.action == "access_denied" && r.username == "olive")
+        .count();
+    assert_eq!(refusals, 2, "each refusal is audited");
+}

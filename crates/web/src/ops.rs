@@ -128,11 +128,14 @@ async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
 
 /// Gathers the request's audited reads and writes them (one row per action) before the response
 /// leaves; a response whose reads could not be audited is replaced by an error, so no data read
-/// goes out unaudited.
+/// goes out unaudited. The request's reads share one pooled connection, given back before the
+/// audit row is waited for.
 async fn audit_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let audit = RequestAudit::new();
-    let response = audit.scope(next.run(req)).await;
+    let response = audit
+        .scope(state.store.reading_one_connection(next.run(req)))
+        .await;
     match audit.flush(&state.store).await {
         Ok(_) => response,
         Err(e) if api => AppError::from(e).into_api_response(),

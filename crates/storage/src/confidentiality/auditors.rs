@@ -106,7 +106,7 @@ impl Store {
             "SELECT kind, ended_at, ends_on FROM disclosure_authorities WHERE id = $1",
         )
         .bind(authority_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         match row {
             Some((kind, ended_at, ends_on))
@@ -129,7 +129,7 @@ impl Store {
         if let Some(program_id) = program_id {
             let found: Option<i64> = sqlx::query_scalar("SELECT id FROM programs WHERE id = $1")
                 .bind(program_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
             if found.is_none() {
                 return Err(StoreError::invalid("program_id", "is not a program"));
@@ -177,7 +177,7 @@ impl Store {
              LEFT JOIN programs pr ON pr.id = aa.program_id WHERE aa.user_id = $1",
         )
         .bind(user_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some((authority_id, program)) = row else {
             return Err(StoreError::Denied(
@@ -205,7 +205,7 @@ impl Store {
         .bind(grant.actor().staff_id()?)
         .bind(limit)
         .bind(offset)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,
@@ -320,7 +320,7 @@ impl Store {
              WHERE aa.authority_id = $1 ORDER BY u.id",
         )
         .bind(authority_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         Ok(rows
             .into_iter()
@@ -353,7 +353,7 @@ impl Store {
         .bind(authority_id)
         .bind(limit)
         .bind(offset)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,

@@ -164,7 +164,7 @@ impl Store {
     async fn authority_rows(&self, filter: &str, bind: i64) -> Result<Vec<AuthorityRecord>> {
         let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} {filter} ORDER BY a.id DESC"))
             .bind(bind)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         let today = Utc::now().date_naive();
         let mut records = Vec::with_capacity(rows.len());
@@ -412,7 +412,7 @@ impl Store {
         let row: Option<(String, Option<i64>)> =
             sqlx::query_as("SELECT kind, patient_id FROM disclosure_authorities WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
         let (kind, patient_id) = row.ok_or(StoreError::NotFound("court order or agreement"))?;
         Ok((parse_code(&kind, "authority kind")?, patient_id))
@@ -461,7 +461,7 @@ impl Store {
              WHERE c.authority_id = $1 ORDER BY c.id",
         )
         .bind(id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         rows.into_iter()
             .map(|(change, reason, changed_at, changed_by)| {
@@ -510,7 +510,7 @@ impl Store {
              WHERE d.authority_id = $1 ORDER BY d.disclosed_at DESC, d.id DESC",
         )
         .bind(id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,

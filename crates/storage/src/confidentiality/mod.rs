@@ -418,7 +418,7 @@ impl Store {
             "SELECT s.timezone FROM patients p JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
         )
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?
         .ok_or(StoreError::NotFound("patient"))?;
         parse_code(&zone, "time zone")
@@ -428,7 +428,7 @@ impl Store {
         let (first, last): (String, String) =
             sqlx::query_as("SELECT legal_first_name, legal_last_name FROM patients WHERE id = $1")
                 .bind(patient_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?
                 .ok_or(StoreError::NotFound("patient"))?;
         Ok(format!(
@@ -444,7 +444,7 @@ impl Store {
             "SELECT discharged_on FROM episodes WHERE patient_id = $1 AND discharged_on IS NOT NULL",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         Ok(days.into_iter().map(|d| d.0).collect())
     }
@@ -463,7 +463,7 @@ impl Store {
              WHERE c.patient_id = $1 ORDER BY c.id DESC",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let discharges = self.discharge_days(patient_id).await?;
         let mut loaded = Vec::with_capacity(rows.len());
@@ -986,7 +986,7 @@ impl Store {
     pub async fn consent_patient_id(&self, consent_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM consents WHERE id = $1")
             .bind(consent_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("consent"))
     }
@@ -995,7 +995,7 @@ impl Store {
     pub async fn disclosure_patient_id(&self, disclosure_id: i64) -> Result<i64> {
         sqlx::query_scalar("SELECT patient_id FROM disclosures WHERE id = $1")
             .bind(disclosure_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("disclosure"))
     }
@@ -1344,7 +1344,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::Disclose>,
     ) -> Result<Vec<DisclosureRecord>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -1373,7 +1374,8 @@ impl Store {
         grant: &PatientGrant<can::Disclose>,
         disclosure_id: i64,
     ) -> Result<DisclosureRecord> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let rows: Vec<DisclosureRow> = sqlx::query_as(&format!(
             "{DISCLOSURE_SELECT} WHERE d.id = $1 AND d.patient_id = $2"
         ))
@@ -1438,7 +1440,7 @@ impl Store {
         let user_id = grant.actor().staff_id()?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM patients WHERE id = $1")
             .bind(patient_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound("patient"));
@@ -1489,7 +1491,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(Instant(now - Duration::hours(24)))
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?;
         if used >= allowed {
             audit::record(
@@ -1675,7 +1677,7 @@ impl Store {
         .bind(user_id)
         .bind(patient_id)
         .bind(Instant::now())
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         Ok(found.is_some())
     }
@@ -1698,7 +1700,8 @@ impl Store {
         let zone = SiteZone::from(zone);
         let start = Instant(zone.day_start(from));
         let end = Instant(zone.day_end(to));
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),

@@ -74,7 +74,7 @@ impl Store {
                              FROM patients WHERE id = $1",
                     )
                     .bind(patient_id)
-                    .fetch_one(self.reader())
+                    .fetch_one(&mut *self.read_conn().await?)
                     .await?;
                     let row = (
                         self.open_identity("legal_first_name", &sealed.0)?,
@@ -105,7 +105,7 @@ impl Store {
                              WHERE e.patient_id = $1 ORDER BY e.admitted_on, e.id",
                         )
                         .bind(patient_id)
-                        .fetch_all(self.reader())
+                        .fetch_all(&mut *self.read_conn().await?)
                         .await?;
                     let mut lines: Vec<String> = rows
                         .into_iter()
@@ -124,7 +124,7 @@ impl Store {
                          WHERE e.patient_id = $1 ORDER BY c.effective_on, c.id",
                     )
                     .bind(patient_id)
-                    .fetch_all(self.reader())
+                    .fetch_all(&mut *self.read_conn().await?)
                     .await?;
                     lines.extend(
                         changes
@@ -156,7 +156,7 @@ impl Store {
                              FROM patient_diagnoses WHERE patient_id = $1 ORDER BY id",
                         )
                         .bind(patient_id)
-                        .fetch_all(self.reader())
+                        .fetch_all(&mut *self.read_conn().await?)
                         .await?;
                     let mut lines: Vec<String> = rows
                         .into_iter()
@@ -192,7 +192,7 @@ impl Store {
                              FROM medications WHERE patient_id = $1 ORDER BY started_on, id",
                     )
                     .bind(patient_id)
-                    .fetch_all(self.reader())
+                    .fetch_all(&mut *self.read_conn().await?)
                     .await?;
                     let mut lines: Vec<String> = rows
                         .into_iter()
@@ -245,7 +245,7 @@ impl Store {
              FROM attendance WHERE patient_id = $1 ORDER BY service_start, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let visits: Vec<(Instant, String, String, Option<i64>, i64)> = sqlx::query_as(
             "SELECT service_start, kind, attendance_status, minutes_attended, minutes
@@ -254,7 +254,7 @@ impl Store {
              ORDER BY service_start, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut rows: Vec<(Instant, String)> = groups
             .into_iter()
@@ -311,7 +311,7 @@ impl Store {
              FROM intake_assessments WHERE patient_id = $1 ORDER BY assessed_on, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut lines = Vec::new();
         for (on, d1, d2, d3, d4, d5, d6, recommended, placed, sealed) in rows {
@@ -343,7 +343,7 @@ impl Store {
              WHERE patient_id = $1 ORDER BY collected_on, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let results: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
             "SELECT r.screen_id, r.analyte, r.result, r.expectation
@@ -351,7 +351,7 @@ impl Store {
              WHERE s.patient_id = $1 ORDER BY r.screen_id, r.analyte",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut lines: Vec<String> = screens
             .into_iter()
@@ -391,7 +391,7 @@ impl Store {
              ORDER BY version DESC LIMIT 1",
         )
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some((id, version, sealed, signed_at)) = row else {
             return Ok(vec!["No signed treatment plan recorded.".into()]);
@@ -401,7 +401,7 @@ impl Store {
              WHERE plan_id = $1",
         )
         .bind(id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let content: PlanContent = serde_json::from_str(&self.open(CONTENT_COLUMN, &sealed)?)
             .map_err(|e| StoreError::Corrupt(format!("plan content: {e}")))?;
@@ -455,7 +455,7 @@ impl Store {
              WHERE patient_id = $1 AND signed_at IS NOT NULL ORDER BY session_on, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut lines = Vec::new();
         for (on, kind, service, minutes, sealed) in rows {
@@ -490,7 +490,7 @@ impl Store {
              WHERE patient_id = $1 ORDER BY administered_on, id",
         )
         .bind(patient_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut lines: Vec<String> = rows
             .into_iter()

@@ -106,7 +106,7 @@ impl Store {
             "SELECT o.id, o.terms, o.placed_on, o.ends_on, o.recorded_at, u.display_name
              FROM undercover_orders o JOIN users u ON u.id = o.recorded_by ORDER BY o.id DESC",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,

@@ -24,7 +24,7 @@ impl Store {
             "SELECT id, patient_id FROM consents
              WHERE revoked_at IS NULL AND expiry_notice_at IS NULL ORDER BY patient_id, id",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut patients: Vec<i64> = pending.iter().map(|(_, p)| *p).collect();
         patients.dedup();
@@ -38,7 +38,7 @@ impl Store {
                  ORDER BY id DESC LIMIT 1",
             )
             .bind(patient_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?;
             for loaded in self.load_consents(patient_id).await? {
                 let id = loaded.consent.id.0;

@@ -460,7 +460,8 @@ impl Store {
 
     /// Reads one patient's demographics (audited).
     pub async fn patient(&self, grant: &PatientGrant<can::ReadDemographics>) -> Result<Patient> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),
@@ -540,7 +541,8 @@ impl Store {
              LIMIT $8 OFFSET $9",
             scope = patient_set_scope_sql(actor.role, "$1"),
         );
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let sealed: Vec<SealedSummary> = sqlx::query_as(&sql)
             .bind(user_id)
             .bind(id)
@@ -647,7 +649,8 @@ impl Store {
         &self,
         grant: &PatientGrant<can::ReadClinical>,
     ) -> Result<Vec<PatientFlag>> {
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         audit::record(
             self,
             grant.actor(),

@@ -325,7 +325,7 @@ impl Store {
         Ok(sqlx::query_as(&format!(
             "{APPROVAL_SELECT} WHERE a.outcome IS NULL ORDER BY a.proposed_at, a.id"
         ))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -353,7 +353,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(kind.code())
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?)
     }
 

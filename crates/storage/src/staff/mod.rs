@@ -993,7 +993,7 @@ impl Store {
     pub async fn staff(&self) -> Result<Vec<StaffUser>> {
         Ok(
             sqlx::query_as(&format!("{USER_SELECT} ORDER BY display_name, id"))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?,
         )
     }
@@ -1002,7 +1002,7 @@ impl Store {
     pub async fn staff_user(&self, user_id: i64) -> Result<StaffUser> {
         sqlx::query_as(&format!("{USER_SELECT} WHERE id = $1"))
             .bind(user_id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("user"))
     }
@@ -1011,7 +1011,7 @@ impl Store {
     pub async fn staff_by_username(&self, username: &str) -> Result<StaffUser> {
         sqlx::query_as(&format!("{USER_SELECT} WHERE username = $1"))
             .bind(username.trim().to_lowercase())
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read_conn().await?)
             .await?
             .ok_or(StoreError::NotFound("user"))
     }
@@ -1022,7 +1022,7 @@ impl Store {
             "{USER_SELECT} WHERE active = $1 AND role IN ('counselor', 'clinical_director') ORDER BY display_name, id"
         ))
         .bind(true)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1035,7 +1035,7 @@ impl Store {
              WHERE a.user_id = $1 ORDER BY s.name, pr.name, pr.id",
         )
         .bind(user_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1108,7 +1108,7 @@ impl Store {
         Ok(
             sqlx::query_scalar::<_, Flag>("SELECT mfa_required FROM role_policies WHERE role = $1")
                 .bind(role.code())
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?
                 .map_or(role.requires_mfa_by_default(), bool::from),
         )
@@ -1151,7 +1151,7 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE ip = $1 AND at >= $2")
                 .bind(ip)
                 .bind(window_start)
-                .fetch_one(self.reader())
+                .fetch_one(&mut *self.read_conn().await?)
                 .await?;
         if recent >= IP_FAILURE_LIMIT {
             return Ok(LoginOutcome::Throttled);
@@ -1160,7 +1160,7 @@ impl Store {
             "SELECT id, password_hash, active, locked_until FROM users WHERE username = $1",
         )
         .bind(username.trim().to_lowercase())
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some((user_id, hash, active, locked_until)) = row else {
             verify_password(password.to_owned(), dummy_hash().await.to_owned()).await;
@@ -1174,7 +1174,7 @@ impl Store {
         .bind(user_id)
         .bind(ip)
         .bind(window_start)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read_conn().await?)
         .await?;
         if everywhere >= BACKOFF_AFTER {
             let steps = u64::try_from(everywhere - BACKOFF_AFTER + 1).unwrap_or(u64::MAX);
@@ -1195,7 +1195,7 @@ impl Store {
             .bind(user_id)
             .bind(ip)
             .bind(window_start)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
             let until = first.map_or(now, |f| Instant(f.0 + Duration::minutes(LOCKOUT_MINUTES)));
             return Ok(LoginOutcome::Locked(until));
@@ -1367,7 +1367,7 @@ impl Store {
              WHERE s.id_hash = $1",
         )
         .bind(&id_hash)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some(SessionRow {
             csrf_token,
@@ -1483,7 +1483,7 @@ impl Store {
         Ok(
             sqlx::query_scalar::<_, Option<String>>("SELECT mfa_secret FROM users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?
                 .flatten(),
         )
@@ -1506,7 +1506,7 @@ impl Store {
         let row: Option<(Option<String>, Option<Instant>)> =
             sqlx::query_as("SELECT mfa_pending_secret, mfa_pending_at FROM users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
         Ok(match row {
             Some((Some(secret), Some(at))) if enrolment_open(at) => Some(secret),
@@ -1709,7 +1709,7 @@ impl Store {
             "SELECT password_hash, failed_logins, locked_until FROM users WHERE id = $1",
         )
         .bind(user_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let (hash, failures, locked_until) = row.ok_or(StoreError::NotFound("user"))?;
         let user = self.staff_user(user_id).await?;
@@ -1894,7 +1894,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT id, user_id, name, role, created_at, expires_at, revoked_at FROM api_tokens ORDER BY id DESC",
         )
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 
@@ -1921,7 +1921,7 @@ impl Store {
              WHERE token_hash = $1",
         )
         .bind(secret_hash(secret))
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some(token) = row else {
             return Ok(None);

@@ -140,7 +140,7 @@ impl Store {
              ORDER BY n.at DESC, n.id DESC LIMIT 100",
         )
         .bind(user_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?)
     }
 

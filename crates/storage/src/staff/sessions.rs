@@ -74,7 +74,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(Instant::now())
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         for s in &mut sessions {
             s.current = s.handle == current;
@@ -99,7 +99,7 @@ impl Store {
             "SELECT password_hash, failed_logins, locked_until FROM users WHERE id = $1",
         )
         .bind(user_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let (hash, failures, locked_until) = row.ok_or(StoreError::NotFound("user"))?;
         let current = secret_hash(session_secret);
