@@ -2,7 +2,7 @@
 // stays viewable) and prints it. Group notes are written from the session (daily_work.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
+import { startTrellis, signIn, ARTIFACTS, clinicDay } from './harness.mjs';
 
 const byId = (page, id) => page.locator(`[id="${id}"]`);
 
@@ -26,7 +26,7 @@ test('counselor writes, signs and revises a treatment plan', async () => {
       }
     }
     assert.ok(patient, 'a patient without a plan');
-    const target = new Date(Date.now() + 30 * 86400_000).toISOString().slice(0, 10);
+    const target = clinicDay(30);
     await page.getByLabel('Problem 1: the problem').fill('Alcohol use disorder, moderate: drinking daily after work');
     // A problem comes from a diagnosis on the patient's list (the demo's newest admission may
     // have none yet), never from a typed code.

@@ -3,7 +3,7 @@
 // Consents tab leaves as a packet carrying the order's terms; ended early, it authorises nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
+import { startTrellis, signIn, ARTIFACTS, clinicDay } from './harness.mjs';
 
 test('privacy officer records a court order and discloses under it', async () => {
   const t = await startTrellis();
@@ -16,7 +16,7 @@ test('privacy officer records a court order and discloses under it', async () =>
       links.map((a) => a.getAttribute('href')).find((h) => /^\/patients\/\d+$/.test(h || '')));
     const id = href.match(/^\/patients\/(\d+)$/)[1];
     const mrn = `TR${id.padStart(6, '0')}`;
-    const today = new Date().toISOString().slice(0, 10);
+    const today = clinicDay();
 
     await page.goto(`${t.base}/privacy`);
     await main.getByRole('link', { name: 'Court orders and agreements' }).click();
@@ -84,8 +84,8 @@ test('an auditor signs in and reviews only what the agreement covers', async () 
     const page = await context.newPage();
     await signIn(page, t.base, 'privacy');
     const main = page.getByRole('main');
-    const today = new Date().toISOString().slice(0, 10);
-    const later = new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10);
+    const today = clinicDay();
+    const later = clinicDay(30);
     await page.goto(`${t.base}/privacy/authorities`);
     const form = main.locator('form', { has: page.getByRole('button', { name: 'Record the agreement' }) });
     await form.getByLabel('Kind').selectOption('audit_evaluation');

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
+import { startTrellis, signIn, ARTIFACTS, clinicDay } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -296,7 +296,7 @@ test('the second-factor and privacy-record pages fit every width and pass axe-co
     const patient = await firstLink(p, t.base, '/patients', /^\/patients\/\d+$/);
     assert.ok(patient, 'a patient on the list');
     const mrn = `TR${patient.split('/').pop().padStart(6, '0')}`;
-    const today = new Date().toISOString().slice(0, 10);
+    const today = clinicDay();
     await p.goto(`${t.base}/privacy/authorities`);
     const order = main.locator('form', { has: p.getByRole('button', { name: 'Record the court order' }) });
     await order.getByLabel(/medical record number/).fill(mrn);

@@ -78,3 +78,12 @@ export async function signIn(page, base, username, landing = '/dashboard') {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${base}${landing}`);
 }
+
+// A day in the demo clinic's time zone as a form field takes it (YYYY-MM-DD), `offset` days
+// from today: the server judges "today" and "in the future" there, so UTC's date (a day ahead
+// every New York evening) was refused as future-dated from 00:00 to 05:00 UTC.
+export function clinicDay(offset = 0) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(
+    new Date(Date.now() + offset * 86_400_000),
+  );
+}

@@ -3,7 +3,7 @@
 // breach, opens the drafted letter and records it as sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTrellis, signIn, ARTIFACTS } from './harness.mjs';
+import { startTrellis, signIn, ARTIFACTS, clinicDay } from './harness.mjs';
 
 test('privacy officer records a restriction request and a breach', async () => {
   const t = await startTrellis();
@@ -52,7 +52,7 @@ test('privacy officer records a restriction request and a breach', async () => {
     // The breach register, from the privacy page.
     await page.goto(`${t.base}/privacy`);
     await main.getByRole('link', { name: 'Breach register' }).click();
-    const today = new Date().toISOString().slice(0, 10);
+    const today = clinicDay();
     const form = main.locator('form', { has: page.getByRole('button', { name: 'Record incident' }) });
     await form.getByLabel(/^Discovered on/).fill(today);
     await form.getByLabel(/^What happened/).fill('a day sheet was faxed to the wrong number');
