@@ -342,6 +342,10 @@ async fn the_self_screen_explains_what_may_fit_puts_crisis_help_first_and_stores
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Nothing you answer is stored"));
     assert!(!html.contains("csrf_token"), "a visitor has no session");
+    assert!(
+        html.contains("© 1982 Harvey A. Skinner"),
+        "DAST-10 credited"
+    );
 
     // AUDIT-C 2+2+1 = 5 and daily life affected: an IOP may fit.
     let (status, html) = post_screen(&s, &screen([2, 2, 1], &[3], [1, 0, 0, 0, 1, 1])).await;
