@@ -134,6 +134,7 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
     const episode = (await firstLink(d, t.base, `${patient}/episodes`, /^\/episodes\/\d+\//))?.match(/^\/episodes\/\d+/)?.[0];
     const version = await firstLink(d, t.base, `${patient}/treatment-plan`, /^\/patients\/\d+\/treatment-plan\/\d+$/);
     const program = (await firstLink(d, t.base, '/admin/programs', /^\/programs\/\d+\/phases$/)) ?? '/programs/1/phases';
+    const profile = (await firstLink(d, t.base, '/admin/programs', /^\/admin\/programs\/\d+\/public-profile$/)) ?? '/admin/programs/1/public-profile';
     const groupNote = await firstLink(d, t.base, '/group-notes', /^\/group-notes\/\d+$/);
     const session = (await findLink(d, t.base, ['/schedule/day-sheet', '/schedule/my-day'], /^\/schedule\/sessions\/\d+\//))?.match(/^\/schedule\/sessions\/\d+/)?.[0];
     const directorPages = [
@@ -143,7 +144,7 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       `${patient}/treatment-plan`, `${patient}/assessment`, `${patient}/emergency-disclosure`,
       '/caseload/step-down-review', '/reports/follow-up-outcomes', '/schedule/my-day', '/schedule/day-sheet',
       '/schedule/week', '/schedule/hours', '/schedule/tracks', '/emergency-access', '/group-notes', '/tasks',
-      '/admin/plan-reviews', '/admin/programs', program, '/account/mfa', '/account/password', '/account/sessions',
+      '/admin/plan-reviews', '/admin/programs', program, profile, '/account/mfa', '/account/password', '/account/sessions',
       '/no-such-page', '/patients/abc',
     ];
     if (episode) directorPages.push(`${episode}/level`, `${episode}/discharge`, `${episode}/discharge-summary`);
@@ -196,10 +197,13 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       await check(c, t.base, 'counselor', path, problems);
       visited.push(path);
     }
-    // The sign-in page, before anyone is signed in.
     const signedOut = await roleContext(t, 'signed-out');
-    await check(signedOut.page, t.base, 'signed-out', '/login', problems);
-    visited.push('/login');
+    // The sign-in page and the public front door, before anyone is signed in.
+    const publicProgram = (await firstLink(signedOut.page, t.base, '/find-a-program', /^\/find-a-program\/\d+$/)) ?? '/find-a-program/1';
+    for (const path of ['/login', '/find-a-program', '/find-a-program?zip=19107&when=evening', publicProgram, '/is-iop-right-for-me']) {
+      await check(signedOut.page, t.base, 'signed-out', path, problems);
+      visited.push(path);
+    }
     // The other roles' first pages.
     const others = [counselor, signedOut];
     for (const role of ['counselor', 'frontdesk', 'nurse', 'prescriber', 'intake', 'peer', 'billing']) {

@@ -343,6 +343,92 @@ pub async fn load(store: &Store) -> Result<()> {
         .await
         .map_err(explained)
         .context("part2")?;
+    front_door(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("front door")?;
+    Ok(())
+}
+
+/// Public profiles: three programs published, Riverside's co-occurring program still a draft
+/// (so staff see both on the Programs page), one licence due for renewal within 90 days.
+async fn front_door(store: &Store, clinic: &Clinic) -> Result<()> {
+    use trellis_domain::frontdoor::profile::{ProfileInput, Service as S};
+    let orgs = store.grant::<can::ManagePrograms>(&Actor::system("demo"))?;
+    let today = clinic_today();
+    let downtown_intake = "Mon–Fri 8 am–8 pm, Sat 9 am–1 pm";
+    let riverside_intake = "Mon–Fri 9 am–5 pm";
+    let profiles = [
+        ProfileInput {
+            summary: "For adults 18 and over whose drinking or drug use is getting in the way \
+                of work, family or health. Groups three or four times a week, with morning, \
+                evening and weekend tracks, so most people keep working while they come."
+                .into(),
+            zip: "19106".into(),
+            services: vec![S::Individual, S::Group, S::Family, S::Medication],
+            languages: "English, Spanish".into(),
+            insurance: "Medicaid, Medicare, Aetna, Independence Blue Cross, Cigna, Self-pay \
+                (sliding scale)"
+                .into(),
+            accreditation: "CARF".into(),
+            accreditation_number: "296481".into(),
+            accreditation_expires: Some(today + Duration::days(540)),
+            licence: "Pennsylvania Department of Drug and Alcohol Programs".into(),
+            licence_number: "51-0042-IOP".into(),
+            licence_expires: Some(today + Duration::days(200)),
+            intake_phone: "(555) 201-4410".into(),
+            intake_hours: downtown_intake.into(),
+            published: true,
+        },
+        ProfileInput {
+            summary: "For adults living with a substance use disorder and a mental health \
+                condition such as depression, anxiety or PTSD: one team treats both, with a \
+                psychiatric prescriber on site."
+                .into(),
+            zip: "19106".into(),
+            services: vec![S::Individual, S::Group, S::Medication, S::CoOccurring],
+            languages: "English".into(),
+            insurance: "Medicaid, Aetna, Independence Blue Cross".into(),
+            accreditation: "CARF".into(),
+            accreditation_number: "296482".into(),
+            accreditation_expires: Some(today + Duration::days(540)),
+            licence: "Pennsylvania Department of Drug and Alcohol Programs".into(),
+            licence_number: "51-0043-IOP".into(),
+            licence_expires: Some(today + Duration::days(60)),
+            intake_phone: "(555) 201-4410".into(),
+            intake_hours: downtown_intake.into(),
+            published: true,
+        },
+        ProfileInput {
+            summary: "Afternoon groups for adults, a short walk from the river trail bus stop."
+                .into(),
+            zip: "19128".into(),
+            services: vec![S::Individual, S::Group, S::Family],
+            languages: "English".into(),
+            insurance: "Medicaid, Medicare, Cigna".into(),
+            licence: "Pennsylvania Department of Drug and Alcohol Programs".into(),
+            licence_number: "51-0107-IOP".into(),
+            licence_expires: Some(today + Duration::days(300)),
+            intake_phone: "(555) 201-4510".into(),
+            intake_hours: riverside_intake.into(),
+            published: true,
+            ..ProfileInput::default()
+        },
+        ProfileInput {
+            summary: "Opening soon.".into(),
+            zip: "19128".into(),
+            services: vec![S::Group, S::CoOccurring],
+            intake_phone: "(555) 201-4510".into(),
+            intake_hours: riverside_intake.into(),
+            published: false,
+            ..ProfileInput::default()
+        },
+    ];
+    for ((_, program), profile) in clinic.programs.iter().zip(profiles.iter()) {
+        store
+            .save_program_profile(&orgs, *program, profile, today)
+            .await?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod access;
 pub mod care;
 pub mod consent;
 pub mod documentation;
+pub mod frontdoor;
 pub mod measures;
 pub mod patient;
 pub mod placement;

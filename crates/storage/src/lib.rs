@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod dashboard;
 pub mod discharge;
 pub mod episodes;
+pub mod frontdoor;
 pub mod group_notes;
 pub mod idempotency;
 pub mod jobs;

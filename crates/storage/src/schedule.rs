@@ -306,14 +306,14 @@ fn schedule_error(field: &'static str, e: ScheduleError) -> StoreError {
     StoreError::invalid(field, e.to_string())
 }
 
-fn weekday_from(n: i64) -> Result<Weekday> {
+pub(crate) fn weekday_from(n: i64) -> Result<Weekday> {
     u8::try_from(n)
         .ok()
         .and_then(|n| Weekday::try_from(n).ok())
         .ok_or_else(|| StoreError::Corrupt(format!("weekday {n}")))
 }
 
-fn time_from(s: &str) -> Result<NaiveTime> {
+pub(crate) fn time_from(s: &str) -> Result<NaiveTime> {
     NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| StoreError::Corrupt(format!("time {s:?}")))
 }
 

@@ -351,6 +351,15 @@ const PAGES: &[Row] = &[
     ("POST", "/admin/role-approvals/{approval}", Rule::Role(P::ReadAudit),            Allowed::Invalid),
     ("GET",  "/admin/programs",                  Rule::Role(P::ManagePrograms),       Allowed::Success),
     ("POST", "/admin/programs/{program}/measures", Rule::Role(P::ManagePrograms),     Allowed::Invalid),
+    // An empty form saves an empty draft (nothing published), so it succeeds.
+    ("GET",  "/admin/programs/{program}/public-profile", Rule::Role(P::ManagePrograms), Allowed::Success),
+    ("POST", "/admin/programs/{program}/public-profile", Rule::Role(P::ManagePrograms), Allowed::Success),
+    // The public pages: the matrix's programs are not published, so a program's page is missing.
+    ("GET",  "/find-a-program",                  Rule::Public,                        Allowed::Success),
+    ("GET",  "/find-a-program/{program}",        Rule::Public,                        Allowed::Missing),
+    // The self-screen: an empty form is not a set of answers.
+    ("GET",  "/is-iop-right-for-me",             Rule::Public,                        Allowed::Success),
+    ("POST", "/is-iop-right-for-me",             Rule::Public,                        Allowed::Invalid),
     ("GET",  "/patients/{patient}/medications",  Rule::Patient(P::ReadClinical),      Allowed::Success),
     ("POST", "/patients/{patient}/medications",  Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("POST", "/patients/{patient}/medications/{medication}/stop", Rule::Patient(P::WriteClinical), Allowed::Invalid),

@@ -11,6 +11,7 @@ mod confidentiality;
 mod counseling_notes;
 pub(crate) mod dashboard;
 mod discharge;
+mod frontdoor;
 mod group_notes;
 mod measures;
 mod medications;
@@ -396,6 +397,16 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/role-approvals/{id}", post(admin::decide_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/programs", get(programs::list))
+        .route(
+            "/admin/programs/{id}/public-profile",
+            get(frontdoor::profiles::edit).post(frontdoor::profiles::save),
+        )
+        .route("/find-a-program", get(frontdoor::public::finder))
+        .route("/find-a-program/{id}", get(frontdoor::public::program))
+        .route(
+            "/is-iop-right-for-me",
+            get(frontdoor::self_screen::form).post(frontdoor::self_screen::answer),
+        )
         .route(
             "/admin/programs/{id}/measures",
             post(programs::save_measures),
