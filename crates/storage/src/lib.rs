@@ -28,6 +28,7 @@ pub mod notes;
 pub mod org;
 pub mod patients;
 pub mod phases;
+pub mod portal;
 pub mod privacy;
 pub mod recipients;
 pub mod schedule;
