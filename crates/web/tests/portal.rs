@@ -67,7 +67,7 @@ async fn a_counselor_invites_and_the_patient_signs_up_signs_in_and_sees_their_we
     assert!(again.contains("Invited, not yet signed up"));
 
     // Bad input on the sign-up form: each refused with 422 and nothing opened.
-    let welcome = portal_form(&s, "/portal/welcome").await;
+    let mut welcome = portal_form(&s, "/portal/welcome").await;
     for (fields, problem) in [
         (
             [
@@ -120,6 +120,8 @@ async fn a_counselor_invites_and_the_patient_signs_up_signs_in_and_sees_their_we
         let body = res.text().await.expect("text");
         assert!(body.contains(problem), "{problem}: {body}");
         assert!(body.contains("988"), "crisis help on every page");
+        // The answer is a fresh form with a fresh token, as a browser would send next.
+        welcome.csrf = csrf_in(&body);
     }
     let res = welcome
         .post(
