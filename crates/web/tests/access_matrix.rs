@@ -1675,7 +1675,11 @@ async fn a_patient_signed_in_to_the_portal_reaches_the_portal_and_no_staff_route
         .send()
         .await
         .expect("today");
-    assert_eq!(still.status(), StatusCode::OK, "the portal session outlives it all");
+    assert_eq!(
+        still.status(),
+        StatusCode::OK,
+        "the portal session outlives it all"
+    );
     for (m, template, rule, _) in API {
         if matches!(rule, Rule::Public) {
             continue;
