@@ -141,7 +141,7 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       '/dashboard', '/patients', '/patients/new', patient, `${patient}/edit`, `${patient}/episodes`,
       `${patient}/episodes/new`, `${patient}/measures`, `${patient}/measures/new?instrument=phq9`, `${patient}/medications`,
       `${patient}/phase`, `${patient}/schedule`, `${patient}/consents`, `${patient}/disclosures`, `${patient}/notes`, `${patient}/counseling-notes`,
-      `${patient}/treatment-plan`, `${patient}/assessment`, `${patient}/emergency-disclosure`,
+      `${patient}/treatment-plan`, `${patient}/assessment`, `${patient}/emergency-disclosure`, `${patient}/portal-account`,
       '/caseload/step-down-review', '/reports/follow-up-outcomes', '/schedule/my-day', '/schedule/day-sheet',
       '/schedule/week', '/schedule/hours', '/schedule/tracks', '/emergency-access', '/group-notes', '/tasks',
       '/admin/plan-reviews', '/admin/programs', program, profile, '/account/mfa', '/account/password', '/account/sessions',

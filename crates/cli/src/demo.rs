@@ -347,6 +347,10 @@ pub async fn load(store: &Store) -> Result<()> {
         .await
         .map_err(explained)
         .context("front door")?;
+    portal(store, &clinic)
+        .await
+        .map_err(explained)
+        .context("portal")?;
     Ok(())
 }
 
@@ -429,6 +433,39 @@ async fn front_door(store: &Store, clinic: &Clinic) -> Result<()> {
             .save_program_profile(&orgs, *program, profile, today)
             .await?;
     }
+    Ok(())
+}
+
+/// The demo patient's portal username (the password is [`PASSWORD`]).
+pub const PORTAL_USERNAME: &str = "patient";
+
+/// A portal account for the first patient of the counselor's evening group: invited by the
+/// counselor and signed up, so the portal can be tried at once.
+async fn portal(store: &Store, clinic: &Clinic) -> Result<()> {
+    use trellis_storage::portal::Redemption;
+    let counselor = clinic.actor("counselor")?;
+    let read_episodes = store.grant::<can::ReadEpisodes>(counselor)?;
+    let today = clinic_today();
+    let entry = store
+        .caseload(&read_episodes)
+        .await?
+        .into_iter()
+        .find(|e| e.admitted_on.0 <= today)
+        .ok_or_else(|| anyhow::anyhow!("the counselor has no patient in care"))?;
+    let grant = store
+        .patient_grant::<can::ManagePortalAccounts>(counselor, entry.patient_id)
+        .await?;
+    let invitation = store.invite_to_portal(&grant).await?;
+    store
+        .redeem_portal_invitation(
+            &Redemption {
+                code: &invitation.code,
+                username: PORTAL_USERNAME,
+                password: PASSWORD,
+            },
+            "demo",
+        )
+        .await?;
     Ok(())
 }
 

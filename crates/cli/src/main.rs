@@ -385,6 +385,10 @@ async fn run(cli: Cli) -> Result<()> {
             for (username, role, name) in demo::STAFF {
                 println!("  {username:<12} {:<24} {name}", role.label());
             }
+            println!(
+                "Patient portal: http://{addr}/portal as {:<8} (same password), a patient of counselor's evening group",
+                demo::PORTAL_USERNAME
+            );
             if scale == Scale::Network {
                 println!("Generated sites N03… have n03.counselor1, n03.director, n03.frontdesk, … (same password)");
             }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::care::UnknownCode;
 
-/// A staff role. Each account has exactly one.
+/// A role. Each account has exactly one: a staff role, or `Patient` for a portal account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -32,10 +32,13 @@ pub enum Role {
     PrivacyOfficer,
     /// Auditor or evaluator under one §2.53 agreement: reviews, read-only, what it covers.
     Auditor,
+    /// A patient signed in to the portal: their own record only, through the portal only. Not a
+    /// staff role: never in [`Role::ALL`], never given by an administrator.
+    Patient,
 }
 
 impl Role {
-    /// Every role, in the order the admin screens list them.
+    /// Every staff role, in the order the admin screens list them.
     pub const ALL: [Role; 11] = [
         Role::Admin,
         Role::ClinicalDirector,
@@ -64,6 +67,7 @@ impl Role {
             Role::Billing => "billing",
             Role::PrivacyOfficer => "privacy_officer",
             Role::Auditor => "auditor",
+            Role::Patient => "patient",
         }
     }
 
@@ -81,6 +85,7 @@ impl Role {
             Role::Billing => "Billing",
             Role::PrivacyOfficer => "Privacy officer",
             Role::Auditor => "Auditor or evaluator (42 CFR 2.53)",
+            Role::Patient => "Patient (portal)",
         }
     }
 
@@ -138,6 +143,7 @@ impl FromStr for Role {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Role::ALL
             .into_iter()
+            .chain([Role::Patient])
             .find(|r| r.code() == s.trim())
             .ok_or_else(|| UnknownCode {
                 kind: "role",
@@ -200,11 +206,15 @@ pub enum Permission {
     /// Review, read-only and on screen, the records one audit or evaluation agreement covers
     /// (42 CFR 2.53): its program's patients, its information, within its period.
     ReviewUnderAgreement,
+    /// Invite a patient to the portal, see their account's state and end it.
+    ManagePortalAccounts,
+    /// Use the portal: the signed-in patient's own schedule and check-ins, nobody else's.
+    UsePortal,
 }
 
 impl Permission {
     /// Every permission, in the order the matrix lists them.
-    pub const ALL: [Permission; 24] = [
+    pub const ALL: [Permission; 26] = [
         Permission::ReadDemographics,
         Permission::EditDemographics,
         Permission::ReadEpisodes,
@@ -229,6 +239,8 @@ impl Permission {
         Permission::KeepBreachRegister,
         Permission::DiscloseWithoutConsent,
         Permission::ReviewUnderAgreement,
+        Permission::ManagePortalAccounts,
+        Permission::UsePortal,
     ];
 
     /// Whether the permission only reads (what emergency access may widen, 42 CFR 2.51: it
@@ -267,6 +279,10 @@ pub fn permits(role: Role, permission: Permission) -> bool {
     // every write stay closed to them.
     if role == R::Auditor {
         return permission == P::ReviewUnderAgreement;
+    }
+    // A patient's whole access is their own portal; no staff page or API answers them.
+    if role == R::Patient {
+        return permission == P::UsePortal;
     }
     match permission {
         P::ReadDemographics => true,
@@ -313,7 +329,11 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         // Whether an order or agreement is sound is the privacy official's judgment, and what
         // leaves under it bypasses the patient's consent.
         P::DiscloseWithoutConsent => matches!(role, R::PrivacyOfficer),
-        P::ReviewUnderAgreement => false,
+        P::ReviewUnderAgreement | P::UsePortal => false,
+        // Those who bring a patient into the program and treat them: the intake coordinator
+        // and the counselor (and their director). Front desk holds demographics only, and the
+        // portal carries the patient's check-ins to the counselor, so it stays with clinical staff.
+        P::ManagePortalAccounts => matches!(role, R::ClinicalDirector | R::Counselor | R::Intake),
     }
 }
 
@@ -484,6 +504,36 @@ mod tests {
         assert!(!Role::Auditor.approves_roles());
         assert!(Permission::ReviewUnderAgreement.is_patient_scoped());
         assert!(!Permission::ReviewUnderAgreement.is_read());
+    }
+
+    #[test]
+    fn a_patient_only_uses_the_portal_and_no_staff_role_does() {
+        let allowed: Vec<Permission> = Permission::ALL
+            .into_iter()
+            .filter(|p| permits(Role::Patient, *p))
+            .collect();
+        assert_eq!(allowed, vec![Permission::UsePortal]);
+        for role in Role::ALL {
+            assert!(!permits(role, Permission::UsePortal), "{role}");
+        }
+        assert!(!Role::ALL.contains(&Role::Patient));
+        assert_eq!("patient".parse::<Role>(), Ok(Role::Patient));
+        assert!(!Role::Patient.sees_all_patients());
+        assert!(!Role::Patient.requires_mfa_by_default());
+        assert!(!Role::Patient.grant_needs_second_approval());
+    }
+
+    #[test]
+    fn intake_and_the_treating_staff_invite_patients_to_the_portal() {
+        let inviters: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| permits(*r, Permission::ManagePortalAccounts))
+            .collect();
+        assert_eq!(
+            inviters,
+            vec![Role::ClinicalDirector, Role::Counselor, Role::Intake]
+        );
+        assert!(Permission::ManagePortalAccounts.is_patient_scoped());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod frontdoor;
 pub mod measures;
 pub mod patient;
 pub mod placement;
+pub mod portal;
 pub mod schedule;
 pub mod screens;
 

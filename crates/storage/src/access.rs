@@ -92,6 +92,8 @@ pub mod can {
         KeepBreachRegister,
         DiscloseWithoutConsent,
         ReviewUnderAgreement,
+        ManagePortalAccounts,
+        UsePortal,
     );
 }
 
@@ -145,6 +147,9 @@ pub(crate) fn patient_scope_sql(role: Role, user_param: &str) -> String {
     if role == Role::Auditor {
         return auditor_scope_sql(user_param);
     }
+    if role == Role::Patient {
+        return portal_scope_sql(user_param);
+    }
     format!(
         "(EXISTS (SELECT 1 FROM staff_assignments sa WHERE sa.user_id = {u} \
             AND sa.program_id IS NULL AND sa.site_id = p.site_id) \
@@ -168,6 +173,9 @@ pub(crate) fn patient_set_scope_sql(role: Role, user_param: &str) -> String {
     if role == Role::Auditor {
         return auditor_scope_sql(user_param);
     }
+    if role == Role::Patient {
+        return portal_scope_sql(user_param);
+    }
     format!(
         "(p.site_id IN (SELECT sa.site_id FROM staff_assignments sa \
             WHERE sa.user_id = {u} AND sa.program_id IS NULL) \
@@ -190,6 +198,16 @@ fn auditor_scope_sql(user_param: &str) -> String {
         "EXISTS (SELECT 1 FROM auditor_accounts aa WHERE aa.user_id = {u} \
           AND (aa.program_id IS NULL OR EXISTS (SELECT 1 FROM episodes ae \
             WHERE ae.patient_id = p.id AND ae.program_id = aa.program_id)))",
+        u = user_param
+    )
+}
+
+/// A portal account's patient: the one patient whose account it is, while staff have not ended
+/// it. No other patient is ever in a patient's scope, whatever id a request names.
+fn portal_scope_sql(user_param: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM portal_accounts pa WHERE pa.user_id = {u} \
+          AND pa.patient_id = p.id AND pa.revoked_at IS NULL)",
         u = user_param
     )
 }

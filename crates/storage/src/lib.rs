@@ -30,6 +30,7 @@ pub mod org;
 pub mod patients;
 mod per_request;
 pub mod phases;
+pub mod portal;
 pub mod privacy;
 pub mod recipients;
 pub mod schedule;

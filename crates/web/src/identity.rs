@@ -19,6 +19,10 @@ use crate::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "trellis_session";
+/// Name of the portal's session cookie: sent only to `/portal` (its path), read only there.
+pub const PORTAL_COOKIE: &str = "trellis_portal";
+/// Where the portal's pages live; a portal session is accepted under it alone.
+pub const PORTAL_PREFIX: &str = "/portal";
 /// Name of the cookie that carries the login form's CSRF token (double submit).
 pub const LOGIN_CSRF_COOKIE: &str = "trellis_login_csrf";
 /// Form field carrying a CSRF token.
@@ -39,6 +43,13 @@ pub enum Identity {
         /// The cookie secret.
         secret: String,
         /// The session.
+        session: Box<StaffSession>,
+    },
+    /// A patient's portal session (only ever on a `/portal` path).
+    Portal {
+        /// The cookie secret.
+        secret: String,
+        /// The session (its user's role is `patient`).
         session: Box<StaffSession>,
     },
     /// An API token acting as a user with a role.
@@ -121,31 +132,48 @@ pub async fn resolve_identity(
     next: Next,
 ) -> Result<Response, AppError> {
     let info = client_info(&req, &state.config.trusted_proxies);
+    let in_portal = is_portal_path(req.uri().path());
     let identity = if let Some(token) = bearer(req.headers()) {
         match state
             .store
             .token_actor(token, state.config.token_max_lifetime)
             .await?
         {
-            Some((user, role)) => Identity::Token {
+            // The API is staff's: a patient's account never acts through a token.
+            Some((user, role)) if role != Role::Patient && !in_portal => Identity::Token {
                 user: Box::new(user),
                 role,
             },
-            None => Identity::InvalidToken,
+            _ => Identity::InvalidToken,
         }
     } else {
+        // The realms never mix: under /portal only the portal cookie counts and only for a
+        // patient's account; elsewhere only the staff cookie and only for a staff account.
+        let name = if in_portal {
+            PORTAL_COOKIE
+        } else {
+            SESSION_COOKIE
+        };
         let jar = CookieJar::from_headers(req.headers());
-        match jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        match jar.get(name).map(|c| c.value().to_owned()) {
             Some(secret) => match state
                 .store
                 .session(&secret, state.config.idle_timeout)
                 .await?
             {
-                Some(session) => Identity::Session {
-                    secret,
-                    session: Box::new(session),
-                },
-                None => Identity::Anonymous,
+                Some(session) if in_portal && session.user.role == Role::Patient.code() => {
+                    Identity::Portal {
+                        secret,
+                        session: Box::new(session),
+                    }
+                }
+                Some(session) if !in_portal && session.user.role != Role::Patient.code() => {
+                    Identity::Session {
+                        secret,
+                        session: Box::new(session),
+                    }
+                }
+                _ => Identity::Anonymous,
             },
             None => Identity::Anonymous,
         }
@@ -153,6 +181,11 @@ pub async fn resolve_identity(
     req.extensions_mut().insert(identity);
     req.extensions_mut().insert(info);
     Ok(next.run(req).await)
+}
+
+/// Whether a path is the portal's (`/portal` or below it).
+pub fn is_portal_path(path: &str) -> bool {
+    path == PORTAL_PREFIX || path.starts_with("/portal/")
 }
 
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
@@ -228,11 +261,19 @@ pub async fn csrf_guard(
         return Err(reject(is_api));
     }
     let expected = match &identity {
-        Identity::Session { session, .. } => session.csrf_token.clone(),
-        _ if req.uri().path() == "/login" => CookieJar::from_headers(req.headers())
-            .get(LOGIN_CSRF_COOKIE)
-            .map(|c| c.value().to_owned())
-            .unwrap_or_default(),
+        Identity::Session { session, .. } | Identity::Portal { session, .. } => {
+            session.csrf_token.clone()
+        }
+        _ if matches!(
+            req.uri().path(),
+            "/login" | "/portal/sign-in" | "/portal/welcome"
+        ) =>
+        {
+            CookieJar::from_headers(req.headers())
+                .get(LOGIN_CSRF_COOKIE)
+                .map(|c| c.value().to_owned())
+                .unwrap_or_default()
+        }
         // No session: nothing to forge; the handler answers "sign in".
         _ => return Ok(next.run(req).await),
     };
@@ -311,6 +352,45 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
+/// A signed-in patient on a portal page: their account and the one patient it is bound to.
+#[derive(Debug, Clone)]
+pub struct PortalPatient {
+    /// Who acts (role `patient`), for grants and the audit log.
+    pub actor: Actor,
+    /// The patient whose account it is.
+    pub patient_id: i64,
+    /// The session's CSRF token, for forms.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for PortalPatient {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let info = parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default();
+        let Some(Identity::Portal { session, .. }) = parts.extensions.get::<Identity>() else {
+            return Err(Redirect::to("/portal/sign-in").into_response());
+        };
+        let patient_id = state
+            .store
+            .portal_patient(session.user.id)
+            .await
+            .map_err(|_| Redirect::to("/portal/sign-in").into_response())?;
+        Ok(PortalPatient {
+            actor: actor(&session.user, Role::Patient, &info),
+            patient_id,
+            csrf: session.csrf_token.clone(),
+        })
+    }
+}
+
 /// A caller of the JSON API: a bearer token, or a full staff session.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
@@ -353,6 +433,13 @@ fn actor(user: &StaffUser, role: Role, info: &ClientInfo) -> Actor {
         ip: Some(info.ip.clone()),
         request_id: info.request_id.clone(),
     }
+}
+
+/// The portal's session cookie: sent by the browser to `/portal` paths only.
+pub fn portal_cookie(value: String, state: &AppState) -> Cookie<'static> {
+    let mut c = cookie(PORTAL_COOKIE, value, state);
+    c.set_path(PORTAL_PREFIX);
+    c
 }
 
 /// A cookie with the attributes every Trellis cookie has.

@@ -61,6 +61,9 @@ enum Rule {
     Note(P),
     /// The note's author: dora wrote the matrix's notes (and is their clinical director).
     NoteAuthor,
+    /// A patient signed in to the portal, on their own record alone: every staff session is
+    /// sent to the portal's sign-in instead (the realms never mix).
+    Portal,
 }
 
 /// What an allowed caller gets for the request the matrix sends (an empty body for writes).
@@ -77,6 +80,8 @@ enum Allowed {
     /// 401: the second sign-in step answers only a session still waiting for its second
     /// factor, never one already signed in.
     SecondStepOnly,
+    /// 401: a sign-in form sent without a username and password.
+    SignInRefused,
 }
 
 /// One route: method, path with {patient}, {episode}, {user} or {task} placeholders, rule,
@@ -128,6 +133,9 @@ const API: &[Row] = &[
     ("POST", "/patients/{patient}/measures",  Rule::Patient(P::WriteClinical),     Allowed::Invalid),
     ("GET",  "/patients/{patient}/measures/due", Rule::Patient(P::ReadClinical),   Allowed::Success),
     ("GET",  "/measures/due",                 Rule::Role(P::ReadClinical),         Allowed::Success),
+    ("GET",  "/patients/{patient}/portal-account", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
+    ("POST", "/patients/{patient}/portal-account/invitation", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
+    ("POST", "/patients/{patient}/portal-account/end", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
     ("GET",  "/calendar-feeds",               Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("POST", "/calendar-feeds",               Rule::Role(P::ReadSchedule),         Allowed::Success),
     ("GET",  "/calendar-feeds/{feed_id}",     Rule::Role(P::ReadSchedule),         Allowed::Missing),
@@ -452,6 +460,16 @@ const PAGES: &[Row] = &[
     ("POST", "/patients/{patient}/authorised-disclosure", Rule::Patient(P::DiscloseWithoutConsent), Allowed::Invalid),
     ("POST", "/privacy/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("POST", "/privacy/undercover-orders",        Rule::Role(P::DiscloseWithoutConsent), Allowed::Invalid),
+    ("GET",  "/portal",                          Rule::Public,                        Allowed::Success),
+    ("GET",  "/portal/sign-in",                  Rule::Public,                        Allowed::Success),
+    ("POST", "/portal/sign-in",                  Rule::Public,                        Allowed::SignInRefused),
+    ("POST", "/portal/sign-out",                 Rule::Public,                        Allowed::Success),
+    ("GET",  "/portal/welcome",                  Rule::Public,                        Allowed::Success),
+    ("POST", "/portal/welcome",                  Rule::Public,                        Allowed::Invalid),
+    ("GET",  "/portal/today",                    Rule::Portal,                        Allowed::Success),
+    ("GET",  "/patients/{patient}/portal-account", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
+    ("POST", "/patients/{patient}/portal-account/invitation", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
+    ("POST", "/patients/{patient}/portal-account/end", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
     ("GET",  "/review",                          Rule::Role(P::ReviewUnderAgreement), Allowed::Success),
     ("GET",  "/review/patients/{patient}",       Rule::Patient(P::ReviewUnderAgreement), Allowed::Success),
 ];
@@ -1107,6 +1125,7 @@ fn allowed(username: &str, rule: Rule, target: Target) -> bool {
     let role = role_of(username);
     match rule {
         Rule::Public | Rule::SignedIn => true,
+        Rule::Portal => false,
         Rule::TaskAssignee => matches!(username, "casey" | "dora"),
         Rule::Note(p) => permits(role, p),
         Rule::NoteAuthor => username == "dora",
@@ -1130,7 +1149,9 @@ fn check(
         (true, Allowed::Invalid) => status == StatusCode::UNPROCESSABLE_ENTITY,
         (true, Allowed::Conflict) => status == StatusCode::CONFLICT,
         (true, Allowed::Missing) => status == StatusCode::NOT_FOUND,
-        (true, Allowed::SecondStepOnly) => status == StatusCode::UNAUTHORIZED,
+        (true, Allowed::SecondStepOnly | Allowed::SignInRefused) => {
+            status == StatusCode::UNAUTHORIZED
+        }
     };
     (!expected_ok).then(|| {
         format!(
@@ -1205,7 +1226,23 @@ async fn pages_as(s: Arc<TestServer>, ids: Arc<Ids>, username: &'static str) -> 
         let (m, template, rule, _) = *row;
         for target in targets(rule) {
             let path = ids.path(template, *target);
+            if let Rule::Portal = rule {
+                // A staff session is no portal session: the page sends it to sign in.
+                let res = browser.get(&path).await;
+                if res.url().path() != "/portal/sign-in" {
+                    problems.push(format!(
+                        "{username} GET {template}: reached {} ({}), not the portal's sign-in",
+                        res.url().path(),
+                        res.status()
+                    ));
+                }
+                continue;
+            }
             let status = match (m, template) {
+                // The portal's own forms carry the token of the form the browser was shown.
+                ("POST", "/portal/sign-in" | "/portal/welcome") => {
+                    portal_form_post(&s.base, template).await
+                }
                 // Signing in and out replace or end the session: use a session of their own.
                 ("POST", "/login") => {
                     let fresh = s.browser(username).await;
@@ -1250,6 +1287,28 @@ async fn pages_as(s: Arc<TestServer>, ids: Arc<Ids>, username: &'static str) -> 
         }
     }
     problems
+}
+
+/// Posts an empty portal form (sign-in or sign-up) the way a browser does: with the token of
+/// the form it was shown, from a browser holding no session.
+async fn portal_form_post(base: &str, path: &str) -> StatusCode {
+    let client = client();
+    let page = client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("text");
+    client
+        .post(format!("{base}{path}"))
+        .header("Origin", base)
+        .form(&[("csrf_token", csrf_in(&page))])
+        .send()
+        .await
+        .expect("post")
+        .status()
 }
 
 async fn run<F, Fut>(each: F)
@@ -1459,6 +1518,7 @@ fn the_document_states_the_rule_the_matrix_verifies_for_every_operation() {
             Rule::Patient(p) | Rule::Note(p) => ("patient".to_owned(), code(p)),
             Rule::TaskAssignee => ("task_assignee".to_owned(), String::new()),
             Rule::NoteAuthor => ("note_author".to_owned(), String::new()),
+            Rule::Portal => ("portal".to_owned(), String::new()),
         };
         assert_eq!(
             documented_rule(&document, op.method, op.path),
@@ -1484,4 +1544,182 @@ fn the_document_states_the_rule_the_matrix_verifies_for_every_operation() {
         };
         assert_eq!(documented_roles, permitted, "{} {}", op.method, op.path);
     }
+}
+
+/// Dana, invited by casey and signed up, signed in to the portal: the session's secret (as the
+/// browser holds it in its portal cookie) and its CSRF token.
+async fn portal_session(s: &TestServer) -> (String, String) {
+    let casey = actor(&s.users, "casey", Role::Counselor);
+    let grant = s
+        .store
+        .patient_grant::<can::ManagePortalAccounts>(&casey, s.patient_id)
+        .await
+        .expect("grant");
+    let code = s.store.invite_to_portal(&grant).await.expect("invite").code;
+    s.store
+        .redeem_portal_invitation(
+            &trellis_storage::portal::Redemption {
+                code: &code,
+                username: "dana",
+                password: PASSWORD,
+            },
+            "127.0.0.1",
+        )
+        .await
+        .expect("redeem");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = client
+        .get(format!("{}/portal/sign-in", s.base))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("text");
+    let res = client
+        .post(format!("{}/portal/sign-in", s.base))
+        .header("Origin", &s.base)
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", "dana"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.headers()["location"], "/portal/today");
+    let secret = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("trellis_portal="))
+        .and_then(|c| c.split(';').next())
+        .expect("portal cookie")
+        .to_owned();
+    let today = client
+        .get(format!("{}/portal/today", s.base))
+        .send()
+        .await
+        .expect("today")
+        .text()
+        .await
+        .expect("text");
+    (secret, csrf_in(&today))
+}
+
+#[tokio::test]
+async fn a_patient_signed_in_to_the_portal_reaches_the_portal_and_no_staff_route() {
+    let s = start().await;
+    let ids = Ids::of(&s).await;
+    let (secret, csrf) = portal_session(&s).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut problems = Vec::new();
+    for (m, template, rule, _) in PAGES {
+        if matches!(rule, Rule::Public) {
+            continue;
+        }
+        for target in targets(*rule) {
+            let path = ids.path(template, *target);
+            let portal = matches!(rule, Rule::Portal);
+            // The portal cookie as the browser sends it, and the same secret offered as a staff
+            // session cookie, which must count for nothing.
+            let cookie = if portal {
+                format!("trellis_portal={secret}")
+            } else {
+                format!("trellis_session={secret}; trellis_portal={secret}")
+            };
+            let mut req = client
+                .request(method(m), format!("{}{path}", s.base))
+                .header("Cookie", cookie)
+                .header("Origin", &s.base);
+            // The passkey ceremonies take JSON from the page's script, not a form.
+            let json = template.starts_with("/login/passkey/") || template.contains("/set-up/");
+            if json {
+                req = req
+                    .header("X-CSRF-Token", &csrf)
+                    .json(&serde_json::json!({}));
+            } else if *m != "GET" {
+                req = req.form(&[("csrf_token", csrf.as_str())]);
+            }
+            let res = req.send().await.expect("send");
+            let status = res.status();
+            let location = res
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let ok = if portal {
+                status == StatusCode::OK
+            } else if *template == "/logout" {
+                // Signing out of a staff session the caller does not have ends nothing: the
+                // staff sign-in form, and the portal session stands (checked below).
+                status == StatusCode::OK
+                    && res
+                        .text()
+                        .await
+                        .expect("text")
+                        .contains("action=\"/login\"")
+            } else {
+                status == StatusCode::UNAUTHORIZED
+                    || status == StatusCode::FORBIDDEN
+                    || (status.is_redirection() && location.starts_with("/login"))
+            };
+            if !ok {
+                problems.push(format!("patient {m} {template}: {status} {location}"));
+            }
+        }
+    }
+    let still = client
+        .get(format!("{}/portal/today", s.base))
+        .header("Cookie", format!("trellis_portal={secret}"))
+        .send()
+        .await
+        .expect("today");
+    assert_eq!(
+        still.status(),
+        StatusCode::OK,
+        "the portal session outlives it all"
+    );
+    for (m, template, rule, _) in API {
+        if matches!(rule, Rule::Public) {
+            continue;
+        }
+        for target in targets(*rule) {
+            let url = format!("{}/api/v1{}", s.base, ids.path(template, *target));
+            for by_cookie in [false, true] {
+                let mut req = client.request(method(m), &url);
+                req = if by_cookie {
+                    req.header("Cookie", format!("trellis_session={secret}"))
+                        .header("Origin", &s.base)
+                        .header("X-CSRF-Token", &csrf)
+                } else {
+                    req.bearer_auth(&secret)
+                };
+                if *m != "GET" {
+                    req = req.json(&serde_json::json!({}));
+                }
+                let status = req.send().await.expect("send").status();
+                if status != StatusCode::UNAUTHORIZED {
+                    problems.push(format!(
+                        "patient {m} /api/v1{template} (cookie {by_cookie}): {status}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -515,7 +515,7 @@ pub struct EnrolmentCode {
 const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// A fresh enrolment code: 16 characters of 5 bits each (80 bits) from the OS generator.
-fn new_enrolment_code() -> String {
+pub(crate) fn new_enrolment_code() -> String {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let chars: Vec<char> = bytes
@@ -531,7 +531,7 @@ fn new_enrolment_code() -> String {
 
 /// The hash an enrolment code is kept as: case, spaces and dashes do not matter, and the
 /// letters Crockford reads as digits (O, I, L) are read so.
-fn enrolment_code_hash(code: &str) -> String {
+pub(crate) fn enrolment_code_hash(code: &str) -> String {
     let normal: String = code
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
@@ -681,7 +681,7 @@ async fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| h)
 }
 
-fn validate_username(username: &str) -> Result<()> {
+pub(crate) fn validate_username(username: &str) -> Result<()> {
     let ok = (3..=32).contains(&username.len())
         && username
             .chars()
@@ -724,6 +724,13 @@ impl Store {
         grant: &Grant<can::ManageUsers>,
         new: &NewStaff,
     ) -> Result<i64> {
+        if new.role == Role::Patient {
+            // A patient's account is made by the patient redeeming an invitation (`portal`).
+            return Err(StoreError::invalid(
+                "role",
+                "a patient's portal account is made from their chart's invitation",
+            ));
+        }
         let username = new.username.trim().to_lowercase();
         validate_username(&username)?;
         let display_name = new.display_name.trim();
@@ -820,6 +827,13 @@ impl Store {
         }
         let requested = role;
         let current: Role = parse_code(&old_role, "role")?;
+        if (role == Role::Patient) != (current == Role::Patient) {
+            // The realms never mix: a patient's account is ended from their chart.
+            return Err(StoreError::invalid(
+                "role",
+                "a patient's portal account is not a staff account",
+            ));
+        }
         if role == Role::Auditor && current != Role::Auditor {
             return Err(StoreError::Conflict(
                 "an auditor account is created with its audit or evaluation agreement; this \
@@ -991,11 +1005,11 @@ impl Store {
 
     /// Every staff account, by name.
     pub async fn staff(&self) -> Result<Vec<StaffUser>> {
-        Ok(
-            sqlx::query_as(&format!("{USER_SELECT} ORDER BY display_name, id"))
-                .fetch_all(&mut *self.read_conn().await?)
-                .await?,
-        )
+        Ok(sqlx::query_as(&format!(
+            "{USER_SELECT} WHERE role <> 'patient' ORDER BY display_name, id"
+        ))
+        .fetch_all(&mut *self.read_conn().await?)
+        .await?)
     }
 
     /// One staff account.
@@ -1262,7 +1276,12 @@ impl Store {
         attempt.settle(session_secret, ip, result).await
     }
 
-    async fn record_failure(&self, ip: &str, user_id: Option<i64>, now: Instant) -> Result<()> {
+    pub(crate) async fn record_failure(
+        &self,
+        ip: &str,
+        user_id: Option<i64>,
+        now: Instant,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO login_failures (ip, user_id, at) VALUES ($1, $2, $3)")
             .bind(ip)
@@ -1801,6 +1820,13 @@ impl Store {
         max_lifetime: Duration,
     ) -> Result<String> {
         let user = self.staff_user(user_id).await?;
+        if user.role()? == Role::Patient {
+            // The API is staff's; a patient's account acts only through the portal.
+            return Err(StoreError::invalid(
+                "user",
+                "is a patient's portal account; API tokens are for staff",
+            ));
+        }
         if user.role()? != role {
             return Err(StoreError::invalid(
                 "role",

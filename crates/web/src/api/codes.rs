@@ -154,3 +154,10 @@ pub fn side_effect_severity() -> Object {
 pub fn instrument() -> Object {
     one_of(Instrument::ALL.map(Instrument::code))
 }
+
+/// A patient portal account's state.
+pub fn portal_account_state() -> Object {
+    one_of(
+        trellis_domain::portal::AccountState::ALL.map(trellis_domain::portal::AccountState::code),
+    )
+}

@@ -25,6 +25,7 @@ mod org;
 mod paging;
 mod patients;
 mod phases;
+mod portal;
 pub(crate) mod privacy;
 mod recipients;
 mod responses;
@@ -146,6 +147,7 @@ macro_rules! operations {
                 (name = "notes", description = "Progress notes, group notes, addenda and co-signature"),
                 (name = "assessments", description = "Intake assessments, ASAM ratings, recommended and actual level of care, and diagnoses"),
                 (name = "treatment plans", description = "Treatment plan versions, revisions, signatures and review dates"),
+                (name = "portal", description = "Patients' portal accounts: invitations and ending access (the portal itself is the patient's pages under /portal)"),
                 (name = "tasks", description = "Safety flags on the chart and the tasks that answer them"),
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
@@ -228,6 +230,9 @@ operations! {
     get "/patients/{id}/availability" => appointments::list_availability, patient(ReadSchedule);
     post "/patients/{id}/availability" => appointments::add_availability, patient(ManageSchedule), idempotent;
     get "/sites/{id}/appointments" => appointments::site_appointments, role(ReadSchedule);
+    get "/patients/{id}/portal-account" => portal::get_account, patient(ManagePortalAccounts);
+    post "/patients/{id}/portal-account/invitation" => portal::invite, patient(ManagePortalAccounts);
+    post "/patients/{id}/portal-account/end" => portal::end, patient(ManagePortalAccounts);
     get "/calendar-feeds" => calendar_feeds::list_own_feeds, role(ReadSchedule);
     post "/calendar-feeds" => calendar_feeds::create_own_feed, role(ReadSchedule);
     get "/calendar-feeds/{id}" => calendar_feeds::get_own_feed, role(ReadSchedule);

@@ -14,6 +14,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 use crate::error::AppError;
 use crate::identity::{cookie, ClientInfo, Identity, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::AppState;
+use trellis_domain::access::Role;
 use trellis_storage::access::Actor;
 use trellis_storage::staff::{
     random_secret, EnrolmentOutcome, LoginOutcome, PasswordChangeOutcome, SecondFactorOutcome,
@@ -85,6 +86,16 @@ pub async fn login(
         .login(&form.username, &form.password, &info.ip)
         .await?;
     let (user, verified, next) = match outcome {
+        // The realms never mix: a patient's account opens no staff session.
+        LoginOutcome::Success(user) if user.role == Role::Patient.code() => {
+            return render_login(
+                jar,
+                &state,
+                form.username,
+                Some("This sign-in is for staff. Patients sign in at the portal: /portal.".into()),
+                None,
+            )
+        }
         LoginOutcome::Success(user) => (user, true, "/dashboard"),
         LoginOutcome::NeedsMfa(user) => (user, false, "/login/mfa"),
         LoginOutcome::NeedsMfaEnrolment(user) => (user, false, "/account/mfa"),

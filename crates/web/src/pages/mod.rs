@@ -19,6 +19,7 @@ mod notes;
 pub(crate) mod passkeys;
 mod patients;
 mod phases;
+pub(crate) mod portal;
 mod privacy;
 mod programs;
 mod recipients;
@@ -73,6 +74,26 @@ pub fn routes() -> Router<AppState> {
         .route("/account/sessions/end", post(sessions::end))
         .route("/account/notices/acknowledge", post(sessions::acknowledge))
         .route("/dashboard", get(dashboard::dashboard))
+        .route("/portal", get(portal::home))
+        .route(
+            "/portal/sign-in",
+            get(portal::sign_in_page).post(portal::sign_in),
+        )
+        .route("/portal/sign-out", post(portal::sign_out))
+        .route(
+            "/portal/welcome",
+            get(portal::welcome_page).post(portal::welcome),
+        )
+        .route("/portal/today", get(portal::today))
+        .route("/patients/{id}/portal-account", get(portal::accounts::page))
+        .route(
+            "/patients/{id}/portal-account/invitation",
+            post(portal::accounts::invite),
+        )
+        .route(
+            "/patients/{id}/portal-account/end",
+            post(portal::accounts::end),
+        )
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/search", post(patients::search))
         .route("/patients/new", get(patients::new_form))
@@ -542,6 +563,8 @@ pub struct ChartTabs {
     pub can_read_schedule: bool,
     /// Consents & disclosures.
     pub can_see_consents: bool,
+    /// The patient's portal account.
+    pub can_manage_portal: bool,
 }
 
 impl ChartTabs {
@@ -555,6 +578,7 @@ impl ChartTabs {
             can_read_schedule: permits(role, Permission::ReadSchedule),
             can_see_consents: permits(role, Permission::ManageConsents)
                 || permits(role, Permission::Disclose),
+            can_manage_portal: permits(role, Permission::ManagePortalAccounts),
         }
     }
 }

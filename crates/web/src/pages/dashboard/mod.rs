@@ -84,7 +84,7 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> Result<Re
         Role::FrontDesk => page.front_desk = Some(cards::front_desk(&state, &staff, today).await?),
         Role::Billing => page.billing = Some(cards::billing(&state, &staff, today).await?),
         Role::PrivacyOfficer => page.privacy = Some(cards::privacy(&state, &staff).await?),
-        Role::Admin | Role::Auditor => {}
+        Role::Admin | Role::Auditor | Role::Patient => {}
     }
     Ok(Html(page.render()?).into_response())
 }
