@@ -7,6 +7,7 @@ pub mod documentation;
 pub mod measures;
 pub mod patient;
 pub mod placement;
+pub mod revenue;
 pub mod schedule;
 pub mod screens;
 

@@ -30,6 +30,7 @@ pub mod patients;
 pub mod phases;
 pub mod privacy;
 pub mod recipients;
+pub mod revenue;
 pub mod schedule;
 pub mod staff;
 pub mod tasks;
