@@ -21,6 +21,7 @@ mod phases;
 mod privacy;
 mod programs;
 mod recipients;
+mod revenue;
 mod review;
 pub(crate) mod schedule;
 mod sessions;
@@ -409,6 +410,26 @@ pub fn routes() -> Router<AppState> {
             "/diagnoses/{id}/resolve",
             post(assessments::resolve_diagnosis),
         )
+        .route(
+            "/billing/payers",
+            get(revenue::payers::list).post(revenue::payers::add),
+        )
+        .route("/billing/payers/{id}", post(revenue::payers::update))
+        .route("/billing/providers", get(revenue::payers::providers))
+        .route(
+            "/billing/providers/{id}",
+            post(revenue::payers::set_provider),
+        )
+        .route("/patients/{id}/coverage", get(revenue::coverage::tab))
+        .route("/patients/{id}/coverages", post(revenue::coverage::add))
+        .route(
+            "/patients/{id}/coverages/{coverage}",
+            post(revenue::coverage::update),
+        )
+        .route(
+            "/patients/{id}/coverages/{coverage}/eligibility",
+            post(revenue::coverage::check),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .route("/static/passkeys.js", get(passkeys_script))
@@ -479,6 +500,8 @@ pub struct Layout {
     pub can_write_clinical: bool,
     /// Whether to show Outcomes.
     pub can_read_outcomes: bool,
+    /// Whether to show Billing (payers, providers).
+    pub can_read_billing: bool,
     /// Whether to show the patient search in the header.
     pub can_search_patients: bool,
     /// Whether this is an auditor, whose menu is their agreement's review alone (42 CFR 2.53).
@@ -508,6 +531,7 @@ impl Layout {
             can_break_glass: permits(role, Permission::BreakGlass),
             can_write_clinical: permits(role, Permission::WriteClinical),
             can_read_outcomes: permits(role, Permission::ReadOutcomes),
+            can_read_billing: permits(role, Permission::ReadBilling),
             can_search_patients: permits(role, Permission::ReadDemographics),
             can_review: permits(role, Permission::ReviewUnderAgreement),
             section,
@@ -531,6 +555,8 @@ pub struct ChartTabs {
     pub can_read_schedule: bool,
     /// Consents & disclosures.
     pub can_see_consents: bool,
+    /// Coverage and eligibility.
+    pub can_read_billing: bool,
 }
 
 impl ChartTabs {
@@ -544,6 +570,7 @@ impl ChartTabs {
             can_read_schedule: permits(role, Permission::ReadSchedule),
             can_see_consents: permits(role, Permission::ManageConsents)
                 || permits(role, Permission::Disclose),
+            can_read_billing: permits(role, Permission::ReadBilling),
         }
     }
 }
