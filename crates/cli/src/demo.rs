@@ -2735,14 +2735,15 @@ async fn revenue(store: &Store, clinic: &Clinic, sites: [i64; 2]) -> Result<()> 
             ),
         )
         .await?;
-    for (site, npi, address, zip) in [
+    for (site, npi, address, city, zip) in [
         (
             sites[0],
             "1584720399",
             "410 Market Street, Suite 300",
+            "Albany",
             "12207",
         ),
-        (sites[1], "1234567893", "88 River Road", "12180"),
+        (sites[1], "1234567893", "88 River Road", "Troy", "12180"),
     ] {
         store
             .set_billing_provider(
