@@ -2655,18 +2655,6 @@ async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::short_name;
-
-    #[test]
-    fn short_names_read_as_names() {
-        assert_eq!(short_name("DeShawn"), "Des");
-        assert_eq!(short_name("Jo"), "Jo");
-        assert_eq!(short_name(""), "");
-    }
-}
-
 /// Billing's first slice: a commercial plan, Medicaid and an institutional plan, each site's
 /// billing-provider settings, and coverages (primary, secondary, a dependant, self-pay) with
 /// eligibility checks on the counselors' caseloads, so the Coverage tab is alive.
@@ -2844,4 +2832,16 @@ async fn revenue(store: &Store, clinic: &Clinic, sites: [i64; 2]) -> Result<()> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn short_names_read_as_names() {
+        assert_eq!(short_name("DeShawn"), "Des");
+        assert_eq!(short_name("Jo"), "Jo");
+        assert_eq!(short_name(""), "");
+    }
 }
