@@ -141,7 +141,7 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       '/dashboard', '/patients', '/patients/new', patient, `${patient}/edit`, `${patient}/episodes`,
       `${patient}/episodes/new`, `${patient}/measures`, `${patient}/measures/new?instrument=phq9`, `${patient}/medications`,
       `${patient}/phase`, `${patient}/schedule`, `${patient}/consents`, `${patient}/disclosures`, `${patient}/notes`, `${patient}/counseling-notes`,
-      `${patient}/treatment-plan`, `${patient}/assessment`, `${patient}/emergency-disclosure`, `${patient}/portal-account`,
+      `${patient}/treatment-plan`, `${patient}/assessment`, `${patient}/emergency-disclosure`, `${patient}/portal-account`, `${patient}/coverage`,
       '/caseload/step-down-review', '/reports/follow-up-outcomes', '/schedule/my-day', '/schedule/day-sheet',
       '/schedule/week', '/schedule/hours', '/schedule/tracks', '/emergency-access', '/group-notes', '/tasks',
       '/admin/plan-reviews', '/admin/programs', program, profile, '/account/mfa', '/account/password', '/account/sessions',
@@ -210,6 +210,13 @@ test('every staff page fits 1366, 820 and 390 px and passes axe-core WCAG 2.1 A/
       const r = await roleContext(t, role);
       for (const path of ['/dashboard', '/tasks']) await check(r.page, t.base, role, path, problems);
       if (role === 'frontdesk') await check(r.page, t.base, role, '/schedule/week', problems);
+      // Billing's settings and a patient's Coverage tab (billing keeps them, the director reads).
+      if (role === 'billing') {
+        for (const path of ['/billing/payers', '/billing/providers', `${patient}/coverage`]) {
+          await check(r.page, t.base, role, path, problems);
+          visited.push(path);
+        }
+      }
       others.push(r);
     }
     for (const ctx of [director, privacy, admin, ...others]) {

@@ -351,6 +351,10 @@ pub async fn load(store: &Store) -> Result<()> {
         .await
         .map_err(explained)
         .context("portal")?;
+    revenue(store, &clinic, [downtown, riverside])
+        .await
+        .map_err(explained)
+        .context("revenue")?;
     Ok(())
 }
 
@@ -2771,6 +2775,185 @@ async fn appointments(store: &Store, clinic: &Clinic) -> Result<()> {
     }
     let read = store.grant::<can::ReadSchedule>(counselor)?;
     store.create_clinician_feed(&read).await?;
+    Ok(())
+}
+
+/// Billing's first slice: a commercial plan, Medicaid and an institutional plan, each site's
+/// billing-provider settings, and coverages (primary, secondary, a dependant, self-pay) with
+/// eligibility checks on the counselors' caseloads, so the Coverage tab is alive.
+async fn revenue(store: &Store, clinic: &Clinic, sites: [i64; 2]) -> Result<()> {
+    use chrono::Datelike;
+    use trellis_domain::revenue::coverage::{
+        CoverageRank, CoverageTerms, EligibilityMethod, EligibilityResult, SubscriberRelationship,
+    };
+    use trellis_domain::revenue::payer::{ClaimType, PayerTerms, UnitDefinition};
+    use trellis_domain::revenue::provider::BillingProvider;
+    use trellis_storage::revenue::coverages::NewEligibilityCheck;
+
+    let today = clinic_today();
+    let billing = clinic.actor("billing")?;
+    let manage = store.grant::<can::ManageBilling>(billing)?;
+    let payer = |name: &str, code: &str, claim_type, rate_cents, auth, filing| PayerTerms {
+        name: name.into(),
+        payer_code: code.into(),
+        claim_type,
+        sud_procedure: "H0015".into(),
+        mh_procedure: "S9480".into(),
+        sud_revenue_code: (claim_type == ClaimType::Institutional).then(|| "0906".into()),
+        mh_revenue_code: (claim_type == ClaimType::Institutional).then(|| "0905".into()),
+        unit: UnitDefinition::PerDay,
+        rate_cents,
+        minimum_minutes: trellis_domain::revenue::payer::IOP_MINIMUM_MINUTES,
+        needs_prior_authorisation: auth,
+        timely_filing_days: filing,
+    };
+    let valley = store
+        .add_payer(
+            &manage,
+            &payer(
+                "Valley Health Plan PPO",
+                "VHP01",
+                ClaimType::Professional,
+                22_500,
+                true,
+                180,
+            ),
+        )
+        .await?;
+    let medicaid = store
+        .add_payer(
+            &manage,
+            &payer(
+                "State Medicaid",
+                "SKMCD",
+                ClaimType::Professional,
+                16_500,
+                true,
+                90,
+            ),
+        )
+        .await?;
+    let northern = store
+        .add_payer(
+            &manage,
+            &payer(
+                "Northern Mutual (facility claims)",
+                "NM-4471",
+                ClaimType::Institutional,
+                24_000,
+                false,
+                365,
+            ),
+        )
+        .await?;
+    for (site, npi, address, city, zip) in [
+        (
+            sites[0],
+            "1584720399",
+            "410 Market Street, Suite 300",
+            "Albany",
+            "12207",
+        ),
+        (sites[1], "1234567893", "88 River Road", "Troy", "12180"),
+    ] {
+        store
+            .set_billing_provider(
+                &manage,
+                site,
+                &BillingProvider {
+                    legal_name: "Trellis Recovery Services, Inc.".into(),
+                    npi: npi.into(),
+                    tax_id: "12-3456789".into(),
+                    taxonomy: "261QR0405X".into(),
+                    address_line: address.into(),
+                    city: city.into(),
+                    state: "NY".into(),
+                    zip: zip.into(),
+                    place_of_service: "57".into(),
+                },
+            )
+            .await?;
+    }
+    let mut patients = Vec::new();
+    for counselor in ["counselor", "counselor2"] {
+        let caseload = store
+            .caseload(&store.grant::<can::ReadEpisodes>(clinic.actor(counselor)?)?)
+            .await?;
+        patients.extend(caseload.into_iter().map(|e| e.patient_id));
+    }
+    let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let plan = |payer: i64, member: &str| CoverageTerms {
+        rank: CoverageRank::Primary,
+        payer_id: Some(payer),
+        relationship: SubscriberRelationship::Own,
+        subscriber_name: String::new(),
+        member_id: member.into(),
+        group_number: String::new(),
+        effective_from: year_start,
+        effective_to: None,
+    };
+    for (i, patient) in patients.into_iter().enumerate() {
+        let grant = store
+            .patient_grant::<can::ManageBilling>(billing, patient)
+            .await?;
+        let mut coverages = Vec::new();
+        match i % 5 {
+            0 => coverages.push(CoverageTerms {
+                group_number: "G-20418".into(),
+                ..plan(valley, &format!("VHP{:09}", 310_000 + i))
+            }),
+            1 => coverages.push(plan(medicaid, &format!("MC{:08}", 4_410_000 + i))),
+            2 => coverages.push(CoverageTerms {
+                relationship: SubscriberRelationship::Spouse,
+                subscriber_name: "Jordan Ellis".into(),
+                group_number: "77120".into(),
+                ..plan(northern, &format!("NM{:07}", 88_000 + i))
+            }),
+            3 => {
+                coverages.push(plan(valley, &format!("VHP{:09}", 310_000 + i)));
+                coverages.push(CoverageTerms {
+                    rank: CoverageRank::Secondary,
+                    ..plan(medicaid, &format!("MC{:08}", 4_410_000 + i))
+                });
+            }
+            _ => coverages.push(CoverageTerms {
+                rank: CoverageRank::SelfPay,
+                payer_id: None,
+                member_id: String::new(),
+                ..plan(valley, "")
+            }),
+        }
+        for (n, terms) in coverages.iter().enumerate() {
+            let coverage = store.add_coverage(&grant, terms).await?;
+            if terms.rank == CoverageRank::SelfPay {
+                continue;
+            }
+            // The latest check on the third patient's plan could not be confirmed: billing
+            // sees a warning to call again.
+            let result = if i == 2 && n == 0 {
+                EligibilityResult::NotConfirmed
+            } else {
+                EligibilityResult::Active
+            };
+            store
+                .record_eligibility_check(
+                    &grant,
+                    coverage,
+                    &NewEligibilityCheck {
+                        checked_on: today - chrono::Duration::days(3 + i as i64),
+                        method: if n == 0 {
+                            EligibilityMethod::Portal
+                        } else {
+                            EligibilityMethod::Phone
+                        },
+                        result,
+                        reference: format!("REF-{}", 55_100 + i * 7 + n),
+                    },
+                    today,
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod measures;
 pub mod patient;
 pub mod placement;
 pub mod portal;
+pub mod revenue;
 pub mod schedule;
 pub mod screens;
 

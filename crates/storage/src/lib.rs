@@ -33,6 +33,7 @@ pub mod phases;
 pub mod portal;
 pub mod privacy;
 pub mod recipients;
+pub mod revenue;
 pub mod schedule;
 pub mod staff;
 pub mod tasks;

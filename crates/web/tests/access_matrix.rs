@@ -262,6 +262,16 @@ const API: &[Row] = &[
     ("POST", "/breaches/{breach_id}/notices", Rule::Role(P::KeepBreachRegister),   Allowed::Invalid),
     ("POST", "/breaches/{breach_id}/substitute-notices", Rule::Role(P::KeepBreachRegister), Allowed::Invalid),
     ("GET",  "/breach-log",                   Rule::Role(P::KeepBreachRegister),   Allowed::Success),
+    ("GET",  "/payers",                       Rule::Role(P::ReadBilling),          Allowed::Success),
+    ("POST", "/payers",                       Rule::Role(P::ManageBilling),        Allowed::Invalid),
+    ("GET",  "/payers/{payer}",               Rule::Role(P::ReadBilling),          Allowed::Missing),
+    ("PUT",  "/payers/{payer}",               Rule::Role(P::ManageBilling),        Allowed::Invalid),
+    ("GET",  "/billing-providers",            Rule::Role(P::ReadBilling),          Allowed::Success),
+    ("PUT",  "/sites/{site}/billing-provider", Rule::Role(P::ManageBilling),       Allowed::Invalid),
+    ("GET",  "/patients/{patient}/coverages", Rule::Patient(P::ReadBilling),       Allowed::Success),
+    ("POST", "/patients/{patient}/coverages", Rule::Patient(P::ManageBilling),     Allowed::Invalid),
+    ("PUT",  "/patients/{patient}/coverages/{coverage}", Rule::Patient(P::ManageBilling), Allowed::Invalid),
+    ("POST", "/patients/{patient}/coverages/{coverage}/eligibility-checks", Rule::Patient(P::ManageBilling), Allowed::Invalid),
 ];
 
 #[rustfmt::skip]
@@ -471,6 +481,15 @@ const PAGES: &[Row] = &[
     ("POST", "/patients/{patient}/portal-account/invitation", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
     ("POST", "/patients/{patient}/portal-account/end", Rule::Patient(P::ManagePortalAccounts), Allowed::Success),
     ("GET",  "/review",                          Rule::Role(P::ReviewUnderAgreement), Allowed::Success),
+    ("GET",  "/billing/payers",                  Rule::Role(P::ReadBilling),          Allowed::Success),
+    ("POST", "/billing/payers",                  Rule::Role(P::ManageBilling),        Allowed::Invalid),
+    ("POST", "/billing/payers/{payer}",          Rule::Role(P::ManageBilling),        Allowed::Invalid),
+    ("GET",  "/billing/providers",               Rule::Role(P::ReadBilling),          Allowed::Success),
+    ("POST", "/billing/providers/{site}",        Rule::Role(P::ManageBilling),        Allowed::Invalid),
+    ("GET",  "/patients/{patient}/coverage",     Rule::Patient(P::ReadBilling),       Allowed::Success),
+    ("POST", "/patients/{patient}/coverages",    Rule::Patient(P::ManageBilling),     Allowed::Invalid),
+    ("POST", "/patients/{patient}/coverages/{coverage}", Rule::Patient(P::ManageBilling), Allowed::Invalid),
+    ("POST", "/patients/{patient}/coverages/{coverage}/eligibility", Rule::Patient(P::ManageBilling), Allowed::Invalid),
     ("GET",  "/review/patients/{patient}",       Rule::Patient(P::ReviewUnderAgreement), Allowed::Success),
 ];
 
@@ -1098,6 +1117,10 @@ impl Ids {
             .replace("{file}", "cal_unknown.ics")
             // No directory entry has this id: readers get 404, the privacy officer 422 first.
             .replace("{recipient}", "999999")
+            // No payer or coverage has this id: readers get 404, billing 422 first (the empty
+            // body is refused before the record is looked up).
+            .replace("{payer}", "999999")
+            .replace("{coverage}", "999999")
             // No court order or agreement has this id: the privacy officer gets 404.
             .replace("{authority}", "999999")
             .replace("{restriction}", &restriction.to_string())
@@ -1416,6 +1439,7 @@ fn normalised(template: &str) -> String {
         "{feed_id}",
         "{approval}",
         "{recipient}",
+        "{payer}",
         "{authority}",
         "{restriction_id}",
         "{breach_id}",

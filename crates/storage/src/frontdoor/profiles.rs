@@ -149,7 +149,7 @@ impl Store {
         ))
         .bind(false)
         .bind(true)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         self.with_tracks(rows).await
     }
@@ -162,7 +162,7 @@ impl Store {
         .bind(false)
         .bind(true)
         .bind(program_id)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         self.with_tracks(rows)
             .await?
@@ -179,7 +179,7 @@ impl Store {
         let rows: Vec<ProfileRow> = sqlx::query_as(&format!("{PROFILE_SELECT} WHERE pr.id = $2"))
             .bind(false)
             .bind(program_id)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read_conn().await?)
             .await?;
         self.with_tracks(rows)
             .await?
@@ -281,14 +281,14 @@ impl Store {
             "SELECT id, program_id, name, telehealth FROM tracks
              WHERE program_id IN ({in_list}) ORDER BY program_id, name, id"
         ))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let slot_rows: Vec<(i64, i64, String, String)> = sqlx::query_as(&format!(
             "SELECT ts.track_id, ts.weekday, ts.start_time, ts.end_time FROM track_slots ts
              JOIN tracks t ON t.id = ts.track_id WHERE t.program_id IN ({in_list})
              ORDER BY ts.track_id, ts.weekday, ts.start_time"
         ))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut slots: HashMap<i64, Vec<WeeklySlot>> = HashMap::new();
         for (track_id, weekday, start, end) in slot_rows {

@@ -94,7 +94,7 @@ impl Store {
              WHERE pa.patient_id = $1",
         )
         .bind(patient_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         audit::record(
             self,
@@ -283,7 +283,7 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE ip = $1 AND at >= $2")
                 .bind(ip)
                 .bind(window_start)
-                .fetch_one(self.reader())
+                .fetch_one(&mut *self.read_conn().await?)
                 .await?;
         if recent >= IP_FAILURE_LIMIT {
             return Err(StoreError::invalid(
@@ -298,7 +298,7 @@ impl Store {
         )
         .bind(&hash)
         .bind(now)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         let Some((patient_id, existing_user)) = found else {
             self.record_failure(ip, None, now).await?;
@@ -397,7 +397,7 @@ impl Store {
              WHERE pa.user_id = $1 AND pa.revoked_at IS NULL",
         )
         .bind(user_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read_conn().await?)
         .await?;
         match row {
             Some((patient_id, active)) if active.0 => Ok(patient_id),

@@ -50,7 +50,7 @@ impl Store {
                  JOIN sites s ON s.id = p.site_id WHERE p.id = $1",
             )
             .bind(patient_id)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.read_conn().await?)
             .await?;
         let place = |room: Option<String>, telehealth: bool| -> String {
             match (telehealth, room, &address) {
@@ -70,7 +70,7 @@ impl Store {
         .bind(patient_id)
         .bind(from)
         .bind(to)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let sessions: Vec<(Instant, Instant, String, Option<String>, Flag)> = sqlx::query_as(
             "SELECT gs.starts_at, gs.ends_at, t.name, r.name, t.telehealth FROM group_sessions gs
@@ -84,7 +84,7 @@ impl Store {
         .bind(patient_id)
         .bind(from)
         .bind(to)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read_conn().await?)
         .await?;
         let mut events = Vec::with_capacity(appointments.len() + sessions.len());
         for (starts_at, ends_at, kind, room, telehealth) in appointments {

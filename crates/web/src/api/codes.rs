@@ -161,3 +161,66 @@ pub fn portal_account_state() -> Object {
         trellis_domain::portal::AccountState::ALL.map(trellis_domain::portal::AccountState::code),
     )
 }
+
+/// Claim types a payer takes.
+pub fn claim_type() -> Object {
+    one_of(
+        trellis_domain::revenue::payer::ClaimType::ALL
+            .iter()
+            .map(|c| c.code()),
+    )
+}
+
+/// What one billed unit is.
+pub fn unit_definition() -> Object {
+    one_of(
+        trellis_domain::revenue::payer::UnitDefinition::ALL
+            .iter()
+            .map(|u| u.code()),
+    )
+}
+
+/// The place-of-service codes a site may bill from.
+pub fn place_of_service() -> Object {
+    one_of(
+        trellis_domain::revenue::provider::PLACES_OF_SERVICE
+            .iter()
+            .map(|(code, _)| *code),
+    )
+}
+
+/// Which payer a coverage is billed first.
+pub fn coverage_rank() -> Object {
+    one_of(
+        trellis_domain::revenue::coverage::CoverageRank::ALL
+            .iter()
+            .map(|r| r.code()),
+    )
+}
+
+/// The patient's relationship to the subscriber.
+pub fn subscriber_relationship() -> Object {
+    one_of(
+        trellis_domain::revenue::coverage::SubscriberRelationship::ALL
+            .iter()
+            .map(|r| r.code()),
+    )
+}
+
+/// How eligibility was checked.
+pub fn eligibility_method() -> Object {
+    one_of(
+        trellis_domain::revenue::coverage::EligibilityMethod::ALL
+            .iter()
+            .map(|m| m.code()),
+    )
+}
+
+/// What an eligibility check found.
+pub fn eligibility_result() -> Object {
+    one_of(
+        trellis_domain::revenue::coverage::EligibilityResult::ALL
+            .iter()
+            .map(|r| r.code()),
+    )
+}

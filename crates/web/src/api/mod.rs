@@ -29,6 +29,7 @@ mod portal;
 pub(crate) mod privacy;
 mod recipients;
 mod responses;
+mod revenue;
 mod schedule;
 mod tasks;
 mod treatment_plans;
@@ -152,6 +153,7 @@ macro_rules! operations {
                 (name = "staff", description = "Staff accounts, assignments and the MFA policy (administrators)"),
                 (name = "audit", description = "The audit log (administrators and privacy officers)"),
                 (name = "confidentiality", description = "42 CFR Part 2: consents, consent-checked disclosures, the accounting of disclosures, emergency access, the privacy report and collateral contacts; patient rights (restriction requests, the patient notice), who may sign, and the breach register"),
+                (name = "revenue", description = "Payers and their terms, each site's billing-provider settings, and patients' coverages with their eligibility checks (billing; no clinical text)"),
                 (name = "meta", description = "This document"),
             ),
         )]
@@ -324,6 +326,16 @@ operations! {
     post "/disclosure-authorities/{id}/end" => privacy::authorities::end_authority, role(DiscloseWithoutConsent);
     post "/disclosure-authorities/{id}/corrections" => privacy::authorities::correct_authority, role(DiscloseWithoutConsent);
     post "/patients/{id}/authorised-disclosures" => privacy::authorities::disclose_under_authority, patient(DiscloseWithoutConsent), idempotent;
+    get "/payers" => revenue::payers::list_payers, role(ReadBilling);
+    post "/payers" => revenue::payers::add_payer, role(ManageBilling);
+    get "/payers/{id}" => revenue::payers::get_payer, role(ReadBilling);
+    put "/payers/{id}" => revenue::payers::update_payer, role(ManageBilling);
+    get "/billing-providers" => revenue::payers::list_billing_providers, role(ReadBilling);
+    put "/sites/{id}/billing-provider" => revenue::payers::set_billing_provider, role(ManageBilling);
+    get "/patients/{id}/coverages" => revenue::coverages::list_coverages, patient(ReadBilling);
+    post "/patients/{id}/coverages" => revenue::coverages::add_coverage, patient(ManageBilling), idempotent;
+    put "/patients/{id}/coverages/{coverage}" => revenue::coverages::update_coverage, patient(ManageBilling);
+    post "/patients/{id}/coverages/{coverage}/eligibility-checks" => revenue::coverages::record_eligibility_check, patient(ManageBilling), idempotent;
     get "/openapi.json" => openapi_document, public;
 }
 
@@ -346,6 +358,8 @@ const BODY_RULES: &[contract::BodyRule] = &[
     ("CourtOrderBody", privacy::authorities::court_order_rules),
     ("AgreementBody", privacy::authorities::agreement_rules),
     ("NewConsentBody", confidentiality::signer_rules),
+    ("PayerBody", revenue::payers::payer_rules),
+    ("CoverageBody", revenue::coverages::coverage_rules),
     (
         "SubstituteNoticeBody",
         privacy::breaches::substitute_notice_rules,

@@ -23,6 +23,7 @@ pub(crate) mod portal;
 mod privacy;
 mod programs;
 mod recipients;
+mod revenue;
 mod review;
 pub(crate) mod schedule;
 mod sessions;
@@ -441,6 +442,26 @@ pub fn routes() -> Router<AppState> {
             "/diagnoses/{id}/resolve",
             post(assessments::resolve_diagnosis),
         )
+        .route(
+            "/billing/payers",
+            get(revenue::payers::list).post(revenue::payers::add),
+        )
+        .route("/billing/payers/{id}", post(revenue::payers::update))
+        .route("/billing/providers", get(revenue::payers::providers))
+        .route(
+            "/billing/providers/{id}",
+            post(revenue::payers::set_provider),
+        )
+        .route("/patients/{id}/coverage", get(revenue::coverage::tab))
+        .route("/patients/{id}/coverages", post(revenue::coverage::add))
+        .route(
+            "/patients/{id}/coverages/{coverage}",
+            post(revenue::coverage::update),
+        )
+        .route(
+            "/patients/{id}/coverages/{coverage}/eligibility",
+            post(revenue::coverage::check),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .route("/static/passkeys.js", get(passkeys_script))
@@ -511,6 +532,8 @@ pub struct Layout {
     pub can_write_clinical: bool,
     /// Whether to show Outcomes.
     pub can_read_outcomes: bool,
+    /// Whether to show Billing (payers, providers).
+    pub can_read_billing: bool,
     /// Whether to show the patient search in the header.
     pub can_search_patients: bool,
     /// Whether this is an auditor, whose menu is their agreement's review alone (42 CFR 2.53).
@@ -540,6 +563,7 @@ impl Layout {
             can_break_glass: permits(role, Permission::BreakGlass),
             can_write_clinical: permits(role, Permission::WriteClinical),
             can_read_outcomes: permits(role, Permission::ReadOutcomes),
+            can_read_billing: permits(role, Permission::ReadBilling),
             can_search_patients: permits(role, Permission::ReadDemographics),
             can_review: permits(role, Permission::ReviewUnderAgreement),
             section,
@@ -565,6 +589,8 @@ pub struct ChartTabs {
     pub can_see_consents: bool,
     /// The patient's portal account.
     pub can_manage_portal: bool,
+    /// Coverage and eligibility.
+    pub can_read_billing: bool,
 }
 
 impl ChartTabs {
@@ -579,6 +605,7 @@ impl ChartTabs {
             can_see_consents: permits(role, Permission::ManageConsents)
                 || permits(role, Permission::Disclose),
             can_manage_portal: permits(role, Permission::ManagePortalAccounts),
+            can_read_billing: permits(role, Permission::ReadBilling),
         }
     }
 }
