@@ -344,7 +344,9 @@ test('the second-factor and privacy-record pages fit every width and pass axe-co
     await agreementForm.getByLabel(/With whom/).selectOption({ index: 1 });
     await agreementForm.getByLabel('Signed on').fill(today);
     await agreementForm.getByLabel('From', { exact: true }).fill(today);
-    await agreementForm.getByLabel('Until', { exact: true }).fill(today);
+    // Until tomorrow: the auditor's sign-in judges an agreement ended by UTC's day, which in a
+    // New York evening is already tomorrow.
+    await agreementForm.getByLabel('Until', { exact: true }).fill(clinicDay(1));
     await agreementForm.getByLabel('Attendance and participation').check();
     await agreementForm.getByLabel('On behalf of').selectOption('payer');
     await agreementForm.getByLabel("That body's name").fill('Valley Health Plan');
